@@ -1,0 +1,92 @@
+"""Start and stop a local anvil node (installed from npm as @foundry-rs/anvil)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from app.errors import ConfigError
+
+ANVIL_BIN = Path(__file__).resolve().parents[2] / "node_modules" / ".bin" / "anvil"
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind((host, 0))
+        return s.getsockname()[1]
+
+
+def port_open(host: str, port: int, timeout: float = 0.2) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+@dataclass
+class AnvilNode:
+    """A running anvil process. Stop it with ``stop()`` (or use it as a context manager)."""
+
+    port: int
+    chain_id: int
+    block_time: float | None
+    host: str = "127.0.0.1"
+    accounts: int = 20
+    log_path: Path | None = None
+    process: subprocess.Popen | None = field(default=None, repr=False)
+
+    @property
+    def rpc_url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def start(self, timeout: float = 20.0) -> AnvilNode:
+        if not ANVIL_BIN.exists():
+            raise ConfigError("anvil", f"{ANVIL_BIN} not found; run `npm ci` (or `make install`)")
+        if port_open(self.host, self.port):
+            raise ConfigError("ANVIL_PORT", f"port {self.port} on {self.host} is already in use")
+        args = [
+            str(ANVIL_BIN),
+            "--host", self.host,
+            "--port", str(self.port),
+            "--chain-id", str(self.chain_id),
+            "--accounts", str(self.accounts),
+            "--gas-limit", "30000000",
+            "--silent",
+        ]  # fmt: skip
+        if self.block_time:
+            args += ["--block-time", str(self.block_time)]
+        out = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL  # noqa: SIM115 - kept open for the child
+        # A process group of its own, so stopping it never signals our own group.
+        self.process = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise ConfigError("anvil", f"exited with code {self.process.returncode} at start")
+            if port_open(self.host, self.port):
+                return self
+            time.sleep(0.05)
+        self.stop()
+        raise ConfigError("anvil", f"did not open port {self.port} within {timeout:.0f}s")
+
+    def stop(self, timeout: float = 10.0) -> None:
+        proc, self.process = self.process, None
+        if proc is None or proc.poll() is not None:
+            return
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout)
+
+    def __enter__(self) -> AnvilNode:
+        return self.start() if self.process is None else self
+
+    def __exit__(self, *exc) -> None:
+        self.stop()

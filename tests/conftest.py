@@ -1,0 +1,131 @@
+"""Shared fixtures: a real anvil node and a real Postgres for integration tests.
+
+Postgres: TEST_DATABASE_URL (or DATABASE_URL) names a server to use; otherwise an embedded
+server is started in a temporary folder. Either way every test run works in databases of its
+own (created here, dropped at the end), so concurrent runs never collide.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import psycopg2
+import pytest
+from psycopg2 import sql
+from web3 import Web3
+
+from app.chain.anvil import AnvilNode, free_port
+from app.chain.compiler import Artifact, load_artifacts
+from app.chain.web3factory import make_web3
+from app.db import migrate
+from app.db.embedded import EmbeddedPostgres
+
+RUN_ID = uuid.uuid4().hex[:10]
+
+
+@pytest.fixture(scope="session")
+def anvil() -> Iterator[AnvilNode]:
+    """One anvil node for the session (automine). Tests that need a pristine chain use
+    ``chain_snapshot``."""
+    node = AnvilNode(port=free_port(), chain_id=31337, block_time=None)
+    node.start()
+    yield node
+    node.stop()
+
+
+@pytest.fixture(scope="session")
+def w3(anvil: AnvilNode) -> Web3:
+    return make_web3(anvil.rpc_url)
+
+
+@pytest.fixture
+def chain_snapshot(w3: Web3) -> Iterator[Web3]:
+    """Revert the chain to where it was before the test."""
+    snap = w3.provider.make_request("evm_snapshot", [])["result"]
+    yield w3
+    w3.provider.make_request("evm_revert", [snap])
+
+
+@pytest.fixture(scope="session")
+def artifacts() -> dict[str, Artifact]:
+    return load_artifacts()
+
+
+def deploy(w3: Web3, artifact: Artifact, *args, sender: str | None = None):
+    """Deploy a compiled contract from an unlocked anvil account; return the contract."""
+    sender = sender or w3.eth.accounts[0]
+    tx = w3.eth.contract(abi=artifact.abi, bytecode=artifact.bytecode).constructor(*args).transact({"from": sender})
+    receipt = w3.eth.wait_for_transaction_receipt(tx)
+    assert receipt.status == 1, f"deploying {artifact.name} failed"
+    return w3.eth.contract(address=receipt.contractAddress, abi=artifact.abi)
+
+
+@dataclass
+class PgServer:
+    admin_url: str  # a URL to the server's maintenance database
+
+    def url_for(self, dbname: str) -> str:
+        dsn = psycopg2.extensions.parse_dsn(self.admin_url)
+        dsn["dbname"] = dbname
+        return psycopg2.extensions.make_dsn(**dsn)
+
+    def create(self, dbname: str, template: str | None = None) -> str:
+        conn = psycopg2.connect(self.admin_url)
+        conn.autocommit = True
+        with conn.cursor() as cur:
+            query = sql.SQL("CREATE DATABASE {}").format(sql.Identifier(dbname))
+            if template:
+                query += sql.SQL(" TEMPLATE {}").format(sql.Identifier(template))
+            cur.execute(query)
+        conn.close()
+        return self.url_for(dbname)
+
+    def drop(self, dbname: str) -> None:
+        conn = psycopg2.connect(self.admin_url)
+        conn.autocommit = True
+        with conn.cursor() as cur:
+            cur.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(dbname)))
+        conn.close()
+
+
+@pytest.fixture(scope="session")
+def pg_server(tmp_path_factory) -> Iterator[PgServer]:
+    url = os.environ.get("TEST_DATABASE_URL") or os.environ.get("DATABASE_URL")
+    if url:
+        yield PgServer(url)
+        return
+    embedded = EmbeddedPostgres(tmp_path_factory.mktemp("pg"))
+    embedded.start()
+    yield PgServer(embedded.url("postgres"))
+    embedded.stop()
+
+
+@pytest.fixture(scope="session")
+def migrated_template(pg_server: PgServer) -> Iterator[str]:
+    """A database with every migration applied, used as the template for fresh databases."""
+    name = f"pt_{RUN_ID}_template"
+    url = pg_server.create(name)
+    migrate.apply(url)
+    yield name
+    pg_server.drop(name)
+
+
+@pytest.fixture
+def database_url(pg_server: PgServer, migrated_template: str) -> Iterator[str]:
+    """A fresh, fully migrated database for one test."""
+    name = f"pt_{RUN_ID}_{uuid.uuid4().hex[:8]}"
+    url = pg_server.create(name, template=migrated_template)
+    yield url
+    pg_server.drop(name)
+
+
+@pytest.fixture
+def empty_database_url(pg_server: PgServer) -> Iterator[str]:
+    """A fresh database with no migrations applied."""
+    name = f"pt_{RUN_ID}_{uuid.uuid4().hex[:8]}"
+    url = pg_server.create(name)
+    yield url
+    pg_server.drop(name)
