@@ -1,0 +1,56 @@
+"""pharmatrack: serialized drug custody on an EVM chain, with a Flask API and a Postgres mirror."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from flask import Flask
+from flask_smorest import Api
+
+from app.chain.client import ChainClient
+from app.config import Settings
+from app.db import Database
+
+__version__ = "0.1.0"
+
+
+@dataclass
+class Extensions:
+    settings: Settings
+    db: Database
+    chain: ChainClient
+
+
+def create_app(settings: Settings | None = None, config: dict | None = None) -> Flask:
+    """Build the WSGI app. Settings come from the environment unless given (tests pass them)."""
+    from app import logs
+    from app.api import auth, health, pings, problems
+
+    settings = settings or Settings.from_env()
+    logs.setup(settings.log_level)
+    app = Flask(__name__)
+    app.config.update(
+        API_TITLE="pharmatrack",
+        API_VERSION=__version__,
+        OPENAPI_VERSION="3.0.3",
+        OPENAPI_URL_PREFIX="/",
+        OPENAPI_JSON_PATH="openapi.json",
+        OPENAPI_SWAGGER_UI_PATH="/docs",
+        OPENAPI_SWAGGER_UI_URL="https://cdn.jsdelivr.net/npm/swagger-ui-dist@5.17.14/",
+        PUBLIC_ENDPOINTS={"api-docs.openapi_json", "api-docs.openapi_swagger_ui", "static"},
+        JSON_SORT_KEYS=False,
+        MAX_CONTENT_LENGTH=16 * 1024 * 1024,
+    )
+    app.config.update(config or {})
+    app.extensions["pharmatrack"] = Extensions(
+        settings=settings,
+        db=Database(settings.require_database_url()),
+        chain=ChainClient(settings.effective_rpc_url),
+    )
+    api = Api(app)
+    api.spec.components.security_scheme("ApiKey", {"type": "http", "scheme": "bearer"})
+    for blueprint in (health.blp, pings.blp):
+        api.register_blueprint(blueprint)
+    problems.register(app)
+    auth.register(app)
+    return app

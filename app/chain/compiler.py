@@ -76,7 +76,9 @@ def _resolve_import(importer: str, target: str, src_dir: Path) -> tuple[str, Pat
         candidate = root / unit
         if candidate.is_file():
             return unit, candidate
-    raise ConfigError("contracts", f"{importer} imports {target!r}, which is neither in {src_dir} nor in node_modules (run `npm ci`)")
+    raise ConfigError(
+        "contracts", f"{importer} imports {target!r}, which is neither in {src_dir} nor in node_modules (run `npm ci`)"
+    )
 
 
 def collect_sources(src_dir: Path = DEFAULT_SOURCES) -> dict[str, str]:
@@ -141,7 +143,9 @@ def _native_solc() -> Path | None:
 def _solcjs() -> Path:
     path = NODE_MODULES / ".bin" / "solcjs"
     if not path.exists():
-        raise ConfigError("SOLC_BINARY", "no native solc " + SOLC_VERSION + " and no npm solcjs; run `npm ci` or set SOLC_BINARY")
+        raise ConfigError(
+            "SOLC_BINARY", "no native solc " + SOLC_VERSION + " and no npm solcjs; run `npm ci` or set SOLC_BINARY"
+        )
     return path
 
 
@@ -180,7 +184,9 @@ def compile_input(input_json: dict) -> tuple[dict, str]:
     output, version = _run_native(exe, input_json) if exe else _run_solcjs(input_json)
     errors = [e for e in output.get("errors", []) if e.get("severity") == "error"]
     if errors:
-        raise ConfigError("contracts", "compilation failed: " + "; ".join(e["formattedMessage"].strip() for e in errors)[:2000])
+        raise ConfigError(
+            "contracts", "compilation failed: " + "; ".join(e["formattedMessage"].strip() for e in errors)[:2000]
+        )
     if not version.startswith(SOLC_VERSION + "+"):
         raise ConfigError("SOLC_BINARY", f"compiler is {version}, the project pins {SOLC_VERSION}")
     return output, version
@@ -237,7 +243,9 @@ def _load_cached(out_dir: Path, digest: str) -> dict[str, Artifact] | None:
     if meta.get("sourceHash") != digest:
         return None
     try:
-        return {name: Artifact.from_json(json.loads((out_dir / f"{name}.json").read_text())) for name in meta["contracts"]}
+        return {
+            name: Artifact.from_json(json.loads((out_dir / f"{name}.json").read_text())) for name in meta["contracts"]
+        }
     except (OSError, KeyError, ValueError):
         return None
 

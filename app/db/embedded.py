@@ -7,6 +7,7 @@ Unix socket in that folder only; the returned URL points at it.
 
 from __future__ import annotations
 
+import atexit
 import logging
 import warnings
 from pathlib import Path
@@ -30,17 +31,29 @@ class EmbeddedPostgres:
     def __init__(self, data_dir: Path):
         self.data_dir = Path(data_dir).resolve()
         self._server = None
+        self.started_here = False
+
+    def running(self) -> bool:
+        """Whether a server is already up on this data folder (started by another process)."""
+        from pgserver.utils import PostmasterInfo
+
+        info = PostmasterInfo.read_from_pgdata(self.data_dir)
+        return info is not None and info.is_running()
 
     def start(self) -> str:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         pgserver = _pgserver()
+        already = (self.data_dir / "PG_VERSION").exists() and self.running()
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 # cleanup_mode=None: we stop it explicitly, never from an atexit hook of a child.
                 self._server = pgserver.get_server(self.data_dir, cleanup_mode=None)
         except Exception as exc:  # initdb/pg_ctl failures surface as several exception types
-            raise ConfigError("PHARMATRACK_DATA_DIR", f"cannot start the embedded Postgres in {self.data_dir}: {exc}") from exc
+            raise ConfigError(
+                "PHARMATRACK_DATA_DIR", f"cannot start the embedded Postgres in {self.data_dir}: {exc}"
+            ) from exc
+        self.started_here = not already
         url = self._server.get_uri()
         log.info("embedded postgres ready", extra={"data_dir": str(self.data_dir)})
         return url
@@ -51,11 +64,14 @@ class EmbeddedPostgres:
         return self._server.get_uri(database)
 
     def stop(self) -> None:
+        """Stop the server if this handle started it; a server someone else started stays up."""
         server, self._server = self._server, None
-        if server is None:
+        if server is None or not self.started_here:
             return
         from pgserver._commands import pg_ctl
 
         pg_ctl(["-w", "-m", "fast", "stop"], pgdata=self.data_dir, user=server.system_user)
-        # pgserver keeps a per-folder registry of live handles; drop ours so a later start is clean.
+        # pgserver keeps a per-folder registry of live handles and an atexit hook per handle;
+        # drop both so a later start in this process is clean and exit does not touch it again.
+        atexit.unregister(server._cleanup)
         type(server)._instances.pop(self.data_dir, None)

@@ -32,7 +32,9 @@ def apply(url: str, migrations_dir: Path = MIGRATIONS_DIR) -> list[str]:
     try:
         backend = get_backend(_yoyo_url(url))
     except Exception as exc:  # yoyo wraps driver errors in several types
-        raise ConfigError("DATABASE_URL", f"cannot connect for migrations ({str(exc).strip().splitlines()[0]})") from exc
+        raise ConfigError(
+            "DATABASE_URL", f"cannot connect for migrations ({str(exc).strip().splitlines()[0]})"
+        ) from exc
     migrations = read_migrations(str(migrations_dir))
     with backend.lock():
         todo = backend.to_apply(migrations)

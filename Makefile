@@ -1,0 +1,59 @@
+# pharmatrack — `make help` lists the targets.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PY := $(BIN)/python
+STAMP_PY := $(VENV)/.installed
+STAMP_NPM := node_modules/.installed
+PYTEST_ARGS ?=
+
+.DEFAULT_GOAL := help
+
+.PHONY: help
+help: ## List the targets
+	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-14s\033[0m %s\n", $$1, $$2}'
+
+$(STAMP_PY): setup.cfg pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { echo "Python 3.11+ is needed ($(PYTHON) is $$($(PYTHON) --version))"; exit 1; }
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $@
+
+$(STAMP_NPM): package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+.PHONY: install
+install: $(STAMP_PY) $(STAMP_NPM) ## Create the venv, pip install -e .[dev], npm ci (only what is missing)
+
+.PHONY: compile
+compile: install ## Compile the contracts to build/contracts
+	$(BIN)/pharmatrack compile
+
+.PHONY: run
+run: install ## Start the whole stack (embedded Postgres, anvil, contracts, indexer, API) with demo data
+	$(BIN)/pharmatrack up --demo
+
+.PHONY: test
+test: install ## Run the test suite (unit + integration against a real anvil and Postgres)
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+.PHONY: lint
+lint: install ## ruff check + format check
+	$(BIN)/ruff check app tests bench
+	$(BIN)/ruff format --check app tests bench
+
+.PHONY: fmt
+fmt: install ## Format the code with ruff
+	$(BIN)/ruff check --fix app tests bench
+	$(BIN)/ruff format app tests bench
+
+.PHONY: clean
+clean: ## Remove build output and local data (keeps the venv and node_modules)
+	rm -rf build .data .pytest_cache .ruff_cache .hypothesis
+
+.PHONY: distclean
+distclean: clean ## Also remove the venv and node_modules
+	rm -rf $(VENV) node_modules *.egg-info

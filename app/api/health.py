@@ -1,0 +1,63 @@
+"""Liveness and readiness."""
+
+from __future__ import annotations
+
+import time
+
+from flask import current_app
+from flask.views import MethodView
+from flask_smorest import Blueprint
+from marshmallow import Schema, fields
+
+from app.api.auth import public
+from app.errors import PharmatrackError
+from app.services import readiness
+
+blp = Blueprint("health", __name__, description="Liveness and readiness probes")
+
+
+class HealthSchema(Schema):
+    status = fields.String(required=True, metadata={"example": "ok"})
+
+
+class ComponentSchema(Schema):
+    state = fields.String(required=True, metadata={"description": "ok, degraded or down"})
+    detail = fields.String()
+    latency_ms = fields.Float()
+    block = fields.Integer()
+    chain_id = fields.Integer()
+    lag_blocks = fields.Integer()
+    cursor = fields.Integer()
+
+
+class ReadySchema(Schema):
+    status = fields.String(required=True, metadata={"description": "ok, degraded or down"})
+    components = fields.Dict(keys=fields.String(), values=fields.Nested(ComponentSchema))
+
+
+@blp.route("/healthz")
+@public
+class Health(MethodView):
+    @blp.response(200, HealthSchema)
+    def get(self):
+        """The process is alive (no dependency is checked)."""
+        return {"status": "ok"}
+
+
+@blp.route("/readyz")
+@public
+class Ready(MethodView):
+    @blp.response(200, ReadySchema)
+    @blp.alt_response(503, schema=ReadySchema, description="The database or the chain is down")
+    def get(self):
+        """Readiness: the database, the chain and the indexer's lag, each with its state."""
+        ext = current_app.extensions["pharmatrack"]
+        started = time.perf_counter()
+        try:
+            report = readiness.check(ext.db, ext.chain, ext.settings)
+        except PharmatrackError as exc:  # a dependency failed in a way check() did not expect
+            report = {"status": "down", "components": {"service": {"state": "down", "detail": str(exc)}}}
+        report["components"].setdefault(
+            "service", {"state": "ok", "latency_ms": round((time.perf_counter() - started) * 1000, 2)}
+        )
+        return report, (200 if report["status"] != "down" else 503)

@@ -1,0 +1,66 @@
+"""One error shape for the whole API: RFC 9457 problem documents (application/problem+json).
+
+Field-level validation errors travel in ``errors``: ``{"<location>": {"<field>": ["<rule>"]}}``.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, Response, json, request
+from werkzeug.exceptions import HTTPException
+
+from app.errors import ConfigError, NotFound, ServiceUnavailable
+
+log = logging.getLogger(__name__)
+PROBLEM_JSON = "application/problem+json"
+
+
+def problem(status: int, title: str, detail: str | None = None, errors: dict | None = None, **extra) -> Response:
+    body = {"type": "about:blank", "title": title, "status": status}
+    if detail:
+        body["detail"] = detail
+    if errors:
+        body["errors"] = errors
+    body["instance"] = request.path
+    body.update(extra)
+    resp = Response(json.dumps(body), status=status, mimetype=PROBLEM_JSON)
+    if status == 503:
+        resp.headers["Retry-After"] = "5"
+    return resp
+
+
+def _http_exception(exc: HTTPException) -> Response:
+    # flask-smorest's abort(...) and webargs put validation messages in exc.data["messages"].
+    data = getattr(exc, "data", None) or {}
+    errors = data.get("messages")
+    detail = exc.description if isinstance(exc.description, str) else None
+    if errors and exc.code == 422:
+        detail = "The request is invalid; see errors for each field and the rule it broke."
+    resp = problem(exc.code or 500, exc.name, detail, errors)
+    if exc.code == 405 and hasattr(exc, "valid_methods") and exc.valid_methods:
+        resp.headers["Allow"] = ", ".join(exc.valid_methods)
+    return resp
+
+
+def register(app: Flask) -> None:
+    app.register_error_handler(HTTPException, _http_exception)
+
+    @app.errorhandler(NotFound)
+    def _not_found(exc: NotFound):
+        return problem(404, "Not Found", f"{exc.what} does not exist")
+
+    @app.errorhandler(ServiceUnavailable)
+    def _unavailable(exc: ServiceUnavailable):
+        log.warning("dependency unavailable", extra={"component": exc.component, "problem": exc.problem})
+        return problem(503, "Service Unavailable", f"the {exc.component} is unavailable; retry later")
+
+    @app.errorhandler(ConfigError)
+    def _config(exc: ConfigError):
+        log.error("configuration problem", extra={"setting": exc.setting, "problem": exc.problem})
+        return problem(503, "Service Unavailable", "the service is not fully configured; retry later")
+
+    @app.errorhandler(Exception)
+    def _unexpected(exc: Exception):
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        return problem(500, "Internal Server Error", "an unexpected error occurred; it has been logged")

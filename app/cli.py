@@ -1,0 +1,253 @@
+"""The `pharmatrack` command line."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import sys
+
+import click
+
+from app import logs
+from app.config import SETTINGS, Settings
+from app.errors import ConfigError, PharmatrackError, ServiceUnavailable
+
+log = logging.getLogger("pharmatrack")
+
+
+def _settings() -> Settings:
+    settings = Settings.from_env()
+    logs.setup(settings.log_level)
+    return settings
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def cli():
+    """pharmatrack: serialized drug custody on an EVM chain, with an API and a Postgres mirror."""
+
+
+@cli.command()
+def compile():
+    """Compile contracts/ to build/contracts (reproducible: same sources, same bytecode)."""
+    from app.chain.compiler import DEFAULT_BUILD_DIR, compile_contracts
+
+    artifacts = compile_contracts()
+    for name, artifact in artifacts.items():
+        size = (len(artifact.deployed_bytecode) - 2) // 2
+        click.echo(f"{name:20s} {size:6d} bytes  {artifact.compiler}  sources {artifact.source_hash[:12]}")
+    click.echo(f"artifacts in {DEFAULT_BUILD_DIR}")
+
+
+@cli.command()
+def deploy():
+    """Deploy the contracts to RPC_URL and write the deployment record for that chain."""
+    from app.chain.deploy import Signer, deploy_all
+    from app.chain.web3factory import connect
+
+    settings = _settings()
+    w3 = connect(settings.effective_rpc_url)
+    signer = Signer(w3, settings.deployer_keystore, settings.deployer_keystore_password_file)
+    deployment = deploy_all(w3, signer, settings.deployment_path(w3.eth.chain_id))
+    for name, record in deployment.contracts.items():
+        click.echo(f"{name:20s} {record['address']}  block {record['block']}")
+    click.echo(f"deployment record: {deployment.path}")
+
+
+@cli.command()
+def migrate():
+    """Apply pending database migrations."""
+    from app import stack
+    from app.db import migrate as migrations
+
+    settings = _settings()
+    with stack.database(settings) as url:
+        applied = migrations.apply(url)
+    click.echo(f"applied {len(applied)} migration(s)" + (": " + ", ".join(applied) if applied else ""))
+
+
+@cli.command()
+def serve():
+    """Serve the API with gunicorn on HOST:PORT."""
+    from app import stack
+
+    settings = _settings()
+    with stack.database(settings) as url, stack.StopSignal() as stop:
+        env = {**os.environ, "DATABASE_URL": url, "RPC_URL": settings.effective_rpc_url}
+        proc = stack.spawn(stack.gunicorn_args(settings), env, "api")
+        while not stop.event.wait(0.5):
+            if proc.poll() is not None:
+                raise ConfigError("PORT", f"gunicorn exited with code {proc.returncode}")
+        stack.stop_process(proc)
+
+
+@cli.command()
+@click.option("--once", is_flag=True, help="Index up to the safe head, then exit.")
+@click.option("--reset-on-new-chain", is_flag=True, help="Empty the mirror if it was built from another chain.")
+def index(once: bool, reset_on_new_chain: bool):
+    """Run the indexer: mirror contract events into Postgres."""
+    from app import stack
+    from app.chain.client import ChainClient
+    from app.chain.deploy import load_checked
+    from app.chain.web3factory import connect
+    from app.db import Database
+    from app.indexer.core import Indexer
+
+    settings = _settings()
+    w3 = connect(settings.effective_rpc_url)
+    deployment = load_checked(w3, settings.deployment_path(w3.eth.chain_id))
+    with stack.database(settings) as url, stack.StopSignal() as stop:
+        db = Database(url, maxconn=2)
+        indexer = Indexer(
+            db,
+            ChainClient(settings.effective_rpc_url, timeout=30),
+            deployment,
+            confirmations=settings.indexer_confirmations,
+            reset_on_new_chain=reset_on_new_chain,
+        )
+        if once:
+            blocks = indexer.run_until_caught_up()
+            click.echo(f"indexed {blocks} block(s)")
+        else:
+            log.info("indexer running", extra={"confirmations": settings.indexer_confirmations})
+            indexer.run_forever(stop.event, settings.indexer_poll_seconds)
+            log.info("indexer stopped")
+        db.close()
+
+
+@cli.command()
+@click.option("--api", "api_url", default=None, help="API base URL to confirm the demo data through.")
+@click.option("--timeout", default=60.0, show_default=True, help="Seconds to wait for the API to show the data.")
+def demo(api_url: str | None, timeout: float):
+    """Seed demo data on the chain (Beacon pings) and, with --api, wait until the API serves it."""
+    from app import demo as demo_data
+
+    settings = _settings()
+    seeded = demo_data.seed(settings)
+    click.echo(f"demo: sent {len(seeded)} pings (seq {seeded[0]}..{seeded[-1]})")
+    if api_url:
+        seen = demo_data.wait_visible(api_url, max(seeded), timeout)
+        click.echo(f"demo: the API serves them ({seen} ping(s) at {api_url}/v1/pings)")
+
+
+@cli.command()
+@click.option("--demo/--no-demo", "with_demo", default=False, help="Seed demo data once the stack is ready.")
+@click.option("--ready-timeout", default=120.0, show_default=True, help="Seconds to wait for /readyz.")
+def up(with_demo: bool, ready_timeout: float):
+    """Start everything: database, chain, contracts, migrations, indexer and API; Ctrl-C stops it all."""
+    from app import stack
+
+    settings = _settings()
+    with contextlib.ExitStack() as scope, stack.StopSignal() as stop:
+        env_url = scope.enter_context(stack.database(settings))
+        rpc_url, own_chain = _chain_for_up(settings, scope)
+        deployment_path = _deploy_for_up(settings, rpc_url, own_chain)
+        from app.db import migrate as migrations
+
+        migrations.apply(env_url)
+        child_env = {
+            **os.environ,
+            "DATABASE_URL": env_url,
+            "RPC_URL": rpc_url,
+            "DEPLOYMENT_FILE": str(deployment_path),
+        }
+        children = {}
+        index_args = [sys.executable, "-m", "app.cli", "index"] + (["--reset-on-new-chain"] if own_chain else [])
+        children["indexer"] = stack.spawn(index_args, child_env, "indexer")
+        children["api"] = stack.spawn(stack.gunicorn_args(settings), child_env, "api")
+        for name, proc in children.items():
+            scope.callback(stack.stop_process, proc)
+            scope.callback(log.info, "stopping %s", name)
+        base = f"http://{settings.host}:{settings.port}"
+        stack.wait_ready(f"{base}/readyz", ready_timeout, children["api"])
+        if with_demo:
+            from app import demo as demo_data
+
+            child_settings = Settings.from_env(child_env)
+            seeded = demo_data.seed(child_settings)
+            demo_data.wait_visible(base, max(seeded), 60)
+        click.echo(
+            f"\npharmatrack is up\n  API      {base}\n  docs     {base}/docs\n  OpenAPI  {base}/openapi.json\n"
+            f"  ready    {base}/readyz\n  chain    {rpc_url}\n  database {_redact(env_url)}\nCtrl-C stops everything.\n",
+        )
+        while not stop.event.wait(0.5):
+            for name, proc in children.items():
+                if proc.poll() is not None:
+                    raise ConfigError(name, f"exited unexpectedly with code {proc.returncode}; stopping the stack")
+        click.echo("stopping …", err=True)
+    click.echo("stopped", err=True)
+
+
+def _chain_for_up(settings: Settings, scope: contextlib.ExitStack) -> tuple[str, bool]:
+    from app.chain.anvil import AnvilNode
+    from app.chain.web3factory import connect
+
+    if settings.rpc_url:
+        connect(settings.rpc_url)
+        return settings.rpc_url, False
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    node = AnvilNode(
+        port=settings.anvil_port,
+        chain_id=settings.chain_id,
+        block_time=settings.block_time or None,
+        log_path=settings.data_dir / "anvil.log",
+    )
+    scope.callback(node.stop)
+    node.start()
+    return node.rpc_url, True
+
+
+def _deploy_for_up(settings: Settings, rpc_url: str, own_chain: bool):
+    from app.chain.deploy import Signer, deploy_all, load_checked
+    from app.chain.web3factory import connect
+
+    w3 = connect(rpc_url)
+    path = settings.deployment_path(w3.eth.chain_id)
+    if own_chain:  # a fresh dev chain: nothing is deployed on it yet
+        return deploy_all(w3, Signer(w3), path).path
+    return load_checked(w3, path).path
+
+
+def _redact(url: str) -> str:
+    """Hide a password in a database URL before printing it."""
+    import re
+
+    return re.sub(r"(://[^:/@]+):[^@]*@", r"\1:***@", url)
+
+
+@cli.command("settings")
+@click.option("--markdown", is_flag=True, help="Print as a Markdown table (for the README).")
+def settings_cmd(markdown: bool):
+    """List every setting: env var, default, meaning."""
+    if markdown:
+        click.echo("| env var | default | meaning |\n|---|---|---|")
+        for name, default, meaning in SETTINGS:
+            click.echo(f"| `{name}` | {f'`{default}`' if default else '(unset)'} | {meaning} |")
+        return
+    for name, default, meaning in SETTINGS:
+        click.echo(f"{name}={default}\n    {meaning}")
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console entry point: configuration problems print one line and exit non-zero."""
+    try:
+        code = cli.main(args=argv, prog_name="pharmatrack", standalone_mode=False)
+    except click.exceptions.Abort:
+        sys.exit(130)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except ConfigError as exc:
+        click.echo(f"pharmatrack: error: {exc.setting}: {exc.problem}", err=True)
+        sys.exit(2)
+    except ServiceUnavailable as exc:
+        click.echo(f"pharmatrack: error: {exc.component} unavailable: {exc.problem}", err=True)
+        sys.exit(3)
+    except PharmatrackError as exc:
+        click.echo(f"pharmatrack: error: {exc}", err=True)
+        sys.exit(1)
+    sys.exit(code if isinstance(code, int) else 0)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,147 @@
+"""Settings, read from the environment once, with defaults that run the local stack.
+
+Every setting the service reads is declared in SETTINGS (name, default, meaning); the
+README's settings table is written from the same list (`pharmatrack settings`).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, fields
+from pathlib import Path
+
+from app.errors import ConfigError
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+LOCAL_CHAIN_ID = 31337
+
+# (env var, default, meaning)
+SETTINGS: list[tuple[str, str, str]] = [
+    ("DATABASE_URL", "", "PostgreSQL URL. Unset: an embedded Postgres is started in PHARMATRACK_DATA_DIR/postgres."),
+    ("PHARMATRACK_DATA_DIR", ".data", "Folder for the embedded Postgres, logs and local chain state."),
+    ("RPC_URL", "", "JSON-RPC URL of the chain. Unset: `up` starts anvil on ANVIL_PORT and uses it."),
+    ("ANVIL_PORT", "8545", "Port of the anvil node `up` starts."),
+    ("CHAIN_ID", "31337", "Chain id of the anvil node `up` starts (a real chain reports its own)."),
+    ("BLOCK_TIME", "1", "Seconds between anvil blocks; 0 mines one block per transaction."),
+    ("DEPLOYMENT_FILE", "", "Deployment record (contract addresses). Unset: deployments/<chain id>.json."),
+    ("DEPLOYER_KEYSTORE", "", "Encrypted JSON keystore that deploys on a real chain (anvil uses its dev account)."),
+    ("DEPLOYER_KEYSTORE_PASSWORD_FILE", "", "File holding the keystore's password."),
+    (
+        "SOLC_BINARY",
+        "",
+        "Native solc 0.8.30 to compile with. Unset: py-solc-x's install, `solc` on PATH, else npm solcjs.",
+    ),
+    ("HOST", "127.0.0.1", "Address the API listens on."),
+    ("PORT", "8000", "Port the API listens on."),
+    ("WEB_CONCURRENCY", "2", "gunicorn worker processes."),
+    ("INDEXER_CONFIRMATIONS", "0", "Blocks an event must be buried under before the mirror shows it."),
+    ("INDEXER_POLL_SECONDS", "1.0", "How often the indexer asks for new blocks when it is caught up."),
+    ("INDEXER_MAX_LAG", "50", "Lag (blocks) above which /readyz reports the indexer as degraded."),
+    ("LOG_LEVEL", "INFO", "Python log level (DEBUG, INFO, WARNING, ERROR)."),
+]
+_DEFAULTS = {name: default for name, default, _ in SETTINGS}
+
+
+def _env(name: str, environ) -> str:
+    return environ.get(name, _DEFAULTS[name])
+
+
+def _int(name: str, environ, minimum: int = 0) -> int:
+    raw = _env(name, environ)
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(name, f"{raw!r} is not a whole number") from None
+    if value < minimum:
+        raise ConfigError(name, f"{value} is below the minimum {minimum}")
+    return value
+
+
+def _float(name: str, environ, minimum: float = 0.0) -> float:
+    raw = _env(name, environ)
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(name, f"{raw!r} is not a number") from None
+    if value < minimum:
+        raise ConfigError(name, f"{value} is below the minimum {minimum}")
+    return value
+
+
+def _path(raw: str) -> Path:
+    path = Path(raw).expanduser()
+    return path if path.is_absolute() else PROJECT_ROOT / path
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str | None
+    data_dir: Path
+    rpc_url: str | None
+    anvil_port: int
+    chain_id: int
+    block_time: float
+    deployment_file: Path | None
+    deployer_keystore: Path | None
+    deployer_keystore_password_file: Path | None
+    host: str
+    port: int
+    web_concurrency: int
+    indexer_confirmations: int
+    indexer_poll_seconds: float
+    indexer_max_lag: int
+    log_level: str
+
+    @classmethod
+    def from_env(cls, environ=None) -> Settings:
+        env = os.environ if environ is None else environ
+        log_level = _env("LOG_LEVEL", env).upper()
+        if log_level not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
+            raise ConfigError("LOG_LEVEL", f"{log_level!r} is not one of DEBUG, INFO, WARNING, ERROR")
+        rpc_url = _env("RPC_URL", env) or None
+        if rpc_url and not rpc_url.startswith(("http://", "https://")):
+            raise ConfigError("RPC_URL", f"{rpc_url!r} is not an http(s) URL")
+        database_url = _env("DATABASE_URL", env) or None
+        if database_url and not database_url.startswith(("postgresql://", "postgres://")):
+            raise ConfigError("DATABASE_URL", f"{database_url!r} is not a postgresql:// URL")
+        optional_path = {k: (_path(_env(k, env)) if _env(k, env) else None) for k in
+                         ("DEPLOYMENT_FILE", "DEPLOYER_KEYSTORE", "DEPLOYER_KEYSTORE_PASSWORD_FILE")}  # fmt: skip
+        return cls(
+            database_url=database_url,
+            data_dir=_path(_env("PHARMATRACK_DATA_DIR", env)),
+            rpc_url=rpc_url,
+            anvil_port=_int("ANVIL_PORT", env, 1),
+            chain_id=_int("CHAIN_ID", env, 1),
+            block_time=_float("BLOCK_TIME", env),
+            deployment_file=optional_path["DEPLOYMENT_FILE"],
+            deployer_keystore=optional_path["DEPLOYER_KEYSTORE"],
+            deployer_keystore_password_file=optional_path["DEPLOYER_KEYSTORE_PASSWORD_FILE"],
+            host=_env("HOST", env),
+            port=_int("PORT", env, 1),
+            web_concurrency=_int("WEB_CONCURRENCY", env, 1),
+            indexer_confirmations=_int("INDEXER_CONFIRMATIONS", env),
+            indexer_poll_seconds=_float("INDEXER_POLL_SECONDS", env, 0.01),
+            indexer_max_lag=_int("INDEXER_MAX_LAG", env),
+            log_level=log_level,
+        )
+
+    @property
+    def local_rpc_url(self) -> str:
+        return f"http://127.0.0.1:{self.anvil_port}"
+
+    @property
+    def effective_rpc_url(self) -> str:
+        return self.rpc_url or self.local_rpc_url
+
+    def deployment_path(self, chain_id: int) -> Path:
+        return self.deployment_file or PROJECT_ROOT / "deployments" / f"{chain_id}.json"
+
+    def require_database_url(self) -> str:
+        if not self.database_url:
+            raise ConfigError("DATABASE_URL", "not set (the embedded database only runs under `pharmatrack up`)")
+        return self.database_url
+
+    def replace(self, **changes) -> Settings:
+        values = {f.name: getattr(self, f.name) for f in fields(self)}
+        values.update(changes)
+        return Settings(**values)

@@ -1,0 +1,1 @@
+"""The indexer: chain events → Postgres mirror."""
