@@ -40,15 +40,25 @@ def compile():
 
 
 @cli.command()
-def deploy():
+@click.option("--if-needed", is_flag=True, help="Do nothing when a valid deployment record for this chain exists.")
+def deploy(if_needed: bool):
     """Deploy the contracts to RPC_URL and write the deployment record for that chain."""
-    from app.chain.deploy import Signer, deploy_all
+    from app.chain.deploy import Signer, deploy_all, load_checked
     from app.chain.web3factory import connect
 
     settings = _settings()
     w3 = connect(settings.effective_rpc_url)
+    path = settings.deployment_path(w3.eth.chain_id)
+    if if_needed and path.is_file():
+        try:
+            existing = load_checked(w3, path)
+        except ConfigError as exc:
+            click.echo(f"deployment record unusable ({exc.problem}); deploying anew", err=True)
+        else:
+            click.echo(f"already deployed on chain {existing.chain_id}: {path}")
+            return
     signer = Signer(w3, settings.deployer_keystore, settings.deployer_keystore_password_file)
-    deployment = deploy_all(w3, signer, settings.deployment_path(w3.eth.chain_id))
+    deployment = deploy_all(w3, signer, path)
     for name, record in deployment.contracts.items():
         click.echo(f"{name:20s} {record['address']}  block {record['block']}")
     click.echo(f"deployment record: {deployment.path}")

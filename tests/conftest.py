@@ -11,6 +11,7 @@ import os
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from urllib.parse import urlsplit, urlunsplit
 
 import psycopg2
 import pytest
@@ -68,9 +69,8 @@ class PgServer:
     admin_url: str  # a URL to the server's maintenance database
 
     def url_for(self, dbname: str) -> str:
-        dsn = psycopg2.extensions.parse_dsn(self.admin_url)
-        dsn["dbname"] = dbname
-        return psycopg2.extensions.make_dsn(**dsn)
+        parts = urlsplit(self.admin_url)
+        return urlunsplit(parts._replace(path="/" + dbname))
 
     def create(self, dbname: str, template: str | None = None) -> str:
         conn = psycopg2.connect(self.admin_url)
@@ -129,3 +129,39 @@ def empty_database_url(pg_server: PgServer) -> Iterator[str]:
     url = pg_server.create(name)
     yield url
     pg_server.drop(name)
+
+
+@pytest.fixture
+def deployment(w3: Web3, tmp_path):
+    """The service contracts freshly deployed on the session anvil, with their record file."""
+    from app.chain.deploy import Signer, deploy_all
+
+    return deploy_all(w3, Signer(w3), tmp_path / "deployment.json")
+
+
+@pytest.fixture
+def settings(anvil: AnvilNode, database_url: str, deployment):
+    from app.config import Settings
+
+    return Settings.from_env(
+        {
+            "DATABASE_URL": database_url,
+            "RPC_URL": anvil.rpc_url,
+            "DEPLOYMENT_FILE": str(deployment.path),
+            "LOG_LEVEL": "WARNING",
+        }
+    )
+
+
+@pytest.fixture
+def app(settings):
+    from app import create_app
+
+    application = create_app(settings)
+    yield application
+    application.extensions["pharmatrack"].db.close()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()

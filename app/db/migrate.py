@@ -21,7 +21,10 @@ def pending(url: str, migrations_dir: Path = MIGRATIONS_DIR) -> list[str]:
     from yoyo import get_backend, read_migrations
 
     backend = get_backend(_yoyo_url(url))
-    return [m.id for m in backend.to_apply(read_migrations(str(migrations_dir)))]
+    try:
+        return [m.id for m in backend.to_apply(read_migrations(str(migrations_dir)))]
+    finally:
+        backend.connection.close()
 
 
 def apply(url: str, migrations_dir: Path = MIGRATIONS_DIR) -> list[str]:
@@ -35,8 +38,11 @@ def apply(url: str, migrations_dir: Path = MIGRATIONS_DIR) -> list[str]:
         raise ConfigError(
             "DATABASE_URL", f"cannot connect for migrations ({str(exc).strip().splitlines()[0]})"
         ) from exc
-    migrations = read_migrations(str(migrations_dir))
-    with backend.lock():
-        todo = backend.to_apply(migrations)
-        backend.apply_migrations(todo)
-    return [m.id for m in todo]
+    try:
+        migrations = read_migrations(str(migrations_dir))
+        with backend.lock():
+            todo = backend.to_apply(migrations)
+            backend.apply_migrations(todo)
+        return [m.id for m in todo]
+    finally:
+        backend.connection.close()

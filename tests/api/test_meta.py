@@ -1,0 +1,62 @@
+"""Meta-tests that keep the API honest: every route is authenticated or explicitly public,
+and every route is in the OpenAPI document."""
+
+import re
+
+from app.api.auth import is_public
+
+# The only routes anyone may call without credentials, on purpose.
+EXPECTED_PUBLIC = {
+    "/healthz",
+    "/readyz",
+    "/openapi.json",
+    "/docs",
+    "/docs/<path:filename>",
+    "/static/<path:filename>",
+    "/v1/pings",
+}
+
+
+def _openapi_path(rule: str) -> str:
+    return re.sub(r"<(?:[^:>]+:)?([^>]+)>", r"{\1}", rule)
+
+
+def test_every_route_is_authenticated_or_explicitly_public(app):
+    public = {rule.rule for rule in app.url_map.iter_rules() if is_public(app, rule.endpoint)}
+    assert public <= EXPECTED_PUBLIC, f"unexpected public routes: {public - EXPECTED_PUBLIC}"
+
+
+def test_a_route_not_marked_public_demands_credentials(app):
+    from flask import Blueprint
+
+    from app.api.auth import is_public as check
+
+    bp = Blueprint("closed_probe", __name__)
+    bp.add_url_rule("/closed-probe", "closed", lambda: "secret")
+    app.register_blueprint(bp)
+    assert not check(app, "closed_probe.closed")
+    resp = app.test_client().get("/closed-probe")
+    assert resp.status_code == 401
+    assert resp.content_type == "application/problem+json"
+    assert resp.get_json()["errors"] == {"headers": {"Authorization": ["required"]}}
+
+
+def test_every_api_route_is_in_the_openapi_spec(client, app):
+    spec = client.get("/openapi.json").get_json()
+    documented = set(spec["paths"])
+    internal = {"/openapi.json", "/docs", "/docs/<path:filename>", "/static/<path:filename>"}
+    routes = {_openapi_path(r.rule) for r in app.url_map.iter_rules() if r.rule not in internal}
+    assert routes - documented == set()
+
+
+def test_openapi_document_describes_the_service(client):
+    spec = client.get("/openapi.json").get_json()
+    assert spec["info"]["title"] == "pharmatrack"
+    assert spec["openapi"].startswith("3.")
+    assert spec["paths"]["/readyz"]["get"]["summary"].startswith("Readiness")
+
+
+def test_swagger_ui_is_served(client):
+    resp = client.get("/docs")
+    assert resp.status_code == 200
+    assert b"swagger-ui" in resp.data

@@ -1,0 +1,51 @@
+"""Bad input gets a problem document naming the field and the rule; never a 500."""
+
+
+def test_validation_error_names_the_field_and_rule(client):
+    resp = client.get("/v1/pings?limit=0")
+    assert resp.status_code == 422
+    assert resp.content_type == "application/problem+json"
+    body = resp.get_json()
+    assert body["status"] == 422
+    assert body["instance"] == "/v1/pings"
+    assert "limit" in body["errors"]["query"]
+    assert "greater than or equal to 1" in body["errors"]["query"]["limit"][0]
+
+
+def test_malformed_cursor_is_rejected_with_its_rule(client):
+    for bad in ("abc", "1:2:3", "-1:0", "99999999999999999999:0"):
+        resp = client.get(f"/v1/pings?before={bad}")
+        assert resp.status_code == 422, bad
+        assert "before" in resp.get_json()["errors"]["query"]
+
+
+def test_unknown_route_is_a_404_problem(client):
+    resp = client.get("/v1/nothing-here")
+    assert resp.status_code == 404
+    assert resp.get_json()["title"] == "Not Found"
+
+
+def test_wrong_method_is_a_405_problem_with_allow(client):
+    resp = client.delete("/healthz")
+    assert resp.status_code == 405
+    assert resp.content_type == "application/problem+json"
+    assert "GET" in resp.headers["Allow"]
+
+
+def test_database_outage_is_a_503_not_a_500(anvil, deployment, tmp_path):
+    from app import create_app
+    from app.chain.anvil import free_port
+    from app.config import Settings
+
+    settings = Settings.from_env(
+        {
+            "DATABASE_URL": f"postgresql://nobody@127.0.0.1:{free_port()}/nothing",
+            "RPC_URL": anvil.rpc_url,
+            "LOG_LEVEL": "ERROR",
+        }
+    )
+    client = create_app(settings).test_client()
+    resp = client.get("/v1/pings")
+    assert resp.status_code == 503
+    assert resp.headers["Retry-After"] == "5"
+    assert "database" in resp.get_json()["detail"]
