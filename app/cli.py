@@ -93,8 +93,9 @@ def serve():
 
 @cli.command()
 @click.option("--once", is_flag=True, help="Index up to the safe head, then exit.")
+@click.option("--verify", is_flag=True, help="Re-index into a scratch schema and compare with the live mirror.")
 @click.option("--reset-on-new-chain", is_flag=True, help="Empty the mirror if it was built from another chain.")
-def index(once: bool, reset_on_new_chain: bool):
+def index(once: bool, verify: bool, reset_on_new_chain: bool):
     """Run the indexer: mirror contract events into Postgres."""
     from app import stack
     from app.chain.client import ChainClient
@@ -102,27 +103,62 @@ def index(once: bool, reset_on_new_chain: bool):
     from app.chain.web3factory import connect
     from app.db import Database
     from app.indexer.core import Indexer
+    from app.indexer.progress import Progress
+    from app.indexer.registry import specs_for
+    from app.indexer.window import AdaptiveWindow
 
     settings = _settings()
     w3 = connect(settings.effective_rpc_url)
     deployment = load_checked(w3, settings.deployment_path(w3.eth.chain_id))
+    chain = ChainClient(settings.effective_rpc_url, timeout=30)
     with stack.database(settings) as url, stack.StopSignal() as stop:
+        if verify:
+            _verify(url, chain, deployment, specs_for(deployment))
+            return
         db = Database(url, maxconn=2)
-        indexer = Indexer(
+        indexer = Indexer.for_deployment(
             db,
-            ChainClient(settings.effective_rpc_url, timeout=30),
+            chain,
             deployment,
             confirmations=settings.indexer_confirmations,
+            reorg_limit=settings.indexer_reorg_limit,
             reset_on_new_chain=reset_on_new_chain,
+            window=AdaptiveWindow(size=settings.indexer_window, maximum=max(settings.indexer_window, 50_000)),
         )
-        if once:
-            blocks = indexer.run_until_caught_up()
-            click.echo(f"indexed {blocks} block(s)")
-        else:
-            log.info("indexer running", extra={"confirmations": settings.indexer_confirmations})
-            indexer.run_forever(stop.event, settings.indexer_poll_seconds)
-            log.info("indexer stopped")
-        db.close()
+        with db.connection() as conn:
+            from app.indexer import store
+
+            cursor = store.read_cursor(conn)
+        progress = Progress(indexer.safe_head(), cursor["block_number"] if cursor else deployment.start_block)
+        try:
+            if once:
+                blocks = 0
+                while (step := indexer.run_once()).blocks or step.rolled_back_to is not None:
+                    blocks += step.blocks
+                    progress(step)
+                click.echo(f"indexed {blocks} block(s), {progress.events} event(s)")
+            else:
+                log.info("indexer running", extra={"confirmations": settings.indexer_confirmations})
+                indexer.run_forever(stop.event, settings.indexer_poll_seconds, progress=progress)
+                log.info("indexer stopped")
+        finally:
+            progress.close()
+            db.close()
+
+
+def _verify(url, chain, deployment, specs) -> None:
+    from app.indexer.verify import verify
+
+    report = verify(url, chain, deployment, specs)
+    for line in report.differences[:20]:
+        click.echo(line)
+    rows = sum(report.rows.values())
+    if not report.ok:
+        click.echo(
+            f"verify: FAILED up to block {report.block}: {len(report.differences)} difference(s) shown", err=True
+        )
+        raise SystemExit(1)
+    click.echo(f"verify: OK up to block {report.block}: {rows} row(s) in {len(report.rows)} table(s) identical")
 
 
 @cli.command()

@@ -34,7 +34,13 @@ SETTINGS: list[tuple[str, str, str]] = [
     ("HOST", "127.0.0.1", "Address the API listens on."),
     ("PORT", "8000", "Port the API listens on."),
     ("WEB_CONCURRENCY", "2", "gunicorn worker processes."),
-    ("INDEXER_CONFIRMATIONS", "0", "Blocks an event must be buried under before the mirror shows it."),
+    ("INDEXER_CONFIRMATIONS", "0", "Blocks an event must be buried under before the mirror shows it, or `finalized`."),
+    (
+        "INDEXER_WINDOW",
+        "2000",
+        "Initial eth_getLogs window in blocks (it adapts: halves on refusals, doubles when sparse).",
+    ),
+    ("INDEXER_REORG_LIMIT", "64", "Deepest reorg the indexer repairs; a deeper one stops it loudly."),
     ("INDEXER_POLL_SECONDS", "1.0", "How often the indexer asks for new blocks when it is caught up."),
     ("INDEXER_MAX_LAG", "50", "Lag (blocks) above which /readyz reports the indexer as degraded."),
     ("LOG_LEVEL", "INFO", "Python log level (DEBUG, INFO, WARNING, ERROR)."),
@@ -87,7 +93,9 @@ class Settings:
     host: str
     port: int
     web_concurrency: int
-    indexer_confirmations: int
+    indexer_confirmations: int | str
+    indexer_reorg_limit: int
+    indexer_window: int
     indexer_poll_seconds: float
     indexer_max_lag: int
     log_level: str
@@ -119,7 +127,11 @@ class Settings:
             host=_env("HOST", env),
             port=_int("PORT", env, 1),
             web_concurrency=_int("WEB_CONCURRENCY", env, 1),
-            indexer_confirmations=_int("INDEXER_CONFIRMATIONS", env),
+            indexer_confirmations=(
+                "finalized" if _env("INDEXER_CONFIRMATIONS", env) == "finalized" else _int("INDEXER_CONFIRMATIONS", env)
+            ),
+            indexer_reorg_limit=_int("INDEXER_REORG_LIMIT", env, 1),
+            indexer_window=_int("INDEXER_WINDOW", env, 1),
             indexer_poll_seconds=_float("INDEXER_POLL_SECONDS", env, 0.01),
             indexer_max_lag=_int("INDEXER_MAX_LAG", env),
             log_level=log_level,

@@ -1,4 +1,5 @@
--- The indexer's cursor and the blocks it has mirrored (for reorg detection by parent hash).
+-- The indexer's cursor, and the block headers it keeps: every block that carries a mirrored
+-- event (for its timestamp), plus recent window ends as reorg checkpoints (pruned later).
 CREATE TABLE indexer_cursor (
     name          text PRIMARY KEY,
     chain_id      bigint      NOT NULL,
@@ -12,5 +13,6 @@ CREATE TABLE blocks (
     number       bigint      PRIMARY KEY,
     hash         bytea       NOT NULL UNIQUE,
     parent_hash  bytea       NOT NULL,
-    timestamp    timestamptz NOT NULL
+    timestamp    timestamptz NOT NULL,
+    has_events   boolean     NOT NULL DEFAULT false
 );

@@ -123,6 +123,21 @@ def database_url(pg_server: PgServer, migrated_template: str) -> Iterator[str]:
 
 
 @pytest.fixture
+def database_factory(pg_server: PgServer, migrated_template: str) -> Iterator:
+    """Make as many fresh, fully migrated databases as a test needs; all dropped after it."""
+    made = []
+
+    def make() -> str:
+        name = f"pt_{RUN_ID}_{uuid.uuid4().hex[:8]}"
+        made.append(name)
+        return pg_server.create(name, template=migrated_template)
+
+    yield make
+    for name in made:
+        pg_server.drop(name)
+
+
+@pytest.fixture
 def empty_database_url(pg_server: PgServer) -> Iterator[str]:
     """A fresh database with no migrations applied."""
     name = f"pt_{RUN_ID}_{uuid.uuid4().hex[:8]}"

@@ -8,7 +8,7 @@ from flask_smorest import Blueprint
 from marshmallow import Schema, ValidationError, fields, validate, validates
 
 from app.api.auth import public
-from app.indexer import store
+from app.db import fetch_all
 
 blp = Blueprint("pings", __name__, url_prefix="/v1/pings", description="Wiring probe: chain → indexer → API")
 
@@ -36,7 +36,6 @@ class PingSchema(Schema):
     block_number = fields.Integer(required=True)
     log_index = fields.Integer(required=True)
     tx_hash = fields.String(required=True)
-    contract = fields.String(required=True)
     sender = fields.String(required=True)
     seq = fields.Integer(required=True)
     note = fields.String(required=True)
@@ -48,6 +47,15 @@ class PingPageSchema(Schema):
     next = fields.String(
         allow_none=True, metadata={"description": "Pass as `before` for the next page; null at the end"}
     )
+
+
+LIST_PINGS = """
+SELECT p.block_number, p.log_index, p.tx_hash, p.sender, p.seq, p.note, b.timestamp
+FROM ev_pinged p LEFT JOIN blocks b ON b.number = p.block_number
+WHERE (p.block_number, p.log_index) < (%s, %s)
+ORDER BY p.block_number DESC, p.log_index DESC
+LIMIT %s
+"""
 
 
 def _hex(value: bytes) -> str:
@@ -64,13 +72,12 @@ class Pings(MethodView):
         before = tuple(int(p) for p in query["before"].split(":")) if query["before"] else _MAX_CURSOR
         db = current_app.extensions["pharmatrack"].db
         with db.connection() as conn:
-            rows = store.list_pings(conn, before, query["limit"] + 1)
+            rows = fetch_all(conn, LIST_PINGS, (before[0], before[1], query["limit"] + 1))
         page, more = rows[: query["limit"]], len(rows) > query["limit"]
         items = [
             {
                 **row,
                 "tx_hash": _hex(row["tx_hash"]),
-                "contract": _hex(row["contract"]),
                 "sender": _hex(row["sender"]),
                 "seq": int(row["seq"]),
             }

@@ -9,7 +9,12 @@ import os
 from web3 import Web3
 
 from app.chain.web3factory import make_web3
-from app.errors import ServiceUnavailable
+from app.errors import PharmatrackError, ServiceUnavailable
+from app.indexer.window import is_range_error
+
+
+class LogRangeRefused(PharmatrackError):
+    """The provider refused an eth_getLogs range as too large (or its result as too big)."""
 
 
 def _chain_call(fn):
@@ -62,3 +67,47 @@ class ChainClient:
     @_chain_call
     def get_code(self, address: str) -> bytes:
         return bytes(self.w3.eth.get_code(address))
+
+    @_chain_call
+    def finalized_block_number(self) -> int:
+        return self.w3.eth.get_block("finalized")["number"]
+
+    def raw_logs(self, from_block: int, to_block: int, addresses: list[str], topics: list | None = None) -> list[dict]:
+        """eth_getLogs without web3's formatting: a list of JSON-RPC log dicts (hex strings).
+        A provider refusal (range or result too large) raises LogRangeRefused."""
+        params = {"fromBlock": hex(from_block), "toBlock": hex(to_block), "address": addresses}
+        if topics:
+            params["topics"] = topics
+        try:
+            response = self.w3.provider.make_request("eth_getLogs", [params])
+        except Exception as exc:  # transport failure
+            if is_range_error(str(exc)):
+                raise LogRangeRefused(str(exc)) from exc
+            raise ServiceUnavailable("chain", f"eth_getLogs: {type(exc).__name__}: {str(exc)[:200]}") from exc
+        if "error" in response:
+            message = str(response["error"].get("message", response["error"]))
+            if is_range_error(message):
+                raise LogRangeRefused(message)
+            raise ServiceUnavailable("chain", f"eth_getLogs: {message[:200]}")
+        return response["result"]
+
+    @_chain_call
+    def headers(self, numbers: list[int]) -> dict[int, dict]:
+        """Block headers by number in one JSON-RPC batch: {n: {"hash", "parentHash", "timestamp"}}
+        (hashes as bytes, timestamp as int). A block the node does not have is left out."""
+        if not numbers:
+            return {}
+        calls = [("eth_getBlockByNumber", [hex(n), False]) for n in numbers]
+        responses = self.w3.provider.make_batch_request(calls)
+        if isinstance(responses, dict):  # the whole batch failed
+            raise ServiceUnavailable("chain", f"batch request failed: {str(responses.get('error'))[:200]}")
+        out = {}
+        for response in responses:
+            block = response.get("result")
+            if block:
+                out[int(block["number"], 16)] = {
+                    "hash": bytes.fromhex(block["hash"][2:]),
+                    "parentHash": bytes.fromhex(block["parentHash"][2:]),
+                    "timestamp": int(block["timestamp"], 16),
+                }
+        return out

@@ -15,6 +15,7 @@ import os
 import re
 import shutil
 import subprocess
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -152,14 +153,22 @@ def _solcjs() -> Path:
 def _run_solcjs(input_json: dict) -> tuple[dict, str]:
     """solcjs speaks standard JSON but may print banner lines before the JSON document."""
     exe = _solcjs()
-    proc = subprocess.run(
-        [str(exe), "--standard-json"], input=json.dumps(input_json), capture_output=True, text=True, check=False
-    )
-    start = proc.stdout.find("{")
+    # solcjs reads stdin with readFileSync(0), which fails with EAGAIN on a pipe the writer has
+    # not filled yet, and exits before a large write to a stdout pipe has drained (the JSON is
+    # cut at 64 KiB). Regular files on both ends avoid both.
+    with tempfile.TemporaryFile("w+") as stdin, tempfile.TemporaryFile("w+") as stdout:
+        json.dump(input_json, stdin)
+        stdin.seek(0)
+        proc = subprocess.run(
+            [str(exe), "--standard-json"], stdin=stdin, stdout=stdout, stderr=subprocess.PIPE, text=True, check=False
+        )
+        stdout.seek(0)
+        out = stdout.read()
+    start = out.find("{")
     if proc.returncode != 0 or start < 0:
-        raise ConfigError("contracts", f"solcjs failed: {(proc.stderr or proc.stdout).strip()[:500]}")
+        raise ConfigError("contracts", f"solcjs failed: {(proc.stderr or out).strip()[:500]}")
     version = subprocess.run([str(exe), "--version"], capture_output=True, text=True, check=True).stdout.strip()
-    return json.loads(proc.stdout[start:]), version
+    return json.loads(out[start:]), version
 
 
 def _run_native(exe: Path, input_json: dict) -> tuple[dict, str]:

@@ -45,9 +45,10 @@ def _first_line(exc: Exception) -> str:
 class Database:
     """A thread-safe pool that is recreated after fork (gunicorn workers fork after import)."""
 
-    def __init__(self, url: str, maxconn: int = 8):
+    def __init__(self, url: str, maxconn: int = 8, **connect_kwargs):
         self.url = url
         self.maxconn = maxconn
+        self.connect_kwargs = connect_kwargs
         self._pool: psycopg2.pool.ThreadedConnectionPool | None = None
         self._pid = 0
         self._lock = threading.Lock()
@@ -57,7 +58,9 @@ class Database:
             with self._lock:
                 if self._pool is None or self._pid != os.getpid():
                     try:
-                        self._pool = psycopg2.pool.ThreadedConnectionPool(0, self.maxconn, self.url, connect_timeout=5)
+                        self._pool = psycopg2.pool.ThreadedConnectionPool(
+                            0, self.maxconn, self.url, connect_timeout=5, **self.connect_kwargs
+                        )
                     except psycopg2.OperationalError as exc:
                         raise ServiceUnavailable("database", _first_line(exc)) from exc
                     self._pid = os.getpid()

@@ -1,7 +1,10 @@
-"""The indexer's SQL: cursor, blocks and mirror rows. Connection first, parameterised always."""
+"""The indexer's SQL: cursor, blocks, rollback. Connection first, parameterised always."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
+from psycopg2 import sql
 from psycopg2.extras import execute_values
 
 from app.db import fetch_all, fetch_one
@@ -21,26 +24,27 @@ VALUES (%s, %s, %s, %s, %s)
 """
 
 # Compare-and-set: the update only lands if nobody moved the cursor since we read it.
-ADVANCE_CURSOR = """
+MOVE_CURSOR = """
 UPDATE indexer_cursor SET block_number = %s, block_hash = %s, updated_at = now()
-WHERE name = %s AND block_number = %s
+WHERE name = %s AND block_number = %s AND block_hash = %s
 """
 
-UPSERT_BLOCKS = """
-INSERT INTO blocks (number, hash, parent_hash, timestamp) VALUES %s
+INSERT_BLOCKS = """
+INSERT INTO blocks (number, hash, parent_hash, timestamp, has_events) VALUES %s
 ON CONFLICT (number) DO UPDATE SET hash = EXCLUDED.hash, parent_hash = EXCLUDED.parent_hash,
-    timestamp = EXCLUDED.timestamp
+    timestamp = EXCLUDED.timestamp, has_events = blocks.has_events OR EXCLUDED.has_events
 """
 
-INSERT_PINGS = """
-INSERT INTO pings (block_number, log_index, tx_hash, contract, sender, seq, note) VALUES %s
-"""
+# Blocks without events are kept only as reorg checkpoints near the head.
+PRUNE_BLOCKS = "DELETE FROM blocks WHERE number < %s AND NOT has_events"
 
-MIRROR_TABLES = ("pings", "blocks", "indexer_cursor")
+RECENT_BLOCKS = """
+SELECT number, hash FROM blocks WHERE number <= %s ORDER BY number DESC LIMIT %s
+"""
 
 
 class CursorMoved(Exception):
-    """Another indexer advanced the cursor concurrently."""
+    """Another indexer moved the cursor concurrently."""
 
 
 def read_cursor(conn, name: str = CURSOR_NAME, lock: bool = False) -> dict | None:
@@ -56,46 +60,56 @@ def create_cursor(conn, chain_id: int, genesis: bytes, block_number: int, block_
         cur.execute(INSERT_CURSOR, (name, chain_id, genesis, block_number, block_hash))
 
 
-def advance_cursor(conn, old_block: int, block_number: int, block_hash: bytes, name: str = CURSOR_NAME) -> None:
+def move_cursor(conn, old: dict, block_number: int, block_hash: bytes, name: str = CURSOR_NAME) -> None:
     with conn.cursor() as cur:
-        cur.execute(ADVANCE_CURSOR, (block_number, block_hash, name, old_block))
+        cur.execute(MOVE_CURSOR, (block_number, block_hash, name, old["block_number"], old["block_hash"]))
         if cur.rowcount != 1:
-            raise CursorMoved(f"cursor {name!r} is no longer at block {old_block}")
+            raise CursorMoved(f"cursor {name!r} is no longer at block {old['block_number']}")
 
 
-def upsert_blocks(conn, blocks: list[tuple[int, bytes, bytes, object]]) -> None:
-    if blocks:
+def insert_blocks(conn, headers: dict[int, dict]) -> None:
+    if headers:
+        rows = [
+            (n, h["hash"], h["parentHash"], datetime.fromtimestamp(h["timestamp"], UTC), h["has_events"])
+            for n, h in sorted(headers.items())
+        ]
         with conn.cursor() as cur:
-            execute_values(cur, UPSERT_BLOCKS, blocks)
+            execute_values(cur, INSERT_BLOCKS, rows)
 
 
-def insert_pings(conn, rows: list[dict]) -> None:
-    if rows:
-        with conn.cursor() as cur:
-            execute_values(
-                cur,
-                INSERT_PINGS,
-                [
-                    (r["block_number"], r["log_index"], r["tx_hash"], r["contract"], r["sender"], r["seq"], r["note"])
-                    for r in rows
-                ],
-            )
-
-
-def reset(conn) -> None:
-    """Empty the mirror (used when the local dev chain was replaced by a new one)."""
+def prune_blocks(conn, below: int) -> None:
     with conn.cursor() as cur:
-        cur.execute("TRUNCATE " + ", ".join(MIRROR_TABLES))
+        cur.execute(PRUNE_BLOCKS, (below,))
 
 
-LIST_PINGS = """
-SELECT p.block_number, p.log_index, p.tx_hash, p.contract, p.sender, p.seq, p.note, b.timestamp
-FROM pings p LEFT JOIN blocks b ON b.number = p.block_number
-WHERE (p.block_number, p.log_index) < (%s, %s)
-ORDER BY p.block_number DESC, p.log_index DESC
-LIMIT %s
-"""
+def delete_cursor(conn, name: str = CURSOR_NAME) -> None:
+    with conn.cursor() as cur:
+        cur.execute("DELETE FROM indexer_cursor WHERE name = %s", (name,))
 
 
-def list_pings(conn, before: tuple[int, int], limit: int) -> list[dict]:
-    return fetch_all(conn, LIST_PINGS, (before[0], before[1], limit))
+def recent_blocks(conn, at_or_below: int, limit: int) -> list[tuple[int, bytes]]:
+    return [(r["number"], bytes(r["hash"])) for r in fetch_all(conn, RECENT_BLOCKS, (at_or_below, limit))]
+
+
+def rollback_above(conn, tables: list[str], block_number: int) -> dict[str, int]:
+    """Delete every mirrored row above block_number; return rows deleted per table."""
+    deleted = {}
+    with conn.cursor() as cur:
+        for table in [*tables, "blocks"]:
+            column = "number" if table == "blocks" else "block_number"
+            cur.execute(
+                sql.SQL("DELETE FROM {} WHERE {} > %s").format(sql.Identifier(table), sql.Identifier(column)),
+                (block_number,),
+            )
+            deleted[table] = cur.rowcount
+    return deleted
+
+
+def reset(conn, tables: list[str]) -> None:
+    """Empty the mirror (the local dev chain was replaced by a new one)."""
+    with conn.cursor() as cur:
+        cur.execute(
+            sql.SQL("TRUNCATE {}").format(
+                sql.SQL(", ").join(map(sql.Identifier, [*tables, "blocks", "indexer_cursor"]))
+            )
+        )

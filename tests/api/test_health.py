@@ -13,7 +13,7 @@ def test_readyz_reports_each_component(client, app, w3, deployment):
     ext = app.extensions["pharmatrack"]
     before = client.get("/readyz").get_json()
     assert before["components"]["indexer"]["state"] == "degraded"  # nothing indexed yet
-    Indexer(ext.db, ext.chain, deployment).run_until_caught_up()
+    Indexer.for_deployment(ext.db, ext.chain, deployment).run_until_caught_up()
     resp = client.get("/readyz")
     assert resp.status_code == 200
     body = resp.get_json()

@@ -1,4 +1,5 @@
 import json
+import shutil
 
 import pytest
 
@@ -7,8 +8,10 @@ from app.errors import ConfigError
 
 
 def test_same_sources_give_the_same_bytecode(tmp_path):
-    first = compiler.compile_contracts(out_dir=tmp_path / "a")
-    second = compiler.compile_contracts(out_dir=tmp_path / "b")
+    src = tmp_path / "src"
+    shutil.copytree(compiler.DEFAULT_SOURCES, src)
+    first = compiler.compile_contracts(src, out_dir=tmp_path / "a")
+    second = compiler.compile_contracts(src, out_dir=tmp_path / "b")
     assert first.keys() == second.keys()
     assert "Beacon" in first
     for name in first:

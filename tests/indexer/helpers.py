@@ -1,0 +1,37 @@
+"""Shared by the indexer tests: a comparable snapshot of the mirror, and a fresh full index."""
+
+from __future__ import annotations
+
+import psycopg2
+from psycopg2 import sql
+
+from app.chain.client import ChainClient
+from app.db import Database
+from app.indexer.core import Indexer
+from app.indexer.registry import specs_for
+
+
+def mirror(url: str, tables: list[str]) -> dict[str, list[tuple]]:
+    """Every mirrored row, sorted, per table (blocks: those that carry events)."""
+    conn = psycopg2.connect(url)
+    out = {}
+    with conn, conn.cursor() as cur:
+        for table in tables:
+            cur.execute(sql.SQL("SELECT * FROM {} ORDER BY 1, 2").format(sql.Identifier(table)))
+            out[table] = [tuple(bytes(v) if isinstance(v, memoryview) else v for v in row) for row in cur.fetchall()]
+        cur.execute("SELECT number, hash, parent_hash, timestamp FROM blocks WHERE has_events ORDER BY number")
+        out["blocks"] = [tuple(bytes(v) if isinstance(v, memoryview) else v for v in row) for row in cur.fetchall()]
+    conn.close()
+    return out
+
+
+def index_all(url: str, rpc_url: str, deployment, **options) -> dict[str, list[tuple]]:
+    db = Database(url, maxconn=1)
+    indexer = Indexer.for_deployment(db, ChainClient(rpc_url), deployment, **options)
+    indexer.run_until_caught_up()
+    db.close()
+    return mirror(url, indexer.tables)
+
+
+def tables_for(deployment) -> list[str]:
+    return sorted({s.table for s in specs_for(deployment).values()})
