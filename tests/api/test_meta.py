@@ -9,6 +9,7 @@ from app.api.auth import is_public
 EXPECTED_PUBLIC = {
     "/healthz",
     "/readyz",
+    "/metrics",
     "/openapi.json",
     "/docs",
     "/docs/<path:filename>",

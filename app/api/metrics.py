@@ -1,0 +1,25 @@
+"""Prometheus scrape endpoint."""
+
+from __future__ import annotations
+
+from flask import Response, current_app
+from flask.views import MethodView
+from flask_smorest import Blueprint
+from prometheus_client import CONTENT_TYPE_LATEST
+
+from app.api.auth import public
+from app.services import metrics
+
+blp = Blueprint("metrics", __name__, description="Operational metrics")
+
+
+@blp.route("/metrics")
+@public
+class Metrics(MethodView):
+    @blp.response(200, content_type=CONTENT_TYPE_LATEST, description="Prometheus text exposition format")
+    def get(self):
+        """Prometheus metrics: chain head, indexer cursor and lag, mirror sizes (public: operational only)."""
+        from app import __version__
+
+        ext = current_app.extensions["pharmatrack"]
+        return Response(metrics.render(ext.db, ext.chain, __version__), mimetype=CONTENT_TYPE_LATEST)

@@ -1,0 +1,65 @@
+"""Prometheus metrics, computed when scraped (so every gunicorn worker reports the same truth
+without shared memory): chain head, indexer cursor and lag, mirror table sizes."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.core import GaugeMetricFamily, InfoMetricFamily
+
+from app.errors import PharmatrackError
+from app.indexer import store
+
+TABLE_SIZES = """
+SELECT relname, reltuples::bigint AS rows
+FROM pg_class WHERE relkind = 'r' AND relnamespace = 'public'::regnamespace
+  AND (relname LIKE 'ev\\_%%' OR relname = 'blocks')
+"""
+
+
+class _Collector:
+    def __init__(self, db, chain, version: str):
+        self.db, self.chain, self.version = db, chain, version
+
+    def collect(self):
+        info = InfoMetricFamily("pharmatrack_build", "Service version")
+        info.add_metric([], {"version": self.version})
+        yield info
+        up = GaugeMetricFamily("pharmatrack_dependency_up", "1 when the dependency answers", labels=["dependency"])
+        head = cursor = None
+        try:
+            head = self.chain.block_number()
+            up.add_metric(["chain"], 1)
+        except PharmatrackError:
+            up.add_metric(["chain"], 0)
+        sizes = []
+        try:
+            with self.db.connection() as conn:
+                row = store.read_cursor(conn)
+                cursor = row["block_number"] if row else None
+                with conn.cursor() as cur:
+                    cur.execute(TABLE_SIZES)
+                    sizes = cur.fetchall()
+            up.add_metric(["database"], 1)
+        except PharmatrackError:
+            up.add_metric(["database"], 0)
+        yield up
+        if head is not None:
+            yield GaugeMetricFamily("pharmatrack_chain_head_block", "Latest block number of the chain", value=head)
+        if cursor is not None:
+            yield GaugeMetricFamily("pharmatrack_indexer_cursor_block", "Last block the mirror holds", value=cursor)
+        if head is not None and cursor is not None:
+            yield GaugeMetricFamily(
+                "pharmatrack_indexer_lag_blocks", "Chain head minus indexer cursor", value=max(0, head - cursor)
+            )
+        rows = GaugeMetricFamily(
+            "pharmatrack_mirror_rows", "Rows per mirror table (planner estimate)", labels=["table"]
+        )
+        for name, count in sizes:
+            rows.add_metric([name], max(count, 0))
+        yield rows
+
+
+def render(db, chain, version: str) -> bytes:
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(_Collector(db, chain, version))
+    return generate_latest(registry)
