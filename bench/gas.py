@@ -1,0 +1,258 @@
+"""`make bench-gas`: the reference lifecycle on a fresh anvil, gas per operation, against a naive baseline.
+
+Scenario (issue 3): one lot of 10,000 packs, 100 packs per case, 10 cases per pallet. The manufacturer commissions
+the lot, packs 100 cases and 10 pallets and ships the pallets to a distributor; the distributor receives and unpacks
+them and ships 10 cases to each of 10 pharmacies; each pharmacy receives, opens its cases and dispenses every pack
+in batches of 50. Every leg carries 10 temperature readings per pallet and per case: leg 1 records the 10 pallets
+and the 100 cases riding on them, leg 2 the 100 cases.
+
+Batching is what a relayer does (DESIGN.md §3: one transaction per signing organisation and action): a shipment is
+one ``ship``/``receiveShipment`` call, same-action calls of one party go through ``multicall`` (10 cases packed per
+transaction), and a dispense batch of 50 packs is one transaction.
+
+N = gas of every scenario transaction / 10,000. Setup (deployment, organisations, the product) is one-off and
+shown apart. M = the same scenario on ``bench/contracts/NaiveCustody.sol`` (one record per serial, one
+transaction per pack per step, readings in storage), measured in the same run on a sample and scaled linearly.
+
+Run: ``.venv/bin/python -m bench.gas``.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from web3 import Web3
+
+from app.chain.anvil import AnvilNode, free_port
+from app.chain.compiler import compile_contracts, load_artifacts
+from app.chain.web3factory import make_web3
+from app.ids import gln_number, lgtin_id, pack_readings, pack_set, sgtin_id, sscc_id
+from app.merkle import LotTree
+
+ROOT = Path(__file__).resolve().parents[1]
+NAIVE_SOURCES = ROOT / "bench" / "contracts"
+NAIVE_BUILD = ROOT / "build" / "bench"
+
+PACKS = 10_000
+PER_CASE = 100
+CASES_PER_PALLET = 10
+PHARMACIES = 10
+DISPENSE_BATCH = 50
+READINGS_PER_UNIT = 10
+CASES_PER_PACK_TX = 10
+
+GTIN = "09506000134352"
+LOT = "L2025-042"
+MIN_TEMP, MAX_TEMP = 200, 800  # +2..+8 °C
+CASE_SSCC_BASE = 106141410000000000
+PALLET_SSCC_BASE = 106141419000000000
+READING_INTERVAL = 600
+
+NAIVE_SAMPLE_PACKS = 100
+NAIVE_SAMPLE_READINGS = 20
+
+MANUFACTURER_ROLE = Web3.keccak(text="MANUFACTURER_ROLE")
+DISTRIBUTOR_ROLE = Web3.keccak(text="DISTRIBUTOR_ROLE")
+DISPENSER_ROLE = Web3.keccak(text="DISPENSER_ROLE")
+
+
+@dataclass
+class Ledger:
+    """Gas used per operation, in the order operations first appear."""
+
+    txs: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    gas: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+
+    def add(self, op: str, gas_used: int) -> None:
+        self.txs[op] += 1
+        self.gas[op] += gas_used
+
+    @property
+    def total(self) -> int:
+        return sum(self.gas.values())
+
+
+def send(w3: Web3, call, sender: str, ledger: Ledger | None = None, op: str = "") -> int:
+    tx = call.transact({"from": sender})
+    receipt = w3.eth.wait_for_transaction_receipt(tx)
+    if receipt.status != 1:
+        raise RuntimeError(f"{op or 'setup'} transaction failed: {tx.hex()}")
+    if ledger is not None:
+        ledger.add(op, receipt.gasUsed)
+    return receipt.gasUsed
+
+
+def deploy(w3: Web3, artifact, *args, sender: str):
+    tx = w3.eth.contract(abi=artifact.abi, bytecode=artifact.bytecode).constructor(*args).transact({"from": sender})
+    receipt = w3.eth.wait_for_transaction_receipt(tx)
+    if receipt.status != 1:
+        raise RuntimeError(f"deploying {artifact.name} failed")
+    return w3.eth.contract(address=receipt.contractAddress, abi=artifact.abi), receipt.gasUsed
+
+
+def readings_for(seed: int) -> bytes:
+    """Ten plausible in-range logger readings (centi-degrees)."""
+    return pack_readings([450 + ((seed * 37 + i * 11) % 200) for i in range(READINGS_PER_UNIT)])
+
+
+def run_pharmatrack(w3: Web3, artifact) -> tuple[Ledger, dict[str, int]]:
+    accounts = w3.eth.accounts
+    admin, maker, distributor = accounts[0], accounts[1], accounts[2]
+    pharmacies = accounts[3 : 3 + PHARMACIES]
+    setup: dict[str, int] = {}
+    pt, setup["deploy PharmaTrack"] = deploy(w3, artifact, admin, sender=admin)
+
+    parties = [(maker, [MANUFACTURER_ROLE]), (distributor, [DISTRIBUTOR_ROLE])] + [
+        (p, [DISPENSER_ROLE]) for p in pharmacies
+    ]
+    setup["register organisations"] = sum(
+        send(w3, pt.functions.registerOrganisation(acct, gln_number(f"{9506000000000 + i}"), roles), admin)
+        for i, (acct, roles) in enumerate(parties)
+    )
+    setup["register product"] = send(w3, pt.functions.registerProduct(int(GTIN), MIN_TEMP, MAX_TEMP), maker)
+
+    sgtins = [sgtin_id(GTIN, f"S{i:09d}") for i in range(PACKS)]
+    lot_tree = LotTree(sgtins)
+    lot_id = lgtin_id(GTIN, LOT)
+    cases = PACKS // PER_CASE
+    case_ids = [sscc_id(CASE_SSCC_BASE + c) for c in range(cases)]
+    pallets = cases // CASES_PER_PALLET
+    pallet_ids = [sscc_id(PALLET_SSCC_BASE + p) for p in range(pallets)]
+    pallet_cases = [case_ids[p * CASES_PER_PALLET : (p + 1) * CASES_PER_PALLET] for p in range(pallets)]
+    expiry = w3.eth.get_block("latest").timestamp + 2 * 365 * 86400
+    ledger = Ledger()
+
+    def multicall(calls: list[tuple[str, list]], sender: str, op: str) -> None:
+        data = [pt.encode_abi(name, args=args) for name, args in calls]
+        send(w3, pt.functions.multicall(data), sender, ledger, op)
+
+    def record(units: list[bytes], recorder: str, leg: int, op: str) -> None:
+        start = w3.eth.get_block("latest").timestamp - READINGS_PER_UNIT * READING_INTERVAL
+        calls = [
+            ("recordReadings", [u, u[:16].rjust(32, b"\0"), start, READING_INTERVAL, readings_for(leg * 1000 + k)])
+            for k, u in enumerate(units)
+        ]
+        multicall(calls, recorder, op)
+
+    # Manufacturer
+    send(w3, pt.functions.commissionLot(int(GTIN), LOT, expiry, PACKS, lot_tree.root), maker, ledger, "commissionLot")
+    for first in range(0, cases, CASES_PER_PACK_TX):
+        batch = range(first, first + CASES_PER_PACK_TX)
+        calls = [("packCase", [CASE_SSCC_BASE + c, lot_id, c * PER_CASE, PER_CASE]) for c in batch]
+        multicall(calls, maker, "packCase")
+    multicall([("packPallet", [PALLET_SSCC_BASE + p, pallet_cases[p]]) for p in range(pallets)], maker, "packPallet")
+    send(w3, pt.functions.ship(pallet_ids, distributor), maker, ledger, "ship pallets")
+
+    # Distributor: leg-1 loggers read on arrival, then receipt
+    record(pallet_ids, distributor, 1, "readings leg 1 (pallets)")
+    record(case_ids, distributor, 1, "readings leg 1 (cases)")
+    send(w3, pt.functions.receiveShipment(pallet_ids), distributor, ledger, "receive pallets")
+    send(w3, pt.functions.unpack(pallet_ids), distributor, ledger, "unpack pallets")
+    for j, pharmacy in enumerate(pharmacies):
+        send(w3, pt.functions.ship(pallet_cases[j], pharmacy), distributor, ledger, "ship cases")
+
+    # Pharmacies
+    for j, pharmacy in enumerate(pharmacies):
+        record(pallet_cases[j], pharmacy, 2, "readings leg 2 (cases)")
+        send(w3, pt.functions.receiveShipment(pallet_cases[j]), pharmacy, ledger, "receive cases")
+        send(w3, pt.functions.unpack(pallet_cases[j]), pharmacy, ledger, "open cases")
+        for c in range(j * CASES_PER_PALLET, (j + 1) * CASES_PER_PALLET):
+            for first in range(c * PER_CASE, (c + 1) * PER_CASE, DISPENSE_BATCH):
+                packs = pack_set(range(first, first + DISPENSE_BATCH))
+                call = pt.functions.dispense(case_ids[c], lot_id, packs, ([], []))
+                send(w3, call, pharmacy, ledger, "dispense (50/tx)")
+
+    assert pt.functions.packState(lot_id, PACKS - 1).call() == [True, True, False, False]
+    return ledger, setup
+
+
+def run_naive(w3: Web3, artifact) -> tuple[Ledger, list[str]]:
+    """The naive contract on a sample: NAIVE_SAMPLE_PACKS packs through every step, NAIVE_SAMPLE_READINGS readings;
+    both scaled linearly to the full scenario."""
+    accounts = w3.eth.accounts
+    maker, distributor, pharmacy = accounts[1], accounts[2], accounts[3]
+    naive, _ = deploy(w3, artifact, sender=maker)
+    lot_id = lgtin_id(GTIN, LOT)
+    case_id, pallet_id = sscc_id(CASE_SSCC_BASE), sscc_id(PALLET_SSCC_BASE)
+    sample = Ledger()
+    steps = [
+        ("commission", maker, lambda s: naive.functions.commission(s, lot_id)),
+        ("pack into case", maker, lambda s: naive.functions.packIntoCase(s, case_id)),
+        ("pack onto pallet", maker, lambda s: naive.functions.packIntoPallet(s, pallet_id)),
+        ("ship to distributor", maker, lambda s: naive.functions.ship(s, distributor)),
+        ("receive at distributor", distributor, naive.functions.receivePack),
+        ("unpack pallet", distributor, naive.functions.unpackPallet),
+        ("ship to pharmacy", distributor, lambda s: naive.functions.ship(s, pharmacy)),
+        ("receive at pharmacy", pharmacy, naive.functions.receivePack),
+        ("open case", pharmacy, naive.functions.unpackCase),
+        ("dispense", pharmacy, naive.functions.dispense),
+    ]
+    serials = [sgtin_id(GTIN, f"S{i:09d}") for i in range(NAIVE_SAMPLE_PACKS)]
+    for op, sender, make in steps:
+        for s in serials:
+            send(w3, make(s), sender, sample, op)
+    now = w3.eth.get_block("latest").timestamp
+    for k in range(NAIVE_SAMPLE_READINGS):
+        send(
+            w3,
+            naive.functions.recordReading(case_id, case_id, now + k * READING_INTERVAL, 500 + k),
+            pharmacy,
+            sample,
+            "reading",
+        )
+
+    recorded_units = (PACKS // PER_CASE // CASES_PER_PALLET) + 2 * (
+        PACKS // PER_CASE
+    )  # leg 1: pallets + cases; leg 2: cases
+    full_readings = recorded_units * READINGS_PER_UNIT
+    scaled = Ledger()
+    pack_scale = PACKS / NAIVE_SAMPLE_PACKS
+    for op in sample.gas:
+        scale = full_readings / NAIVE_SAMPLE_READINGS if op == "reading" else pack_scale
+        scaled.txs[op] = round(sample.txs[op] * scale)
+        scaled.gas[op] = round(sample.gas[op] * scale)
+    notes = [
+        f"naive: sampled {NAIVE_SAMPLE_PACKS} packs through all {len(steps)} steps (x{pack_scale:g} to {PACKS:,} packs) "
+        f"and {NAIVE_SAMPLE_READINGS} reading txs (x{full_readings / NAIVE_SAMPLE_READINGS:g} to {full_readings:,} "
+        f"readings of {recorded_units} logger uploads); scaled linearly"
+    ]
+    return scaled, notes
+
+
+def table(title: str, ledger: Ledger) -> list[str]:
+    lines = [title, f"  {'operation':<28}{'txs':>7}{'total gas':>15}{'gas/pack':>11}"]
+    for op in ledger.gas:
+        lines.append(f"  {op:<28}{ledger.txs[op]:>7,}{ledger.gas[op]:>15,}{ledger.gas[op] / PACKS:>11,.1f}")
+    lines.append(f"  {'total':<28}{sum(ledger.txs.values()):>7,}{ledger.total:>15,}{ledger.total / PACKS:>11,.1f}")
+    return lines
+
+
+def main() -> None:
+    started = time.monotonic()
+    artifacts = load_artifacts()
+    naive_artifacts = compile_contracts(src_dir=NAIVE_SOURCES, out_dir=NAIVE_BUILD)
+    node = AnvilNode(port=free_port(), chain_id=31337, block_time=None)
+    with node:
+        w3 = make_web3(node.rpc_url, timeout=60)
+        ledger, setup = run_pharmatrack(w3, artifacts["PharmaTrack"])
+        naive, notes = run_naive(w3, naive_artifacts["NaiveCustody"])
+    print(
+        f"PharmaTrack reference lifecycle: {PACKS:,} packs, {PACKS // PER_CASE} cases, "
+        f"{PACKS // PER_CASE // CASES_PER_PALLET} pallets, {PHARMACIES} pharmacies"
+    )
+    print("\n".join(table("PharmaTrack (every scenario transaction)", ledger)))
+    print("  setup, not in N: " + ", ".join(f"{k} {v:,}" for k, v in setup.items()))
+    print("\n".join(table("NaiveCustody (scaled from a sample)", naive)))
+    for note in notes:
+        print(note)
+    print(f"elapsed {time.monotonic() - started:.0f}s")
+    n = ledger.total / PACKS
+    m = naive.total / PACKS
+    print(f"gas_per_pack {n:.0f} naive_gas_per_pack {m:.0f} ratio {m / n:.2f}")
+
+
+if __name__ == "__main__":
+    main()

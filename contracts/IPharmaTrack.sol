@@ -1,0 +1,673 @@
+// SPDX-License-Identifier: Apache-2.0
+pragma solidity 0.8.30;
+
+/// @title IPharmaTrack — custody of serialized drug packs, cases and pallets
+/// @notice The on-chain model of DESIGN.md §1–2: trading partners, products, lots committed by the Merkle root of
+///         their serials, logistic units committing their children, two-step handoffs, per-serial terminal states in
+///         bitmaps, status flags and cold-chain readings kept in calldata and events.
+/// @dev Identifiers (all keccak256 over `abi.encode`, which is injective for these argument types):
+///      lot  `lotId   = keccak256(abi.encode("lgtin", uint256 gtin, string lot))`
+///      pack `sgtinId = keccak256(abi.encode("sgtin", uint256 gtin, string serial))`
+///      unit `unitId  = keccak256(abi.encode("sscc",  uint256 sscc))`
+///      A lot's serial tree is an OpenZeppelin standard Merkle tree (leaves not sorted) over
+///      `(uint256 index, bytes32 sgtinId)` in leaf-index order, so a pack is named on-chain by (lotId, index) and
+///      its index is bound to its serial by the lot's root.
+///      A case holds packs of one lot, listed one of two ways: a run of consecutive leaves (`packCase`, what a
+///      packaging line produces: no proof is ever needed), or any set committed by the Merkle root of its
+///      `(bytes32 lotId, uint256 index)` leaves (`packCaseTree`: dispensing from it takes an OpenZeppelin multiproof).
+///      A batch of packs is a {PackSet}: per-word bitmasks in the shape of the on-chain bitmaps.
+interface IPharmaTrack {
+    // ------------------------------------------------------------------ types
+
+    /// @notice A lot as stored, with the manufacturer resolved to its address.
+    struct LotInfo {
+        uint64 gtin;
+        address manufacturer;
+        uint32 serialCount;
+        uint40 expiry;
+        int16 minTemp;
+        int16 maxTemp;
+        bool recalled;
+        bool quarantined;
+        uint32 quarantinedPacks;
+        bytes32 serialsRoot;
+    }
+
+    /// @notice Packs of one lot, in the shape of the lot's bitmaps: bit `b` of `masks[k]` is the pack at leaf index
+    ///         `(firstWord + k) * 256 + b`. A batch costs one storage read and write per 256-index word, and is
+    ///         ascending and duplicate-free by construction.
+    struct PackSet {
+        uint32 firstWord;
+        uint256[] masks;
+    }
+
+    /// @notice An OpenZeppelin multiproof (`MerkleProof.multiProofVerify` format) of packs' leaves against a tree
+    ///         case's children root; both arrays empty for a run case or loose stock.
+    struct Multiproof {
+        bytes32[] proof;
+        bool[] flags;
+    }
+
+    /// @notice A logistic unit (case or pallet) as the chain sees it now.
+    struct UnitInfo {
+        uint8 kind;
+        address custodian;
+        address recipient;
+        bytes32 container;
+        bool inTransit;
+        bool quarantined;
+        bool excursion;
+        bool unpacked;
+        int16 minTemp;
+        int16 maxTemp;
+        bytes32 lotId;
+        uint32 firstIndex;
+        uint32 children;
+        bytes32 childrenRoot;
+    }
+
+    // ------------------------------------------------------------------ errors: organisations
+
+    /// @notice `account` is the zero address.
+    /// @param account the rejected account
+    error OrganisationInvalidAccount(address account);
+    /// @notice `account` is not a registered organisation.
+    /// @param account the unregistered account
+    error OrganisationNotRegistered(address account);
+    /// @notice `account` is already registered.
+    /// @param account the registered account
+    error OrganisationAlreadyRegistered(address account);
+    /// @notice `gln` is not a GLN-13 (1 ≤ gln < 10^13).
+    /// @param gln the rejected number
+    error OrganisationInvalidGln(uint64 gln);
+    /// @notice `gln` already belongs to `holder`.
+    /// @param gln the duplicated GLN
+    /// @param holder the organisation that registered it first
+    error OrganisationDuplicateGln(uint64 gln, address holder);
+    /// @notice `role` is not one of MANUFACTURER, DISTRIBUTOR, DISPENSER, REGULATOR.
+    /// @param role the rejected role
+    error OrganisationInvalidRole(bytes32 role);
+    /// @notice `account` is suspended and can do nothing (nor be shipped to).
+    /// @param account the suspended account
+    error OrganisationIsSuspended(address account);
+    /// @notice `account` is not suspended.
+    /// @param account the active account
+    error OrganisationNotSuspended(address account);
+    /// @notice `account` lacks `role`.
+    /// @param account the caller
+    /// @param role the role the action needs
+    error OrganisationMissingRole(address account, bytes32 role);
+
+    // ------------------------------------------------------------------ errors: products
+
+    /// @notice `gtin` is not a GTIN-14 (1 ≤ gtin < 10^14).
+    /// @param gtin the rejected number
+    error ProductInvalidGtin(uint64 gtin);
+    /// @notice `gtin` is already registered.
+    /// @param gtin the registered GTIN
+    error ProductAlreadyRegistered(uint64 gtin);
+    /// @notice `gtin` is not registered.
+    /// @param gtin the unknown GTIN
+    error ProductNotRegistered(uint64 gtin);
+    /// @notice The storage range is empty (`minTemp` > `maxTemp`).
+    /// @param minTemp lowest allowed temperature, centi-degrees Celsius
+    /// @param maxTemp highest allowed temperature, centi-degrees Celsius
+    error ProductInvalidRange(int16 minTemp, int16 maxTemp);
+    /// @notice `account` is not the manufacturer of `gtin`.
+    /// @param gtin the product
+    /// @param account the caller
+    error ProductNotManufacturer(uint64 gtin, address account);
+
+    // ------------------------------------------------------------------ errors: lots
+
+    /// @notice The lot number is empty or longer than 20 bytes (GS1 AI 10).
+    /// @param lotNumber the rejected lot number
+    error LotInvalidCode(string lotNumber);
+    /// @notice A lot needs at least one serial.
+    /// @param serialCount the rejected count
+    error LotInvalidSerialCount(uint32 serialCount);
+    /// @notice The serial tree root is zero.
+    /// @param serialsRoot the rejected root
+    error LotInvalidRoot(bytes32 serialsRoot);
+    /// @notice The expiry is not in the future.
+    /// @param expiry the rejected expiry, unix seconds
+    error LotInvalidExpiry(uint40 expiry);
+    /// @notice `lotId` was commissioned before.
+    /// @param lotId the lot
+    error LotAlreadyCommissioned(bytes32 lotId);
+    /// @notice `lotId` was never commissioned.
+    /// @param lotId the unknown lot
+    error LotNotFound(bytes32 lotId);
+    /// @notice `account` is not the lot's manufacturer (nor, where that is allowed, a regulator).
+    /// @param lotId the lot
+    /// @param account the caller
+    error LotNotManufacturer(bytes32 lotId, address account);
+    /// @notice `lotId` is recalled.
+    /// @param lotId the lot
+    error LotIsRecalled(bytes32 lotId);
+    /// @notice `lotId` is quarantined.
+    /// @param lotId the lot
+    error LotIsQuarantined(bytes32 lotId);
+    /// @notice `lotId` is not quarantined.
+    /// @param lotId the lot
+    error LotNotQuarantined(bytes32 lotId);
+    /// @notice `lotId` expired at `expiry`.
+    /// @param lotId the lot
+    /// @param expiry its expiry, unix seconds
+    error LotIsExpired(bytes32 lotId, uint40 expiry);
+
+    // ------------------------------------------------------------------ errors: units
+
+    /// @notice `sscc` is not an SSCC-18 (1 ≤ sscc < 10^18).
+    /// @param sscc the rejected number
+    error UnitInvalidSscc(uint64 sscc);
+    /// @notice `unitId` exists already (an SSCC identifies one logistic unit, once).
+    /// @param unitId the unit
+    error UnitAlreadyExists(bytes32 unitId);
+    /// @notice `unitId` does not exist.
+    /// @param unitId the unknown unit
+    error UnitNotFound(bytes32 unitId);
+    /// @notice `unitId` is of the wrong kind for this action (1 = case, 2 = pallet).
+    /// @param unitId the unit
+    /// @param kind its kind
+    error UnitWrongKind(bytes32 unitId, uint8 kind);
+    /// @notice A container needs at least one child.
+    /// @param unitId the container that would have been created
+    error UnitEmpty(bytes32 unitId);
+    /// @notice `account` does not hold `unitId`, directly or through its container.
+    /// @param unitId the unit
+    /// @param account the caller
+    error UnitNotHeld(bytes32 unitId, address account);
+    /// @notice `unitId` sits in the closed container `containerId`.
+    /// @param unitId the unit
+    /// @param containerId its container
+    error UnitInContainer(bytes32 unitId, bytes32 containerId);
+    /// @notice `unitId` (or its container) is in transit.
+    /// @param unitId the unit that is moving
+    error UnitIsInTransit(bytes32 unitId);
+    /// @notice `unitId` is not in transit.
+    /// @param unitId the unit
+    error UnitNotInTransit(bytes32 unitId);
+    /// @notice `account` is not the recipient `unitId` was shipped to.
+    /// @param unitId the unit
+    /// @param account the caller
+    error UnitNotRecipient(bytes32 unitId, address account);
+    /// @notice `unitId` was unpacked and can no longer move or be packed as a unit.
+    /// @param unitId the unit
+    error UnitIsUnpacked(bytes32 unitId);
+    /// @notice `unitId` (or its container) is quarantined.
+    /// @param unitId the quarantined unit
+    error UnitIsQuarantined(bytes32 unitId);
+    /// @notice `unitId` is not quarantined.
+    /// @param unitId the unit
+    error UnitNotQuarantined(bytes32 unitId);
+
+    // ------------------------------------------------------------------ errors: shipments
+
+    /// @notice A shipment needs at least one unit.
+    /// @param to the would-be recipient
+    error ShipmentEmpty(address to);
+    /// @notice An organisation cannot ship to itself.
+    /// @param to the recipient
+    error ShipmentToSelf(address to);
+
+    // ------------------------------------------------------------------ errors: packs
+
+    /// @notice The set of packs is empty.
+    /// @param lotId the lot named
+    error PackSetEmpty(bytes32 lotId);
+    /// @notice `index` is not a leaf of `lotId`.
+    /// @param lotId the lot
+    /// @param index the rejected leaf index
+    /// @param serialCount the lot's size
+    error PackIndexOutOfRange(bytes32 lotId, uint256 index, uint32 serialCount);
+    /// @notice Pack `index` of `lotId` already left its manufacturer's loose stock (packed into a case).
+    /// @param lotId the lot
+    /// @param index the pack's leaf index
+    error PackAlreadyAllocated(bytes32 lotId, uint256 index);
+    /// @notice Pack `index` of `lotId` is dispensed or destroyed.
+    /// @param lotId the lot
+    /// @param index the pack's leaf index
+    error PackIsInactive(bytes32 lotId, uint256 index);
+    /// @notice Pack `index` of `lotId` is quarantined.
+    /// @param lotId the lot
+    /// @param index the pack's leaf index
+    error PackIsQuarantined(bytes32 lotId, uint256 index);
+    /// @notice Pack `index` of `lotId` is not quarantined.
+    /// @param lotId the lot
+    /// @param index the pack's leaf index
+    error PackNotQuarantined(bytes32 lotId, uint256 index);
+    /// @notice Pack `index` of `lotId` is not in case `caseId` (a run of leaves, or a case of another lot).
+    /// @param caseId the case
+    /// @param lotId the pack's lot
+    /// @param index the pack's leaf index
+    error PackNotInCase(bytes32 caseId, bytes32 lotId, uint256 index);
+    /// @notice The multiproof does not show the packs to be children of `containerId` (a tree case), or a proof was
+    ///         given for a case that needs none.
+    /// @param containerId the case
+    /// @param lotId the packs' lot
+    error PackProofInvalid(bytes32 containerId, bytes32 lotId);
+
+    // ------------------------------------------------------------------ errors: readings
+
+    /// @notice Readings are empty or not a whole number of int16 values.
+    /// @param length their length in bytes
+    error ReadingsMalformed(uint256 length);
+
+    // ------------------------------------------------------------------ events
+
+    /// @notice An organisation was registered.
+    /// @param account its signing address
+    /// @param index its compact on-chain number (from 1)
+    /// @param gln its GLN-13
+    /// @param roles the roles it was granted
+    event OrganisationRegistered(address indexed account, uint32 indexed index, uint64 gln, bytes32[] roles);
+    /// @notice An organisation was suspended.
+    /// @param account the organisation
+    /// @param by the admin
+    event OrganisationSuspended(address indexed account, address indexed by);
+    /// @notice A suspension was lifted.
+    /// @param account the organisation
+    /// @param by the admin
+    event OrganisationReinstated(address indexed account, address indexed by);
+    /// @notice A product was registered.
+    /// @param gtin its GTIN-14
+    /// @param manufacturer its manufacturer
+    /// @param minTemp lowest storage temperature, centi-degrees Celsius
+    /// @param maxTemp highest storage temperature, centi-degrees Celsius
+    event ProductRegistered(uint64 indexed gtin, address indexed manufacturer, int16 minTemp, int16 maxTemp);
+    /// @notice A lot was commissioned; its packs are in the manufacturer's loose stock.
+    /// @param lotId keccak256(abi.encode("lgtin", gtin, lot))
+    /// @param gtin the product
+    /// @param manufacturer the product's manufacturer
+    /// @param lotNumber the lot number
+    /// @param expiry last valid second, unix time
+    /// @param serialCount number of serials (leaves)
+    /// @param serialsRoot Merkle root of the (index, sgtinId) leaves
+    event LotCommissioned(
+        bytes32 indexed lotId,
+        uint64 indexed gtin,
+        address indexed manufacturer,
+        string lotNumber,
+        uint40 expiry,
+        uint32 serialCount,
+        bytes32 serialsRoot
+    );
+    /// @notice A lot was recalled (permanent).
+    /// @param lotId the lot
+    /// @param by its manufacturer or a regulator
+    event LotRecalled(bytes32 indexed lotId, address indexed by);
+    /// @notice A lot was quarantined.
+    /// @param lotId the lot
+    /// @param by its manufacturer or a regulator
+    event LotQuarantined(bytes32 indexed lotId, address indexed by);
+    /// @notice A lot's quarantine was cleared.
+    /// @param lotId the lot
+    /// @param by its manufacturer or a regulator
+    event LotQuarantineCleared(bytes32 indexed lotId, address indexed by);
+    /// @notice A run of consecutive packs of a lot was packed into a new case, held by the packer.
+    /// @param caseId the case's unit id
+    /// @param lotId the packs' lot
+    /// @param packer the lot's manufacturer
+    /// @param sscc the case's SSCC-18
+    /// @param firstIndex leaf index of the first pack
+    /// @param count number of packs (leaves firstIndex .. firstIndex + count - 1)
+    event CasePacked(
+        bytes32 indexed caseId,
+        bytes32 indexed lotId,
+        address indexed packer,
+        uint64 sscc,
+        uint32 firstIndex,
+        uint32 count
+    );
+    /// @notice Any set of packs of a lot was packed into a new case committed by its children's Merkle root.
+    /// @param caseId the case's unit id
+    /// @param lotId the packs' lot
+    /// @param packer the lot's manufacturer
+    /// @param sscc the case's SSCC-18
+    /// @param childrenRoot Merkle root of the case's (lotId, index) leaves
+    /// @param firstWord the packs, as a {PackSet}: its first word
+    /// @param masks the packs, as a {PackSet}: its masks
+    event CaseTreePacked(
+        bytes32 indexed caseId,
+        bytes32 indexed lotId,
+        address indexed packer,
+        uint64 sscc,
+        bytes32 childrenRoot,
+        uint32 firstWord,
+        uint256[] masks
+    );
+    /// @notice Cases were packed onto a new pallet, held by the packer.
+    /// @param palletId the pallet's unit id
+    /// @param packer the holder of the cases
+    /// @param sscc the pallet's SSCC-18
+    /// @param caseIds the cases on it
+    event PalletPacked(bytes32 indexed palletId, address indexed packer, uint64 sscc, bytes32[] caseIds);
+    /// @notice A unit was unpacked. A pallet's cases become loose at its holder; a case's packs stay anchored to it.
+    /// @param unitId the unit
+    /// @param by its holder
+    event Unpacked(bytes32 indexed unitId, address indexed by);
+    /// @notice A unit left its holder for `to` (in transit).
+    /// @param unitId the unit
+    /// @param from its holder
+    /// @param to the named recipient
+    event Shipped(bytes32 indexed unitId, address indexed from, address indexed to);
+    /// @notice The recipient took custody of a unit.
+    /// @param unitId the unit
+    /// @param from the sender
+    /// @param by the recipient, now its holder
+    event Received(bytes32 indexed unitId, address indexed from, address indexed by);
+    /// @notice The recipient refused a unit; custody stays with the sender.
+    /// @param unitId the unit
+    /// @param sender the sender, still its holder
+    /// @param by the recipient who refused it
+    event Refused(bytes32 indexed unitId, address indexed sender, address indexed by);
+    /// @notice Packs were dispensed.
+    /// @param lotId the packs' lot
+    /// @param caseId the case they were held through
+    /// @param by the dispenser
+    /// @param firstWord the packs, as a {PackSet}: its first word
+    /// @param masks the packs, as a {PackSet}: its masks
+    event Dispensed(bytes32 indexed lotId, bytes32 indexed caseId, address indexed by, uint32 firstWord, uint256[] masks);
+    /// @notice Packs were destroyed.
+    /// @param lotId the packs' lot
+    /// @param containerId the case they were held through, or zero for the manufacturer's loose stock
+    /// @param by their holder
+    /// @param firstWord the packs, as a {PackSet}: its first word
+    /// @param masks the packs, as a {PackSet}: its masks
+    event Destroyed(bytes32 indexed lotId, bytes32 indexed containerId, address indexed by, uint32 firstWord, uint256[] masks);
+    /// @notice Packs were quarantined.
+    /// @param lotId the packs' lot
+    /// @param containerId the case named by the caller, or zero
+    /// @param by their holder or a regulator
+    /// @param firstWord the packs, as a {PackSet}: its first word
+    /// @param masks the packs, as a {PackSet}: its masks
+    event PacksQuarantined(
+        bytes32 indexed lotId, bytes32 indexed containerId, address indexed by, uint32 firstWord, uint256[] masks
+    );
+    /// @notice Packs' quarantine was cleared.
+    /// @param lotId the packs' lot
+    /// @param containerId the case named by the caller, or zero
+    /// @param by their holder or a regulator
+    /// @param firstWord the packs, as a {PackSet}: its first word
+    /// @param masks the packs, as a {PackSet}: its masks
+    event PacksQuarantineCleared(
+        bytes32 indexed lotId, bytes32 indexed containerId, address indexed by, uint32 firstWord, uint256[] masks
+    );
+    /// @notice A unit was quarantined.
+    /// @param unitId the unit
+    /// @param by its holder or a regulator
+    event UnitQuarantined(bytes32 indexed unitId, address indexed by);
+    /// @notice A unit's quarantine was cleared.
+    /// @param unitId the unit
+    /// @param by its holder or a regulator
+    event UnitQuarantineCleared(bytes32 indexed unitId, address indexed by);
+    /// @notice Temperature readings for a unit.
+    /// @param unitId the unit
+    /// @param sensorId the logger's id
+    /// @param by who recorded them (holder or recipient)
+    /// @param start time of the first reading, unix seconds
+    /// @param interval seconds between readings
+    /// @param readings packed big-endian int16 centi-degrees Celsius
+    event TemperatureRecorded(
+        bytes32 indexed unitId,
+        bytes32 indexed sensorId,
+        address indexed by,
+        uint40 start,
+        uint32 interval,
+        bytes readings
+    );
+    /// @notice A reading fell outside the storage range of what the unit holds; the unit's excursion flag is set.
+    /// @param unitId the unit
+    /// @param sensorId the logger's id
+    /// @param time when the first out-of-range reading was taken, unix seconds
+    /// @param value that reading, centi-degrees Celsius
+    /// @param minTemp the unit's lowest allowed temperature
+    /// @param maxTemp the unit's highest allowed temperature
+    event ExcursionDetected(
+        bytes32 indexed unitId, bytes32 indexed sensorId, uint40 time, int16 value, int16 minTemp, int16 maxTemp
+    );
+
+    // ------------------------------------------------------------------ organisations
+
+    /// @notice Register a trading partner (admin only).
+    /// @param account its signing address
+    /// @param gln its GLN-13
+    /// @param roles any of MANUFACTURER_ROLE, DISTRIBUTOR_ROLE, DISPENSER_ROLE, REGULATOR_ROLE
+    /// @return index its compact on-chain number
+    function registerOrganisation(address account, uint64 gln, bytes32[] calldata roles)
+        external
+        returns (uint32 index);
+
+    /// @notice Suspend an organisation: it can do nothing and nothing can be shipped to it (admin only).
+    /// @param account the organisation
+    function suspendOrganisation(address account) external;
+
+    /// @notice Lift a suspension (admin only).
+    /// @param account the organisation
+    function reinstateOrganisation(address account) external;
+
+    /// @notice An organisation's registration.
+    /// @param account the organisation
+    /// @return index its compact number (0 when not registered)
+    /// @return gln its GLN-13
+    /// @return suspended whether it is suspended
+    function organisation(address account) external view returns (uint32 index, uint64 gln, bool suspended);
+
+    /// @notice The account of an organisation's compact number.
+    /// @param index the number
+    /// @return account the organisation (zero when unknown)
+    function organisationAt(uint32 index) external view returns (address account);
+
+    /// @notice The organisation that registered a GLN.
+    /// @param gln the GLN-13
+    /// @return account the organisation (zero when unknown)
+    function organisationByGln(uint64 gln) external view returns (address account);
+
+    // ------------------------------------------------------------------ products and lots
+
+    /// @notice Register a product; the caller (a manufacturer) becomes its manufacturer.
+    /// @param gtin its GTIN-14
+    /// @param minTemp lowest storage temperature, centi-degrees Celsius
+    /// @param maxTemp highest storage temperature, centi-degrees Celsius
+    function registerProduct(uint64 gtin, int16 minTemp, int16 maxTemp) external;
+
+    /// @notice A product's registration.
+    /// @param gtin its GTIN-14
+    /// @return manufacturer its manufacturer (zero when not registered)
+    /// @return minTemp lowest storage temperature
+    /// @return maxTemp highest storage temperature
+    function product(uint64 gtin) external view returns (address manufacturer, int16 minTemp, int16 maxTemp);
+
+    /// @notice Commission a lot in one transaction whatever its size (the product's manufacturer only).
+    /// @param gtin the product
+    /// @param lotNumber the lot number (1–20 bytes)
+    /// @param expiry last valid second, unix time, in the future
+    /// @param serialCount number of serials
+    /// @param serialsRoot Merkle root of the (index, sgtinId) leaves
+    /// @return lotId keccak256(abi.encode("lgtin", gtin, lot))
+    function commissionLot(
+        uint64 gtin,
+        string calldata lotNumber,
+        uint40 expiry,
+        uint32 serialCount,
+        bytes32 serialsRoot
+    )
+        external
+        returns (bytes32 lotId);
+
+    /// @notice A lot's record.
+    /// @param lotId the lot
+    /// @return info its record (manufacturer zero when unknown)
+    function lot(bytes32 lotId) external view returns (LotInfo memory info);
+
+    /// @notice Recall a lot, permanently (its manufacturer or a regulator).
+    /// @param lotId the lot
+    function recallLot(bytes32 lotId) external;
+
+    /// @notice Quarantine a lot (its manufacturer or a regulator).
+    /// @param lotId the lot
+    function quarantineLot(bytes32 lotId) external;
+
+    /// @notice Clear a lot's quarantine (its manufacturer or a regulator).
+    /// @param lotId the lot
+    function clearLotQuarantine(bytes32 lotId) external;
+
+    // ------------------------------------------------------------------ containers
+
+    /// @notice Pack a run of consecutive loose packs of a lot into a new case, as a packaging line does (the lot's
+    ///         manufacturer, who holds its loose stock). Packs destroyed loose inside the run (line rejects) stay
+    ///         destroyed. One storage word, whatever the case holds.
+    /// @param sscc the case's SSCC-18
+    /// @param lotId the packs' lot
+    /// @param firstIndex leaf index of the first pack
+    /// @param count number of packs
+    /// @return caseId keccak256(abi.encode("sscc", sscc))
+    function packCase(uint64 sscc, bytes32 lotId, uint32 firstIndex, uint32 count) external returns (bytes32 caseId);
+
+    /// @notice Pack any set of loose packs of a lot into a new case (the lot's manufacturer). The case commits to
+    ///         its children by the Merkle root the contract computes from `packs`.
+    /// @param sscc the case's SSCC-18
+    /// @param lotId the packs' lot
+    /// @param packs the packs
+    /// @return caseId keccak256(abi.encode("sscc", sscc))
+    function packCaseTree(uint64 sscc, bytes32 lotId, PackSet calldata packs) external returns (bytes32 caseId);
+
+    /// @notice Pack loose cases the caller holds onto a new pallet. The pallet's storage range is the
+    ///         intersection of its cases'.
+    /// @param sscc the pallet's SSCC-18
+    /// @param caseIds the cases
+    /// @return palletId keccak256(abi.encode("sscc", sscc))
+    function packPallet(uint64 sscc, bytes32[] calldata caseIds) external returns (bytes32 palletId);
+
+    /// @notice Unpack units the caller holds: a pallet's cases become loose at the caller (no per-case write);
+    ///         a case is opened and its packs stay anchored to it (no per-pack write).
+    /// @param units the units
+    function unpack(bytes32[] calldata units) external;
+
+    /// @notice A unit's record, with its custodian resolved through its container.
+    /// @param unitId the unit
+    /// @return info its record (kind 0 when unknown)
+    function unit(bytes32 unitId) external view returns (UnitInfo memory info);
+
+    // ------------------------------------------------------------------ handoffs
+
+    /// @notice Ship loose units the caller holds to `to`; they are in transit until received or refused.
+    /// @param units the units
+    /// @param to the recipient, a registered, active organisation
+    function ship(bytes32[] calldata units, address to) external;
+
+    /// @notice Take custody of units shipped to the caller.
+    /// @dev Not named `receive`, which Solidity reserves for the plain-ether receive function.
+    /// @param units the units
+    function receiveShipment(bytes32[] calldata units) external;
+
+    /// @notice Refuse units shipped to the caller; custody stays with the sender.
+    /// @param units the units
+    function refuseShipment(bytes32[] calldata units) external;
+
+    // ------------------------------------------------------------------ packs
+
+    /// @notice Dispense packs of a case the caller (a dispenser) holds, directly or through its pallet.
+    /// @param caseId the case
+    /// @param lotId the packs' lot
+    /// @param packs the packs
+    /// @param multiproof for a tree case, of the (lotId, index) leaves against its children root; else empty
+    function dispense(
+        bytes32 caseId,
+        bytes32 lotId,
+        PackSet calldata packs,
+        Multiproof calldata multiproof
+    ) external;
+
+    /// @notice Destroy packs the caller holds: through a case, or, with `containerId` zero, from the
+    ///         manufacturer's loose stock.
+    /// @param containerId the case, or zero
+    /// @param lotId the packs' lot
+    /// @param packs the packs
+    /// @param multiproof against a tree case's children root (else empty)
+    function destroy(
+        bytes32 containerId,
+        bytes32 lotId,
+        PackSet calldata packs,
+        Multiproof calldata multiproof
+    ) external;
+
+    /// @notice Quarantine packs: their holder (through a case, or loose stock with `containerId` zero), or a
+    ///         regulator (any packs of the lot, with `containerId` zero).
+    /// @param containerId the case, or zero
+    /// @param lotId the packs' lot
+    /// @param packs the packs
+    /// @param multiproof against a tree case's children root (else empty)
+    function quarantinePacks(
+        bytes32 containerId,
+        bytes32 lotId,
+        PackSet calldata packs,
+        Multiproof calldata multiproof
+    ) external;
+
+    /// @notice Clear packs' quarantine; same parties and arguments as {quarantinePacks}.
+    /// @param containerId the case, or zero
+    /// @param lotId the packs' lot
+    /// @param packs the packs
+    /// @param multiproof against a tree case's children root (else empty)
+    function clearPacksQuarantine(
+        bytes32 containerId,
+        bytes32 lotId,
+        PackSet calldata packs,
+        Multiproof calldata multiproof
+    ) external;
+
+    /// @notice The on-chain state of one pack.
+    /// @param lotId the lot
+    /// @param index the pack's leaf index
+    /// @return allocated it was packed into a case (it left the manufacturer's loose stock)
+    /// @return dispensed it was dispensed
+    /// @return destroyed it was destroyed
+    /// @return quarantined it is quarantined on its own
+    function packState(bytes32 lotId, uint256 index)
+        external
+        view
+        returns (bool allocated, bool dispensed, bool destroyed, bool quarantined);
+
+    // ------------------------------------------------------------------ status
+
+    /// @notice Quarantine a unit (its holder or a regulator); nothing it holds can move or be dispensed.
+    /// @param unitId the unit
+    function quarantineUnit(bytes32 unitId) external;
+
+    /// @notice Clear a unit's quarantine (its holder or a regulator).
+    /// @param unitId the unit
+    function clearUnitQuarantine(bytes32 unitId) external;
+
+    // ------------------------------------------------------------------ cold chain
+
+    /// @notice Record a logger's readings for a unit (its holder, or its recipient while in transit). Readings stay
+    ///         in calldata and the event; one outside the unit's range sets its excursion flag.
+    /// @param unitId the unit
+    /// @param sensorId the logger's id
+    /// @param start time of the first reading, unix seconds
+    /// @param interval seconds between readings
+    /// @param readings packed big-endian int16 centi-degrees Celsius
+    function recordReadings(bytes32 unitId, bytes32 sensorId, uint40 start, uint32 interval, bytes calldata readings)
+        external;
+
+    // ------------------------------------------------------------------ identifiers
+
+    /// @notice keccak256(abi.encode("lgtin", gtin, lotNumber)).
+    /// @param gtin the GTIN-14
+    /// @param lotNumber the lot number
+    /// @return the lot id
+    function lotIdOf(uint64 gtin, string calldata lotNumber) external pure returns (bytes32);
+
+    /// @notice keccak256(abi.encode("sgtin", gtin, serial)).
+    /// @param gtin the GTIN-14
+    /// @param serial the serial number
+    /// @return the pack id
+    function sgtinIdOf(uint64 gtin, string calldata serial) external pure returns (bytes32);
+
+    /// @notice keccak256(abi.encode("sscc", sscc)).
+    /// @param sscc the SSCC-18
+    /// @return the unit id
+    function ssccIdOf(uint64 sscc) external pure returns (bytes32);
+}
