@@ -140,33 +140,30 @@ def process_proof(leaf: bytes, proof: Sequence[bytes]) -> bytes:
 
 def process_multiproof(leaves: Sequence[bytes], proof: Sequence[bytes], flags: Sequence[bool]) -> bytes:
     """The root implied by a multiproof of leaf hashes, step for step as OpenZeppelin 5's
-    ``MerkleProof.processMultiProof`` computes it, including the two checks for which it reverts (raised here as
-    ValueError), so that the service never calls valid a proof the chain would reject."""
+    ``MerkleProof.processMultiProof`` computes it: the queue of computed hashes is preallocated (a slot read before
+    it is written reads as zero, as in Solidity), and where Solidity would revert (counts that do not fit, an index
+    out of bounds, a proof hash left over) this raises ValueError. So the service never calls valid a proof the
+    chain would reject, nor the reverse."""
     if len(leaves) + len(proof) != len(flags) + 1:
         raise ValueError("leaves, proof and flags do not fit together")
-    queue = list(leaves)
-    hashes: list[bytes] = []
-    leaf_pos = hash_pos = proof_pos = 0
-    for flag in flags:
-        if leaf_pos < len(queue):
-            a = queue[leaf_pos]
-            leaf_pos += 1
-        else:
-            a = hashes[hash_pos]
-            hash_pos += 1
-        if flag:
-            if leaf_pos < len(queue):
-                b = queue[leaf_pos]
-                leaf_pos += 1
-            else:
-                b = hashes[hash_pos]
-                hash_pos += 1
-        else:
-            b = proof[proof_pos]
-            proof_pos += 1
-        hashes.append(hash_pair(a, b))
+    hashes = [bytes(32)] * len(flags)
+    pos = {"leaf": 0, "hash": 0, "proof": 0}
+
+    def take(source: Sequence[bytes], key: str) -> bytes:
+        if pos[key] >= len(source):
+            raise ValueError(f"multiproof reads past its {key}s")
+        pos[key] += 1
+        return source[pos[key] - 1]
+
+    def next_queued() -> bytes:
+        return take(leaves, "leaf") if pos["leaf"] < len(leaves) else take(hashes, "hash")
+
+    for i, flag in enumerate(flags):
+        a = next_queued()
+        b = next_queued() if flag else take(proof, "proof")
+        hashes[i] = hash_pair(a, b)
     if flags:
-        if proof_pos != len(proof):
+        if pos["proof"] != len(proof):
             raise ValueError("proof not fully consumed")
         return hashes[-1]
     return leaves[0] if leaves else proof[0]
@@ -183,6 +180,6 @@ def verify_multiproof(root: bytes, types: Sequence[str], multiproof: MultiProof)
         implied = process_multiproof(
             [leaf_hash(types, v) for v in multiproof.leaves], multiproof.proof, multiproof.flags
         )
-    except (ValueError, IndexError):
+    except ValueError:
         return False
     return implied == bytes(root)
