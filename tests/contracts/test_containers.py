@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from app.ids import pack_set, sscc_id
 from app.merkle import CaseTree
 from tests.contracts.conftest import CASE_SSCC, FROZEN_GTIN, FROZEN_MAX, MAX_TEMP, MIN_TEMP, PALLET_SSCC, SERIALS
@@ -65,32 +67,42 @@ def test_packCase_run_across_bitmap_words(world):
     ]
 
 
-def test_packCase_unknown_lot_reverts(world):
-    call = world.pt.functions.packCase(CASE_SSCC, b"\x01" * 32, 0, 1)
+PACKINGS = {
+    "packCase": lambda w, sscc, lot_id: w.pt.functions.packCase(sscc, lot_id, 0, 1),
+    "packCaseTree": lambda w, sscc, lot_id: w.pt.functions.packCaseTree(sscc, lot_id, pack_set([0])),
+}
+
+
+@pytest.mark.parametrize("fn", sorted(PACKINGS))
+def test_case_packing_unknown_lot_reverts(world, fn):
+    call = PACKINGS[fn](world, CASE_SSCC, b"\x01" * 32)
     reverts(world.pt, call, world.maker, "LotNotFound", b"\x01" * 32)
 
 
-def test_packCase_by_other_party_reverts(world):
-    call = world.pt.functions.packCase(CASE_SSCC, world.lot_id, 0, 1)
+@pytest.mark.parametrize("fn", sorted(PACKINGS))
+def test_case_packing_by_other_party_reverts(world, fn):
+    call = PACKINGS[fn](world, CASE_SSCC, world.lot_id)
     reverts(world.pt, call, world.distributor, "LotNotManufacturer", world.lot_id, world.distributor)
 
 
-def test_packCase_recalled_lot_reverts(world):
+@pytest.mark.parametrize("fn", sorted(PACKINGS))
+def test_case_packing_recalled_lot_reverts(world, fn):
     world.send(world.pt.functions.recallLot(world.lot_id), world.regulator)
-    call = world.pt.functions.packCase(CASE_SSCC, world.lot_id, 0, 1)
+    call = PACKINGS[fn](world, CASE_SSCC, world.lot_id)
     reverts(world.pt, call, world.maker, "LotIsRecalled", world.lot_id)
 
 
-def test_packCase_quarantined_lot_reverts(world):
+@pytest.mark.parametrize("fn", sorted(PACKINGS))
+def test_case_packing_quarantined_lot_reverts(world, fn):
     world.send(world.pt.functions.quarantineLot(world.lot_id), world.regulator)
-    call = world.pt.functions.packCase(CASE_SSCC, world.lot_id, 0, 1)
+    call = PACKINGS[fn](world, CASE_SSCC, world.lot_id)
     reverts(world.pt, call, world.maker, "LotIsQuarantined", world.lot_id)
 
 
-def test_packCase_invalid_sscc_reverts(world):
+@pytest.mark.parametrize("fn", sorted(PACKINGS))
+def test_case_packing_invalid_sscc_reverts(world, fn):
     for sscc in (0, 10**18):
-        call = world.pt.functions.packCase(sscc, world.lot_id, 0, 1)
-        reverts(world.pt, call, world.maker, "UnitInvalidSscc", sscc)
+        reverts(world.pt, PACKINGS[fn](world, sscc, world.lot_id), world.maker, "UnitInvalidSscc", sscc)
 
 
 def test_packCase_existing_sscc_reverts(world):
@@ -169,11 +181,6 @@ def test_packCaseTree_allocated_pack_reverts(world):
     world.pack_case(1, 0, 10)
     call = world.pt.functions.packCaseTree(CASE_SSCC + 2, world.lot_id, pack_set([12, 9]))
     reverts(world.pt, call, world.maker, "PackAlreadyAllocated", world.lot_id, 9)
-
-
-def test_packCaseTree_by_other_party_reverts(world):
-    call = world.pt.functions.packCaseTree(CASE_SSCC, world.lot_id, pack_set([1]))
-    reverts(world.pt, call, world.maker2, "LotNotManufacturer", world.lot_id, world.maker2)
 
 
 def test_packCaseTree_existing_sscc_reverts(world):

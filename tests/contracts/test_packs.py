@@ -100,9 +100,11 @@ def test_dispense_destroyed_pack_reverts(world, held):
     reverts(world.pt, case_call(world, "dispense", held, [400]), world.pharmacy, "PackIsInactive", world.lot_id, 400)
 
 
-def test_dispense_proof_for_a_run_case_reverts(world, held):
-    call = case_call(world, "dispense", held, [200], multiproof=([b"\x01" * 32], [False]))
-    reverts(world.pt, call, world.pharmacy, "PackProofInvalid", held, world.lot_id)
+@pytest.mark.parametrize("fn", ["dispense", "destroy", "quarantinePacks", "clearPacksQuarantine"])
+def test_pack_action_proof_for_a_run_case_reverts(world, held, fn):
+    for multiproof in (([b"\x01" * 32], []), ([], [False])):
+        call = case_call(world, fn, held, [200], multiproof=multiproof)
+        reverts(world.pt, call, world.pharmacy, "PackProofInvalid", held, world.lot_id)
 
 
 # ---------------------------------------------------------------- shared by dispense and destroy (a case at rest)

@@ -91,6 +91,13 @@ def test_recordReadings_by_other_party_reverts(world):
     reverts(world.pt, call, world.pharmacy, "UnitNotHeld", case, world.pharmacy)
 
 
+def test_recordReadings_in_transit_by_other_than_the_recipient_reverts(world):
+    case = world.pack_case(1, 0, 10)
+    world.send(world.pt.functions.ship([case], world.distributor), world.maker)
+    call = world.pt.functions.recordReadings(case, SENSOR, START, 600, pack_readings([1]))
+    reverts(world.pt, call, world.pharmacy, "UnitNotHeld", case, world.pharmacy)
+
+
 def test_recordReadings_malformed_reverts(world):
     case = world.pack_case(1, 0, 10)
     for data in (b"", b"\x01\x02\x03"):
