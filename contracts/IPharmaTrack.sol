@@ -49,6 +49,11 @@ interface IPharmaTrack {
     }
 
     /// @notice A logistic unit (case or pallet) as the chain sees it now.
+    /// @dev kind: 1 case, 2 pallet (0: unknown id). custodian: who holds it, resolved through a closed pallet (a case
+    ///      on an unpacked pallet is at that pallet's holder). recipient: where it is going while in transit.
+    ///      container: the closed pallet it is on, else zero. inTransit: it or its pallet is. lotId: a case's lot.
+    ///      firstIndex: a run case's first leaf. children: packs of a case, cases of a pallet. childrenRoot: a tree
+    ///      case's root (zero for run cases and pallets).
     struct UnitInfo {
         uint8 kind;
         address custodian;
