@@ -24,7 +24,7 @@ class Extensions:
 def create_app(settings: Settings | None = None, config: dict | None = None) -> Flask:
     """Build the WSGI app. Settings come from the environment unless given (tests pass them)."""
     from app import logs
-    from app.api import auth, health, metrics, pings, problems
+    from app.api import auth, health, metrics, problems, products
 
     settings = settings or Settings.from_env()
     logs.setup(settings.log_level)
@@ -49,7 +49,7 @@ def create_app(settings: Settings | None = None, config: dict | None = None) -> 
     )
     api = Api(app)
     api.spec.components.security_scheme("ApiKey", {"type": "http", "scheme": "bearer"})
-    for blueprint in (health.blp, metrics.blp, pings.blp):
+    for blueprint in (health.blp, metrics.blp, products.blp):
         api.register_blueprint(blueprint)
     problems.register(app)
     auth.register(app)

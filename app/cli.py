@@ -165,15 +165,22 @@ def _verify(url, chain, deployment, specs) -> None:
 @click.option("--api", "api_url", default=None, help="API base URL to confirm the demo data through.")
 @click.option("--timeout", default=60.0, show_default=True, help="Seconds to wait for the API to show the data.")
 def demo(api_url: str | None, timeout: float):
-    """Seed demo data on the chain (Beacon pings) and, with --api, wait until the API serves it."""
+    """Seed a small demo supply chain on the local chain; with --api, wait until the API serves it."""
     from app import demo as demo_data
 
     settings = _settings()
-    seeded = demo_data.seed(settings)
-    click.echo(f"demo: sent {len(seeded)} pings (seq {seeded[0]}..{seeded[-1]})")
+    summary = demo_data.seed(settings)
+    _print_demo(summary)
     if api_url:
-        seen = demo_data.wait_visible(api_url, max(seeded), timeout)
-        click.echo(f"demo: the API serves them ({seen} ping(s) at {api_url}/v1/pings)")
+        product = demo_data.wait_visible(api_url, timeout)
+        click.echo(f"demo: the API serves product {product['gtin']} at {api_url}/v1/products")
+
+
+def _print_demo(summary: dict) -> None:
+    state = "already there" if summary["already_seeded"] else "seeded"
+    click.echo(f"demo supply chain {state}: GTIN {summary['gtin']}, lot {summary['lot']}, {summary['packs']} packs")
+    for party in summary["parties"]:
+        click.echo(f"  {party['name']:<38} GLN {party['gln']}  {party['account']}")
 
 
 @cli.command()
@@ -209,11 +216,10 @@ def up(with_demo: bool, ready_timeout: float):
         if with_demo:
             from app import demo as demo_data
 
-            child_settings = Settings.from_env(child_env)
-            seeded = demo_data.seed(child_settings)
-            demo_data.wait_visible(base, max(seeded), 60)
+            _print_demo(demo_data.seed(Settings.from_env(child_env)))
+            demo_data.wait_visible(base, 60)
         click.echo(
-            f"\npharmatrack is up\n  API      {base}\n  docs     {base}/docs\n  OpenAPI  {base}/openapi.json\n"
+            f"\npharmatrack is up\n  API      {base}\n  products {base}/v1/products\n  docs     {base}/docs\n  OpenAPI  {base}/openapi.json\n"
             f"  ready    {base}/readyz\n  chain    {rpc_url}\n  database {_redact(env_url)}\nCtrl-C stops everything.\n",
         )
         while not stop.event.wait(0.5):

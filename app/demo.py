@@ -1,44 +1,124 @@
-"""Demo data for `pharmatrack demo` and `pharmatrack up --demo`."""
+"""Demo data for `pharmatrack demo` and `pharmatrack up --demo`: a small supply chain on the
+local chain, sent straight to the contract from anvil's unlocked dev accounts.
+
+A manufacturer commissions a lot of 200 packs, packs 4 cases onto a pallet and ships it to a
+distributor with a temperature logger (one reading above +8 °C: an excursion); the distributor splits the cases between two
+pharmacies, which open them and dispense a few packs each.
+"""
 
 from __future__ import annotations
 
 import json
 import time
 import urllib.request
+from dataclasses import dataclass
+
+from biip.checksums import gs1_standard_check_digit
+from web3 import Web3
 
 from app.chain.compiler import load_artifacts
-from app.chain.deploy import Signer, load_checked
+from app.chain.deploy import load_checked
 from app.chain.web3factory import connect
 from app.config import Settings
 from app.errors import ConfigError
+from app.ids import lgtin_id, pack_readings, pack_set, sgtin_id, sscc_id
+from app.merkle import LotTree
 
-NOTES = (
-    "demo: manufacturer line 1 online",
-    "demo: distributor DC-East online",
-    "demo: pharmacy 042 online",
-)
+GTIN = "09506000134352"
+LOT = "DEMO-L1"
+PACKS = 200
+PER_CASE = 50
 
 
-def seed(settings: Settings) -> list[int]:
-    """Send the demo pings; return their sequence numbers."""
+def with_check_digit(body: str) -> str:
+    return body + str(gs1_standard_check_digit(body))
+
+
+@dataclass(frozen=True)
+class Party:
+    name: str
+    gln: str
+    role: str
+    account: str
+
+
+def parties(w3: Web3) -> list[Party]:
+    accounts = w3.eth.accounts
+    if len(accounts) < 6:
+        raise ConfigError("RPC_URL", "the demo needs a local dev chain with unlocked accounts (anvil)")
+    specs = [
+        ("Acme Pharma (manufacturer)", "MANUFACTURER_ROLE"),
+        ("Northwind Distribution (distributor)", "DISTRIBUTOR_ROLE"),
+        ("Riverside Pharmacy (dispenser)", "DISPENSER_ROLE"),
+        ("Hilltop Pharmacy (dispenser)", "DISPENSER_ROLE"),
+        ("Medicines Agency (regulator)", "REGULATOR_ROLE"),
+    ]
+    return [
+        Party(name, with_check_digit(f"95060000{i + 1:04d}"), role, accounts[i + 1])
+        for i, (name, role) in enumerate(specs)
+    ]
+
+
+def seed(settings: Settings) -> dict:
+    """Build the demo supply chain; returns a summary. Does nothing if it is already there."""
     w3 = connect(settings.effective_rpc_url)
     deployment = load_checked(w3, settings.deployment_path(w3.eth.chain_id))
-    beacon = w3.eth.contract(address=deployment.address("Beacon"), abi=load_artifacts()["Beacon"].abi)
-    signer = Signer(w3, settings.deployer_keystore, settings.deployer_keystore_password_file)
-    seqs = []
-    for note in NOTES:
-        receipt = signer.send(beacon.functions.ping(note).build_transaction({"from": signer.address}))
-        seqs.append(beacon.events.Pinged().process_receipt(receipt)[0]["args"]["seq"])
-    return seqs
+    pt = w3.eth.contract(address=deployment.address("PharmaTrack"), abi=load_artifacts()["PharmaTrack"].abi)
+    admin = w3.eth.accounts[0]
+    maker, distributor, pharmacy_a, pharmacy_b, regulator = parties(w3)
+    summary = {"gtin": GTIN, "lot": LOT, "packs": PACKS, "parties": [p.__dict__ for p in parties(w3)]}
+    if pt.functions.organisation(maker.account).call()[1] != 0:
+        return summary | {"already_seeded": True}
+
+    def send(call, sender: str) -> None:
+        receipt = w3.eth.wait_for_transaction_receipt(call.transact({"from": sender}))
+        if receipt.status != 1:
+            raise ConfigError("demo", f"a demo transaction reverted: {receipt.transactionHash.to_0x_hex()}")
+
+    for party in (maker, distributor, pharmacy_a, pharmacy_b, regulator):
+        role = getattr(pt.functions, party.role)().call()
+        send(pt.functions.registerOrganisation(party.account, int(party.gln), [role]), admin)
+    send(pt.functions.registerProduct(int(GTIN), 200, 800), maker.account)  # +2..+8 °C
+
+    serials = [f"DEMO{i:06d}" for i in range(PACKS)]
+    tree = LotTree([sgtin_id(GTIN, s) for s in serials])
+    expiry = w3.eth.get_block("latest")["timestamp"] + 2 * 365 * 86400
+    send(pt.functions.commissionLot(int(GTIN), LOT, expiry, PACKS, tree.root), maker.account)
+    lot_id = lgtin_id(GTIN, LOT)
+
+    case_ssccs = [int(with_check_digit(f"10950600000000{c:03d}")) for c in range(PACKS // PER_CASE)]
+    pallet_sscc = int(with_check_digit("10950600000009000"))
+    for c, sscc in enumerate(case_ssccs):
+        send(pt.functions.packCase(sscc, lot_id, c * PER_CASE, PER_CASE), maker.account)
+    case_ids = [sscc_id(s) for s in case_ssccs]
+    send(pt.functions.packPallet(pallet_sscc, case_ids), maker.account)
+    pallet_id = sscc_id(pallet_sscc)
+    send(pt.functions.ship([pallet_id], distributor.account), maker.account)
+
+    start = w3.eth.get_block("latest")["timestamp"] - 6 * 600
+    logger = Web3.keccak(text="demo-logger-1")
+    send(pt.functions.recordReadings(pallet_id, logger, start, 600, pack_readings([420, 450, 930, 510, 490, 460])), distributor.account)  # fmt: skip
+    send(pt.functions.receiveShipment([pallet_id]), distributor.account)
+    send(pt.functions.unpack([pallet_id]), distributor.account)
+    send(pt.functions.ship(case_ids[:2], pharmacy_a.account), distributor.account)
+    send(pt.functions.ship(case_ids[2:], pharmacy_b.account), distributor.account)
+
+    for pharmacy, cases in ((pharmacy_a, case_ids[:2]), (pharmacy_b, case_ids[2:])):
+        send(pt.functions.receiveShipment(cases), pharmacy.account)
+        send(pt.functions.unpack(cases), pharmacy.account)
+        first = case_ids.index(cases[0]) * PER_CASE
+        send(pt.functions.dispense(cases[0], lot_id, pack_set(range(first, first + 5)), ([], [])), pharmacy.account)
+    return summary | {"already_seeded": False, "block": w3.eth.block_number}
 
 
-def wait_visible(api_base: str, seq: int, timeout: float) -> int:
-    """Wait until the API lists a ping with sequence number >= seq; return how many it lists."""
+def wait_visible(api_base: str, timeout: float) -> dict:
+    """Wait until the API serves the demo product from the mirror; return it."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        with urllib.request.urlopen(f"{api_base}/v1/pings?limit=500", timeout=5) as resp:  # noqa: S310 - our own http API URL
+        with urllib.request.urlopen(f"{api_base}/v1/products", timeout=5) as resp:  # noqa: S310 - our own http API URL
             items = json.loads(resp.read())["items"]
-        if any(item["seq"] >= seq for item in items):
-            return len(items)
+        match = [item for item in items if item["gtin"] == GTIN]
+        if match:
+            return match[0]
         time.sleep(0.5)
-    raise ConfigError("demo", f"the API did not show ping {seq} within {timeout:.0f}s (is the indexer running?)")
+    raise ConfigError("demo", f"the API did not show the demo product within {timeout:.0f}s (is the indexer running?)")

@@ -155,6 +155,28 @@ def deployment(w3: Web3, tmp_path):
 
 
 @pytest.fixture
+def pharmatrack(w3: Web3, deployment):
+    """The deployed PharmaTrack contract (admin: w3.eth.accounts[0])."""
+    return w3.eth.contract(address=deployment.address("PharmaTrack"), abi=load_artifacts()["PharmaTrack"].abi)
+
+
+def register_org(w3: Web3, pharmatrack, n: int, sender: int = 0) -> int:
+    """Register a fresh organisation (random address, GLN made from n); one block, two events.
+    Returns the GLN. Tests use it as the simplest way to put a recognisable event on chain."""
+    from biip.checksums import gs1_standard_check_digit
+    from eth_account import Account
+
+    body = f"4{n:011d}"
+    gln = int(body + str(gs1_standard_check_digit(body)))
+    role = pharmatrack.functions.DISPENSER_ROLE().call()
+    account = Account.create().address
+    tx = pharmatrack.functions.registerOrganisation(account, gln, [role]).transact({"from": w3.eth.accounts[sender]})
+    receipt = w3.eth.wait_for_transaction_receipt(tx)
+    assert receipt.status == 1
+    return gln
+
+
+@pytest.fixture
 def settings(anvil: AnvilNode, database_url: str, deployment):
     from app.config import Settings
 

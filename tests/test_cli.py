@@ -71,9 +71,9 @@ def test_deploy_migrate_and_index_work_against_real_services(anvil, database_url
     env = {"RPC_URL": anvil.rpc_url, "DATABASE_URL": database_url, "DEPLOYMENT_FILE": str(tmp_path / "d.json")}
     deployed = run_cli("deploy", env=env)
     assert deployed.returncode == 0, deployed.stderr
-    assert "Beacon" in deployed.stdout
+    assert "PharmaTrack" in deployed.stdout
     record = json.loads((tmp_path / "d.json").read_text())
-    assert record["chainId"] == 31337 and record["contracts"]["Beacon"]["address"].startswith("0x")
+    assert record["chainId"] == 31337 and record["contracts"]["PharmaTrack"]["address"].startswith("0x")
     again = run_cli("deploy", "--if-needed", env=env)
     assert again.returncode == 0 and "already deployed" in again.stdout
     assert json.loads((tmp_path / "d.json").read_text()) == record

@@ -1,87 +1,92 @@
-"""The foundation's vertical slice, end to end on a real anvil and a real Postgres:
-a Beacon event → the indexer stores it → the API returns it."""
+"""The vertical slice, end to end on a real anvil and a real Postgres: a contract event →
+the indexer stores it → the API returns it."""
 
-import pytest
-
-from app.chain.compiler import load_artifacts
-from app.indexer.core import Indexer, IndexerStopped
+from app.indexer.core import Indexer
 from app.indexer.window import AdaptiveWindow
+from tests.conftest import register_org
 
 
-@pytest.fixture
-def beacon(w3, deployment):
-    return w3.eth.contract(address=deployment.address("Beacon"), abi=load_artifacts()["Beacon"].abi)
-
-
-def _ping(w3, beacon, note, sender=0):
-    tx = beacon.functions.ping(note).transact({"from": w3.eth.accounts[sender]})
+def _register_product(w3, pharmatrack, gtin: int, maker_index: int = 1):
+    maker = w3.eth.accounts[maker_index]
+    role = pharmatrack.functions.MANUFACTURER_ROLE().call()
+    glns = pharmatrack.functions.organisation(maker).call()
+    if glns[1] == 0:
+        w3.eth.wait_for_transaction_receipt(
+            pharmatrack.functions.registerOrganisation(maker, 9506000000015 + maker_index * 10, [role]).transact(
+                {"from": w3.eth.accounts[0]}
+            )
+        )
+    tx = pharmatrack.functions.registerProduct(gtin, -2000, 2500).transact({"from": maker})
     return w3.eth.wait_for_transaction_receipt(tx)
 
 
-def test_a_ping_on_chain_is_served_by_the_api(app, client, w3, beacon, deployment):
-    receipt = _ping(w3, beacon, "hello pharmacy", sender=2)
+def test_a_product_on_chain_is_served_by_the_api(app, client, w3, pharmatrack, deployment):
+    receipt = _register_product(w3, pharmatrack, 9506000134352)
     ext = app.extensions["pharmatrack"]
-    assert client.get("/v1/pings").get_json()["items"] == []  # not indexed yet
+    assert client.get("/v1/products").get_json()["items"] == []  # not indexed yet
     Indexer.for_deployment(ext.db, ext.chain, deployment).run_until_caught_up()
-    items = client.get("/v1/pings").get_json()["items"]
-    assert len(items) == 1
-    item = items[0]
-    assert item["note"] == "hello pharmacy"
-    assert item["seq"] == 1
-    assert item["sender"] == w3.eth.accounts[2].lower()
+    (item,) = client.get("/v1/products").get_json()["items"]
+    assert item["gtin"] == "09506000134352"
+    assert item["manufacturer"] == w3.eth.accounts[1].lower()
+    assert item["manufacturer_gln"] == "9506000000025"
+    assert item["storage"] == {"min_centi_celsius": -2000, "max_centi_celsius": 2500}
     assert item["tx_hash"] == receipt.transactionHash.to_0x_hex()
     assert item["block_number"] == receipt.blockNumber
-    assert item["timestamp"] is not None
+    assert item["registered_at"] is not None
 
 
-def test_pages_walk_newest_first_without_gaps(app, client, w3, beacon, deployment):
-    for i in range(5):
-        _ping(w3, beacon, f"n{i}")
+def test_pages_walk_in_gtin_order_without_gaps(app, client, w3, pharmatrack, deployment):
+    gtins = [9506000134352, 4006381333931, 9780201379624, 5901234123457, 40170725]
+    for gtin in gtins:
+        _register_product(w3, pharmatrack, gtin)
     ext = app.extensions["pharmatrack"]
     Indexer.for_deployment(ext.db, ext.chain, deployment).run_until_caught_up()
-    seen, before = [], None
+    seen, after = [], None
     while True:
-        url = "/v1/pings?limit=2" + (f"&before={before}" if before else "")
-        page = client.get(url).get_json()
-        seen += [i["seq"] for i in page["items"]]
-        before = page["next"]
-        if before is None:
+        page = client.get("/v1/products?limit=2" + (f"&after={after}" if after else "")).get_json()
+        seen += [i["gtin"] for i in page["items"]]
+        after = page["next"]
+        if after is None:
             break
-    assert seen == [5, 4, 3, 2, 1]
+    assert seen == sorted(f"{g:014d}" for g in gtins)
 
 
-def test_indexer_is_idempotent_and_resumes_from_its_cursor(app, w3, beacon, deployment):
+def _glns(ext):
+    with ext.db.connection() as conn, conn.cursor() as cur:
+        cur.execute("SELECT gln FROM ev_organisation_registered ORDER BY block_number, log_index")
+        return [int(r[0]) for r in cur.fetchall()]
+
+
+def test_indexer_is_idempotent_and_resumes_from_its_cursor(app, w3, pharmatrack, deployment):
     ext = app.extensions["pharmatrack"]
     indexer = Indexer.for_deployment(ext.db, ext.chain, deployment, window=AdaptiveWindow(size=1, maximum=1))
-    _ping(w3, beacon, "a")
+    a = register_org(w3, pharmatrack, 1)
     indexer.run_until_caught_up()
     assert indexer.run_once().blocks == 0  # caught up: nothing to do, nothing written twice
-    _ping(w3, beacon, "b")
+    b = register_org(w3, pharmatrack, 2)
     Indexer.for_deployment(ext.db, ext.chain, deployment).run_until_caught_up()  # a new process resumes
-    with ext.db.connection() as conn, conn.cursor() as cur:
-        cur.execute("SELECT note FROM ev_pinged ORDER BY seq")
-        assert [r[0] for r in cur.fetchall()] == ["a", "b"]
+    assert _glns(ext) == [a, b]
 
 
-def test_confirmations_hold_back_recent_blocks(app, w3, beacon, deployment):
+def test_confirmations_hold_back_recent_blocks(app, w3, pharmatrack, deployment):
     ext = app.extensions["pharmatrack"]
-    _ping(w3, beacon, "fresh")
+    gln = register_org(w3, pharmatrack, 3)
     Indexer.for_deployment(ext.db, ext.chain, deployment, confirmations=3).run_until_caught_up()
-    with ext.db.connection() as conn, conn.cursor() as cur:
-        cur.execute("SELECT count(*) FROM ev_pinged")
-        assert cur.fetchone()[0] == 0
+    assert _glns(ext) == []
     w3.provider.make_request("anvil_mine", [3])
     Indexer.for_deployment(ext.db, ext.chain, deployment, confirmations=3).run_until_caught_up()
-    with ext.db.connection() as conn, conn.cursor() as cur:
-        cur.execute("SELECT count(*) FROM ev_pinged")
-        assert cur.fetchone()[0] == 1
+    assert _glns(ext) == [gln]
 
 
-def test_a_mirror_from_another_chain_is_refused_unless_reset(app, w3, beacon, deployment):
+def test_a_mirror_from_another_chain_is_refused_unless_reset(app, w3, pharmatrack, deployment):
     from dataclasses import replace
 
+    import pytest
+
+    from app.indexer.core import IndexerStopped
+
     ext = app.extensions["pharmatrack"]
-    _ping(w3, beacon, "x")
+    register_org(w3, pharmatrack, 4)
     Indexer.for_deployment(ext.db, ext.chain, deployment).run_until_caught_up()
     other = replace(deployment, genesis_hash="0x" + "ab" * 32)
     with pytest.raises(IndexerStopped, match="another chain"):

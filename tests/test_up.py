@@ -25,8 +25,8 @@ def _wait_up(proc, base, timeout=120):
     while time.monotonic() < deadline:
         assert proc.poll() is None, proc.stderr.read() if proc.stderr else "exited"
         try:
-            status, body = _get(f"{base}/v1/pings")
-            if status == 200 and len(body["items"]) >= 3:
+            status, body = _get(f"{base}/v1/products")
+            if status == 200 and [i["gtin"] for i in body["items"]] == ["09506000134352"]:
                 return
         except OSError:
             pass

@@ -17,9 +17,10 @@ from web3 import Web3
 from app.chain.compiler import Artifact, load_artifacts
 from app.errors import ConfigError
 
-# Contracts the service deploys, in order, with their constructor arguments.
+# Contracts the service deploys, in order, with their constructor arguments. The deployer
+# becomes PharmaTrack's admin (DEFAULT_ADMIN_ROLE: registers and suspends organisations).
 SERVICE_CONTRACTS: dict[str, callable] = {
-    "Beacon": lambda deployer: [],
+    "PharmaTrack": lambda deployer: [deployer],
 }
 
 

@@ -19,6 +19,98 @@ from eth_utils import keccak
 
 BASE_COLUMNS = ("block_number", "log_index", "tx_hash")
 
+# Event parameter names that are reserved words in SQL get a column name that needs no quoting.
+RENAMED = {"from": "from_org", "to": "to_org"}
+SQL_RESERVED = frozenset(
+    [
+        "all",
+        "analyse",
+        "analyze",
+        "and",
+        "any",
+        "array",
+        "as",
+        "asc",
+        "asymmetric",
+        "both",
+        "case",
+        "cast",
+        "check",
+        "collate",
+        "column",
+        "constraint",
+        "create",
+        "current_catalog",
+        "current_date",
+        "current_role",
+        "current_time",
+        "current_timestamp",
+        "current_user",
+        "default",
+        "deferrable",
+        "desc",
+        "distinct",
+        "do",
+        "else",
+        "end",
+        "except",
+        "false",
+        "fetch",
+        "for",
+        "foreign",
+        "from",
+        "grant",
+        "group",
+        "having",
+        "in",
+        "initially",
+        "intersect",
+        "into",
+        "lateral",
+        "leading",
+        "limit",
+        "localtime",
+        "localtimestamp",
+        "not",
+        "null",
+        "offset",
+        "on",
+        "only",
+        "or",
+        "order",
+        "placing",
+        "primary",
+        "references",
+        "returning",
+        "select",
+        "session_user",
+        "some",
+        "symmetric",
+        "system_user",
+        "table",
+        "then",
+        "to",
+        "trailing",
+        "true",
+        "union",
+        "unique",
+        "user",
+        "using",
+        "variadic",
+        "when",
+        "where",
+        "window",
+        "with",
+    ]
+)
+
+
+def column_name(param: str) -> str:
+    name = RENAMED.get(snake(param), snake(param))
+    if name in SQL_RESERVED:
+        raise ValueError(f"event parameter {param!r} is a reserved word in SQL: add it to RENAMED")
+    return name
+
 
 def snake(name: str) -> str:
     name = re.sub(r"(?<=[a-z0-9])([A-Z])", r"_\1", name)
@@ -75,7 +167,7 @@ class EventSpec:
             signature=signature,
             topic0=keccak(text=signature),
             table="ev_" + snake(entry["name"]),
-            columns=tuple(snake(i["name"]) for i in entry["inputs"]),
+            columns=tuple(column_name(i["name"]) for i in entry["inputs"]),
             types=types,
             indexed=tuple(bool(i.get("indexed")) for i in entry["inputs"]),
         )
@@ -134,3 +226,17 @@ def decode_log(spec: EventSpec, log: dict) -> tuple:
         else:
             values.append(_value(abi_type, next(data_values)))
     return (_int(log["blockNumber"]), _int(log["logIndex"]), _hex_bytes(log["transactionHash"]), *values)
+
+
+def create_table_sql(spec: EventSpec) -> str:
+    """The CREATE TABLE a migration needs for spec (used to write migrations, and by the
+    meta-test that checks every ABI event has its table with the right columns)."""
+    lines = [
+        "    block_number  bigint NOT NULL",
+        "    log_index     integer NOT NULL",
+        "    tx_hash       bytea NOT NULL",
+    ]
+    lines += [f"    {col:<13} {sql_type(t)} NOT NULL" for col, t in zip(spec.columns, spec.types, strict=True)]
+    lines.append("    PRIMARY KEY (block_number, log_index)")
+    body = ",\n".join(lines)
+    return f"-- {spec.signature}\nCREATE TABLE {spec.table} (\n{body}\n);\n"

@@ -29,6 +29,14 @@ class Report:
         return not self.differences
 
 
+def _show(value):
+    if isinstance(value, memoryview | bytes):
+        return "0x" + bytes(value).hex()
+    if isinstance(value, list):
+        return [_show(v) for v in value]
+    return str(value) if not isinstance(value, int | str | None) else value
+
+
 def _compare(conn, schema: str, table: str, key_filter: sql.Composable, block: int) -> tuple[int, list[str]]:
     live = sql.SQL("SELECT * FROM public.{t} WHERE {f}").format(t=sql.Identifier(table), f=key_filter)
     fresh = sql.SQL("SELECT * FROM {s}.{t} WHERE {f}").format(
@@ -38,7 +46,7 @@ def _compare(conn, schema: str, table: str, key_filter: sql.Composable, block: i
     for label, left, right in (("only in the live mirror", live, fresh), ("only in the re-index", fresh, live)):
         query = sql.SQL("({}) EXCEPT ALL ({}) LIMIT {}").format(left, right, sql.Literal(SHOW))
         for row in fetch_all(conn, query, {"block": block}):
-            shown = {k: ("0x" + bytes(v).hex() if isinstance(v, memoryview | bytes) else v) for k, v in row.items()}
+            shown = {k: _show(v) for k, v in row.items()}
             diffs.append(f"{table}: {label}: {shown}")
     count = fetch_all(conn, sql.SQL("SELECT count(*) AS n FROM ({}) q").format(live), {"block": block})[0]["n"]
     return count, diffs

@@ -14,7 +14,7 @@ EXPECTED_PUBLIC = {
     "/docs",
     "/docs/<path:filename>",
     "/static/<path:filename>",
-    "/v1/pings",
+    "/v1/products",
 }
 
 

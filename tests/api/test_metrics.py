@@ -21,4 +21,4 @@ def test_metrics_report_head_cursor_and_lag(app, client, w3, deployment):
     assert head == w3.eth.block_number
     assert _value(text, "pharmatrack_indexer_lag_blocks") == head - cursor >= 4
     assert 'pharmatrack_dependency_up{dependency="database"} 1.0' in text
-    assert 'pharmatrack_mirror_rows{table="ev_pinged"}' in text
+    assert 'pharmatrack_mirror_rows{table="ev_product_registered"}' in text

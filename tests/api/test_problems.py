@@ -2,21 +2,21 @@
 
 
 def test_validation_error_names_the_field_and_rule(client):
-    resp = client.get("/v1/pings?limit=0")
+    resp = client.get("/v1/products?limit=0")
     assert resp.status_code == 422
     assert resp.content_type == "application/problem+json"
     body = resp.get_json()
     assert body["status"] == 422
-    assert body["instance"] == "/v1/pings"
+    assert body["instance"] == "/v1/products"
     assert "limit" in body["errors"]["query"]
     assert "greater than or equal to 1" in body["errors"]["query"]["limit"][0]
 
 
 def test_malformed_cursor_is_rejected_with_its_rule(client):
-    for bad in ("abc", "1:2:3", "-1:0", "99999999999999999999:0"):
-        resp = client.get(f"/v1/pings?before={bad}")
+    for bad in ("abc", "0950600013435", "095060001343520", "0950600013435x"):
+        resp = client.get(f"/v1/products?after={bad}")
         assert resp.status_code == 422, bad
-        assert "before" in resp.get_json()["errors"]["query"]
+        assert resp.get_json()["errors"]["query"]["after"] == ["must be a GTIN-14 (14 digits), as returned in `next`"]
 
 
 def test_unknown_route_is_a_404_problem(client):
@@ -45,7 +45,7 @@ def test_database_outage_is_a_503_not_a_500(anvil, deployment, tmp_path):
         }
     )
     client = create_app(settings).test_client()
-    resp = client.get("/v1/pings")
+    resp = client.get("/v1/products")
     assert resp.status_code == 503
     assert resp.headers["Retry-After"] == "5"
     assert "database" in resp.get_json()["detail"]

@@ -13,7 +13,7 @@ def test_same_sources_give_the_same_bytecode(tmp_path):
     first = compiler.compile_contracts(src, out_dir=tmp_path / "a")
     second = compiler.compile_contracts(src, out_dir=tmp_path / "b")
     assert first.keys() == second.keys()
-    assert "Beacon" in first
+    assert "PharmaTrack" in first
     for name in first:
         assert first[name].bytecode == second[name].bytecode
         assert first[name].source_hash == second[name].source_hash
@@ -22,10 +22,10 @@ def test_same_sources_give_the_same_bytecode(tmp_path):
 
 def test_artifacts_are_written_with_abi_bytecode_version_and_hash(tmp_path):
     compiler.compile_contracts(out_dir=tmp_path)
-    data = json.loads((tmp_path / "Beacon.json").read_text())
+    data = json.loads((tmp_path / "PharmaTrack.json").read_text())
     assert {"abi", "bytecode", "deployedBytecode", "compiler", "sourceHash"} <= data.keys()
     assert data["bytecode"].startswith("0x60")
-    assert any(item.get("name") == "Pinged" for item in data["abi"])
+    assert any(item.get("name") == "LotCommissioned" for item in data["abi"])
 
 
 def test_a_changed_source_changes_the_hash(tmp_path):

@@ -24,4 +24,4 @@ def test_migrations_apply_from_empty_and_only_once(empty_database_url):
         cur.execute("SELECT table_name FROM information_schema.tables WHERE table_schema = 'public'")
         tables = {r[0] for r in cur.fetchall()}
     conn.close()
-    assert {"indexer_cursor", "blocks", "ev_pinged"} <= tables
+    assert {"indexer_cursor", "blocks", "ev_lot_commissioned", "ev_shipped", "ev_dispensed"} <= tables

@@ -35,3 +35,9 @@ def index_all(url: str, rpc_url: str, deployment, **options) -> dict[str, list[t
 
 def tables_for(deployment) -> list[str]:
     return sorted({s.table for s in specs_for(deployment).values()})
+
+
+def glns(url: str) -> list[int]:
+    """GLNs of the organisations in the mirror, in chain order (the tests' recognisable events)."""
+    rows = mirror(url, ["ev_organisation_registered"])["ev_organisation_registered"]
+    return [int(row[5]) for row in rows]

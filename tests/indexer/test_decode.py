@@ -1,47 +1,82 @@
-"""Decoder tests on logs recorded from a real anvil (tests/indexer/data), no node needed."""
+"""Decoder tests on logs recorded from a real anvil running the demo supply chain
+(tests/indexer/data/custody_logs.json: one log of each event kind it emits), no node needed."""
 
 import json
 from pathlib import Path
 
 import pytest
+from eth_abi import encode
+from web3 import Web3
 from web3.datastructures import AttributeDict
 
 from app.chain.compiler import load_artifacts
+from app.demo import with_check_digit
+from app.ids import lgtin_id, sscc_id, unpack_readings, unpack_set
 from app.indexer.events import EventSpec, decode_log, snake, specs_from_abi, sql_type
 
-RECORDED = json.loads((Path(__file__).parent / "data" / "pinged_logs.json").read_text())
+RECORDED = json.loads((Path(__file__).parent / "data" / "custody_logs.json").read_text())
+SPECS = specs_from_abi(load_artifacts()["PharmaTrack"].abi)
+MAKER = bytes.fromhex("70997970c51812dc3a010c7d01b50e0d17dc79c8")  # anvil account 1
 
 
-@pytest.fixture(scope="module")
-def pinged() -> EventSpec:
-    (spec,) = specs_from_abi(load_artifacts()["Beacon"].abi).values()
-    return spec
+def recorded(name: str) -> tuple[EventSpec, dict]:
+    for log in RECORDED:
+        spec = SPECS[bytes.fromhex(log["topics"][0][2:])]
+        if spec.name == name:
+            return spec, log
+    raise AssertionError(f"no recorded {name} log")
 
 
-def test_spec_is_built_from_the_abi(pinged):
-    assert pinged.signature == "Pinged(address,uint256,string)"
-    assert pinged.table == "ev_pinged"
-    assert pinged.columns == ("sender", "seq", "note")
-    assert pinged.indexed == (True, True, False)
-    assert RECORDED[0]["topics"][0] == "0x" + pinged.topic0.hex()
+def row(name: str) -> dict:
+    spec, log = recorded(name)
+    return dict(zip(spec.all_columns, decode_log(spec, log), strict=True))
 
 
-def test_decodes_a_recorded_raw_log(pinged):
-    block, index, tx, sender, seq, note = decode_log(pinged, RECORDED[0])
-    assert (block, index) == (int(RECORDED[0]["blockNumber"], 16), 0)
-    assert tx.hex() == RECORDED[0]["transactionHash"][2:]
-    assert sender.hex() == "f39fd6e51aad88f6f4ce6ab8827279cfffb92266"
-    assert (seq, note) == (1, "first")
+def test_every_recorded_log_decodes_to_a_full_row():
+    for log in RECORDED:
+        spec = SPECS[bytes.fromhex(log["topics"][0][2:])]
+        values = decode_log(spec, log)
+        assert len(values) == len(spec.all_columns)
+        assert values[0] == int(log["blockNumber"], 16)
+        assert values[2].hex() == log["transactionHash"][2:]
 
 
-def test_decodes_unicode_and_other_senders(pinged):
-    row = decode_log(pinged, RECORDED[1])
-    assert row[3].hex() == "70997970c51812dc3a010c7d01b50e0d17dc79c8"
-    assert row[4:] == (2, "Ünïcode ✓ note")
+def test_organisation_registered_with_a_dynamic_array():
+    r = row("OrganisationRegistered")
+    assert r["account"] == MAKER
+    assert r["gln"] == 9506000000015
+    assert r["roles"] == [Web3.keccak(text="MANUFACTURER_ROLE")]
+    assert r["index"] >= 1
 
 
-def test_web3_attributedict_logs_decode_the_same(pinged):
-    raw = RECORDED[1]
+def test_product_registered_with_signed_temperatures():
+    r = row("ProductRegistered")
+    assert (r["gtin"], r["manufacturer"], r["min_temp"], r["max_temp"]) == (9506000134352, MAKER, 200, 800)
+
+
+def test_lot_commissioned_with_a_string():
+    r = row("LotCommissioned")
+    assert r["lot_id"] == lgtin_id("09506000134352", "DEMO-L1")
+    assert (r["lot_number"], r["serial_count"]) == ("DEMO-L1", 200)
+    assert len(r["serials_root"]) == 32
+
+
+def test_dispensed_masks_give_back_the_pack_indexes():
+    r = row("Dispensed")
+    assert r["lot_id"] == lgtin_id("09506000134352", "DEMO-L1")
+    assert unpack_set(r["first_word"], r["masks"]) == [0, 1, 2, 3, 4]
+
+
+def test_temperature_recorded_bytes_and_excursion():
+    readings = row("TemperatureRecorded")
+    assert unpack_readings(readings["readings"]) == [420, 450, 930, 510, 490, 460]
+    excursion = row("ExcursionDetected")
+    assert excursion["unit_id"] == readings["unit_id"] == sscc_id(int(with_check_digit("10950600000009000")))
+    assert (excursion["value"], excursion["min_temp"], excursion["max_temp"]) == (930, 200, 800)
+
+
+def test_web3_attributedict_logs_decode_the_same():
+    spec, raw = recorded("LotCommissioned")
     as_web3 = AttributeDict(
         {
             **raw,
@@ -52,7 +87,7 @@ def test_web3_attributedict_logs_decode_the_same(pinged):
             "transactionHash": bytes.fromhex(raw["transactionHash"][2:]),
         }
     )
-    assert decode_log(pinged, as_web3) == decode_log(pinged, raw)
+    assert decode_log(spec, as_web3) == decode_log(spec, raw)
 
 
 def test_indexed_values_of_every_static_kind_come_from_topics():
@@ -70,8 +105,6 @@ def test_indexed_values_of_every_static_kind_come_from_topics():
         }
     ]
     (spec,) = specs_from_abi(abi).values()
-    from eth_abi import encode
-
     log = {
         "topics": [
             "0x" + spec.topic0.hex(),

@@ -3,110 +3,93 @@ last k blocks with different transactions: after the indexer runs, the mirror eq
 index of the new chain; a reorg deeper than the limit stops the indexer loudly and untouched."""
 
 import pytest
+from eth_account import Account
 
 from app.chain.client import ChainClient
-from app.chain.compiler import load_artifacts
 from app.db import Database
 from app.indexer.core import Indexer, IndexerStopped
-from tests.indexer.helpers import index_all, mirror, tables_for
+from tests.conftest import register_org
+from tests.indexer.helpers import glns, index_all, mirror, tables_for
 
 
 @pytest.fixture
-def beacon(w3, deployment):
-    return w3.eth.contract(address=deployment.address("Beacon"), abi=load_artifacts()["Beacon"].abi)
+def live(anvil, deployment, database_factory):
+    """A mirror database and an indexer writing to it (reorg limit 8)."""
+    url = database_factory()
+    db = Database(url, maxconn=1)
+    yield url, Indexer.for_deployment(db, ChainClient(anvil.rpc_url), deployment, reorg_limit=8)
+    db.close()
 
 
-def ping(w3, beacon, note, sender=0):
-    return w3.eth.wait_for_transaction_receipt(beacon.functions.ping(note).transact({"from": w3.eth.accounts[sender]}))
-
-
-def reorg(w3, beacon, depth, notes):
-    """Replace the last `depth` blocks; put one ping per note into the new blocks."""
+def reorg(w3, pharmatrack, depth, new_glns):
+    """Replace the last `depth` blocks; register one organisation per GLN in the new blocks."""
+    role = pharmatrack.functions.DISPENSER_ROLE().call()
     txs = [
         [
             {
-                "from": w3.eth.accounts[3],
-                "to": beacon.address,
-                "data": beacon.functions.ping(n)._encode_transaction_data(),
+                "from": w3.eth.accounts[0],
+                "to": pharmatrack.address,
+                "data": pharmatrack.encode_abi("registerOrganisation", [Account.create().address, gln, [role]]),
             },
             i,
         ]
-        for i, n in enumerate(notes)
+        for i, gln in enumerate(new_glns)
     ]
     response = w3.provider.make_request("anvil_reorg", [depth, txs])
     assert "error" not in response, response
 
 
-def notes(url):
-    return [row[-1] for row in mirror(url, ["ev_pinged"])["ev_pinged"]]
+def same_as_fresh_index(url, anvil, deployment, database_factory):
+    return mirror(url, tables_for(deployment)) == index_all(database_factory(), anvil.rpc_url, deployment)
 
 
 @pytest.mark.parametrize("depth", [1, 3])
-def test_anvil_reorg_is_rolled_back_and_replayed(
-    w3, anvil, beacon, deployment, database_factory, chain_snapshot, depth
-):
-    live = database_factory()
-    for i in range(6):
-        ping(w3, beacon, f"old-{i}")
-    db = Database(live, maxconn=1)
-    indexer = Indexer.for_deployment(db, ChainClient(anvil.rpc_url), deployment, reorg_limit=8)
+def test_anvil_reorg_is_rolled_back_and_replayed(w3, anvil, pharmatrack, deployment, database_factory, live, depth):
+    url, indexer = live
+    old = [register_org(w3, pharmatrack, 100 + i) for i in range(6)]
     indexer.run_until_caught_up()
-    assert notes(live)[-depth:] == [f"old-{i}" for i in range(6 - depth, 6)]
+    assert glns(url) == old
 
-    reorg(w3, beacon, depth, [f"new-{i}" for i in range(depth)])
+    new = [4_000_000_000_000 + i for i in range(depth)]
+    reorg(w3, pharmatrack, depth, new)
     indexer.run_until_caught_up()
-    db.close()
 
-    expected = index_all(database_factory(), anvil.rpc_url, deployment)
-    assert mirror(live, tables_for(deployment)) == expected
-    assert notes(live)[-depth:] == [f"new-{i}" for i in range(depth)]
-    assert not any(n in notes(live) for n in [f"old-{i}" for i in range(6 - depth, 6)])
+    assert same_as_fresh_index(url, anvil, deployment, database_factory)
+    assert glns(url) == old[: 6 - depth] + new
 
 
-def test_rollback_to_a_shorter_chain_then_new_blocks(w3, anvil, beacon, deployment, database_factory, chain_snapshot):
-    live = database_factory()
-    for i in range(5):
-        ping(w3, beacon, f"a{i}")
-    db = Database(live, maxconn=1)
-    indexer = Indexer.for_deployment(db, ChainClient(anvil.rpc_url), deployment, reorg_limit=8)
+def test_rollback_to_a_shorter_chain_then_new_blocks(w3, anvil, pharmatrack, deployment, database_factory, live):
+    url, indexer = live
+    old = [register_org(w3, pharmatrack, 200 + i) for i in range(5)]
     indexer.run_until_caught_up()
     assert w3.provider.make_request("anvil_rollback", [3]).get("error") is None
-    ping(w3, beacon, "b0", sender=4)
+    replacement = register_org(w3, pharmatrack, 299)
     indexer.run_until_caught_up()
-    db.close()
-    assert mirror(live, tables_for(deployment)) == index_all(database_factory(), anvil.rpc_url, deployment)
-    assert notes(live) == ["a0", "a1", "b0"]
+    assert glns(url) == [*old[:2], replacement]
+    assert same_as_fresh_index(url, anvil, deployment, database_factory)
 
 
-def test_snapshot_revert_with_a_longer_replacement(w3, anvil, beacon, deployment, database_factory, chain_snapshot):
-    live = database_factory()
-    ping(w3, beacon, "kept")
+def test_snapshot_revert_with_a_longer_replacement(w3, anvil, pharmatrack, deployment, database_factory, live):
+    url, indexer = live
+    kept = register_org(w3, pharmatrack, 300)
     snap = w3.provider.make_request("evm_snapshot", [])["result"]
-    ping(w3, beacon, "lost")
-    db = Database(live, maxconn=1)
-    indexer = Indexer.for_deployment(db, ChainClient(anvil.rpc_url), deployment, reorg_limit=8)
+    register_org(w3, pharmatrack, 301)
     indexer.run_until_caught_up()
     w3.provider.make_request("evm_revert", [snap])
-    for i in range(3):
-        ping(w3, beacon, f"won-{i}", sender=5)
+    won = [register_org(w3, pharmatrack, 310 + i) for i in range(3)]
     indexer.run_until_caught_up()
-    db.close()
-    assert notes(live) == ["kept", "won-0", "won-1", "won-2"]
-    assert mirror(live, tables_for(deployment)) == index_all(database_factory(), anvil.rpc_url, deployment)
+    assert glns(url) == [kept, *won]
+    assert same_as_fresh_index(url, anvil, deployment, database_factory)
 
 
-def test_reorg_deeper_than_the_limit_stops_loudly_and_changes_nothing(
-    w3, anvil, beacon, deployment, database_factory, chain_snapshot
-):
-    live = database_factory()
+def test_reorg_deeper_than_the_limit_stops_loudly_and_changes_nothing(w3, pharmatrack, deployment, live):
+    url, indexer = live
+    indexer.reorg_limit = 3
     for i in range(8):
-        ping(w3, beacon, f"x{i}")
-    db = Database(live, maxconn=1)
-    indexer = Indexer.for_deployment(db, ChainClient(anvil.rpc_url), deployment, reorg_limit=3)
+        register_org(w3, pharmatrack, 400 + i)
     indexer.run_until_caught_up()
-    before = mirror(live, tables_for(deployment))
-    reorg(w3, beacon, 5, ["deep"])
+    before = mirror(url, tables_for(deployment))
+    reorg(w3, pharmatrack, 5, [4_100_000_000_000])
     with pytest.raises(IndexerStopped, match="reorg deeper than INDEXER_REORG_LIMIT=3"):
         indexer.run_until_caught_up()
-    db.close()
-    assert mirror(live, tables_for(deployment)) == before
+    assert mirror(url, tables_for(deployment)) == before

@@ -8,14 +8,13 @@ import sys
 import psycopg2
 import pytest
 
-from app.chain.compiler import load_artifacts
+from tests.conftest import register_org
 
 
 @pytest.fixture
-def indexed(w3, anvil, deployment, database_url):
-    beacon = w3.eth.contract(address=deployment.address("Beacon"), abi=load_artifacts()["Beacon"].abi)
+def indexed(w3, anvil, deployment, pharmatrack, database_url):
     for i in range(4):
-        w3.eth.wait_for_transaction_receipt(beacon.functions.ping(f"v{i}").transact({"from": w3.eth.accounts[i]}))
+        register_org(w3, pharmatrack, 500 + i)
     env = {
         **os.environ,
         "DATABASE_URL": database_url,
@@ -55,12 +54,14 @@ def test_verify_passes_on_an_honest_mirror(indexed):
 def test_verify_fails_on_a_tampered_mirror(indexed):
     conn = psycopg2.connect(indexed["DATABASE_URL"])
     with conn, conn.cursor() as cur:
-        cur.execute("UPDATE ev_pinged SET note = 'forged' WHERE note = 'v2'")
-        cur.execute("DELETE FROM ev_pinged WHERE note = 'v3'")
+        cur.execute("UPDATE ev_organisation_registered SET gln = 9999999999994 WHERE gln = 4000000005025")
+        cur.execute(
+            "DELETE FROM ev_organisation_registered WHERE gln = (SELECT min(gln) FROM ev_organisation_registered)"
+        )
     conn.close()
     proc = _cli(indexed, "index", "--verify")
     assert proc.returncode == 1
     assert "verify: FAILED" in proc.stderr
-    assert "only in the live mirror" in proc.stdout and "forged" in proc.stdout
-    assert "only in the re-index" in proc.stdout and "'v3'" in proc.stdout
+    assert "only in the live mirror" in proc.stdout and "9999999999994" in proc.stdout
+    assert "only in the re-index" in proc.stdout
     assert _schemas(indexed["DATABASE_URL"]) == []

@@ -1,0 +1,83 @@
+"""Product master data from the mirror: GTIN, manufacturer and storage range. Public, as GS1
+product data is: it names no serial, no holder and no shipment."""
+
+from __future__ import annotations
+
+from flask import current_app
+from flask.views import MethodView
+from flask_smorest import Blueprint
+from marshmallow import Schema, fields, validate
+
+from app.api.auth import public
+from app.db import fetch_all
+
+blp = Blueprint("products", __name__, url_prefix="/v1/products", description="Registered products")
+
+LIST_PRODUCTS = """
+SELECT p.gtin, p.manufacturer, o.gln AS manufacturer_gln, p.min_temp, p.max_temp,
+       p.block_number, p.tx_hash, b.timestamp
+FROM ev_product_registered p
+LEFT JOIN ev_organisation_registered o ON o.account = p.manufacturer
+LEFT JOIN blocks b ON b.number = p.block_number
+WHERE p.gtin > %s
+ORDER BY p.gtin
+LIMIT %s
+"""
+
+
+class ProductQuerySchema(Schema):
+    limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=500))
+    after = fields.String(
+        load_default="00000000000000",
+        validate=validate.Regexp(r"^\d{14}$", error="must be a GTIN-14 (14 digits), as returned in `next`"),
+        metadata={"description": "Page cursor: the `next` value of the previous page"},
+    )
+
+
+class StorageRangeSchema(Schema):
+    min_centi_celsius = fields.Integer(required=True)
+    max_centi_celsius = fields.Integer(required=True)
+
+
+class ProductSchema(Schema):
+    gtin = fields.String(required=True, metadata={"example": "09506000134352"})
+    manufacturer = fields.String(required=True, metadata={"description": "Manufacturer's chain address"})
+    manufacturer_gln = fields.String(allow_none=True)
+    storage = fields.Nested(StorageRangeSchema, required=True)
+    block_number = fields.Integer(required=True)
+    tx_hash = fields.String(required=True)
+    registered_at = fields.DateTime(allow_none=True)
+
+
+class ProductPageSchema(Schema):
+    items = fields.List(fields.Nested(ProductSchema), required=True)
+    next = fields.String(
+        allow_none=True, metadata={"description": "Pass as `after` for the next page; null at the end"}
+    )
+
+
+def _row(row: dict) -> dict:
+    return {
+        "gtin": f"{int(row['gtin']):014d}",
+        "manufacturer": "0x" + bytes(row["manufacturer"]).hex(),
+        "manufacturer_gln": f"{int(row['manufacturer_gln']):013d}" if row["manufacturer_gln"] is not None else None,
+        "storage": {"min_centi_celsius": row["min_temp"], "max_centi_celsius": row["max_temp"]},
+        "block_number": row["block_number"],
+        "tx_hash": "0x" + bytes(row["tx_hash"]).hex(),
+        "registered_at": row["timestamp"],
+    }
+
+
+@blp.route("")
+@public
+class Products(MethodView):
+    @blp.arguments(ProductQuerySchema, location="query")
+    @blp.response(200, ProductPageSchema)
+    def get(self, query):
+        """Registered products in GTIN order, as mirrored from the chain (public product master data)."""
+        db = current_app.extensions["pharmatrack"].db
+        with db.connection() as conn:
+            rows = fetch_all(conn, LIST_PRODUCTS, (int(query["after"]), query["limit"] + 1))
+        page, more = rows[: query["limit"]], len(rows) > query["limit"]
+        items = [_row(r) for r in page]
+        return {"items": items, "next": items[-1]["gtin"] if more else None}

@@ -1,0 +1,40 @@
+"""Meta-test: every event of every service contract has its mirror table, with one column per
+event input of the mapped type (so a contract change without a migration fails here)."""
+
+import psycopg2
+
+from app.chain.compiler import load_artifacts
+from app.chain.deploy import SERVICE_CONTRACTS
+from app.indexer.events import BASE_COLUMNS, specs_from_abi, sql_type
+
+# element type names of arrays in information_schema.columns.udt_name (without the leading "_")
+UDT = {"int8": "bigint", "int4": "integer", "int2": "smallint", "bool": "boolean", "bytea": "bytea", "text": "text",
+       "numeric": "numeric"}  # fmt: skip
+
+
+def _columns(url):
+    conn = psycopg2.connect(url)
+    with conn, conn.cursor() as cur:
+        cur.execute(
+            """SELECT table_name, column_name, data_type, udt_name FROM information_schema.columns
+               WHERE table_schema = 'public' ORDER BY table_name, ordinal_position"""
+        )
+        rows = cur.fetchall()
+    conn.close()
+    tables: dict[str, list[tuple[str, str]]] = {}
+    for table, column, data_type, udt in rows:
+        kind = UDT[udt.lstrip("_")] + "[]" if data_type == "ARRAY" else data_type
+        tables.setdefault(table, []).append((column, kind))
+    return tables
+
+
+def test_every_event_has_a_matching_mirror_table(database_url):
+    artifacts = load_artifacts()
+    tables = _columns(database_url)
+    for name in SERVICE_CONTRACTS:
+        for spec in specs_from_abi(artifacts[name].abi).values():
+            assert spec.table in tables, f"no table {spec.table} for {spec.signature}; add a migration"
+            expected = [(c, "bigint" if c == "block_number" else "integer" if c == "log_index" else "bytea")
+                        for c in BASE_COLUMNS]  # fmt: skip
+            expected += [(c, sql_type(t)) for c, t in zip(spec.columns, spec.types, strict=True)]
+            assert tables[spec.table][: len(expected)] == expected, spec.signature
