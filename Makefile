@@ -40,6 +40,14 @@ run: install ## Start the whole stack (embedded Postgres, anvil, contracts, inde
 test: install ## Run the test suite (unit + integration against a real anvil and Postgres)
 	$(BIN)/pytest $(PYTEST_ARGS)
 
+.PHONY: bench-gas
+bench-gas: install ## Gas per pack of the reference lifecycle vs a naive contract (last line: gas_per_pack … ratio …)
+	$(PY) -m bench.gas
+
+.PHONY: bench-index
+bench-index: install ## Index ≥200k events from scratch vs the usual web3.py way (last line: events_per_s … ratio …)
+	$(PY) -m bench.index
+
 .PHONY: lint
 lint: install ## ruff check + format check
 	$(BIN)/ruff check app tests bench
