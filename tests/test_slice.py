@@ -95,3 +95,17 @@ def test_a_mirror_from_another_chain_is_refused_unless_reset(app, w3, pharmatrac
     with ext.db.connection() as conn, conn.cursor() as cur:
         cur.execute("SELECT genesis_hash FROM indexer_cursor")
         assert bytes(cur.fetchone()[0]) == bytes.fromhex("ab" * 32)
+
+
+def test_finalized_tag_holds_back_what_the_chain_has_not_finalized(app, w3, pharmatrack, deployment):
+    ext = app.extensions["pharmatrack"]
+    gln = register_org(w3, pharmatrack, 6)
+    Indexer.for_deployment(ext.db, ext.chain, deployment, confirmations="finalized").run_until_caught_up()
+    assert _glns(ext) == []
+    w3.provider.make_request("anvil_mine", [80])  # anvil finalizes blocks 64 deep
+    assert (
+        w3.eth.get_block("finalized")["number"]
+        > w3.eth.get_transaction_receipt(w3.eth.get_block(deployment.start_block)["transactions"][0])["blockNumber"]
+    )
+    Indexer.for_deployment(ext.db, ext.chain, deployment, confirmations="finalized").run_until_caught_up()
+    assert _glns(ext) == [gln]

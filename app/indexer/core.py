@@ -110,12 +110,15 @@ class Indexer:
                 break
             self.window.observe(len(logs), end - start + 1)
             event_blocks = {int(entry["blockNumber"], 16) for entry in logs}
-            wanted = event_blocks | {end} | ({cursor["block_number"]} if cursor else set())
+            wanted = event_blocks | {start, end} | ({cursor["block_number"]} if cursor else set())
             headers = self.chain.headers(sorted(wanted))
             if cursor:
+                # The window must hang off the cursor: its first block's parent is the cursor's block.
                 canonical = headers.get(cursor["block_number"])
                 if canonical is None or canonical["hash"] != cursor["block_hash"]:
                     return self._repair(conn, cursor)
+                if start not in headers or headers[start]["parentHash"] != cursor["block_hash"]:
+                    raise ChainMoved(f"block {start} does not extend the cursor's block; retrying")
             self._check_window(logs, headers, end)
             rows: dict[EventSpec, list[tuple]] = defaultdict(list)
             for entry in logs:

@@ -83,3 +83,23 @@ def anvil_block(anvil):
     from app.chain.web3factory import make_web3
 
     return make_web3(anvil.rpc_url).eth.block_number
+
+
+def test_sigterm_stops_the_indexer_cleanly(anvil, deployment, database_url):
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "RPC_URL": anvil.rpc_url,
+        "DEPLOYMENT_FILE": str(deployment.path),
+        "LOG_LEVEL": "INFO",
+        "INDEXER_POLL_SECONDS": "0.2",
+    }
+    proc = subprocess.Popen([sys.executable, "-m", "app.cli", "index"], env=env, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while _cursor(database_url) is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert _cursor(database_url) is not None, "the indexer never stored a block"
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=20)
+    assert proc.returncode == 0, err
+    assert '"msg": "indexer stopped"' in err
