@@ -12,6 +12,7 @@ import click
 from app import logs
 from app.config import SETTINGS, Settings
 from app.errors import ConfigError, PharmatrackError, ServiceUnavailable
+from app.stack import Interrupted
 
 log = logging.getLogger("pharmatrack")
 
@@ -113,7 +114,7 @@ def index(once: bool, verify: bool, reset_on_new_chain: bool):
     chain = ChainClient(settings.effective_rpc_url, timeout=30)
     with stack.database(settings) as url, stack.StopSignal() as stop:
         if verify:
-            _verify(url, chain, deployment, specs_for(deployment))
+            _verify(url, chain, deployment, specs_for(deployment), stop.event)
             return
         db = Database(url, maxconn=2)
         indexer = Indexer.for_deployment(
@@ -133,7 +134,9 @@ def index(once: bool, verify: bool, reset_on_new_chain: bool):
         try:
             if once:
                 blocks = 0
-                while (step := indexer.run_once()).blocks or step.rolled_back_to is not None:
+                while not stop.event.is_set() and (
+                    (step := indexer.run_once()).blocks or step.rolled_back_to is not None
+                ):
                     blocks += step.blocks
                     progress(step)
                 click.echo(f"indexed {blocks} block(s), {progress.events} event(s)")
@@ -146,10 +149,10 @@ def index(once: bool, verify: bool, reset_on_new_chain: bool):
             db.close()
 
 
-def _verify(url, chain, deployment, specs) -> None:
+def _verify(url, chain, deployment, specs, stop) -> None:
     from app.indexer.verify import verify
 
-    report = verify(url, chain, deployment, specs)
+    report = verify(url, chain, deployment, specs, stop=stop)
     for line in report.differences[:20]:
         click.echo(line)
     rows = sum(report.rows.values())
@@ -191,7 +194,7 @@ def up(with_demo: bool, ready_timeout: float):
     from app import stack
 
     settings = _settings()
-    with contextlib.ExitStack() as scope, stack.StopSignal() as stop:
+    with contextlib.ExitStack() as scope, stack.StopSignal(starting=True) as stop:
         env_url = scope.enter_context(stack.database(settings))
         rpc_url, own_chain = _chain_for_up(settings, scope)
         deployment_path = _deploy_for_up(settings, rpc_url, own_chain)
@@ -205,7 +208,10 @@ def up(with_demo: bool, ready_timeout: float):
             "DEPLOYMENT_FILE": str(deployment_path),
         }
         children = {}
-        index_args = [sys.executable, "-m", "app.cli", "index"] + (["--reset-on-new-chain"] if own_chain else [])
+        # A fresh dev chain makes an embedded mirror stale: reset it. Never reset a database the
+        # user named (DATABASE_URL): the indexer refuses the mismatch loudly instead.
+        reset = own_chain and not settings.database_url
+        index_args = [sys.executable, "-m", "app.cli", "index"] + (["--reset-on-new-chain"] if reset else [])
         children["indexer"] = stack.spawn(index_args, child_env, "indexer")
         children["api"] = stack.spawn(stack.gunicorn_args(settings), child_env, "api")
         for name, proc in children.items():
@@ -218,6 +224,7 @@ def up(with_demo: bool, ready_timeout: float):
 
             _print_demo(demo_data.seed(Settings.from_env(child_env)))
             demo_data.wait_visible(base, 60)
+        stop.starting = False
         click.echo(
             f"\npharmatrack is up\n  API      {base}\n  products {base}/v1/products\n  docs     {base}/docs\n  OpenAPI  {base}/openapi.json\n"
             f"  ready    {base}/readyz\n  chain    {rpc_url}\n  database {_redact(env_url)}\nCtrl-C stops everything.\n",
@@ -285,6 +292,9 @@ def main(argv: list[str] | None = None) -> None:
     try:
         code = cli.main(args=argv, prog_name="pharmatrack", standalone_mode=False)
     except click.exceptions.Abort:
+        sys.exit(130)
+    except Interrupted as exc:
+        click.echo(f"pharmatrack: interrupted ({exc}) while starting; stopped what had started", err=True)
         sys.exit(130)
     except click.ClickException as exc:
         exc.show()

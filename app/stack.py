@@ -117,16 +117,27 @@ def wait_ready(url: str, timeout: float, proc: subprocess.Popen | None = None) -
     raise ConfigError("PORT", f"{url} not ready after {timeout:.0f}s ({last})")
 
 
-class StopSignal:
-    """SIGINT/SIGTERM set an event instead of raising, so shutdown runs in order."""
+class Interrupted(BaseException):
+    """SIGINT/SIGTERM arrived while starting up: unwind and stop what was started. A
+    BaseException, so no `except Exception` on the way out can swallow it."""
 
-    def __init__(self):
+
+class StopSignal:
+    """SIGINT/SIGTERM set an event, so a running loop shuts down in order. While `starting`,
+    they raise Interrupted instead, so a long start-up (deploy, wait for readiness, demo) is
+    abandoned at once and everything already started is stopped by the caller's unwinding."""
+
+    def __init__(self, starting: bool = False):
         self.event = threading.Event()
         self.received: int | None = None
+        self.starting = starting
 
     def _handler(self, signum, frame):
         self.received = signum
         self.event.set()
+        if self.starting:
+            self.starting = False
+            raise Interrupted(signal.Signals(signum).name)
 
     def __enter__(self) -> StopSignal:
         self._old = {s: signal.signal(s, self._handler) for s in (signal.SIGINT, signal.SIGTERM)}

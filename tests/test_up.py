@@ -77,3 +77,45 @@ def test_up_starts_everything_and_stops_everything(tmp_path, sig):
     time.sleep(0.5)
     alive = [p for p in started if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
     assert alive == [], [p.cmdline() for p in alive]
+
+
+def test_ctrl_c_while_starting_stops_what_had_started(tmp_path):
+    port, anvil_port = free_port(), free_port()
+    env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "RPC_URL"}}
+    deployment = tmp_path / "deployment.json"
+    env.update(
+        {
+            "PORT": str(port),
+            "ANVIL_PORT": str(anvil_port),
+            "PHARMATRACK_DATA_DIR": str(tmp_path / "data"),
+            "DEPLOYMENT_FILE": str(deployment),
+            "WEB_CONCURRENCY": "1",
+            "BLOCK_TIME": "0",
+            "LOG_LEVEL": "WARNING",
+        }
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "app.cli", "up", "--demo"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 60
+    while not deployment.exists() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert deployment.exists(), "up never deployed"
+    started = psutil.Process(proc.pid).children(recursive=True)
+    started += [
+        p for p in psutil.process_iter(["cmdline"]) if str(tmp_path / "data") in " ".join(p.info["cmdline"] or [])
+    ]
+    commands = [" ".join(p.cmdline()) for p in started]
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert "interrupted (SIGINT) while starting" in err
+    assert "pharmatrack is up" not in out
+    time.sleep(0.5)
+    alive = [p for p in started if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
+    assert alive == [], [p.cmdline() for p in alive]
+    assert any("anvil" in c for c in commands)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 
+import psycopg2
 from flask import Flask, Response, json, request
 from werkzeug.exceptions import HTTPException
 
@@ -54,6 +55,11 @@ def register(app: Flask) -> None:
     def _unavailable(exc: ServiceUnavailable):
         log.warning("dependency unavailable", extra={"component": exc.component, "problem": exc.problem})
         return problem(503, "Service Unavailable", f"the {exc.component} is unavailable; retry later")
+
+    @app.errorhandler(psycopg2.errors.UndefinedTable)
+    def _schema_missing(exc):
+        log.error("database schema missing: run `pharmatrack migrate`")
+        return problem(503, "Service Unavailable", "the database schema is not installed yet; retry later")
 
     @app.errorhandler(ConfigError)
     def _config(exc: ConfigError):

@@ -17,6 +17,30 @@ class LogRangeRefused(PharmatrackError):
     """The provider refused an eth_getLogs range as too large (or its result as too big)."""
 
 
+def describe(exc: Exception) -> str:
+    """A transport failure in words that never repeat the RPC URL (providers put API keys in
+    URLs, and this text reaches public /readyz answers and logs)."""
+    import requests
+
+    response = getattr(exc, "response", None)
+    if isinstance(exc, requests.HTTPError) and response is not None:
+        return f"HTTP {response.status_code} from the node"
+    if isinstance(exc, requests.Timeout):
+        return "the node did not answer in time"
+    if isinstance(exc, requests.ConnectionError):
+        return "cannot connect to the node"
+    return f"{type(exc).__name__} from the node"
+
+
+def redact_url(url: str) -> str:
+    """scheme://host:port only: no userinfo, path or query (where provider keys live)."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    host = parts.hostname or "?"
+    return f"{parts.scheme}://{host}" + (f":{parts.port}" if parts.port else "")
+
+
 def _chain_call(fn):
     @functools.wraps(fn)
     def wrapper(self, *args, **kwargs):
@@ -25,7 +49,7 @@ def _chain_call(fn):
         except ServiceUnavailable:
             raise
         except Exception as exc:  # connection refused, timeouts, JSON-RPC errors: all mean "chain unusable now"
-            raise ServiceUnavailable("chain", f"{type(exc).__name__}: {str(exc)[:200]}") from exc
+            raise ServiceUnavailable("chain", describe(exc)) from exc
 
     return wrapper
 
@@ -80,10 +104,11 @@ class ChainClient:
             params["topics"] = topics
         try:
             response = self.w3.provider.make_request("eth_getLogs", [params])
-        except Exception as exc:  # transport failure
-            if is_range_error(str(exc)):
-                raise LogRangeRefused(str(exc)) from exc
-            raise ServiceUnavailable("chain", f"eth_getLogs: {type(exc).__name__}: {str(exc)[:200]}") from exc
+        except Exception as exc:  # transport failure: rate limits and outages are not range refusals
+            status = getattr(getattr(exc, "response", None), "status_code", None)
+            if status in (400, 413) and is_range_error(getattr(exc.response, "text", "")):
+                raise LogRangeRefused(f"HTTP {status}") from exc
+            raise ServiceUnavailable("chain", f"eth_getLogs: {describe(exc)}") from exc
         if "error" in response:
             message = str(response["error"].get("message", response["error"]))
             if is_range_error(message):
@@ -94,13 +119,16 @@ class ChainClient:
     @_chain_call
     def headers(self, numbers: list[int]) -> dict[int, dict]:
         """Block headers by number in one JSON-RPC batch: {n: {"hash", "parentHash", "timestamp"}}
-        (hashes as bytes, timestamp as int). A block the node does not have is left out."""
+        (hashes as bytes, timestamp as int). A block the node says does not exist (null) is left
+        out; an error for any item (rate limit, backend trouble) fails the whole call."""
         if not numbers:
             return {}
         calls = [("eth_getBlockByNumber", [hex(n), False]) for n in numbers]
         responses = self.w3.provider.make_batch_request(calls)
         if isinstance(responses, dict):  # the whole batch failed
-            raise ServiceUnavailable("chain", f"batch request failed: {str(responses.get('error'))[:200]}")
+            raise ServiceUnavailable("chain", "a block header batch failed")
+        if len(responses) != len(calls) or any("error" in r for r in responses):
+            raise ServiceUnavailable("chain", "the node answered a block header batch with errors")
         out = {}
         for response in responses:
             block = response.get("result")

@@ -118,6 +118,9 @@ def deploy_all(w3: Web3, signer: Signer, path: Path, artifacts: dict[str, Artifa
             "address": receipt["contractAddress"],
             "block": receipt["blockNumber"],
             "tx": receipt["transactionHash"].to_0x_hex(),
+            # The ABI it was deployed with: the indexer decodes with this, not with whatever the
+            # sources say today.
+            "abi": artifact.abi,
         }
     any_artifact = next(iter(artifacts.values()))
     deployment = Deployment(

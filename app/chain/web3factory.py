@@ -25,5 +25,9 @@ def connect(rpc_url: str, timeout: float = 5.0) -> Web3:
     try:
         w3.eth.chain_id  # noqa: B018 - a round trip is the point
     except Exception as exc:  # any transport failure: refused, DNS, timeout, bad JSON
-        raise ConfigError("RPC_URL", f"cannot reach a JSON-RPC node at {rpc_url} ({type(exc).__name__})") from exc
+        from app.chain.client import describe, redact_url
+
+        raise ConfigError(
+            "RPC_URL", f"cannot reach a JSON-RPC node at {redact_url(rpc_url)} ({describe(exc)})"
+        ) from exc
     return w3

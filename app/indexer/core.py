@@ -12,6 +12,9 @@ import time
 from collections import defaultdict
 from dataclasses import dataclass
 
+import psycopg2
+from eth_abi.exceptions import DecodingError
+
 from app.chain.client import ChainClient, LogRangeRefused
 from app.chain.deploy import Deployment
 from app.db import Database
@@ -93,40 +96,28 @@ class Indexer:
         """Index one window (or repair one reorg). Step.blocks is 0 when caught up."""
         safe = self.safe_head()
         with self.db.connection() as conn:
+            store.lock_indexer(conn)  # one writer per mirror, even before the cursor row exists
             cursor = self._cursor(conn)
             start = cursor["block_number"] + 1 if cursor else self.deployment.start_block
-            while True:
-                end = min(safe, start + self.window.size - 1)
-                if end < start:
-                    if cursor and self._cursor_replaced(cursor):
-                        return self._repair(conn, cursor)
-                    return Step(start, start - 1)
-                try:
-                    logs = self.chain.raw_logs(start, end, self.addresses)
-                except LogRangeRefused as exc:
-                    if not self.window.refused():
-                        raise ServiceUnavailable("chain", f"eth_getLogs refused even one block: {exc}") from exc
-                    continue
-                break
+            window = self._read_window(start, safe)
+            if window is None:
+                if cursor and self._cursor_replaced(cursor):
+                    return self._repair(conn, cursor)
+                return Step(start, start - 1)
+            end, pinned, logs = window
             self.window.observe(len(logs), end - start + 1)
             event_blocks = {int(entry["blockNumber"], 16) for entry in logs}
-            wanted = event_blocks | {start, end} | ({cursor["block_number"]} if cursor else set())
-            headers = self.chain.headers(sorted(wanted))
-            if cursor:
-                # The window must hang off the cursor: its first block's parent is the cursor's block.
-                canonical = headers.get(cursor["block_number"])
-                if canonical is None or canonical["hash"] != cursor["block_hash"]:
-                    return self._repair(conn, cursor)
-                if start not in headers or headers[start]["parentHash"] != cursor["block_hash"]:
-                    raise ChainMoved(f"block {start} does not extend the cursor's block; retrying")
-            self._check_window(logs, headers, end)
-            rows: dict[EventSpec, list[tuple]] = defaultdict(list)
-            for entry in logs:
-                spec = self.specs.get(bytes.fromhex(entry["topics"][0][2:])) if entry["topics"] else None
-                if spec is None:
-                    raise IndexerStopped(f"unknown event {entry['topics'][:1]} in tx {entry['transactionHash']}")
-                rows[spec].append(decode_log(spec, entry))
-            writer.write_events(conn, rows)
+            headers = self._window_headers(cursor, start, end, pinned, event_blocks)
+            if headers is None:
+                return self._repair(conn, cursor)
+            self._check_window(logs, headers)
+            rows = self._decode(logs)
+            try:
+                writer.write_events(conn, rows)
+            except psycopg2.DataError as exc:
+                raise IndexerStopped(
+                    f"a value of blocks {start}-{end} cannot be stored: {str(exc).splitlines()[0]}"
+                ) from exc
             store.insert_blocks(
                 conn, {n: h | {"has_events": n in event_blocks} for n, h in headers.items() if n >= start}
             )
@@ -136,6 +127,60 @@ class Indexer:
                 store.create_cursor(conn, self.chain.chain_id(), self.genesis, end, headers[end]["hash"])
             store.prune_blocks(conn, end - 2 * self.reorg_limit)
         return Step(start, end, len(logs))
+
+    def _window_headers(self, cursor, start: int, end: int, pinned: dict, event_blocks: set[int]) -> dict | None:
+        """Headers for the window, checked; None when the cursor's block was replaced (a reorg)."""
+        # Checkpoints: the last reorg_limit blocks of every window, so a later reorg always
+        # finds its common ancestor among stored blocks however wide this window was.
+        wanted = event_blocks | {start, end} | set(range(max(start, end - self.reorg_limit), end + 1))
+        if cursor:
+            wanted.add(cursor["block_number"])
+        headers = self.chain.headers(sorted(wanted))
+        if any(n not in headers for n in wanted):
+            raise ChainMoved("the node did not return every header of the window")
+        if headers[end]["hash"] != pinned["hash"]:
+            raise ChainMoved(f"block {end} changed while its window was read")
+        if cursor:
+            if headers[cursor["block_number"]]["hash"] != cursor["block_hash"]:
+                return None
+            # The window must hang off the cursor: its first block's parent is the cursor's block.
+            if headers[start]["parentHash"] != cursor["block_hash"]:
+                raise ChainMoved(f"block {start} does not extend the cursor's block")
+        return headers
+
+    def _read_window(self, start: int, safe: int) -> tuple[int, dict, list[dict]] | None:
+        """(end, end's header, logs) of the next window, or None when caught up."""
+        while True:
+            end = min(safe, start + self.window.size - 1)
+            if end < start:
+                return None
+            # Pin the window's last block before reading its logs: if its hash is the same
+            # afterwards, no block at or below it changed in between (hashes chain).
+            pinned = self.chain.headers([end]).get(end)
+            if pinned is None:
+                raise ChainMoved(f"block {end} is not available yet")
+            try:
+                return end, pinned, self.chain.raw_logs(start, end, self.addresses)
+            except LogRangeRefused as exc:
+                if not self.window.refused():
+                    raise ServiceUnavailable("chain", "eth_getLogs refused even a one-block range") from exc
+
+    def _decode(self, logs: list[dict]) -> dict[EventSpec, list[tuple]]:
+        rows: dict[EventSpec, list[tuple]] = defaultdict(list)
+        for entry in logs:
+            spec = self.specs.get(bytes.fromhex(entry["topics"][0][2:])) if entry["topics"] else None
+            if spec is None:
+                raise IndexerStopped(
+                    f"unknown event {entry['topics'][:1]} in tx {entry['transactionHash']}: "
+                    "the deployment's ABI does not describe it"
+                )
+            try:
+                rows[spec].append(decode_log(spec, entry))
+            except (DecodingError, ValueError, IndexError) as exc:
+                raise IndexerStopped(
+                    f"cannot decode {spec.name} in tx {entry['transactionHash']} ({type(exc).__name__}: {exc})"
+                ) from exc
+        return rows
 
     def _cursor(self, conn) -> dict | None:
         cursor = store.read_cursor(conn, lock=True)
@@ -151,30 +196,38 @@ class Indexer:
         return cursor
 
     def _cursor_replaced(self, cursor: dict) -> bool:
-        header = self.chain.headers([cursor["block_number"]]).get(cursor["block_number"])
-        return header is None or header["hash"] != cursor["block_hash"]
+        number = cursor["block_number"]
+        header = self.chain.headers([number]).get(number)
+        if header is None:
+            if self.chain.block_number() < number:
+                return True  # the chain is now shorter than the mirror: a reorg
+            raise ChainMoved(f"the node did not return block {number}")
+        return header["hash"] != cursor["block_hash"]
 
     @staticmethod
-    def _check_window(logs: list[dict], headers: dict[int, dict], end: int) -> None:
-        if end not in headers:
-            raise ChainMoved(f"block {end} vanished while reading")
+    def _check_window(logs: list[dict], headers: dict[int, dict]) -> None:
         for entry in logs:
-            header = headers.get(int(entry["blockNumber"], 16))
-            if header is None or header["hash"] != bytes.fromhex(entry["blockHash"][2:]):
+            header = headers[int(entry["blockNumber"], 16)]
+            if header["hash"] != bytes.fromhex(entry["blockHash"][2:]):
                 raise ChainMoved(f"block {int(entry['blockNumber'], 16)} changed while reading")
 
     # -- reorgs ---------------------------------------------------------------------------
 
     def _repair(self, conn, cursor: dict) -> Step:
         """The block under the cursor is no longer canonical: find the newest stored block that
-        still is, delete everything above it, and move the cursor there."""
+        still is, delete everything above it, and move the cursor there. Only a hash that
+        differs counts: a header the node does not return means "retry", never "reorg"."""
+        head = self.chain.block_number()
         floor = cursor["block_number"] - self.reorg_limit
         stored = [(cursor["block_number"], cursor["block_hash"])]
         stored += [
             b for b in store.recent_blocks(conn, cursor["block_number"] - 1, self.reorg_limit + 1) if b[0] >= floor
         ]
-        canonical = self.chain.headers([n for n, _ in stored])
-        ancestor = next((n for n, h in stored if canonical.get(n, {}).get("hash") == h), None)
+        candidates = [(n, h) for n, h in stored if n <= head]  # above the head: gone with the reorg
+        canonical = self.chain.headers([n for n, _ in candidates])
+        if any(n not in canonical for n, _ in candidates):
+            raise ChainMoved("the node did not return every header needed to find the common ancestor")
+        ancestor = next((n for n, h in candidates if canonical[n]["hash"] == h), None)
         if ancestor is None:
             if floor >= self.deployment.start_block:
                 raise IndexerStopped(
@@ -186,8 +239,7 @@ class Indexer:
         if ancestor < self.deployment.start_block:
             store.delete_cursor(conn)
         else:
-            ancestor_hash = canonical[ancestor]["hash"] if ancestor in canonical else dict(stored)[ancestor]
-            store.move_cursor(conn, cursor, ancestor, ancestor_hash)
+            store.move_cursor(conn, cursor, ancestor, canonical[ancestor]["hash"])
         log.warning(
             "reorg: rolled back",
             extra={"from_block": cursor["block_number"], "to_block": ancestor, "rows_deleted": sum(deleted.values())},
@@ -196,16 +248,24 @@ class Indexer:
 
     # -- loops ----------------------------------------------------------------------------
 
-    def run_until_caught_up(self) -> int:
-        """Index until the safe head; return the blocks advanced (rollbacks included)."""
-        total = 0
-        while True:
-            step = self.run_once()
+    def run_until_caught_up(self, stop: threading.Event | None = None) -> int:
+        """Index until the safe head (or until `stop` is set); return the blocks advanced."""
+        total, moved = 0, 0
+        while stop is None or not stop.is_set():
+            try:
+                step = self.run_once()
+            except ChainMoved:
+                moved += 1
+                if moved > 20:
+                    raise
+                time.sleep(0.1)
+                continue
             if step.rolled_back_to is not None:
                 continue
             if step.blocks == 0:
                 return total
             total += step.blocks
+        return total
 
     def run_forever(self, stop: threading.Event, poll_seconds: float = 1.0, progress=None) -> None:
         backoff = poll_seconds

@@ -156,7 +156,9 @@ class EventSpec:
 
     @property
     def data_types(self) -> list[str]:
-        return [t for t, i in zip(self.types, self.indexed, strict=True) if not i]
+        """Types to decode the data with. Strings decode as bytes (the same ABI encoding) so an
+        event carrying invalid UTF-8 cannot stop the indexer; _value cleans them."""
+        return [_as_bytes_type(t) for t, i in zip(self.types, self.indexed, strict=True) if not i]
 
     @classmethod
     def from_abi(cls, entry: dict) -> EventSpec:
@@ -204,7 +206,21 @@ def _topic_value(abi_type: str, topic: bytes):
     return topic  # bytes32 as is; string/bytes/arrays: the hash
 
 
+def _as_bytes_type(abi_type: str) -> str:
+    return "bytes" + abi_type[len("string") :] if abi_type.startswith("string") else abi_type
+
+
+def clean_text(raw: bytes) -> str:
+    """On-chain strings are whatever a caller sent: invalid UTF-8 and NUL (which Postgres text
+    cannot hold) become U+FFFD, deterministically, so a re-index stores the same text."""
+    return raw.decode("utf-8", errors="replace").replace("\x00", "\ufffd")
+
+
 def _value(abi_type: str, value):
+    if abi_type == "string":
+        return clean_text(value)
+    if abi_type == "string[]":
+        return [clean_text(v) for v in value]
     if abi_type == "address":
         return bytes.fromhex(value[2:])
     if abi_type.endswith("[]") and abi_type.startswith("address"):

@@ -47,6 +47,12 @@ class CursorMoved(Exception):
     """Another indexer moved the cursor concurrently."""
 
 
+def lock_indexer(conn, name: str = CURSOR_NAME) -> None:
+    """Serialise indexers of the same mirror (per schema) for the rest of the transaction."""
+    with conn.cursor() as cur:
+        cur.execute("SELECT pg_advisory_xact_lock(hashtext(current_schema() || ':indexer:' || %s))", (name,))
+
+
 def read_cursor(conn, name: str = CURSOR_NAME, lock: bool = False) -> dict | None:
     row = fetch_one(conn, LOCK_CURSOR if lock else READ_CURSOR, (name,))
     if row:

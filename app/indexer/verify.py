@@ -53,7 +53,7 @@ def _compare(conn, schema: str, table: str, key_filter: sql.Composable, block: i
 
 
 def verify(
-    url: str, chain: ChainClient, deployment: Deployment, specs: dict[bytes, EventSpec], progress=None
+    url: str, chain: ChainClient, deployment: Deployment, specs: dict[bytes, EventSpec], progress=None, stop=None
 ) -> Report:
     db = Database(url, maxconn=1)
     with db.connection() as conn:
@@ -76,6 +76,8 @@ def verify(
         while (step := indexer.run_once()).blocks or step.rolled_back_to is not None:
             if progress:
                 progress(step)
+            if stop is not None and stop.is_set():
+                return Report(block=cursor["block_number"], differences=["interrupted before the re-index finished"])
         report = Report(block=cursor["block_number"])
         below = sql.SQL("block_number <= %(block)s")
         with db.connection() as conn:

@@ -9,7 +9,9 @@ from dataclasses import dataclass
 # nethermind, Infura, Alchemy, QuickNode ... word it differently).
 _TOO_BIG = (
     "query returned more than",
-    "too many",
+    "too many results",
+    "too many blocks",
+    "too many logs",
     "range too large",
     "block range",
     "exceed maximum",

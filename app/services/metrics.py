@@ -3,6 +3,7 @@ without shared memory): chain head, indexer cursor and lag, mirror table sizes."
 
 from __future__ import annotations
 
+import psycopg2
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import GaugeMetricFamily, InfoMetricFamily
 
@@ -40,7 +41,7 @@ class _Collector:
                     cur.execute(TABLE_SIZES)
                     sizes = cur.fetchall()
             up.add_metric(["database"], 1)
-        except PharmatrackError:
+        except (PharmatrackError, psycopg2.errors.UndefinedTable):
             up.add_metric(["database"], 0)
         yield up
         if head is not None:

@@ -49,3 +49,15 @@ def test_database_outage_is_a_503_not_a_500(anvil, deployment, tmp_path):
     assert resp.status_code == 503
     assert resp.headers["Retry-After"] == "5"
     assert "database" in resp.get_json()["detail"]
+
+
+def test_an_unmigrated_database_is_a_503_not_a_500(settings, empty_database_url):
+    from app import create_app
+
+    client = create_app(settings.replace(database_url=empty_database_url)).test_client()
+    resp = client.get("/v1/products")
+    assert resp.status_code == 503
+    assert "schema" in resp.get_json()["detail"]
+    metrics = client.get("/metrics")
+    assert metrics.status_code == 200
+    assert 'pharmatrack_dependency_up{dependency="database"} 0.0' in metrics.get_data(as_text=True)
