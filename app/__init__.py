@@ -24,7 +24,7 @@ class Extensions:
 def create_app(settings: Settings | None = None, config: dict | None = None) -> Flask:
     """Build the WSGI app. Settings come from the environment unless given (tests pass them)."""
     from app import logs
-    from app.api import auth, health, metrics, problems, products
+    from app.api import auth, health, me, metrics, problems, products
 
     settings = settings or Settings.from_env()
     logs.setup(settings.log_level)
@@ -48,8 +48,10 @@ def create_app(settings: Settings | None = None, config: dict | None = None) -> 
         chain=ChainClient(settings.effective_rpc_url),
     )
     api = Api(app)
-    api.spec.components.security_scheme("ApiKey", {"type": "http", "scheme": "bearer"})
-    for blueprint in (health.blp, metrics.blp, products.blp):
+    api.spec.components.security_scheme(
+        "ApiKey", {"type": "http", "scheme": "bearer", "description": "Organisation API key: pt_<prefix>_<secret>"}
+    )
+    for blueprint in (health.blp, metrics.blp, products.blp, me.blp):
         api.register_blueprint(blueprint)
     problems.register(app)
     auth.register(app)

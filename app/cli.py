@@ -274,6 +274,106 @@ def _redact(url: str) -> str:
     return re.sub(r"(://[^:/@]+):[^@]*@", r"\1:***@", url)
 
 
+@cli.group()
+def org():
+    """Trading partners known to the service (names, GLNs, chain accounts, roles)."""
+
+
+@org.command("add")
+@click.option("--name", required=True, help="Organisation name, e.g. 'Riverside Pharmacy'.")
+@click.option("--gln", required=True, help="Its GLN-13.")
+@click.option("--account", required=True, help="Its chain address (0x…), the one registered on the contract.")
+@click.option(
+    "--role",
+    "roles",
+    multiple=True,
+    required=True,
+    help="manufacturer, distributor, dispenser or regulator (repeatable).",
+)
+def org_add(name: str, gln: str, account: str, roles: tuple[str, ...]):
+    """Add an organisation."""
+    from app import stack
+    from app.db import connect
+    from app.services import orgs
+
+    settings = _settings()
+    with stack.database(settings) as url:
+        conn = connect(url)
+        try:
+            with conn:
+                org_id = orgs.add_organisation(conn, name, gln, account, list(roles))
+        except orgs.OrgError as exc:
+            raise ConfigError(f"--{exc.field}", exc.problem) from None
+        finally:
+            conn.close()
+    click.echo(f"organisation {org_id} added: {name} (GLN {gln}, {', '.join(sorted(roles))})")
+
+
+@org.command("list")
+def org_list():
+    """List organisations."""
+    from app import stack
+    from app.db import connect
+    from app.services import orgs
+
+    settings = _settings()
+    with stack.database(settings) as url:
+        conn = connect(url)
+        with conn:
+            rows = orgs.list_organisations(conn)
+        conn.close()
+    for row in rows:
+        state = " (suspended)" if row["suspended_at"] else ""
+        click.echo(f"{row['gln']}  0x{bytes(row['account']).hex()}  {','.join(row['roles']):<24} {row['name']}{state}")
+
+
+@cli.group()
+def key():
+    """API keys: each belongs to one organisation and acts with its roles."""
+
+
+@key.command("create")
+@click.option("--gln", required=True, help="GLN of the organisation the key acts for.")
+@click.option("--label", required=True, help="What the key is for, e.g. 'dock scanner 3'.")
+def key_create(gln: str, label: str):
+    """Create an API key; it is printed once and only its hash is stored."""
+    from app import stack
+    from app.db import connect
+    from app.services import orgs
+
+    settings = _settings()
+    with stack.database(settings) as url:
+        conn = connect(url)
+        try:
+            with conn:
+                secret = orgs.create_key(conn, gln, label)
+        except orgs.OrgError as exc:
+            raise ConfigError(f"--{exc.field}", exc.problem) from None
+        finally:
+            conn.close()
+    click.echo(secret)
+    click.echo("store it now: it cannot be shown again", err=True)
+
+
+@key.command("revoke")
+@click.argument("prefix")
+def key_revoke(prefix: str):
+    """Revoke a key by its prefix (the 10 characters after 'pt_')."""
+    from app import stack
+    from app.db import connect
+    from app.services import orgs
+
+    settings = _settings()
+    with stack.database(settings) as url:
+        conn = connect(url)
+        with conn:
+            revoked = orgs.revoke_key(conn, prefix)
+        conn.close()
+    if not revoked:
+        raise ConfigError("PREFIX", f"no active key with prefix {prefix!r}")
+    click.echo(f"key {prefix} revoked")
+
+
 @cli.command("settings")
 @click.option("--markdown", is_flag=True, help="Print as a Markdown table (for the README).")
 def settings_cmd(markdown: bool):

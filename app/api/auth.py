@@ -1,17 +1,21 @@
 """Authentication gate: every route is closed unless its view is explicitly marked public.
 
-Organisation API keys arrive with the write path; until then the only open routes are the
-ones marked with ``@public`` (health, readiness, the OpenAPI document, the docs page and the
-foundation's read-only probe).
+Callers authenticate with an organisation API key, ``Authorization: Bearer pt_<prefix>_<secret>``
+(created with ``pharmatrack key create``). The principal (organisation, GLN, roles) is put on
+``flask.g.principal``; views restrict further with ``@requires_roles(...)``.
 """
 
 from __future__ import annotations
 
-from flask import Flask, current_app, request
+import functools
+
+from flask import Flask, current_app, g, request
 
 from app.api.problems import problem
+from app.services import orgs
 
 PUBLIC_ATTR = "_pharmatrack_public"
+SECURITY = [{"ApiKey": []}]  # OpenAPI security requirement of every non-public operation
 
 
 def public(view):
@@ -31,14 +35,56 @@ def is_public(app: Flask, endpoint: str | None) -> bool:
     return bool(getattr(view, PUBLIC_ATTR, False) or getattr(getattr(view, "view_class", None), PUBLIC_ATTR, False))
 
 
+def _unauthorized(rule: str):
+    resp = problem(
+        401,
+        "Unauthorized",
+        "this route needs an organisation API key: Authorization: Bearer pt_…",
+        errors={"headers": {"Authorization": [rule]}},
+    )
+    resp.headers["WWW-Authenticate"] = 'Bearer realm="pharmatrack"'
+    return resp
+
+
+def requires_roles(*roles: str):
+    """Allow the view only to organisations holding one of `roles` (403 otherwise)."""
+    unknown = set(roles) - set(orgs.ROLES)
+    if unknown:
+        raise ValueError(f"unknown roles {sorted(unknown)}")
+
+    def decorate(fn):
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            principal = g.get("principal")
+            if principal is None or not principal.has_role(*roles):
+                return problem(
+                    403,
+                    "Forbidden",
+                    f"this action needs the role {' or '.join(roles)}; your organisation has "
+                    f"{', '.join(principal.roles) if principal else 'none'}",
+                )
+            return fn(*args, **kwargs)
+
+        return wrapper
+
+    return decorate
+
+
 def register(app: Flask) -> None:
     @app.before_request
     def _require_credentials():
         if is_public(current_app, request.endpoint):
             return None
-        return problem(
-            401,
-            "Unauthorized",
-            "this route needs an organisation API key in the Authorization header",
-            errors={"headers": {"Authorization": ["required"]}},
-        )
+        header = request.headers.get("Authorization", "")
+        scheme, _, key = header.partition(" ")
+        if not header:
+            return _unauthorized("required")
+        if scheme.lower() != "bearer" or not key.strip():
+            return _unauthorized("must be 'Bearer <API key>'")
+        db = current_app.extensions["pharmatrack"].db
+        with db.connection() as conn:
+            principal = orgs.authenticate(conn, key.strip())
+        if principal is None:
+            return _unauthorized("unknown, revoked or suspended API key")
+        g.principal = principal
+        return None

@@ -42,6 +42,17 @@ def test_a_route_not_marked_public_demands_credentials(app):
     assert resp.get_json()["errors"] == {"headers": {"Authorization": ["required"]}}
 
 
+def test_every_non_public_operation_declares_the_api_key_in_openapi(client, app):
+    spec = client.get("/openapi.json").get_json()
+    assert "ApiKey" in spec["components"]["securitySchemes"]
+    for path, operations in spec["paths"].items():
+        for method, operation in operations.items():
+            flask_rule = re.sub(r"\{([^}]+)\}", r"<\1>", path)
+            if flask_rule in EXPECTED_PUBLIC:
+                continue
+            assert operation.get("security") == [{"ApiKey": []}], f"{method.upper()} {path}"
+
+
 def test_every_api_route_is_in_the_openapi_spec(client, app):
     spec = client.get("/openapi.json").get_json()
     documented = set(spec["paths"])
