@@ -34,14 +34,14 @@ def _wait_up(proc, base, timeout=120):
     raise AssertionError("stack did not come up with demo data")
 
 
-@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
-def test_up_starts_everything_and_stops_everything(tmp_path, sig):
-    port, anvil_port = free_port(), free_port()
+def _up_env(tmp_path) -> tuple[dict, int]:
+    """Environment for an `up` of its own: free ports, a data folder and deployment record in tmp."""
+    port = free_port()
     env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "RPC_URL"}}
     env.update(
         {
             "PORT": str(port),
-            "ANVIL_PORT": str(anvil_port),
+            "ANVIL_PORT": str(free_port()),
             "PHARMATRACK_DATA_DIR": str(tmp_path / "data"),
             "DEPLOYMENT_FILE": str(tmp_path / "deployment.json"),
             "WEB_CONCURRENCY": "1",
@@ -49,6 +49,12 @@ def test_up_starts_everything_and_stops_everything(tmp_path, sig):
             "LOG_LEVEL": "WARNING",
         }
     )
+    return env, port
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_up_starts_everything_and_stops_everything(tmp_path, sig):
+    env, port = _up_env(tmp_path)
     proc = subprocess.Popen(
         [sys.executable, "-m", "app.cli", "up", "--demo"],
         env=env,
@@ -80,20 +86,8 @@ def test_up_starts_everything_and_stops_everything(tmp_path, sig):
 
 
 def test_ctrl_c_while_starting_stops_what_had_started(tmp_path):
-    port, anvil_port = free_port(), free_port()
-    env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "RPC_URL"}}
+    env, _ = _up_env(tmp_path)
     deployment = tmp_path / "deployment.json"
-    env.update(
-        {
-            "PORT": str(port),
-            "ANVIL_PORT": str(anvil_port),
-            "PHARMATRACK_DATA_DIR": str(tmp_path / "data"),
-            "DEPLOYMENT_FILE": str(deployment),
-            "WEB_CONCURRENCY": "1",
-            "BLOCK_TIME": "0",
-            "LOG_LEVEL": "WARNING",
-        }
-    )
     proc = subprocess.Popen(
         [sys.executable, "-m", "app.cli", "up", "--demo"],
         env=env,

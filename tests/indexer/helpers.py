@@ -41,3 +41,23 @@ def glns(url: str) -> list[int]:
     """GLNs of the organisations in the mirror, in chain order (the tests' recognisable events)."""
     rows = mirror(url, ["ev_organisation_registered"])["ev_organisation_registered"]
     return [int(row[5]) for row in rows]
+
+
+def reorg(w3, pharmatrack, depth: int, new_glns: list[int]) -> None:
+    """anvil_reorg: replace the last `depth` blocks; register one organisation per GLN in the new blocks."""
+    from eth_account import Account
+
+    role = pharmatrack.functions.DISPENSER_ROLE().call()
+    txs = [
+        [
+            {
+                "from": w3.eth.accounts[0],
+                "to": pharmatrack.address,
+                "data": pharmatrack.encode_abi("registerOrganisation", [Account.create().address, gln, [role]]),
+            },
+            i,
+        ]
+        for i, gln in enumerate(new_glns)
+    ]
+    response = w3.provider.make_request("anvil_reorg", [depth, txs])
+    assert "error" not in response, response

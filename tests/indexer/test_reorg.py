@@ -3,13 +3,12 @@ last k blocks with different transactions: after the indexer runs, the mirror eq
 index of the new chain; a reorg deeper than the limit stops the indexer loudly and untouched."""
 
 import pytest
-from eth_account import Account
 
 from app.chain.client import ChainClient
 from app.db import Database
 from app.indexer.core import Indexer, IndexerStopped
 from tests.conftest import register_org
-from tests.indexer.helpers import glns, index_all, mirror, tables_for
+from tests.indexer.helpers import glns, index_all, mirror, reorg, tables_for
 
 
 @pytest.fixture
@@ -19,24 +18,6 @@ def live(anvil, deployment, database_factory):
     db = Database(url, maxconn=1)
     yield url, Indexer.for_deployment(db, ChainClient(anvil.rpc_url), deployment, reorg_limit=8)
     db.close()
-
-
-def reorg(w3, pharmatrack, depth, new_glns):
-    """Replace the last `depth` blocks; register one organisation per GLN in the new blocks."""
-    role = pharmatrack.functions.DISPENSER_ROLE().call()
-    txs = [
-        [
-            {
-                "from": w3.eth.accounts[0],
-                "to": pharmatrack.address,
-                "data": pharmatrack.encode_abi("registerOrganisation", [Account.create().address, gln, [role]]),
-            },
-            i,
-        ]
-        for i, gln in enumerate(new_glns)
-    ]
-    response = w3.provider.make_request("anvil_reorg", [depth, txs])
-    assert "error" not in response, response
 
 
 def same_as_fresh_index(url, anvil, deployment, database_factory):

@@ -6,7 +6,6 @@ import threading
 import time
 
 import pytest
-from eth_account import Account
 
 from app.chain.client import ChainClient
 from app.db import Database
@@ -14,23 +13,7 @@ from app.errors import ServiceUnavailable
 from app.indexer.core import Indexer
 from app.indexer.window import is_range_error
 from tests.conftest import register_org
-from tests.indexer.helpers import glns, index_all, mirror, tables_for
-
-
-def reorg(w3, pharmatrack, depth, new_glns):
-    role = pharmatrack.functions.DISPENSER_ROLE().call()
-    txs = [
-        [
-            {
-                "from": w3.eth.accounts[0],
-                "to": pharmatrack.address,
-                "data": pharmatrack.encode_abi("registerOrganisation", [Account.create().address, gln, [role]]),
-            },
-            i,
-        ]
-        for i, gln in enumerate(new_glns)
-    ]
-    assert "error" not in w3.provider.make_request("anvil_reorg", [depth, txs])
+from tests.indexer.helpers import glns, index_all, mirror, reorg, tables_for
 
 
 @pytest.fixture
