@@ -6,6 +6,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 
@@ -20,17 +21,36 @@ def _get(url):
         return resp.status, json.loads(resp.read())
 
 
-def _wait_up(proc, base, timeout=120):
+class _Output:
+    """Drains a child's stdout (gunicorn's access log goes there too) and notes when `up`
+    announces that start-up is over."""
+
+    def __init__(self, stream):
+        self.lines: list[str] = []
+        self.ready = threading.Event()
+        self._thread = threading.Thread(target=self._read, args=(stream,), daemon=True)
+        self._thread.start()
+
+    def _read(self, stream):
+        for line in stream:
+            self.lines.append(line)
+            if "Ctrl-C stops everything" in line:
+                self.ready.set()
+
+    def text(self) -> str:
+        self._thread.join(10)
+        return "".join(self.lines)
+
+
+def _wait_up(proc, base, output: _Output, timeout=120):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        assert proc.poll() is None, proc.stderr.read() if proc.stderr else "exited"
-        try:
+        assert proc.poll() is None, "up exited while starting"
+        if output.ready.is_set():
             status, body = _get(f"{base}/v1/products")
-            if status == 200 and [i["gtin"] for i in body["items"]] == ["09506000134352"]:
-                return
-        except OSError:
-            pass
-        time.sleep(0.5)
+            assert status == 200 and [i["gtin"] for i in body["items"]] == ["09506000134352"]
+            return
+        time.sleep(0.2)
     raise AssertionError("stack did not come up with demo data")
 
 
@@ -55,16 +75,18 @@ def _up_env(tmp_path) -> tuple[dict, int]:
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
 def test_up_starts_everything_and_stops_everything(tmp_path, sig):
     env, port = _up_env(tmp_path)
+    stderr_file = (tmp_path / "stderr").open("w")  # closed once the child has exited
     proc = subprocess.Popen(
         [sys.executable, "-m", "app.cli", "up", "--demo"],
         env=env,
         stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
+        stderr=stderr_file,
         text=True,
     )
+    output = _Output(proc.stdout)
     base = f"http://127.0.0.1:{port}"
     try:
-        _wait_up(proc, base)
+        _wait_up(proc, base, output)
         status, ready = _get(f"{base}/readyz")
         assert status == 200
         assert ready["components"]["database"]["state"] == "ok"
@@ -77,9 +99,12 @@ def test_up_starts_everything_and_stops_everything(tmp_path, sig):
         assert "anvil" in names and "gunicorn" in names and "postgres" in names
     finally:
         proc.send_signal(sig)
-        out, err = proc.communicate(timeout=60)
-    assert proc.returncode == 0, err
-    assert "pharmatrack is up" in out
+        proc.wait(60)
+        stderr_file.close()
+        printed = output.text()
+        proc.stdout.close()
+    assert proc.returncode == 0, (tmp_path / "stderr").read_text()
+    assert "pharmatrack is up" in printed
     time.sleep(0.5)
     alive = [p for p in started if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
     assert alive == [], [p.cmdline() for p in alive]
