@@ -200,7 +200,9 @@ def up(with_demo: bool, ready_timeout: float):
         deployment_path = _deploy_for_up(settings, rpc_url, own_chain)
         from app.db import migrate as migrations
 
+        stop.check()
         migrations.apply(env_url)
+        stop.check()
         child_env = {
             **os.environ,
             "DATABASE_URL": env_url,
@@ -219,12 +221,13 @@ def up(with_demo: bool, ready_timeout: float):
             scope.callback(log.info, "stopping %s", name)
         base = f"http://{settings.host}:{settings.port}"
         stack.wait_ready(f"{base}/readyz", ready_timeout, children["api"])
+        stop.check()
         if with_demo:
             from app import demo as demo_data
 
             _print_demo(demo_data.seed(Settings.from_env(child_env)))
             demo_data.wait_visible(base, 60)
-        stop.starting = False
+        stop.started()
         click.echo(
             f"\npharmatrack is up\n  API      {base}\n  products {base}/v1/products\n  docs     {base}/docs\n  OpenAPI  {base}/openapi.json\n"
             f"  ready    {base}/readyz\n  chain    {rpc_url}\n  database {_redact(env_url)}\nCtrl-C stops everything.\n",

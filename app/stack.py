@@ -136,8 +136,19 @@ class StopSignal:
         self.received = signum
         self.event.set()
         if self.starting:
-            self.starting = False
             raise Interrupted(signal.Signals(signum).name)
+
+    def check(self) -> None:
+        """Raise Interrupted if a signal came during start-up. The handler raises too, but an
+        exception raised inside a callback the interpreter runs (a weakref callback, a __del__)
+        is printed and dropped, so start-up checks again between its steps."""
+        if self.starting and self.event.is_set():
+            raise Interrupted(signal.Signals(self.received).name)
+
+    def started(self) -> None:
+        """Start-up is over: from now on a signal only sets the event."""
+        self.check()
+        self.starting = False
 
     def __enter__(self) -> StopSignal:
         self._old = {s: signal.signal(s, self._handler) for s in (signal.SIGINT, signal.SIGTERM)}

@@ -12,6 +12,8 @@ from flask import Flask, Response, json, request
 from werkzeug.exceptions import HTTPException
 
 from app.errors import ConfigError, NotFound, ServiceUnavailable
+from app.gs1 import GS1Error
+from app.services.outbox import IdempotencyConflict
 
 log = logging.getLogger(__name__)
 PROBLEM_JSON = "application/problem+json"
@@ -55,6 +57,22 @@ def register(app: Flask) -> None:
     def _unavailable(exc: ServiceUnavailable):
         log.warning("dependency unavailable", extra={"component": exc.component, "problem": exc.problem})
         return problem(503, "Service Unavailable", f"the {exc.component} is unavailable; retry later")
+
+    @app.errorhandler(IdempotencyConflict)
+    def _idempotency(exc: IdempotencyConflict):
+        return problem(
+            422,
+            "Unprocessable Entity",
+            str(exc),
+            errors={"headers": {"Idempotency-Key": ["was used before with a different request"]}},
+            operation=exc.operation_id,
+        )
+
+    @app.errorhandler(GS1Error)
+    def _gs1(exc: GS1Error):
+        return problem(
+            422, "Unprocessable Entity", exc.message, errors={"json": {exc.field: [f"{exc.rule}: {exc.message}"]}}
+        )
 
     @app.errorhandler(psycopg2.errors.UndefinedTable)
     def _schema_missing(exc):

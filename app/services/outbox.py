@@ -1,0 +1,76 @@
+"""The outbox of accepted writes, with Idempotency-Key semantics (no Flask here).
+
+`accept` stores an operation in the caller's transaction; the same key with the same request
+returns the first operation, the same key with a different request is refused. The relayer
+takes pending rows with `claim` (FOR UPDATE SKIP LOCKED), so several relayers never take the
+same row, and a relayer killed mid-batch leaves its rows to be claimed again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+
+from app.db import fetch_all, fetch_one
+from app.errors import PharmatrackError
+
+STATUSES = ("pending", "submitted", "confirmed", "failed")
+
+
+class IdempotencyConflict(PharmatrackError):
+    """The Idempotency-Key was used before by this organisation for a different request."""
+
+    def __init__(self, operation_id: str):
+        super().__init__(f"Idempotency-Key already used for operation {operation_id} with a different request")
+        self.operation_id = operation_id
+
+
+INSERT = """
+INSERT INTO operations (id, organisation_id, action, payload, idempotency_key, request_sha256)
+VALUES (%s, %s, %s, %s, %s, %s)
+ON CONFLICT (organisation_id, idempotency_key) DO NOTHING
+RETURNING *
+"""
+BY_KEY = "SELECT * FROM operations WHERE organisation_id = %s AND idempotency_key = %s"
+BY_ID = "SELECT * FROM operations WHERE id = %s"
+CLAIM = """
+SELECT * FROM operations WHERE status = 'pending'
+ORDER BY created_at, id
+LIMIT %s
+FOR UPDATE SKIP LOCKED
+"""
+
+
+def request_digest(action: str, payload: dict) -> bytes:
+    canonical = json.dumps({"action": action, "payload": payload}, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).digest()
+
+
+def accept(conn, organisation_id: int, action: str, payload: dict, idempotency_key: str) -> tuple[dict, bool]:
+    """Store the operation unless this key was seen; returns (operation, created)."""
+    digest = request_digest(action, payload)
+    row = fetch_one(
+        conn,
+        INSERT,
+        (str(uuid.uuid4()), organisation_id, action, json.dumps(payload), idempotency_key, digest),
+    )
+    if row is not None:
+        return row, True
+    existing = fetch_one(conn, BY_KEY, (organisation_id, idempotency_key))
+    if bytes(existing["request_sha256"]) != digest:
+        raise IdempotencyConflict(str(existing["id"]))
+    return existing, False
+
+
+def get(conn, operation_id: str, organisation_id: int, see_all: bool = False) -> dict | None:
+    """The operation, if it exists and the caller may see it (its organisation, or a regulator)."""
+    row = fetch_one(conn, BY_ID, (operation_id,))
+    if row is None or (row["organisation_id"] != organisation_id and not see_all):
+        return None
+    return row
+
+
+def claim(conn, limit: int) -> list[dict]:
+    """Lock up to `limit` pending operations for this transaction; others skip them."""
+    return fetch_all(conn, CLAIM, (limit,))
