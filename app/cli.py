@@ -277,6 +277,25 @@ def _redact(url: str) -> str:
     return re.sub(r"(://[^:/@]+):[^@]*@", r"\1:***@", url)
 
 
+@contextlib.contextmanager
+def _service_db():
+    """A connection to the service database in one transaction, for the admin commands; a
+    rejected value names its command-line option."""
+    from app import stack
+    from app.db import connect
+    from app.services.orgs import OrgError
+
+    with stack.database(_settings()) as url:
+        conn = connect(url)
+        try:
+            with conn:
+                yield conn
+        except OrgError as exc:
+            raise ConfigError(f"--{exc.field}", exc.problem) from None
+        finally:
+            conn.close()
+
+
 @cli.group()
 def org():
     """Trading partners known to the service (names, GLNs, chain accounts, roles)."""
@@ -295,36 +314,20 @@ def org():
 )
 def org_add(name: str, gln: str, account: str, roles: tuple[str, ...]):
     """Add an organisation."""
-    from app import stack
-    from app.db import connect
     from app.services import orgs
 
-    settings = _settings()
-    with stack.database(settings) as url:
-        conn = connect(url)
-        try:
-            with conn:
-                org_id = orgs.add_organisation(conn, name, gln, account, list(roles))
-        except orgs.OrgError as exc:
-            raise ConfigError(f"--{exc.field}", exc.problem) from None
-        finally:
-            conn.close()
+    with _service_db() as conn:
+        org_id = orgs.add_organisation(conn, name, gln, account, list(roles))
     click.echo(f"organisation {org_id} added: {name} (GLN {gln}, {', '.join(sorted(roles))})")
 
 
 @org.command("list")
 def org_list():
     """List organisations."""
-    from app import stack
-    from app.db import connect
     from app.services import orgs
 
-    settings = _settings()
-    with stack.database(settings) as url:
-        conn = connect(url)
-        with conn:
-            rows = orgs.list_organisations(conn)
-        conn.close()
+    with _service_db() as conn:
+        rows = orgs.list_organisations(conn)
     for row in rows:
         state = " (suspended)" if row["suspended_at"] else ""
         click.echo(f"{row['gln']}  0x{bytes(row['account']).hex()}  {','.join(row['roles']):<24} {row['name']}{state}")
@@ -340,20 +343,10 @@ def key():
 @click.option("--label", required=True, help="What the key is for, e.g. 'dock scanner 3'.")
 def key_create(gln: str, label: str):
     """Create an API key; it is printed once and only its hash is stored."""
-    from app import stack
-    from app.db import connect
     from app.services import orgs
 
-    settings = _settings()
-    with stack.database(settings) as url:
-        conn = connect(url)
-        try:
-            with conn:
-                secret = orgs.create_key(conn, gln, label)
-        except orgs.OrgError as exc:
-            raise ConfigError(f"--{exc.field}", exc.problem) from None
-        finally:
-            conn.close()
+    with _service_db() as conn:
+        secret = orgs.create_key(conn, gln, label)
     click.echo(secret)
     click.echo("store it now: it cannot be shown again", err=True)
 
@@ -362,16 +355,10 @@ def key_create(gln: str, label: str):
 @click.argument("prefix")
 def key_revoke(prefix: str):
     """Revoke a key by its prefix (the 10 characters after 'pt_')."""
-    from app import stack
-    from app.db import connect
     from app.services import orgs
 
-    settings = _settings()
-    with stack.database(settings) as url:
-        conn = connect(url)
-        with conn:
-            revoked = orgs.revoke_key(conn, prefix)
-        conn.close()
+    with _service_db() as conn:
+        revoked = orgs.revoke_key(conn, prefix)
     if not revoked:
         raise ConfigError("PREFIX", f"no active key with prefix {prefix!r}")
     click.echo(f"key {prefix} revoked")
