@@ -149,6 +149,23 @@ def index(once: bool, verify: bool, reset_on_new_chain: bool):
             db.close()
 
 
+@cli.command()
+def relay():
+    """Run the relayer: sign and send accepted operations, settle them from receipts."""
+    from app import stack
+    from app.relayer.core import Relayer
+
+    settings = _settings()
+    with stack.database(settings) as url, stack.StopSignal() as stop:
+        relayer = Relayer.from_settings(settings.replace(database_url=url))
+        log.info("relayer running", extra={"batch": settings.relayer_batch})
+        try:
+            relayer.run_forever(stop.event)
+        finally:
+            relayer.db.close()
+        log.info("relayer stopped")
+
+
 def _verify(url, chain, deployment, specs, stop) -> None:
     from app.indexer.verify import verify
 
@@ -184,6 +201,8 @@ def _print_demo(summary: dict) -> None:
     click.echo(f"demo supply chain {state}: GTIN {summary['gtin']}, lot {summary['lot']}, {summary['packs']} packs")
     for party in summary["parties"]:
         click.echo(f"  {party['name']:<38} GLN {party['gln']}  {party['account']}")
+    if summary.get("api_keys"):
+        click.echo("  demo API keys (one per party, by GLN) written to PHARMATRACK_DATA_DIR/demo-api-keys.json")
 
 
 @cli.command()
@@ -215,6 +234,7 @@ def up(with_demo: bool, ready_timeout: float):
         reset = own_chain and not settings.database_url
         index_args = [sys.executable, "-m", "app.cli", "index"] + (["--reset-on-new-chain"] if reset else [])
         children["indexer"] = stack.spawn(index_args, child_env, "indexer")
+        children["relayer"] = stack.spawn([sys.executable, "-m", "app.cli", "relay"], child_env, "relayer")
         children["api"] = stack.spawn(stack.gunicorn_args(settings), child_env, "api")
         for name, proc in children.items():
             scope.callback(stack.stop_process, proc)
@@ -304,7 +324,8 @@ def org():
 @org.command("add")
 @click.option("--name", required=True, help="Organisation name, e.g. 'Riverside Pharmacy'.")
 @click.option("--gln", required=True, help="Its GLN-13.")
-@click.option("--account", required=True, help="Its chain address (0x…), the one registered on the contract.")
+@click.option("--account", help="Its chain address (0x…), the one registered on the contract.")
+@click.option("--new-key", is_flag=True, help="Instead of --account: create its signing key in SIGNER_KEYSTORE_DIR.")
 @click.option(
     "--role",
     "roles",
@@ -312,13 +333,20 @@ def org():
     required=True,
     help="manufacturer, distributor, dispenser or regulator (repeatable).",
 )
-def org_add(name: str, gln: str, account: str, roles: tuple[str, ...]):
-    """Add an organisation."""
+def org_add(name: str, gln: str, account: str | None, new_key: bool, roles: tuple[str, ...]):
+    """Add an organisation. The relayer signs its writes with the keystore of its account; register
+    the account on the contract (admin) before it posts writes."""
+    from app.chain.keystore import KeyStore
     from app.services import orgs
 
+    if bool(account) == new_key:
+        raise ConfigError("--account", "give either --account or --new-key")
+    if new_key:
+        settings = _settings()
+        account = KeyStore(settings.signer_keystore_dir, settings.signer_password_file).create()
     with _service_db() as conn:
         org_id = orgs.add_organisation(conn, name, gln, account, list(roles))
-    click.echo(f"organisation {org_id} added: {name} (GLN {gln}, {', '.join(sorted(roles))})")
+    click.echo(f"organisation {org_id} added: {name} (GLN {gln}, {', '.join(sorted(roles))}, account {account})")
 
 
 @org.command("list")

@@ -43,6 +43,17 @@ SETTINGS: list[tuple[str, str, str]] = [
     ("INDEXER_REORG_LIMIT", "64", "Deepest reorg the indexer repairs; a deeper one stops it loudly."),
     ("INDEXER_POLL_SECONDS", "1.0", "How often the indexer asks for new blocks when it is caught up."),
     ("INDEXER_MAX_LAG", "50", "Lag (blocks) above which /readyz reports the indexer as degraded."),
+    ("SIGNER_KEYSTORE_DIR", "", "Encrypted keystores of the organisations' signing keys. Unset: DATA_DIR/keystores."),
+    ("SIGNER_PASSWORD_FILE", "", "File holding the signing keystores' password. Unset: DATA_DIR/keystore-password."),
+    ("RELAYER_BATCH", "400", "Most operations the relayer packs into one transaction."),
+    ("RELAYER_MAX_GAS", "15000000", "Gas limit above which the relayer splits a batch."),
+    ("RELAYER_POLL_SECONDS", "0.2", "How often the relayer looks for new operations and receipts when idle."),
+    (
+        "RELAYER_STUCK_SECONDS",
+        "30",
+        "Seconds a sent transaction may stay unmined before it is re-sent with higher fees.",
+    ),
+    ("RELAYER_MAX_ATTEMPTS", "5", "Times an operation is retried after its transaction reverted or was dropped."),
     ("LOG_LEVEL", "INFO", "Python log level (DEBUG, INFO, WARNING, ERROR)."),
 ]
 _DEFAULTS = {name: default for name, default, _ in SETTINGS}
@@ -98,6 +109,13 @@ class Settings:
     indexer_window: int
     indexer_poll_seconds: float
     indexer_max_lag: int
+    signer_keystore_dir: Path
+    signer_password_file: Path
+    relayer_batch: int
+    relayer_max_gas: int
+    relayer_poll_seconds: float
+    relayer_stuck_seconds: float
+    relayer_max_attempts: int
     log_level: str
 
     @classmethod
@@ -114,9 +132,10 @@ class Settings:
             raise ConfigError("DATABASE_URL", f"{database_url!r} is not a postgresql:// URL")
         optional_path = {k: (_path(_env(k, env)) if _env(k, env) else None) for k in
                          ("DEPLOYMENT_FILE", "DEPLOYER_KEYSTORE", "DEPLOYER_KEYSTORE_PASSWORD_FILE")}  # fmt: skip
+        data_dir = _path(_env("PHARMATRACK_DATA_DIR", env))
         return cls(
             database_url=database_url,
-            data_dir=_path(_env("PHARMATRACK_DATA_DIR", env)),
+            data_dir=data_dir,
             rpc_url=rpc_url,
             anvil_port=_int("ANVIL_PORT", env, 1),
             chain_id=_int("CHAIN_ID", env, 1),
@@ -134,6 +153,13 @@ class Settings:
             indexer_window=_int("INDEXER_WINDOW", env, 1),
             indexer_poll_seconds=_float("INDEXER_POLL_SECONDS", env, 0.01),
             indexer_max_lag=_int("INDEXER_MAX_LAG", env),
+            signer_keystore_dir=_path(_env("SIGNER_KEYSTORE_DIR", env) or str(data_dir / "keystores")),
+            signer_password_file=_path(_env("SIGNER_PASSWORD_FILE", env) or str(data_dir / "keystore-password")),
+            relayer_batch=_int("RELAYER_BATCH", env, 1),
+            relayer_max_gas=_int("RELAYER_MAX_GAS", env, 100_000),
+            relayer_poll_seconds=_float("RELAYER_POLL_SECONDS", env, 0.01),
+            relayer_stuck_seconds=_float("RELAYER_STUCK_SECONDS", env, 1.0),
+            relayer_max_attempts=_int("RELAYER_MAX_ATTEMPTS", env, 1),
             log_level=log_level,
         )
 

@@ -9,11 +9,16 @@ pharmacies, which open them and dispense a few packs each.
 from __future__ import annotations
 
 import json
+import os
+import secrets
 import time
 import urllib.request
 from dataclasses import dataclass
+from pathlib import Path
 
 from biip.checksums import gs1_standard_check_digit
+from eth_account import Account
+from eth_account.signers.local import LocalAccount
 from web3 import Web3
 
 from app.chain.compiler import load_artifacts
@@ -67,6 +72,7 @@ def seed(settings: Settings) -> dict:
     admin = w3.eth.accounts[0]
     maker, distributor, pharmacy_a, pharmacy_b, regulator = parties(w3)
     summary = {"gtin": GTIN, "lot": LOT, "packs": PACKS, "parties": [p.__dict__ for p in parties(w3)]}
+    summary["api_keys"] = provision(settings, w3)
     if pt.functions.organisation(maker.account).call()[1] != 0:
         return summary | {"already_seeded": True}
 
@@ -109,6 +115,58 @@ def seed(settings: Settings) -> dict:
         first = case_ids.index(cases[0]) * PER_CASE
         send(pt.functions.dispense(cases[0], lot_id, pack_set(range(first, first + 5)), ([], [])), pharmacy.account)
     return summary | {"already_seeded": False, "block": w3.eth.block_number}
+
+
+ANVIL_MNEMONIC = "test test test test test test test test test test test junk"  # anvil's public dev mnemonic
+
+
+def dev_key(index: int) -> LocalAccount:
+    """Anvil's well-known dev account `index` (public test keys: never hold value with them)."""
+    Account.enable_unaudited_hdwallet_features()
+    return Account.from_mnemonic(ANVIL_MNEMONIC, account_path=f"m/44'/60'/0'/0/{index}")
+
+
+def ensure_password_file(path: Path) -> None:
+    """The demo's keystore password: random, created once, readable by its owner only."""
+    if path.exists():
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(secrets.token_urlsafe(24) + "\n")
+
+
+def provision(settings: Settings, w3: Web3) -> dict[str, str]:
+    """Make the demo parties usable through the API: their signing keys in the keystore (anvil's
+    dev keys), their organisations in the database and one API key each. Returns GLN -> new API key
+    (empty when they were provisioned before); the keys are also written to DATA_DIR/demo-api-keys.json."""
+    from app.chain.keystore import KeyStore
+    from app.db import connect
+    from app.services import orgs
+
+    ensure_password_file(settings.signer_password_file)
+    store = KeyStore(settings.signer_keystore_dir, settings.signer_password_file)
+    keys = {}
+    conn = connect(settings.require_database_url())
+    try:
+        with conn:
+            for i, party in enumerate(parties(w3), start=1):
+                account = dev_key(i)
+                if account.address != party.account:
+                    raise ConfigError("RPC_URL", "the local chain's dev accounts are not anvil's default ones")
+                store.import_key(account.key)
+                if orgs.organisation_by_gln(conn, party.gln) is None:
+                    role = party.role.removesuffix("_ROLE").lower()
+                    orgs.add_organisation(conn, party.name.split(" (")[0], party.gln, party.account, [role])
+                    keys[party.gln] = orgs.create_key(conn, party.gln, "demo")
+    finally:
+        conn.close()
+    if keys:
+        path = settings.data_dir / "demo-api-keys.json"
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            json.dump(keys, fh, indent=2)
+    return keys
 
 
 def wait_visible(api_base: str, timeout: float) -> dict:

@@ -9,11 +9,14 @@ import logging
 
 import psycopg2
 from flask import Flask, Response, json, request
+from marshmallow import ValidationError
 from werkzeug.exceptions import HTTPException
 
 from app.errors import ConfigError, NotFound, ServiceUnavailable
 from app.gs1 import GS1Error
 from app.services.outbox import IdempotencyConflict
+from app.services.readings import ReadingsError
+from app.services.writes import Rejected
 
 log = logging.getLogger(__name__)
 PROBLEM_JSON = "application/problem+json"
@@ -73,6 +76,26 @@ def register(app: Flask) -> None:
         return problem(
             422, "Unprocessable Entity", exc.message, errors={"json": {exc.field: [f"{exc.rule}: {exc.message}"]}}
         )
+
+    @app.errorhandler(Rejected)
+    def _rejected(exc: Rejected):
+        title = "Conflict" if exc.status == 409 else "Unprocessable Entity"
+        return problem(exc.status, title, exc.message, errors={"json": {exc.field: [f"{exc.rule}: {exc.message}"]}},
+                       code=exc.rule)  # fmt: skip
+
+    @app.errorhandler(ValidationError)
+    def _validation(exc: ValidationError):
+        messages = exc.messages if isinstance(exc.messages, dict) else {"_schema": exc.messages}
+        return problem(422, "Unprocessable Entity", "The request is invalid; see errors for each field and the rule "
+                       "it broke.", errors={"json": messages})  # fmt: skip
+
+    @app.errorhandler(ReadingsError)
+    def _readings(exc: ReadingsError):
+        return problem(422, "Unprocessable Entity", str(exc), errors={"json": {exc.field: [exc.message]}})
+
+    @app.errorhandler(UnicodeDecodeError)
+    def _encoding(exc: UnicodeDecodeError):
+        return problem(400, "Bad Request", "the body is not UTF-8", errors={"body": {"encoding": ["must be UTF-8"]}})
 
     @app.errorhandler(psycopg2.errors.UndefinedTable)
     def _schema_missing(exc):

@@ -47,9 +47,12 @@ def request_digest(action: str, payload: dict) -> bytes:
     return hashlib.sha256(canonical.encode()).digest()
 
 
-def accept(conn, organisation_id: int, action: str, payload: dict, idempotency_key: str) -> tuple[dict, bool]:
-    """Store the operation unless this key was seen; returns (operation, created)."""
-    digest = request_digest(action, payload)
+def accept(
+    conn, organisation_id: int, action: str, payload: dict, idempotency_key: str, digest: bytes | None = None
+) -> tuple[dict, bool]:
+    """Store the operation unless this key was seen; returns (operation, created). `digest` binds
+    the key to the request (by default, to the action and payload)."""
+    digest = digest or request_digest(action, payload)
     row = fetch_one(
         conn,
         INSERT,
@@ -57,10 +60,18 @@ def accept(conn, organisation_id: int, action: str, payload: dict, idempotency_k
     )
     if row is not None:
         return row, True
-    existing = fetch_one(conn, BY_KEY, (organisation_id, idempotency_key))
+    return replay(by_key(conn, organisation_id, idempotency_key), digest), False
+
+
+def by_key(conn, organisation_id: int, idempotency_key: str) -> dict | None:
+    return fetch_one(conn, BY_KEY, (organisation_id, idempotency_key))
+
+
+def replay(existing: dict, digest: bytes) -> dict:
+    """The first answer to a repeated key, if the request is the same one."""
     if bytes(existing["request_sha256"]) != digest:
         raise IdempotencyConflict(str(existing["id"]))
-    return existing, False
+    return existing
 
 
 def get(conn, operation_id: str, organisation_id: int, see_all: bool = False) -> dict | None:

@@ -1,0 +1,283 @@
+"""Scanner writes: every custody action a trading partner posts.
+
+Each write is authenticated, checked for role, validated (GS1 check digits, dates, sizes),
+pre-checked against the mirror, and stored in the outbox in the same transaction as its
+``Idempotency-Key``. The answer is 202 with the operation and its status URL; the relayer puts
+it on chain. ``?wait=confirmed`` holds the answer until the operation is confirmed or failed
+(or the timeout passes: then it is still 202).
+"""
+
+from __future__ import annotations
+
+import re
+import time
+
+from flask import current_app, g, request, url_for
+from flask.views import MethodView
+from flask_smorest import Blueprint
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+
+from app.api import fields as gs1f
+from app.api.auth import SECURITY
+from app.api.operations import OperationSchema, render
+from app.api.problems import problem
+from app.services import outbox, readings, writes
+
+blp = Blueprint("writes", __name__, url_prefix="/v1", description="Scans: custody handoffs and status changes")
+
+KEY_RE = re.compile(r"^[\x21-\x7e]{1,255}$")
+UNITS = validate.Length(min=1, max=writes.MAX_UNITS, error=f"must list 1 to {writes.MAX_UNITS} items")
+WAIT_POLL_SECONDS = 0.05
+
+
+# --------------------------------------------------------------------------- request schemas
+
+
+class WaitSchema(Schema):
+    wait = fields.String(
+        validate=validate.OneOf(["confirmed"]),
+        metadata={"description": "`confirmed`: answer once the operation is confirmed or failed"},
+    )
+    timeout = fields.Float(
+        load_default=30.0,
+        validate=validate.Range(min=0, max=120),
+        metadata={"description": "Seconds to wait with `wait=confirmed` (at most 120)"},
+    )
+
+
+class StorageSchema(Schema):
+    min_celsius = fields.Decimal(required=True, places=2, validate=validate.Range(min=-100, max=100))
+    max_celsius = fields.Decimal(required=True, places=2, validate=validate.Range(min=-100, max=100))
+
+
+class ProductRegistrationSchema(Schema):
+    gtin = gs1f.GTIN(required=True, metadata={"example": "09506000134352"})
+    name = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    strength = fields.String(validate=validate.Length(max=100))
+    dosage_form = fields.String(validate=validate.Length(max=100), metadata={"example": "film-coated tablet"})
+    storage = fields.Nested(StorageSchema, required=True, metadata={"description": "Storage range, °C"})
+
+
+class SerialRangeSchema(Schema):
+    prefix = fields.String(load_default="", validate=validate.Regexp(r"^[0-9A-Za-z]{0,19}$"))
+    first = fields.Integer(required=True, validate=validate.Range(min=0))
+    count = fields.Integer(required=True, validate=validate.Range(min=1, max=writes.MAX_SERIALS))
+    digits = fields.Integer(load_default=10, validate=validate.Range(min=1, max=20))
+
+
+class LotCommissionSchema(Schema):
+    gtin = gs1f.GTIN(required=True)
+    lot = gs1f.LotNumber(required=True)
+    expiry = fields.Date(required=True, metadata={"description": "Expiry date (YYYY-MM-DD)"})
+    serials = fields.List(
+        gs1f.Serial(),
+        validate=validate.Length(min=1, max=writes.MAX_SERIALS, error=f"must list 1 to {writes.MAX_SERIALS} serials"),
+        metadata={"description": "The lot's serials, in leaf order"},
+    )
+    serial_range = fields.Nested(SerialRangeSchema, metadata={"description": "Generate serials instead of listing"})
+
+    @validates_schema
+    def _one_source(self, data, **kwargs):
+        if ("serials" in data) == ("serial_range" in data):
+            raise ValidationError("give exactly one of serials or serial_range", "serials")
+
+
+class LotRefSchema(Schema):
+    gtin = gs1f.GTIN(required=True)
+    lot = gs1f.LotNumber(required=True)
+
+
+class UnitsSchema(Schema):
+    units = fields.List(gs1f.SSCC(), required=True, validate=UNITS)
+
+
+class ShipSchema(UnitsSchema):
+    to = gs1f.GLN(required=True, metadata={"description": "The recipient's GLN"})
+
+
+class CaseSchema(Schema):
+    sscc = gs1f.SSCC(required=True)
+    gtin = gs1f.GTIN(required=True)
+    lot = gs1f.LotNumber(required=True)
+    first_index = fields.Integer(validate=validate.Range(min=0), metadata={"description": "A run: first leaf index"})
+    count = fields.Integer(validate=validate.Range(min=1, max=100_000), metadata={"description": "A run: packs"})
+    packs = fields.List(gs1f.PackCode(), validate=UNITS, metadata={"description": "Or any packs of the lot"})
+
+    @validates_schema
+    def _one_shape(self, data, **kwargs):
+        run = "first_index" in data and "count" in data
+        if run == ("packs" in data):
+            raise ValidationError("give either first_index and count, or packs", "packs")
+
+
+class PalletSchema(Schema):
+    sscc = gs1f.SSCC(required=True)
+    cases = fields.List(gs1f.SSCC(), required=True, validate=UNITS)
+
+
+class PacksSchema(Schema):
+    packs = fields.List(gs1f.PackCode(), required=True, validate=UNITS)
+
+
+class StatusTargetSchema(Schema):
+    sscc = gs1f.SSCC(metadata={"description": "A case or pallet"})
+    gtin = gs1f.GTIN(metadata={"description": "With lot: a whole lot"})
+    lot = gs1f.LotNumber()
+
+    @validates_schema
+    def _one_target(self, data, **kwargs):
+        lot = "gtin" in data and "lot" in data
+        if ("sscc" in data) == lot:
+            raise ValidationError("give either sscc, or gtin and lot", "sscc")
+
+
+class ReadingsJsonSchema(Schema):
+    sensor_id = fields.String(required=True, validate=validate.Length(min=1, max=100))
+    start = fields.Raw(required=True, metadata={"description": "ISO-8601 time with zone, or unix seconds"})
+    interval = fields.Integer(required=True, metadata={"description": "Seconds between readings"})
+    celsius = fields.List(fields.Raw(), required=True, metadata={"description": "Readings in °C"})
+
+
+class ReadingsQuerySchema(WaitSchema):
+    sensor_id = fields.String(validate=validate.Length(min=1, max=100))
+
+
+class AcceptedSchema(Schema):
+    operation = fields.Nested(OperationSchema, required=True)
+    status_url = fields.String(required=True)
+
+
+# --------------------------------------------------------------------------- the common path
+
+
+def _idempotency_key() -> str | None:
+    key = request.headers.get("Idempotency-Key")
+    return key if key is not None and KEY_RE.fullmatch(key) else None
+
+
+def _accept(action: str, body: dict, query: dict):
+    principal = g.principal
+    spec = writes.ACTIONS[action]
+    if not principal.has_role(*spec.roles):
+        return problem(
+            403,
+            "Forbidden",
+            f"{action} needs the role {' or '.join(spec.roles)}; you have {', '.join(principal.roles)}",
+        )
+    key = _idempotency_key()
+    if key is None:
+        rule = "required" if "Idempotency-Key" not in request.headers else "must be 1 to 255 visible ASCII characters"
+        return problem(400, "Bad Request", f"Idempotency-Key {rule}", errors={"headers": {"Idempotency-Key": [rule]}})
+    db = current_app.extensions["pharmatrack"].db
+    with db.connection() as conn:
+        row, created = writes.submit(conn, principal, action, body, request.get_data(cache=True), key)
+    if query.get("wait") == "confirmed":
+        row = _wait(db, row, query["timeout"])
+    status = 200 if row["status"] in ("confirmed", "failed") and query.get("wait") else 202
+    status_url = url_for("operations.OperationById", operation_id=row["id"], _external=False)
+    headers = {"Location": status_url}
+    if not created:
+        headers["Idempotent-Replayed"] = "true"
+    return {"operation": render(row), "status_url": status_url}, status, headers
+
+
+def _wait(db, row: dict, timeout: float) -> dict:
+    deadline = time.monotonic() + timeout
+    while row["status"] not in ("confirmed", "failed") and time.monotonic() < deadline:
+        time.sleep(WAIT_POLL_SECONDS)
+        with db.connection() as conn:
+            row = outbox.get(conn, str(row["id"]), row["organisation_id"])
+    return row
+
+
+def _route(path: str, action: str, schema: type[Schema], summary: str):
+    """One POST route per action; all share the accept path above."""
+
+    class Write(MethodView):
+        @blp.doc(security=SECURITY, summary=summary, description=f"Action `{action}`; roles: "
+                 f"{', '.join(writes.ACTIONS[action].roles)}. Send an `Idempotency-Key` header.")  # fmt: skip
+        @blp.arguments(schema)
+        @blp.arguments(WaitSchema, location="query")
+        @blp.response(202, AcceptedSchema)
+        @blp.alt_response(200, schema=AcceptedSchema, description="With wait=confirmed: the final state")
+        def post(self, body, query):
+            return _accept(action, body, query)
+
+    Write.__name__ = "".join(part.title() for part in action.split("_"))
+    blp.route(path, endpoint=action)(Write)
+
+
+_route("/products", "register_product", ProductRegistrationSchema, "Register a product (manufacturer)")
+_route("/lots", "commission_lot", LotCommissionSchema, "Commission a lot with its serials (manufacturer)")
+_route("/lots/recalls", "recall", LotRefSchema, "Recall a lot (its manufacturer or a regulator)")
+_route("/cases", "pack_case", CaseSchema, "Pack loose packs of a lot into a case (manufacturer)")
+_route("/pallets", "pack_pallet", PalletSchema, "Pack held cases onto a pallet")
+_route("/unpackings", "unpack", UnitsSchema, "Unpack cases or pallets you hold")
+_route("/shipments", "ship", ShipSchema, "Ship units you hold to a trading partner's GLN")
+_route("/receipts", "receive", UnitsSchema, "Receive units shipped to you")
+_route("/refusals", "refuse", UnitsSchema, "Refuse units shipped to you")
+_route("/dispensations", "dispense", PacksSchema, "Dispense packs (dispenser)")
+_route("/destructions", "destroy", PacksSchema, "Destroy packs you hold")
+_route("/quarantines", "quarantine", StatusTargetSchema, "Quarantine a unit (holder) or a lot (manufacturer)")
+_route("/quarantine-clearances", "clear_quarantine", StatusTargetSchema, "Clear a quarantine")
+
+
+@blp.route("/units/<code>/readings", endpoint="record_readings")
+class UnitReadings(MethodView):
+    @blp.doc(
+        security=SECURITY,
+        summary="Upload a data logger's readings for a case or pallet",
+        description="JSON (`sensor_id`, `start`, `interval`, `celsius`) or `text/csv` with a header "
+        "`time,temperature_c` and `?sensor_id=`. Readings must be evenly spaced.",
+        requestBody={
+            "content": {
+                "application/json": {"schema": ReadingsJsonSchema},
+                "text/csv": {"schema": {"type": "string"}},
+            }
+        },
+    )
+    @blp.arguments(ReadingsQuerySchema, location="query")
+    @blp.response(202, AcceptedSchema)
+    def post(self, query, code):
+        sscc = _path_sscc(code)
+        sensor_id = query.get("sensor_id")
+        mimetype = request.mimetype
+        if mimetype == "application/json":
+            data = ReadingsJsonSchema().load(request.get_json(silent=True) or {})
+            sensor_id = data["sensor_id"]
+            parsed = readings.from_json(data["start"], data["interval"], data["celsius"])
+        elif mimetype == "text/csv":
+            if not sensor_id:
+                raise ValidationError({"sensor_id": ["required with text/csv"]})
+            text = request.get_data(cache=True).decode("utf-8", errors="strict")
+            parsed = readings.from_csv(text)
+        else:
+            return problem(
+                415,
+                "Unsupported Media Type",
+                "send application/json or text/csv",
+                errors={"headers": {"Content-Type": ["must be application/json or text/csv"]}},
+            )
+        return _accept("record_readings", {"sscc": sscc, "sensor_id": sensor_id, "readings": parsed}, query)
+
+
+def _path_sscc(code: str) -> str:
+    try:
+        return gs1f.SSCC().deserialize(code)
+    except ValidationError as exc:
+        raise ValidationError({"code": exc.messages}) from None
+
+
+@blp.before_request
+def _json_only():
+    """Bodies of the JSON routes must be JSON: another content type is a 415, not a guess."""
+    if request.method != "POST" or request.endpoint == "writes.record_readings":
+        return None
+    if request.mimetype != "application/json":
+        return problem(
+            415,
+            "Unsupported Media Type",
+            "send the request body as application/json",
+            errors={"headers": {"Content-Type": ["must be application/json"]}},
+        )
+    return None

@@ -1,0 +1,95 @@
+"""Outbox operations as contract calls: one call per operation, or one call for many where the
+contract takes lists (ship, receive, refuse, unpack take unit arrays; dispense and destroy take a
+set of packs per case). The payloads were resolved when the scan was accepted, so only tree
+cases need a lookup here (their children, for the multiproof)."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+from eth_utils import to_checksum_address
+
+from app.ids import pack_set
+from app.merkle import CaseTree
+from app.services import mirror
+
+ZERO32 = bytes(32)
+
+
+@dataclass
+class Call:
+    fn: str
+    args: list
+    op_ids: list[str] = field(default_factory=list)
+
+
+def _b(hex_value: str) -> bytes:
+    return bytes.fromhex(hex_value[2:])
+
+
+def _units_call(fn: str, ops: list[dict], extra: tuple = ()) -> Call:
+    units = [_b(u) for op in ops for u in op["payload"]["units"]]
+    return Call(fn, [units, *extra], [str(op["id"]) for op in ops])
+
+
+def _one(op: dict) -> Call:  # noqa: PLR0911 - one return per action
+    p = op["payload"]
+    oid = [str(op["id"])]
+    match op["action"]:
+        case "register_product":
+            return Call("registerProduct", [int(p["gtin"]), p["min_temp"], p["max_temp"]], oid)
+        case "commission_lot":
+            return Call("commissionLot", [int(p["gtin"]), p["lot"], p["expiry"], p["count"], _b(p["root"])], oid)
+        case "pack_case" if "indexes" in p:
+            return Call("packCaseTree", [int(p["sscc"]), _b(p["lot_id"]), pack_set(p["indexes"])], oid)
+        case "pack_case":
+            return Call("packCase", [int(p["sscc"]), _b(p["lot_id"]), p["first_index"], p["count"]], oid)
+        case "pack_pallet":
+            return Call("packPallet", [int(p["sscc"]), [_b(c) for c in p["cases"]]], oid)
+        case "recall":
+            return Call("recallLot", [_b(p["lot_id"])], oid)
+        case "quarantine" | "clear_quarantine":
+            clear = op["action"] == "clear_quarantine"
+            if p["target"] == "unit":
+                return Call("clearUnitQuarantine" if clear else "quarantineUnit", [_b(p["unit_id"])], oid)
+            return Call("clearLotQuarantine" if clear else "quarantineLot", [_b(p["lot_id"])], oid)
+        case "record_readings":
+            args = [_b(p["unit_id"]), _b(p["sensor_id"]), p["start"], p["interval"], _b(p["readings"])]
+            return Call("recordReadings", args, oid)
+    raise ValueError(f"no single call for action {op['action']!r}")
+
+
+def _pack_calls(conn, fn: str, ops: list[dict]) -> list[Call]:
+    groups: dict[tuple[str | None, str, bool], dict] = defaultdict(lambda: {"indexes": [], "ops": []})
+    for op in ops:
+        for pack in op["payload"]["packs"]:
+            group = groups[(pack["case"], pack["lot_id"], pack["tree"])]
+            group["indexes"].append(pack["index"])
+            if str(op["id"]) not in group["ops"]:
+                group["ops"].append(str(op["id"]))
+    calls = []
+    for (case, lot_id, tree), group in groups.items():
+        container = _b(case) if case else ZERO32
+        if tree:
+            children = CaseTree(_b(lot_id), mirror.tree_case_indexes(conn, container))
+            packs, proof = children.children_proof(group["indexes"])
+        else:
+            packs, proof = pack_set(group["indexes"]), ([], [])
+        calls.append(Call(fn, [container, _b(lot_id), packs, proof], group["ops"]))
+    return calls
+
+
+def build(conn, action: str, ops: list[dict]) -> list[Call]:
+    """The calls that carry out `ops` (all of one organisation and action), in order."""
+    if action in ("receive", "refuse", "unpack"):
+        fn = {"receive": "receiveShipment", "refuse": "refuseShipment", "unpack": "unpack"}[action]
+        return [_units_call(fn, ops)]
+    if action == "ship":
+        by_recipient: dict[str, list[dict]] = defaultdict(list)
+        for op in ops:
+            by_recipient[op["payload"]["to"]].append(op)
+        return [_units_call("ship", group, (to_checksum_address(to),)) for to, group in by_recipient.items()]
+    if action in ("dispense", "destroy"):
+        return _pack_calls(conn, action, ops)
+    return [_one(op) for op in ops]

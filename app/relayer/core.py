@@ -1,0 +1,433 @@
+"""The relayer: drains the outbox onto the chain, exactly once.
+
+Per round it
+1. settles transactions it sent (receipts; a reverted or dropped one puts its operations back;
+   one the node forgot is re-broadcast; a stuck one is re-signed with higher fees, same nonce),
+2. confirms operations whose transaction's block the indexer has mirrored,
+3. claims pending operations per (organisation, action) with FOR UPDATE SKIP LOCKED, turns them
+   into as few calls as possible, simulates them (an operation that would revert is failed with
+   the decoded custom error, the rest go on), and signs one transaction with the organisation's key.
+
+Exactly once: a transaction is signed and recorded (nonce, raw bytes, its operations) in the same
+database transaction that marks its operations submitted, and only then broadcast. A relayer
+killed at any point therefore finds, on restart, either pending operations (nothing was sent) or
+a recorded transaction it can look up or re-broadcast byte for byte. Every attempt of a
+transaction shares one nonce, so at most one of them is ever mined.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import defaultdict
+from dataclasses import dataclass
+
+import psycopg2
+import requests
+from eth_account.signers.local import LocalAccount
+from eth_utils import to_checksum_address
+from psycopg2.extras import Json
+from web3 import Web3
+
+from app.chain.compiler import load_artifacts
+from app.chain.deploy import load_checked
+from app.chain.keystore import KeyStore
+from app.chain.web3factory import make_web3
+from app.config import Settings
+from app.db import Database, fetch_all, fetch_one
+from app.errors import ConfigError, ServiceUnavailable
+from app.relayer import calls as calls_mod
+from app.relayer.revert import RevertDecoder
+
+log = logging.getLogger(__name__)
+
+GROUPS = """
+SELECT o.organisation_id, o.action, g.account, count(*) AS n
+FROM operations o JOIN organisations g ON g.id = o.organisation_id
+WHERE o.status = 'pending' GROUP BY 1, 2, 3 ORDER BY min(o.created_at)
+"""
+CLAIM_GROUP = """
+SELECT id, organisation_id, action, payload, attempts FROM operations
+WHERE status = 'pending' AND organisation_id = %s AND action = %s
+ORDER BY created_at, id LIMIT %s FOR UPDATE SKIP LOCKED
+"""
+FAIL = """
+UPDATE operations SET status = 'failed', error = %s, transaction_id = NULL, updated_at = now()
+WHERE id = %s
+"""
+RELEASE_SIDE_DATA = [
+    "DELETE FROM lot_commissions WHERE operation_id = %s",
+    "DELETE FROM product_details WHERE operation_id = %s",
+]
+INSERT_TX = """
+INSERT INTO relay_transactions (organisation_id, action, account, nonce, to_address, calldata, gas_limit)
+VALUES (%s, %s, %s, %s, %s, %s, %s) RETURNING id
+"""
+INSERT_ATTEMPT = """
+INSERT INTO relay_attempts (tx_hash, transaction_id, raw, max_fee_per_gas, max_priority_fee_per_gas)
+VALUES (%s, %s, %s, %s, %s)
+"""
+MARK_SUBMITTED = """
+UPDATE operations SET status = 'submitted', transaction_id = %s, tx_hash = %s, attempts = attempts + 1,
+       updated_at = now()
+WHERE id = ANY(%s::uuid[])
+"""
+NEXT_NONCE = "SELECT next_nonce FROM relay_nonces WHERE account = %s FOR UPDATE"
+SET_NONCE = """
+INSERT INTO relay_nonces (account, next_nonce) VALUES (%s, %s)
+ON CONFLICT (account) DO UPDATE SET next_nonce = EXCLUDED.next_nonce
+"""
+OPEN_TXS = """
+SELECT id, account, nonce, to_address, calldata, gas_limit, created_at FROM relay_transactions
+WHERE status = 'sent' ORDER BY id LIMIT 500 FOR UPDATE SKIP LOCKED
+"""
+ATTEMPTS = """
+SELECT tx_hash, raw, max_fee_per_gas, max_priority_fee_per_gas, created_at FROM relay_attempts
+WHERE transaction_id = %s ORDER BY created_at, tx_hash
+"""
+MINED = """
+UPDATE relay_transactions SET status = %s, mined_hash = %s, block_number = %s, gas_used = %s, updated_at = now()
+WHERE id = %s
+"""
+DROPPED = "UPDATE relay_transactions SET status = 'dropped', updated_at = now() WHERE id = %s"
+OPS_OF_TX = "SELECT id, attempts FROM operations WHERE transaction_id = %s AND status = 'submitted'"
+REPEND = """
+UPDATE operations SET status = 'pending', transaction_id = NULL, tx_hash = NULL, updated_at = now()
+WHERE id = %s
+"""
+SET_HASH = "UPDATE operations SET tx_hash = %s, updated_at = now() WHERE transaction_id = %s AND status = 'submitted'"
+CONFIRM = """
+UPDATE operations o SET status = 'confirmed', tx_hash = t.mined_hash, block_number = t.block_number,
+       updated_at = now()
+FROM relay_transactions t
+WHERE o.transaction_id = t.id AND o.status = 'submitted' AND t.status = 'mined'
+  AND t.block_number <= (SELECT block_number FROM indexer_cursor WHERE name = 'main')
+"""
+
+TRANSIENT = (
+    requests.RequestException,
+    OSError,
+    psycopg2.OperationalError,
+    psycopg2.InterfaceError,
+    ServiceUnavailable,
+)
+
+
+class Reverted(Exception):
+    def __init__(self, reason: dict):
+        super().__init__(reason.get("error"))
+        self.reason = reason
+
+
+class RpcError(Exception):
+    """The node refused a request for a reason other than a revert."""
+
+
+@dataclass
+class Plan:
+    ops: list[dict]
+    data: str
+    gas: int
+    failed: list[tuple[dict, dict]]
+
+
+class Relayer:
+    def __init__(self, settings: Settings, db: Database, w3: Web3, address: str, abi: list, keystore: KeyStore):
+        self.settings, self.db, self.w3, self.keystore = settings, db, w3, keystore
+        self.address = to_checksum_address(address)
+        self.contract = w3.eth.contract(address=self.address, abi=abi)
+        self.decoder = RevertDecoder(abi)
+        self.chain_id = w3.eth.chain_id
+        self.blocked: dict[int, float] = {}  # organisation -> until (no signing key)
+        self._replacements: list[bytes] = []
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Relayer:
+        w3 = make_web3(settings.effective_rpc_url)
+        deployment = load_checked(w3, settings.deployment_path(w3.eth.chain_id))
+        record = deployment.contracts["PharmaTrack"]
+        abi = record.get("abi") or load_artifacts()["PharmaTrack"].abi
+        keystore = KeyStore(settings.signer_keystore_dir, settings.signer_password_file)
+        db = Database(settings.require_database_url(), maxconn=2)
+        return cls(settings, db, w3, deployment.address("PharmaTrack"), abi, keystore)
+
+    # ----------------------------------------------------------------- the loop
+
+    def run_forever(self, stop: threading.Event) -> None:
+        backoff = self.settings.relayer_poll_seconds
+        while not stop.is_set():
+            try:
+                busy = self.run_once()
+                backoff = self.settings.relayer_poll_seconds
+            except TRANSIENT as exc:
+                log.warning("relayer: dependency unavailable, retrying in %.1fs: %s", backoff, _first_line(exc))
+                busy = False
+                stop.wait(backoff)
+                backoff = min(backoff * 2, 10.0)
+                continue
+            if not busy:
+                stop.wait(self.settings.relayer_poll_seconds)
+
+    def run_once(self) -> bool:
+        """One round; True when it did something (so the caller goes on without sleeping)."""
+        busy = self.settle()
+        busy |= self.confirm() > 0
+        busy |= self.submit()
+        return busy
+
+    # ----------------------------------------------------------------- submit
+
+    def submit(self) -> bool:
+        with self.db.connection() as conn:
+            groups = fetch_all(conn, GROUPS)
+        sent = False
+        for group in groups:
+            if self.blocked.get(group["organisation_id"], 0) > time.monotonic():
+                continue
+            sent |= self._submit_group(group)
+        return sent
+
+    def _signer(self, group: dict) -> LocalAccount | None:
+        address = to_checksum_address(bytes(group["account"]))
+        try:
+            return self.keystore.account(address)
+        except ConfigError as exc:
+            log.error(
+                "relayer: cannot sign for organisation %s: %s: %s", group["organisation_id"], exc.setting, exc.problem
+            )
+            self.blocked[group["organisation_id"]] = time.monotonic() + 30
+            return None
+
+    def _submit_group(self, group: dict) -> bool:
+        signer = self._signer(group)
+        if signer is None:
+            return False
+        raw = None
+        with self.db.connection() as conn:
+            ops = fetch_all(conn, CLAIM_GROUP, (group["organisation_id"], group["action"], self.settings.relayer_batch))
+            if not ops:
+                return False
+            plan = self._plan(conn, group["action"], ops, signer.address)
+            for op, reason in plan.failed:
+                self._fail(conn, op, reason)
+            if plan.ops:
+                raw = self._sign_and_record(conn, group, signer, plan)
+        if raw is not None:
+            self._broadcast(raw)
+        return True
+
+    def _encode(self, conn, action: str, ops: list[dict]) -> str:
+        built = calls_mod.build(conn, action, ops)
+        encoded = [self.contract.encode_abi(c.fn, c.args) for c in built]
+        if len(encoded) == 1:
+            return encoded[0]
+        return self.contract.encode_abi("multicall", [[bytes.fromhex(e[2:]) for e in encoded]])
+
+    def _simulate(self, sender: str, data: str) -> int:
+        tx = {"from": sender, "to": self.address, "data": data}
+        resp = self.w3.provider.make_request("eth_estimateGas", [tx, "pending"])
+        if "error" in resp:
+            error = resp["error"]
+            message = str(error.get("message", ""))
+            if "revert" in message.lower() or error.get("code") == 3:
+                raise Reverted(self.decoder.decode(error.get("data")))
+            raise RpcError(message)
+        return int(resp["result"], 16)
+
+    def _plan(self, conn, action: str, ops: list[dict], sender: str) -> Plan:
+        """The ops that can go in one transaction now, and the ones that would revert (with why)."""
+        failed = []
+        while ops:
+            data = self._encode(conn, action, ops)
+            try:
+                gas = self._simulate(sender, data)
+            except Reverted as exc:
+                culprit, reason = self._first_failing(conn, action, ops, sender, exc.reason)
+                failed.append((culprit, reason))
+                ops = [op for op in ops if op is not culprit]
+                continue
+            if gas > self.settings.relayer_max_gas and len(ops) > 1:
+                ops = ops[: len(ops) // 2]  # the rest stay pending for the next transaction
+                continue
+            return Plan(ops, data, gas, failed)
+        return Plan([], "", 0, failed)
+
+    def _first_failing(self, conn, action, ops, sender, reason) -> tuple[dict, dict]:
+        """Binary search for the shortest failing prefix: its last op is the one that breaks."""
+        ok, bad = 0, len(ops)
+        while bad - ok > 1:
+            mid = (ok + bad) // 2
+            try:
+                self._simulate(sender, self._encode(conn, action, ops[:mid]))
+                ok = mid
+            except Reverted as exc:
+                bad, reason = mid, exc.reason
+        return ops[bad - 1], reason
+
+    def _fail(self, conn, op: dict, reason: dict) -> None:
+        log.info("relayer: operation %s (%s) failed: %s", op["id"], op.get("action"), reason.get("error"))
+        with conn.cursor() as cur:
+            cur.execute(FAIL, (Json(reason), str(op["id"])))
+            for statement in RELEASE_SIDE_DATA:
+                cur.execute(statement, (str(op["id"]),))
+
+    def _fees(self) -> dict:
+        block = self.w3.eth.get_block("latest")
+        base = block.get("baseFeePerGas")
+        if base is None:
+            return {"gasPrice": self.w3.eth.gas_price}
+        tip = self.w3.eth.max_priority_fee
+        return {"maxFeePerGas": 2 * base + tip, "maxPriorityFeePerGas": tip}
+
+    def _next_nonce(self, conn, account: bytes) -> int:
+        row = fetch_one(conn, NEXT_NONCE, (account,))
+        chain = self.w3.eth.get_transaction_count(to_checksum_address(account), "pending")
+        nonce = max(row["next_nonce"] if row else 0, chain)
+        with conn.cursor() as cur:
+            cur.execute(SET_NONCE, (account, nonce + 1))
+        return nonce
+
+    def _sign_and_record(self, conn, group: dict, signer: LocalAccount, plan: Plan) -> bytes:
+        account = bytes(group["account"])
+        nonce = self._next_nonce(conn, account)
+        gas_limit = plan.gas * 5 // 4 + 30_000
+        tx = {"chainId": self.chain_id, "nonce": nonce, "to": self.address, "data": plan.data, "gas": gas_limit,
+              "value": 0, **self._fees()}  # fmt: skip
+        signed = signer.sign_transaction(tx)
+        calldata = bytes.fromhex(plan.data[2:])
+        with conn.cursor() as cur:
+            cur.execute(INSERT_TX, (group["organisation_id"], group["action"], account, nonce,
+                                    bytes.fromhex(self.address[2:]), calldata, gas_limit))  # fmt: skip
+            tx_id = cur.fetchone()[0]
+            self._record_attempt(cur, tx_id, signed, tx)
+            cur.execute(MARK_SUBMITTED, (tx_id, bytes(signed.hash), [str(op["id"]) for op in plan.ops]))
+        log.info("relayer: tx %s nonce %d carries %d %s operation(s)", signed.hash.hex(), nonce, len(plan.ops),
+                 group["action"])  # fmt: skip
+        return bytes(signed.raw_transaction)
+
+    @staticmethod
+    def _record_attempt(cur, tx_id: int, signed, tx: dict) -> None:
+        max_fee = tx.get("maxFeePerGas", tx.get("gasPrice"))
+        tip = tx.get("maxPriorityFeePerGas", tx.get("gasPrice"))
+        cur.execute(INSERT_ATTEMPT, (bytes(signed.hash), tx_id, bytes(signed.raw_transaction), max_fee, tip))
+
+    def _broadcast(self, raw: bytes) -> None:
+        resp = self.w3.provider.make_request("eth_sendRawTransaction", ["0x" + raw.hex()])
+        if "error" in resp:
+            # "already known", "nonce too low" (it was mined) …: settle() finds out what happened.
+            log.info("relayer: broadcast answered %s", resp["error"].get("message"))
+
+    # ----------------------------------------------------------------- settle
+
+    def settle(self) -> bool:
+        busy, self._replacements = False, []
+        with self.db.connection() as conn:
+            txs = fetch_all(conn, OPEN_TXS)
+            if not txs:
+                return False
+            nonces = {}
+            for account in {bytes(t["account"]) for t in txs}:
+                nonces[account] = self.w3.eth.get_transaction_count(to_checksum_address(account), "latest")
+            for tx in txs:
+                busy |= self._settle_one(conn, tx, nonces[bytes(tx["account"])])
+        for raw in self._replacements:  # recorded (committed above) before they are broadcast
+            self._broadcast(raw)
+        return busy
+
+    def _receipt(self, tx_hash: bytes) -> dict | None:
+        resp = self.w3.provider.make_request("eth_getTransactionReceipt", ["0x" + tx_hash.hex()])
+        if "error" in resp:
+            raise RpcError(resp["error"].get("message"))
+        return resp.get("result")
+
+    def _settle_one(self, conn, tx: dict, chain_nonce: int) -> bool:
+        attempts = fetch_all(conn, ATTEMPTS, (tx["id"],))
+        for attempt in attempts:
+            receipt = self._receipt(bytes(attempt["tx_hash"]))
+            if receipt is not None:
+                self._mined(conn, tx, receipt)
+                return True
+        if chain_nonce > tx["nonce"]:
+            # The nonce was used, and by none of our attempts: nothing of ours was applied.
+            log.warning("relayer: nonce %d of tx %d was taken by another transaction", tx["nonce"], tx["id"])
+            with conn.cursor() as cur:
+                cur.execute(DROPPED, (tx["id"],))
+            self._retry_ops(conn, tx["id"], {"error": "TransactionDropped", "args": {}})
+            return True
+        latest = attempts[-1]
+        known = self.w3.provider.make_request("eth_getTransactionByHash", ["0x" + bytes(latest["tx_hash"]).hex()])
+        if known.get("result") is None:
+            log.info("relayer: re-broadcasting tx %d (nonce %d)", tx["id"], tx["nonce"])
+            self._broadcast(bytes(latest["raw"]))
+            return False
+        age = time.time() - latest["created_at"].timestamp()
+        if age > self.settings.relayer_stuck_seconds:
+            self._replace(conn, tx, latest)
+            return True
+        return False
+
+    def _mined(self, conn, tx: dict, receipt: dict) -> None:
+        ok = int(receipt["status"], 16) == 1
+        mined_hash = bytes.fromhex(receipt["transactionHash"][2:])
+        with conn.cursor() as cur:
+            cur.execute(MINED, ("mined" if ok else "reverted", mined_hash, int(receipt["blockNumber"], 16),
+                                int(receipt["gasUsed"], 16), tx["id"]))  # fmt: skip
+            if ok:
+                cur.execute(SET_HASH, (mined_hash, tx["id"]))
+        if not ok:
+            self._retry_ops(
+                conn, tx["id"], {"error": "TransactionReverted", "args": {"tx": receipt["transactionHash"]}}
+            )
+
+    def _retry_ops(self, conn, tx_id: int, reason: dict) -> None:
+        """Operations of a transaction that had no effect: pending again, or failed after too many tries."""
+        for op in fetch_all(conn, OPS_OF_TX, (tx_id,)):
+            if op["attempts"] >= self.settings.relayer_max_attempts:
+                self._fail(conn, op, reason)
+            else:
+                with conn.cursor() as cur:
+                    cur.execute(REPEND, (str(op["id"]),))
+
+    def _replace(self, conn, tx: dict, latest: dict) -> None:
+        """Re-sign the same call with the same nonce and fees raised by a quarter (nodes want ≥ 10%)."""
+        signer = self.keystore.account(to_checksum_address(bytes(tx["account"])))
+        fees = self._fees()
+        if "gasPrice" in fees:
+            fees["gasPrice"] = max(fees["gasPrice"], int(latest["max_fee_per_gas"]) * 5 // 4 + 1)
+        else:
+            fees["maxPriorityFeePerGas"] = max(
+                fees["maxPriorityFeePerGas"], int(latest["max_priority_fee_per_gas"]) * 5 // 4 + 1
+            )
+            fees["maxFeePerGas"] = max(
+                fees["maxFeePerGas"], int(latest["max_fee_per_gas"]) * 5 // 4 + 1, fees["maxPriorityFeePerGas"]
+            )
+        body = {"chainId": self.chain_id, "nonce": tx["nonce"], "to": to_checksum_address(bytes(tx["to_address"])),
+                "data": "0x" + bytes(tx["calldata"]).hex(), "gas": tx["gas_limit"], "value": 0, **fees}  # fmt: skip
+        signed = signer.sign_transaction(body)
+        with conn.cursor() as cur:
+            self._record_attempt(cur, tx["id"], signed, body)
+            cur.execute(SET_HASH, (bytes(signed.hash), tx["id"]))
+        log.warning("relayer: tx %d stuck; replaced by %s with higher fees", tx["id"], signed.hash.hex())
+        self._replacements.append(bytes(signed.raw_transaction))
+
+    # ----------------------------------------------------------------- confirm
+
+    def confirm(self) -> int:
+        with self.db.connection() as conn, conn.cursor() as cur:
+            cur.execute(CONFIRM)
+            return cur.rowcount
+
+    # ----------------------------------------------------------------- for tests and tools
+
+    def counts(self) -> dict[str, int]:
+        with self.db.connection() as conn:
+            rows = fetch_all(conn, "SELECT status, count(*) AS n FROM operations GROUP BY status")
+        out = defaultdict(int)
+        out.update({r["status"]: r["n"] for r in rows})
+        return dict(out)
+
+
+def _first_line(exc: Exception) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__

@@ -1,0 +1,456 @@
+"""Accepting a scan: role, pre-check against the mirror, outbox row (no Flask here).
+
+Every write action turns a validated request (GS1 codes already parsed by the API schemas) into an
+outbox payload the relayer can encode without further lookups. The pre-check names the reason a
+write would fail on chain: not the holder, in transit to someone else, recalled, already
+dispensed … A replayed Idempotency-Key returns the first answer before any pre-check runs, so
+a rescan after the handoff confirmed still gets its original operation back.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+
+import psycopg2
+from psycopg2.extras import execute_values
+from web3 import Web3
+
+from app.errors import PharmatrackError
+from app.gs1 import Pack
+from app.ids import lgtin_id, sgtin_id, sscc_id
+from app.merkle import LotTree
+from app.services import custody, mirror, outbox
+from app.services.orgs import Principal
+
+MAX_UNITS = 1000  # units or packs per request
+MAX_SERIALS = 100_000  # serials per commissioned lot per request
+
+
+class Rejected(PharmatrackError):
+    """A write the chain would refuse, or that names something unknown: status 409 or 422."""
+
+    def __init__(self, status: int, field: str, rule: str, message: str):
+        super().__init__(f"{field}: {message}")
+        self.status, self.field, self.rule, self.message = status, field, rule, message
+
+
+def _conflict(field: str, rule: str, message: str) -> Rejected:
+    return Rejected(409, field, rule, message)
+
+
+def _invalid(field: str, rule: str, message: str) -> Rejected:
+    return Rejected(422, field, rule, message)
+
+
+def _hex(b: bytes) -> str:
+    return "0x" + bytes(b).hex()
+
+
+def _me(principal: Principal) -> bytes:
+    return bytes.fromhex(principal.account[2:])
+
+
+def expiry_seconds(day: date) -> int:
+    """A GS1 expiry date as the contract's last valid second (end of that day, UTC)."""
+    return int(datetime.combine(day + timedelta(days=1), time(0), tzinfo=UTC).timestamp()) - 1
+
+
+# --------------------------------------------------------------------------- products and lots
+
+
+def prepare_register_product(conn, principal: Principal, body: dict) -> dict:
+    gtin, storage = body["gtin"], body["storage"]
+    low, high = int(storage["min_celsius"] * 100), int(storage["max_celsius"] * 100)
+    if low > high:
+        raise _invalid("storage.min_celsius", "range", "must not be above storage.max_celsius")
+    existing = mirror.product(conn, gtin)
+    if existing is not None:
+        raise _conflict("gtin", "already_registered", f"GTIN {gtin} is already registered")
+    return {"gtin": gtin, "min_temp": low, "max_temp": high}
+
+
+def after_register_product(conn, principal: Principal, body: dict, operation_id: str) -> None:
+    with conn.cursor() as cur:
+        cur.execute(
+            "INSERT INTO product_details (gtin, organisation_id, operation_id, name, strength, dosage_form) "
+            "VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (gtin) DO NOTHING RETURNING gtin",
+            (int(body["gtin"]), principal.organisation_id, operation_id, body["name"], body.get("strength"),
+             body.get("dosage_form")),
+        )  # fmt: skip
+        if cur.fetchone() is None:
+            raise _conflict("gtin", "already_registered", f"GTIN {body['gtin']} has a registration pending")
+
+
+def serial_list(body: dict) -> list[str]:
+    """The lot's serials in leaf order: given, or generated from a range."""
+    if body.get("serials"):
+        return body["serials"]
+    spec = body["serial_range"]
+    width = spec["digits"]
+    last = spec["first"] + spec["count"] - 1
+    if len(str(last)) > width:
+        raise _invalid("serial_range.digits", "too_small", f"{last} does not fit in {width} digits")
+    serials = [f"{spec['prefix']}{n:0{width}d}" for n in range(spec["first"], last + 1)]
+    if len(serials[-1]) > 20:
+        raise _invalid("serial_range", "length", "generated serials would be longer than 20 characters (AI 21)")
+    return serials
+
+
+def prepare_commission_lot(conn, principal: Principal, body: dict) -> dict:
+    gtin, lot_number, expiry = body["gtin"], body["lot"], body["expiry"]
+    product = mirror.product(conn, gtin)
+    if product is None:
+        raise _invalid("gtin", "unknown_product", f"GTIN {gtin} is not registered")
+    if product["manufacturer"] != _me(principal):
+        raise _conflict("gtin", "not_manufacturer", f"GTIN {gtin} belongs to another manufacturer")
+    if expiry <= datetime.now(UTC).date():
+        raise _invalid("expiry", "in_past", "must be a date after today")
+    serials = serial_list(body)
+    if len(serials) > MAX_SERIALS:
+        raise _invalid("serials", "too_many", f"at most {MAX_SERIALS} serials per lot")
+    if len(set(serials)) != len(serials):
+        raise _invalid("serials", "duplicate", "serials must be unique within the lot")
+    lot_id = lgtin_id(gtin, lot_number)
+    if mirror.lot(conn, lot_id) is not None:
+        raise _conflict("lot", "already_commissioned", f"lot {lot_number} of {gtin} is already commissioned")
+    ids = [sgtin_id(gtin, s) for s in serials]
+    return {
+        "gtin": gtin,
+        "lot": lot_number,
+        "lot_id": _hex(lot_id),
+        "expiry_date": expiry.isoformat(),
+        "expiry": expiry_seconds(expiry),
+        "count": len(serials),
+        "root": _hex(LotTree(ids).root),
+        "_serials": list(zip(serials, ids, strict=True)),
+    }
+
+
+def after_commission_lot(conn, principal: Principal, payload: dict, operation_id: str) -> None:
+    lot_id = bytes.fromhex(payload["lot_id"][2:])
+    with conn.cursor() as cur:
+        cur.execute(
+            "INSERT INTO lot_commissions (lot_id, gtin, lot, expiry, serial_count, serials_root, organisation_id, "
+            "operation_id) VALUES (%s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT (lot_id) DO NOTHING RETURNING lot_id",
+            (lot_id, int(payload["gtin"]), payload["lot"], payload["expiry_date"], payload["count"],
+             bytes.fromhex(payload["root"][2:]), principal.organisation_id, operation_id),
+        )  # fmt: skip
+        if cur.fetchone() is None:
+            raise _conflict("lot", "already_commissioned", f"lot {payload['lot']} has a commissioning pending")
+        cur.execute("SAVEPOINT serials")
+        try:
+            execute_values(
+                cur,
+                "INSERT INTO lot_serials (lot_id, leaf_index, serial, sgtin_id) VALUES %s",
+                [(lot_id, i, s, sid) for i, (s, sid) in enumerate(payload["_serials"])],
+                page_size=5000,
+            )
+        except psycopg2.errors.UniqueViolation:
+            cur.execute("ROLLBACK TO SAVEPOINT serials")
+            taken = _first_taken_serial(cur, payload)
+            raise _conflict(
+                "serials", "already_commissioned", f"serial {taken} of this GTIN is already in a lot"
+            ) from None
+
+
+def _first_taken_serial(cur, payload: dict) -> str:
+    cur.execute(
+        "SELECT s.serial FROM lot_serials s WHERE s.sgtin_id = ANY(%s) LIMIT 1",
+        ([sid for _, sid in payload["_serials"]],),
+    )
+    row = cur.fetchone()
+    return row[0] if row else "?"
+
+
+def _lot_for(conn, gtin: str, lot_number: str, field: str) -> mirror.LotState:
+    state = mirror.lot(conn, lgtin_id(gtin, lot_number))
+    if state is None:
+        raise _invalid(field, "unknown_lot", f"lot {lot_number} of GTIN {gtin} is not commissioned")
+    return state
+
+
+def prepare_recall(conn, principal: Principal, body: dict) -> dict:
+    state = _lot_for(conn, body["gtin"], body["lot"], "lot")
+    if not principal.has_role("regulator") and state.manufacturer != _me(principal):
+        raise _conflict("lot", "not_manufacturer", "only the lot's manufacturer or a regulator can recall it")
+    if state.recalled:
+        raise _conflict("lot", "recalled", "the lot is already recalled")
+    return {"lot_id": _hex(state.lot_id), "gtin": body["gtin"], "lot": body["lot"]}
+
+
+# --------------------------------------------------------------------------- logistic units
+
+
+def _unit(conn, sscc: str, field: str) -> custody.UnitState:
+    state = custody.unit_state(conn, sscc_id(sscc))
+    if state is None:
+        raise _invalid(field, "unknown_unit", f"SSCC {sscc} is not a packed case or pallet")
+    return state
+
+
+def _held_loose(conn, principal: Principal, sscc: str, field: str) -> custody.UnitState:
+    """A unit the caller holds, not in transit, not on a closed pallet, not quarantined."""
+    state = _unit(conn, sscc, field)
+    if state.custodian != _me(principal):
+        raise _conflict(field, "not_holder", f"SSCC {sscc} is not held by your organisation")
+    if state.in_transit:
+        raise _conflict(field, "in_transit", f"SSCC {sscc} is in transit")
+    if state.container is not None:
+        raise _conflict(field, "in_container", f"SSCC {sscc} is on a closed pallet: ship or unpack the pallet")
+    if state.quarantined:
+        raise _conflict(field, "quarantined", f"SSCC {sscc} is quarantined")
+    return state
+
+
+def _distinct(units: list[str], field: str) -> None:
+    if len(set(units)) != len(units):
+        raise _invalid(field, "duplicate", "lists a unit twice")
+
+
+def prepare_ship(conn, principal: Principal, body: dict) -> dict:
+    units = body["units"]
+    _distinct(units, "units")
+    to = mirror.account_of_gln(conn, body["to"])
+    if to is None:
+        raise _invalid("to", "unknown_gln", f"GLN {body['to']} is not a registered trading partner")
+    if to == _me(principal):
+        raise _invalid("to", "self", "cannot ship to your own organisation")
+    for i, sscc in enumerate(units):
+        _held_loose(conn, principal, sscc, f"units[{i}]")
+    return {"units": [_hex(sscc_id(s)) for s in units], "to": _hex(to), "to_gln": body["to"]}
+
+
+def _incoming(conn, principal: Principal, units: list[str]) -> dict:
+    _distinct(units, "units")
+    for i, sscc in enumerate(units):
+        field = f"units[{i}]"
+        state = _unit(conn, sscc, field)
+        if not state.in_transit:
+            raise _conflict(field, "not_in_transit", f"SSCC {sscc} is not in transit")
+        if state.container is not None:
+            raise _conflict(field, "in_container", f"SSCC {sscc} travels on a pallet: scan the pallet")
+        if state.recipient != _me(principal):
+            raise _conflict(field, "not_recipient", f"SSCC {sscc} is in transit to another organisation")
+    return {"units": [_hex(sscc_id(s)) for s in units]}
+
+
+def prepare_receive(conn, principal: Principal, body: dict) -> dict:
+    return _incoming(conn, principal, body["units"])
+
+
+def prepare_refuse(conn, principal: Principal, body: dict) -> dict:
+    return _incoming(conn, principal, body["units"])
+
+
+def prepare_unpack(conn, principal: Principal, body: dict) -> dict:
+    units = body["units"]
+    _distinct(units, "units")
+    for i, sscc in enumerate(units):
+        state = _held_loose(conn, principal, sscc, f"units[{i}]")
+        if state.unpacked:
+            raise _conflict(f"units[{i}]", "unpacked", f"SSCC {sscc} is already unpacked")
+    return {"units": [_hex(sscc_id(s)) for s in units]}
+
+
+def _new_sscc(conn, sscc: str) -> bytes:
+    unit_id = sscc_id(sscc)
+    if mirror.unit_exists(conn, unit_id):
+        raise _conflict("sscc", "already_used", f"SSCC {sscc} is already a packed unit")
+    return unit_id
+
+
+def prepare_pack_case(conn, principal: Principal, body: dict) -> dict:
+    unit_id = _new_sscc(conn, body["sscc"])
+    state = _lot_for(conn, body["gtin"], body["lot"], "lot")
+    if state.manufacturer != _me(principal):
+        raise _conflict("lot", "not_manufacturer", "only the lot's manufacturer packs its loose stock")
+    if state.recalled:
+        raise _conflict("lot", "recalled", "the lot is recalled")
+    out = {"sscc": body["sscc"], "unit_id": _hex(unit_id), "lot_id": _hex(state.lot_id)}
+    if body.get("packs"):
+        indexes = []
+        for i, pack in enumerate(body["packs"]):
+            lot_id, index = _pack_index(conn, pack, f"packs[{i}]")
+            if lot_id != state.lot_id:
+                raise _invalid(f"packs[{i}]", "other_lot", "is not of the case's lot")
+            indexes.append(index)
+        if len(set(indexes)) != len(indexes):
+            raise _invalid("packs", "duplicate", "lists a pack twice")
+        return out | {"indexes": sorted(indexes)}
+    first, count = body["first_index"], body["count"]
+    if first + count > state.serial_count:
+        raise _invalid("count", "out_of_range", f"the lot has {state.serial_count} serials (leaf indexes from 0)")
+    return out | {"first_index": first, "count": count}
+
+
+def prepare_pack_pallet(conn, principal: Principal, body: dict) -> dict:
+    unit_id = _new_sscc(conn, body["sscc"])
+    _distinct(body["cases"], "cases")
+    for i, sscc in enumerate(body["cases"]):
+        state = _held_loose(conn, principal, sscc, f"cases[{i}]")
+        if state.kind != "case":
+            raise _invalid(f"cases[{i}]", "not_a_case", f"SSCC {sscc} is a pallet")
+    return {"sscc": body["sscc"], "unit_id": _hex(unit_id), "cases": [_hex(sscc_id(s)) for s in body["cases"]]}
+
+
+# --------------------------------------------------------------------------- packs
+
+
+def _pack_index(conn, pack: Pack, field: str) -> tuple[bytes, int]:
+    found = mirror.serial(conn, sgtin_id(pack.gtin, pack.serial))
+    if found is None:
+        raise _invalid(field, "unknown_serial", f"serial {pack.serial} of GTIN {pack.gtin} was never commissioned")
+    if pack.lot is not None and pack.lot != found["lot"]:
+        raise _conflict(field, "lot_mismatch", f"the pack belongs to lot {found['lot']}, not {pack.lot}")
+    return found["lot_id"], found["leaf_index"]
+
+
+def _packs(conn, principal: Principal, packs: list[Pack], loose_ok: bool) -> list[dict]:
+    """Resolve packs to (case, lot, index) the caller holds, and refuse ones that left the chain."""
+    out, ends, seen = [], {}, set()
+    for i, pack in enumerate(packs):
+        field = f"packs[{i}]"
+        lot_id, index = _pack_index(conn, pack, field)
+        if (lot_id, index) in seen:
+            raise _invalid("packs", "duplicate", f"lists pack {pack.serial} twice")
+        seen.add((lot_id, index))
+        state = mirror.lot(conn, lot_id)
+        if state is None:
+            raise _conflict(field, "lot_not_commissioned", "the pack's lot is not commissioned on chain yet")
+        if state.recalled:
+            raise _conflict(field, "recalled", f"lot {state.lot_number} is recalled")
+        if state.quarantined:
+            raise _conflict(field, "quarantined", f"lot {state.lot_number} is quarantined")
+        if lot_id not in ends:
+            ends[lot_id] = mirror.pack_end_states(conn, lot_id)
+        if index in ends[lot_id]:
+            raise _conflict(field, f"already_{ends[lot_id][index]}", f"the pack was already {ends[lot_id][index]}")
+        out.append(_pack_holder(conn, principal, state, index, field, loose_ok))
+    return out
+
+
+def _pack_holder(conn, principal, state: mirror.LotState, index: int, field: str, loose_ok: bool) -> dict:
+    where = mirror.case_of_pack(conn, state.lot_id, index)
+    if where is None:
+        if not loose_ok or state.manufacturer != _me(principal):
+            raise _conflict(field, "not_holder", "the pack is in the manufacturer's loose stock")
+        return {"case": None, "tree": False, "lot_id": _hex(state.lot_id), "index": index}
+    case_id, tree = where
+    unit = custody.unit_state(conn, case_id)
+    if unit.custodian != _me(principal):
+        raise _conflict(field, "not_holder", "the pack's case is not held by your organisation")
+    if unit.in_transit:
+        raise _conflict(field, "in_transit", "the pack's case is in transit")
+    if unit.quarantined:
+        raise _conflict(field, "quarantined", "the pack's case is quarantined")
+    return {"case": _hex(case_id), "tree": tree, "lot_id": _hex(state.lot_id), "index": index}
+
+
+def prepare_dispense(conn, principal: Principal, body: dict) -> dict:
+    return {"packs": _packs(conn, principal, body["packs"], loose_ok=False)}
+
+
+def prepare_destroy(conn, principal: Principal, body: dict) -> dict:
+    return {"packs": _packs(conn, principal, body["packs"], loose_ok=True)}
+
+
+# --------------------------------------------------------------------------- status and cold chain
+
+
+def _status_target(conn, principal: Principal, body: dict, quarantine: bool) -> dict:
+    regulator = principal.has_role("regulator")
+    if body.get("sscc"):
+        state = _unit(conn, body["sscc"], "sscc")
+        if not regulator and state.custodian != _me(principal):
+            raise _conflict("sscc", "not_holder", "only the unit's holder or a regulator can change its quarantine")
+        if state.quarantined == quarantine:
+            rule = "quarantined" if quarantine else "not_quarantined"
+            raise _conflict("sscc", rule, f"the unit is {'already' if quarantine else 'not'} quarantined")
+        return {"target": "unit", "unit_id": _hex(state.unit_id)}
+    state = _lot_for(conn, body["gtin"], body["lot"], "lot")
+    if not regulator and state.manufacturer != _me(principal):
+        raise _conflict("lot", "not_manufacturer", "only the lot's manufacturer or a regulator can quarantine a lot")
+    if state.quarantined == quarantine:
+        rule = "quarantined" if quarantine else "not_quarantined"
+        raise _conflict("lot", rule, f"the lot is {'already' if quarantine else 'not'} quarantined")
+    return {"target": "lot", "lot_id": _hex(state.lot_id)}
+
+
+def prepare_quarantine(conn, principal: Principal, body: dict) -> dict:
+    return _status_target(conn, principal, body, quarantine=True)
+
+
+def prepare_clear_quarantine(conn, principal: Principal, body: dict) -> dict:
+    return _status_target(conn, principal, body, quarantine=False)
+
+
+def prepare_record_readings(conn, principal: Principal, body: dict) -> dict:
+    state = _unit(conn, body["sscc"], "sscc")
+    me = _me(principal)
+    if state.custodian != me and not (state.in_transit and state.recipient == me):
+        raise _conflict("sscc", "not_holder", "only the unit's holder, or its recipient in transit, records readings")
+    readings = body["readings"]
+    return {
+        "unit_id": _hex(state.unit_id),
+        "sensor": body["sensor_id"],
+        "sensor_id": _hex(Web3.keccak(text=body["sensor_id"])),
+        "start": readings.start,
+        "interval": readings.interval,
+        "readings": _hex(readings.packed()),
+    }
+
+
+# --------------------------------------------------------------------------- the registry
+
+
+@dataclass(frozen=True)
+class Action:
+    name: str
+    roles: tuple[str, ...]
+    prepare: Callable[[object, Principal, dict], dict]
+    after: Callable[[object, Principal, dict, str], None] | None = None
+    after_uses_body: bool = False
+
+
+ACTIONS = {
+    a.name: a
+    for a in (
+        Action("register_product", ("manufacturer",), prepare_register_product, after_register_product, True),
+        Action("commission_lot", ("manufacturer",), prepare_commission_lot, after_commission_lot),
+        Action("pack_case", ("manufacturer",), prepare_pack_case),
+        Action("pack_pallet", ("manufacturer", "distributor"), prepare_pack_pallet),
+        Action("unpack", ("manufacturer", "distributor", "dispenser"), prepare_unpack),
+        Action("ship", ("manufacturer", "distributor", "dispenser"), prepare_ship),
+        Action("receive", ("manufacturer", "distributor", "dispenser"), prepare_receive),
+        Action("refuse", ("manufacturer", "distributor", "dispenser"), prepare_refuse),
+        Action("dispense", ("dispenser",), prepare_dispense),
+        Action("destroy", ("dispenser", "manufacturer"), prepare_destroy),
+        Action("recall", ("manufacturer", "regulator"), prepare_recall),
+        Action("quarantine", ("manufacturer", "distributor", "dispenser", "regulator"), prepare_quarantine),
+        Action("clear_quarantine", ("manufacturer", "distributor", "dispenser", "regulator"), prepare_clear_quarantine),
+        Action("record_readings", ("manufacturer", "distributor", "dispenser"), prepare_record_readings),
+    )
+}
+
+
+def request_digest(action: str, raw: bytes) -> bytes:
+    """What an Idempotency-Key is bound to: the action and the exact request body."""
+    return hashlib.sha256(action.encode() + b"\0" + raw).digest()
+
+
+def submit(conn, principal: Principal, action: str, body: dict, raw: bytes, idempotency_key: str) -> tuple[dict, bool]:
+    """Accept one write in the caller's transaction; returns (operation, created)."""
+    spec = ACTIONS[action]
+    digest = request_digest(action, raw)
+    existing = outbox.by_key(conn, principal.organisation_id, idempotency_key)
+    if existing is not None:
+        return outbox.replay(existing, digest), False
+    payload = spec.prepare(conn, principal, body)
+    stored = {k: v for k, v in payload.items() if not k.startswith("_")}
+    row, created = outbox.accept(conn, principal.organisation_id, action, stored, idempotency_key, digest=digest)
+    if created and spec.after is not None:
+        spec.after(conn, principal, body if spec.after_uses_body else payload, str(row["id"]))
+    return row, created

@@ -1,0 +1,154 @@
+"""The write path end to end: API → outbox → relayer → anvil → indexer → confirmed.
+
+`world` gives five trading partners with fresh chain accounts (registered on the contract,
+funded, keys in an encrypted keystore), their organisations and API keys, a Flask test client,
+and `pump()`, which runs the relayer and the indexer in this process until a condition holds.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from dataclasses import dataclass, field
+
+import pytest
+from biip.checksums import gs1_standard_check_digit
+from eth_account import Account
+
+from app.chain.client import ChainClient
+from app.chain.keystore import KeyStore
+from app.db import Database, connect
+from app.indexer.core import Indexer
+from app.relayer.core import Relayer
+from app.services import orgs
+
+ROLES = {
+    "maker": ("Acme Pharma", "manufacturer", "MANUFACTURER_ROLE"),
+    "maker2": ("Beta Generics", "manufacturer", "MANUFACTURER_ROLE"),
+    "distributor": ("Northwind Distribution", "distributor", "DISTRIBUTOR_ROLE"),
+    "pharmacy": ("Riverside Pharmacy", "dispenser", "DISPENSER_ROLE"),
+    "pharmacy2": ("Hilltop Pharmacy", "dispenser", "DISPENSER_ROLE"),
+    "regulator": ("Medicines Agency", "regulator", "REGULATOR_ROLE"),
+}
+
+
+def check_digit(body: str) -> str:
+    return body + str(gs1_standard_check_digit(body))
+
+
+@dataclass
+class Party:
+    name: str
+    role: str
+    gln: str
+    account: str
+    key: str
+
+
+@dataclass
+class World:
+    w3: object
+    pt: object
+    settings: object
+    client: object
+    relayer: Relayer
+    indexer: Indexer
+    parties: dict[str, Party]
+    db: Database
+    counter: list = field(default_factory=lambda: [0])
+
+    def post(self, who: str, path: str, body=None, key: str | None = None, **kwargs):
+        headers = {"Authorization": f"Bearer {self.parties[who].key}"}
+        headers["Idempotency-Key"] = key or uuid.uuid4().hex
+        headers.update(kwargs.pop("headers", {}))
+        return self.client.post(path, json=body, headers=headers, **kwargs)
+
+    def operation(self, who: str, op_id: str) -> dict:
+        resp = self.client.get(f"/v1/operations/{op_id}", headers={"Authorization": f"Bearer {self.parties[who].key}"})
+        assert resp.status_code == 200, resp.get_json()
+        return resp.get_json()
+
+    def pump(self, until=None, timeout: float = 60.0) -> None:
+        """Run relayer rounds and index until `until()` is true (default: nothing pending or submitted)."""
+        until = until or self.idle
+        deadline = time.monotonic() + timeout
+        while not until():
+            assert time.monotonic() < deadline, f"timed out; operations: {self.relayer.counts()}"
+            self.relayer.run_once()
+            self.indexer.run_until_caught_up()
+            self.relayer.confirm()
+
+    def idle(self) -> bool:
+        counts = self.relayer.counts()
+        return not counts.get("pending") and not counts.get("submitted")
+
+    def done(self, who: str, resp) -> dict:
+        """Post → pump → the operation, which must be confirmed."""
+        assert resp.status_code == 202, resp.get_json()
+        self.pump()
+        op = self.operation(who, resp.get_json()["operation"]["id"])
+        assert op["status"] == "confirmed", op
+        return op
+
+    def sscc(self) -> str:
+        self.counter[0] += 1
+        return check_digit(f"1950600{uuid.uuid4().int % 10**6:06d}{self.counter[0]:04d}")
+
+
+@pytest.fixture
+def world(w3, pharmatrack, deployment, settings, tmp_path, database_url):
+    password = tmp_path / "password"
+    password.write_text("test-password\n")
+    settings = settings.replace(signer_keystore_dir=tmp_path / "keystores", signer_password_file=password,
+                                relayer_poll_seconds=0.05)  # fmt: skip
+    store = KeyStore(settings.signer_keystore_dir, password)
+    admin = w3.eth.accounts[0]
+    parties = {}
+    conn = connect(database_url)
+    with conn:
+        for n, (who, (name, role, chain_role)) in enumerate(ROLES.items()):
+            account = Account.create()
+            store.import_key(account.key, kdf_light=True)
+            w3.provider.make_request("anvil_setBalance", [account.address, hex(10**21)])
+            gln = check_digit(f"95{uuid.uuid4().int % 10**8:08d}{n:02d}")
+            role_id = getattr(pharmatrack.functions, chain_role)().call()
+            tx = pharmatrack.functions.registerOrganisation(account.address, int(gln), [role_id]).transact(
+                {"from": admin}
+            )
+            assert w3.eth.wait_for_transaction_receipt(tx).status == 1
+            orgs.add_organisation(conn, name, gln, account.address, [role])
+            parties[who] = Party(name, role, gln, account.address, orgs.create_key(conn, gln, "test"))
+    conn.close()
+    from app import create_app
+
+    app = create_app(settings)
+    db = Database(database_url, maxconn=2)
+    relayer = Relayer(settings, db, w3, deployment.address("PharmaTrack"), pharmatrack.abi, store)
+    indexer = Indexer.for_deployment(db, ChainClient(settings.effective_rpc_url), deployment)
+    indexer.run_until_caught_up()
+    yield World(w3, pharmatrack, settings, app.test_client(), relayer, indexer, parties, db)
+    app.extensions["pharmatrack"].db.close()
+    db.close()
+
+
+GTIN_BASE = 9506000
+
+
+@pytest.fixture
+def stock(world):
+    """A product, a lot of 100 packs (serials S0000000000…99), two run cases of 40 on a pallet at the maker."""
+    gtin = check_digit(f"0{GTIN_BASE}{uuid.uuid4().int % 10**5:05d}")
+    world.done("maker", world.post("maker", "/v1/products", {
+        "gtin": gtin, "name": "Amoxicillin 500 mg", "strength": "500 mg", "dosage_form": "capsule",
+        "storage": {"min_celsius": 2, "max_celsius": 8}}))  # fmt: skip
+    lot = f"L{uuid.uuid4().hex[:6].upper()}"
+    world.done("maker", world.post("maker", "/v1/lots", {
+        "gtin": gtin, "lot": lot, "expiry": "2030-12-31",
+        "serial_range": {"prefix": "S", "first": 0, "count": 100, "digits": 10}}))  # fmt: skip
+    cases = [world.sscc(), world.sscc()]
+    for i, case in enumerate(cases):
+        world.post("maker", "/v1/cases", {"sscc": case, "gtin": gtin, "lot": lot, "first_index": i * 40, "count": 40})
+    world.pump()
+    pallet = world.sscc()
+    world.done("maker", world.post("maker", "/v1/pallets", {"sscc": pallet, "cases": cases}))
+    return {"gtin": gtin, "lot": lot, "cases": cases, "pallet": pallet}
