@@ -1,0 +1,181 @@
+"""Nothing accepted is lost or applied twice: relayer killed at random points, chain down,
+database down."""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+
+import psycopg2
+import pytest
+
+from app import create_app
+from app.chain.web3factory import make_web3
+from app.relayer.core import Relayer
+
+from .conftest import World
+from .proxy import Proxy, postgres_target
+
+
+def _readings(world: World, unit: str, sensor: str):
+    body = {"sensor_id": sensor, "start": 1_800_000_000, "interval": 60, "celsius": [4.5, 5.0, 5.5]}
+    return world.post("maker", f"/v1/units/{unit}/readings", body)
+
+
+def _events_per_sensor(world: World) -> dict[str, int]:
+    """TemperatureRecorded events on chain per sensor id (recordReadings is not idempotent on chain:
+    a second application would show up here)."""
+    logs = world.pt.events.TemperatureRecorded().get_logs(from_block=0)
+    out: dict[str, int] = {}
+    for log in logs:
+        key = log["args"]["sensorId"].hex()
+        out[key] = out.get(key, 0) + 1
+    return out
+
+
+def _relayer_env(world: World, database_url: str) -> dict:
+    s = world.settings
+    return {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "RPC_URL": s.effective_rpc_url,
+        "DEPLOYMENT_FILE": str(s.deployment_file),
+        "SIGNER_KEYSTORE_DIR": str(s.signer_keystore_dir),
+        "SIGNER_PASSWORD_FILE": str(s.signer_password_file),
+        "RELAYER_BATCH": "7",
+        "RELAYER_POLL_SECONDS": "0.02",
+        "LOG_LEVEL": "WARNING",
+    }
+
+
+def _progress(world: World) -> int:
+    with world.db.connection() as conn, conn.cursor() as cur:
+        cur.execute("SELECT count(*) FROM relay_attempts")
+        return cur.fetchone()[0]
+
+
+def _statuses(world: World, ops: list[str]) -> dict[str, int]:
+    with world.db.connection() as conn, conn.cursor() as cur:
+        cur.execute("SELECT status, count(*) FROM operations WHERE id = ANY(%s::uuid[]) GROUP BY 1", (ops,))
+        return dict(cur.fetchall())
+
+
+def test_relayer_killed_at_random_points_applies_everything_exactly_once(world: World, stock, database_url):
+    from web3 import Web3
+
+    rng = random.Random(20261124)
+    env = _relayer_env(world, database_url)
+    pallet = stock["pallet"]
+    trials, per_trial, kills = 5, 40, 0
+    expected: list[str] = []
+    for trial in range(trials):
+        ops = []
+        for i in range(per_trial):
+            sensor = f"trial{trial}-logger{i}"
+            resp = _readings(world, pallet, sensor)
+            assert resp.status_code == 202, resp.get_json()
+            ops.append(resp.get_json()["operation"]["id"])
+            expected.append(Web3.keccak(text=sensor).hex())
+        # Kill the relayer at random moments while it works through the batch, several times.
+        for _ in range(2):
+            before = _progress(world)
+            proc = subprocess.Popen([sys.executable, "-m", "app.cli", "relay"], env=env)
+            deadline = time.monotonic() + 30
+            while _progress(world) == before and time.monotonic() < deadline and proc.poll() is None:
+                time.sleep(0.005)
+            time.sleep(rng.uniform(0, 0.25))
+            proc.send_signal(signal.SIGKILL)
+            proc.wait()
+            kills += 1
+            world.indexer.run_until_caught_up()
+        # A last relayer finishes the work.
+        proc = subprocess.Popen([sys.executable, "-m", "app.cli", "relay"], env=env)
+        try:
+            world.pump(until=lambda ops=ops: _statuses(world, ops) == {"confirmed": len(ops)}, timeout=120, relay=False)
+        finally:
+            proc.send_signal(signal.SIGKILL)
+            proc.wait()
+    assert kills >= 10
+    counts = _events_per_sensor(world)
+    assert sorted(counts) == sorted(expected)
+    assert set(counts.values()) == {1}, {k: v for k, v in counts.items() if v != 1}
+    with world.db.connection() as conn, conn.cursor() as cur:
+        cur.execute("SELECT status, count(*) FROM operations WHERE action = 'record_readings' GROUP BY 1")
+        assert dict(cur.fetchall()) == {"confirmed": trials * per_trial}
+
+
+def test_a_transaction_recorded_but_never_broadcast_is_sent_after_a_restart(world: World, stock):
+    """The narrowest crash point: signed and committed, then the process died before broadcasting."""
+    resp = _readings(world, stock["pallet"], "crash-before-broadcast")
+    crashed = Relayer(world.settings, world.db, world.w3, world.pt.address, world.pt.abi, world.relayer.keystore)
+
+    def die(raw):
+        raise SystemExit("killed before broadcast")
+
+    crashed._broadcast = die
+    with pytest.raises(SystemExit):
+        crashed.run_once()
+    op = world.operation("maker", resp.get_json()["operation"]["id"])
+    assert op["status"] == "submitted" and op["tx_hash"]
+    assert world.w3.eth.get_transaction_receipt  # the node has never seen it:
+    assert world.w3.provider.make_request("eth_getTransactionByHash", [op["tx_hash"]])["result"] is None
+    world.pump()
+    done = world.operation("maker", op["id"])
+    assert done["status"] == "confirmed" and done["tx_hash"] == op["tx_hash"]
+    assert _events_per_sensor(world)[world.w3.keccak(text="crash-before-broadcast").hex()] == 1
+
+
+def test_chain_down_writes_are_accepted_and_flushed_when_it_returns(world: World, stock):
+    proxy = Proxy(("127.0.0.1", int(world.settings.effective_rpc_url.rsplit(":", 1)[1])))
+    try:
+        w3 = make_web3(f"http://127.0.0.1:{proxy.port}", timeout=2)
+        relayer = Relayer(world.settings, world.db, w3, world.pt.address, world.pt.abi, world.relayer.keystore)
+        proxy.cut()
+        target = world.parties["distributor"].gln
+        resp = world.post("maker", "/v1/shipments", {"units": [stock["pallet"]], "to": target})
+        assert resp.status_code == 202, resp.get_json()
+        op_id = resp.get_json()["operation"]["id"]
+        for _ in range(3):
+            with pytest.raises(Exception) as exc_info:
+                relayer.run_once()
+            assert "onnect" in type(exc_info.value).__name__ + str(exc_info.value)
+        assert world.operation("maker", op_id)["status"] == "pending"
+        proxy.restore()
+        world.relayer = relayer
+        world.pump()
+        assert world.operation("maker", op_id)["status"] == "confirmed"
+    finally:
+        proxy.close()
+
+
+def test_database_down_is_a_503_and_writes_nothing(world: World, stock, database_url):
+    target, template = postgres_target(database_url)
+    proxy = Proxy(target)
+    try:
+        app = create_app(world.settings.replace(database_url=template.format(port=proxy.port)))
+        client = app.test_client()
+        headers = {"Authorization": f"Bearer {world.parties['maker'].key}", "Idempotency-Key": "db-down-1"}
+        body = {"units": [stock["pallet"]], "to": world.parties["distributor"].gln}
+        assert client.post("/v1/shipments", json=body, headers=headers).status_code == 202
+        proxy.cut()
+        headers["Idempotency-Key"] = "db-down-2"
+        resp = client.post("/v1/shipments", json=body, headers=headers)
+        assert resp.status_code == 503, resp.get_json()
+        assert resp.headers["Retry-After"]
+        assert resp.mimetype == "application/problem+json"
+        proxy.restore()
+        conn = psycopg2.connect(database_url)
+        with conn, conn.cursor() as cur:
+            cur.execute("SELECT idempotency_key FROM operations WHERE action = 'ship'")
+            assert [r[0] for r in cur.fetchall()] == ["db-down-1"]
+        conn.close()
+        # The service recovers by itself once the database is back.
+        headers["Idempotency-Key"] = "db-down-1"
+        assert client.post("/v1/shipments", json=body, headers=headers).headers["Idempotent-Replayed"] == "true"
+        app.extensions["pharmatrack"].db.close()
+    finally:
+        proxy.close()
