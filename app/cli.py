@@ -188,8 +188,11 @@ def demo(api_url: str | None, timeout: float):
     """Seed a small demo supply chain on the local chain; with --api, wait until the API serves it."""
     from app import demo as demo_data
 
+    from app import stack
+
     settings = _settings()
-    summary = demo_data.seed(settings)
+    with stack.database(settings) as url:
+        summary = demo_data.seed(settings.replace(database_url=url))
     _print_demo(summary)
     if api_url:
         product = demo_data.wait_visible(api_url, timeout)

@@ -91,6 +91,7 @@ def seed(settings: Settings) -> dict:
     expiry = w3.eth.get_block("latest")["timestamp"] + 2 * 365 * 86400
     send(pt.functions.commissionLot(int(GTIN), LOT, expiry, PACKS, tree.root), maker.account)
     lot_id = lgtin_id(GTIN, LOT)
+    store_serials(settings, maker.gln, lot_id, expiry, serials, tree.root)
 
     case_ssccs = [int(with_check_digit(f"10950600000000{c:03d}")) for c in range(PACKS // PER_CASE)]
     pallet_sscc = int(with_check_digit("10950600000009000"))
@@ -167,6 +168,30 @@ def provision(settings: Settings, w3: Web3) -> dict[str, str]:
         with os.fdopen(fd, "w") as fh:
             json.dump(keys, fh, indent=2)
     return keys
+
+
+def store_serials(settings: Settings, maker_gln: str, lot_id: bytes, expiry: int, serials: list[str], root: bytes):
+    """The lot's serial list beside its on-chain root, so the API can name packs by serial."""
+    from datetime import UTC, datetime
+
+    from psycopg2.extras import execute_values
+
+    from app.db import connect
+    from app.services import orgs
+
+    conn = connect(settings.require_database_url())
+    try:
+        with conn, conn.cursor() as cur:
+            org = orgs.organisation_by_gln(conn, maker_gln)
+            cur.execute(
+                "INSERT INTO lot_commissions (lot_id, gtin, lot, expiry, serial_count, serials_root, organisation_id) "
+                "VALUES (%s, %s, %s, %s, %s, %s, %s) ON CONFLICT (lot_id) DO NOTHING",
+                (lot_id, int(GTIN), LOT, datetime.fromtimestamp(expiry, UTC).date(), len(serials), root, org["id"]),
+            )
+            rows = [(lot_id, i, s, sgtin_id(GTIN, s)) for i, s in enumerate(serials)]
+            execute_values(cur, "INSERT INTO lot_serials VALUES %s ON CONFLICT DO NOTHING", rows)
+    finally:
+        conn.close()
 
 
 def wait_visible(api_base: str, timeout: float) -> dict:

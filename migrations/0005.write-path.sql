@@ -24,7 +24,7 @@ CREATE TABLE lot_commissions (
     serial_count    integer     NOT NULL CHECK (serial_count > 0),
     serials_root    bytea       NOT NULL CHECK (length(serials_root) = 32),
     organisation_id bigint      NOT NULL REFERENCES organisations (id),
-    operation_id    uuid        NOT NULL REFERENCES operations (id),
+    operation_id    uuid        REFERENCES operations (id),  -- NULL: bulk-loaded beside an on-chain commissioning
     created_at      timestamptz NOT NULL DEFAULT now()
 );
 CREATE TABLE lot_serials (

@@ -72,6 +72,25 @@ def _up_env(tmp_path) -> tuple[dict, int]:
     return env, port
 
 
+def _dispense_through_the_stack(base: str, keys_file) -> None:
+    """A scan posted to the running stack is relayed, mined, indexed and confirmed."""
+    import json
+    import urllib.request
+
+    from app.demo import GTIN, with_check_digit
+
+    key = json.loads(keys_file.read_text())[with_check_digit("950600000003")]  # Riverside Pharmacy
+    body = json.dumps({"packs": [f"(01){GTIN}(21)DEMO000010"]}).encode()
+    request = urllib.request.Request(
+        f"{base}/v1/dispensations?wait=confirmed&timeout=60",
+        data=body,
+        headers={"Authorization": f"Bearer {key}", "Idempotency-Key": "up-test", "Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=90) as resp:  # noqa: S310 - the test's own local URL
+        answer = json.loads(resp.read())
+    assert answer["operation"]["status"] == "confirmed", answer
+
+
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
 def test_up_starts_everything_and_stops_everything(tmp_path, sig):
     env, port = _up_env(tmp_path)
@@ -96,7 +115,8 @@ def test_up_starts_everything_and_stops_everything(tmp_path, sig):
             p for p in psutil.process_iter(["cmdline"]) if str(tmp_path / "data") in " ".join(p.info["cmdline"] or [])
         ]
         names = " ".join(" ".join(p.cmdline()) for p in started)
-        assert "anvil" in names and "gunicorn" in names and "postgres" in names
+        assert "anvil" in names and "gunicorn" in names and "postgres" in names and "relay" in names
+        _dispense_through_the_stack(base, tmp_path / "data" / "demo-api-keys.json")
     finally:
         proc.send_signal(sig)
         proc.wait(60)
