@@ -187,7 +187,6 @@ def _verify(url, chain, deployment, specs, stop) -> None:
 def demo(api_url: str | None, timeout: float):
     """Seed a small demo supply chain on the local chain; with --api, wait until the API serves it."""
     from app import demo as demo_data
-
     from app import stack
 
     settings = _settings()
