@@ -155,7 +155,8 @@ def _idempotency_key() -> str | None:
     return key if key is not None and KEY_RE.fullmatch(key) else None
 
 
-def _accept(action: str, body: dict, query: dict):
+def _accept(action: str, body: dict, query: dict, bound: bytes = b""):
+    """`bound`: what the request names outside its body (path, query), bound to the Idempotency-Key too."""
     principal = g.principal
     spec = writes.ACTIONS[action]
     if not principal.has_role(*spec.roles):
@@ -170,7 +171,7 @@ def _accept(action: str, body: dict, query: dict):
         return problem(400, "Bad Request", f"Idempotency-Key {rule}", errors={"headers": {"Idempotency-Key": [rule]}})
     db = current_app.extensions["pharmatrack"].db
     with db.connection() as conn:
-        row, created = writes.submit(conn, principal, action, body, request.get_data(cache=True), key)
+        row, created = writes.submit(conn, principal, action, body, bound + request.get_data(cache=True), key)
     if query.get("wait") == "confirmed":
         row = _wait(db, row, query["timeout"])
     status = 200 if row["status"] in ("confirmed", "failed") and query.get("wait") else 202
@@ -239,16 +240,24 @@ class UnitReadings(MethodView):
     @blp.arguments(ReadingsQuerySchema, location="query")
     @blp.response(202, AcceptedSchema)
     def post(self, query, code):
-        sscc = _path_sscc(code)
+        try:
+            sscc = gs1f.SSCC().deserialize(code)
+        except ValidationError as exc:
+            return problem(422, "Unprocessable Entity", "The request is invalid; see errors for each field and the "
+                           "rule it broke.", errors={"path": {"code": exc.messages}})  # fmt: skip
         sensor_id = query.get("sensor_id")
         mimetype = request.mimetype
         if mimetype == "application/json":
             data = ReadingsJsonSchema().load(request.get_json(silent=True) or {})
             sensor_id = data["sensor_id"]
-            parsed = readings.from_json(data["start"], data["interval"], data["celsius"])
+            try:
+                parsed = readings.from_json(data["start"], data["interval"], data["celsius"])
+            except readings.ReadingsError as exc:  # name the body's field: celsius[3], not readings[3]
+                raise readings.ReadingsError(exc.field.replace("readings", "celsius", 1), exc.message) from None
         elif mimetype == "text/csv":
             if not sensor_id:
-                raise ValidationError({"sensor_id": ["required with text/csv"]})
+                return problem(422, "Unprocessable Entity", "sensor_id is required with text/csv",
+                               errors={"query": {"sensor_id": ["required with text/csv"]}})  # fmt: skip
             text = request.get_data(cache=True).decode("utf-8", errors="strict")
             parsed = readings.from_csv(text)
         else:
@@ -258,14 +267,8 @@ class UnitReadings(MethodView):
                 "send application/json or text/csv",
                 errors={"headers": {"Content-Type": ["must be application/json or text/csv"]}},
             )
-        return _accept("record_readings", {"sscc": sscc, "sensor_id": sensor_id, "readings": parsed}, query)
-
-
-def _path_sscc(code: str) -> str:
-    try:
-        return gs1f.SSCC().deserialize(code)
-    except ValidationError as exc:
-        raise ValidationError({"code": exc.messages}) from None
+        bound = f"{sscc}\0{sensor_id}\0".encode()
+        return _accept("record_readings", {"sscc": sscc, "sensor_id": sensor_id, "readings": parsed}, query, bound)
 
 
 @blp.before_request

@@ -202,6 +202,8 @@ def _held_loose(conn, principal: Principal, sscc: str, field: str) -> custody.Un
         raise _conflict(field, "in_container", f"SSCC {sscc} is on a closed pallet: ship or unpack the pallet")
     if state.quarantined:
         raise _conflict(field, "quarantined", f"SSCC {sscc} is quarantined")
+    if state.unpacked:
+        raise _conflict(field, "unpacked", f"SSCC {sscc} is unpacked")
     return state
 
 
@@ -249,9 +251,7 @@ def prepare_unpack(conn, principal: Principal, body: dict) -> dict:
     units = body["units"]
     _distinct(units, "units")
     for i, sscc in enumerate(units):
-        state = _held_loose(conn, principal, sscc, f"units[{i}]")
-        if state.unpacked:
-            raise _conflict(f"units[{i}]", "unpacked", f"SSCC {sscc} is already unpacked")
+        _held_loose(conn, principal, sscc, f"units[{i}]")
     return {"units": [_hex(sscc_id(s)) for s in units]}
 
 
@@ -269,6 +269,8 @@ def prepare_pack_case(conn, principal: Principal, body: dict) -> dict:
         raise _conflict("lot", "not_manufacturer", "only the lot's manufacturer packs its loose stock")
     if state.recalled:
         raise _conflict("lot", "recalled", "the lot is recalled")
+    if state.quarantined:
+        raise _conflict("lot", "quarantined", "the lot is quarantined")
     out = {"sscc": body["sscc"], "unit_id": _hex(unit_id), "lot_id": _hex(state.lot_id)}
     if body.get("packs"):
         indexes = []
@@ -309,7 +311,11 @@ def _pack_index(conn, pack: Pack, field: str) -> tuple[bytes, int]:
 
 
 def _packs(conn, principal: Principal, packs: list[Pack], loose_ok: bool) -> list[dict]:
-    """Resolve packs to (case, lot, index) the caller holds, and refuse ones that left the chain."""
+    """Resolve packs to (case, lot, index) the caller holds, and refuse ones that left the chain.
+
+    Dispensing (not loose_ok) needs sellable stock: lot neither recalled, quarantined nor expired, case
+    and its pallet not quarantined. Destruction (loose_ok) is what recalled and quarantined stock is for."""
+    sellable = not loose_ok
     out, ends, seen = [], {}, set()
     for i, pack in enumerate(packs):
         field = f"packs[{i}]"
@@ -320,10 +326,12 @@ def _packs(conn, principal: Principal, packs: list[Pack], loose_ok: bool) -> lis
         state = mirror.lot(conn, lot_id)
         if state is None:
             raise _conflict(field, "lot_not_commissioned", "the pack's lot is not commissioned on chain yet")
-        if state.recalled:
+        if sellable and state.recalled:
             raise _conflict(field, "recalled", f"lot {state.lot_number} is recalled")
-        if state.quarantined:
+        if sellable and state.quarantined:
             raise _conflict(field, "quarantined", f"lot {state.lot_number} is quarantined")
+        if sellable and state.expired:
+            raise _conflict(field, "expired", f"lot {state.lot_number} has expired")
         if lot_id not in ends:
             ends[lot_id] = mirror.pack_end_states(conn, lot_id)
         if index in ends[lot_id]:
@@ -344,8 +352,10 @@ def _pack_holder(conn, principal, state: mirror.LotState, index: int, field: str
         raise _conflict(field, "not_holder", "the pack's case is not held by your organisation")
     if unit.in_transit:
         raise _conflict(field, "in_transit", "the pack's case is in transit")
-    if unit.quarantined:
+    if not loose_ok and unit.quarantined:
         raise _conflict(field, "quarantined", "the pack's case is quarantined")
+    if not loose_ok and unit.container is not None and custody.unit_state(conn, unit.container).quarantined:
+        raise _conflict(field, "quarantined", "the pack's case is on a quarantined pallet")
     return {"case": _hex(case_id), "tree": tree, "lot_id": _hex(state.lot_id), "index": index}
 
 
@@ -390,7 +400,8 @@ def prepare_clear_quarantine(conn, principal: Principal, body: dict) -> dict:
 def prepare_record_readings(conn, principal: Principal, body: dict) -> dict:
     state = _unit(conn, body["sscc"], "sscc")
     me = _me(principal)
-    if state.custodian != me and not (state.in_transit and state.recipient == me):
+    moving = state if state.container is None else custody.unit_state(conn, state.container)
+    if state.custodian != me and not (moving.in_transit and moving.recipient == me):
         raise _conflict("sscc", "not_holder", "only the unit's holder, or its recipient in transit, records readings")
     readings = body["readings"]
     return {

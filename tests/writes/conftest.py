@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import pytest
 from biip.checksums import gs1_standard_check_digit
@@ -98,11 +101,14 @@ class World:
         return check_digit(f"1950600{uuid.uuid4().int % 10**6:06d}{self.counter[0]:04d}")
 
 
-@pytest.fixture
-def world(w3, pharmatrack, deployment, settings, tmp_path, database_url):
-    password = tmp_path / "password"
+@contextmanager
+def open_world(w3, pharmatrack, deployment, settings, tmp_dir: Path, database_url: str) -> Iterator[World]:
+    """Six parties with fresh keys, registered on chain and in the database; the app, relayer and indexer."""
+    from app import create_app
+
+    password = tmp_dir / "password"
     password.write_text("test-password\n")
-    settings = settings.replace(signer_keystore_dir=tmp_path / "keystores", signer_password_file=password,
+    settings = settings.replace(signer_keystore_dir=tmp_dir / "keystores", signer_password_file=password,
                                 relayer_poll_seconds=0.05)  # fmt: skip
     store = KeyStore(settings.signer_keystore_dir, password)
     admin = w3.eth.accounts[0]
@@ -122,16 +128,22 @@ def world(w3, pharmatrack, deployment, settings, tmp_path, database_url):
             orgs.add_organisation(conn, name, gln, account.address, [role])
             parties[who] = Party(name, role, gln, account.address, orgs.create_key(conn, gln, "test"))
     conn.close()
-    from app import create_app
-
     app = create_app(settings)
     db = Database(database_url, maxconn=2)
-    relayer = Relayer(settings, db, w3, deployment.address("PharmaTrack"), pharmatrack.abi, store)
-    indexer = Indexer.for_deployment(db, ChainClient(settings.effective_rpc_url), deployment)
-    indexer.run_until_caught_up()
-    yield World(w3, pharmatrack, settings, app.test_client(), relayer, indexer, parties, db)
-    app.extensions["pharmatrack"].db.close()
-    db.close()
+    try:
+        relayer = Relayer(settings, db, w3, deployment.address("PharmaTrack"), pharmatrack.abi, store)
+        indexer = Indexer.for_deployment(db, ChainClient(settings.effective_rpc_url), deployment)
+        indexer.run_until_caught_up()
+        yield World(w3, pharmatrack, settings, app.test_client(), relayer, indexer, parties, db)
+    finally:
+        app.extensions["pharmatrack"].db.close()
+        db.close()
+
+
+@pytest.fixture
+def world(w3, pharmatrack, deployment, settings, tmp_path, database_url):
+    with open_world(w3, pharmatrack, deployment, settings, tmp_path, database_url) as built:
+        yield built
 
 
 GTIN_BASE = 9506000
