@@ -43,4 +43,4 @@ USER pharmatrack
 EXPOSE 8000
 HEALTHCHECK --interval=15s --timeout=3s \
     CMD python -c "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:%s/healthz' % os.environ['PORT'], timeout=2)"
-CMD ["sh", "-c", "exec gunicorn --workers ${WEB_CONCURRENCY:-2} --bind ${HOST}:${PORT} --access-logfile - app.wsgi:app"]
+CMD ["sh", "-c", "exec gunicorn --workers ${WEB_CONCURRENCY:-2} --worker-class gthread --threads ${WEB_THREADS:-8} --bind ${HOST}:${PORT} --access-logfile - app.wsgi:app"]

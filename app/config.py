@@ -34,6 +34,7 @@ SETTINGS: list[tuple[str, str, str]] = [
     ("HOST", "127.0.0.1", "Address the API listens on."),
     ("PORT", "8000", "Port the API listens on."),
     ("WEB_CONCURRENCY", "2", "gunicorn worker processes."),
+    ("WEB_THREADS", "8", "Threads per gunicorn worker (gthread): requests waiting with ?wait=confirmed hold one each."),
     ("INDEXER_CONFIRMATIONS", "0", "Blocks an event must be buried under before the mirror shows it, or `finalized`."),
     (
         "INDEXER_WINDOW",
@@ -104,6 +105,7 @@ class Settings:
     host: str
     port: int
     web_concurrency: int
+    web_threads: int
     indexer_confirmations: int | str
     indexer_reorg_limit: int
     indexer_window: int
@@ -146,6 +148,7 @@ class Settings:
             host=_env("HOST", env),
             port=_int("PORT", env, 1),
             web_concurrency=_int("WEB_CONCURRENCY", env, 1),
+            web_threads=_int("WEB_THREADS", env, 1),
             indexer_confirmations=(
                 "finalized" if _env("INDEXER_CONFIRMATIONS", env) == "finalized" else _int("INDEXER_CONFIRMATIONS", env)
             ),

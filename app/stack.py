@@ -89,6 +89,8 @@ def gunicorn_args(settings: Settings) -> list[str]:
     return [
         sys.executable, "-m", "gunicorn",
         "--workers", str(settings.web_concurrency),
+        "--worker-class", "gthread",
+        "--threads", str(settings.web_threads),
         "--bind", f"{settings.host}:{settings.port}",
         "--access-logfile", "-",
         "--graceful-timeout", "10",
