@@ -179,3 +179,35 @@ def test_database_down_is_a_503_and_writes_nothing(world: World, stock, database
         app.extensions["pharmatrack"].db.close()
     finally:
         proxy.close()
+
+
+def test_a_stuck_transaction_is_replaced_with_higher_fees_and_lands_once(world: World, stock):
+    """Blocks stop (automine off): the relayer re-signs the same call with the same nonce and higher
+    fees; when mining resumes exactly one attempt is mined and the operation is confirmed once."""
+    w3 = world.w3
+    world.relayer.settings = world.relayer.settings.replace(relayer_stuck_seconds=1.0)
+    resp = _readings(world, stock["pallet"], "stuck-logger")
+    w3.provider.make_request("evm_setAutomine", [False])
+    try:
+        world.relayer.run_once()
+        first = world.operation("maker", resp.get_json()["operation"]["id"])
+        assert first["status"] == "submitted"
+        time.sleep(1.2)
+        world.relayer.run_once()
+        second = world.operation("maker", first["id"])
+        assert second["status"] == "submitted" and second["tx_hash"] != first["tx_hash"]
+        with world.db.connection() as conn, conn.cursor() as cur:
+            cur.execute(
+                "SELECT a.max_priority_fee_per_gas FROM relay_attempts a JOIN operations o"
+                " ON o.transaction_id = a.transaction_id WHERE o.id = %s ORDER BY a.created_at",
+                (first["id"],),
+            )
+            fees = [int(r[0]) for r in cur.fetchall()]
+        assert len(fees) == 2 and fees[1] > fees[0]
+    finally:
+        w3.provider.make_request("evm_setAutomine", [True])
+    w3.provider.make_request("evm_mine", [])
+    world.pump()
+    done = world.operation("maker", first["id"])
+    assert done["status"] == "confirmed" and done["tx_hash"] == second["tx_hash"]
+    assert _events_per_sensor(world)[w3.keccak(text="stuck-logger").hex()] == 1
