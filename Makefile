@@ -48,6 +48,10 @@ bench-gas: install ## Gas per pack of the reference lifecycle vs a naive contrac
 bench-index: install ## Index ≥200k events from scratch vs the usual web3.py way (last line: events_per_s … ratio …)
 	$(PY) -m bench.index
 
+.PHONY: bench-ingest
+bench-ingest: install ## Clients post single-unit ship/receive scans through gunicorn for 30 s (last line: accepted_per_s … txs … scans …)
+	$(PY) -m bench.ingest $(BENCH_INGEST_ARGS)
+
 .PHONY: lint
 lint: install ## ruff check + format check
 	$(BIN)/ruff check app tests bench

@@ -60,7 +60,7 @@ CREATE TABLE relay_transactions (
     updated_at      timestamptz NOT NULL DEFAULT now(),
     UNIQUE (account, nonce)
 );
-CREATE INDEX relay_transactions_open_idx ON relay_transactions (status) WHERE status IN ('sent', 'mined');
+CREATE INDEX relay_transactions_sent_idx ON relay_transactions (organisation_id, action) WHERE status = 'sent';
 CREATE TABLE relay_attempts (
     tx_hash                  bytea       PRIMARY KEY CHECK (length(tx_hash) = 32),
     transaction_id           bigint      NOT NULL REFERENCES relay_transactions (id),

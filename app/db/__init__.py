@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import threading
 from collections.abc import Iterator
 
@@ -42,6 +43,29 @@ def _first_line(exc: Exception) -> str:
     return text.splitlines()[0] if text else type(exc).__name__
 
 
+class PreparingConnection(psycopg2.extensions.connection):
+    """A connection that remembers which statements it has PREPAREd (see fetch_all_prepared)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.prepared: set[str] = set()
+
+
+def fetch_all_prepared(conn, name: str, sql: str, params: tuple) -> list[dict]:
+    """fetch_all for a hot query, planned once per session: `sql` uses $1, $2 … placeholders.
+    On a connection that cannot remember (not a PreparingConnection) it is executed plainly."""
+    prepared = getattr(conn, "prepared", None)
+    if prepared is None:
+        named = {f"p{i}": value for i, value in enumerate(params, start=1)}
+        return fetch_all(conn, re.sub(r"\$(\d+)", r"%(p\1)s", sql), named)
+    if name not in prepared:
+        with conn.cursor() as cur:
+            cur.execute(f"PREPARE {name} AS {sql}")  # name: a constant of the caller's, never input
+        prepared.add(name)
+    placeholders = ", ".join(["%s"] * len(params))
+    return fetch_all(conn, f"EXECUTE {name}({placeholders})", params)
+
+
 class Database:
     """A thread-safe pool that is recreated after fork (gunicorn workers fork after import)."""
 
@@ -58,8 +82,15 @@ class Database:
             with self._lock:
                 if self._pool is None or self._pid != os.getpid():
                     try:
+                        # minconn = maxconn: psycopg2's pool closes every returned connection beyond
+                        # minconn, so a smaller minconn opened a new Postgres session per request.
                         self._pool = psycopg2.pool.ThreadedConnectionPool(
-                            0, self.maxconn, self.url, connect_timeout=5, **self.connect_kwargs
+                            self.maxconn,
+                            self.maxconn,
+                            self.url,
+                            connect_timeout=5,
+                            connection_factory=PreparingConnection,
+                            **self.connect_kwargs,
                         )
                     except psycopg2.OperationalError as exc:
                         raise ServiceUnavailable("database", _first_line(exc)) from exc
@@ -83,6 +114,17 @@ class Database:
             raise ServiceUnavailable("database", _first_line(exc)) from exc
         finally:
             pool.putconn(conn, close=broken or conn.closed != 0)
+            if broken:
+                self._discard_idle(pool)
+
+    @staticmethod
+    def _discard_idle(pool: psycopg2.pool.ThreadedConnectionPool) -> None:
+        """After a lost connection the idle ones are likely dead too (a restart, a network cut):
+        close them so the next requests connect afresh instead of failing one by one."""
+        with pool._lock:
+            for idle in pool._pool:
+                idle.close()
+            pool._pool.clear()
 
     def close(self) -> None:
         if self._pool is not None and self._pid == os.getpid():

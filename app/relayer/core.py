@@ -42,10 +42,15 @@ from app.relayer.revert import RevertDecoder
 
 log = logging.getLogger(__name__)
 
+# One unmined transaction per (organisation, action) at a time: while it is in flight the next
+# scans queue up, so batches grow with the load instead of one small transaction per round.
 GROUPS = """
 SELECT o.organisation_id, o.action, g.account, count(*) AS n
 FROM operations o JOIN organisations g ON g.id = o.organisation_id
-WHERE o.status = 'pending' GROUP BY 1, 2, 3 ORDER BY min(o.created_at)
+WHERE o.status = 'pending'
+  AND NOT EXISTS (SELECT 1 FROM relay_transactions t
+                  WHERE t.status = 'sent' AND t.organisation_id = o.organisation_id AND t.action = o.action)
+GROUP BY 1, 2, 3 ORDER BY min(o.created_at)
 """
 CLAIM_GROUP = """
 SELECT id, organisation_id, action, payload, attempts FROM operations
@@ -349,7 +354,11 @@ class Relayer:
                 self._mined(conn, tx, receipt)
                 return True
         if chain_nonce > tx["nonce"]:
-            # The nonce was used, and by none of our attempts: nothing of ours was applied.
+            # The nonce was used. A node may show the new nonce before the receipt: if it still
+            # knows any of our attempts, one of them is (being) mined; wait for its receipt.
+            if self._maybe_ours(attempts):
+                return False
+            # Used by none of our attempts: nothing of ours was applied.
             log.warning("relayer: nonce %d of tx %d was taken by another transaction", tx["nonce"], tx["id"])
             with conn.cursor() as cur:
                 cur.execute(DROPPED, (tx["id"],))
@@ -366,6 +375,15 @@ class Relayer:
             self._replace(conn, tx, latest)
             return True
         return False
+
+    def _maybe_ours(self, attempts: list[dict]) -> bool:
+        """Whether one of our attempts may still be what used its nonce: the node still knows it,
+        or it was sent too recently to tell (a node may show the nonce before the receipt)."""
+        for attempt in attempts:
+            known = self.w3.provider.make_request("eth_getTransactionByHash", ["0x" + bytes(attempt["tx_hash"]).hex()])
+            if known.get("result") is not None:
+                return True
+        return time.time() - attempts[-1]["created_at"].timestamp() < self.settings.relayer_stuck_seconds
 
     def _mined(self, conn, tx: dict, receipt: dict) -> None:
         ok = int(receipt["status"], 16) == 1

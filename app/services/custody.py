@@ -14,20 +14,20 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from app.db import fetch_all
+from app.db import fetch_all_prepared
 
 UNIT_EVENTS = """
-SELECT 'packed_case' AS kind, block_number, log_index, packer AS actor, NULL::bytea AS other FROM ev_case_packed WHERE case_id = %(u)s
-UNION ALL SELECT 'packed_case', block_number, log_index, packer, NULL FROM ev_case_tree_packed WHERE case_id = %(u)s
-UNION ALL SELECT 'packed_pallet', block_number, log_index, packer, NULL FROM ev_pallet_packed WHERE pallet_id = %(u)s
-UNION ALL SELECT 'palletised', block_number, log_index, packer, pallet_id FROM ev_pallet_packed WHERE %(u)s = ANY (case_ids)
-UNION ALL SELECT 'shipped', block_number, log_index, from_org, to_org FROM ev_shipped WHERE unit_id = %(u)s
-UNION ALL SELECT 'received', block_number, log_index, by, from_org FROM ev_received WHERE unit_id = %(u)s
-UNION ALL SELECT 'refused', block_number, log_index, by, sender FROM ev_refused WHERE unit_id = %(u)s
-UNION ALL SELECT 'unpacked', block_number, log_index, by, NULL FROM ev_unpacked WHERE unit_id = %(u)s
-UNION ALL SELECT 'quarantined', block_number, log_index, by, NULL FROM ev_unit_quarantined WHERE unit_id = %(u)s
-UNION ALL SELECT 'cleared', block_number, log_index, by, NULL FROM ev_unit_quarantine_cleared WHERE unit_id = %(u)s
-UNION ALL SELECT 'excursion', block_number, log_index, NULL, NULL FROM ev_excursion_detected WHERE unit_id = %(u)s
+SELECT 'packed_case' AS kind, block_number, log_index, packer AS actor, NULL::bytea AS other FROM ev_case_packed WHERE case_id = $1
+UNION ALL SELECT 'packed_case', block_number, log_index, packer, NULL FROM ev_case_tree_packed WHERE case_id = $1
+UNION ALL SELECT 'packed_pallet', block_number, log_index, packer, NULL FROM ev_pallet_packed WHERE pallet_id = $1
+UNION ALL SELECT 'palletised', block_number, log_index, packer, pallet_id FROM ev_pallet_packed WHERE case_ids @> ARRAY[$1::bytea]
+UNION ALL SELECT 'shipped', block_number, log_index, from_org, to_org FROM ev_shipped WHERE unit_id = $1
+UNION ALL SELECT 'received', block_number, log_index, by, from_org FROM ev_received WHERE unit_id = $1
+UNION ALL SELECT 'refused', block_number, log_index, by, sender FROM ev_refused WHERE unit_id = $1
+UNION ALL SELECT 'unpacked', block_number, log_index, by, NULL FROM ev_unpacked WHERE unit_id = $1
+UNION ALL SELECT 'quarantined', block_number, log_index, by, NULL FROM ev_unit_quarantined WHERE unit_id = $1
+UNION ALL SELECT 'cleared', block_number, log_index, by, NULL FROM ev_unit_quarantine_cleared WHERE unit_id = $1
+UNION ALL SELECT 'excursion', block_number, log_index, NULL, NULL FROM ev_excursion_detected WHERE unit_id = $1
 ORDER BY block_number, log_index
 """
 
@@ -74,12 +74,12 @@ def _fold(unit_id: bytes, events: list[dict]) -> UnitState | None:
 
 def unit_state(conn, unit_id: bytes) -> UnitState | None:
     """The unit's state now (per the mirror), custodian and container resolved; None if unknown."""
-    state = _fold(unit_id, fetch_all(conn, UNIT_EVENTS, {"u": unit_id}))
+    state = _fold(unit_id, fetch_all_prepared(conn, "unit_events", UNIT_EVENTS, (unit_id,)))
     if state is None:
         return None
     state.custodian = state.holder
     if state.parent is not None:
-        pallet = _fold(state.parent, fetch_all(conn, UNIT_EVENTS, {"u": state.parent}))
+        pallet = _fold(state.parent, fetch_all_prepared(conn, "unit_events", UNIT_EVENTS, (state.parent,)))
         state.custodian = pallet.holder
         if not pallet.unpacked:
             state.container = state.parent
