@@ -508,12 +508,11 @@ def run(args: argparse.Namespace, tmp: Path) -> str:
             "HOST": "127.0.0.1",
             "PORT": str(port),
             "WEB_CONCURRENCY": str(args.workers),
+            "WEB_THREADS": str(args.threads),
             "BLOCK_TIME": str(args.block_time),
         }
         settings = Settings.from_env(env)
         api_args = stack.gunicorn_args(settings)
-        if args.threads:
-            api_args[3:3] = ["--worker-class", "gthread", "--threads", str(args.threads)]
         logs = tmp / "logs"
         logs.mkdir()
         procs = {
@@ -534,7 +533,7 @@ def run(args: argparse.Namespace, tmp: Path) -> str:
 
         wait_for("the indexer to mirror the setup", mirrored, 180, procs, logs)
         warm = Api("127.0.0.1", port)
-        for k in range(4 * args.workers * max(1, args.threads)):
+        for k in range(4 * args.workers * args.threads):
             org = pairs[k % len(pairs)].maker
             status, _ = warm.request("GET", "/v1/me", None, {"Authorization": f"Bearer {org.api_key}"})
             if status != 200:
@@ -542,7 +541,7 @@ def run(args: argparse.Namespace, tmp: Path) -> str:
         warm.close()
         print(
             f"stack up: gunicorn {args.workers} worker(s)"
-            + (f" x {args.threads} threads (gthread)" if args.threads else " (sync)")
+            + f" x {args.threads} threads (gthread)"
             + f", block time {args.block_time or 'automine'}"
             + f", relayer batch {settings.relayer_batch}; {args.clients} clients for {args.seconds:g}s",
             flush=True,
@@ -708,7 +707,7 @@ def main(argv: list[str] | None = None) -> None:
         "--workers", type=int, default=int(os.environ.get("WEB_CONCURRENCY", "2")), help="gunicorn workers"
     )
     parser.add_argument(
-        "--threads", type=int, default=0, help="experiment: gthread workers with this many threads (default 0: sync)"
+        "--threads", type=int, default=int(os.environ.get("WEB_THREADS", "8")), help="threads per gunicorn worker"
     )
     parser.add_argument("--drain", type=float, default=60.0, help="longest wait for confirmations after the window")
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder (logs, database files)")
