@@ -35,6 +35,11 @@ SETTINGS: list[tuple[str, str, str]] = [
     ("PORT", "8000", "Port the API listens on."),
     ("WEB_CONCURRENCY", "2", "gunicorn worker processes."),
     ("WEB_THREADS", "8", "Threads per gunicorn worker (gthread): requests waiting with ?wait=confirmed hold one each."),
+    (
+        "API_KEY_CACHE_SECONDS",
+        "5",
+        "Seconds an API server remembers a valid key; a revocation takes effect within this.",
+    ),
     ("INDEXER_CONFIRMATIONS", "0", "Blocks an event must be buried under before the mirror shows it, or `finalized`."),
     (
         "INDEXER_WINDOW",
@@ -106,6 +111,7 @@ class Settings:
     port: int
     web_concurrency: int
     web_threads: int
+    api_key_cache_seconds: float
     indexer_confirmations: int | str
     indexer_reorg_limit: int
     indexer_window: int
@@ -149,6 +155,7 @@ class Settings:
             port=_int("PORT", env, 1),
             web_concurrency=_int("WEB_CONCURRENCY", env, 1),
             web_threads=_int("WEB_THREADS", env, 1),
+            api_key_cache_seconds=_float("API_KEY_CACHE_SECONDS", env),
             indexer_confirmations=(
                 "finalized" if _env("INDEXER_CONFIRMATIONS", env) == "finalized" else _int("INDEXER_CONFIRMATIONS", env)
             ),

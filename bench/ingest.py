@@ -281,11 +281,20 @@ def postmaster_pid(data_dir: Path) -> int | None:
 class Api:
     """One keep-alive-when-possible HTTP connection (one per client thread)."""
 
+    # A scanner fleet is many short keep-alive sessions, not 8 connections for ever: gunicorn's
+    # workers each accept connections, so a connection held for the whole run pins its client to one
+    # worker (and one GIL) however idle the others are. Reconnecting now and then spreads the load.
+    RECONNECT_EVERY = 20
+
     def __init__(self, host: str, port: int):
         self.host, self.port = host, port
         self.conn = http.client.HTTPConnection(host, port, timeout=60)
+        self.sent = 0
 
     def request(self, method: str, path: str, body: bytes | None, headers: dict) -> tuple[int, bytes]:
+        self.sent += 1
+        if self.sent % self.RECONNECT_EVERY == 0:
+            self.conn.close()  # http.client reconnects on the next request
         for attempt in (1, 2):
             try:
                 self.conn.request(method, path, body=body, headers=headers)

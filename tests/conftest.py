@@ -186,6 +186,7 @@ def settings(anvil: AnvilNode, database_url: str, deployment):
             "RPC_URL": anvil.rpc_url,
             "DEPLOYMENT_FILE": str(deployment.path),
             "LOG_LEVEL": "WARNING",
+            "API_KEY_CACHE_SECONDS": "0",  # revocation tests expect it at once (tests/api/test_auth.py tests the cache)
         }
     )
 

@@ -8,6 +8,8 @@ Callers authenticate with an organisation API key, ``Authorization: Bearer pt_<p
 from __future__ import annotations
 
 import functools
+import hashlib
+import time
 
 from flask import Flask, current_app, g, request
 
@@ -70,7 +72,35 @@ def requires_roles(*roles: str):
     return decorate
 
 
+class KeyCache:
+    """Valid keys seen in the last `ttl` seconds (by their SHA-256): most requests skip the key lookup.
+    A revoked key, or a suspended organisation, is refused within `ttl`."""
+
+    MAX_ENTRIES = 10_000
+
+    def __init__(self, ttl: float):
+        self.ttl = ttl
+        self.entries: dict[bytes, tuple[orgs.Principal, float]] = {}
+
+    def get(self, key: str) -> orgs.Principal | None:
+        if self.ttl <= 0:
+            return None
+        hit = self.entries.get(hashlib.sha256(key.encode()).digest())
+        if hit is None or hit[1] < time.monotonic():
+            return None
+        return hit[0]
+
+    def put(self, key: str, principal: orgs.Principal) -> None:
+        if self.ttl <= 0:
+            return
+        if len(self.entries) >= self.MAX_ENTRIES:
+            self.entries.clear()
+        self.entries[hashlib.sha256(key.encode()).digest()] = (principal, time.monotonic() + self.ttl)
+
+
 def register(app: Flask) -> None:
+    cache = KeyCache(app.extensions["pharmatrack"].settings.api_key_cache_seconds)
+
     @app.before_request
     def _require_credentials():
         if is_public(current_app, request.endpoint):
@@ -81,10 +111,14 @@ def register(app: Flask) -> None:
             return _unauthorized("required")
         if scheme.lower() != "bearer" or not key.strip():
             return _unauthorized("must be 'Bearer <API key>'")
-        db = current_app.extensions["pharmatrack"].db
-        with db.connection() as conn:
-            principal = orgs.authenticate(conn, key.strip())
+        key = key.strip()
+        principal = cache.get(key)
         if principal is None:
-            return _unauthorized("unknown, revoked or suspended API key")
+            db = current_app.extensions["pharmatrack"].db
+            with db.connection() as conn:
+                principal = orgs.authenticate(conn, key)
+            if principal is None:
+                return _unauthorized("unknown, revoked or suspended API key")
+            cache.put(key, principal)
         g.principal = principal
         return None

@@ -60,9 +60,20 @@ class LotState:
         return self.expiry < datetime.now(UTC).timestamp()
 
 
+_ACCOUNTS: dict[tuple[str, str], bytes] = {}  # (database, GLN) -> account: a registered GLN never moves
+
+
 def account_of_gln(conn, gln: str) -> bytes | None:
+    """The chain account registered with a GLN (the contract refuses a GLN twice, so a found
+    answer is remembered; an unknown GLN is asked again next time)."""
+    key = (conn.dsn, gln)
+    if key in _ACCOUNTS:
+        return _ACCOUNTS[key]
     row = fetch_one(conn, ORG_BY_GLN, (int(gln),))
-    return bytes(row["account"]) if row else None
+    if row is None:
+        return None
+    _ACCOUNTS[key] = bytes(row["account"])
+    return _ACCOUNTS[key]
 
 
 def product(conn, gtin: str) -> dict | None:

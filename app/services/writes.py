@@ -456,10 +456,14 @@ def submit(conn, principal: Principal, action: str, body: dict, raw: bytes, idem
     """Accept one write in the caller's transaction; returns (operation, created)."""
     spec = ACTIONS[action]
     digest = request_digest(action, raw)
-    existing = outbox.by_key(conn, principal.organisation_id, idempotency_key)
-    if existing is not None:
+    try:
+        payload = spec.prepare(conn, principal, body)
+    except Rejected:
+        # A rescan after the first one took effect: the pre-check now fails, the key answers.
+        existing = outbox.by_key(conn, principal.organisation_id, idempotency_key)
+        if existing is None:
+            raise
         return outbox.replay(existing, digest), False
-    payload = spec.prepare(conn, principal, body)
     stored = {k: v for k, v in payload.items() if not k.startswith("_")}
     row, created = outbox.accept(conn, principal.organisation_id, action, stored, idempotency_key, digest=digest)
     if created and spec.after is not None:

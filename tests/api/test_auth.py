@@ -2,6 +2,7 @@
 non-public route, refused when malformed, unknown, revoked or the organisation is suspended."""
 
 import hashlib
+import time
 
 import psycopg2
 import pytest
@@ -134,3 +135,18 @@ def test_the_same_gln_cannot_be_added_twice(api_key, database_url):
     )  # fmt: skip
     assert proc.returncode == 2
     assert "--gln: is already registered" in proc.stderr
+
+
+def test_a_revoked_key_is_refused_once_the_key_cache_expires(settings, api_key, database_url):
+    """API servers remember valid keys for API_KEY_CACHE_SECONDS; revocation takes effect within it."""
+    from app import create_app
+
+    app = create_app(settings.replace(api_key_cache_seconds=1.0))
+    client = app.test_client()
+    auth = {"Authorization": f"Bearer {api_key}"}
+    assert client.get("/v1/me", headers=auth).status_code == 200
+    _sql(database_url, "UPDATE api_keys SET revoked_at = now()")
+    assert client.get("/v1/me", headers=auth).status_code == 200  # remembered
+    time.sleep(1.1)
+    assert client.get("/v1/me", headers=auth).status_code == 401
+    app.extensions["pharmatrack"].db.close()
