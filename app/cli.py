@@ -247,8 +247,9 @@ def up(with_demo: bool, ready_timeout: float):
         if with_demo:
             from app import demo as demo_data
 
-            _print_demo(demo_data.seed(Settings.from_env(child_env)))
-            demo_data.wait_visible(base, 60)
+            summary = demo_data.seed(Settings.from_env(child_env))
+            _print_demo(summary)
+            demo_data.wait_visible(base, 60, summary.get("block"))
         stop.started()
         click.echo(
             f"\npharmatrack is up\n  API      {base}\n  products {base}/v1/products\n  docs     {base}/docs\n  OpenAPI  {base}/openapi.json\n"

@@ -12,6 +12,7 @@ import json
 import os
 import secrets
 import time
+import urllib.error
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
@@ -194,14 +195,26 @@ def store_serials(settings: Settings, maker_gln: str, lot_id: bytes, expiry: int
         conn.close()
 
 
-def wait_visible(api_base: str, timeout: float) -> dict:
-    """Wait until the API serves the demo product from the mirror; return it."""
+def _indexed_block(api_base: str) -> int:
+    """The indexer's cursor as /readyz reports it (also when degraded, answered with a non-200)."""
+    try:
+        with urllib.request.urlopen(f"{api_base}/readyz", timeout=5) as resp:  # noqa: S310 - our own http API URL
+            body = json.loads(resp.read())
+    except urllib.error.HTTPError as exc:
+        body = json.loads(exc.read() or b"{}")
+    return body.get("components", {}).get("indexer", {}).get("cursor") or -1
+
+
+def wait_visible(api_base: str, timeout: float, block: int | None = None) -> dict:
+    """Wait until the API serves the demo product from the mirror (and, with `block`, until the
+    mirror has every demo event up to that block, so scans pre-checked against it see the demo
+    state); return the product."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         with urllib.request.urlopen(f"{api_base}/v1/products", timeout=5) as resp:  # noqa: S310 - our own http API URL
             items = json.loads(resp.read())["items"]
         match = [item for item in items if item["gtin"] == GTIN]
-        if match:
+        if match and (block is None or _indexed_block(api_base) >= block):
             return match[0]
         time.sleep(0.5)
     raise ConfigError("demo", f"the API did not show the demo product within {timeout:.0f}s (is the indexer running?)")

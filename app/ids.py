@@ -17,6 +17,7 @@ or the 1-20 character limit of AI 10 / AI 21), so that a malformed key never pro
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 
 from eth_abi import encode
@@ -76,6 +77,7 @@ def sgtin_id(gtin: int | str, serial: str) -> bytes:
     return keccak(encode(["string", "uint256", "string"], ["sgtin", gtin_number(gtin), _text(serial, "serial")]))
 
 
+@functools.lru_cache(maxsize=65536)  # hot in every scan's pre-check; pure
 def sscc_id(sscc: int | str) -> bytes:
     """Case or pallet id: ``keccak256(abi.encode("sscc", sscc))``."""
     return keccak(encode(["string", "uint256"], ["sscc", sscc_number(sscc)]))
