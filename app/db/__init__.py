@@ -24,9 +24,9 @@ def connect(url: str, connect_timeout: int = 5, **kwargs) -> psycopg2.extensions
     try:
         return psycopg2.connect(url, connect_timeout=connect_timeout, **kwargs)
     except psycopg2.OperationalError as exc:
-        raise ServiceUnavailable("database", _first_line(exc)) from exc
+        raise ServiceUnavailable("database", first_line(exc)) from exc
     except psycopg2.ProgrammingError as exc:  # malformed DSN
-        raise ConfigError("DATABASE_URL", _first_line(exc)) from exc
+        raise ConfigError("DATABASE_URL", first_line(exc)) from exc
 
 
 def check_url(url: str) -> None:
@@ -38,7 +38,7 @@ def check_url(url: str) -> None:
     conn.close()
 
 
-def _first_line(exc: Exception) -> str:
+def first_line(exc: Exception) -> str:
     text = str(exc).strip()
     return text.splitlines()[0] if text else type(exc).__name__
 
@@ -93,7 +93,7 @@ class Database:
                             **self.connect_kwargs,
                         )
                     except psycopg2.OperationalError as exc:
-                        raise ServiceUnavailable("database", _first_line(exc)) from exc
+                        raise ServiceUnavailable("database", first_line(exc)) from exc
                     self._pid = os.getpid()
         return self._pool
 
@@ -104,14 +104,14 @@ class Database:
         try:
             conn = pool.getconn()
         except psycopg2.OperationalError as exc:
-            raise ServiceUnavailable("database", _first_line(exc)) from exc
+            raise ServiceUnavailable("database", first_line(exc)) from exc
         broken = False
         try:
             with conn:
                 yield conn
         except (psycopg2.OperationalError, psycopg2.InterfaceError) as exc:
             broken = True
-            raise ServiceUnavailable("database", _first_line(exc)) from exc
+            raise ServiceUnavailable("database", first_line(exc)) from exc
         finally:
             pool.putconn(conn, close=broken or conn.closed != 0)
             if broken:

@@ -30,12 +30,13 @@ from eth_utils import to_checksum_address
 from psycopg2.extras import Json
 from web3 import Web3
 
+from app.chain.client import describe
 from app.chain.compiler import load_artifacts
 from app.chain.deploy import load_checked
 from app.chain.keystore import KeyStore
 from app.chain.web3factory import make_web3
 from app.config import Settings
-from app.db import Database, fetch_all, fetch_one
+from app.db import Database, fetch_all, fetch_one, first_line
 from app.errors import ConfigError, ServiceUnavailable
 from app.relayer import calls as calls_mod
 from app.relayer.revert import RevertDecoder
@@ -110,7 +111,13 @@ WHERE o.transaction_id = t.id AND o.status = 'submitted' AND t.status = 'mined'
   AND t.block_number <= (SELECT block_number FROM indexer_cursor WHERE name = 'main')
 """
 
+
+class RpcError(Exception):
+    """The node refused a request for a reason other than a revert (rate limit, funds, …): retried."""
+
+
 TRANSIENT = (
+    RpcError,
     requests.RequestException,
     OSError,
     psycopg2.OperationalError,
@@ -123,10 +130,6 @@ class Reverted(Exception):
     def __init__(self, reason: dict):
         super().__init__(reason.get("error"))
         self.reason = reason
-
-
-class RpcError(Exception):
-    """The node refused a request for a reason other than a revert."""
 
 
 @dataclass
@@ -166,7 +169,9 @@ class Relayer:
                 busy = self.run_once()
                 backoff = self.settings.relayer_poll_seconds
             except TRANSIENT as exc:
-                log.warning("relayer: dependency unavailable, retrying in %.1fs: %s", backoff, _first_line(exc))
+                # describe(): a node's URL may carry an API key, and must never reach a log line.
+                why = describe(exc) if isinstance(exc, requests.RequestException) else first_line(exc)
+                log.warning("relayer: dependency unavailable, retrying in %.1fs: %s", backoff, why)
                 busy = False
                 stop.wait(backoff)
                 backoff = min(backoff * 2, 10.0)
@@ -340,8 +345,9 @@ class Relayer:
             self._broadcast(raw)
         return busy
 
-    def _receipt(self, tx_hash: bytes) -> dict | None:
-        resp = self.w3.provider.make_request("eth_getTransactionReceipt", ["0x" + tx_hash.hex()])
+    def _lookup(self, method: str, tx_hash: bytes) -> dict | None:
+        """eth_getTransactionReceipt / eth_getTransactionByHash: None while the node has none."""
+        resp = self.w3.provider.make_request(method, ["0x" + bytes(tx_hash).hex()])
         if "error" in resp:
             raise RpcError(resp["error"].get("message"))
         return resp.get("result")
@@ -349,7 +355,7 @@ class Relayer:
     def _settle_one(self, conn, tx: dict, chain_nonce: int) -> bool:
         attempts = fetch_all(conn, ATTEMPTS, (tx["id"],))
         for attempt in attempts:
-            receipt = self._receipt(bytes(attempt["tx_hash"]))
+            receipt = self._lookup("eth_getTransactionReceipt", attempt["tx_hash"])
             if receipt is not None:
                 self._mined(conn, tx, receipt)
                 return True
@@ -365,8 +371,7 @@ class Relayer:
             self._retry_ops(conn, tx["id"], {"error": "TransactionDropped", "args": {}})
             return True
         latest = attempts[-1]
-        known = self.w3.provider.make_request("eth_getTransactionByHash", ["0x" + bytes(latest["tx_hash"]).hex()])
-        if known.get("result") is None:
+        if self._lookup("eth_getTransactionByHash", latest["tx_hash"]) is None:
             log.info("relayer: re-broadcasting tx %d (nonce %d)", tx["id"], tx["nonce"])
             self._broadcast(bytes(latest["raw"]))
             return False
@@ -380,8 +385,7 @@ class Relayer:
         """Whether one of our attempts may still be what used its nonce: the node still knows it,
         or it was sent too recently to tell (a node may show the nonce before the receipt)."""
         for attempt in attempts:
-            known = self.w3.provider.make_request("eth_getTransactionByHash", ["0x" + bytes(attempt["tx_hash"]).hex()])
-            if known.get("result") is not None:
+            if self._lookup("eth_getTransactionByHash", attempt["tx_hash"]) is not None:
                 return True
         return time.time() - attempts[-1]["created_at"].timestamp() < self.settings.relayer_stuck_seconds
 
@@ -444,8 +448,3 @@ class Relayer:
         out = defaultdict(int)
         out.update({r["status"]: r["n"] for r in rows})
         return dict(out)
-
-
-def _first_line(exc: Exception) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
