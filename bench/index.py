@@ -189,7 +189,7 @@ def main() -> None:
             conn = psycopg2.connect(url)
             with conn, conn.cursor() as cur:
                 stored = 0
-                for table in indexer.tables:
+                for table in indexer.event_tables:
                     cur.execute(sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(table)))
                     stored += cur.fetchone()[0]
             conn.close()

@@ -68,7 +68,9 @@ class Indexer:
         self.deployment = deployment
         self.specs = specs
         self.addresses = [c["address"] for c in deployment.contracts.values()]
-        self.tables = sorted({s.table for s in specs.values()})
+        # every table the indexer writes: rolled back together on a reorg, emptied together on a reset
+        self.event_tables = sorted({s.table for s in specs.values()})
+        self.tables = [*self.event_tables, "pack_events"]
         self.confirmations = confirmations
         self.reorg_limit = reorg_limit
         self.window = window or AdaptiveWindow()

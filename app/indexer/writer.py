@@ -6,6 +6,7 @@ import io
 
 from psycopg2 import sql
 
+from app.indexer import packs
 from app.indexer.events import EventSpec
 
 _ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
@@ -52,8 +53,10 @@ def copy_rows(conn, table: str, columns: tuple[str, ...], rows: list[tuple]) -> 
 
 
 def write_events(conn, rows_by_spec: dict[EventSpec, list[tuple]]) -> int:
+    """The event rows, and the per-pack rows derived from them (`pack_events`)."""
     total = 0
     for spec, rows in rows_by_spec.items():
         copy_rows(conn, spec.table, spec.all_columns, rows)
         total += len(rows)
+    copy_rows(conn, "pack_events", packs.COLUMNS, list(packs.pack_rows(rows_by_spec)))
     return total

@@ -17,7 +17,7 @@ def mirror(url: str, tables: list[str]) -> dict[str, list[tuple]]:
     out = {}
     with conn, conn.cursor() as cur:
         for table in tables:
-            cur.execute(sql.SQL("SELECT * FROM {} ORDER BY 1, 2").format(sql.Identifier(table)))
+            cur.execute(sql.SQL("SELECT * FROM {} ORDER BY 1, 2, 3, 4").format(sql.Identifier(table)))
             out[table] = [tuple(bytes(v) if isinstance(v, memoryview) else v for v in row) for row in cur.fetchall()]
         cur.execute("SELECT number, hash, parent_hash, timestamp FROM blocks WHERE has_events ORDER BY number")
         out["blocks"] = [tuple(bytes(v) if isinstance(v, memoryview) else v for v in row) for row in cur.fetchall()]
@@ -34,7 +34,7 @@ def index_all(url: str, rpc_url: str, deployment, **options) -> dict[str, list[t
 
 
 def tables_for(deployment) -> list[str]:
-    return sorted({s.table for s in specs_for(deployment).values()})
+    return [*sorted({s.table for s in specs_for(deployment).values()}), "pack_events"]
 
 
 def glns(url: str) -> list[int]:
