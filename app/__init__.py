@@ -24,7 +24,7 @@ class Extensions:
 def create_app(settings: Settings | None = None, config: dict | None = None) -> Flask:
     """Build the WSGI app. Settings come from the environment unless given (tests pass them)."""
     from app import logs
-    from app.api import auth, health, me, metrics, operations, problems, products, writes
+    from app.api import auth, health, me, metrics, operations, problems, products, provenance, regulator, verify, writes
 
     settings = settings or Settings.from_env()
     logs.setup(settings.log_level)
@@ -51,7 +51,10 @@ def create_app(settings: Settings | None = None, config: dict | None = None) -> 
     api.spec.components.security_scheme(
         "ApiKey", {"type": "http", "scheme": "bearer", "description": "Organisation API key: pt_<prefix>_<secret>"}
     )
-    for blueprint in (health.blp, metrics.blp, products.blp, me.blp, operations.blp, writes.blp):
+    for blueprint in (
+        health.blp, metrics.blp, products.blp, me.blp, operations.blp, writes.blp,
+        verify.blp, provenance.blp, regulator.blp,
+    ):  # fmt: skip
         api.register_blueprint(blueprint)
     problems.register(app)
     auth.register(app)

@@ -166,6 +166,25 @@ def relay():
         log.info("relayer stopped")
 
 
+@cli.command()
+def detect():
+    """Run the detection rules: alerts from verifications, refused scans and temperature excursions."""
+    from app import stack
+    from app.db import Database
+    from app.services.detect import Detector, Thresholds
+
+    settings = _settings()
+    with stack.database(settings) as url, stack.StopSignal() as stop:
+        db = Database(url, maxconn=1)
+        detector = Detector(db, Thresholds.from_settings(settings))
+        log.info("detector running", extra={"thresholds": str(detector.thresholds)})
+        try:
+            detector.run_forever(stop.event, settings.detect_poll_seconds)
+        finally:
+            db.close()
+        log.info("detector stopped")
+
+
 def _verify(url, chain, deployment, specs, stop) -> None:
     from app.indexer.verify import verify
 
@@ -237,6 +256,7 @@ def up(with_demo: bool, ready_timeout: float):
         index_args = [sys.executable, "-m", "app.cli", "index"] + (["--reset-on-new-chain"] if reset else [])
         children["indexer"] = stack.spawn(index_args, child_env, "indexer")
         children["relayer"] = stack.spawn([sys.executable, "-m", "app.cli", "relay"], child_env, "relayer")
+        children["detector"] = stack.spawn([sys.executable, "-m", "app.cli", "detect"], child_env, "detector")
         children["api"] = stack.spawn(stack.gunicorn_args(settings), child_env, "api")
         for name, proc in children.items():
             scope.callback(stack.stop_process, proc)

@@ -60,6 +60,15 @@ SETTINGS: list[tuple[str, str, str]] = [
         "Seconds a sent transaction may stay unmined before it is re-sent with higher fees.",
     ),
     ("RELAYER_MAX_ATTEMPTS", "5", "Times an operation is retried after its transaction reverted or was dropped."),
+    (
+        "RESPONDER_GLN",
+        "",
+        "GLN the LVM responder answers as when the product's manufacturer is not known here.",
+    ),
+    ("DETECT_TRAVEL_SECONDS", "3600", "A serial seen at two places less than this apart raises an impossible-travel alert."),
+    ("DETECT_FAILED_VERIFICATIONS", "5", "Failed verifications by one requester within the window that raise an alert."),
+    ("DETECT_WINDOW_SECONDS", "600", "Window of DETECT_FAILED_VERIFICATIONS."),
+    ("DETECT_POLL_SECONDS", "1.0", "How often the detector reads new verifications and events."),
     ("LOG_LEVEL", "INFO", "Python log level (DEBUG, INFO, WARNING, ERROR)."),
 ]
 _DEFAULTS = {name: default for name, default, _ in SETTINGS}
@@ -96,6 +105,17 @@ def _path(raw: str) -> Path:
     return path if path.is_absolute() else PROJECT_ROOT / path
 
 
+def _responder_gln(value: str) -> str | None:
+    if not value:
+        return None
+    from app import gs1
+
+    try:
+        return gs1.parse_gln(value)
+    except gs1.GS1Error as exc:
+        raise ConfigError("RESPONDER_GLN", f"{exc.rule}: {exc.message}") from None
+
+
 @dataclass(frozen=True)
 class Settings:
     database_url: str | None
@@ -124,6 +144,11 @@ class Settings:
     relayer_poll_seconds: float
     relayer_stuck_seconds: float
     relayer_max_attempts: int
+    responder_gln: str | None
+    detect_travel_seconds: float
+    detect_failed_verifications: int
+    detect_window_seconds: float
+    detect_poll_seconds: float
     log_level: str
 
     @classmethod
@@ -170,6 +195,11 @@ class Settings:
             relayer_poll_seconds=_float("RELAYER_POLL_SECONDS", env, 0.01),
             relayer_stuck_seconds=_float("RELAYER_STUCK_SECONDS", env, 1.0),
             relayer_max_attempts=_int("RELAYER_MAX_ATTEMPTS", env, 1),
+            responder_gln=_responder_gln(_env("RESPONDER_GLN", env)),
+            detect_travel_seconds=_float("DETECT_TRAVEL_SECONDS", env, 0.0),
+            detect_failed_verifications=_int("DETECT_FAILED_VERIFICATIONS", env, 1),
+            detect_window_seconds=_float("DETECT_WINDOW_SECONDS", env, 1.0),
+            detect_poll_seconds=_float("DETECT_POLL_SECONDS", env, 0.01),
             log_level=log_level,
         )
 

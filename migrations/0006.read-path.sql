@@ -29,18 +29,27 @@ CREATE TABLE lot_trees (
 ALTER TABLE lot_trees ALTER COLUMN nodes SET STORAGE EXTERNAL;
 
 -- The Merkle proof of leaf `leaf` of a tree of `n` leaves, siblings from the leaf up
--- (what MerkleProof.verify takes). NULL when the lot has no stored tree.
+-- (what MerkleProof.verify takes; empty for a one-leaf tree), or NULL when the lot has no stored
+-- tree. PL/pgSQL so that its statements are planned once per session.
 CREATE FUNCTION lot_proof(p_lot bytea, p_n integer, p_leaf integer) RETURNS bytea[]
-LANGUAGE sql STABLE STRICT PARALLEL SAFE AS $$
-    WITH RECURSIVE walk (k, depth) AS (
-        SELECT 2 * p_n - 2 - p_leaf, 0
-        UNION ALL
-        SELECT (k - 1) / 2, depth + 1 FROM walk WHERE k > 0
-    )
-    SELECT array_agg(substring(t.nodes FROM (CASE WHEN w.k % 2 = 1 THEN w.k + 1 ELSE w.k - 1 END) * 32 + 1 FOR 32)
-                     ORDER BY w.depth)
-    FROM walk w, lot_trees t
-    WHERE t.lot_id = p_lot AND w.k > 0
+LANGUAGE plpgsql STABLE STRICT PARALLEL SAFE AS $$
+DECLARE
+    k integer := 2 * p_n - 2 - p_leaf;
+    siblings integer[] := '{}';
+BEGIN
+    IF p_leaf < 0 OR p_leaf >= p_n OR NOT EXISTS (SELECT 1 FROM lot_trees WHERE lot_id = p_lot) THEN
+        RETURN NULL;
+    END IF;
+    WHILE k > 0 LOOP
+        siblings := siblings || (CASE WHEN k % 2 = 1 THEN k + 1 ELSE k - 1 END);
+        k := (k - 1) / 2;
+    END LOOP;
+    RETURN ARRAY(
+        SELECT substring(t.nodes FROM s.node * 32 + 1 FOR 32)
+        FROM lot_trees t, unnest(siblings) WITH ORDINALITY AS s(node, depth)
+        WHERE t.lot_id = p_lot ORDER BY s.depth
+    );
+END
 $$;
 
 -- Every verification: who asked (organisation and the GLN it asked from), through which
@@ -62,8 +71,10 @@ CREATE TABLE verifications (
     verdict         text        NOT NULL,
     reasons         text[]      NOT NULL DEFAULT '{}',
     corr_uuid       text,
-    context         text
+    context         text,
+    detected        boolean     NOT NULL DEFAULT false  -- the detection rules have seen it
 );
+CREATE INDEX verifications_undetected_idx ON verifications (id) WHERE NOT detected;
 CREATE INDEX verifications_sgtin_idx ON verifications (sgtin_id, at) WHERE sgtin_id IS NOT NULL;
 CREATE INDEX verifications_org_idx ON verifications (organisation_id, at);
 
@@ -96,9 +107,12 @@ CREATE UNIQUE INDEX alerts_live_idx ON alerts (rule, subject) WHERE status <> 'c
 CREATE INDEX alerts_status_idx ON alerts (status, id);
 CREATE INDEX alerts_parties_idx ON alerts USING gin (parties);
 
--- How far the detector has read the verification log and the mirror.
+-- How far the detector has read the mirror's events (verifications carry their own `detected`
+-- flag: their ids may commit out of order, blocks cannot).
 CREATE TABLE detector_cursor (
-    name             text   PRIMARY KEY,
-    verification_id  bigint NOT NULL DEFAULT 0,
-    block_number     bigint NOT NULL DEFAULT -1
+    name          text   PRIMARY KEY,
+    block_number  bigint NOT NULL DEFAULT -1
 );
+
+-- Time windows (regulator queries, provenance) become block ranges through block times.
+CREATE INDEX blocks_timestamp_idx ON blocks (timestamp);

@@ -85,3 +85,15 @@ class LotNumber(fields.String):
 
 class Serial(LotNumber):
     """A serial number as GS1 AI 21 allows it (same rule as a lot number)."""
+
+
+class VerifiableCode(_GS1):
+    """A pack (GTIN + serial), a lot (GTIN + lot) or a case/pallet (SSCC) in any GS1 form;
+    deserialises to gs1.Pack, gs1.Lot or gs1.LogisticUnit."""
+
+    kinds = (gs1.Kind.PACK, gs1.Kind.LOT, gs1.Kind.LOGISTIC_UNIT)
+    description = (
+        "What to verify, in any GS1 form: a pack (GTIN + serial, with lot and expiry as printed), a lot (GTIN + lot) "
+        "or a case/pallet (SSCC). E.g. (01)09506000134352(21)ABC123(10)L1(17)301231, a raw DataMatrix scan, "
+        "https://id.gs1.org/01/09506000134352/21/ABC123?10=L1&17=301231 or urn:epc:id:sgtin:9506000.013435.ABC123"
+    )

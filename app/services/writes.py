@@ -10,6 +10,7 @@ a rescan after the handoff confirmed still gets its original operation back.
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
@@ -19,11 +20,12 @@ from psycopg2.extras import execute_values
 from web3 import Web3
 
 from app.errors import PharmatrackError
-from app.gs1 import Pack
+from app.gs1 import Pack, to_element_string
 from app.ids import lgtin_id, sgtin_id, sscc_id
 from app.merkle import LotTree
 from app.services import custody, mirror, outbox
 from app.services.orgs import Principal
+from app.services.serials import store_tree
 
 MAX_UNITS = 1000  # units or packs per request
 MAX_SERIALS = 100_000  # serials per commissioned lot per request
@@ -154,6 +156,7 @@ def after_commission_lot(conn, principal: Principal, payload: dict, operation_id
             raise _conflict(
                 "serials", "already_commissioned", f"serial {taken} of this GTIN is already in a lot"
             ) from None
+        store_tree(conn, lot_id, [sid for _, sid in payload["_serials"]])
 
 
 def _first_taken_serial(cur, payload: dict) -> str:
@@ -452,16 +455,48 @@ def request_digest(action: str, raw: bytes) -> bytes:
     return hashlib.sha256(action.encode() + b"\0" + raw).digest()
 
 
+SIGHTED = re.compile(r"^(units|packs)\[(\d+)\]$")
+SIGHTING = """
+INSERT INTO verifications (organisation_id, requester_gln, channel, code, gtin, serial, lot, sgtin_id, unit_id,
+                           verdict, reasons)
+VALUES (%s, %s, 'scan', %s, %s, %s, %s, %s, %s, 'refused', %s)
+"""
+
+
+def record_sighting(conn, principal: Principal, body: dict, refused: Rejected) -> None:
+    """A scan refused for a unit or pack is still a sighting: logged (channel 'scan') for the
+    detection rules, and committed on its own, since the refused write wrote nothing else."""
+    match = SIGHTED.match(refused.field)
+    if match is None:
+        return
+    item = body[match.group(1)][int(match.group(2))]
+    if isinstance(item, Pack):
+        values = (
+            to_element_string(item),
+            int(item.gtin),
+            item.serial,
+            item.lot,
+            sgtin_id(item.gtin, item.serial),
+            None,
+        )
+    else:
+        values = (item, None, None, None, None, sscc_id(item))
+    with conn.cursor() as cur:
+        cur.execute(SIGHTING, (principal.organisation_id, int(principal.gln), *values, [refused.rule]))
+    conn.commit()
+
+
 def submit(conn, principal: Principal, action: str, body: dict, raw: bytes, idempotency_key: str) -> tuple[dict, bool]:
     """Accept one write in the caller's transaction; returns (operation, created)."""
     spec = ACTIONS[action]
     digest = request_digest(action, raw)
     try:
         payload = spec.prepare(conn, principal, body)
-    except Rejected:
+    except Rejected as refused:
         # A rescan after the first one took effect: the pre-check now fails, the key answers.
         existing = outbox.by_key(conn, principal.organisation_id, idempotency_key)
         if existing is None:
+            record_sighting(conn, principal, body, refused)
             raise
         return outbox.replay(existing, digest), False
     stored = {k: v for k, v in payload.items() if not k.startswith("_")}

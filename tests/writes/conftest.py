@@ -140,6 +140,29 @@ def open_world(w3, pharmatrack, deployment, settings, tmp_dir: Path, database_ur
         db.close()
 
 
+@contextmanager
+def module_world(w3, anvil, pg_server, migrated_template, tmp_dir: Path) -> Iterator[World]:
+    """A `world` built once for a module (share it with a module-scoped fixture): its own database, deployment and parties."""
+    from app.chain.compiler import load_artifacts
+    from app.chain.deploy import Signer, deploy_all
+    from app.config import Settings
+
+    dbname = f"pt_mod_{uuid.uuid4().hex[:12]}"
+    database_url = pg_server.create(dbname, template=migrated_template)
+    try:
+        deployment = deploy_all(w3, Signer(w3), tmp_dir / "deployment.json")
+        pharmatrack = w3.eth.contract(
+            address=deployment.address("PharmaTrack"), abi=load_artifacts()["PharmaTrack"].abi
+        )
+        settings = Settings.from_env({"DATABASE_URL": database_url, "RPC_URL": anvil.rpc_url,
+                                      "DEPLOYMENT_FILE": str(deployment.path), "LOG_LEVEL": "WARNING",
+                                      "API_KEY_CACHE_SECONDS": "0"})  # fmt: skip
+        with open_world(w3, pharmatrack, deployment, settings, tmp_dir, database_url) as built:
+            yield built
+    finally:
+        pg_server.drop(dbname)
+
+
 @pytest.fixture
 def world(w3, pharmatrack, deployment, settings, tmp_path, database_url):
     with open_world(w3, pharmatrack, deployment, settings, tmp_path, database_url) as built:

@@ -20,9 +20,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
 from eth_account import Account
@@ -30,7 +28,7 @@ from eth_account import Account
 from app.services import orgs
 from app.services.writes import ACTIONS
 
-from .conftest import GTIN_BASE, ROLES, World, check_digit, open_world
+from .conftest import GTIN_BASE, ROLES, World, check_digit, module_world
 
 PROBLEM = "application/problem+json"
 PARTIES = tuple(ROLES)  # maker, maker2, distributor, pharmacy, pharmacy2, regulator
@@ -55,29 +53,6 @@ READINGS = {"sensor_id": "logger-7", "start": "2025-05-01T08:00:00Z", "interval"
 
 
 # --------------------------------------------------------------------------- a world for the whole module
-
-
-@contextmanager
-def module_world(w3, anvil, pg_server, migrated_template, tmp_dir: Path) -> Iterator[World]:
-    """The `world` of conftest.py, built once for a module: its own database, deployment and parties."""
-    from app.chain.compiler import load_artifacts
-    from app.chain.deploy import Signer, deploy_all
-    from app.config import Settings
-
-    dbname = f"pt_mod_{uuid.uuid4().hex[:12]}"
-    database_url = pg_server.create(dbname, template=migrated_template)
-    try:
-        deployment = deploy_all(w3, Signer(w3), tmp_dir / "deployment.json")
-        pharmatrack = w3.eth.contract(
-            address=deployment.address("PharmaTrack"), abi=load_artifacts()["PharmaTrack"].abi
-        )
-        settings = Settings.from_env({"DATABASE_URL": database_url, "RPC_URL": anvil.rpc_url,
-                                      "DEPLOYMENT_FILE": str(deployment.path), "LOG_LEVEL": "WARNING",
-                                      "API_KEY_CACHE_SECONDS": "0"})  # fmt: skip
-        with open_world(w3, pharmatrack, deployment, settings, tmp_dir, database_url) as built:
-            yield built
-    finally:
-        pg_server.drop(dbname)
 
 
 def new_gtin() -> str:
