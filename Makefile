@@ -52,6 +52,11 @@ bench-index: install ## Index ≥200k events from scratch vs the usual web3.py w
 bench-ingest: install ## Clients post single-unit ship/receive scans through gunicorn for 30 s (last line: accepted_per_s … txs … scans …)
 	$(PY) -m bench.ingest $(BENCH_INGEST_ARGS)
 
+.PHONY: bench-verify
+bench-verify: install ## Verify packs against 10M serials through gunicorn with wrk for 30 s, vs a one-SELECT ceiling (last line: verify_rps … p99_ms … ceiling_rps … ratio …)
+	@command -v wrk >/dev/null || apt-get install -y wrk
+	$(PY) -m bench.verify $(BENCH_VERIFY_ARGS)
+
 .PHONY: lint
 lint: install ## ruff check + format check
 	$(BIN)/ruff check app tests bench
