@@ -10,6 +10,7 @@ from flask_smorest import Api
 from app.chain.client import ChainClient
 from app.config import Settings
 from app.db import Database
+from app.services.verifylog import VerificationLog
 
 __version__ = "0.1.0"
 
@@ -19,6 +20,7 @@ class Extensions:
     settings: Settings
     db: Database
     chain: ChainClient
+    verifications: VerificationLog
 
 
 def create_app(settings: Settings | None = None, config: dict | None = None) -> Flask:
@@ -42,10 +44,13 @@ def create_app(settings: Settings | None = None, config: dict | None = None) -> 
         MAX_CONTENT_LENGTH=16 * 1024 * 1024,
     )
     app.config.update(config or {})
+    # every request thread may hold a connection, plus the verification log's writer
+    db = Database(settings.require_database_url(), maxconn=max(8, settings.web_threads + 2))
     app.extensions["pharmatrack"] = Extensions(
         settings=settings,
-        db=Database(settings.require_database_url()),
+        db=db,
         chain=ChainClient(settings.effective_rpc_url),
+        verifications=VerificationLog(db, settings.verify_log_flush_seconds, settings.verify_log_backlog),
     )
     api = Api(app)
     api.spec.components.security_scheme(

@@ -61,12 +61,26 @@ SETTINGS: list[tuple[str, str, str]] = [
     ),
     ("RELAYER_MAX_ATTEMPTS", "5", "Times an operation is retried after its transaction reverted or was dropped."),
     (
+        "VERIFY_LOG_FLUSH_SECONDS",
+        "0.05",
+        "Verifications are logged in batches this often (a worker killed outright loses at most this much).",
+    ),
+    ("VERIFY_LOG_BACKLOG", "100000", "Unwritten verification log rows above which verifications are refused (503)."),
+    (
         "RESPONDER_GLN",
         "",
         "GLN the LVM responder answers as when the product's manufacturer is not known here.",
     ),
-    ("DETECT_TRAVEL_SECONDS", "3600", "A serial seen at two places less than this apart raises an impossible-travel alert."),
-    ("DETECT_FAILED_VERIFICATIONS", "5", "Failed verifications by one requester within the window that raise an alert."),
+    (
+        "DETECT_TRAVEL_SECONDS",
+        "3600",
+        "A serial seen at two places less than this apart raises an impossible-travel alert.",
+    ),
+    (
+        "DETECT_FAILED_VERIFICATIONS",
+        "5",
+        "Failed verifications by one requester within the window that raise an alert.",
+    ),
     ("DETECT_WINDOW_SECONDS", "600", "Window of DETECT_FAILED_VERIFICATIONS."),
     ("DETECT_POLL_SECONDS", "1.0", "How often the detector reads new verifications and events."),
     ("LOG_LEVEL", "INFO", "Python log level (DEBUG, INFO, WARNING, ERROR)."),
@@ -144,6 +158,8 @@ class Settings:
     relayer_poll_seconds: float
     relayer_stuck_seconds: float
     relayer_max_attempts: int
+    verify_log_flush_seconds: float
+    verify_log_backlog: int
     responder_gln: str | None
     detect_travel_seconds: float
     detect_failed_verifications: int
@@ -195,6 +211,8 @@ class Settings:
             relayer_poll_seconds=_float("RELAYER_POLL_SECONDS", env, 0.01),
             relayer_stuck_seconds=_float("RELAYER_STUCK_SECONDS", env, 1.0),
             relayer_max_attempts=_int("RELAYER_MAX_ATTEMPTS", env, 1),
+            verify_log_flush_seconds=_float("VERIFY_LOG_FLUSH_SECONDS", env, 0.001),
+            verify_log_backlog=_int("VERIFY_LOG_BACKLOG", env, 1),
             responder_gln=_responder_gln(_env("RESPONDER_GLN", env)),
             detect_travel_seconds=_float("DETECT_TRAVEL_SECONDS", env, 0.0),
             detect_failed_verifications=_int("DETECT_FAILED_VERIFICATIONS", env, 1),

@@ -30,25 +30,47 @@ ALTER TABLE lot_trees ALTER COLUMN nodes SET STORAGE EXTERNAL;
 
 -- The Merkle proof of leaf `leaf` of a tree of `n` leaves, siblings from the leaf up
 -- (what MerkleProof.verify takes; empty for a one-leaf tree), or NULL when the lot has no stored
--- tree. PL/pgSQL so that its statements are planned once per session.
+-- tree. Each substring() of the EXTERNAL value reads only the TOAST chunks it covers: the siblings
+-- in the tree's first 256 nodes (its top eight levels, 8 KiB) come from one slice, each deeper one
+-- from its own. PL/pgSQL, so that its statements are planned once per session.
 CREATE FUNCTION lot_proof(p_lot bytea, p_n integer, p_leaf integer) RETURNS bytea[]
 LANGUAGE plpgsql STABLE STRICT PARALLEL SAFE AS $$
 DECLARE
+    head_nodes CONSTANT integer := 256;
     k integer := 2 * p_n - 2 - p_leaf;
-    siblings integer[] := '{}';
+    sibling integer;
+    deep integer[] := '{}';
+    top integer[] := '{}';
+    head bytea;
+    deep_nodes bytea[];
+    proof bytea[] := '{}';
+    i integer;
 BEGIN
-    IF p_leaf < 0 OR p_leaf >= p_n OR NOT EXISTS (SELECT 1 FROM lot_trees WHERE lot_id = p_lot) THEN
+    IF p_leaf < 0 OR p_leaf >= p_n THEN
         RETURN NULL;
     END IF;
     WHILE k > 0 LOOP
-        siblings := siblings || (CASE WHEN k % 2 = 1 THEN k + 1 ELSE k - 1 END);
+        sibling := CASE WHEN k % 2 = 1 THEN k + 1 ELSE k - 1 END;
+        IF sibling < head_nodes THEN
+            top := top || sibling;
+        ELSE
+            deep := deep || sibling;
+        END IF;
         k := (k - 1) / 2;
     END LOOP;
-    RETURN ARRAY(
-        SELECT substring(t.nodes FROM s.node * 32 + 1 FOR 32)
-        FROM lot_trees t, unnest(siblings) WITH ORDINALITY AS s(node, depth)
-        WHERE t.lot_id = p_lot ORDER BY s.depth
-    );
+    SELECT substring(t.nodes FROM 1 FOR head_nodes * 32),
+           ARRAY(SELECT substring(t.nodes FROM d.node * 32 + 1 FOR 32)
+                 FROM unnest(deep) WITH ORDINALITY AS d(node, depth) ORDER BY d.depth)
+      INTO head, deep_nodes
+      FROM lot_trees t WHERE t.lot_id = p_lot;
+    IF head IS NULL THEN
+        RETURN NULL;
+    END IF;
+    proof := deep_nodes;  -- deeper siblings come first (the proof goes from the leaf up)
+    FOREACH i IN ARRAY top LOOP
+        proof := proof || substring(head FROM i * 32 + 1 FOR 32);
+    END LOOP;
+    RETURN proof;
 END
 $$;
 

@@ -243,3 +243,15 @@ def test_a_lot_commissioned_through_the_api_has_its_tree(world, conn):
     bad = world.client.get(f"/v1/products/{gtin[:-1]}{(int(gtin[-1]) + 1) % 10}", headers=auth)
     assert bad.status_code == 422
     assert list(bad.get_json()["errors"]["path"]) == ["gtin"]
+
+
+def test_implied_root_matches_openzeppelins_process_proof():
+    from app.merkle import LotTree, process_proof
+    from app.services.serials import implied_root, lot_leaf
+
+    ids = [bytes([i]) * 32 for i in range(1, 12)]
+    tree = LotTree(ids)
+    for i, sgtin in enumerate(ids):
+        leaf = lot_leaf(i, sgtin)
+        assert implied_root(leaf, tree.proof(i)) == process_proof(leaf, tree.proof(i)) == tree.root
+    assert implied_root(lot_leaf(0, ids[1]), tree.proof(0)) != tree.root

@@ -51,19 +51,26 @@ class PreparingConnection(psycopg2.extensions.connection):
         self.prepared: set[str] = set()
 
 
-def fetch_all_prepared(conn, name: str, sql: str, params: tuple) -> list[dict]:
-    """fetch_all for a hot query, planned once per session: `sql` uses $1, $2 … placeholders.
-    On a connection that cannot remember (not a PreparingConnection) it is executed plainly."""
+def _prepared(conn, name: str, sql: str, params: tuple) -> tuple[str, tuple | dict]:
+    """The statement and parameters that run `sql` as a prepared statement on this session."""
     prepared = getattr(conn, "prepared", None)
     if prepared is None:
         named = {f"p{i}": value for i, value in enumerate(params, start=1)}
-        return fetch_all(conn, re.sub(r"\$(\d+)", r"%(p\1)s", sql), named)
+        return re.sub(r"\$(\d+)", r"%(p\1)s", sql), named
     if name not in prepared:
         with conn.cursor() as cur:
             cur.execute(f"PREPARE {name} AS {sql}")  # name: a constant of the caller's, never input
         prepared.add(name)
-    placeholders = ", ".join(["%s"] * len(params))
-    return fetch_all(conn, f"EXECUTE {name}({placeholders})", params)
+    return f"EXECUTE {name}({', '.join(['%s'] * len(params))})", params
+
+
+def fetch_all_prepared(conn, name: str, sql: str, params: tuple) -> list[dict]:
+    """fetch_all for a hot query, planned once per session: `sql` uses $1, $2 … placeholders.
+    On a connection that cannot remember (not a PreparingConnection) it is executed plainly."""
+    return fetch_all(conn, *_prepared(conn, name, sql, params))
+
+
+POOL_WAIT_SECONDS = 10.0  # a request waits this long for a pooled connection, then 503
 
 
 class Database:
@@ -74,6 +81,7 @@ class Database:
         self.maxconn = maxconn
         self.connect_kwargs = connect_kwargs
         self._pool: psycopg2.pool.ThreadedConnectionPool | None = None
+        self._slots = threading.BoundedSemaphore(maxconn)
         self._pid = 0
         self._lock = threading.Lock()
 
@@ -94,26 +102,38 @@ class Database:
                         )
                     except psycopg2.OperationalError as exc:
                         raise ServiceUnavailable("database", first_line(exc)) from exc
+                    # a thread waits for a free connection instead of psycopg2's "pool exhausted"
+                    self._slots = threading.BoundedSemaphore(self.maxconn)
                     self._pid = os.getpid()
         return self._pool
 
     @contextlib.contextmanager
-    def connection(self) -> Iterator[psycopg2.extensions.connection]:
-        """A pooled connection inside a transaction: committed on success, rolled back on error."""
+    def connection(self, autocommit: bool = False) -> Iterator[psycopg2.extensions.connection]:
+        """A pooled connection inside a transaction: committed on success, rolled back on error.
+        autocommit=True: each statement is its own transaction (no BEGIN/COMMIT round trips), for
+        a hot path of reads that need not share one snapshot."""
         pool = self._get_pool()
+        slots = self._slots
+        if not slots.acquire(timeout=POOL_WAIT_SECONDS):
+            raise ServiceUnavailable("database", f"all {self.maxconn} connections stayed busy")
         try:
             conn = pool.getconn()
         except psycopg2.OperationalError as exc:
+            slots.release()
             raise ServiceUnavailable("database", first_line(exc)) from exc
         broken = False
         try:
+            conn.autocommit = autocommit
             with conn:
                 yield conn
         except (psycopg2.OperationalError, psycopg2.InterfaceError) as exc:
             broken = True
             raise ServiceUnavailable("database", first_line(exc)) from exc
         finally:
+            if autocommit and not broken and conn.closed == 0:
+                conn.autocommit = False
             pool.putconn(conn, close=broken or conn.closed != 0)
+            slots.release()
             if broken:
                 self._discard_idle(pool)
 

@@ -67,6 +67,11 @@ def sgtin_ids(gtin: int | str, serials: Iterable[str]) -> list[bytes]:
 # -- trees ----------------------------------------------------------------------------------
 
 
+def lot_leaf(index: int, sgtin_id: bytes) -> bytes:
+    """``app.merkle.lot_leaf`` without eth-abi: keccak256(keccak256(abi.encode(uint256, bytes32)))."""
+    return keccak(keccak(index.to_bytes(NODE, "big") + bytes(sgtin_id)))
+
+
 def tree_nodes(sgtin_ids: Sequence[bytes]) -> bytes:
     """The lot's whole tree, ``2n - 1`` nodes of 32 bytes in OpenZeppelin's layout (root first):
     ``b"".join`` of ``LotTree(sgtin_ids)``'s nodes."""
@@ -78,11 +83,20 @@ def tree_nodes(sgtin_ids: Sequence[bytes]) -> bytes:
     for i, sgtin in enumerate(sgtin_ids):
         if len(sgtin) != NODE:
             raise ValueError(f"sgtin id {i} is {len(sgtin)} bytes, not 32")
-        nodes[last - i] = keccak(keccak(i.to_bytes(NODE, "big") + bytes(sgtin)))
+        nodes[last - i] = lot_leaf(i, sgtin)
     for k in range(n - 2, -1, -1):
         a, b = nodes[2 * k + 1], nodes[2 * k + 2]
         nodes[k] = keccak(a + b if a <= b else b + a)
     return b"".join(nodes)
+
+
+def implied_root(leaf: bytes, proof: Sequence[bytes]) -> bytes:
+    """``app.merkle.process_proof`` with the direct keccak (the verification hot path checks every proof)."""
+    node = bytes(leaf)
+    for raw in proof:
+        sibling = bytes(raw)
+        node = keccak(node + sibling if node <= sibling else sibling + node)
+    return node
 
 
 def root_of(nodes: bytes) -> bytes:

@@ -21,8 +21,8 @@ from datetime import UTC, date, datetime
 
 from app import gs1
 from app.db import fetch_all_prepared
-from app.ids import lgtin_id, sgtin_id, sscc_id
-from app.merkle import lot_leaf, process_proof
+from app.ids import lgtin_id, sscc_id
+from app.services import serials
 
 VERDICTS = ("unknown", "counterfeit", "recalled", "dispensed", "suspect", "quarantined", "expired", "verified")
 
@@ -85,8 +85,10 @@ class Verdict:
         return None
 
 
+# One round trip whatever the answer: the serial's lot, leaf, lot record, own events and proof;
+# when the serial is unknown, whether its GTIN is (unknown product or counterfeit serial).
 PACK = """
-SELECT s.lot_id, s.leaf_index, c.gtin, c.lot, c.expiry, c.serial_count,
+SELECT s.lot_id, s.leaf_index, c.lot, c.expiry, c.serial_count,
        l.serials_root, l.block_number AS lot_block, l.tx_hash AS lot_tx, l.manufacturer, l.expiry AS chain_expiry,
        EXISTS (SELECT 1 FROM ev_lot_recalled r WHERE r.lot_id = s.lot_id) AS recalled,
        COALESCE((SELECT max(q.block_number * 100000 + q.log_index) FROM ev_lot_quarantined q WHERE q.lot_id = s.lot_id), -1)
@@ -95,17 +97,12 @@ SELECT s.lot_id, s.leaf_index, c.gtin, c.lot, c.expiry, c.serial_count,
        (SELECT json_agg(json_build_array(p.kind, encode(p.container_id, 'hex'), p.block_number, encode(p.actor, 'hex'))
                         ORDER BY p.block_number, p.log_index)
         FROM pack_events p WHERE p.lot_id = s.lot_id AND p.leaf_index = s.leaf_index) AS pack_events,
-       lot_proof(s.lot_id, c.serial_count, s.leaf_index) AS proof
-FROM lot_serials s
-JOIN lot_commissions c ON c.lot_id = s.lot_id
+       lot_proof(s.lot_id, c.serial_count, s.leaf_index) AS proof,
+       CASE WHEN s.lot_id IS NULL THEN EXISTS (SELECT 1 FROM ev_product_registered p WHERE p.gtin = $2) END AS product
+FROM (SELECT 1) one
+LEFT JOIN lot_serials s ON s.sgtin_id = $1
+LEFT JOIN lot_commissions c ON c.lot_id = s.lot_id
 LEFT JOIN ev_lot_commissioned l ON l.lot_id = s.lot_id
-WHERE s.sgtin_id = $1
-"""
-
-# What is known of a GTIN (and of a lot of it) when the serial is not: tells unknown from counterfeit.
-PRODUCT_AND_LOT = """
-SELECT EXISTS (SELECT 1 FROM ev_product_registered p WHERE p.gtin = $1) AS product,
-       (SELECT l.expiry FROM ev_lot_commissioned l WHERE l.lot_id = $2 LIMIT 1) AS lot_expiry
 """
 
 LOT = """
@@ -153,13 +150,6 @@ ORGS = """
 SELECT r.account, r.gln, o.name FROM ev_organisation_registered r
 LEFT JOIN organisations o ON o.account = r.account
 WHERE r.account = ANY($1)
-"""
-
-LOG = """
-INSERT INTO verifications (organisation_id, requester_gln, channel, code, gtin, serial, lot, expiry, sgtin_id,
-                           unit_id, verdict, reasons, corr_uuid, context)
-VALUES (%(organisation_id)s, %(requester_gln)s, %(channel)s, %(code)s, %(gtin)s, %(serial)s, %(lot)s, %(expiry)s,
-        %(sgtin_id)s, %(unit_id)s, %(verdict)s, %(reasons)s, %(corr_uuid)s, %(context)s)
 """
 
 
@@ -313,18 +303,15 @@ def _expiry_date(timestamp: int) -> date:
 
 
 def verify_pack(conn, pack: gs1.Pack, requester: Requester) -> Result:
-    sgtin = sgtin_id(pack.gtin, pack.serial)
+    sgtin = serials.sgtin_ids(pack.gtin, [pack.serial])[0]
     body: dict = {"kind": "pack", "gtin": pack.gtin, "serial": pack.serial, "lot": pack.lot,
                   "expiry": pack.expiry.isoformat() if pack.expiry else None, "sgtin_id": _hex(sgtin)}  # fmt: skip
-    rows = fetch_all_prepared(conn, "verify_pack", PACK, (sgtin,))
+    row = fetch_all_prepared(conn, "verify_pack", PACK, (sgtin, int(pack.gtin)))[0]
     reasons: list[str] = []
-    if not rows:
-        lot_id = lgtin_id(pack.gtin, pack.lot) if pack.lot else b"\x00" * 32
-        known = fetch_all_prepared(conn, "verify_product", PRODUCT_AND_LOT, (int(pack.gtin), lot_id))[0]
-        reasons.append("unknown_serial" if known["product"] else "unknown_product")
+    if row["lot_id"] is None:
+        reasons.append("unknown_serial" if row["product"] else "unknown_product")
         verdict = Verdict.of(reasons)
         return Result(verdict, {**body, **_verdict_body(verdict)}, _log_row(body, verdict, sgtin=sgtin))
-    row = rows[0]
     manufacturer = row["manufacturer"] and bytes(row["manufacturer"])
     reasons += _lot_reasons(pack, row)
     case_id, pack_quarantined, end = _pack_state(row["pack_events"] or [])
@@ -416,8 +403,8 @@ def _proof_body(row: dict, sgtin: bytes) -> dict | None:
     if row["serials_root"] is None or row["proof"] is None:
         return None
     index, siblings = int(row["leaf_index"]), [bytes(p) for p in row["proof"]]
-    leaf = lot_leaf(index, sgtin)
-    if process_proof(leaf, siblings) != bytes(row["serials_root"]):
+    leaf = serials.lot_leaf(index, sgtin)
+    if serials.implied_root(leaf, siblings) != bytes(row["serials_root"]):
         return None
     return {
         "lot_id": _hex(row["lot_id"]),
@@ -509,30 +496,16 @@ def _log_row(body: dict, verdict: Verdict, sgtin: bytes | None = None, unit: byt
     }
 
 
-def log_verification(conn, result: Result, requester: Requester, channel: str, code: str,
-                     corr_uuid: str | None = None, context: str | None = None) -> None:  # fmt: skip
-    """Record who asked what, from where, and the verdict (in the caller's transaction)."""
-    with conn.cursor() as cur:
-        cur.execute(
-            LOG,
-            {
-                **result.log,
-                "organisation_id": requester.organisation_id,
-                "requester_gln": int(requester.place_gln or requester.gln),
-                "channel": channel,
-                "code": code[:512],
-                "corr_uuid": corr_uuid,
-                "context": context,
-            },
-        )
-
-
-def log_many(conn, entries: list[tuple[Result, str]], requester: Requester, channel: str) -> None:
-    """The verification log rows of a batch, in one statement."""
-    from psycopg2.extras import execute_batch
-
-    who = {"organisation_id": requester.organisation_id, "requester_gln": int(requester.place_gln or requester.gln)}
-    extra = {"channel": channel, "corr_uuid": None, "context": None}
-    rows = [{**result.log, **who, **extra, "code": code[:512]} for result, code in entries]
-    with conn.cursor() as cur:
-        execute_batch(cur, LOG, rows, page_size=200)
+def log_row(result: Result, requester: Requester, channel: str, code: str, corr_uuid: str | None = None,
+            context: str | None = None) -> dict:  # fmt: skip
+    """The verification log row of one answer: who asked what, from where, and the verdict
+    (written by app/services/verifylog.py)."""
+    return {
+        **result.log,
+        "organisation_id": requester.organisation_id,
+        "requester_gln": int(requester.place_gln or requester.gln),
+        "channel": channel,
+        "code": code[:512],
+        "corr_uuid": corr_uuid,
+        "context": context,
+    }

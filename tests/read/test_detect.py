@@ -16,6 +16,7 @@ def ask(world: World, who: str, text: str) -> dict:
     resp = world.client.get("/v1/verify", query_string={"code": text},
                             headers={"Authorization": f"Bearer {world.parties[who].key}"})  # fmt: skip
     assert resp.status_code == 200, resp.get_json()
+    world.flush_log()
     return resp.get_json()
 
 

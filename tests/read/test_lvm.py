@@ -18,6 +18,7 @@ def lvm(world: World, who: str, gtin: str, serial: str, status: int = 200, key: 
     headers = {"Authorization": f"Bearer {key or world.parties[who].key}"}
     resp = world.client.get(f"/01/{gtin}/21/{serial}", query_string=query, headers=headers)
     assert resp.status_code == status, resp.get_json()
+    world.flush_log()
     return resp.get_json()
 
 

@@ -19,6 +19,7 @@ def ask(world: World, who: str, text: str, status: int = 200) -> dict:
     resp = world.client.get("/v1/verify", query_string={"code": text},
                             headers={"Authorization": f"Bearer {world.parties[who].key}"})  # fmt: skip
     assert resp.status_code == status, resp.get_json()
+    world.flush_log()
     return resp.get_json()
 
 
@@ -166,5 +167,6 @@ def test_batch_verification(world: World, stock):
     assert resp.status_code == 422 and "codes[1]" in resp.get_json()["errors"]["json"]
     resp = world.client.post("/v1/verify", json={"codes": [code(stock, 1)] * 1001}, headers=headers)
     assert resp.status_code == 422 and "codes" in resp.get_json()["errors"]["json"]
+    world.flush_log()
     with world.db.connection() as conn:
         assert fetch_all(conn, "SELECT count(*) AS n FROM verifications")[0]["n"] == 3  # refused batches: none

@@ -84,6 +84,10 @@ class World:
                 time.sleep(0.05)
             self.indexer.run_until_caught_up()
 
+    def flush_log(self) -> None:
+        """Write the API's buffered verification log now (app/services/verifylog.py)."""
+        self.client.application.extensions["pharmatrack"].verifications.flush()
+
     def idle(self) -> bool:
         counts = self.relayer.counts()
         return not counts.get("pending") and not counts.get("submitted")
