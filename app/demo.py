@@ -179,6 +179,7 @@ def store_serials(settings: Settings, maker_gln: str, lot_id: bytes, expiry: int
 
     from app.db import connect
     from app.services import orgs
+    from app.services import serials as lot_serials
 
     conn = connect(settings.require_database_url())
     try:
@@ -189,8 +190,11 @@ def store_serials(settings: Settings, maker_gln: str, lot_id: bytes, expiry: int
                 "VALUES (%s, %s, %s, %s, %s, %s, %s) ON CONFLICT (lot_id) DO NOTHING",
                 (lot_id, int(GTIN), LOT, datetime.fromtimestamp(expiry, UTC).date(), len(serials), root, org["id"]),
             )
-            rows = [(lot_id, i, s, sgtin_id(GTIN, s)) for i, s in enumerate(serials)]
+            ids = lot_serials.sgtin_ids(GTIN, serials)
+            rows = [(lot_id, i, s, sid) for i, (s, sid) in enumerate(zip(serials, ids, strict=True))]
             execute_values(cur, "INSERT INTO lot_serials VALUES %s ON CONFLICT DO NOTHING", rows)
+            if lot_serials.store_tree(conn, lot_id, ids) != root:  # what verify's proofs come from
+                raise RuntimeError("the demo lot's stored tree does not match its on-chain root")
     finally:
         conn.close()
 

@@ -75,6 +75,7 @@ def _up_env(tmp_path) -> tuple[dict, int]:
 def _dispense_through_the_stack(base: str, keys_file) -> None:
     """A scan posted to the running stack is relayed, mined, indexed and confirmed."""
     import json
+    import urllib.parse
     import urllib.request
 
     from app.demo import GTIN, with_check_digit
@@ -89,6 +90,12 @@ def _dispense_through_the_stack(base: str, keys_file) -> None:
     with urllib.request.urlopen(request, timeout=90) as resp:
         answer = json.loads(resp.read())
     assert answer["operation"]["status"] == "confirmed", answer
+    # ... and a pharmacist's verification of it now says so, with its proof against the demo lot's root
+    code = urllib.parse.quote(f"(01){GTIN}(21)DEMO000010")
+    verify = urllib.request.Request(f"{base}/v1/verify?code={code}", headers={"Authorization": f"Bearer {key}"})
+    with urllib.request.urlopen(verify, timeout=30) as resp:
+        answer = json.loads(resp.read())
+    assert answer["verdict"] == "dispensed" and answer["proof"]["root"].startswith("0x"), answer
 
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])

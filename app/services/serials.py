@@ -107,10 +107,11 @@ def leaf_count(nodes: bytes) -> int:
     return (len(nodes) // NODE + 1) // 2
 
 
-def store_tree(conn, lot_id: bytes, sgtin_ids: Sequence[bytes]) -> bytes:
-    """Build and store the tree of a lot (in the caller's transaction; replaces a stored one).
-    Returns its root, for the caller to check against the root it commits on chain."""
-    nodes = tree_nodes(sgtin_ids)
+def store_tree(conn, lot_id: bytes, sgtin_ids: Sequence[bytes], nodes: bytes | None = None) -> bytes:
+    """Build (unless `nodes`, built already, are given) and store the tree of a lot, in the caller's
+    transaction; replaces a stored one. Returns its root, for the caller to check against the root it
+    commits on chain."""
+    nodes = tree_nodes(sgtin_ids) if nodes is None else nodes
     with conn.cursor() as cur:
         cur.execute(STORE_TREE, (bytes(lot_id), nodes))
     return root_of(nodes)
