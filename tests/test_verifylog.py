@@ -54,3 +54,14 @@ def test_rows_wait_while_the_database_is_down_and_a_full_backlog_refuses(databas
     log.close()  # what happens at exit
     assert [r["serial"] for r in logged(db)] == ["S0", "S1", "S2"] and log.pending() == 0
     db.close()
+
+
+def test_a_row_postgres_refuses_is_set_aside_and_the_rest_written(database_url):
+    db = Database(database_url, maxconn=1)
+    log = VerificationLog(db, flush_seconds=3600)
+    log.append(row(1))
+    log.append({**row(2), "code": "bad\x00code"})  # Postgres text cannot hold NUL
+    log.append(row(3))
+    assert log.flush() == 2 and log.pending() == 0
+    assert [r["serial"] for r in logged(db)] == ["S1", "S3"]
+    db.close()

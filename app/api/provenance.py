@@ -126,6 +126,9 @@ class ContainmentSchema(Schema):
 
 class ReadingsSummarySchema(Schema):
     count = fields.Integer(required=True)
+    impossible_readings = fields.Integer(
+        metadata={"description": "Readings at or below absolute zero (a broken logger): left out of the figures"}
+    )
     min_celsius = fields.Float(required=True)
     max_celsius = fields.Float(required=True)
     mean_celsius = fields.Float(

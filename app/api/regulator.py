@@ -52,6 +52,11 @@ def _forbidden(location: str, field: str, rule: str, message: str):
     return problem(403, "Forbidden", message, errors={location: {field: [f"{rule}: {message}"]}}, code=rule)
 
 
+@blp.errorhandler(alerts.ClosureRefused)
+def _closure_refused(exc: alerts.ClosureRefused):
+    return _forbidden("path", "alert_id", "close_not_permitted", exc.message)
+
+
 @blp.errorhandler(alerts.TransitionRefused)
 def _transition_refused(exc: alerts.TransitionRefused):
     return problem(
@@ -531,9 +536,11 @@ class AlertClose(MethodView):
     @blp.arguments(AlertClosureSchema)
     @blp.response(200, AlertSchema)
     @blp.alt_response(404, description="No such alert, or not one naming your organisation")
+    @blp.alt_response(403, description="Only a regulator or a manufacturer the alert names may close it")
     @blp.alt_response(409, description="The alert is already closed")
     def post(self, body, alert_id):
-        """Close an open or acknowledged alert with its resolution (a regulator, or an organisation the alert names)."""
+        """Close an open or acknowledged alert with its resolution (a regulator, or a manufacturer the alert names;
+        the other parties acknowledge)."""
         principal = g.principal
         with _db().connection() as conn:
             row = alerts.close(

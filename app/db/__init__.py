@@ -130,10 +130,12 @@ class Database:
             broken = True
             raise ServiceUnavailable("database", first_line(exc)) from exc
         finally:
-            if autocommit and not broken and conn.closed == 0:
-                conn.autocommit = False
-            pool.putconn(conn, close=broken or conn.closed != 0)
-            slots.release()
+            try:
+                if autocommit and not broken and conn.closed == 0:
+                    conn.autocommit = False
+                pool.putconn(conn, close=broken or conn.closed != 0)
+            finally:
+                slots.release()
             if broken:
                 self._discard_idle(pool)
 

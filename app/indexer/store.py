@@ -108,6 +108,8 @@ def rollback_above(conn, tables: list[str], block_number: int) -> dict[str, int]
                 (block_number,),
             )
             deleted[table] = cur.rowcount
+        # the detector must read the replayed blocks' events again
+        cur.execute("UPDATE detector_cursor SET block_number = LEAST(block_number, %s)", (block_number,))
     return deleted
 
 
@@ -119,3 +121,4 @@ def reset(conn, tables: list[str]) -> None:
                 sql.SQL(", ").join(map(sql.Identifier, [*tables, "blocks", "indexer_cursor"]))
             )
         )
+        cur.execute("UPDATE detector_cursor SET block_number = -1")

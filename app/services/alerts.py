@@ -38,6 +38,19 @@ class TransitionRefused(PharmatrackError):
         super().__init__(self.message)
 
 
+class ClosureRefused(PharmatrackError):
+    """Only a regulator, or a manufacturer the alert names, may close it: the other parties (a
+    requester, a holder) may be what the alert is about."""
+
+    def __init__(self, alert_id: int):
+        self.alert_id = alert_id
+        self.message = f"alert {alert_id} can be closed by a regulator or the product's manufacturer; acknowledge it"
+        super().__init__(self.message)
+
+
+IS_MANUFACTURER = "SELECT 'manufacturer' = ANY(roles) AS yes FROM organisations WHERE id = %s"
+
+
 def _json_default(value):
     if isinstance(value, bytes | bytearray | memoryview):
         return "0x" + bytes(value).hex()
@@ -213,10 +226,13 @@ def acknowledge(conn, alert_id: int, organisation_id: int, regulator: bool, note
 
 
 def close(conn, alert_id: int, organisation_id: int, regulator: bool, resolution: str) -> dict:
-    """open or acknowledged → closed, with the resolution."""
+    """open or acknowledged → closed, with the resolution: by a regulator, or a manufacturer the
+    alert names (see ClosureRefused)."""
     if not resolution or not resolution.strip():
         raise ValueError("a resolution is required to close an alert")
     _transition(conn, alert_id, "closed", organisation_id, regulator)
+    if not regulator and not (fetch_one(conn, IS_MANUFACTURER, (organisation_id,)) or {}).get("yes"):
+        raise ClosureRefused(alert_id)
     with conn.cursor() as cur:
         cur.execute(CLOSE, {"id": alert_id, "org": organisation_id, "resolution": resolution.strip()})
     return get_alert(conn, alert_id, None)

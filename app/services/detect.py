@@ -55,9 +55,9 @@ SELECT o.id FROM ev_product_registered p JOIN organisations o ON o.account = p.m
 """
 SEEN_ELSEWHERE = """
 SELECT id, at, requester_gln, organisation_id, channel FROM verifications
-WHERE sgtin_id = %(sgtin)s AND id < %(id)s AND requester_gln <> %(gln)s
-  AND at >= %(at)s - make_interval(secs => %(window)s)
-ORDER BY id DESC LIMIT 1
+WHERE sgtin_id = %(sgtin)s AND id <> %(id)s AND requester_gln <> %(gln)s
+  AND at BETWEEN %(at)s - make_interval(secs => %(window)s) AND %(at)s + make_interval(secs => %(window)s)
+ORDER BY abs(extract(epoch FROM at - %(at)s)) LIMIT 1
 """
 FAILURES = """
 SELECT count(*) AS n FROM verifications
@@ -161,7 +161,9 @@ class Detector:
                 parties.append(manufacturers[row["gtin"]])
             parties = [p for p in parties if p is not None]
             for rule, severity, summary in {RULES[r] for r in row["reasons"] if r in RULES}:
-                self._raise(conn, rule, _subject(row, rule), summary, _evidence(row), parties, severity, row)
+                # per requester: a party sees only what it presented (and the manufacturer all of it)
+                subject = f"{_subject(row, rule)}@org:{row['organisation_id']}"
+                self._raise(conn, rule, subject, summary, _evidence(row), parties, severity, row)
                 raised += 1
             raised += self._travel(conn, row, parties)
             if row["verdict"] in FAILED and row["organisation_id"] is not None:
@@ -192,13 +194,17 @@ class Detector:
         seconds = abs((row["at"] - other["at"]).total_seconds())
         evidence = {
             **_evidence(row),
-            "seen_before": {"verification": other["id"], "at": other["at"].isoformat(), "channel": other["channel"],
+            "seen_elsewhere": {"verification": other["id"], "at": other["at"].isoformat(), "channel": other["channel"],
                             "place_gln": f"{other['requester_gln']:013d}", "organisation": other["organisation_id"]},
             "seconds_apart": round(seconds, 3),
         }  # fmt: skip
-        parties = [*parties, *([other["organisation_id"]] if other["organisation_id"] else [])]
+        # each requester's own place and time is evidence the other must not see: the manufacturer
+        # (and regulators) see this alert
+        parties = parties[1:]
+        places = sorted([f"{row['requester_gln']:013d}", f"{other['requester_gln']:013d}"])
         summary = f"the same serial was seen at two places {seconds:.0f} s apart"
-        self._raise(conn, "impossible_travel", _subject(row), summary, evidence, parties, "high", row)
+        subject = f"{_subject(row)}@{places[0]}+{places[1]}"
+        self._raise(conn, "impossible_travel", subject, summary, evidence, parties, "high", row)
         return 1
 
     def _failures(self, conn, organisation: int, last: dict) -> int:

@@ -608,9 +608,18 @@ def _cold_chain(conn, units: dict[bytes, dict]) -> tuple[dict, list[dict]]:
     return readings, excursions
 
 
+ABSOLUTE_ZERO_CENTI = -27315  # a logger reading at or below it is broken: the chain accepts any int16
+
+
 def _summary(points: list[tuple[int, int, int]]) -> dict:
+    usable = [p for p in points if p[0] > ABSOLUTE_ZERO_CENTI]
+    impossible = len(points) - len(usable)
+    if not usable:
+        return {"count": 0, "impossible_readings": impossible}
+    points = usable
     stats = mkt.summarise([c / 100 for c, _, _ in points], [w for _, w, _ in points])
     return {
+        **({"impossible_readings": impossible} if impossible else {}),
         "count": stats.count,
         "min_celsius": _two_decimals(stats.min),
         "max_celsius": _two_decimals(stats.max),

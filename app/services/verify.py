@@ -15,6 +15,7 @@ presented, or seen by a party it never reached, or kept out of its temperature r
 
 from __future__ import annotations
 
+import re
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -32,6 +33,7 @@ REASONS = {
     "lot_not_on_chain": ("unknown", "the lot is known here but its commissioning is not (yet) on chain"),
     "unknown_lot": ("unknown", "no lot with this number was commissioned for the GTIN"),
     "unknown_unit": ("unknown", "no case or pallet with this SSCC was packed on chain"),
+    "serials_not_held": ("unknown", "the lot is on chain but its serial list is not held by this service"),
     "unknown_serial": ("counterfeit", "the serial was never commissioned for this GTIN"),
     "lot_mismatch": ("counterfeit", "the serial belongs to another lot than the one printed"),
     "expiry_mismatch": ("counterfeit", "the printed expiry is not the lot's expiry"),
@@ -45,6 +47,8 @@ REASONS = {
 }
 
 clock = time.time  # what "now" is for expiry (tests move it)
+NO_LOT = b"\x00" * 32  # no lot printed: matches no lot id
+CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1c\x7f]")  # kept out of the log: NUL and friends (GS, \x1d, stays)
 
 # GS1 Lightweight Verification Messaging failure codes (data.verificationFailureReason)
 LVM_NO_MATCH = "No_match_GTIN_Serial"
@@ -98,7 +102,9 @@ SELECT s.lot_id, s.leaf_index, c.lot, c.expiry, c.serial_count,
                         ORDER BY p.block_number, p.log_index)
         FROM pack_events p WHERE p.lot_id = s.lot_id AND p.leaf_index = s.leaf_index) AS pack_events,
        lot_proof(s.lot_id, c.serial_count, s.leaf_index) AS proof,
-       CASE WHEN s.lot_id IS NULL THEN EXISTS (SELECT 1 FROM ev_product_registered p WHERE p.gtin = $2) END AS product
+       CASE WHEN s.lot_id IS NULL THEN EXISTS (SELECT 1 FROM ev_product_registered p WHERE p.gtin = $2) END AS product,
+       CASE WHEN s.lot_id IS NULL THEN EXISTS (SELECT 1 FROM ev_lot_commissioned u WHERE u.lot_id = $3)
+                                   AND NOT EXISTS (SELECT 1 FROM lot_commissions v WHERE v.lot_id = $3) END AS unlisted
 FROM (SELECT 1) one
 LEFT JOIN lot_serials s ON s.sgtin_id = $1
 LEFT JOIN lot_commissions c ON c.lot_id = s.lot_id
@@ -205,10 +211,19 @@ class Custody:
     excursions: list[dict] = field(default_factory=list)
 
 
+def _unix_iso(seconds: int) -> str | int:
+    """A logger's time as ISO-8601 UTC; one no calendar can show (a logger may send anything up to
+    2**40) stays a number rather than failing the answer."""
+    try:
+        return datetime.fromtimestamp(seconds, UTC).isoformat().replace("+00:00", "Z")
+    except (ValueError, OverflowError, OSError):
+        return seconds
+
+
 def _excursion(unit: bytes, row: dict) -> dict:
     return {
         "unit": _hex(unit),
-        "time": datetime.fromtimestamp(row["time"], UTC).isoformat().replace("+00:00", "Z"),
+        "time": _unix_iso(row["time"]),
         "celsius": row["value"] / 100,
         "allowed": [row["min_temp"] / 100, row["max_temp"] / 100],
         "block_number": row["block_number"],
@@ -306,10 +321,14 @@ def verify_pack(conn, pack: gs1.Pack, requester: Requester) -> Result:
     sgtin = serials.sgtin_ids(pack.gtin, [pack.serial])[0]
     body: dict = {"kind": "pack", "gtin": pack.gtin, "serial": pack.serial, "lot": pack.lot,
                   "expiry": pack.expiry.isoformat() if pack.expiry else None, "sgtin_id": _hex(sgtin)}  # fmt: skip
-    row = fetch_all_prepared(conn, "verify_pack", PACK, (sgtin, int(pack.gtin)))[0]
+    printed_lot = lgtin_id(pack.gtin, pack.lot) if pack.lot else NO_LOT
+    row = fetch_all_prepared(conn, "verify_pack", PACK, (sgtin, int(pack.gtin), printed_lot))[0]
     reasons: list[str] = []
     if row["lot_id"] is None:
-        reasons.append("unknown_serial" if row["product"] else "unknown_product")
+        if row["unlisted"]:
+            reasons.append("serials_not_held")  # the lot is on chain; its serial list was never given to us
+        else:
+            reasons.append("unknown_serial" if row["product"] else "unknown_product")
         verdict = Verdict.of(reasons)
         return Result(verdict, {**body, **_verdict_body(verdict)}, _log_row(body, verdict, sgtin=sgtin))
     manufacturer = row["manufacturer"] and bytes(row["manufacturer"])
@@ -323,6 +342,8 @@ def verify_pack(conn, pack: gs1.Pack, requester: Requester) -> Result:
     holders = {manufacturer} if manufacturer else set()
     if custody is not None:
         holders |= custody.holders
+        if custody.in_transit and custody.recipient:
+            holders.add(custody.recipient)  # checking goods-in before the receive scan
         if custody.quarantined:
             reasons.append("quarantined")
         if custody.excursions:
@@ -336,10 +357,13 @@ def verify_pack(conn, pack: gs1.Pack, requester: Requester) -> Result:
     }  # fmt: skip
     body.update(_verdict_body(verdict))
     body["state"] = {"dispensed": end == "dispensed", "destroyed": end == "destroyed", "quarantined": pack_quarantined}
-    body["custody"] = _custody_body(conn, custody, manufacturer, case_id)
     if manufacturer is not None:
         body["lot_record"]["manufacturer"] = parties(conn, {manufacturer})[manufacturer]
-    body["excursions"] = custody.excursions if custody else []
+    if _exempt(requester, manufacturer) or requester.account in holders:
+        # who holds it and where it went: only for those on its path (as provenance), the
+        # manufacturer and regulators; anyone else gets the verdict, its reasons and the proof
+        body["custody"] = _custody_body(conn, custody, manufacturer, case_id)
+        body["excursions"] = custody.excursions if custody else []
     body["proof"] = _proof_body(row, sgtin)
     return Result(verdict, body, _log_row(body, verdict, sgtin=sgtin))
 
@@ -466,7 +490,7 @@ def verify_unit(conn, unit: gs1.LogisticUnit, requester: Requester) -> Result:
             reasons.append("not_received_by_requester")
     verdict = Verdict.of(reasons)
     body.update(_verdict_body(verdict))
-    if custody is not None:
+    if custody is not None and "not_received_by_requester" not in reasons:
         packer = custody.path[0]["from"] if custody.path else None
         body["custody"] = _custody_body(conn, custody, packer, unit_id)
         body["excursions"] = custody.excursions
@@ -505,7 +529,7 @@ def log_row(result: Result, requester: Requester, channel: str, code: str, corr_
         "organisation_id": requester.organisation_id,
         "requester_gln": int(requester.place_gln or requester.gln),
         "channel": channel,
-        "code": code[:512],
+        "code": CONTROL.sub("\ufffd", code[:512]),  # as given, but Postgres text holds no NUL
         "corr_uuid": corr_uuid,
         "context": context,
     }

@@ -19,6 +19,8 @@ import os
 import threading
 import time
 
+import psycopg2
+
 from app.db import Database
 from app.errors import ServiceUnavailable
 from app.indexer.writer import copy_rows
@@ -77,6 +79,9 @@ class VerificationLog:
                 try:
                     with self.db.connection() as conn:
                         copy_rows(conn, "verifications", COLUMNS, [_stamped(r) for r in batch])
+                except psycopg2.DataError:
+                    written += self._one_by_one(batch)  # a row Postgres refuses must not block the rest
+                    continue
                 except Exception:
                     with self._lock:
                         self._rows[:0] = batch  # back in front, in order
@@ -85,6 +90,28 @@ class VerificationLog:
                 with self._lock:
                     self._inflight = 0
                 written += len(batch)
+
+    def _one_by_one(self, batch: list[tuple]) -> int:
+        """Write a batch Postgres refused row by row; a row it refuses on its own is reported and
+        dropped (it can never be written). If the database goes away meanwhile, the rest go back."""
+        written = 0
+        for i, values in enumerate(batch):
+            try:
+                with self.db.connection() as conn:
+                    copy_rows(conn, "verifications", COLUMNS, [_stamped(values)])
+                written += 1
+            except psycopg2.DataError as exc:
+                kept = {c: v for c, v in zip(COLUMNS, values, strict=True) if c in ("channel", "organisation_id")}
+                log.error("verification log row refused by the database, dropped: %s (%s)",
+                          str(exc).splitlines()[0], kept)  # fmt: skip
+            except Exception:
+                with self._lock:
+                    self._rows[:0] = batch[i:]
+                    self._inflight = 0
+                raise
+        with self._lock:
+            self._inflight = 0
+        return written
 
     def _start(self) -> None:
         if self._thread is not None and self._pid == os.getpid():

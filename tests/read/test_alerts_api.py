@@ -228,6 +228,10 @@ def test_open_acknowledged_closed(mworld: World, org):
     assert acked["acknowledged_by"]["id"] == org["pharmacy"]
     assert acked["acknowledged_by"]["name"] == "Riverside Pharmacy"
     assert acked["evidence"][-1]["acknowledgement"] == "pack put aside"
+    # the pharmacy may be what the alert is about: it acknowledges, it does not close
+    refused = post(mworld, "pharmacy", f"/v1/alerts/{alert_id}/close", {"resolution": "all fine"})
+    assert refused.status_code == 403 and refused.get_json()["code"] == "close_not_permitted"
+    assert row(mworld, alert_id)["status"] == "acknowledged"
     closed = ok(post(mworld, "maker", f"/v1/alerts/{alert_id}/close", {"resolution": "  genuine pack, relabelled  "}))
     assert closed["status"] == "closed" and closed["resolution"] == "genuine pack, relabelled"
     assert closed["closed_by"]["id"] == org["maker"] and closed["closed_at"]

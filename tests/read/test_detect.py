@@ -45,7 +45,7 @@ def test_rules_over_verifications(world: World, stock, monkeypatch):
     ask(world, "distributor", code(stock, 7))  # not received, and two places in no time
     assert detector.run_once() > 0
     found = alerts(world)
-    assert found["unknown_product"][0]["subject"] == f"gtin:{other_gtin}"
+    assert found["unknown_product"][0]["subject"] == f"gtin:{other_gtin}@org:{pharmacy2}"  # one per requester
     assert found["unknown_product"][0]["parties"] == [pharmacy2]
     serial = found["serial_not_in_lot"][0]
     assert serial["severity"] == "high" and set(serial["parties"]) == {pharmacy2, maker}
@@ -53,8 +53,12 @@ def test_rules_over_verifications(world: World, stock, monkeypatch):
     assert found["lot_or_expiry_mismatch"][0]["evidence"][0]["reasons"] == ["lot_mismatch", "not_received_by_requester"]
     places = {a["evidence"][0]["place_gln"] for a in found["not_received"]}
     assert places == {world.parties["distributor"].gln, world.parties["pharmacy2"].gln}
-    travel = found["impossible_travel"][0]["evidence"][0]
-    assert travel["seen_before"]["place_gln"] == world.parties["maker"].gln and travel["seconds_apart"] < 60
+    travel = found["impossible_travel"][0]
+    seen = travel["evidence"][0]
+    places = {seen["place_gln"], seen["seen_elsewhere"]["place_gln"]}
+    assert places == {world.parties["maker"].gln, world.parties["distributor"].gln} and seen["seconds_apart"] < 60
+    assert len(found["impossible_travel"]) == 1 and travel["occurrences"] == 2  # one alert, seen from both sides
+    assert travel["parties"] == [maker]  # each place is the other's secret: the manufacturer and regulators see it
     # three failures by pharmacy2 within the window
     assert found["repeated_failed_verifications"][0]["subject"] == f"org:{pharmacy2}"
     assert found["repeated_failed_verifications"][0]["evidence"][0]["failures"] == 3
@@ -113,9 +117,11 @@ def test_rules_over_scans_and_the_chain(world: World, stock):
                {"sensor_id": "fridge-2", "start": 1_800_000_000, "interval": 600, "celsius": [4, 11.5]}))  # fmt: skip
     detector.run_once()
     found = alerts(world)
-    clone = found["clone"][0]
-    assert clone["occurrences"] == 2 and [e["channel"] for e in clone["evidence"]] == ["api", "scan"]
-    assert clone["evidence"][1]["reasons"] == ["already_dispensed"]
+    # one clone alert per party that presented it (each sees its own), both for the manufacturer
+    clones = {a["evidence"][0]["channel"]: a for a in found["clone"]}
+    assert set(clones) == {"api", "scan"} and clones["scan"]["evidence"][0]["reasons"] == ["already_dispensed"]
+    assert clones["api"]["parties"] == sorted([org_id(world, "pharmacy2"), org_id(world, "maker")])
+    assert clones["scan"]["parties"] == sorted([org_id(world, "pharmacy"), org_id(world, "maker")])
     scan = [a for a in found["not_received"] if a["evidence"][0]["channel"] == "scan"]
     assert scan and scan[0]["evidence"][0]["code"] == cases[0] and scan[0]["parties"] == [org_id(world, "pharmacy2")]
     excursion = found["temperature_excursion"][0]
@@ -131,3 +137,15 @@ def test_alerts_reach_the_api_for_the_parties_involved(world: World, stock):
         resp = world.client.get("/v1/alerts", headers={"Authorization": f"Bearer {world.parties[who].key}"})
         assert resp.status_code == 200, resp.get_json()
         assert len([a for a in resp.get_json()["items"] if a["rule"] == "serial_not_in_lot"]) == visible, who
+
+
+def test_a_reorg_rolls_the_detector_back_with_the_mirror(world: World):
+    from app.indexer import store
+
+    with world.db.connection() as conn:
+        with conn.cursor() as cur:
+            cur.execute("INSERT INTO detector_cursor (name, block_number) VALUES ('main', 120)")
+        store.rollback_above(conn, [], 100)
+        assert fetch_all(conn, "SELECT block_number FROM detector_cursor")[0]["block_number"] == 100
+        store.reset(conn, ["pack_events"])
+        assert fetch_all(conn, "SELECT block_number FROM detector_cursor")[0]["block_number"] == -1

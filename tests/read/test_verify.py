@@ -44,8 +44,11 @@ def test_verdicts_along_a_supply_chain(world: World, stock):
     block = world.w3.eth.get_transaction_receipt(proof["tx_hash"])
     assert block["blockNumber"] == proof["block_number"]
 
-    # A pharmacy that never received it: suspect. A regulator may verify anything.
-    assert reasons(ask(world, "pharmacy", code(stock, 1))) == ["not_received_by_requester"]
+    # A pharmacy that never received it: suspect, and it learns nothing of who holds it. A
+    # regulator may verify anything.
+    stranger = ask(world, "pharmacy", code(stock, 1))
+    assert reasons(stranger) == ["not_received_by_requester"]
+    assert "custody" not in stranger and "excursions" not in stranger and stranger["proof"] == first["proof"]
     assert ask(world, "pharmacy", code(stock, 1))["verdict"] == "suspect"
     assert ask(world, "regulator", code(stock, 1))["verdict"] == "verified"
 
@@ -59,6 +62,8 @@ def test_verdicts_along_a_supply_chain(world: World, stock):
     world.done(
         "distributor", world.post("distributor", "/v1/shipments", {"units": [cases[0]], "to": p["pharmacy"].gln})
     )
+    goods_in = ask(world, "pharmacy", code(stock, 1))  # checked at goods-in, before the receive scan
+    assert goods_in["verdict"] == "verified" and goods_in["custody"]["in_transit"] is True
     world.done("pharmacy", world.post("pharmacy", "/v1/receipts", {"units": [cases[0]]}))
     received = ask(world, "pharmacy", code(stock, 1))
     assert received["verdict"] == "verified", received["reasons"]
@@ -86,6 +91,7 @@ def test_verdicts_along_a_supply_chain(world: World, stock):
     assert again["verdict"] == "dispensed" and again["state"]["dispensed"] is True
     clone = ask(world, "pharmacy2", code(stock, 1))
     assert clone["verdict"] == "dispensed" and set(reasons(clone)) == {"dispensed", "not_received_by_requester"}
+    assert "custody" not in clone
 
     world.done("pharmacy", world.post("pharmacy", "/v1/destructions", {"packs": [code(stock, 2)]}))
     destroyed = ask(world, "pharmacy", code(stock, 2))
@@ -101,7 +107,7 @@ def test_verdicts_along_a_supply_chain(world: World, stock):
     with world.db.connection() as conn:
         logged = fetch_all(conn, "SELECT organisation_id, requester_gln, channel, verdict, reasons, serial "
                                  "FROM verifications ORDER BY id")  # fmt: skip
-    assert len(logged) == 12  # one per question asked above
+    assert len(logged) == 13  # one per question asked above
     assert logged[1]["verdict"] == "suspect" and logged[1]["reasons"] == ["not_received_by_requester"]
     assert f"{logged[1]['requester_gln']:013d}" == p["pharmacy"].gln and logged[1]["channel"] == "api"
     assert logged[0]["serial"] == "S0000000001"
@@ -125,8 +131,9 @@ def test_counterfeits_unknowns_lots_and_units(world: World, stock):
     assert reasons(ask(world, "maker", f"(01){stock['gtin']}(10)NOSUCH")) == ["unknown_lot"]
 
     unit = ask(world, "maker", stock["pallet"])
-    assert unit["kind"] == "logistic_unit" and unit["verdict"] == "verified"
-    assert reasons(ask(world, "pharmacy", stock["pallet"])) == ["not_received_by_requester"]
+    assert unit["kind"] == "logistic_unit" and unit["verdict"] == "verified" and unit["custody"]["path"]
+    outsider = ask(world, "pharmacy", stock["pallet"])
+    assert reasons(outsider) == ["not_received_by_requester"] and "custody" not in outsider
     assert reasons(ask(world, "maker", world.sscc())) == ["unknown_unit"]
 
     wrong_digit = stock["gtin"][:-1] + str((int(stock["gtin"][-1]) + 1) % 10)
@@ -170,3 +177,26 @@ def test_batch_verification(world: World, stock):
     world.flush_log()
     with world.db.connection() as conn:
         assert fetch_all(conn, "SELECT count(*) AS n FROM verifications")[0]["n"] == 3  # refused batches: none
+
+
+def test_a_lot_whose_serials_are_not_held_here_is_unknown_not_counterfeit(world: World, stock):
+    """Commissioned on chain by another system: its root is there, its serial list is not."""
+    maker = world.parties["maker"].account
+    world.w3.provider.make_request("anvil_impersonateAccount", [maker])
+    tx = world.pt.functions.commissionLot(int(stock["gtin"]), "ELSEWHERE1", 1_925_078_399, 10, b"\x11" * 32).transact(
+        {"from": maker}
+    )
+    assert world.w3.eth.wait_for_transaction_receipt(tx).status == 1
+    world.indexer.run_until_caught_up()
+    answer = ask(world, "maker", f"(01){stock['gtin']}(21)OTHER1(10)ELSEWHERE1(17)301231")
+    assert answer["verdict"] == "unknown" and reasons(answer) == ["serials_not_held"]
+    # a serial printed with no lot, or with a lot we hold, stays a counterfeit when unknown
+    assert reasons(ask(world, "maker", f"(01){stock['gtin']}(21)NOPE77")) == ["unknown_serial"]
+
+
+def test_a_logger_time_no_calendar_shows_does_not_break_verification(world: World, stock):
+    far = 2**40 - 10_000  # the chain takes any uint40
+    world.done("maker", world.post("maker", f"/v1/units/{stock['cases'][1]}/readings",
+               {"sensor_id": "odd-clock", "start": far, "interval": 60, "celsius": [30]}))  # fmt: skip
+    answer = ask(world, "maker", code(stock, 45))
+    assert reasons(answer) == ["temperature_excursion"] and answer["excursions"][0]["time"] == far
