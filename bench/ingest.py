@@ -468,25 +468,77 @@ def wait_for(what: str, check, timeout: float, procs: dict[str, subprocess.Popen
         time.sleep(0.2)
 
 
-def run(args: argparse.Namespace, tmp: Path) -> str:
-    started = time.monotonic()
+@dataclass
+class BenchChain:
+    """A bench's own database (on DATABASE_URL/TEST_DATABASE_URL's server, or an embedded one) and
+    its own anvil with the contracts deployed."""
+
+    server_url: str
+    db_url: str
+    embedded: EmbeddedPostgres | None
+    node: AnvilNode
+    w3: Web3
+    deployment: object
+    pt: object
+
+
+def start_chain_and_database(tmp: Path, cleanup: list, block_time: float | None = None,
+                             web3_timeout: int = 300) -> BenchChain:  # fmt: skip
+    """Start both, registering how to stop them in `cleanup` (run in reverse by the caller)."""
     server_url = os.environ.get("TEST_DATABASE_URL") or os.environ.get("DATABASE_URL")
     embedded = None
+    if not server_url:
+        embedded = EmbeddedPostgres(tmp / "pg")
+        embedded.start()
+        cleanup.append(embedded.stop)
+        server_url = embedded.url("postgres")
+    db_url = fresh_database(server_url)  # created and migrated
+    node = AnvilNode(port=free_port(), chain_id=CHAIN_ID, block_time=block_time or None)
+    node.start()
+    cleanup.append(node.stop)
+    w3 = make_web3(node.rpc_url, timeout=web3_timeout)
+    deployment = deploy_all(w3, Signer(w3), tmp / "deployment.json")
+    pt = w3.eth.contract(address=deployment.address("PharmaTrack"), abi=load_artifacts()["PharmaTrack"].abi)
+    return BenchChain(server_url, db_url, embedded, node, w3, deployment, pt)
+
+
+def start_services(chain: BenchChain, tmp: Path, cleanup: list, workers: int, threads: int, relayer: bool = False,
+                   **extra_env: str) -> tuple[dict[str, subprocess.Popen], dict, Path, int]:  # fmt: skip
+    """The indexer, the API under gunicorn (and the relayer) against `chain`, ready; returns
+    (processes, their environment, the log folder, the API's port)."""
+    port = free_port()
+    env = {
+        **os.environ,
+        "DATABASE_URL": chain.db_url,
+        "RPC_URL": chain.node.rpc_url,
+        "DEPLOYMENT_FILE": str(chain.deployment.path),
+        "PHARMATRACK_DATA_DIR": str(tmp / "data"),
+        "LOG_LEVEL": "WARNING",
+        "INDEXER_POLL_SECONDS": "0.2",
+        "HOST": "127.0.0.1",
+        "PORT": str(port),
+        "WEB_CONCURRENCY": str(workers),
+        "WEB_THREADS": str(threads),
+        **extra_env,
+    }
+    logs = tmp / "logs"
+    logs.mkdir()
+    procs = {"indexer": spawn([sys.executable, "-m", "app.cli", "index"], env, logs / "indexer.log")}
+    if relayer:
+        procs["relayer"] = spawn([sys.executable, "-m", "app.cli", "relay"], env, logs / "relayer.log")
+    procs["api"] = spawn(stack.gunicorn_args(Settings.from_env(env)), env, logs / "api.log")
+    for proc in procs.values():
+        cleanup.append(lambda proc=proc: stack.stop_process(proc))
+    stack.wait_ready(f"http://127.0.0.1:{port}/readyz", 120, procs["api"])
+    return procs, env, logs, port
+
+
+def run(args: argparse.Namespace, tmp: Path) -> str:
+    started = time.monotonic()
     with_cleanup: list = []
     try:
-        if not server_url:
-            embedded = EmbeddedPostgres(tmp / "pg")
-            embedded.start()
-            with_cleanup.append(embedded.stop)
-            server_url = embedded.url("postgres")
-        db_url = fresh_database(server_url)  # created and migrated
-
-        node = AnvilNode(port=free_port(), chain_id=CHAIN_ID, block_time=args.block_time or None)
-        node.start()
-        with_cleanup.append(node.stop)
-        w3 = make_web3(node.rpc_url, timeout=300)
-        deployment = deploy_all(w3, Signer(w3), tmp / "deployment.json")
-        pt = w3.eth.contract(address=deployment.address("PharmaTrack"), abi=load_artifacts()["PharmaTrack"].abi)
+        chain = start_chain_and_database(tmp, with_cleanup, args.block_time)
+        db_url, embedded, node, w3, pt = chain.db_url, chain.embedded, chain.node, chain.w3, chain.pt
 
         pairs = make_pairs(args.pairs)
         password = tmp / "keystore-password"
@@ -503,36 +555,12 @@ def run(args: argparse.Namespace, tmp: Path) -> str:
             flush=True,
         )
 
-        port = free_port()
-        env = {
-            **os.environ,
-            "DATABASE_URL": db_url,
-            "RPC_URL": node.rpc_url,
-            "DEPLOYMENT_FILE": str(deployment.path),
-            "SIGNER_KEYSTORE_DIR": str(keystore.directory),
-            "SIGNER_PASSWORD_FILE": str(password),
-            "PHARMATRACK_DATA_DIR": str(tmp / "data"),
-            "LOG_LEVEL": "WARNING",
-            "INDEXER_POLL_SECONDS": "0.2",
-            "HOST": "127.0.0.1",
-            "PORT": str(port),
-            "WEB_CONCURRENCY": str(args.workers),
-            "WEB_THREADS": str(args.threads),
-            "BLOCK_TIME": str(args.block_time),
-        }
+        procs, env, logs, port = start_services(
+            chain, tmp, with_cleanup, args.workers, args.threads, relayer=True,
+            SIGNER_KEYSTORE_DIR=str(keystore.directory), SIGNER_PASSWORD_FILE=str(password),
+            BLOCK_TIME=str(args.block_time),
+        )  # fmt: skip
         settings = Settings.from_env(env)
-        api_args = stack.gunicorn_args(settings)
-        logs = tmp / "logs"
-        logs.mkdir()
-        procs = {
-            "indexer": spawn([sys.executable, "-m", "app.cli", "index"], env, logs / "indexer.log"),
-            "relayer": spawn([sys.executable, "-m", "app.cli", "relay"], env, logs / "relayer.log"),
-            "api": spawn(api_args, env, logs / "api.log"),
-        }
-        for proc in procs.values():
-            with_cleanup.append(lambda proc=proc: stack.stop_process(proc))
-        base = f"http://127.0.0.1:{port}"
-        stack.wait_ready(f"{base}/readyz", 120, procs["api"])
 
         def mirrored() -> bool:
             cursor = db_scalar(db_url, "SELECT block_number FROM indexer_cursor WHERE name = 'main'")

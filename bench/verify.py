@@ -66,18 +66,20 @@ import psycopg2
 from psycopg2 import sql
 from web3 import Web3
 
-from app import gs1, stack
-from app.chain.anvil import AnvilNode, free_port
-from app.chain.compiler import load_artifacts
-from app.chain.deploy import Signer, deploy_all
-from app.chain.web3factory import make_web3
-from app.config import Settings
-from app.db.embedded import EmbeddedPostgres
+from app import gs1
 from app.ids import lgtin_id, sscc_id
 from app.services import orgs, serials
 from app.services.writes import expiry_seconds
-from bench.index import fresh_database
-from bench.ingest import CHAIN_ID, CpuMeter, db_scalar, postmaster_pid, spawn, tail, wait_for, with_check_digit
+from bench.ingest import (
+    CpuMeter,
+    db_scalar,
+    postmaster_pid,
+    start_chain_and_database,
+    start_services,
+    tail,
+    wait_for,
+    with_check_digit,
+)
 
 LUA = Path(__file__).with_name("verify.lua")
 PACK_CASES_PER_TX = 200  # ~34k gas per packCase
@@ -417,25 +419,12 @@ def drop_database(server_url: str, db_url: str) -> None:
 
 def run(args: argparse.Namespace, tmp: Path) -> str:
     started = time.monotonic()
-    server_url = os.environ.get("TEST_DATABASE_URL") or os.environ.get("DATABASE_URL")
-    embedded = None
     cleanup: list = []
     try:
-        if not server_url:
-            embedded = EmbeddedPostgres(tmp / "pg")
-            embedded.start()
-            cleanup.append(embedded.stop)
-            server_url = embedded.url("postgres")
-        db_url = fresh_database(server_url)  # created and migrated
+        chain = start_chain_and_database(tmp, cleanup, web3_timeout=600)
         if not args.keep:
-            cleanup.append(lambda: drop_database(server_url, db_url))
-
-        node = AnvilNode(port=free_port(), chain_id=CHAIN_ID, block_time=None)
-        node.start()
-        cleanup.append(node.stop)
-        w3 = make_web3(node.rpc_url, timeout=600)
-        deployment = deploy_all(w3, Signer(w3), tmp / "deployment.json")
-        pt = w3.eth.contract(address=deployment.address("PharmaTrack"), abi=load_artifacts()["PharmaTrack"].abi)
+            cleanup.append(lambda: drop_database(chain.server_url, chain.db_url))
+        db_url, embedded, node, w3, pt = chain.db_url, chain.embedded, chain.node, chain.w3, chain.pt
 
         today = datetime.fromtimestamp(w3.eth.get_block("latest")["timestamp"], UTC).date()
         plan = Plan(args.lots, args.per_lot, make_products(args.products), today + timedelta(days=400))
@@ -462,30 +451,8 @@ def run(args: argparse.Namespace, tmp: Path) -> str:
         )
         setup_head = w3.eth.block_number
 
-        port = free_port()
-        env = {
-            **os.environ,
-            "DATABASE_URL": db_url,
-            "RPC_URL": node.rpc_url,
-            "DEPLOYMENT_FILE": str(deployment.path),
-            "PHARMATRACK_DATA_DIR": str(tmp / "data"),
-            "LOG_LEVEL": "WARNING",
-            "INDEXER_POLL_SECONDS": "0.2",
-            "HOST": "127.0.0.1",
-            "PORT": str(port),
-            "WEB_CONCURRENCY": str(args.workers),
-            "WEB_THREADS": str(args.threads),
-        }
-        logs = tmp / "logs"
-        logs.mkdir()
-        procs = {
-            "indexer": spawn([sys.executable, "-m", "app.cli", "index"], env, logs / "indexer.log"),
-            "api": spawn(stack.gunicorn_args(Settings.from_env(env)), env, logs / "api.log"),
-        }
-        for proc in procs.values():
-            cleanup.append(lambda proc=proc: stack.stop_process(proc))
+        procs, _, logs, port = start_services(chain, tmp, cleanup, args.workers, args.threads)
         base = f"http://127.0.0.1:{port}"
-        stack.wait_ready(f"{base}/readyz", 120, procs["api"])
 
         def mirrored() -> bool:
             cursor = db_scalar(db_url, "SELECT block_number FROM indexer_cursor WHERE name = 'main'")
