@@ -24,6 +24,7 @@ well-formed key the rest of the service can hash and store without checking agai
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass
@@ -362,7 +363,25 @@ def _ai(data: str, *, exact: bool = False) -> GS1ApplicationIdentifier:
 
 
 def _element(ai: str, value: str) -> GS1ElementString:
-    """One AI's value, validated by biip; any failure becomes a GS1Error on the AI's field."""
+    """One AI's value, validated by biip; any failure becomes a GS1Error on the AI's field.
+
+    GTINs, lots and expiry dates repeat across the packs a partner scans, so their parses are kept
+    (biip's parse is most of a verification's CPU); serials and SSCCs do not repeat and are not.
+    Callers only read the elements, never change them."""
+    if ai in _REPEATING_AIS:
+        return _element_repeating(ai, value)
+    return _parse_element(ai, value)
+
+
+_REPEATING_AIS = frozenset({"01", "10", "17"})
+
+
+@functools.lru_cache(maxsize=16384)
+def _element_repeating(ai: str, value: str) -> GS1ElementString:
+    return _parse_element(ai, value)  # an error is raised again each time: lru_cache keeps only results
+
+
+def _parse_element(ai: str, value: str) -> GS1ElementString:
     field = FIELD_BY_AI.get(ai, "code")
     if not value:
         raise GS1Error(field, "missing", f"{_name(ai)} is empty")

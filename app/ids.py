@@ -67,6 +67,7 @@ def gln_number(gln: int | str) -> int:
     return _number(gln, GLN_DIGITS, "gln")
 
 
+@functools.lru_cache(maxsize=65536)  # lots repeat across every scan and verification; pure
 def lgtin_id(gtin: int | str, lot: str) -> bytes:
     """Lot id: ``keccak256(abi.encode("lgtin", gtin, lot))``."""
     return keccak(encode(["string", "uint256", "string"], ["lgtin", gtin_number(gtin), _text(lot, "lot")]))

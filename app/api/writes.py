@@ -197,8 +197,8 @@ def _route(path: str, action: str, schema: type[Schema], summary: str):
     class Write(MethodView):
         @blp.doc(security=SECURITY, summary=summary, description=f"Action `{action}`; roles: "
                  f"{', '.join(writes.ACTIONS[action].roles)}. Send an `Idempotency-Key` header.")  # fmt: skip
-        @blp.arguments(schema)
-        @blp.arguments(WaitSchema, location="query")
+        @blp.arguments(schema())  # instances: webargs would build a schema from a class on every request
+        @blp.arguments(WaitSchema(), location="query")
         @blp.response(202, AcceptedSchema)
         @blp.alt_response(200, schema=AcceptedSchema, description="With wait=confirmed: the final state")
         def post(self, body, query):

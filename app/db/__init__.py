@@ -15,7 +15,6 @@ from collections.abc import Iterator
 import psycopg2
 import psycopg2.extensions
 import psycopg2.pool
-from psycopg2.extras import RealDictCursor
 
 from app.errors import ConfigError, ServiceUnavailable
 
@@ -155,13 +154,17 @@ class Database:
 
 
 def fetch_all(conn, sql: str, params: tuple | dict = ()) -> list[dict]:
-    with conn.cursor(cursor_factory=RealDictCursor) as cur:
+    with conn.cursor() as cur:  # plain tuples zipped with the column names: cheaper than RealDictCursor
         cur.execute(sql, params)
-        return [dict(row) for row in cur.fetchall()]
+        rows = cur.fetchall()
+        if not rows:
+            return []
+        names = [column.name for column in cur.description]
+        return [dict(zip(names, row, strict=True)) for row in rows]
 
 
 def fetch_one(conn, sql: str, params: tuple | dict = ()) -> dict | None:
-    with conn.cursor(cursor_factory=RealDictCursor) as cur:
+    with conn.cursor() as cur:
         cur.execute(sql, params)
         row = cur.fetchone()
-        return dict(row) if row is not None else None
+        return None if row is None else dict(zip([column.name for column in cur.description], row, strict=True))
