@@ -14,6 +14,11 @@ from app.ids import unpack_set
 
 ORG_BY_GLN = "SELECT account FROM ev_organisation_registered WHERE gln = %s ORDER BY block_number DESC LIMIT 1"
 ORG_ROLES = "SELECT roles FROM ev_organisation_registered WHERE account = %s ORDER BY block_number DESC LIMIT 1"
+SUSPENDED = """
+SELECT COALESCE((SELECT max(block_number * 100000 + log_index) FROM ev_organisation_suspended WHERE account = %(a)s), -1)
+     > COALESCE((SELECT max(block_number * 100000 + log_index) FROM ev_organisation_reinstated WHERE account = %(a)s), -1)
+       AS suspended
+"""
 PRODUCT = "SELECT gtin, manufacturer, min_temp, max_temp FROM ev_product_registered WHERE gtin = %s LIMIT 1"
 LOT = """
 SELECT l.lot_id, l.gtin, l.manufacturer, l.lot_number, l.expiry, l.serial_count, l.serials_root,
@@ -37,6 +42,12 @@ UNION ALL SELECT 'destroyed', first_word, masks FROM ev_destroyed WHERE lot_id =
 SERIAL = """
 SELECT s.lot_id, s.leaf_index, c.gtin, c.lot FROM lot_serials s JOIN lot_commissions c USING (lot_id)
 WHERE s.sgtin_id = %s
+"""
+FIRST_CASED = """
+SELECT leaf_index FROM pack_events
+WHERE lot_id = %(lot)s AND kind = 'cased' AND leaf_index >= %(first)s AND leaf_index < %(end)s
+  AND (%(indexes)s::integer[] IS NULL OR leaf_index = ANY(%(indexes)s::integer[]))
+ORDER BY leaf_index LIMIT 1
 """
 UNIT_EXISTS = """
 SELECT 1 FROM ev_case_packed WHERE case_id = %(u)s UNION ALL SELECT 1 FROM ev_case_tree_packed WHERE case_id = %(u)s
@@ -74,6 +85,11 @@ def account_of_gln(conn, gln: str) -> bytes | None:
         return None
     _ACCOUNTS[key] = bytes(row["account"])
     return _ACCOUNTS[key]
+
+
+def suspended(conn, account: bytes) -> bool:
+    """Whether the chain has the organisation suspended now (it can then neither act nor be shipped to)."""
+    return bool(fetch_one(conn, SUSPENDED, {"a": account})["suspended"])
 
 
 def product(conn, gtin: str) -> dict | None:
@@ -127,6 +143,15 @@ def tree_case_indexes(conn, case_id: bytes) -> list[int]:
     if row is None:
         return []
     return unpack_set(int(row["first_word"]), [int(m) for m in row["masks"]])
+
+
+def first_cased(conn, lot_id: bytes, indexes: list[int] | None = None, first: int = 0, count: int = 0) -> int | None:
+    """The lowest of the given leaf indexes (or of the run first … first+count-1) already packed into a
+    case: the contract allocates a pack to one case for good (PackAlreadyAllocated)."""
+    if indexes is not None:
+        first, count = min(indexes), max(indexes) - min(indexes) + 1
+    row = fetch_one(conn, FIRST_CASED, {"lot": lot_id, "first": first, "end": first + count, "indexes": indexes})
+    return None if row is None else int(row["leaf_index"])
 
 
 def pack_end_states(conn, lot_id: bytes) -> dict[int, str]:

@@ -224,6 +224,8 @@ def prepare_ship(conn, principal: Principal, body: dict) -> dict:
         raise _invalid("to", "unknown_gln", f"GLN {body['to']} is not a registered trading partner")
     if to == _me(principal):
         raise _invalid("to", "self", "cannot ship to your own organisation")
+    if mirror.suspended(conn, to):
+        raise _conflict("to", "recipient_suspended", f"GLN {body['to']} is suspended: nothing can be shipped to it")
     for i, sscc in enumerate(units):
         _held_loose(conn, principal, sscc, f"units[{i}]")
     return {"units": [_hex(sscc_id(s)) for s in units], "to": _hex(to), "to_gln": body["to"]}
@@ -285,10 +287,16 @@ def prepare_pack_case(conn, principal: Principal, body: dict) -> dict:
             indexes.append(index)
         if len(set(indexes)) != len(indexes):
             raise _invalid("packs", "duplicate", "lists a pack twice")
+        taken = mirror.first_cased(conn, state.lot_id, indexes=indexes)
+        if taken is not None:
+            raise _conflict(f"packs[{indexes.index(taken)}]", "already_packed", "the pack is already in a case")
         return out | {"indexes": sorted(indexes)}
     first, count = body["first_index"], body["count"]
     if first + count > state.serial_count:
         raise _invalid("count", "out_of_range", f"the lot has {state.serial_count} serials (leaf indexes from 0)")
+    taken = mirror.first_cased(conn, state.lot_id, first=first, count=count)
+    if taken is not None:
+        raise _conflict("first_index", "already_packed", f"leaf index {taken} of the run is already in a case")
     return out | {"first_index": first, "count": count}
 
 

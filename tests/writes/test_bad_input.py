@@ -215,6 +215,12 @@ CORPUS = [
     Bad("case-run-out-of-range", "maker", "/v1/cases",
         lambda s: {"sscc": s["sscc"], "gtin": s["gtin"], "lot": s["lot"], "first_index": 8, "count": 3},
         where=("json", "count"), rule="out_of_range: "),
+    Bad("case-pack-already-packed", "maker", "/v1/cases",
+        lambda s: {"sscc": s["sscc"], "gtin": s["gtin"], "lot": s["lot"], "packs": [pack(s, 1), pack(s, 6)]},
+        status=409, where=("json", "packs[1]"), rule="already_packed: "),
+    Bad("case-run-overlaps-a-case", "maker", "/v1/cases",
+        lambda s: {"sscc": s["sscc"], "gtin": s["gtin"], "lot": s["lot"], "first_index": 3, "count": 3},
+        status=409, where=("json", "first_index"), rule="already_packed: leaf index 5"),
     Bad("status-target-both", "maker", "/v1/quarantines", lambda s: {"sscc": s["sscc"], "gtin": s["gtin"],
                                                                    "lot": s["lot"]},
         where=("json", "sscc"), rule="give either sscc, or gtin and lot"),
@@ -502,3 +508,20 @@ def test_no_dispensing_from_a_case_on_a_quarantined_pallet(world: World, stock):
         op = world.operation("pharmacy", resp.get_json()["operation"]["id"])
         assert op["status"] == "confirmed", f"accepted, then {op['status']} on chain: {op['error']}"
     assert resp.status_code == 409 and resp.get_json()["code"] == "quarantined", resp.get_json()
+
+
+def test_nothing_is_shipped_to_a_suspended_organisation(world: World, stock, w3, pharmatrack):
+    """The contract refuses a shipment to a suspended recipient (OrganisationIsSuspended): the pre-check
+    says so at once, and once the organisation is reinstated the same shipment is accepted."""
+    p = world.parties
+    tx = pharmatrack.functions.suspendOrganisation(p["pharmacy2"].account).transact({"from": w3.eth.accounts[0]})
+    assert w3.eth.wait_for_transaction_receipt(tx).status == 1
+    world.indexer.run_until_caught_up()
+    body = {"units": [stock["pallet"]], "to": p["pharmacy2"].gln}
+    resp = world.post("maker", "/v1/shipments", body)
+    assert resp.status_code == 409 and resp.get_json()["code"] == "recipient_suspended", resp.get_json()
+    assert resp.get_json()["errors"]["json"]["to"][0].startswith("recipient_suspended: ")
+    tx = pharmatrack.functions.reinstateOrganisation(p["pharmacy2"].account).transact({"from": w3.eth.accounts[0]})
+    assert w3.eth.wait_for_transaction_receipt(tx).status == 1
+    world.indexer.run_until_caught_up()
+    assert world.done("maker", world.post("maker", "/v1/shipments", body))["status"] == "confirmed"
