@@ -362,23 +362,15 @@ def _ai(data: str, *, exact: bool = False) -> GS1ApplicationIdentifier:
     return ai
 
 
+@functools.lru_cache(maxsize=16384)
 def _element(ai: str, value: str) -> GS1ElementString:
     """One AI's value, validated by biip; any failure becomes a GS1Error on the AI's field.
 
-    GTINs, lots and expiry dates repeat across the packs a partner scans, so their parses are kept
-    (biip's parse is most of a verification's CPU); serials and SSCCs do not repeat and are not.
-    Callers only read the elements, never change them."""
-    if ai in _REPEATING_AIS:
-        return _element_repeating(ai, value)
+    Parses are kept (biip's parse is most of a verification's CPU): GTINs, lots and expiry dates
+    repeat across the packs a partner scans, and a serial is checked twice, by the parser and again
+    by `Pack`. An error is raised again each time (lru_cache keeps only results). Callers only read
+    the elements, never change them."""
     return _parse_element(ai, value)
-
-
-_REPEATING_AIS = frozenset({"01", "10", "17"})
-
-
-@functools.lru_cache(maxsize=16384)
-def _element_repeating(ai: str, value: str) -> GS1ElementString:
-    return _parse_element(ai, value)  # an error is raised again each time: lru_cache keeps only results
 
 
 def _parse_element(ai: str, value: str) -> GS1ElementString:
@@ -486,6 +478,7 @@ def _key(field: str, value: str, lengths: tuple[int, ...], biip_parse: Callable[
         raise GS1Error(field, "check_digit", str(exc)) from None
 
 
+@functools.lru_cache(maxsize=4096)  # every Pack, Lot and Product checks its GTIN; GTINs repeat
 def _check_gtin14(gtin: str) -> None:
     if parse_gtin(gtin) != gtin:
         raise GS1Error("gtin", "length", "GTIN must be given as GTIN-14 (see parse_gtin)")
