@@ -18,8 +18,8 @@ deployer and in the database with one API key each. Each manufacturer registers 
 packs its share of ``--cases`` cases of 10 packs straight on the contract (``packCase`` in ``multicall`` batches,
 signed with its key). The indexer must have mirrored every case before the clock starts.
 
-Load: ``--clients`` threads, each with its own cases and its own HTTP connection (http.client; gunicorn's sync
-workers close it after each answer, so it reconnects then), post for ``--seconds``. A case cycles ship A→B,
+Load: ``--clients`` threads, each with its own cases and its own HTTP connection (http.client, kept alive; if the
+server closes it, the client reconnects and resends with the same Idempotency-Key), post for ``--seconds``. A case cycles ship A→B,
 receive by B, ship B→A, receive by A, …; a scan is posted only once the previous scan of that case is confirmed
 (the API's pre-check reads the mirror, so a receive is only accepted once its shipment is mirrored). One poller
 thread reads the state of outstanding operations from the database (``id = ANY(…)``, every 0.25 s) and hands
@@ -46,7 +46,8 @@ bench process itself, which holds the clients and the poller; and whatever else 
 Targets (issue): A ≥ 1,500, C ≥ 1,000, P ≤ 50, T ≤ S / 50.
 
 Run: ``.venv/bin/python -m bench.ingest [--seconds 30] [--clients 8] [--cases 6000] [--pairs 2] [--block-time 1]
-[--workers N] [--threads N]`` (``--threads``: an experiment, gthread workers instead of gunicorn_args' sync ones), or
+[--workers N] [--threads N]`` (gunicorn's gthread workers and threads per worker; by default WEB_CONCURRENCY and
+WEB_THREADS, as ``pharmatrack up`` runs it), or
 ``make bench-ingest BENCH_INGEST_ARGS="--seconds 5 --cases 500"`` for a smoke test.
 """
 

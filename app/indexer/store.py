@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, datetime
 
 from psycopg2 import sql
 from psycopg2.extras import execute_values
 
 from app.db import fetch_all, fetch_one
+
+log = logging.getLogger(__name__)
 
 CURSOR_NAME = "main"
 
@@ -36,6 +39,19 @@ ON CONFLICT (number) DO UPDATE SET hash = EXCLUDED.hash, parent_hash = EXCLUDED.
 """
 
 # Blocks without events are kept only as reorg checkpoints near the head.
+REOPEN_ABOVE = """
+WITH reopened AS (
+    UPDATE relay_transactions SET status = 'sent', mined_hash = NULL, block_number = NULL, block_hash = NULL,
+           gas_used = NULL, updated_at = now()
+    WHERE status = 'mined' AND block_number > %s
+    RETURNING id
+), resubmitted AS (
+    UPDATE operations SET status = 'submitted', block_number = NULL, updated_at = now()
+    WHERE status = 'confirmed' AND transaction_id IN (SELECT id FROM reopened)
+    RETURNING id
+)
+SELECT (SELECT count(*) FROM reopened), (SELECT count(*) FROM resubmitted)
+"""
 PRUNE_BLOCKS = "DELETE FROM blocks WHERE number < %s AND NOT has_events"
 
 RECENT_BLOCKS = """
@@ -110,6 +126,14 @@ def rollback_above(conn, tables: list[str], block_number: int) -> dict[str, int]
             deleted[table] = cur.rowcount
         # the detector must read the replayed blocks' events again
         cur.execute("UPDATE detector_cursor SET block_number = LEAST(block_number, %s)", (block_number,))
+        # what the relayer saw mined above the ancestor is open again, and what it had confirmed is
+        # submitted again: it is confirmed anew only once mined on the new branch (exactly once: the
+        # relayer re-broadcasts the recorded bytes, same nonce)
+        cur.execute(REOPEN_ABOVE, (block_number,))
+        transactions, operations = cur.fetchone()
+        if transactions:
+            log.warning("reorg: %d relayed transaction(s) and %d confirmed operation(s) above block %d are open "
+                        "again", transactions, operations, block_number)  # fmt: skip
     return deleted
 
 

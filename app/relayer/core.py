@@ -93,7 +93,8 @@ SELECT tx_hash, raw, max_fee_per_gas, max_priority_fee_per_gas, created_at FROM 
 WHERE transaction_id = %s ORDER BY created_at, tx_hash
 """
 MINED = """
-UPDATE relay_transactions SET status = %s, mined_hash = %s, block_number = %s, gas_used = %s, updated_at = now()
+UPDATE relay_transactions SET status = %s, mined_hash = %s, block_number = %s, block_hash = %s, gas_used = %s,
+       updated_at = now()
 WHERE id = %s
 """
 DROPPED = "UPDATE relay_transactions SET status = 'dropped', updated_at = now() WHERE id = %s"
@@ -109,6 +110,18 @@ UPDATE operations o SET status = 'confirmed', tx_hash = t.mined_hash, block_numb
 FROM relay_transactions t
 WHERE o.transaction_id = t.id AND o.status = 'submitted' AND t.status = 'mined'
   AND t.block_number <= (SELECT block_number FROM indexer_cursor WHERE name = 'main')
+  AND (t.block_hash IS NULL  -- mined before migration 0007 recorded block hashes
+       OR EXISTS (SELECT 1 FROM blocks b WHERE b.number = t.block_number AND b.hash = t.block_hash))
+"""
+# A receipt from a block the chain then replaced: the indexer has passed that height without mirroring
+# that block (a block with our events is never pruned). The transaction is open again, and the next
+# settle round looks for it on the new branch or re-broadcasts it.
+ORPHANED = """
+UPDATE relay_transactions t SET status = 'sent', mined_hash = NULL, block_number = NULL, block_hash = NULL,
+       gas_used = NULL, updated_at = now()
+WHERE t.status = 'mined' AND t.block_hash IS NOT NULL
+  AND t.block_number <= (SELECT block_number FROM indexer_cursor WHERE name = 'main')
+  AND NOT EXISTS (SELECT 1 FROM blocks b WHERE b.number = t.block_number AND b.hash = t.block_hash)
 """
 
 
@@ -394,7 +407,8 @@ class Relayer:
         mined_hash = bytes.fromhex(receipt["transactionHash"][2:])
         with conn.cursor() as cur:
             cur.execute(MINED, ("mined" if ok else "reverted", mined_hash, int(receipt["blockNumber"], 16),
-                                int(receipt["gasUsed"], 16), tx["id"]))  # fmt: skip
+                                bytes.fromhex(receipt["blockHash"][2:]), int(receipt["gasUsed"], 16),
+                                tx["id"]))  # fmt: skip
             if ok:
                 cur.execute(SET_HASH, (mined_hash, tx["id"]))
         if not ok:
@@ -437,6 +451,11 @@ class Relayer:
 
     def confirm(self) -> int:
         with self.db.connection() as conn, conn.cursor() as cur:
+            cur.execute(ORPHANED)
+            if cur.rowcount:
+                log.warning(
+                    "relayer: %d transaction(s) were mined in blocks a reorg replaced: open again", cur.rowcount
+                )
             cur.execute(CONFIRM)
             return cur.rowcount
 

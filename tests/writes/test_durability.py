@@ -12,6 +12,7 @@ import time
 
 import psycopg2
 import pytest
+from web3 import Web3
 
 from app import create_app
 from app.chain.web3factory import make_web3
@@ -211,3 +212,60 @@ def test_a_stuck_transaction_is_replaced_with_higher_fees_and_lands_once(world: 
     done = world.operation("maker", first["id"])
     assert done["status"] == "confirmed" and done["tx_hash"] == second["tx_hash"]
     assert _events_per_sensor(world)[w3.keccak(text="stuck-logger").hex()] == 1
+
+
+def test_a_reorg_that_drops_a_confirmed_write_puts_it_back_and_it_lands_once(world: World, stock, w3):
+    """The block that held a confirmed operation's transaction is replaced (evm_revert, then a longer
+    branch): the indexer rolls the mirror back, the operation is submitted again, the relayer sends
+    the recorded transaction again (same nonce) and it is confirmed in the new branch, applied once.
+    recordReadings is not idempotent on chain, so a second application would show as a second event."""
+    snapshot = w3.provider.make_request("evm_snapshot", [])["result"]
+    op = world.done("maker", _readings(world, stock["pallet"], "reorg-logger"))
+    first_block, first_hash = op["block_number"], op["tx_hash"]
+    assert len(_sensor_events(world, "reorg-logger")) == 1
+
+    head = w3.eth.block_number
+    assert w3.provider.make_request("evm_revert", [snapshot]).get("error") is None
+    assert w3.eth.block_number < first_block
+    w3.provider.make_request("anvil_mine", [hex(head - w3.eth.block_number + 2)])  # a longer branch, without it
+    assert _sensor_events(world, "reorg-logger") == []
+
+    world.indexer.run_until_caught_up()  # sees the reorg: the operation is no longer confirmed
+    assert world.operation("maker", op["id"])["status"] == "submitted"
+    world.pump()
+
+    again = world.operation("maker", op["id"])
+    assert again["status"] == "confirmed", again
+    assert again["block_number"] > head and again["block_number"] != first_block
+    assert again["tx_hash"] == first_hash  # the same signed bytes: one nonce, so at most one lands
+    events = _sensor_events(world, "reorg-logger")
+    assert len(events) == 1 and events[0]["blockNumber"] == again["block_number"]
+
+
+def _sensor_events(world: World, sensor: str) -> list:
+    sensor_id = Web3.keccak(text=sensor)
+    return [log for log in world.pt.events.TemperatureRecorded().get_logs(from_block=0)
+            if log["args"]["sensorId"] == sensor_id]  # fmt: skip
+
+
+def test_a_receipt_from_a_block_replaced_before_it_was_mirrored_is_not_confirmed(world: World, stock, w3):
+    """The relayer saw the receipt, then the chain replaced that block before the indexer reached it:
+    the operation is not confirmed from the stale receipt; the transaction is sent again and lands once."""
+    snapshot = w3.provider.make_request("evm_snapshot", [])["result"]
+    resp = _readings(world, stock["pallet"], "orphan-logger")
+    assert resp.status_code == 202
+    op_id = resp.get_json()["operation"]["id"]
+    world.relayer.run_once()  # signs and sends: anvil mines it
+    world.relayer.run_once()  # settles: the receipt is recorded (the indexer has not seen the block)
+    head = w3.eth.block_number
+    assert w3.provider.make_request("evm_revert", [snapshot]).get("error") is None
+    w3.provider.make_request("anvil_mine", [hex(head - w3.eth.block_number + 2)])
+    world.indexer.run_until_caught_up()  # passes that height on the new branch
+
+    world.relayer.run_once()
+    assert world.operation("maker", op_id)["status"] == "submitted"  # not confirmed from the stale receipt
+    world.pump()
+    op = world.operation("maker", op_id)
+    assert op["status"] == "confirmed" and op["block_number"] > head, op
+    events = _sensor_events(world, "orphan-logger")
+    assert len(events) == 1 and events[0]["blockNumber"] == op["block_number"]
