@@ -4,4 +4,3 @@
 -- block opens the transaction again (the relayer looks for it on the new branch, or re-broadcasts
 -- its recorded bytes under the same nonce), and what it had confirmed is submitted again.
 ALTER TABLE relay_transactions ADD COLUMN block_hash bytea CHECK (length(block_hash) = 32);
-CREATE INDEX relay_transactions_mined_idx ON relay_transactions (block_number) WHERE status = 'mined';

@@ -38,7 +38,7 @@ ON CONFLICT (number) DO UPDATE SET hash = EXCLUDED.hash, parent_hash = EXCLUDED.
     timestamp = EXCLUDED.timestamp, has_events = blocks.has_events OR EXCLUDED.has_events
 """
 
-# Blocks without events are kept only as reorg checkpoints near the head.
+# A reorg drops blocks the relayer saw its transactions mined in (see rollback_above).
 REOPEN_ABOVE = """
 WITH reopened AS (
     UPDATE relay_transactions SET status = 'sent', mined_hash = NULL, block_number = NULL, block_hash = NULL,
@@ -52,6 +52,7 @@ WITH reopened AS (
 )
 SELECT (SELECT count(*) FROM reopened), (SELECT count(*) FROM resubmitted)
 """
+# Blocks without events are kept only as reorg checkpoints near the head.
 PRUNE_BLOCKS = "DELETE FROM blocks WHERE number < %s AND NOT has_events"
 
 RECENT_BLOCKS = """

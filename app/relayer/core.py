@@ -119,10 +119,14 @@ WHERE o.transaction_id = t.id AND o.status = 'submitted' AND t.status = 'mined'
 ORPHANED = """
 UPDATE relay_transactions t SET status = 'sent', mined_hash = NULL, block_number = NULL, block_hash = NULL,
        gas_used = NULL, updated_at = now()
-WHERE t.status = 'mined' AND t.block_hash IS NOT NULL
+WHERE t.id IN (SELECT o.transaction_id FROM operations o WHERE o.status = 'submitted')
+  AND t.status = 'mined' AND t.block_hash IS NOT NULL
   AND t.block_number <= (SELECT block_number FROM indexer_cursor WHERE name = 'main')
   AND NOT EXISTS (SELECT 1 FROM blocks b WHERE b.number = t.block_number AND b.hash = t.block_hash)
 """
+# The indexer holds its cursor row FOR UPDATE while it rolls back: confirming waits for that, so a
+# rollback never misses an operation confirmed from a block it is dropping.
+CURSOR_SHARE = "SELECT 1 FROM indexer_cursor WHERE name = 'main' FOR SHARE"
 
 
 class RpcError(Exception):
@@ -451,6 +455,9 @@ class Relayer:
 
     def confirm(self) -> int:
         with self.db.connection() as conn, conn.cursor() as cur:
+            cur.execute(CURSOR_SHARE)
+            if cur.fetchone() is None:
+                return 0  # nothing mirrored yet: nothing can be confirmed
             cur.execute(ORPHANED)
             if cur.rowcount:
                 log.warning(
