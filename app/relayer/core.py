@@ -1,9 +1,11 @@
 """The relayer: drains the outbox onto the chain, exactly once.
 
 Per round it
-1. settles transactions it sent (receipts; a reverted or dropped one puts its operations back;
-   one the node forgot is re-broadcast; a stuck one is re-signed with higher fees, same nonce),
-2. confirms operations whose transaction's block the indexer has mirrored,
+1. settles transactions it sent (receipts; a dropped one puts its operations back; one the node
+   forgot is re-broadcast; a stuck one is re-signed with higher fees, same nonce),
+2. confirms operations whose transaction's block (number and hash) the indexer has mirrored, and
+   puts back those of a reverted transaction once the indexer has passed its block; a receipt
+   from a block a reorg replaced opens its transaction again,
 3. claims pending operations per (organisation, action) with FOR UPDATE SKIP LOCKED, turns them
    into as few calls as possible, simulates them (an operation that would revert is failed with
    the decoded custom error, the rest go on), and signs one transaction with the organisation's key.
@@ -123,6 +125,20 @@ WHERE t.id IN (SELECT o.transaction_id FROM operations o WHERE o.status = 'submi
   AND t.status = 'mined' AND t.block_hash IS NOT NULL
   AND t.block_number <= (SELECT block_number FROM indexer_cursor WHERE name = 'main')
   AND NOT EXISTS (SELECT 1 FROM blocks b WHERE b.number = t.block_number AND b.hash = t.block_hash)
+"""
+# Reverted transactions whose operations wait for the indexer to pass their block: a revert is final
+# only if the block stays canonical (a reverted call emits no event, so the node says whether it does).
+SETTLED_REVERTS = """
+SELECT t.id, t.mined_hash, t.block_hash FROM relay_transactions t
+WHERE t.id IN (SELECT o.transaction_id FROM operations o WHERE o.status = 'submitted')
+  AND t.status = 'reverted' AND t.block_hash IS NOT NULL
+  AND t.block_number <= (SELECT block_number FROM indexer_cursor WHERE name = 'main')
+"""
+STILL_REVERTED = "SELECT 1 FROM relay_transactions WHERE id = %s AND status = 'reverted' AND block_hash = %s FOR UPDATE"
+REOPEN_TX = """
+UPDATE relay_transactions SET status = 'sent', mined_hash = NULL, block_number = NULL, block_hash = NULL,
+       gas_used = NULL, updated_at = now()
+WHERE id = %s
 """
 # The indexer holds its cursor row FOR UPDATE while it rolls back: confirming waits for that, so a
 # rollback never misses an operation confirmed from a block it is dropping.
@@ -415,10 +431,8 @@ class Relayer:
                                 tx["id"]))  # fmt: skip
             if ok:
                 cur.execute(SET_HASH, (mined_hash, tx["id"]))
-        if not ok:
-            self._retry_ops(
-                conn, tx["id"], {"error": "TransactionReverted", "args": {"tx": receipt["transactionHash"]}}
-            )
+        # A revert, like a success, stands only once the indexer has passed its block (confirm): a
+        # reorg may drop it, and the node may then mine the same bytes on the new branch.
 
     def _retry_ops(self, conn, tx_id: int, reason: dict) -> None:
         """Operations of a transaction that had no effect: pending again, or failed after too many tries."""
@@ -464,7 +478,29 @@ class Relayer:
                     "relayer: %d transaction(s) were mined in blocks a reorg replaced: open again", cur.rowcount
                 )
             cur.execute(CONFIRM)
-            return cur.rowcount
+            confirmed = cur.rowcount
+            reverts = fetch_all(conn, SETTLED_REVERTS)
+        for tx in reverts:
+            self._settle_revert(tx)
+        return confirmed + len(reverts)
+
+    def _settle_revert(self, tx: dict) -> None:
+        """A reverted transaction the indexer has passed: if its block is still canonical its operations are
+        retried (pending, or failed after RELAYER_MAX_ATTEMPTS; the retry's simulation names the reason),
+        otherwise it is open again like any transaction a reorg dropped."""
+        receipt = self._lookup("eth_getTransactionReceipt", bytes(tx["mined_hash"]))
+        canonical = receipt is not None and bytes.fromhex(receipt["blockHash"][2:]) == bytes(tx["block_hash"])
+        with self.db.connection() as conn, conn.cursor() as cur:
+            cur.execute(CURSOR_SHARE)
+            cur.execute(STILL_REVERTED, (tx["id"], bytes(tx["block_hash"])))
+            if cur.fetchone() is None:
+                return  # a rollback reopened it meanwhile
+            if canonical:
+                reason = {"error": "TransactionReverted", "args": {"tx": "0x" + bytes(tx["mined_hash"]).hex()}}
+                self._retry_ops(conn, tx["id"], reason)
+            else:
+                log.warning("relayer: reverted tx %d was in a block a reorg replaced: open again", tx["id"])
+                cur.execute(REOPEN_TX, (tx["id"],))
 
     # ----------------------------------------------------------------- for tests and tools
 

@@ -16,6 +16,7 @@ from web3 import Web3
 
 from app import create_app
 from app.chain.web3factory import make_web3
+from app.ids import sscc_id
 from app.relayer.core import Relayer
 
 from .conftest import World
@@ -269,3 +270,62 @@ def test_a_receipt_from_a_block_replaced_before_it_was_mirrored_is_not_confirmed
     assert op["status"] == "confirmed" and op["block_number"] > head, op
     events = _sensor_events(world, "orphan-logger")
     assert len(events) == 1 and events[0]["blockNumber"] == op["block_number"]
+
+
+def test_a_transaction_reverted_on_chain_is_retried_once_its_block_is_mirrored(world: World, stock, w3):
+    """The relayer simulates against the pending block, so a revert on chain needs someone else's
+    transaction ordered first in the same block: here the admin suspends the recipient, with a higher
+    tip, while the maker's shipment waits in the pool. The shipment reverts. Its operation waits while the
+    indexer has not passed that block (a reorg could still drop it), then is retried, and the retry's
+    simulation fails it with the contract's reason."""
+    ship = _shipment_reverted_on_chain(world, stock, w3)
+    op_id = ship.get_json()["operation"]["id"]
+    with world.db.connection() as conn, conn.cursor() as cur:
+        cur.execute("SELECT t.status FROM operations o JOIN relay_transactions t ON t.id = o.transaction_id "
+                    "WHERE o.id = %s", (op_id,))  # fmt: skip
+        assert cur.fetchone() == ("reverted",)
+    assert world.operation("maker", op_id)["status"] == "submitted"  # the indexer has not passed it yet
+
+    world.pump()
+    failed = world.operation("maker", op_id)
+    assert failed["status"] == "failed", failed
+    assert failed["error"]["error"] == "OrganisationIsSuspended", failed["error"]
+
+
+def test_a_revert_in_a_block_a_reorg_replaced_is_sent_again_and_lands(world: World, stock, w3):
+    """As above, the shipment reverts behind the admin's suspension of the recipient; then a reorg drops
+    that block (and the suspension with it). The revert does not stand: the transaction is open again,
+    the same bytes are re-broadcast on the new branch, and there the shipment succeeds, once."""
+    snapshot = w3.provider.make_request("evm_snapshot", [])["result"]
+    ship = _shipment_reverted_on_chain(world, stock, w3)
+    head = w3.eth.block_number
+    assert w3.provider.make_request("evm_revert", [snapshot]).get("error") is None
+    w3.provider.make_request("anvil_mine", [hex(head - w3.eth.block_number + 2)])
+
+    world.indexer.run_until_caught_up()
+    world.pump()
+    op = world.operation("maker", ship.get_json()["operation"]["id"])
+    assert op["status"] == "confirmed" and op["block_number"] > head, op
+    shipped = world.pt.events.Shipped().get_logs(from_block=0)
+    pallet = [e for e in shipped if e["args"]["unitId"] == sscc_id(stock["pallet"])]
+    assert len(pallet) == 1 and pallet[0]["blockNumber"] == op["block_number"]
+
+
+def _shipment_reverted_on_chain(world: World, stock, w3):
+    """The maker ships the pallet; the admin suspends the recipient with a higher tip in the same block
+    (automine off), so the shipment, simulated fine against the pending block, reverts on chain. The
+    relayer has seen the receipt when this returns."""
+    distributor = world.parties["distributor"]
+    assert w3.provider.make_request("evm_setAutomine", [False]).get("error") is None
+    try:
+        ship = world.post("maker", "/v1/shipments", {"units": [stock["pallet"]], "to": distributor.gln})
+        assert ship.status_code == 202, ship.get_json()
+        world.relayer.run_once()  # simulated against the pending block: fine; sent
+        world.pt.functions.suspendOrganisation(distributor.account).transact(
+            {"from": w3.eth.accounts[0], "maxPriorityFeePerGas": 10**11, "maxFeePerGas": 10**12}
+        )
+        w3.provider.make_request("evm_mine", [])
+    finally:
+        w3.provider.make_request("evm_setAutomine", [True])
+    world.relayer.run_once()  # the receipt: reverted
+    return ship
