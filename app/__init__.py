@@ -50,7 +50,9 @@ def create_app(settings: Settings | None = None, config: dict | None = None) -> 
         settings=settings,
         db=db,
         chain=ChainClient(settings.effective_rpc_url),
-        verifications=VerificationLog(db, settings.verify_log_flush_seconds, settings.verify_log_backlog),
+        verifications=VerificationLog(
+            db, settings.verify_log_flush_seconds, settings.verify_log_backlog, settings.verify_log_retention_months
+        ),
     )
     api = Api(app)
     api.spec.components.security_scheme(

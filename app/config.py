@@ -67,6 +67,11 @@ SETTINGS: list[tuple[str, str, str]] = [
     ),
     ("VERIFY_LOG_BACKLOG", "100000", "Unwritten verification log rows above which verifications are refused (503)."),
     (
+        "VERIFY_LOG_RETENTION_MONTHS",
+        "0",
+        "Months of the verification log kept besides the current one (older month tables are dropped); 0 keeps all.",
+    ),
+    (
         "RESPONDER_GLN",
         "",
         "GLN the LVM responder answers as when the product's manufacturer is not known here.",
@@ -160,6 +165,7 @@ class Settings:
     relayer_max_attempts: int
     verify_log_flush_seconds: float
     verify_log_backlog: int
+    verify_log_retention_months: int
     responder_gln: str | None
     detect_travel_seconds: float
     detect_failed_verifications: int
@@ -213,6 +219,7 @@ class Settings:
             relayer_max_attempts=_int("RELAYER_MAX_ATTEMPTS", env, 1),
             verify_log_flush_seconds=_float("VERIFY_LOG_FLUSH_SECONDS", env, 0.001),
             verify_log_backlog=_int("VERIFY_LOG_BACKLOG", env, 1),
+            verify_log_retention_months=_int("VERIFY_LOG_RETENTION_MONTHS", env, 0),
             responder_gln=_responder_gln(_env("RESPONDER_GLN", env)),
             detect_travel_seconds=_float("DETECT_TRAVEL_SECONDS", env, 0.0),
             detect_failed_verifications=_int("DETECT_FAILED_VERIFICATIONS", env, 1),

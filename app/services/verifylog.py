@@ -9,6 +9,10 @@ What that trades: a row waits in memory for at most the flush interval. A worker
 (SIGTERM, a gunicorn reload) flushes first; a worker killed outright (SIGKILL, OOM) loses the rows
 of its last interval. If the database cannot take the rows, they are kept and retried; once
 VERIFY_LOG_BACKLOG rows are waiting, verifications are refused (503) rather than left unlogged.
+
+The log is partitioned by month (migration 0008). The writer makes sure the next MONTHS_AHEAD
+months' tables exist, hourly and whenever a row found no month to go to (such a row stays queued),
+and, with VERIFY_LOG_RETENTION_MONTHS set, drops the months older than that.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ import threading
 import time
 
 import psycopg2
+import psycopg2.errors
 
 from app.db import Database
 from app.errors import ServiceUnavailable
@@ -30,13 +35,21 @@ log = logging.getLogger(__name__)
 COLUMNS = ("at", "organisation_id", "requester_gln", "channel", "code", "gtin", "serial", "lot", "expiry",
            "sgtin_id", "unit_id", "verdict", "reasons", "corr_uuid", "context")  # fmt: skip
 BATCH = 1000
+MONTHS_AHEAD = 3
+MAINTAIN_SECONDS = 3600.0
+MAINTAIN_RETRY_SECONDS = 60.0
+MAKE_MONTHS = "SELECT verification_months(now(), now() + %s * interval '1 month')"
+# keep the current month and the `retention` months before it
+DROP_MONTHS = "SELECT drop_verification_months(date_trunc('month', now()) - %s * interval '1 month')"
 
 
 class VerificationLog:
-    def __init__(self, db: Database, flush_seconds: float = 0.05, backlog: int = 100_000):
+    def __init__(self, db: Database, flush_seconds: float = 0.05, backlog: int = 100_000, retention_months: int = 0):
         self.db = db
         self.flush_seconds = flush_seconds
         self.backlog = backlog
+        self.retention_months = retention_months  # 0: keep every month
+        self._maintain_at = 0.0  # monotonic time of the next month check
         self._rows: list[tuple] = []
         self._lock = threading.Lock()  # guards _rows
         self._flushing = threading.Lock()  # one writer at a time keeps the log in order
@@ -70,6 +83,8 @@ class VerificationLog:
         stay queued)."""
         written = 0
         with self._flushing:
+            if self._rows and time.monotonic() >= self._maintain_at:  # nothing to write: nothing to check
+                self._maintain_when_due()
             while True:
                 with self._lock:
                     batch, self._rows = self._rows[:BATCH], self._rows[BATCH:]
@@ -82,7 +97,9 @@ class VerificationLog:
                 except psycopg2.DataError:
                     written += self._one_by_one(batch)  # a row Postgres refuses must not block the rest
                     continue
-                except Exception:
+                except Exception as exc:
+                    if isinstance(exc, psycopg2.errors.CheckViolation):
+                        self._maintain_at = 0.0  # no month for a row: make the months before the retry
                     with self._lock:
                         self._rows[:0] = batch  # back in front, in order
                         self._inflight = 0
@@ -90,6 +107,30 @@ class VerificationLog:
                 with self._lock:
                     self._inflight = 0
                 written += len(batch)
+
+    def maintain(self) -> tuple[int, int]:
+        """Create the monthly tables up to MONTHS_AHEAD months from now, and drop those past the
+        retention; returns (made, dropped). Workers serialise on an advisory lock."""
+        with self.db.connection() as conn, conn.cursor() as cur:
+            cur.execute("SELECT pg_advisory_xact_lock(hashtext('pharmatrack.verification_months'))")
+            cur.execute(MAKE_MONTHS, (MONTHS_AHEAD,))
+            made = cur.fetchone()[0]
+            dropped = 0
+            if self.retention_months > 0:
+                cur.execute(DROP_MONTHS, (self.retention_months,))
+                dropped = cur.fetchone()[0]
+        if made or dropped:
+            log.info("verification log: %d month table(s) made, %d dropped (retention %d months)", made, dropped,
+                     self.retention_months)  # fmt: skip
+        return made, dropped
+
+    def _maintain_when_due(self) -> None:
+        try:
+            self.maintain()
+            self._maintain_at = time.monotonic() + MAINTAIN_SECONDS
+        except Exception as exc:  # the database is down: the rows wait anyway; try again soon
+            log.warning("verification log: month tables not checked (%s)", type(exc).__name__)
+            self._maintain_at = time.monotonic() + MAINTAIN_RETRY_SECONDS
 
     def _one_by_one(self, batch: list[tuple]) -> int:
         """Write a batch Postgres refused row by row; a row it refuses on its own is reported and
