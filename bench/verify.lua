@@ -6,6 +6,8 @@
 -- At the end it prints one line bench/verify.py parses (latencies in microseconds):
 --   WRK requests <n> duration_us <d> p50_us <..> p90_us <..> p99_us <..> max_us <..>
 --       connect <n> read <n> write <n> timeout <n> statuses <code>:<n>,...
+--   WRK tail_us <latency at 90.0%>,<at 90.1%>,...,<at 99.9%>
+-- (the tail lets bench/verify.py find the 99th percentile of several runs together)
 
 local threads = {}
 local counter = 0
@@ -57,4 +59,9 @@ function done(summary, latency, requests)
     "WRK requests %d duration_us %d p50_us %d p90_us %d p99_us %d max_us %d connect %d read %d write %d timeout %d statuses %s\n",
     summary.requests, summary.duration, latency:percentile(50), latency:percentile(90), latency:percentile(99),
     latency.max, e.connect, e.read, e.write, e.timeout, table.concat(parts, ",")))
+  local tail = {}
+  for tenth = 900, 999 do
+    tail[#tail + 1] = string.format("%d", latency:percentile(tenth / 10))
+  end
+  io.write("WRK tail_us " .. table.concat(tail, ",") .. "\n")
 end
