@@ -226,7 +226,7 @@ def test_a_reorg_that_drops_a_confirmed_write_puts_it_back_and_it_lands_once(wor
     assert len(_sensor_events(world, "reorg-logger")) == 1
 
     head = w3.eth.block_number
-    assert w3.provider.make_request("evm_revert", [snapshot]).get("error") is None
+    _replace_branch(w3, snapshot)
     assert w3.eth.block_number < first_block
     w3.provider.make_request("anvil_mine", [hex(head - w3.eth.block_number + 2)])  # a longer branch, without it
     assert _sensor_events(world, "reorg-logger") == []
@@ -259,7 +259,7 @@ def test_a_receipt_from_a_block_replaced_before_it_was_mirrored_is_not_confirmed
     world.relayer.run_once()  # signs and sends: anvil mines it
     world.relayer.run_once()  # settles: the receipt is recorded (the indexer has not seen the block)
     head = w3.eth.block_number
-    assert w3.provider.make_request("evm_revert", [snapshot]).get("error") is None
+    _replace_branch(w3, snapshot)
     w3.provider.make_request("anvil_mine", [hex(head - w3.eth.block_number + 2)])
     world.indexer.run_until_caught_up()  # passes that height on the new branch
 
@@ -299,7 +299,7 @@ def test_a_revert_in_a_block_a_reorg_replaced_is_sent_again_and_lands(world: Wor
     snapshot = w3.provider.make_request("evm_snapshot", [])["result"]
     ship = _shipment_reverted_on_chain(world, stock, w3)
     head = w3.eth.block_number
-    assert w3.provider.make_request("evm_revert", [snapshot]).get("error") is None
+    _replace_branch(w3, snapshot)
     w3.provider.make_request("anvil_mine", [hex(head - w3.eth.block_number + 2)])
 
     world.indexer.run_until_caught_up()
@@ -329,3 +329,11 @@ def _shipment_reverted_on_chain(world: World, stock, w3):
         w3.provider.make_request("evm_setAutomine", [True])
     world.relayer.run_once()  # the receipt: reverted
     return ship
+
+
+def _replace_branch(w3, snapshot) -> None:
+    """Back to the snapshot, with nothing of the dropped branch left to mine: anvil may put the reverted
+    blocks' transactions back in its pool, and in the same second would even rebuild an identical block."""
+    assert w3.provider.make_request("evm_revert", [snapshot]).get("error") is None
+    assert w3.provider.make_request("anvil_dropAllTransactions", []).get("error") is None
+    w3.provider.make_request("evm_increaseTime", [7])
