@@ -483,6 +483,16 @@ class BenchChain:
     pt: object
 
 
+def add_server_options(parser: argparse.ArgumentParser) -> None:
+    """--workers and --threads of the benches' gunicorn, defaulting as `pharmatrack up` does."""
+    parser.add_argument(
+        "--workers", type=int, default=int(os.environ.get("WEB_CONCURRENCY", "2")), help="gunicorn workers"
+    )
+    parser.add_argument(
+        "--threads", type=int, default=int(os.environ.get("WEB_THREADS", "8")), help="threads per gunicorn worker"
+    )
+
+
 def start_chain_and_database(tmp: Path, cleanup: list, block_time: float | None = None,
                              web3_timeout: int = 300) -> BenchChain:  # fmt: skip
     """Start both, registering how to stop them in `cleanup` (run in reverse by the caller)."""
@@ -741,12 +751,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--cases", type=int, default=6000, help="cases packed at setup, over all pairs (default 6000)")
     parser.add_argument("--pairs", type=int, default=2, help="manufacturer ⇄ distributor pairs (default 2)")
     parser.add_argument("--block-time", type=float, default=1.0, help="anvil block time in s; 0 = automine (default 1)")
-    parser.add_argument(
-        "--workers", type=int, default=int(os.environ.get("WEB_CONCURRENCY", "2")), help="gunicorn workers"
-    )
-    parser.add_argument(
-        "--threads", type=int, default=int(os.environ.get("WEB_THREADS", "8")), help="threads per gunicorn worker"
-    )
+    add_server_options(parser)
     parser.add_argument("--drain", type=float, default=60.0, help="longest wait for confirmations after the window")
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder (logs, database files)")
     args = parser.parse_args(argv)

@@ -79,6 +79,7 @@ from app.services import orgs, serials
 from app.services.writes import expiry_seconds
 from bench.ingest import (
     CpuMeter,
+    add_server_options,
     db_scalar,
     postmaster_pid,
     start_chain_and_database,
@@ -603,12 +604,7 @@ def main(argv: list[str] | None = None) -> None:
         help="wrk connections (default: 2 x workers, the fewest that saturate the server; see the docstring)",
     )
     parser.add_argument("--wrk-threads", type=int, default=2, help="wrk threads (default 2)")
-    parser.add_argument(
-        "--workers", type=int, default=int(os.environ.get("WEB_CONCURRENCY", "2")), help="gunicorn workers"
-    )
-    parser.add_argument(
-        "--threads", type=int, default=int(os.environ.get("WEB_THREADS", "8")), help="threads per gunicorn worker"
-    )
+    add_server_options(parser)
     parser.add_argument("--seed", type=int, default=1, help="random seed of the codes (default 1)")
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder and the database")
     args = parser.parse_args(argv)
