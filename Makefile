@@ -57,6 +57,10 @@ bench-verify: install ## Verify packs against 10M serials through gunicorn with 
 	@command -v wrk >/dev/null || apt-get install -y wrk
 	$(PY) -m bench.verify $(BENCH_VERIFY_ARGS)
 
+.PHONY: soak
+soak: install ## Writes and reads against `pharmatrack up` while faults kill/stop its parts, 10 min (SOAK_SECONDS=…, SOAK_ARGS=--short; last line: soak_s … lost … http_5xx …)
+	$(PY) -m bench.soak $(SOAK_ARGS)
+
 .PHONY: lint
 lint: install ## ruff check + format check
 	$(BIN)/ruff check app tests bench
