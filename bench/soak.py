@@ -980,6 +980,20 @@ def chain_effects(stack: Stack) -> tuple[EffectIndex, int]:
     return index, logs
 
 
+def database_view(stack: Stack, load: Load, statuses: dict[str, dict]) -> list[str]:
+    """The outbox as the database holds it: operations of the soak's keys that no 202 told the client about (a
+    write given up unanswered at the hard deadline), and statuses the API and the database disagree on."""
+    rows = db_query(
+        stack.db_url, "SELECT id::text, action, status FROM operations WHERE idempotency_key LIKE 'soak-%%'"
+    )
+    known = {op.op_id for op in load.accepted}
+    problems = [f"{action} {op_id}: in the outbox ({status}) but no 202 reached the client"
+                for op_id, action, status in rows if op_id not in known]  # fmt: skip
+    problems += [f"{action} {op_id}: status {status} in the database, {statuses[op_id]['status']} through the API"
+                 for op_id, action, status in rows if op_id in statuses and statuses[op_id]["status"] != status]  # fmt: skip
+    return problems
+
+
 def index_verify(stack: Stack, timeout: float = 600.0) -> tuple[bool, str]:
     env = {**stack.env, "DATABASE_URL": stack.db_url, "RPC_URL": stack.rpc_url}
     try:
@@ -1050,6 +1064,7 @@ def run(args: argparse.Namespace, tmp: Path) -> tuple[str, bool]:
         chain_index, logs = chain_effects(stack)
         sources["chain"] = chain_index
         verdict = judge(load.accepted, statuses, sources, load.ops_per_key)
+        verdict.problems += database_view(stack, load, statuses)
         excused, counted = classify_5xx(tally.errors_5xx, windows)
         report(args, load, tally, faults, verdict, excused, counted, statuses, logs, ok_verify, verify_text)
         line = last_line(window, len(faults.faults), len(load.accepted), verdict.confirmed, verdict.lost,
