@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import os
 import sys
@@ -150,16 +151,22 @@ def index(once: bool, verify: bool, reset_on_new_chain: bool):
 
 
 @cli.command()
-def relay():
+@click.option(
+    "--reset-on-new-chain",
+    is_flag=True,
+    help="Void what the outbox had in flight on another chain (queue it again) instead of refusing to start.",
+)
+def relay(reset_on_new_chain: bool):
     """Run the relayer: sign and send accepted operations, settle them from receipts."""
     from app import stack
     from app.relayer.core import Relayer
 
     settings = _settings()
     with stack.database(settings) as url, stack.StopSignal() as stop:
-        relayer = Relayer.from_settings(settings.replace(database_url=url))
+        relayer = Relayer.from_settings(settings.replace(database_url=url), reset_on_new_chain=reset_on_new_chain)
         log.info("relayer running", extra={"batch": settings.relayer_batch})
         try:
+            relayer.adopt_chain()
             relayer.run_forever(stop.event)
         finally:
             relayer.db.close()
@@ -230,13 +237,19 @@ def _print_demo(summary: dict) -> None:
 @click.option("--demo/--no-demo", "with_demo", default=False, help="Seed demo data once the stack is ready.")
 @click.option("--ready-timeout", default=120.0, show_default=True, help="Seconds to wait for /readyz.")
 def up(with_demo: bool, ready_timeout: float):
-    """Start everything: database, chain, contracts, migrations, indexer and API; Ctrl-C stops it all."""
+    """Start everything: database, chain, contracts, migrations, indexer and API; Ctrl-C stops it all.
+    A process that dies is restarted (with backoff); one that keeps failing stops the stack."""
     from app import stack
 
     settings = _settings()
     with contextlib.ExitStack() as scope, stack.StopSignal(starting=True) as stop:
         env_url = scope.enter_context(stack.database(settings))
-        rpc_url, own_chain = _chain_for_up(settings, scope)
+        supervisor = stack.Supervisor(
+            settings.data_dir / stack.STATUS_FILE, settings.supervisor_max_failures, settings.supervisor_failure_window
+        )
+        scope.callback(supervisor.stop_all)  # the children first (the last started first), then the database
+        rpc_url, node = _chain_for_up(settings, supervisor)
+        own_chain = node is not None
         deployment_path = _deploy_for_up(settings, rpc_url, own_chain)
         from app.db import migrate as migrations
 
@@ -249,20 +262,22 @@ def up(with_demo: bool, ready_timeout: float):
             "RPC_URL": rpc_url,
             "DEPLOYMENT_FILE": str(deployment_path),
         }
-        children = {}
-        # A fresh dev chain makes an embedded mirror stale: reset it. Never reset a database the
-        # user named (DATABASE_URL): the indexer refuses the mismatch loudly instead.
-        reset = own_chain and not settings.database_url
-        index_args = [sys.executable, "-m", "app.cli", "index"] + (["--reset-on-new-chain"] if reset else [])
-        children["indexer"] = stack.spawn(index_args, child_env, "indexer")
-        children["relayer"] = stack.spawn([sys.executable, "-m", "app.cli", "relay"], child_env, "relayer")
-        children["detector"] = stack.spawn([sys.executable, "-m", "app.cli", "detect"], child_env, "detector")
-        children["api"] = stack.spawn(stack.gunicorn_args(settings), child_env, "api")
-        for name, proc in children.items():
-            scope.callback(stack.stop_process, proc)
-            scope.callback(log.info, "stopping %s", name)
+        # A new dev chain makes an embedded mirror and the outbox's in-flight transactions stale: the
+        # indexer and the relayer reset them. Never for a database the user named (DATABASE_URL): they
+        # refuse the mismatch loudly instead.
+        reset = ["--reset-on-new-chain"] if own_chain and not settings.database_url else []
+        commands = {
+            "indexer": [sys.executable, "-m", "app.cli", "index", *reset],
+            "relayer": [sys.executable, "-m", "app.cli", "relay", *reset],
+            "detector": [sys.executable, "-m", "app.cli", "detect"],
+            "api": stack.gunicorn_args(settings),
+        }
+        for name, argv in commands.items():
+            supervisor.add(stack.Child(name, functools.partial(stack.spawn, argv, child_env, name)))
+        if own_chain:
+            supervisor.after_restart = functools.partial(_after_chain_restart, supervisor, rpc_url, deployment_path)
         base = f"http://{settings.host}:{settings.port}"
-        stack.wait_ready(f"{base}/readyz", ready_timeout, children["api"])
+        stack.wait_ready(f"{base}/readyz", ready_timeout, supervisor.children["api"].proc)
         stop.check()
         if with_demo:
             from app import demo as demo_data
@@ -275,31 +290,33 @@ def up(with_demo: bool, ready_timeout: float):
             f"\npharmatrack is up\n  API      {base}\n  products {base}/v1/products\n  docs     {base}/docs\n  OpenAPI  {base}/openapi.json\n"
             f"  ready    {base}/readyz\n  chain    {rpc_url}\n  database {_redact(env_url)}\nCtrl-C stops everything.\n",
         )
-        while not stop.event.wait(0.5):
-            for name, proc in children.items():
-                if proc.poll() is not None:
-                    raise ConfigError(name, f"exited unexpectedly with code {proc.returncode}; stopping the stack")
+        while not stop.event.wait(0.2):
+            supervisor.poll()
         click.echo("stopping …", err=True)
     click.echo("stopped", err=True)
 
 
-def _chain_for_up(settings: Settings, scope: contextlib.ExitStack) -> tuple[str, bool]:
+def _chain_for_up(settings: Settings, supervisor):
+    """RPC_URL when set (checked reachable); else an anvil of our own, supervised, its chain saved
+    in the data folder (ANVIL_STATE_INTERVAL) so that a restart brings the same chain back."""
+    from app import stack
     from app.chain.anvil import AnvilNode
     from app.chain.web3factory import connect
 
     if settings.rpc_url:
         connect(settings.rpc_url)
-        return settings.rpc_url, False
+        return settings.rpc_url, None
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     node = AnvilNode(
         port=settings.anvil_port,
         chain_id=settings.chain_id,
         block_time=settings.block_time or None,
         log_path=settings.data_dir / "anvil.log",
+        state_path=settings.data_dir / "anvil-state.json" if settings.anvil_state_interval else None,
+        state_interval=settings.anvil_state_interval,
     )
-    scope.callback(node.stop)
-    node.start()
-    return node.rpc_url, True
+    supervisor.add(stack.Child("anvil", lambda: node.start().process, lambda _proc: node.stop()))
+    return node.rpc_url, node
 
 
 def _deploy_for_up(settings: Settings, rpc_url: str, own_chain: bool):
@@ -308,9 +325,35 @@ def _deploy_for_up(settings: Settings, rpc_url: str, own_chain: bool):
 
     w3 = connect(rpc_url)
     path = settings.deployment_path(w3.eth.chain_id)
-    if own_chain:  # a fresh dev chain: nothing is deployed on it yet
-        return deploy_all(w3, Signer(w3), path).path
+    if own_chain:
+        try:  # our anvil kept its chain (its saved state): the contracts are still there
+            return load_checked(w3, path).path
+        except ConfigError as exc:
+            log.info("deploying the contracts on the local chain", extra={"why": exc.problem})
+            return deploy_all(w3, Signer(w3), path).path
     return load_checked(w3, path).path
+
+
+def _after_chain_restart(supervisor, rpc_url: str, deployment_path, name: str) -> None:
+    """Anvil was restarted. Its saved state normally brings the same chain back (the processes
+    using it carry on; a lost tail of blocks is a reorg to them). A new chain (no or a broken state
+    file) gets the contracts deployed anew, and every process using the chain restarts on it: the
+    indexer resets the mirror, the relayer voids what it had sent to the old chain."""
+    if name != "anvil":
+        return
+    from app.chain.deploy import Signer, deploy_all, load_checked
+    from app.chain.web3factory import connect
+
+    w3 = connect(rpc_url)
+    try:
+        load_checked(w3, deployment_path)
+        log.warning("anvil restarted with the same chain", extra={"block": w3.eth.block_number})
+        return
+    except ConfigError as exc:
+        log.warning("anvil restarted with a new chain (%s): deploying anew", exc.problem)
+    deploy_all(w3, Signer(w3), deployment_path)
+    for child in ("indexer", "relayer", "detector", "api"):
+        supervisor.restart(child)
 
 
 def _redact(url: str) -> str:

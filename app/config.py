@@ -23,6 +23,17 @@ SETTINGS: list[tuple[str, str, str]] = [
     ("ANVIL_PORT", "8545", "Port of the anvil node `up` starts."),
     ("CHAIN_ID", "31337", "Chain id of the anvil node `up` starts (a real chain reports its own)."),
     ("BLOCK_TIME", "1", "Seconds between anvil blocks; 0 mines one block per transaction."),
+    (
+        "ANVIL_STATE_INTERVAL",
+        "2",
+        "Seconds between saves of the local chain to DATA_DIR/anvil-state.json (kept across restarts); 0: a new chain each time.",
+    ),
+    (
+        "SUPERVISOR_MAX_FAILURES",
+        "5",
+        "`up` restarts a process that dies, and stops the stack when one fails this often within the window.",
+    ),
+    ("SUPERVISOR_FAILURE_WINDOW", "60", "Window (seconds) of SUPERVISOR_MAX_FAILURES."),
     ("DEPLOYMENT_FILE", "", "Deployment record (contract addresses). Unset: deployments/<chain id>.json."),
     ("DEPLOYER_KEYSTORE", "", "Encrypted JSON keystore that deploys on a real chain (anvil uses its dev account)."),
     ("DEPLOYER_KEYSTORE_PASSWORD_FILE", "", "File holding the keystore's password."),
@@ -49,6 +60,11 @@ SETTINGS: list[tuple[str, str, str]] = [
     ("INDEXER_REORG_LIMIT", "64", "Deepest reorg the indexer repairs; a deeper one stops it loudly."),
     ("INDEXER_POLL_SECONDS", "1.0", "How often the indexer asks for new blocks when it is caught up."),
     ("INDEXER_MAX_LAG", "50", "Lag (blocks) above which /readyz reports the indexer as degraded."),
+    (
+        "RELAYER_MAX_PENDING_SECONDS",
+        "120",
+        "Age of the oldest pending operation above which /readyz reports the relayer as degraded.",
+    ),
     ("SIGNER_KEYSTORE_DIR", "", "Encrypted keystores of the organisations' signing keys. Unset: DATA_DIR/keystores."),
     ("SIGNER_PASSWORD_FILE", "", "File holding the signing keystores' password. Unset: DATA_DIR/keystore-password."),
     ("RELAYER_BATCH", "400", "Most operations the relayer packs into one transaction."),
@@ -143,6 +159,9 @@ class Settings:
     anvil_port: int
     chain_id: int
     block_time: float
+    anvil_state_interval: float
+    supervisor_max_failures: int
+    supervisor_failure_window: float
     deployment_file: Path | None
     deployer_keystore: Path | None
     deployer_keystore_password_file: Path | None
@@ -163,6 +182,7 @@ class Settings:
     relayer_poll_seconds: float
     relayer_stuck_seconds: float
     relayer_max_attempts: int
+    relayer_max_pending_seconds: float
     verify_log_flush_seconds: float
     verify_log_backlog: int
     verify_log_retention_months: int
@@ -195,6 +215,9 @@ class Settings:
             anvil_port=_int("ANVIL_PORT", env, 1),
             chain_id=_int("CHAIN_ID", env, 1),
             block_time=_float("BLOCK_TIME", env),
+            anvil_state_interval=_float("ANVIL_STATE_INTERVAL", env),
+            supervisor_max_failures=_int("SUPERVISOR_MAX_FAILURES", env, 1),
+            supervisor_failure_window=_float("SUPERVISOR_FAILURE_WINDOW", env, 1.0),
             deployment_file=optional_path["DEPLOYMENT_FILE"],
             deployer_keystore=optional_path["DEPLOYER_KEYSTORE"],
             deployer_keystore_password_file=optional_path["DEPLOYER_KEYSTORE_PASSWORD_FILE"],
@@ -217,6 +240,7 @@ class Settings:
             relayer_poll_seconds=_float("RELAYER_POLL_SECONDS", env, 0.01),
             relayer_stuck_seconds=_float("RELAYER_STUCK_SECONDS", env, 1.0),
             relayer_max_attempts=_int("RELAYER_MAX_ATTEMPTS", env, 1),
+            relayer_max_pending_seconds=_float("RELAYER_MAX_PENDING_SECONDS", env, 1.0),
             verify_log_flush_seconds=_float("VERIFY_LOG_FLUSH_SECONDS", env, 0.001),
             verify_log_backlog=_int("VERIFY_LOG_BACKLOG", env, 1),
             verify_log_retention_months=_int("VERIFY_LOG_RETENTION_MONTHS", env, 0),

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import json
 import logging
 import os
 import signal
@@ -14,7 +15,10 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections import deque
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
 
 import psycopg2
 from psycopg2 import sql
@@ -22,7 +26,7 @@ from psycopg2 import sql
 from app.config import Settings
 from app.db import check_url
 from app.db.embedded import EmbeddedPostgres
-from app.errors import ConfigError
+from app.errors import ConfigError, PharmatrackError
 
 log = logging.getLogger(__name__)
 EMBEDDED_DB_NAME = "pharmatrack"
@@ -159,3 +163,164 @@ class StopSignal:
     def __exit__(self, *exc) -> None:
         for s, old in self._old.items():
             signal.signal(s, old)
+
+
+# ---------------------------------------------------------------------------------- supervisor
+
+STATUS_FILE = "supervisor.json"
+BACKOFF_FIRST = 0.5  # seconds before the first restart; doubled for each further failure in the window
+BACKOFF_MAX = 15.0
+
+
+class ChildFailing(PharmatrackError):
+    """A child kept dying: the supervisor gives up and stops the stack (exit status 1)."""
+
+
+def describe_exit(returncode: int | None) -> str:
+    """'exit code 3' or 'signal SIGKILL', as a log line and the status file say it."""
+    if returncode is None:
+        return "running"
+    if returncode < 0:
+        try:
+            return f"signal {signal.Signals(-returncode).name}"
+        except ValueError:
+            return f"signal {-returncode}"
+    return f"exit code {returncode}"
+
+
+@dataclass
+class Child:
+    """One supervised process: `start` spawns it (and returns it), `stop` ends it."""
+
+    name: str
+    start: Callable[[], subprocess.Popen]
+    stop: Callable[[subprocess.Popen], None] = stop_process
+    proc: subprocess.Popen | None = None
+    restarts: int = 0
+    failures: deque = field(default_factory=deque)  # monotonic times of recent failures
+    restart_at: float | None = None  # when a dead child is due to start again
+    last_exit: str | None = None
+    started_at: float = 0.0
+
+
+class Supervisor:
+    """Keeps the stack's children running: a child that dies is started again after a backoff
+    (0.5 s, doubling per further failure within the window, at most 15 s); one that fails
+    `max_failures` times within `window` seconds makes `poll` raise ChildFailing, and the caller
+    stops everything. Restart counts go to a small JSON file in the data folder, which the API's
+    /metrics reads: the supervisor never waits on the database (whose outage it must ride out)."""
+
+    def __init__(self, status_path: Path, max_failures: int = 5, window: float = 60.0, clock=time.monotonic):
+        self.children: dict[str, Child] = {}
+        self.status_path = status_path
+        self.max_failures = max_failures
+        self.window = window
+        self.clock = clock
+        self.started_wall = time.time()
+        # Called with a child's name after it was started again (e.g. to check a restarted chain).
+        self.after_restart: Callable[[str], None] | None = None
+
+    def add(self, child: Child, start: bool = True) -> Child:
+        self.children[child.name] = child
+        if start:
+            self._start(child)
+        return child
+
+    def _start(self, child: Child) -> None:
+        child.proc = child.start()
+        child.started_at = self.clock()
+        child.restart_at = None
+        self.write_status()
+
+    def poll(self) -> None:
+        """Restart what died (when its backoff is over); raise ChildFailing for one that keeps failing."""
+        now = self.clock()
+        for child in self.children.values():
+            if child.proc is not None and child.proc.poll() is not None:
+                self._died(child, now)
+            if child.proc is None and child.restart_at is not None and now >= child.restart_at:
+                child.restarts += 1
+                log.warning("restarting %s (restart %d)", child.name, child.restarts)
+                try:
+                    self._start(child)
+                except (ConfigError, OSError) as exc:  # it could not even start: a failure like any other
+                    child.last_exit = f"failed to start: {exc}"
+                    log.warning("%s failed to start: %s", child.name, exc)
+                    self._failed(child, self.clock())
+                    continue
+                if self.after_restart is not None:
+                    self.after_restart(child.name)
+
+    def _died(self, child: Child, now: float) -> None:
+        proc, child.proc = child.proc, None
+        child.last_exit = describe_exit(proc.returncode)
+        # whatever it left behind in its process group (gunicorn's workers) goes with it
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        log.warning("%s exited unexpectedly (%s) after %.1fs", child.name, child.last_exit, now - child.started_at)
+        self._failed(child, now)
+
+    def _failed(self, child: Child, now: float) -> None:
+        child.failures.append(now)
+        while child.failures and child.failures[0] < now - self.window:
+            child.failures.popleft()
+        if len(child.failures) >= self.max_failures:
+            self.write_status()
+            raise ChildFailing(
+                f"{child.name} failed {len(child.failures)} times within {self.window:.0f}s "
+                f"(last: {child.last_exit}); stopping the stack"
+            )
+        delay = min(BACKOFF_FIRST * 2 ** (len(child.failures) - 1), BACKOFF_MAX)
+        child.restart_at = now + delay
+        log.warning("%s will be restarted in %.1fs", child.name, delay, extra={"exit": child.last_exit})
+        self.write_status()
+
+    def restart(self, name: str) -> None:
+        """Stop and start a child on purpose (not a failure: the chain under it changed)."""
+        child = self.children[name]
+        if child.proc is not None:
+            child.stop(child.proc)
+            child.proc = None
+        child.restarts += 1
+        log.warning("restarting %s (restart %d, on purpose)", name, child.restarts)
+        self._start(child)
+
+    def stop_all(self) -> None:
+        """Stop the children, the last added first."""
+        for child in reversed(list(self.children.values())):
+            child.restart_at = None
+            if child.proc is not None:
+                log.info("stopping %s", child.name)
+                child.stop(child.proc)
+                child.proc = None
+        self.write_status()
+
+    def status(self) -> dict:
+        children = {}
+        for child in self.children.values():
+            running = child.proc is not None and child.proc.poll() is None
+            children[child.name] = {
+                "state": "running" if running else ("restarting" if child.restart_at is not None else "stopped"),
+                "pid": child.proc.pid if running else None,
+                "restarts": child.restarts,
+                "last_exit": child.last_exit,
+            }
+        return {"pid": os.getpid(), "started_at": self.started_wall, "children": children}
+
+    def write_status(self) -> None:
+        """Atomically replace the status file (a reader never sees half of it)."""
+        try:
+            self.status_path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = self.status_path.with_suffix(".tmp")
+            tmp.write_text(json.dumps(self.status(), indent=1))
+            os.replace(tmp, self.status_path)
+        except OSError as exc:  # a full disk must not stop the supervision itself
+            log.warning("cannot write %s: %s", self.status_path, exc)
+
+
+def read_status(data_dir: Path) -> dict | None:
+    """The supervisor's status file, if an `up` writes one in this data folder."""
+    try:
+        return json.loads((data_dir / STATUS_FILE).read_text())
+    except (OSError, ValueError):
+        return None

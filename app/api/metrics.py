@@ -20,6 +20,8 @@ class Metrics(MethodView):
     def get(self):
         """Prometheus metrics: chain head, indexer cursor and lag, mirror sizes (public: operational only)."""
         from app import __version__
+        from app.stack import read_status
 
         ext = current_app.extensions["pharmatrack"]
-        return Response(metrics.render(ext.db, ext.chain, __version__), mimetype=CONTENT_TYPE_LATEST)
+        supervisor = read_status(ext.settings.data_dir)  # written by `up`, if it runs this stack
+        return Response(metrics.render(ext.db, ext.chain, __version__, supervisor), mimetype=CONTENT_TYPE_LATEST)

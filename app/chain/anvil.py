@@ -12,7 +12,20 @@ from pathlib import Path
 
 from app.errors import ConfigError
 
-ANVIL_BIN = Path(__file__).resolve().parents[2] / "node_modules" / ".bin" / "anvil"
+NODE_MODULES = Path(__file__).resolve().parents[2] / "node_modules"
+
+
+def _anvil_binary() -> Path:
+    """The platform package's anvil binary itself, not npm's node wrapper (`.bin/anvil`), which
+    runs it as a child: a supervisor must see anvil's own exit (a SIGKILL of the wrapper would
+    leave the real node running on the port; a crash of the node would look like a clean exit)."""
+    for candidate in sorted(NODE_MODULES.glob("@foundry-rs/anvil-*/bin/anvil")):
+        if os.access(candidate, os.X_OK):
+            return candidate
+    return NODE_MODULES / ".bin" / "anvil"
+
+
+ANVIL_BIN = _anvil_binary()
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -39,6 +52,10 @@ class AnvilNode:
     host: str = "127.0.0.1"
     accounts: int = 20
     log_path: Path | None = None
+    # Where the chain is saved (every state_interval seconds and on exit) and loaded from at start:
+    # the same chain, blocks and hashes, after a restart (what was mined after the last save is lost).
+    state_path: Path | None = None
+    state_interval: float = 2.0
     process: subprocess.Popen | None = field(default=None, repr=False)
 
     @property
@@ -61,6 +78,8 @@ class AnvilNode:
         ]  # fmt: skip
         if self.block_time:
             args += ["--block-time", str(self.block_time)]
+        if self.state_path is not None:
+            args += ["--state", str(self.state_path), "--state-interval", str(max(1, round(self.state_interval)))]
         out = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL  # noqa: SIM115 - kept open for the child
         # A process group of its own, so stopping it never signals our own group.
         self.process = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)

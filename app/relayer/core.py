@@ -39,7 +39,7 @@ from app.chain.keystore import KeyStore
 from app.chain.web3factory import make_web3
 from app.config import Settings
 from app.db import Database, fetch_all, fetch_one, first_line
-from app.errors import ConfigError, ServiceUnavailable
+from app.errors import ConfigError, PharmatrackError, ServiceUnavailable
 from app.relayer import calls as calls_mod
 from app.relayer.revert import RevertDecoder
 
@@ -56,7 +56,7 @@ WHERE o.status = 'pending'
 GROUP BY 1, 2, 3 ORDER BY min(o.created_at)
 """
 CLAIM_GROUP = """
-SELECT id, organisation_id, action, payload, attempts FROM operations
+SELECT id, organisation_id, action, payload, attempts, requeued_by FROM operations
 WHERE status = 'pending' AND organisation_id = %s AND action = %s
 ORDER BY created_at, id LIMIT %s FOR UPDATE SKIP LOCKED
 """
@@ -145,6 +145,34 @@ WHERE id = %s
 CURSOR_SHARE = "SELECT 1 FROM indexer_cursor WHERE name = 'main' FOR SHARE"
 
 
+# The chain the relayer's transactions are signed for, and what voids them when it is another one.
+CHAIN_ROW = "SELECT chain_id, genesis_hash FROM relay_chain WHERE name = 'main' FOR UPDATE"
+SET_CHAIN = """
+INSERT INTO relay_chain (name, chain_id, genesis_hash) VALUES ('main', %s, %s)
+ON CONFLICT (name) DO UPDATE SET chain_id = EXCLUDED.chain_id, genesis_hash = EXCLUDED.genesis_hash, since = now()
+"""
+# Every transaction recorded for the old chain is void there (the confirmed operations keep their status,
+# as history); 'sent' ones may still sit in a node's pool.
+VOID_TXS = """
+WITH old AS (SELECT id, status FROM relay_transactions WHERE status <> 'voided' FOR UPDATE)
+UPDATE relay_transactions t SET status = 'voided', updated_at = now() FROM old WHERE t.id = old.id
+RETURNING t.id, old.status
+"""
+VOIDED_ATTEMPTS = "SELECT tx_hash FROM relay_attempts WHERE transaction_id = ANY(%s)"
+REQUEUE_ALL = """
+UPDATE operations SET status = 'pending', transaction_id = NULL, tx_hash = NULL, requeued_by = 'chain_reset',
+       updated_at = now()
+WHERE status IN ('pending', 'submitted')
+"""
+FORGET_NONCES = "DELETE FROM relay_nonces"
+
+
+class ChainReplaced(PharmatrackError):
+    """The node at RPC_URL now serves another chain than the deployment's: stop before sending
+    anything there (`up` deploys anew and restarts the relayer, which then voids the old chain's
+    in-flight transactions)."""
+
+
 class RpcError(Exception):
     """The node refused a request for a reason other than a revert (rate limit, funds, …): retried."""
 
@@ -174,8 +202,20 @@ class Plan:
 
 
 class Relayer:
-    def __init__(self, settings: Settings, db: Database, w3: Web3, address: str, abi: list, keystore: KeyStore):
+    def __init__(
+        self,
+        settings: Settings,
+        db: Database,
+        w3: Web3,
+        address: str,
+        abi: list,
+        keystore: KeyStore,
+        genesis: bytes | None = None,
+        reset_on_new_chain: bool = False,
+    ):
         self.settings, self.db, self.w3, self.keystore = settings, db, w3, keystore
+        self.genesis = genesis or self._genesis()  # of the chain the deployment is on
+        self.reset_on_new_chain = reset_on_new_chain
         self.address = to_checksum_address(address)
         self.contract = w3.eth.contract(address=self.address, abi=abi)
         self.decoder = RevertDecoder(abi)
@@ -184,14 +224,85 @@ class Relayer:
         self._replacements: list[bytes] = []
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> Relayer:
+    def from_settings(cls, settings: Settings, reset_on_new_chain: bool = False) -> Relayer:
         w3 = make_web3(settings.effective_rpc_url)
         deployment = load_checked(w3, settings.deployment_path(w3.eth.chain_id))
         record = deployment.contracts["PharmaTrack"]
         abi = record.get("abi") or load_artifacts()["PharmaTrack"].abi
         keystore = KeyStore(settings.signer_keystore_dir, settings.signer_password_file)
         db = Database(settings.require_database_url(), maxconn=2)
-        return cls(settings, db, w3, deployment.address("PharmaTrack"), abi, keystore)
+        genesis = bytes.fromhex(deployment.genesis_hash[2:])
+        return cls(settings, db, w3, deployment.address("PharmaTrack"), abi, keystore, genesis, reset_on_new_chain)
+
+    # ----------------------------------------------------------------- which chain
+
+    def _genesis(self) -> bytes:
+        return bytes(self.w3.eth.get_block(0)["hash"])
+
+    def check_chain(self) -> None:
+        """Raise ChainReplaced when the node serves another chain than the one we sign for."""
+        genesis = self._genesis()
+        if genesis != self.genesis:
+            raise ChainReplaced(
+                f"the node at RPC_URL now serves another chain (genesis 0x{genesis.hex()[:12]}…, the deployment's is "
+                f"0x{self.genesis.hex()[:12]}…): stopping before anything is sent there"
+            )
+
+    def adopt_chain(self) -> dict[str, int]:
+        """At start: record the chain we sign for. If the outbox's in-flight transactions were sent to
+        another chain, void them (with reset_on_new_chain: a local dev chain started anew), else refuse.
+        Returns what was voided."""
+        self.check_chain()
+        voided = {"transactions": 0, "operations": 0}
+        with self.db.connection() as conn:
+            row = fetch_one(conn, CHAIN_ROW)
+            if row is not None and bytes(row["genesis_hash"]) == self.genesis:
+                return voided
+            if row is not None:
+                if not self.reset_on_new_chain:
+                    raise ConfigError(
+                        "RPC_URL",
+                        f"the outbox's transactions were sent to another chain (chain {row['chain_id']}, genesis "
+                        f"0x{bytes(row['genesis_hash']).hex()[:12]}…); point DATABASE_URL at this chain's database, "
+                        "or run `pharmatrack relay --reset-on-new-chain` to void them and send them again",
+                    )
+                voided = self._void(conn)
+            with conn.cursor() as cur:
+                cur.execute(SET_CHAIN, (self.chain_id, self.genesis))
+        if voided["transactions"]:
+            self._drop_from_pool(voided.pop("hashes"))
+        voided.pop("hashes", None)
+        return voided
+
+    def _void(self, conn) -> dict:
+        """The chain is new: what was in flight on the old one never happened here. Its transactions are
+        voided (never broadcast again), their operations and the pending ones go back to the queue
+        (marked, so that one that cannot apply here fails as `chain_reset`), and nonces are forgotten."""
+        with conn.cursor() as cur:
+            cur.execute(VOID_TXS)
+            voided = cur.fetchall()
+            ids = [tx_id for tx_id, status in voided if status == "sent"]
+            cur.execute(VOIDED_ATTEMPTS, (ids,))
+            hashes = [bytes(r[0]) for r in cur.fetchall()]
+            cur.execute(REQUEUE_ALL)
+            operations = cur.rowcount
+            cur.execute(FORGET_NONCES)
+        log.warning(
+            "relayer: the chain is new: %d transaction(s) recorded for the old chain voided, %d operation(s) "
+            "queued again, nonces forgotten",
+            len(voided),
+            operations,
+        )
+        return {"transactions": len(voided), "operations": operations, "hashes": hashes}
+
+    def _drop_from_pool(self, hashes: list[bytes]) -> None:
+        """Best effort: take the voided bytes out of the node's pool too (anvil; others lack the method),
+        so that none of them can be mined once new transactions fill the nonces below it."""
+        for tx_hash in hashes:
+            resp = self.w3.provider.make_request("anvil_dropTransaction", ["0x" + tx_hash.hex()])
+            if "error" in resp:
+                log.info("relayer: cannot drop voided tx from the pool: %s", resp["error"].get("message"))
+                return
 
     # ----------------------------------------------------------------- the loop
 
@@ -214,6 +325,7 @@ class Relayer:
 
     def run_once(self) -> bool:
         """One round; True when it did something (so the caller goes on without sleeping)."""
+        self.check_chain()
         busy = self.settle()
         busy |= self.confirm() > 0
         busy |= self.submit()
@@ -309,6 +421,13 @@ class Relayer:
         return ops[bad - 1], reason
 
     def _fail(self, conn, op: dict, reason: dict) -> None:
+        if op.get("requeued_by") == "chain_reset":
+            # accepted against a chain that was replaced; what it needed is gone with it
+            reason = {
+                "error": "chain_reset",
+                "args": {"detail": "accepted on a chain that was replaced; it cannot apply on the new one",
+                         "revert": reason},
+            }  # fmt: skip
         log.info("relayer: operation %s (%s) failed: %s", op["id"], op.get("action"), reason.get("error"))
         with conn.cursor() as cur:
             cur.execute(FAIL, (Json(reason), str(op["id"])))

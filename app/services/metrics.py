@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import psycopg2
 from prometheus_client import CollectorRegistry, generate_latest
-from prometheus_client.core import GaugeMetricFamily, InfoMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, InfoMetricFamily
 
 from app.errors import PharmatrackError
 from app.indexer import store
@@ -18,8 +18,8 @@ FROM pg_class WHERE relkind = 'r' AND relnamespace = 'public'::regnamespace
 
 
 class _Collector:
-    def __init__(self, db, chain, version: str):
-        self.db, self.chain, self.version = db, chain, version
+    def __init__(self, db, chain, version: str, supervisor: dict | None = None):
+        self.db, self.chain, self.version, self.supervisor = db, chain, version, supervisor
 
     def collect(self):
         info = InfoMetricFamily("pharmatrack_build", "Service version")
@@ -58,9 +58,25 @@ class _Collector:
         for name, count in sizes:
             rows.add_metric([name], max(count, 0))
         yield rows
+        yield from supervisor_metrics(self.supervisor)
 
 
-def render(db, chain, version: str) -> bytes:
+def supervisor_metrics(status: dict | None):
+    """Restarts and liveness of the processes `pharmatrack up` supervises (from its status file)."""
+    if not status:
+        return
+    restarts = CounterMetricFamily(
+        "pharmatrack_process_restarts", "Times `up` restarted a process since it started", labels=["process"]
+    )
+    running = GaugeMetricFamily("pharmatrack_process_up", "1 while the supervised process runs", labels=["process"])
+    for name, child in sorted(status.get("children", {}).items()):
+        restarts.add_metric([name], child.get("restarts", 0))
+        running.add_metric([name], 1 if child.get("state") == "running" else 0)
+    yield restarts
+    yield running
+
+
+def render(db, chain, version: str, supervisor: dict | None = None) -> bytes:
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(_Collector(db, chain, version))
+    registry.register(_Collector(db, chain, version, supervisor))
     return generate_latest(registry)
