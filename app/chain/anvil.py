@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -42,6 +43,31 @@ def port_open(host: str, port: int, timeout: float = 0.2) -> bool:
         return False
 
 
+def repair_state(path: Path) -> int:
+    """Keep a saved chain's genesis block the one it had, before anvil loads the file.
+
+    anvil (1.7) builds a fresh genesis block (stamped with the current time) for every start from ``--state``
+    and then dumps it beside the saved one, so from the second restart on the file holds several blocks 0 and
+    the one anvil serves may be a new one: the chain's genesis hash changes while every other block stays, and
+    the processes that identify the chain by its genesis take it for a new chain (redeploy, mirror reset,
+    in-flight transactions voided). The original genesis is the earliest (block 1's parent): the others are
+    dropped. Returns how many were dropped; an unreadable file is left to anvil."""
+    try:
+        data = json.loads(path.read_text())
+        blocks = data["blocks"]
+        geneses = [b for b in blocks if int(b["header"]["number"], 16) == 0]
+        keep = min(geneses, key=lambda b: int(b["header"]["timestamp"], 16)) if geneses else None
+    except (OSError, ValueError, KeyError, TypeError):
+        return 0
+    if len(geneses) < 2:
+        return 0
+    data["blocks"] = [b for b in blocks if b is keep or int(b["header"]["number"], 16) != 0]
+    tmp = path.with_name(path.name + ".repair")
+    tmp.write_text(json.dumps(data))
+    os.replace(tmp, path)
+    return len(geneses) - 1
+
+
 @dataclass
 class AnvilNode:
     """A running anvil process. Stop it with ``stop()`` (or use it as a context manager)."""
@@ -79,6 +105,7 @@ class AnvilNode:
         if self.block_time:
             args += ["--block-time", str(self.block_time)]
         if self.state_path is not None:
+            repair_state(self.state_path)
             args += ["--state", str(self.state_path), "--state-interval", str(max(1, round(self.state_interval)))]
         out = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL  # noqa: SIM115 - kept open for the child
         # A process group of its own, so stopping it never signals our own group.
