@@ -319,8 +319,13 @@ class Supervisor:
 
 
 def read_status(data_dir: Path) -> dict | None:
-    """The supervisor's status file, if an `up` writes one in this data folder."""
+    """The supervisor's status file, if an `up` that is still running writes one in this data folder
+    (the file of an `up` that has ended says nothing about the processes serving now)."""
     try:
-        return json.loads((data_dir / STATUS_FILE).read_text())
-    except (OSError, ValueError):
+        status = json.loads((data_dir / STATUS_FILE).read_text())
+        os.kill(int(status["pid"]), 0)
+    except PermissionError:  # alive, another user's
+        return status
+    except (OSError, ValueError, KeyError, TypeError):
         return None
+    return status

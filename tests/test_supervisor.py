@@ -130,3 +130,10 @@ def test_the_status_file_is_replaced_whole(tmp_path):
     assert json.loads((tmp_path / STATUS_FILE).read_text())["children"] == {}
     assert not list(tmp_path.glob("*.tmp"))
     assert read_status(tmp_path / "elsewhere") is None
+
+
+def test_the_status_file_of_an_up_that_has_ended_is_ignored(tmp_path):
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    (tmp_path / STATUS_FILE).write_text(json.dumps({"pid": dead.pid, "children": {"relayer": {"state": "stopped"}}}))
+    assert read_status(tmp_path) is None

@@ -28,6 +28,18 @@ class ComponentSchema(Schema):
     chain_id = fields.Integer()
     lag_blocks = fields.Integer()
     cursor = fields.Integer()
+    pending = fields.Integer(metadata={"description": "relayer: operations waiting to be sent (counted up to 10,000)"})
+    oldest_pending_seconds = fields.Float(metadata={"description": "relayer: age of the oldest pending operation"})
+    in_flight = fields.Integer(metadata={"description": "relayer: transactions sent and not yet mined"})
+    stuck = fields.Integer(metadata={"description": "relayer: transactions unmined after twice RELAYER_STUCK_SECONDS"})
+    nonce_gap = fields.Integer(
+        metadata={"description": "relayer: most by which its next nonce for an account is ahead of the chain's"}
+    )
+    detail_chain = fields.String()
+    oldest_unseen_seconds = fields.Float(
+        metadata={"description": "detector: age of the oldest verification its rules have not seen"}
+    )
+    process = fields.String(metadata={"description": "under `pharmatrack up`: running, restarting or stopped"})
 
 
 class ReadySchema(Schema):
@@ -50,7 +62,7 @@ class Ready(MethodView):
     @blp.response(200, ReadySchema)
     @blp.alt_response(503, schema=ReadySchema, description="The database or the chain is down")
     def get(self):
-        """Readiness: the database, the chain and the indexer's lag, each with its state."""
+        """Readiness: the database, the chain, the indexer's lag, the relayer and the detector, each with its state."""
         ext = current_app.extensions["pharmatrack"]
         started = time.perf_counter()
         try:

@@ -117,6 +117,16 @@ class ChainClient:
         return response["result"]
 
     @_chain_call
+    def transaction_counts(self, accounts: list[str], block: str = "pending") -> dict[str, int]:
+        """Each account's transaction count (its next nonce) at `block`, in one JSON-RPC batch."""
+        if not accounts:
+            return {}
+        responses = self.w3.provider.make_batch_request([("eth_getTransactionCount", [a, block]) for a in accounts])
+        if isinstance(responses, dict) or len(responses) != len(accounts) or any("error" in r for r in responses):
+            raise ServiceUnavailable("chain", "the node answered a transaction count batch with errors")
+        return {a: int(r["result"], 16) for a, r in zip(accounts, responses, strict=True)}
+
+    @_chain_call
     def headers(self, numbers: list[int]) -> dict[int, dict]:
         """Block headers by number in one JSON-RPC batch: {n: {"hash", "parentHash", "timestamp"}}
         (hashes as bytes, timestamp as int). A block the node says does not exist (null) is left
