@@ -798,6 +798,8 @@ class FaultLoop:
         return self._kill_and_wait(t0, "api_worker", "api", workers)
 
     def _postgres(self, t0: float) -> Fault | None:
+        import psutil
+
         procs = self.stack.postgres()
         if not procs:
             self.say(t0, "postgres: the stack's postmaster not found; skipped")
@@ -806,11 +808,13 @@ class FaultLoop:
         fault = Fault("postgres", time.monotonic(), note=f"postmaster {procs[0].pid} + {len(procs) - 1} children")
         with self.lock:
             self.stopped_pg = procs
-        for p in procs:
-            with contextlib.suppress(Exception):
-                p.send_signal(signal.SIGSTOP)
-        self.stop.wait(seconds)
-        self.resume_postgres()
+        try:
+            for p in procs:
+                with contextlib.suppress(psutil.NoSuchProcess):  # a backend that has just ended
+                    p.send_signal(signal.SIGSTOP)
+            time.sleep(seconds)  # the whole stop, even when the load ends meanwhile (bounded: --pg-max)
+        finally:
+            self.resume_postgres()
         fault.end = time.monotonic()
         self.say(t0, f"postgres ({fault.note}) stopped for {fault.end - fault.start:.1f}s")
         return fault
@@ -818,9 +822,15 @@ class FaultLoop:
     def resume_postgres(self) -> None:
         with self.lock:
             procs, self.stopped_pg = self.stopped_pg, []
+        import psutil
+
         for p in procs:
-            with contextlib.suppress(Exception):
+            try:
                 p.send_signal(signal.SIGCONT)
+            except psutil.NoSuchProcess:
+                continue  # gone: nothing left stopped
+            except psutil.Error as exc:  # never leave the stack's Postgres stopped silently
+                print(f"soak: could not SIGCONT postgres pid {p.pid}: {exc}", file=sys.stderr, flush=True)
 
     def _chain(self, t0: float) -> Fault | None:
         import psutil
