@@ -65,6 +65,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import ClassVar
 
 from app.demo import GTIN, dev_key, with_check_digit
 from app.ids import lgtin_id, sscc_id, unpack_set
@@ -716,11 +717,26 @@ class FaultLoop:
         self.stack, self.kinds, self.gap, self.pg_stop = stack, kinds, gap, pg_stop
         self.grace, self.chain_signal = grace, chain_signal
         self.rng = random.Random(seed)
+        self.max_failures = int(stack.env.get("SUPERVISOR_MAX_FAILURES", "5"))
+        self.failure_window = float(stack.env.get("SUPERVISOR_FAILURE_WINDOW", "60"))
         self.faults: list[Fault] = []
         self.stop = threading.Event()
         self.stopped_pg: list = []
         self.lock = threading.Lock()
         self.log: list[str] = []
+
+    # A chain restart may take the processes that use the chain down with it (they exit when the node is gone).
+    HITS: ClassVar[dict[str, tuple[str, ...]]] = {"chain": ("anvil", "relayer", "indexer", "detector"), "relayer": ("relayer",), "indexer": ("indexer",),
+            "detector": ("detector",)}  # fmt: skip
+
+    def allowed(self, kind: str, now: float) -> bool:
+        """Whether a fault of this kind keeps every supervised child below `up`'s limit (SUPERVISOR_MAX_FAILURES
+        within SUPERVISOR_FAILURE_WINDOW stops the stack), with two failures to spare for knock-on exits."""
+        recent = collections.Counter()
+        for f in self.faults:
+            if now - f.start < self.failure_window:
+                recent.update(self.HITS.get(f.kind, ()))
+        return all(recent[child] + 1 <= self.max_failures - 2 for child in self.HITS.get(kind, ()))
 
     def windows(self, now: float) -> list[tuple[float, float]]:
         return [(f.start, (f.end if f.end is not None else now) + self.grace) for f in self.faults]
@@ -739,7 +755,10 @@ class FaultLoop:
                 if not order:
                     order = list(self.kinds)
                     self.rng.shuffle(order)
-                kind = order.pop()
+                kind = next((k for k in reversed(order) if self.allowed(k, time.monotonic())), None)
+                if kind is None:
+                    continue  # every kind left in this round would exceed the supervisor's budget: wait
+                order.remove(kind)
                 try:
                     fault = getattr(self, f"_{kind}")(t0)
                 except Exception as exc:  # a fault that could not be made is reported, the loop goes on
@@ -929,6 +948,8 @@ def final_statuses(stack: Stack, load: Load, tally: Tally) -> dict[str, dict]:
     try:
         for op in load.accepted:
             for attempt in range(10):
+                if not stack.alive():
+                    return out
                 status, hdrs, data = client.request("GET", f"/v1/operations/{op.op_id}", load.parties.regulator.key)
                 if status == 200:
                     out[op.op_id] = json.loads(data)
@@ -1069,12 +1090,15 @@ def run(args: argparse.Namespace, tmp: Path) -> tuple[str, bool]:
         settled = settle(stack, load, args.settle)
         print(f"soak: {settled}", flush=True)
         statuses = final_statuses(stack, load, tally)
-        ok_verify, verify_text = index_verify(stack) if stack.alive() else (False, "stack not running")
-        sources = {"mirror": mirror_effects(stack.db_url)}
-        chain_index, logs = chain_effects(stack)
-        sources["chain"] = chain_index
+        sources, logs = {}, 0
+        if stack.alive():
+            ok_verify, verify_text = index_verify(stack)
+            sources["mirror"] = mirror_effects(stack.db_url)
+            sources["chain"], logs = chain_effects(stack)
+        else:  # nothing left to ask: every operation counts as unconfirmed
+            ok_verify, verify_text = False, "not run: the stack had stopped"
         verdict = judge(load.accepted, statuses, sources, load.ops_per_key)
-        verdict.problems += database_view(stack, load, statuses)
+        verdict.problems += database_view(stack, load, statuses) if stack.alive() else []
         excused, counted = classify_5xx(tally.errors_5xx, windows)
         report(args, load, tally, faults, verdict, excused, counted, statuses, logs, ok_verify, verify_text)
         line = last_line(window, len(faults.faults), len(load.accepted), verdict.confirmed, verdict.lost,

@@ -133,3 +133,20 @@ def test_last_line_format():
     assert last_line(600.4, 31, 100, 100, 0, 0, 0) == (
         "soak_s 600 faults 31 accepted 100 confirmed 100 lost 0 duplicated 0 http_5xx 0"
     )
+
+
+def test_the_fault_loop_stays_within_the_supervisors_failure_budget():
+    from types import SimpleNamespace
+
+    from bench.soak import Fault, FaultLoop
+
+    loop = FaultLoop(SimpleNamespace(env={}), ["relayer", "chain"], (1, 2), (5, 20), 10.0, 15, seed=1)
+    now = 1000.0
+    assert loop.allowed("relayer", now) and loop.allowed("chain", now)
+    loop.faults += [Fault("relayer", now - 10), Fault("relayer", now - 5)]
+    assert loop.allowed("relayer", now)  # a third within the window leaves two to spare of 5
+    loop.faults.append(Fault("relayer", now - 1))
+    assert not loop.allowed("relayer", now)
+    assert not loop.allowed("chain", now)  # a chain restart may take the relayer down too
+    assert loop.allowed("api_worker", now) and loop.allowed("postgres", now)  # not supervised children
+    assert loop.allowed("relayer", now + 60)  # the window has passed
