@@ -44,8 +44,18 @@ def create_app(settings: Settings | None = None, config: dict | None = None) -> 
         MAX_CONTENT_LENGTH=16 * 1024 * 1024,
     )
     app.config.update(config or {})
-    # every request thread may hold a connection, plus the verification log's writer
-    db = Database(settings.require_database_url(), maxconn=max(8, settings.web_threads + 2))
+    # A connection for all request threads but one, plus the verification log's writer: a hung
+    # database can hold at most WEB_THREADS - 1 threads (each for DB_REQUEST_TIMEOUT at most), so one
+    # is left for /healthz and for the requests that need no database (app/db: Watchdog, Breaker).
+    db = Database(
+        settings.require_database_url(),
+        maxconn=max(2, settings.web_threads),
+        connect_timeout=settings.db_connect_timeout,
+        statement_timeout=settings.db_request_timeout,
+        hold_timeout=settings.db_request_timeout,
+        pool_wait=settings.db_pool_wait,
+        breaker_seconds=settings.db_breaker_seconds,
+    )
     app.extensions["pharmatrack"] = Extensions(
         settings=settings,
         db=db,

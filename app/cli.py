@@ -117,7 +117,7 @@ def index(once: bool, verify: bool, reset_on_new_chain: bool):
         if verify:
             _verify(url, chain, deployment, specs_for(deployment), stop.event)
             return
-        db = Database(url, maxconn=2)
+        db = Database.for_worker(settings, url, maxconn=2)
         indexer = Indexer.for_deployment(
             db,
             chain,
@@ -182,7 +182,7 @@ def detect():
 
     settings = _settings()
     with stack.database(settings) as url, stack.StopSignal() as stop:
-        db = Database(url, maxconn=1)
+        db = Database.for_worker(settings, url, maxconn=1)
         detector = Detector(db, Thresholds.from_settings(settings))
         log.info("detector running", extra={"thresholds": str(detector.thresholds)})
         try:

@@ -51,6 +51,31 @@ SETTINGS: list[tuple[str, str, str]] = [
         "5",
         "Seconds an API server remembers a valid key; a revocation takes effect within this.",
     ),
+    # bounded work per request (issue 12)
+    ("MAX_BODY_BYTES", "8388608", "Largest request body in bytes (413 above it); a 100,000-serial lot takes ~2.5 MB."),
+    ("JSON_MAX_DEPTH", "32", "Deepest nesting of arrays and objects accepted in a JSON body (400 above it)."),
+    ("DB_CONNECT_TIMEOUT", "3", "Seconds to open a database connection (libpq connect_timeout, at least 2)."),
+    (
+        "DB_REQUEST_TIMEOUT",
+        "5",
+        "Seconds an API request may hold a database connection (statement_timeout, and a client-side bound that "
+        "holds even when the server is hung); then 503 with Retry-After.",
+    ),
+    ("DB_WORKER_TIMEOUT", "120", "The same client-side bound for the relayer, indexer and detector (they retry)."),
+    ("DB_POOL_WAIT", "2", "Seconds a request waits for a free database connection, then 503."),
+    (
+        "DB_BREAKER_SECONDS",
+        "3",
+        "After the database failed to answer, requests needing it get 503 at once for this long; then one probes.",
+    ),
+    ("CORS_ORIGINS", "", "Comma-separated origins allowed to call the API from a browser (CORS); empty: CORS off."),
+    ("RATE_LIMIT_WINDOW_SECONDS", "60", "Window of the two rate limits below (fixed windows, shared by all workers)."),
+    ("RATE_LIMIT_AUTH_FAILURES", "20", "Failed authentications per client address and window; then 429. 0: off."),
+    (
+        "RATE_LIMIT_KEY_REQUESTS",
+        "120000",
+        "Requests per API key and window; then 429. 0: off. Counted per process and shared every second.",
+    ),
     ("INDEXER_CONFIRMATIONS", "0", "Blocks an event must be buried under before the mirror shows it, or `finalized`."),
     (
         "INDEXER_WINDOW",
@@ -151,6 +176,14 @@ def _responder_gln(value: str) -> str | None:
         raise ConfigError("RESPONDER_GLN", f"{exc.rule}: {exc.message}") from None
 
 
+def _origins(value: str) -> tuple[str, ...]:
+    origins = tuple(o.strip().rstrip("/") for o in value.split(",") if o.strip())
+    for origin in origins:
+        if origin != "*" and not origin.startswith(("http://", "https://")):
+            raise ConfigError("CORS_ORIGINS", f"{origin!r} is not an origin (scheme://host[:port]) or *")
+    return origins
+
+
 @dataclass(frozen=True)
 class Settings:
     database_url: str | None
@@ -170,6 +203,17 @@ class Settings:
     web_concurrency: int
     web_threads: int
     api_key_cache_seconds: float
+    max_body_bytes: int
+    json_max_depth: int
+    db_connect_timeout: float
+    db_request_timeout: float
+    db_worker_timeout: float
+    db_pool_wait: float
+    db_breaker_seconds: float
+    cors_origins: tuple[str, ...]
+    rate_limit_window_seconds: int
+    rate_limit_auth_failures: int
+    rate_limit_key_requests: int
     indexer_confirmations: int | str
     indexer_reorg_limit: int
     indexer_window: int
@@ -226,6 +270,17 @@ class Settings:
             web_concurrency=_int("WEB_CONCURRENCY", env, 1),
             web_threads=_int("WEB_THREADS", env, 1),
             api_key_cache_seconds=_float("API_KEY_CACHE_SECONDS", env),
+            max_body_bytes=_int("MAX_BODY_BYTES", env, 1024),
+            json_max_depth=_int("JSON_MAX_DEPTH", env, 2),
+            db_connect_timeout=_float("DB_CONNECT_TIMEOUT", env, 2.0),
+            db_request_timeout=_float("DB_REQUEST_TIMEOUT", env, 0.5),
+            db_worker_timeout=_float("DB_WORKER_TIMEOUT", env, 1.0),
+            db_pool_wait=_float("DB_POOL_WAIT", env, 0.0),
+            db_breaker_seconds=_float("DB_BREAKER_SECONDS", env, 0.0),
+            cors_origins=_origins(_env("CORS_ORIGINS", env)),
+            rate_limit_window_seconds=_int("RATE_LIMIT_WINDOW_SECONDS", env, 1),
+            rate_limit_auth_failures=_int("RATE_LIMIT_AUTH_FAILURES", env, 0),
+            rate_limit_key_requests=_int("RATE_LIMIT_KEY_REQUESTS", env, 0),
             indexer_confirmations=(
                 "finalized" if _env("INDEXER_CONFIRMATIONS", env) == "finalized" else _int("INDEXER_CONFIRMATIONS", env)
             ),

@@ -26,7 +26,8 @@ class NotFound(PharmatrackError):
 class ServiceUnavailable(PharmatrackError):
     """A dependency (database, chain) is down; the caller may retry later."""
 
-    def __init__(self, component: str, problem: str):
+    def __init__(self, component: str, problem: str, retry_after: float | None = None):
         super().__init__(f"{component}: {problem}")
         self.component = component
         self.problem = problem
+        self.retry_after = retry_after  # seconds for the Retry-After header (None: the default)

@@ -59,7 +59,10 @@ def register(app: Flask) -> None:
     @app.errorhandler(ServiceUnavailable)
     def _unavailable(exc: ServiceUnavailable):
         log.warning("dependency unavailable", extra={"component": exc.component, "problem": exc.problem})
-        return problem(503, "Service Unavailable", f"the {exc.component} is unavailable; retry later")
+        resp = problem(503, "Service Unavailable", f"the {exc.component} is unavailable; retry later")
+        if exc.retry_after:
+            resp.headers["Retry-After"] = str(max(1, round(exc.retry_after)))
+        return resp
 
     @app.errorhandler(IdempotencyConflict)
     def _idempotency(exc: IdempotencyConflict):

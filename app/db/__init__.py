@@ -7,9 +7,12 @@ as their first argument.
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import re
+import socket
 import threading
+import time
 from collections.abc import Iterator
 
 import psycopg2
@@ -17,6 +20,8 @@ import psycopg2.extensions
 import psycopg2.pool
 
 from app.errors import ConfigError, ServiceUnavailable
+
+log = logging.getLogger(__name__)
 
 
 def connect(url: str, connect_timeout: int = 5, **kwargs) -> psycopg2.extensions.connection:
@@ -69,15 +74,158 @@ def fetch_all_prepared(conn, name: str, sql: str, params: tuple) -> list[dict]:
     return fetch_all(conn, *_prepared(conn, name, sql, params))
 
 
-POOL_WAIT_SECONDS = 10.0  # a request waits this long for a pooled connection, then 503
+POOL_WAIT_SECONDS = 10.0  # default wait for a pooled connection, then 503 (the API passes DB_POOL_WAIT)
+
+
+class Watchdog:
+    """Bounds, on the client side, how long a thread may hold a pooled connection.
+
+    With the server stopped (SIGSTOP, a hung host) nothing server-side fires: statement_timeout
+    is enforced by the stopped server, and the kernel keeps the socket alive. A thread blocked in
+    libpq would wait for ever. One thread per process watches the checked-out connections; one
+    held past its deadline has its socket shut down, which wakes the blocked libpq call with
+    "server closed the connection" (the pool then discards it). Unlike a psycopg2 wait callback
+    (green mode) this keeps COPY working and costs the hot path two dict operations."""
+
+    TICK = 0.1
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._held: dict[int, tuple[psycopg2.extensions.connection, float, list]] = {}
+        self._next = 0
+        self._pid = 0
+
+    def _ensure_thread(self) -> None:
+        if self._pid != os.getpid():  # first use, or a forked child (threads do not survive fork)
+            with self._lock:
+                if self._pid != os.getpid():
+                    self._held.clear()
+                    threading.Thread(target=self._run, name="db-watchdog", daemon=True).start()
+                    self._pid = os.getpid()
+
+    def hold(self, conn, seconds: float) -> tuple[int, list]:
+        self._ensure_thread()
+        fired: list = []
+        with self._lock:
+            self._next += 1
+            token = self._next
+            self._held[token] = (conn, time.monotonic() + seconds, fired)
+        return token, fired
+
+    def release(self, token: int) -> None:
+        with self._lock:
+            self._held.pop(token, None)
+
+    def _run(self) -> None:
+        while True:
+            time.sleep(self.TICK)
+            now = time.monotonic()
+            with self._lock:
+                expired = [token for token, (_, deadline, _) in self._held.items() if deadline <= now]
+                for token in expired:
+                    conn, _, fired = self._held.pop(token)
+                    fired.append(now)
+                    self._cut(conn)
+
+    @staticmethod
+    def _cut(conn) -> None:
+        try:
+            fd = conn.fileno()
+        except (psycopg2.InterfaceError, psycopg2.OperationalError):
+            return  # already closed
+        try:
+            sock = socket.socket(fileno=os.dup(fd))
+        except OSError as exc:
+            log.warning("database watchdog could not take the socket", extra={"problem": str(exc)})
+            return
+        try:
+            sock.shutdown(socket.SHUT_RDWR)
+        except OSError as exc:
+            log.warning("database watchdog could not shut the socket down", extra={"problem": str(exc)})
+        finally:
+            sock.close()
+
+
+WATCHDOG = Watchdog()
+
+
+class Breaker:
+    """Once the database is known hung (a connection held past its deadline, or a connect that
+    failed), requests that need it are refused at once for `seconds` instead of each waiting.
+    Then one request probes; the others are refused until it succeeds or fails."""
+
+    def __init__(self, seconds: float):
+        self.seconds = seconds
+        self._open_until = 0.0
+        self._probing = False
+        self._lock = threading.Lock()
+        self.reason = ""
+
+    def check(self) -> None:
+        if self.seconds <= 0 or self._open_until == 0.0:
+            return  # closed: the hot path reads one float
+        with self._lock:
+            now = time.monotonic()
+            if now < self._open_until or self._probing:
+                retry = max(1, round(self._open_until - now)) if now < self._open_until else 1
+                raise ServiceUnavailable("database", f"known unavailable ({self.reason})", retry_after=retry)
+            self._probing = True  # half-open: this request probes
+
+    def trip(self, reason: str) -> None:
+        if self.seconds <= 0:
+            return
+        with self._lock:
+            if self._open_until == 0.0:
+                log.warning("database circuit opened", extra={"problem": reason, "seconds": self.seconds})
+            self._open_until = time.monotonic() + self.seconds
+            self._probing = False
+            self.reason = reason
+
+    def succeeded(self) -> None:
+        if self._open_until == 0.0:
+            return
+        with self._lock:
+            if self._probing or time.monotonic() >= self._open_until:
+                log.warning("database circuit closed: the database answers again")
+                self._open_until = 0.0
+                self._probing = False
+
+    @property
+    def is_open(self) -> bool:
+        return self._open_until != 0.0 and time.monotonic() < self._open_until
 
 
 class Database:
-    """A thread-safe pool that is recreated after fork (gunicorn workers fork after import)."""
+    """A thread-safe pool that is recreated after fork (gunicorn workers fork after import).
 
-    def __init__(self, url: str, maxconn: int = 8, **connect_kwargs):
+    Bounds, all optional: connect_timeout (libpq), statement_timeout (seconds, set on each session
+    by the server), hold_timeout (client side: the longest a thread may hold a connection, see
+    Watchdog), pool_wait (the longest a thread waits for a free connection) and breaker_seconds
+    (see Breaker). Each breach is a ServiceUnavailable (503 with Retry-After in the API)."""
+
+    def __init__(
+        self,
+        url: str,
+        maxconn: int = 8,
+        *,
+        connect_timeout: float = 5,
+        statement_timeout: float | None = None,
+        hold_timeout: float | None = None,
+        pool_wait: float = POOL_WAIT_SECONDS,
+        breaker_seconds: float = 0.0,
+        **connect_kwargs,
+    ):
         self.url = url
         self.maxconn = maxconn
+        self.connect_timeout = max(2, round(connect_timeout))  # libpq's minimum is 2 s
+        self.hold_timeout = hold_timeout
+        self.pool_wait = pool_wait
+        self.breaker = Breaker(breaker_seconds)
+        if statement_timeout:
+            option = f"-c statement_timeout={round(statement_timeout * 1000)}"
+            connect_kwargs["options"] = (
+                f"{connect_kwargs['options']} {option}" if "options" in connect_kwargs else option
+            )
         self.connect_kwargs = connect_kwargs
         self._pool: psycopg2.pool.ThreadedConnectionPool | None = None
         self._slots = threading.BoundedSemaphore(maxconn)
@@ -95,40 +243,64 @@ class Database:
                             self.maxconn,
                             self.maxconn,
                             self.url,
-                            connect_timeout=5,
+                            connect_timeout=self.connect_timeout,
                             connection_factory=PreparingConnection,
                             **self.connect_kwargs,
                         )
                     except psycopg2.OperationalError as exc:
+                        self.breaker.trip(first_line(exc))
                         raise ServiceUnavailable("database", first_line(exc)) from exc
                     # a thread waits for a free connection instead of psycopg2's "pool exhausted"
                     self._slots = threading.BoundedSemaphore(self.maxconn)
                     self._pid = os.getpid()
         return self._pool
 
+    def _acquire_slot(self, slots: threading.BoundedSemaphore) -> None:
+        if slots.acquire(blocking=False):
+            return
+        deadline = time.monotonic() + self.pool_wait
+        while True:  # in slices, so that waiters leave as soon as the breaker opens
+            self.breaker.check()
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise ServiceUnavailable("database", f"all {self.maxconn} connections stayed busy")
+            if slots.acquire(timeout=min(remaining, 0.1)):
+                return
+
     @contextlib.contextmanager
     def connection(self, autocommit: bool = False) -> Iterator[psycopg2.extensions.connection]:
         """A pooled connection inside a transaction: committed on success, rolled back on error.
         autocommit=True: each statement is its own transaction (no BEGIN/COMMIT round trips), for
         a hot path of reads that need not share one snapshot."""
+        self.breaker.check()
         pool = self._get_pool()
         slots = self._slots
-        if not slots.acquire(timeout=POOL_WAIT_SECONDS):
-            raise ServiceUnavailable("database", f"all {self.maxconn} connections stayed busy")
+        self._acquire_slot(slots)
         try:
             conn = pool.getconn()
         except psycopg2.OperationalError as exc:
             slots.release()
+            self.breaker.trip(first_line(exc))
             raise ServiceUnavailable("database", first_line(exc)) from exc
         broken = False
+        token, fired = WATCHDOG.hold(conn, self.hold_timeout) if self.hold_timeout else (0, None)
         try:
             conn.autocommit = autocommit
             with conn:
                 yield conn
         except (psycopg2.OperationalError, psycopg2.InterfaceError) as exc:
-            broken = True
+            broken = conn.closed != 0 or not isinstance(exc, psycopg2.errors.QueryCanceled)
+            if fired:
+                self.breaker.trip(f"no answer within {self.hold_timeout:g}s")
+                raise ServiceUnavailable(
+                    "database", f"no answer within {self.hold_timeout:g}s", retry_after=self.breaker.seconds or 5
+                ) from exc
             raise ServiceUnavailable("database", first_line(exc)) from exc
+        else:
+            self.breaker.succeeded()
         finally:
+            if token:
+                WATCHDOG.release(token)
             try:
                 if autocommit and not broken and conn.closed == 0:
                     conn.autocommit = False
@@ -146,6 +318,18 @@ class Database:
             for idle in pool._pool:
                 idle.close()
             pool._pool.clear()
+
+    @classmethod
+    def for_worker(cls, settings, url: str, maxconn: int) -> Database:
+        """The relayer's, indexer's and detector's pool: a hung database makes their round fail
+        with ServiceUnavailable after DB_WORKER_TIMEOUT (they log it and retry), never hang."""
+        return cls(
+            url,
+            maxconn=maxconn,
+            connect_timeout=settings.db_connect_timeout,
+            hold_timeout=settings.db_worker_timeout,
+            pool_wait=max(settings.db_pool_wait, 10.0),
+        )
 
     def close(self) -> None:
         if self._pool is not None and self._pid == os.getpid():

@@ -230,7 +230,7 @@ class Relayer:
         record = deployment.contracts["PharmaTrack"]
         abi = record.get("abi") or load_artifacts()["PharmaTrack"].abi
         keystore = KeyStore(settings.signer_keystore_dir, settings.signer_password_file)
-        db = Database(settings.require_database_url(), maxconn=2)
+        db = Database.for_worker(settings, settings.require_database_url(), maxconn=2)
         genesis = bytes.fromhex(deployment.genesis_hash[2:])
         return cls(settings, db, w3, deployment.address("PharmaTrack"), abi, keystore, genesis, reset_on_new_chain)
 
