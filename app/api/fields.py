@@ -1,4 +1,10 @@
-"""Marshmallow fields for GS1 identifiers: any accepted form in, a checked identifier out.
+"""Marshmallow fields: `Text`, the one string field of every schema, and the GS1 identifiers.
+
+`Text` refuses control characters (C0, DEL, C1), lone surrogates and, in a single-line field, the
+Unicode line and paragraph separators: Postgres text cannot hold NUL, a lone surrogate cannot be
+encoded as UTF-8, and a control character in a name, a sensor id or a code is never meant. A
+multi-line field (a note) also takes tab, LF and CR. tests/api/test_fields.py checks that every
+string field of every schema is a `Text`.
 
 A unit may be sent as an element string, raw DataMatrix/GS1-128 scan data, a Digital Link URI,
 an EPC URI or a bare key; a wrong check digit, length, charset or date is a 422 naming the field
@@ -15,14 +21,58 @@ from app import gs1
 
 AI82 = re.compile(r"^[!\"%&'()*+,\-./0-9:;<=>?A-Z_a-z]{1,20}$")  # GS1 AI encodable character set 82
 
+_SURROGATES = (0xD800, 0xDFFF)  # unpaired in JSON ("\\ud800"): cannot be stored as UTF-8
+_SEPARATORS = (0x2028, 0x2029)  # Unicode line and paragraph separators: line breaks in a single-line field
 
-class _GS1(fields.String):
+
+def _ranges(codes: list[int]) -> list[tuple[int, int]]:
+    out: list[tuple[int, int]] = []
+    for code in sorted(codes):
+        if out and code == out[-1][1] + 1:
+            out[-1] = (out[-1][0], code)
+        else:
+            out.append((code, code))
+    return out
+
+
+class Text(fields.String):
+    """A string without control characters (422 ``charset: …`` naming the field).
+
+    `multiline`: tab, LF and CR are allowed too (notes, resolutions). `allow`: further characters a
+    field needs (a GS1 scan's group separator)."""
+
+    def __init__(self, *, multiline: bool = False, allow: str = "", **kwargs):
+        self.multiline = multiline
+        allowed = {ord(c) for c in ("\t\n\r" if multiline else "") + allow}
+        banned = [c for c in (*range(0x20), *range(0x7F, 0xA0)) if c not in allowed]
+        banned += [*range(_SURROGATES[0], _SURROGATES[1] + 1)] + ([] if multiline else [*_SEPARATORS])
+        spans = _ranges(banned)
+        self._banned = re.compile("[" + "".join(f"\\U{a:08x}-\\U{b:08x}" for a, b in spans) + "]")
+        # The same rule as an OpenAPI (ECMA-262) pattern, so schema-driven clients and fuzzers know it.
+        pattern = "".join(f"\\u{a:04x}" if a == b else f"\\u{a:04x}-\\u{b:04x}" for a, b in spans)
+        metadata = {"pattern": f"^[^{pattern}]*$", **kwargs.pop("metadata", {})}
+        super().__init__(metadata=metadata, **kwargs)
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        text = super()._deserialize(value, attr, data, **kwargs)
+        found = self._banned.search(text)
+        if found:
+            allowed = "; tab, LF and CR are allowed" if self.multiline else ""
+            what = "an unpaired surrogate" if 0xD800 <= ord(found[0]) <= 0xDFFF else "a control character"
+            raise ValidationError(
+                f"charset: must not contain control characters ({what}, U+{ord(found[0]):04X}, at position "
+                f"{found.start()}{allowed})"
+            )
+        return text
+
+
+class _GS1(Text):
     kinds: tuple[gs1.Kind, ...] = ()
     description = ""
 
     def __init__(self, **kwargs):
         metadata = {"description": self.description, **kwargs.pop("metadata", {})}
-        super().__init__(metadata=metadata, **kwargs)
+        super().__init__(metadata=metadata, allow=gs1.GS, **kwargs)  # GS ends a value in raw scan data
 
     def _deserialize(self, value, attr, data, **kwargs):
         text = super()._deserialize(value, attr, data, **kwargs)
@@ -52,7 +102,7 @@ class PackCode(_GS1):
     description = "A pack's GTIN and serial in any GS1 form, e.g. (01)09506000134352(21)ABC123 or a DataMatrix scan"
 
 
-class _Key(fields.String):
+class _Key(Text):
     parser = staticmethod(gs1.parse_gtin)
 
     def _deserialize(self, value, attr, data, **kwargs):
@@ -73,7 +123,7 @@ class GLN(_Key):
     parser = staticmethod(gs1.parse_gln)
 
 
-class LotNumber(fields.String):
+class LotNumber(Text):
     """A lot number as GS1 AI 10 allows it: 1 to 20 characters of the AI character set 82."""
 
     def _deserialize(self, value, attr, data, **kwargs):

@@ -10,6 +10,7 @@ from flask_smorest import Blueprint
 from marshmallow import Schema, fields
 
 from app.api.auth import public
+from app.api.fields import Text
 from app.errors import PharmatrackError
 from app.services import readiness
 
@@ -17,12 +18,12 @@ blp = Blueprint("health", __name__, description="Liveness and readiness probes")
 
 
 class HealthSchema(Schema):
-    status = fields.String(required=True, metadata={"example": "ok"})
+    status = Text(required=True, metadata={"example": "ok"})
 
 
 class ComponentSchema(Schema):
-    state = fields.String(required=True, metadata={"description": "ok, degraded or down"})
-    detail = fields.String()
+    state = Text(required=True, metadata={"description": "ok, degraded or down"})
+    detail = Text()
     latency_ms = fields.Float()
     block = fields.Integer()
     chain_id = fields.Integer()
@@ -43,8 +44,8 @@ class ComponentSchema(Schema):
 
 
 class ReadySchema(Schema):
-    status = fields.String(required=True, metadata={"description": "ok, degraded or down"})
-    components = fields.Dict(keys=fields.String(), values=fields.Nested(ComponentSchema))
+    status = Text(required=True, metadata={"description": "ok, degraded or down"})
+    components = fields.Dict(keys=Text(), values=fields.Nested(ComponentSchema))
 
 
 @blp.route("/healthz")

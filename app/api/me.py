@@ -8,16 +8,17 @@ from flask_smorest import Blueprint
 from marshmallow import Schema, fields
 
 from app.api.auth import SECURITY
+from app.api.fields import Text
 
 blp = Blueprint("me", __name__, url_prefix="/v1/me", description="The calling organisation")
 
 
 class MeSchema(Schema):
-    organisation = fields.String(required=True)
-    gln = fields.String(required=True)
-    account = fields.String(required=True, metadata={"description": "The organisation's chain address"})
-    roles = fields.List(fields.String(), required=True)
-    key_prefix = fields.String(required=True, metadata={"description": "Public prefix of the key used"})
+    organisation = Text(required=True)
+    gln = Text(required=True)
+    account = Text(required=True, metadata={"description": "The organisation's chain address"})
+    roles = fields.List(Text(), required=True)
+    key_prefix = Text(required=True, metadata={"description": "Public prefix of the key used"})
 
 
 @blp.route("")

@@ -8,6 +8,7 @@ from flask_smorest import Blueprint
 from marshmallow import Schema, fields
 
 from app.api.auth import SECURITY
+from app.api.fields import Text
 from app.errors import NotFound
 from app.services import outbox
 
@@ -16,9 +17,9 @@ blp = Blueprint("operations", __name__, url_prefix="/v1/operations", description
 
 class OperationSchema(Schema):
     id = fields.UUID(required=True)
-    action = fields.String(required=True)
-    status = fields.String(required=True, metadata={"description": "pending, submitted, confirmed or failed"})
-    tx_hash = fields.String(allow_none=True)
+    action = Text(required=True)
+    status = Text(required=True, metadata={"description": "pending, submitted, confirmed or failed"})
+    tx_hash = Text(allow_none=True)
     block_number = fields.Integer(allow_none=True)
     error = fields.Dict(allow_none=True, metadata={"description": "Decoded revert reason when failed"})
     created_at = fields.DateTime(required=True)

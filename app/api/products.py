@@ -14,6 +14,7 @@ from marshmallow import Schema, fields, validate
 
 from app import gs1
 from app.api.auth import SECURITY, public
+from app.api.fields import Text
 from app.api.problems import problem
 from app.db import fetch_all, fetch_all_prepared
 from app.errors import NotFound
@@ -45,7 +46,7 @@ LIMIT 1
 
 class ProductQuerySchema(Schema):
     limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=500))
-    after = fields.String(
+    after = Text(
         load_default="00000000000000",
         validate=validate.Regexp(r"^\d{14}$", error="must be a GTIN-14 (14 digits), as returned in `next`"),
         metadata={"description": "Page cursor: the `next` value of the previous page"},
@@ -58,20 +59,18 @@ class StorageRangeSchema(Schema):
 
 
 class ProductSchema(Schema):
-    gtin = fields.String(required=True, metadata={"example": "09506000134352"})
-    manufacturer = fields.String(required=True, metadata={"description": "Manufacturer's chain address"})
-    manufacturer_gln = fields.String(allow_none=True)
+    gtin = Text(required=True, metadata={"example": "09506000134352"})
+    manufacturer = Text(required=True, metadata={"description": "Manufacturer's chain address"})
+    manufacturer_gln = Text(allow_none=True)
     storage = fields.Nested(StorageRangeSchema, required=True)
     block_number = fields.Integer(required=True)
-    tx_hash = fields.String(required=True)
+    tx_hash = Text(required=True)
     registered_at = fields.DateTime(allow_none=True)
 
 
 class ProductPageSchema(Schema):
     items = fields.List(fields.Nested(ProductSchema), required=True)
-    next = fields.String(
-        allow_none=True, metadata={"description": "Pass as `after` for the next page; null at the end"}
-    )
+    next = Text(allow_none=True, metadata={"description": "Pass as `after` for the next page; null at the end"})
 
 
 def _row(row: dict) -> dict:

@@ -15,6 +15,7 @@ from marshmallow import Schema, fields
 from app import gs1
 from app.api import fields as gs1f
 from app.api.auth import SECURITY
+from app.api.fields import Text
 from app.api.problems import problem
 from app.services import provenance
 
@@ -55,26 +56,26 @@ class LotPathSchema(Schema):
 
 
 class RefSchema(Schema):
-    kind = fields.String(required=True, metadata={"description": "lot, case, pallet, pack, or packs (of a lot)"})
-    sscc = fields.String(metadata={"description": "Case or pallet"})
-    gtin = fields.String()
-    lot = fields.String()
-    serial = fields.String()
+    kind = Text(required=True, metadata={"description": "lot, case, pallet, pack, or packs (of a lot)"})
+    sscc = Text(metadata={"description": "Case or pallet"})
+    gtin = Text()
+    lot = Text()
+    serial = Text()
 
 
 class PartySchema(Schema):
-    account = fields.String(required=True, metadata={"description": "Chain address"})
-    gln = fields.String(allow_none=True, metadata={"description": "GLN registered on chain for the account"})
-    name = fields.String(allow_none=True, metadata={"description": "Organisation name known to the service"})
+    account = Text(required=True, metadata={"description": "Chain address"})
+    gln = Text(allow_none=True, metadata={"description": "GLN registered on chain for the account"})
+    name = Text(allow_none=True, metadata={"description": "Organisation name known to the service"})
 
 
 class PlaceSchema(Schema):
-    gln = fields.String(allow_none=True)
-    name = fields.String(allow_none=True)
+    gln = Text(allow_none=True)
+    name = Text(allow_none=True)
 
 
 class EventSchema(Schema):
-    event = fields.String(
+    event = Text(
         required=True,
         metadata={
             "description": "commissioned, recalled, quarantined, cleared (of the subject: lot, unit or pack), "
@@ -101,7 +102,7 @@ class EventSchema(Schema):
     time = fields.DateTime(allow_none=True, metadata={"description": "Block timestamp, UTC"})
     block_number = fields.Integer(required=True)
     log_index = fields.Integer(required=True)
-    tx_hash = fields.String(required=True)
+    tx_hash = Text(required=True)
     packs = fields.Integer(allow_none=True, metadata={"description": "Packs the event names (case packing, pack sets)"})
 
 
@@ -111,7 +112,7 @@ class MomentSchema(Schema):
 
 
 class UntilSchema(MomentSchema):
-    event = fields.String(
+    event = Text(
         required=True, metadata={"description": "pallet_unpacked, case_shipped, case_unpacked or case_palletised"}
     )
 
@@ -142,8 +143,8 @@ class ReadingsSummarySchema(Schema):
 
 
 class SensorSummarySchema(ReadingsSummarySchema):
-    sensor_id = fields.String(required=True, metadata={"description": "keccak256 of the logger's id, as on chain"})
-    units = fields.List(fields.String(), required=True, metadata={"description": "SSCCs it recorded on"})
+    sensor_id = Text(required=True, metadata={"description": "keccak256 of the logger's id, as on chain"})
+    units = fields.List(Text(), required=True, metadata={"description": "SSCCs it recorded on"})
 
 
 class ReadingsSchema(Schema):
@@ -158,26 +159,26 @@ class AllowedSchema(Schema):
 
 class ExcursionSchema(Schema):
     unit = fields.Nested(RefSchema, required=True)
-    sensor_id = fields.String(required=True)
+    sensor_id = Text(required=True)
     time = fields.DateTime(allow_none=True, metadata={"description": "When the first out-of-range reading was taken"})
     celsius = fields.Float(required=True, metadata={"description": "That reading"})
     allowed = fields.Nested(AllowedSchema, required=True)
     block_number = fields.Integer(required=True)
-    tx_hash = fields.String(required=True)
+    tx_hash = Text(required=True)
     recorded_at = fields.DateTime(allow_none=True, metadata={"description": "Block timestamp"})
 
 
 class SubjectSchema(Schema):
-    kind = fields.String(required=True, metadata={"description": "pack, case, pallet or lot"})
-    id = fields.String(required=True, metadata={"description": "On-chain id (sgtin, sscc or lgtin hash)"})
-    sscc = fields.String()
-    gtin = fields.String()
-    serial = fields.String()
-    lot = fields.String()
+    kind = Text(required=True, metadata={"description": "pack, case, pallet or lot"})
+    id = Text(required=True, metadata={"description": "On-chain id (sgtin, sscc or lgtin hash)"})
+    sscc = Text()
+    gtin = Text()
+    serial = Text()
+    lot = Text()
     expiry = fields.Date(allow_none=True)
-    lot_id = fields.String()
+    lot_id = Text()
     leaf_index = fields.Integer(metadata={"description": "The pack's position in its lot's serial tree"})
-    manufacturer = fields.String(metadata={"description": "The lot's manufacturer (chain address)"})
+    manufacturer = Text(metadata={"description": "The lot's manufacturer (chain address)"})
 
 
 class PackCountsSchema(Schema):

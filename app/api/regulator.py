@@ -16,8 +16,9 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 
 from app.api import fields as gs1f
 from app.api.auth import SECURITY
+from app.api.fields import Text
 from app.api.problems import problem
-from app.services import alerts, mirror, queries
+from app.services import alerts, detect, mirror, queries  # noqa: F401  (detect registers its rules)
 
 blp = Blueprint(
     "regulator",
@@ -27,11 +28,6 @@ blp = Blueprint(
 )
 
 MAX_TEXT = 2000
-# Postgres text cannot hold NUL, and control characters in a note are never meant: refuse them (a 422, not a 500).
-PLAIN_LINE = validate.Regexp(r"^[^\x00-\x1f\x7f]*\Z", error="charset: must not contain control characters")
-PLAIN_TEXT = validate.Regexp(
-    r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*\Z", error="charset: must not contain control characters but tab and newline"
-)
 
 
 def _hex(value) -> str | None:
@@ -73,7 +69,18 @@ def _transition_refused(exc: alerts.TransitionRefused):
 # --------------------------------------------------------------------------- query parameters
 
 
-class Cursor(fields.String):
+class KnownRule(validate.OneOf):
+    """A registered detection rule (422 ``one_of: …`` listing them). Read at each call, so a rule registered
+    after startup counts too; the OpenAPI enum lists the rules registered when the document was built."""
+
+    def __init__(self):
+        super().__init__((), error="one_of: must be one of {choices}")
+
+    choices = property(lambda self: sorted(alerts.RULES), lambda self, value: None)
+    choices_text = property(lambda self: ", ".join(self.choices), lambda self, value: None)
+
+
+class Cursor(Text):
     """An opaque page cursor, as returned in `next`; deserialises to the sort key it carries."""
 
     def __init__(self, kind: str, size: int, **kwargs):
@@ -139,12 +146,12 @@ class RecallQuerySchema(Schema):
 
 
 class AlertQuerySchema(Schema):
-    status = fields.String(
+    status = Text(
         validate=validate.OneOf(alerts.STATUSES, error="one_of: must be one of {choices}"),
         metadata={"description": "open, acknowledged or closed; all when absent"},
     )
-    rule = fields.String(
-        validate=[validate.Length(min=1, max=100, error="length: must be {min} to {max} characters"), PLAIN_LINE],
+    rule = Text(
+        validate=KnownRule(),
         metadata={"description": "Only alerts of this detection rule"},
     )
     limit = _limit()
@@ -152,16 +159,18 @@ class AlertQuerySchema(Schema):
 
 
 class AlertAcknowledgementSchema(Schema):
-    note = fields.String(
-        validate=[validate.Length(min=1, max=MAX_TEXT, error="length: must be {min} to {max} characters"), PLAIN_TEXT],
+    note = Text(
+        multiline=True,
+        validate=validate.Length(min=1, max=MAX_TEXT, error="length: must be {min} to {max} characters"),
         metadata={"description": "Optional note, kept with the alert's evidence"},
     )
 
 
 class AlertClosureSchema(Schema):
-    resolution = fields.String(
+    resolution = Text(
         required=True,
-        validate=[validate.Length(max=MAX_TEXT, error="length: must be at most {max} characters"), PLAIN_TEXT],
+        multiline=True,
+        validate=validate.Length(max=MAX_TEXT, error="length: must be at most {max} characters"),
         error_messages={"required": "required: say how the alert was resolved"},
         metadata={"description": "How the alert was resolved"},
     )
@@ -176,88 +185,88 @@ class AlertClosureSchema(Schema):
 
 
 class TradingPartnerSchema(Schema):
-    account = fields.String(required=True, metadata={"description": "Chain address"})
-    gln = fields.String(allow_none=True)
-    name = fields.String(allow_none=True, metadata={"description": "Null when the service has no record of it"})
+    account = Text(required=True, metadata={"description": "Chain address"})
+    gln = Text(allow_none=True)
+    name = Text(allow_none=True, metadata={"description": "Null when the service has no record of it"})
 
 
 class LotRecordSchema(Schema):
-    lot_id = fields.String(required=True)
-    gtin = fields.String(required=True)
-    lot = fields.String(required=True, metadata={"description": "Lot number (AI 10)"})
+    lot_id = Text(required=True)
+    gtin = Text(required=True)
+    lot = Text(required=True, metadata={"description": "Lot number (AI 10)"})
     expiry = fields.Date(required=True)
     serial_count = fields.Integer(required=True)
-    serials_root = fields.String(required=True, metadata={"description": "Merkle root of the serials, on chain"})
-    product_name = fields.String(allow_none=True)
+    serials_root = Text(required=True, metadata={"description": "Merkle root of the serials, on chain"})
+    product_name = Text(allow_none=True)
     manufacturer = fields.Nested(TradingPartnerSchema, required=True)
     recalled = fields.Boolean(required=True)
     quarantined = fields.Boolean(required=True)
     commissioned_at = fields.DateTime(allow_none=True)
     block_number = fields.Integer(required=True)
-    tx_hash = fields.String(required=True)
+    tx_hash = Text(required=True)
 
 
 class ActivityUnitSchema(Schema):
-    id = fields.String(required=True)
-    sscc = fields.String(allow_none=True)
-    kind = fields.String(allow_none=True, metadata={"description": "case or pallet"})
+    id = Text(required=True)
+    sscc = Text(allow_none=True)
+    kind = Text(allow_none=True, metadata={"description": "case or pallet"})
 
 
 class ActivityLotSchema(Schema):
-    id = fields.String(required=True)
-    gtin = fields.String(allow_none=True)
-    lot = fields.String(allow_none=True)
+    id = Text(required=True)
+    gtin = Text(allow_none=True)
+    lot = Text(allow_none=True)
 
 
 class PartnerEventSchema(Schema):
-    event = fields.String(required=True, metadata={"example": "shipped"})
-    role = fields.String(required=True, metadata={"description": "The partner's part: actor or counterparty"})
+    event = Text(required=True, metadata={"example": "shipped"})
+    role = Text(required=True, metadata={"description": "The partner's part: actor or counterparty"})
     at = fields.DateTime(allow_none=True, metadata={"description": "Block time"})
     actor = fields.Nested(TradingPartnerSchema, allow_none=True)
     counterparty = fields.Nested(TradingPartnerSchema, allow_none=True)
     unit = fields.Nested(ActivityUnitSchema, allow_none=True)
     lot = fields.Nested(ActivityLotSchema, allow_none=True)
-    gtin = fields.String(allow_none=True)
+    gtin = Text(allow_none=True)
     packs = fields.Integer(allow_none=True, metadata={"description": "Packs the event names (or a lot's serials)"})
     readings = fields.Integer(allow_none=True, metadata={"description": "Temperature readings recorded"})
     block_number = fields.Integer(required=True)
     log_index = fields.Integer(required=True)
-    tx_hash = fields.String(required=True)
+    tx_hash = Text(required=True)
 
 
 class RecallRecordSchema(Schema):
-    lot_id = fields.String(required=True)
-    gtin = fields.String(required=True)
-    lot = fields.String(required=True)
+    lot_id = Text(required=True)
+    gtin = Text(required=True)
+    lot = Text(required=True)
     expiry = fields.Date(required=True)
     serial_count = fields.Integer(required=True)
     manufacturer = fields.Nested(TradingPartnerSchema, required=True)
     recalled_by = fields.Nested(TradingPartnerSchema, required=True)
     recalled_at = fields.DateTime(allow_none=True)
     block_number = fields.Integer(required=True)
-    tx_hash = fields.String(required=True)
+    tx_hash = Text(required=True)
 
 
 class AlertOrganisationSchema(Schema):
     id = fields.Integer(required=True)
-    name = fields.String(allow_none=True)
-    gln = fields.String(allow_none=True)
+    name = Text(allow_none=True)
+    gln = Text(allow_none=True)
 
 
 class AlertSchema(Schema):
     id = fields.Integer(required=True)
-    rule = fields.String(required=True)
-    subject = fields.String(required=True)
-    status = fields.String(required=True, validate=validate.OneOf(alerts.STATUSES))
-    severity = fields.String(required=True, validate=validate.OneOf(alerts.SEVERITIES))
-    summary = fields.String(required=True)
+    rule = Text(required=True)
+    subject = Text(required=True)
+    status = Text(required=True, validate=validate.OneOf(alerts.STATUSES))
+    severity = Text(required=True, validate=validate.OneOf(alerts.SEVERITIES))
+    summary = Text(required=True)
     evidence = fields.List(fields.Raw(), required=True, metadata={"description": "The latest occurrences' facts"})
     parties = fields.List(fields.Nested(AlertOrganisationSchema), required=True)
-    gtin = fields.String(allow_none=True)
-    lot = fields.String(allow_none=True)
-    lot_id = fields.String(allow_none=True)
-    sgtin_id = fields.String(allow_none=True)
-    unit_id = fields.String(allow_none=True)
+    gtin = Text(allow_none=True)
+    lot = Text(allow_none=True)
+    lot_id = Text(allow_none=True)
+    sgtin_id = Text(allow_none=True)
+    unit_id = Text(allow_none=True)
     occurrences = fields.Integer(required=True)
     first_seen = fields.DateTime(required=True)
     last_seen = fields.DateTime(required=True)
@@ -265,14 +274,14 @@ class AlertSchema(Schema):
     acknowledged_at = fields.DateTime(allow_none=True)
     closed_by = fields.Nested(AlertOrganisationSchema, allow_none=True)
     closed_at = fields.DateTime(allow_none=True)
-    resolution = fields.String(allow_none=True)
+    resolution = Text(allow_none=True)
 
 
 def _page_schema(name: str, item: type[Schema]) -> type[Schema]:
     return Schema.from_dict(
         {
             "items": fields.List(fields.Nested(item), required=True),
-            "next": fields.String(allow_none=True, metadata={"description": "Pass as `cursor`; null at the end"}),
+            "next": Text(allow_none=True, metadata={"description": "Pass as `cursor`; null at the end"}),
         },
         name=name,
     )

@@ -22,7 +22,7 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 
 from app import gs1
 from app.api.auth import SECURITY
-from app.api.fields import GLN, LotNumber, VerifiableCode
+from app.api.fields import GLN, LotNumber, Text, VerifiableCode
 from app.api.problems import problem
 from app.services import verify as service
 
@@ -43,34 +43,34 @@ CODE_PARAMETER = {
 
 
 class ReasonSchema(Schema):
-    code = fields.String(required=True, metadata={"description": "machine-readable reason, e.g. `recalled`"})
-    verdict = fields.String(required=True, metadata={"description": "the verdict this reason implies"})
-    detail = fields.String(required=True)
+    code = Text(required=True, metadata={"description": "machine-readable reason, e.g. `recalled`"})
+    verdict = Text(required=True, metadata={"description": "the verdict this reason implies"})
+    detail = Text(required=True)
 
 
 class ProofSchema(Schema):
-    lot_id = fields.String(required=True)
+    lot_id = Text(required=True)
     leaf_index = fields.Integer(required=True)
-    leaf = fields.String(required=True)
-    proof = fields.List(fields.String(), required=True)
-    root = fields.String(required=True, metadata={"description": "the lot's serialsRoot on chain"})
+    leaf = Text(required=True)
+    proof = fields.List(Text(), required=True)
+    root = Text(required=True, metadata={"description": "the lot's serialsRoot on chain"})
     block_number = fields.Integer(required=True, metadata={"description": "block of the LotCommissioned event"})
-    tx_hash = fields.String(required=True)
-    how_to_check = fields.String(required=True)
+    tx_hash = Text(required=True)
+    how_to_check = Text(required=True)
 
 
 class VerificationSchema(Schema):
-    kind = fields.String(required=True, metadata={"description": "pack, lot or logistic_unit"})
-    verdict = fields.String(required=True, validate=validate.OneOf(service.VERDICTS))
+    kind = Text(required=True, metadata={"description": "pack, lot or logistic_unit"})
+    verdict = Text(required=True, validate=validate.OneOf(service.VERDICTS))
     reasons = fields.List(fields.Nested(ReasonSchema), required=True)
-    gtin = fields.String()
-    serial = fields.String()
-    lot = fields.String(allow_none=True)
-    expiry = fields.String(allow_none=True)
-    sscc = fields.String()
-    sgtin_id = fields.String()
-    lot_id = fields.String()
-    unit_id = fields.String()
+    gtin = Text()
+    serial = Text()
+    lot = Text(allow_none=True)
+    expiry = Text(allow_none=True)
+    sscc = Text()
+    sgtin_id = Text()
+    lot_id = Text()
+    unit_id = Text()
     lot_record = fields.Dict(metadata={"description": "the lot as committed on chain"})
     state = fields.Dict(metadata={"description": "the pack's own state: dispensed, destroyed, quarantined"})
     custody = fields.Dict(metadata={"description": "holder now, in transit, and the custody path (handoffs)"})
@@ -79,13 +79,13 @@ class VerificationSchema(Schema):
 
 
 class BatchSchema(Schema):
-    codes = fields.List(fields.String(validate=validate.Length(min=1, max=gs1.MAX_INPUT_LENGTH)), required=True,
+    codes = fields.List(Text(validate=validate.Length(min=1, max=gs1.MAX_INPUT_LENGTH)), required=True,
                         validate=validate.Length(min=1, max=MAX_CODES, error="between 1 and 1000 codes"))  # fmt: skip
 
 
 class BatchResultSchema(Schema):
     results = fields.List(fields.Nested(VerificationSchema), required=True)
-    summary = fields.Dict(keys=fields.String(), values=fields.Integer(), required=True)
+    summary = fields.Dict(keys=Text(), values=fields.Integer(), required=True)
 
 
 def _log():
@@ -154,12 +154,12 @@ class LvmQuerySchema(Schema):
     class Meta:
         unknown = "exclude"  # a router may add its own parameters
 
-    linkType = fields.String(load_default="verificationService", validate=validate.OneOf(LVM_LINK_TYPES))
+    linkType = Text(load_default="verificationService", validate=validate.OneOf(LVM_LINK_TYPES))
     reqGLN = GLN(required=True)
     corrUUID = fields.UUID(required=True)
-    context = fields.String(load_default="dscsaSaleableReturn", validate=validate.OneOf(LVM_CONTEXTS))
+    context = Text(load_default="dscsaSaleableReturn", validate=validate.OneOf(LVM_CONTEXTS))
     lot = LotNumber(data_key="10", load_default=None)
-    expiry = fields.String(data_key="17", load_default=None, validate=validate.Regexp(r"^\d{6}$", error="YYMMDD"))
+    expiry = Text(data_key="17", load_default=None, validate=validate.Regexp(r"^\d{6}$", error="YYMMDD"))
 
     @validates_schema
     def _expiry(self, data, **kwargs):
@@ -172,14 +172,14 @@ class LvmQuerySchema(Schema):
 
 class LvmDataSchema(Schema):
     verified = fields.Boolean(required=True)
-    verificationFailureReason = fields.String()
-    additionalInfo = fields.String()
+    verificationFailureReason = Text()
+    additionalInfo = Text()
 
 
 class LvmResponseSchema(Schema):
-    verificationTimestamp = fields.String(required=True)
-    responderGLN = fields.String(required=True)
-    corrUUID = fields.String(required=True)
+    verificationTimestamp = Text(required=True)
+    responderGLN = Text(required=True)
+    corrUUID = Text(required=True)
     data = fields.Nested(LvmDataSchema)
 
 

@@ -19,6 +19,7 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 
 from app.api import fields as gs1f
 from app.api.auth import SECURITY
+from app.api.fields import Text
 from app.api.operations import OperationSchema, render
 from app.api.problems import problem
 from app.services import outbox, readings, writes
@@ -34,7 +35,7 @@ WAIT_POLL_SECONDS = 0.05
 
 
 class WaitSchema(Schema):
-    wait = fields.String(
+    wait = Text(
         validate=validate.OneOf(["confirmed"]),
         metadata={"description": "`confirmed`: answer once the operation is confirmed or failed"},
     )
@@ -45,21 +46,27 @@ class WaitSchema(Schema):
     )
 
 
+def _celsius():
+    # The bounds in the document as numbers (apispec writes a Decimal field's as strings, which is invalid).
+    return fields.Decimal(required=True, places=2, allow_nan=False, validate=validate.Range(min=-100, max=100),
+                          metadata={"minimum": -100, "maximum": 100, "description": "°C, two decimals"})  # fmt: skip
+
+
 class StorageSchema(Schema):
-    min_celsius = fields.Decimal(required=True, places=2, validate=validate.Range(min=-100, max=100))
-    max_celsius = fields.Decimal(required=True, places=2, validate=validate.Range(min=-100, max=100))
+    min_celsius = _celsius()
+    max_celsius = _celsius()
 
 
 class ProductRegistrationSchema(Schema):
     gtin = gs1f.GTIN(required=True, metadata={"example": "09506000134352"})
-    name = fields.String(required=True, validate=validate.Length(min=1, max=200))
-    strength = fields.String(validate=validate.Length(max=100))
-    dosage_form = fields.String(validate=validate.Length(max=100), metadata={"example": "film-coated tablet"})
+    name = Text(required=True, validate=validate.Length(min=1, max=200))
+    strength = Text(validate=validate.Length(max=100))
+    dosage_form = Text(validate=validate.Length(max=100), metadata={"example": "film-coated tablet"})
     storage = fields.Nested(StorageSchema, required=True, metadata={"description": "Storage range, °C"})
 
 
 class SerialRangeSchema(Schema):
-    prefix = fields.String(load_default="", validate=validate.Regexp(r"^[0-9A-Za-z]{0,19}$"))
+    prefix = Text(load_default="", validate=validate.Regexp(r"^[0-9A-Za-z]{0,19}$"))
     first = fields.Integer(required=True, validate=validate.Range(min=0))
     count = fields.Integer(required=True, validate=validate.Range(min=1, max=writes.MAX_SERIALS))
     digits = fields.Integer(load_default=10, validate=validate.Range(min=1, max=20))
@@ -132,19 +139,19 @@ class StatusTargetSchema(Schema):
 
 
 class ReadingsJsonSchema(Schema):
-    sensor_id = fields.String(required=True, validate=validate.Length(min=1, max=100))
+    sensor_id = Text(required=True, validate=validate.Length(min=1, max=100))
     start = fields.Raw(required=True, metadata={"description": "ISO-8601 time with zone, or unix seconds"})
     interval = fields.Integer(required=True, metadata={"description": "Seconds between readings"})
     celsius = fields.List(fields.Raw(), required=True, metadata={"description": "Readings in °C"})
 
 
 class ReadingsQuerySchema(WaitSchema):
-    sensor_id = fields.String(validate=validate.Length(min=1, max=100))
+    sensor_id = Text(validate=validate.Length(min=1, max=100))
 
 
 class AcceptedSchema(Schema):
     operation = fields.Nested(OperationSchema, required=True)
-    status_url = fields.String(required=True)
+    status_url = Text(required=True)
 
 
 # --------------------------------------------------------------------------- the common path

@@ -20,6 +20,17 @@ from app.errors import NotFound, PharmatrackError
 
 STATUSES = ("open", "acknowledged", "closed")
 SEVERITIES = ("low", "medium", "high")
+RULES: set[str] = set()  # the detection rules alerts are raised for (register_rule; app/services/detect.py)
+
+
+def register_rule(*names: str) -> None:
+    """Declare detection rules: an alert is raised, and `GET /v1/alerts?rule=` filters, only for these."""
+    for name in names:
+        if not name or not name.isascii() or not name.replace("_", "").isalnum():
+            raise ValueError(f"a rule name is letters, digits and underscores, not {name!r}")
+    RULES.update(names)
+
+
 TRANSITIONS = {("open", "acknowledged"), ("open", "closed"), ("acknowledged", "closed")}
 TRANSITION_RULE = "alert_transition"
 MAX_EVIDENCE = 20
@@ -113,6 +124,8 @@ def raise_alert(
     """
     if not rule or not subject or not summary:
         raise ValueError("rule, subject and summary must be non-empty")
+    if rule not in RULES:
+        raise ValueError(f"rule {rule!r} is not registered (register_rule)")
     if severity not in SEVERITIES:
         raise ValueError(f"severity must be one of {', '.join(SEVERITIES)}, not {severity!r}")
     if not isinstance(evidence, dict):

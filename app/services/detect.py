@@ -43,6 +43,12 @@ RULES = {
     "not_holder": ("not_received", "medium", "a party scanned a unit it never received"),
     "not_recipient": ("not_received", "medium", "a party scanned a unit shipped to someone else"),
 }
+alerts.register_rule(
+    *{rule for rule, _, _ in RULES.values()},
+    "impossible_travel",
+    "repeated_failed_verifications",
+    "temperature_excursion",
+)
 FAILED = ("unknown", "counterfeit")  # verdicts that count as a failed verification
 
 UNSEEN = """
