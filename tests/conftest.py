@@ -37,16 +37,15 @@ _SESSION_DATA_DIR = tempfile.mkdtemp(prefix="pharmatrack-test-data-")
 os.environ["PHARMATRACK_DATA_DIR"] = _SESSION_DATA_DIR
 
 
-def _repo_data_state() -> dict[str, tuple[int, int]] | None:
-    """What lies in the repository's .data (but the embedded Postgres and logs a running `make run` keeps
-    writing): path -> (size, mtime)."""
-    if not REPO_DATA_DIR.exists():
-        return None
-    return {
-        str(p.relative_to(REPO_DATA_DIR)): (p.stat().st_size, p.stat().st_mtime_ns)
-        for p in REPO_DATA_DIR.rglob("*")
-        if p.is_file() and p.relative_to(REPO_DATA_DIR).parts[0] != "postgres" and p.suffix != ".log"
-    }
+def _repo_data_state() -> dict[str, tuple[int, int]]:
+    """The secrets `make run` keeps in the repository's .data (signing keystores, their password, the demo's
+    API keys): path -> (size, mtime). Not the embedded Postgres, logs or chain state a running stack rewrites."""
+    paths = [
+        *REPO_DATA_DIR.glob("keystores/*"),
+        REPO_DATA_DIR / "keystore-password",
+        REPO_DATA_DIR / "demo-api-keys.json",
+    ]
+    return {str(p.relative_to(REPO_DATA_DIR)): (p.stat().st_size, p.stat().st_mtime_ns) for p in paths if p.is_file()}
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -56,7 +55,8 @@ def repo_data_untouched() -> Iterator[None]:
     yield
     after = _repo_data_state()
     shutil.rmtree(_SESSION_DATA_DIR, ignore_errors=True)
-    assert after == before, f"tests wrote into {REPO_DATA_DIR}: {sorted(set(after or {}) - set(before or {}))}"
+    changed = sorted(k for k in {*before, *after} if before.get(k) != after.get(k))
+    assert not changed, f"tests wrote into {REPO_DATA_DIR}: {changed}"
 
 
 @pytest.fixture(scope="session")
