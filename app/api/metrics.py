@@ -22,4 +22,5 @@ class Metrics(MethodView):
         from app import __version__
 
         ext = current_app.extensions["pharmatrack"]
-        return Response(metrics.render(ext.db, ext.chain, __version__), mimetype=CONTENT_TYPE_LATEST)
+        # content_type, not mimetype: Flask adds "; charset=utf-8" to a mimetype, and CONTENT_TYPE_LATEST has it
+        return Response(metrics.render(ext.db, ext.chain, __version__), content_type=CONTENT_TYPE_LATEST)
