@@ -1,9 +1,11 @@
 """Demo data for `pharmatrack demo` and `pharmatrack up --demo`: a small supply chain on the
 local chain, sent straight to the contract from anvil's unlocked dev accounts.
 
-A manufacturer commissions a lot of 200 packs, packs 4 cases onto a pallet and ships it to a
-distributor with a temperature logger (one reading above +8 °C: an excursion); the distributor splits the cases between two
-pharmacies, which open them and dispense a few packs each.
+A manufacturer commissions a lot of 200 packs, packs them into 4 cases on 2 pallets and ships both
+to a distributor, each with a temperature logger: the first pallet's logger reads once above +8 °C
+(an excursion: its packs verify `suspect`), the second's stays within +2..+8 °C (its packs verify
+`verified`). The distributor splits the cases between two pharmacies, one case of each pallet to
+each, which open them and dispense a few packs from the first pallet's cases.
 """
 
 from __future__ import annotations
@@ -34,10 +36,18 @@ GTIN = "09506000134352"
 LOT = "DEMO-L1"
 PACKS = 200
 PER_CASE = 50
+WARM_READINGS = [420, 450, 930, 510, 490, 460]  # centi-°C: one reading of +9.3 °C, above +8 °C
+COOL_READINGS = [410, 430, 450, 440, 420, 430]
+# Packs to try (serials): on the warm pallet (excursion: `suspect`) and on the cool one (`verified`), each
+# at Riverside Pharmacy, in cases it received and opened; neither dispensed.
+WARM_PACK, COOL_PACK = "DEMO000010", "DEMO000110"
 
 
 def with_check_digit(body: str) -> str:
     return body + str(gs1_standard_check_digit(body))
+
+
+PALLET_SSCCS = [with_check_digit("10950600000009000"), with_check_digit("10950600000009002")]
 
 
 @dataclass(frozen=True)
@@ -95,23 +105,29 @@ def seed(settings: Settings) -> dict:
     store_serials(settings, maker.gln, lot_id, expiry, serials, tree.root)
 
     case_ssccs = [int(with_check_digit(f"10950600000000{c:03d}")) for c in range(PACKS // PER_CASE)]
-    pallet_sscc = int(with_check_digit("10950600000009000"))
     for c, sscc in enumerate(case_ssccs):
         send(pt.functions.packCase(sscc, lot_id, c * PER_CASE, PER_CASE), maker.account)
     case_ids = [sscc_id(s) for s in case_ssccs]
-    send(pt.functions.packPallet(pallet_sscc, case_ids), maker.account)
-    pallet_id = sscc_id(pallet_sscc)
-    send(pt.functions.ship([pallet_id], distributor.account), maker.account)
+    # cases 0 and 1 ride the warm pallet, 2 and 3 the cool one
+    pallets = [(PALLET_SSCCS[0], case_ids[:2], WARM_READINGS), (PALLET_SSCCS[1], case_ids[2:], COOL_READINGS)]
+    for sscc, cases, _ in pallets:
+        send(pt.functions.packPallet(int(sscc), cases), maker.account)
+    pallet_ids = [sscc_id(sscc) for sscc, _, _ in pallets]
+    send(pt.functions.ship(pallet_ids, distributor.account), maker.account)
 
     start = w3.eth.get_block("latest")["timestamp"] - 6 * 600
-    logger = Web3.keccak(text="demo-logger-1")
-    send(pt.functions.recordReadings(pallet_id, logger, start, 600, pack_readings([420, 450, 930, 510, 490, 460])), distributor.account)  # fmt: skip
-    send(pt.functions.receiveShipment([pallet_id]), distributor.account)
-    send(pt.functions.unpack([pallet_id]), distributor.account)
-    send(pt.functions.ship(case_ids[:2], pharmacy_a.account), distributor.account)
-    send(pt.functions.ship(case_ids[2:], pharmacy_b.account), distributor.account)
+    for n, (pallet_id, (_, _, readings)) in enumerate(zip(pallet_ids, pallets, strict=True), start=1):
+        logger = Web3.keccak(text=f"demo-logger-{n}")
+        send(pt.functions.recordReadings(pallet_id, logger, start, 600, pack_readings(readings)), distributor.account)
+    send(pt.functions.receiveShipment(pallet_ids), distributor.account)
+    send(pt.functions.unpack(pallet_ids), distributor.account)
+    # each pharmacy gets a case from each pallet: packs with the excursion and packs without
+    share = {pharmacy_a.account: [case_ids[0], case_ids[2]], pharmacy_b.account: [case_ids[1], case_ids[3]]}
+    for pharmacy in (pharmacy_a, pharmacy_b):
+        send(pt.functions.ship(share[pharmacy.account], pharmacy.account), distributor.account)
 
-    for pharmacy, cases in ((pharmacy_a, case_ids[:2]), (pharmacy_b, case_ids[2:])):
+    for pharmacy in (pharmacy_a, pharmacy_b):
+        cases = share[pharmacy.account]
         send(pt.functions.receiveShipment(cases), pharmacy.account)
         send(pt.functions.unpack(cases), pharmacy.account)
         first = case_ids.index(cases[0]) * PER_CASE

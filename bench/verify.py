@@ -34,8 +34,9 @@ next waits, which saturates the server: on 2 cores, 1M serials, 2 x 8 gthread, 1
 ``--rounds`` rounds that alternate between the two (3 by default: verify 10 s, ceiling 10 s, three times), so that
 a drift of the machine's speed during the run (seen here: ±8% between runs) falls on both alike:
 ``GET /v1/products/{gtin}`` for a random registered GTIN, the same server answering a trivial route (the API key
-gate, then one indexed SELECT, prepared). Both routes are behind the same API key gate, so they differ only in the
-work after authentication.
+gate, then one indexed SELECT, prepared). Both requests carry the same API key and both routes check it (product
+data is public, but a key sent with it is checked all the same), so they differ only in the work after
+authentication.
 
 Figures (last line ``verify_rps V p99_ms P ceiling_rps C ratio R``): V and C are wrk's completed requests per
 second of each endpoint over its rounds (any status; a status other than 200 is reported, and makes the run exit

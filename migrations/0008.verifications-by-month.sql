@@ -79,7 +79,13 @@ BEGIN
 END
 $$;
 
-SELECT verification_months(COALESCE((SELECT min(at) FROM verifications_unpartitioned), now()),
-                           GREATEST(now(), (SELECT max(at) FROM verifications_unpartitioned)) + interval '3 months');
+-- PERFORM in a DO block, not a bare SELECT: yoyo prints the rows a migration's statement returns, and
+-- `up` printed this one as a stray table on every fresh start.
+DO $$
+BEGIN
+    PERFORM verification_months(COALESCE((SELECT min(at) FROM verifications_unpartitioned), now()),
+                                GREATEST(now(), (SELECT max(at) FROM verifications_unpartitioned)) + interval '3 months');
+END
+$$;
 INSERT INTO verifications SELECT * FROM verifications_unpartitioned;
 DROP TABLE verifications_unpartitioned;

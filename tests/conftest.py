@@ -8,9 +8,12 @@ own (created here, dropped at the end), so concurrent runs never collide.
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import psycopg2
@@ -25,6 +28,35 @@ from app.db import migrate
 from app.db.embedded import EmbeddedPostgres
 
 RUN_ID = uuid.uuid4().hex[:10]
+
+# The working copy's data folder belongs to `make run` (its keystores, their password, the demo's API
+# keys): no test may write there. Settings made in tests name a temporary folder, and every process
+# a test starts inherits one (PHARMATRACK_DATA_DIR below), so a default cannot reach the repository.
+REPO_DATA_DIR = Path(__file__).resolve().parents[1] / ".data"
+_SESSION_DATA_DIR = tempfile.mkdtemp(prefix="pharmatrack-test-data-")
+os.environ["PHARMATRACK_DATA_DIR"] = _SESSION_DATA_DIR
+
+
+def _repo_data_state() -> dict[str, tuple[int, int]]:
+    """The secrets `make run` keeps in the repository's .data (signing keystores, their password, the demo's
+    API keys): path -> (size, mtime). Not the embedded Postgres, logs or chain state a running stack rewrites."""
+    paths = [
+        *REPO_DATA_DIR.glob("keystores/*"),
+        REPO_DATA_DIR / "keystore-password",
+        REPO_DATA_DIR / "demo-api-keys.json",
+    ]
+    return {str(p.relative_to(REPO_DATA_DIR)): (p.stat().st_size, p.stat().st_mtime_ns) for p in paths if p.is_file()}
+
+
+@pytest.fixture(scope="session", autouse=True)
+def repo_data_untouched() -> Iterator[None]:
+    """Fails the run if a test wrote keystores, passwords or keys into the working copy's .data/."""
+    before = _repo_data_state()
+    yield
+    after = _repo_data_state()
+    shutil.rmtree(_SESSION_DATA_DIR, ignore_errors=True)
+    changed = sorted(k for k in {*before, *after} if before.get(k) != after.get(k))
+    assert not changed, f"tests wrote into {REPO_DATA_DIR}: {changed}"
 
 
 @pytest.fixture(scope="session")
@@ -177,11 +209,12 @@ def register_org(w3: Web3, pharmatrack, n: int, sender: int = 0) -> int:
 
 
 @pytest.fixture
-def settings(anvil: AnvilNode, database_url: str, deployment):
+def settings(anvil: AnvilNode, database_url: str, deployment, tmp_path):
     from app.config import Settings
 
     return Settings.from_env(
         {
+            "PHARMATRACK_DATA_DIR": str(tmp_path / "data"),  # keystores and demo keys: never the repo's .data
             "DATABASE_URL": database_url,
             "RPC_URL": anvil.rpc_url,
             "DEPLOYMENT_FILE": str(deployment.path),

@@ -98,6 +98,24 @@ def _dispense_through_the_stack(base: str, keys_file) -> None:
     assert answer["verdict"] == "dispensed" and answer["proof"]["root"].startswith("0x"), answer
 
 
+def _demo_verdicts_through_the_stack(base: str, keys_file) -> None:
+    """The demo shows a clean path beside the excursion: at Riverside Pharmacy a pack of the cool pallet
+    verifies `verified`, one of the warm pallet `suspect` (temperature_excursion)."""
+    import urllib.parse
+
+    from app.demo import COOL_PACK, GTIN, WARM_PACK, with_check_digit
+
+    key = json.loads(keys_file.read_text())[with_check_digit("950600000003")]  # Riverside Pharmacy
+    verdicts = {}
+    for serial in (COOL_PACK, WARM_PACK):
+        code = urllib.parse.quote(f"(01){GTIN}(21){serial}")
+        request = urllib.request.Request(f"{base}/v1/verify?code={code}", headers={"Authorization": f"Bearer {key}"})
+        with urllib.request.urlopen(request, timeout=30) as resp:
+            answer = json.loads(resp.read())
+        verdicts[serial] = (answer["verdict"], [r["code"] for r in answer["reasons"]])
+    assert verdicts == {COOL_PACK: ("verified", []), WARM_PACK: ("suspect", ["temperature_excursion"])}
+
+
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
 def test_up_starts_everything_and_stops_everything(tmp_path, sig):
     env, port = _up_env(tmp_path)
@@ -123,6 +141,7 @@ def test_up_starts_everything_and_stops_everything(tmp_path, sig):
         ]
         names = " ".join(" ".join(p.cmdline()) for p in started)
         assert "anvil" in names and "gunicorn" in names and "postgres" in names and "relay" in names
+        _demo_verdicts_through_the_stack(base, tmp_path / "data" / "demo-api-keys.json")
         _dispense_through_the_stack(base, tmp_path / "data" / "demo-api-keys.json")
     finally:
         proc.send_signal(sig)

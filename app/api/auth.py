@@ -17,7 +17,9 @@ from app.api.problems import problem
 from app.services import orgs
 
 PUBLIC_ATTR = "_pharmatrack_public"
+KEY_CHECKED_ATTR = "_pharmatrack_key_checked"
 SECURITY = [{"ApiKey": []}]  # OpenAPI security requirement of every non-public operation
+OPTIONAL_SECURITY = [{}, {"ApiKey": []}]  # public, or with an API key (see public_key_checked)
 
 
 def public(view):
@@ -26,15 +28,27 @@ def public(view):
     return view
 
 
+def public_key_checked(view):
+    """Public, but an API key that comes with the request is still checked (a bad one is a 401, a good one
+    sets the principal): public data (product master data) answered the same to a client that always
+    sends its key, which also pays for the same authentication as on the closed routes."""
+    setattr(view, KEY_CHECKED_ATTR, True)
+    return public(view)
+
+
+def _view_attr(app: Flask, endpoint: str, attr: str) -> bool:
+    view = app.view_functions.get(endpoint)
+    if view is None:
+        return False
+    return bool(getattr(view, attr, False) or getattr(getattr(view, "view_class", None), attr, False))
+
+
 def is_public(app: Flask, endpoint: str | None) -> bool:
     if endpoint is None:
         return True  # no route matched: let the 404/405 handler answer
     if endpoint in app.config.get("PUBLIC_ENDPOINTS", ()):
         return True
-    view = app.view_functions.get(endpoint)
-    if view is None:
-        return False
-    return bool(getattr(view, PUBLIC_ATTR, False) or getattr(getattr(view, "view_class", None), PUBLIC_ATTR, False))
+    return _view_attr(app, endpoint, PUBLIC_ATTR)
 
 
 def _unauthorized(rule: str):
@@ -103,9 +117,11 @@ def register(app: Flask) -> None:
 
     @app.before_request
     def _require_credentials():
-        if is_public(current_app, request.endpoint):
-            return None
         header = request.headers.get("Authorization", "")
+        if is_public(current_app, request.endpoint) and not (
+            header and request.endpoint and _view_attr(current_app, request.endpoint, KEY_CHECKED_ATTR)
+        ):
+            return None
         scheme, _, key = header.partition(" ")
         if not header:
             return _unauthorized("required")

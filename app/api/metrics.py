@@ -24,4 +24,5 @@ class Metrics(MethodView):
 
         ext = current_app.extensions["pharmatrack"]
         supervisor = read_status(ext.settings.data_dir)  # written by `up`, if it runs this stack
-        return Response(metrics.render(ext.db, ext.chain, __version__, supervisor), mimetype=CONTENT_TYPE_LATEST)
+        # content_type, not mimetype: Flask adds "; charset=utf-8" to a mimetype, and CONTENT_TYPE_LATEST has it
+        return Response(metrics.render(ext.db, ext.chain, __version__, supervisor), content_type=CONTENT_TYPE_LATEST)

@@ -62,21 +62,25 @@ class Indexer:
         window: AdaptiveWindow | None = None,
         reset_on_new_chain: bool = False,
         until_block: int | None = None,
+        scratch: bool = False,
     ):
         self.db = db
         self.chain = chain
         self.deployment = deployment
         self.specs = specs
         self.addresses = [c["address"] for c in deployment.contracts.values()]
-        # every table the indexer writes: rolled back together on a reorg, emptied together on a reset
-        self.event_tables = sorted({s.table for s in specs.values()})
-        self.tables = [*self.event_tables, "pack_events"]
+        # every table the indexer writes (one list: writer.mirror_tables): rolled back together on a
+        # reorg, emptied together on a reset, compared by `index --verify`
+        self.tables = writer.mirror_tables(specs)
+        self.event_tables = [t for t in self.tables if t not in writer.DERIVED]  # one row per event
         self.confirmations = confirmations
         self.reorg_limit = reorg_limit
         self.window = window or AdaptiveWindow()
         self.reset_on_new_chain = reset_on_new_chain
         self.genesis = bytes.fromhex(deployment.genesis_hash[2:])
         self.until_block = until_block
+        # a scratch re-index (index --verify) holds only the mirror: no relayer or detector state to move
+        self.scratch = scratch
 
     @classmethod
     def for_deployment(cls, db: Database, chain: ChainClient, deployment: Deployment, **options) -> Indexer:
@@ -193,7 +197,7 @@ class Indexer:
                     "point DATABASE_URL at an empty database or reset the mirror"
                 )
             log.warning("new local chain: resetting the mirror")
-            store.reset(conn, self.tables)
+            store.reset(conn, self.tables, followers=not self.scratch)
             return None
         return cursor
 
@@ -237,7 +241,7 @@ class Indexer:
                     f"{cursor['block_number']}: the mirror is no longer trustworthy; re-index from scratch"
                 )
             ancestor = self.deployment.start_block - 1
-        deleted = store.rollback_above(conn, self.tables, ancestor)
+        deleted = store.rollback_above(conn, self.tables, ancestor, followers=not self.scratch)
         if ancestor < self.deployment.start_block:
             store.delete_cursor(conn)
         else:

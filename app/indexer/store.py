@@ -13,6 +13,8 @@ from app.db import fetch_all, fetch_one
 log = logging.getLogger(__name__)
 
 CURSOR_NAME = "main"
+# The indexer's bookkeeping beside the mirrored rows (writer.mirror_tables() lists those): headers, cursor.
+BOOKKEEPING = ("blocks", "indexer_cursor")
 
 READ_CURSOR = """
 SELECT name, chain_id, genesis_hash, block_number, block_hash, updated_at
@@ -114,8 +116,9 @@ def recent_blocks(conn, at_or_below: int, limit: int) -> list[tuple[int, bytes]]
     return [(r["number"], bytes(r["hash"])) for r in fetch_all(conn, RECENT_BLOCKS, (at_or_below, limit))]
 
 
-def rollback_above(conn, tables: list[str], block_number: int) -> dict[str, int]:
-    """Delete every mirrored row above block_number; return rows deleted per table."""
+def rollback_above(conn, tables: list[str], block_number: int, followers: bool = True) -> dict[str, int]:
+    """Delete every mirrored row above block_number; return rows deleted per table. `followers`: also
+    move back what follows the mirror (the detector's cursor, the relayer's confirmations)."""
     deleted = {}
     with conn.cursor() as cur:
         for table in [*tables, "blocks"]:
@@ -125,6 +128,8 @@ def rollback_above(conn, tables: list[str], block_number: int) -> dict[str, int]
                 (block_number,),
             )
             deleted[table] = cur.rowcount
+        if not followers:
+            return deleted
         # the detector must read the replayed blocks' events again
         cur.execute("UPDATE detector_cursor SET block_number = LEAST(block_number, %s)", (block_number,))
         # what the relayer saw mined above the ancestor is open again, and what it had confirmed is
@@ -138,12 +143,9 @@ def rollback_above(conn, tables: list[str], block_number: int) -> dict[str, int]
     return deleted
 
 
-def reset(conn, tables: list[str]) -> None:
+def reset(conn, tables: list[str], followers: bool = True) -> None:
     """Empty the mirror (the local dev chain was replaced by a new one)."""
     with conn.cursor() as cur:
-        cur.execute(
-            sql.SQL("TRUNCATE {}").format(
-                sql.SQL(", ").join(map(sql.Identifier, [*tables, "blocks", "indexer_cursor"]))
-            )
-        )
-        cur.execute("UPDATE detector_cursor SET block_number = -1")
+        cur.execute(sql.SQL("TRUNCATE {}").format(sql.SQL(", ").join(map(sql.Identifier, [*tables, *BOOKKEEPING]))))
+        if followers:
+            cur.execute("UPDATE detector_cursor SET block_number = -1")

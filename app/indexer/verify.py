@@ -1,5 +1,7 @@
 """`pharmatrack index --verify`: re-index from the deployment block into a scratch schema and
-compare it with the live mirror row by row, up to the live cursor."""
+compare it with the live mirror row by row, up to the live cursor. The tables are those the indexer
+writes (writer.mirror_tables(), the one list the writer, rollback and reset use too), every one
+compared, and the block headers of the blocks that carry events."""
 
 from __future__ import annotations
 
@@ -11,7 +13,7 @@ from psycopg2 import sql
 from app.chain.client import ChainClient
 from app.chain.deploy import Deployment
 from app.db import Database, fetch_all
-from app.indexer import store
+from app.indexer import store, writer
 from app.indexer.core import Indexer
 from app.indexer.events import EventSpec
 
@@ -61,10 +63,10 @@ def verify(
     if cursor is None:
         return Report(block=-1, differences=["the live mirror is empty: nothing to verify"])
     schema = f"verify_{uuid.uuid4().hex[:12]}"
-    tables = sorted({s.table for s in specs.values()})
+    tables = writer.mirror_tables(specs)
     with db.connection() as conn, conn.cursor() as cur:
         cur.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(schema)))
-        for table in [*tables, "blocks", "indexer_cursor"]:
+        for table in [*tables, *store.BOOKKEEPING]:
             cur.execute(
                 sql.SQL("CREATE TABLE {}.{} (LIKE public.{} INCLUDING ALL)").format(
                     sql.Identifier(schema), sql.Identifier(table), sql.Identifier(table)
@@ -72,7 +74,7 @@ def verify(
             )
     scratch = Database(url, maxconn=1, options=f"-c search_path={schema}")
     try:
-        indexer = Indexer(scratch, chain, deployment, specs, until_block=cursor["block_number"])
+        indexer = Indexer(scratch, chain, deployment, specs, until_block=cursor["block_number"], scratch=True)
         while (step := indexer.run_once()).blocks or step.rolled_back_to is not None:
             if progress:
                 progress(step)

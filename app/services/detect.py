@@ -5,7 +5,11 @@ subject, counting repeats).
 The rules:
 - from each verification or refused scan (its reasons): unknown product, serial not in its lot,
   lot or expiry mismatch, expired, recalled, quarantined, already dispensed or destroyed (a clone),
-  verified or scanned by a party that never received it;
+  verified or scanned by a party that never received it. A pharmacy verifying a pack it dispensed
+  itself, within DISPENSE_RECHECK_SECONDS of the dispense, is no clone: it is checking its own sale
+  (or a patient's return it may still take back: the EU FMD lets the dispensing premises undo a
+  dispense within ten days). The verdict stays `dispensed`; only the alert is not raised. Later, or
+  by anyone else, or a second dispensing scan of it, it is a clone;
 - across verifications: the same serial seen at two places (GLNs) within DETECT_TRAVEL_SECONDS,
   and one requester failing DETECT_FAILED_VERIFICATIONS times within DETECT_WINDOW_SECONDS;
 - from the chain: every temperature excursion (ExcursionDetected), on the unit that carried it.
@@ -50,6 +54,7 @@ alerts.register_rule(
     "temperature_excursion",
 )
 FAILED = ("unknown", "counterfeit")  # verdicts that count as a failed verification
+DISPENSE_RECHECK_SECONDS = 10 * 86400  # EU FMD (Delegated Regulation 2016/161, art. 13(2)): undo within 10 days
 
 UNSEEN = """
 SELECT id, at, organisation_id, requester_gln, channel, code, gtin, serial, lot, sgtin_id, unit_id, verdict, reasons
@@ -85,6 +90,15 @@ FROM ev_excursion_detected e WHERE e.block_number > %s AND e.block_number <= %s
 ORDER BY e.block_number, e.log_index
 """
 MOVE = "UPDATE detector_cursor SET block_number = %s WHERE name = 'main'"
+# Whether the requester itself dispensed this pack, less than `window` seconds before asking.
+DISPENSED_BY_REQUESTER = """
+SELECT 1 FROM lot_serials s
+JOIN pack_events p ON p.lot_id = s.lot_id AND p.leaf_index = s.leaf_index AND p.kind = 'dispensed'
+JOIN organisations o ON o.account = p.actor AND o.id = %(org)s
+JOIN blocks b ON b.number = p.block_number
+WHERE s.sgtin_id = %(sgtin)s AND %(at)s < b.timestamp + make_interval(secs => %(window)s)
+LIMIT 1
+"""
 
 
 @dataclass(frozen=True)
@@ -167,6 +181,8 @@ class Detector:
                 parties.append(manufacturers[row["gtin"]])
             parties = [p for p in parties if p is not None]
             for rule, severity, summary in {RULES[r] for r in row["reasons"] if r in RULES}:
+                if rule == "clone" and self._own_dispense_rechecked(conn, row):
+                    continue
                 # per requester: a party sees only what it presented (and the manufacturer all of it)
                 subject = f"{_subject(row, rule)}@org:{row['organisation_id']}"
                 self._raise(conn, rule, subject, summary, _evidence(row), parties, severity, row)
@@ -180,6 +196,17 @@ class Detector:
             with conn.cursor() as cur:
                 cur.execute(MARK, ([r["id"] for r in rows],))
         return raised
+
+    @staticmethod
+    def _own_dispense_rechecked(conn, row: dict) -> bool:
+        """A verification (not a dispensing scan) of a pack by the organisation that dispensed it, soon after."""
+        if row["channel"] == "scan" or "dispensed" not in row["reasons"] or row["sgtin_id"] is None:
+            return False
+        if row["organisation_id"] is None:
+            return False
+        args = {"sgtin": row["sgtin_id"], "org": row["organisation_id"], "at": row["at"],
+                "window": DISPENSE_RECHECK_SECONDS}  # fmt: skip
+        return fetch_one(conn, DISPENSED_BY_REQUESTER, args) is not None
 
     @staticmethod
     def _raise(conn, rule, subject, summary, evidence, parties, severity, row) -> None:

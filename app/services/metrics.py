@@ -8,12 +8,16 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, InfoMetricFamily
 
 from app.errors import PharmatrackError
-from app.indexer import store
+from app.indexer import store, writer
 
+# Live rows per mirror table from the statistics Postgres keeps as rows are written (cheap, no count(*)).
+# Not pg_class.reltuples: that is a planner estimate, -1 until the table was first vacuumed or analyzed
+# and 0 when that happened while it was empty, and autovacuum never analyzes a small table: so every
+# table of a fresh or small mirror showed 0. The statistics trail a write by about a second.
 TABLE_SIZES = """
-SELECT relname, reltuples::bigint AS rows
-FROM pg_class WHERE relkind = 'r' AND relnamespace = 'public'::regnamespace
-  AND (relname LIKE 'ev\\_%%' OR relname = 'blocks')
+SELECT relname, n_live_tup AS rows FROM pg_stat_user_tables
+WHERE schemaname = 'public' AND (relname LIKE 'ev\\_%%' OR relname = ANY(%s))
+ORDER BY relname
 """
 
 
@@ -38,7 +42,7 @@ class _Collector:
                 row = store.read_cursor(conn)
                 cursor = row["block_number"] if row else None
                 with conn.cursor() as cur:
-                    cur.execute(TABLE_SIZES)
+                    cur.execute(TABLE_SIZES, (["blocks", *writer.DERIVED],))
                     sizes = cur.fetchall()
             up.add_metric(["database"], 1)
         except (PharmatrackError, psycopg2.errors.UndefinedTable):
@@ -53,7 +57,9 @@ class _Collector:
                 "pharmatrack_indexer_lag_blocks", "Chain head minus indexer cursor", value=max(0, head - cursor)
             )
         rows = GaugeMetricFamily(
-            "pharmatrack_mirror_rows", "Rows per mirror table (planner estimate)", labels=["table"]
+            "pharmatrack_mirror_rows",
+            "Live rows per mirror table (Postgres statistics, a second behind)",
+            labels=["table"],
         )
         for name, count in sizes:
             rows.add_metric([name], max(count, 0))

@@ -256,8 +256,11 @@ class _Fold:
             self.state.excursions.append(_excursion(unit, row))
             return
         self._custody(kind, own, actor, other)
-        step = {"event": kind, "unit": _hex(unit), "from": actor, "to": other, "block_number": row["block_number"],
-                "tx_hash": _hex(row["tx_hash"]), "time": _iso(row["at"])}  # fmt: skip
+        # a handoff step reads from the shipper to the recipient, whoever acted: `received` and `refused`
+        # are done by the recipient (actor) of what the sender (other) shipped, as in provenance timelines
+        sender, recipient = (other, actor) if kind in ("received", "refused") else (actor, other)
+        step = {"event": kind, "unit": _hex(unit), "from": sender, "to": recipient,
+                "block_number": row["block_number"], "tx_hash": _hex(row["tx_hash"]), "time": _iso(row["at"])}  # fmt: skip
         if row["sscc"] is not None:
             step["sscc"] = f"{int(row['sscc']):018d}"
         self.state.path.append(step)

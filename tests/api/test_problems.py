@@ -1,5 +1,7 @@
 """Bad input gets a problem document naming the field and the rule; never a 500."""
 
+import os
+
 
 def test_validation_error_names_the_field_and_rule(client):
     resp = client.get("/v1/products?limit=0")
@@ -39,6 +41,7 @@ def test_database_outage_is_a_503_not_a_500(anvil, deployment, tmp_path):
 
     settings = Settings.from_env(
         {
+            "PHARMATRACK_DATA_DIR": os.environ["PHARMATRACK_DATA_DIR"],  # a temporary folder (tests/conftest.py)
             "DATABASE_URL": f"postgresql://nobody@127.0.0.1:{free_port()}/nothing",
             "RPC_URL": anvil.rpc_url,
             "LOG_LEVEL": "ERROR",

@@ -15,8 +15,10 @@ def test_migration_files_are_numbered_plain_sql_in_order():
     assert numbers == list(range(1, len(files) + 1)), "numbers must be 0001.. without gaps or repeats"
 
 
-def test_migrations_apply_from_empty_and_only_once(empty_database_url):
+def test_migrations_apply_from_empty_and_only_once(empty_database_url, capfd):
     applied = migrate.apply(empty_database_url)
+    printed = capfd.readouterr()
+    assert printed.out == "", printed.out  # yoyo prints any rows a migration returns: `up` showed them
     assert len(applied) == len(list(migrate.MIGRATIONS_DIR.glob("*.sql")))
     assert migrate.apply(empty_database_url) == []
     conn = psycopg2.connect(empty_database_url)

@@ -7,6 +7,7 @@ from psycopg2 import sql
 
 from app.chain.client import ChainClient
 from app.db import Database
+from app.indexer import writer
 from app.indexer.core import Indexer
 from app.indexer.registry import specs_for
 
@@ -34,7 +35,7 @@ def index_all(url: str, rpc_url: str, deployment, **options) -> dict[str, list[t
 
 
 def tables_for(deployment) -> list[str]:
-    return [*sorted({s.table for s in specs_for(deployment).values()}), "pack_events"]
+    return writer.mirror_tables(specs_for(deployment))
 
 
 def glns(url: str) -> list[int]:

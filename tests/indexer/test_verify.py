@@ -65,3 +65,100 @@ def test_verify_fails_on_a_tampered_mirror(indexed):
     assert "only in the live mirror" in proc.stdout and "9999999999994" in proc.stdout
     assert "only in the re-index" in proc.stdout
     assert _schemas(indexed["DATABASE_URL"]) == []
+
+
+# Never emitted: PharmaTrack changes no role's admin (AccessControl's _setRoleAdmin is not called).
+NEVER_EMITTED = {"ev_role_admin_changed"}
+
+
+@pytest.fixture
+def every_event(w3, anvil, deployment, pharmatrack, settings):
+    """The demo supply chain, then every other kind of event the contract emits, mined and indexed."""
+    from app import demo
+    from app.ids import lgtin_id, pack_readings, pack_set, sscc_id
+
+    demo.seed(settings)
+    maker, distributor, pharmacy, _, regulator = demo.parties(w3)
+    admin = w3.eth.accounts[0]
+
+    def send(call, sender):
+        assert w3.eth.wait_for_transaction_receipt(call.transact({"from": sender})).status == 1
+
+    expiry = w3.eth.get_block("latest")["timestamp"] + 365 * 86400
+    send(pharmatrack.functions.commissionLot(int(demo.GTIN), "VERIFY-L2", expiry, 20, b"\x01" * 32), maker.account)
+    lot, loose = lgtin_id(demo.GTIN, "VERIFY-L2"), b"\0" * 32
+    send(pharmatrack.functions.packCaseTree(int(demo.with_check_digit("10950600000002000")), lot,
+                                            pack_set([0, 1, 2, 3])), maker.account)  # fmt: skip
+    case_sscc = int(demo.with_check_digit("10950600000002001"))
+    send(pharmatrack.functions.packCase(case_sscc, lot, 13, 5), maker.account)
+    case = sscc_id(case_sscc)
+    send(pharmatrack.functions.ship([case], pharmacy.account), maker.account)
+    send(pharmatrack.functions.refuseShipment([case]), pharmacy.account)
+    send(pharmatrack.functions.quarantineUnit(case), regulator.account)
+    send(pharmatrack.functions.clearUnitQuarantine(case), regulator.account)
+    send(pharmatrack.functions.recordReadings(case, b"\x09" * 32, 1_800_000_000, 60, pack_readings([500])),
+         maker.account)  # fmt: skip
+    send(pharmatrack.functions.destroy(loose, lot, pack_set([10]), ([], [])), maker.account)
+    send(pharmatrack.functions.quarantinePacks(loose, lot, pack_set([11, 12]), ([], [])), maker.account)
+    send(pharmatrack.functions.clearPacksQuarantine(loose, lot, pack_set([11]), ([], [])), maker.account)
+    for step in ("quarantineLot", "clearLotQuarantine", "recallLot"):
+        send(getattr(pharmatrack.functions, step)(lot), regulator.account)
+    send(pharmatrack.functions.suspendOrganisation(distributor.account), admin)
+    send(pharmatrack.functions.reinstateOrganisation(distributor.account), admin)
+    send(pharmatrack.functions.revokeRole(pharmatrack.functions.REGULATOR_ROLE().call(), regulator.account), admin)
+    env = {
+        **os.environ,
+        "DATABASE_URL": settings.database_url,
+        "RPC_URL": anvil.rpc_url,
+        "DEPLOYMENT_FILE": str(deployment.path),
+        "INDEXER_WINDOW": "7",
+        "LOG_LEVEL": "WARNING",
+    }
+    done = _cli(env, "index", "--once")
+    assert done.returncode == 0, done.stderr
+    return env
+
+
+def _counts(url, tables):
+    conn = psycopg2.connect(url)
+    with conn, conn.cursor() as cur:
+        counts = {}
+        for table in tables:
+            cur.execute(f"SELECT count(*) FROM {table}")
+            counts[table] = cur.fetchone()[0]
+    conn.close()
+    return counts
+
+
+def test_verify_compares_every_table_of_a_mirror_holding_every_kind_of_event(every_event, deployment):
+    from app.indexer.registry import specs_for
+    from app.indexer.writer import mirror_tables
+
+    tables = mirror_tables(specs_for(deployment))
+    assert "pack_events" in tables
+    counts = _counts(every_event["DATABASE_URL"], tables)
+    assert {t for t, n in counts.items() if n == 0} == NEVER_EMITTED  # every other kind of event is there
+
+    proc = _cli(every_event, "index", "--verify")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "verify: OK" in proc.stdout
+    rows = (
+        sum(n for t, n in counts.items())
+        + _counts(every_event["DATABASE_URL"], ["blocks WHERE has_events"])["blocks WHERE has_events"]
+    )
+    assert f"{rows} row(s) in {len(tables) + 1} table(s) identical" in proc.stdout
+
+    # A pack the mirror says was dispensed by someone else: caught in pack_events, nowhere else.
+    conn = psycopg2.connect(every_event["DATABASE_URL"])
+    with conn, conn.cursor() as cur:
+        cur.execute("UPDATE pack_events SET actor = %s WHERE ctid = (SELECT ctid FROM pack_events "
+                    "WHERE kind = 'dispensed' LIMIT 1)", (b"\xee" * 20,))  # fmt: skip
+        assert cur.rowcount == 1
+    conn.close()
+    proc = _cli(every_event, "index", "--verify")
+    assert proc.returncode == 1, proc.stdout
+    differences = [line for line in proc.stdout.splitlines() if "only in" in line]
+    assert differences and all(line.lstrip().startswith("pack_events: ") for line in differences), proc.stdout
+    assert any("0x" + "ee" * 20 in line and "only in the live mirror" in line for line in differences)
+    assert any("only in the re-index" in line for line in differences)
+    assert _schemas(every_event["DATABASE_URL"]) == []

@@ -149,3 +149,38 @@ def test_a_reorg_rolls_the_detector_back_with_the_mirror(world: World):
         assert fetch_all(conn, "SELECT block_number FROM detector_cursor")[0]["block_number"] == 100
         store.reset(conn, ["pack_events"])
         assert fetch_all(conn, "SELECT block_number FROM detector_cursor")[0]["block_number"] == -1
+
+
+def test_a_pharmacy_rechecking_a_pack_it_dispensed_is_no_clone(world: World, stock):
+    """Verifying a pack it dispensed itself (its own sale, a return it may still undo within ten days)
+    raises no clone alert against the pharmacy; the same pack from anyone else, or from it much later, does."""
+    detector = Detector(world.db)
+    p = world.parties
+    pallet, cases = stock["pallet"], stock["cases"]
+    world.done("maker", world.post("maker", "/v1/shipments", {"units": [pallet], "to": p["distributor"].gln}))
+    world.done("distributor", world.post("distributor", "/v1/receipts", {"units": [pallet]}))
+    world.done("distributor", world.post("distributor", "/v1/unpackings", {"units": [pallet]}))
+    world.done(
+        "distributor", world.post("distributor", "/v1/shipments", {"units": [cases[0]], "to": p["pharmacy"].gln})
+    )
+    world.done("pharmacy", world.post("pharmacy", "/v1/receipts", {"units": [cases[0]]}))
+    dispensed = world.done("pharmacy", world.post("pharmacy", "/v1/dispensations", {"packs": [code(stock, 1)]}))
+    assert ask(world, "pharmacy", code(stock, 1))["verdict"] == "dispensed"  # the answer still says so
+    detector.run_once()
+    assert "clone" not in alerts(world)
+
+    assert ask(world, "pharmacy2", code(stock, 1))["verdict"] == "dispensed"
+    detector.run_once()
+    (clone,) = alerts(world)["clone"]
+    assert clone["parties"] == sorted([org_id(world, "pharmacy2"), org_id(world, "maker")])
+
+    # eleven days after the dispense, the pharmacy's own check of it is a clone too
+    with world.db.connection() as conn, conn.cursor() as cur:
+        cur.execute("UPDATE blocks SET timestamp = now() - interval '11 days' WHERE number = %s",
+                    (dispensed["block_number"],))  # fmt: skip
+        assert cur.rowcount == 1
+    ask(world, "pharmacy", code(stock, 1))
+    detector.run_once()
+    clones = {a["evidence"][0]["place_gln"]: a for a in alerts(world)["clone"]}
+    assert set(clones) == {p["pharmacy"].gln, p["pharmacy2"].gln}
+    assert clones[p["pharmacy"].gln]["parties"] == sorted([org_id(world, "pharmacy"), org_id(world, "maker")])

@@ -76,10 +76,10 @@ def test_verdicts_along_a_supply_chain(world: World, stock):
         ("packed", p["maker"].gln, None),
         ("packed", p["maker"].gln, None),  # onto the pallet
         ("shipped", p["maker"].gln, p["distributor"].gln),
-        ("received", p["distributor"].gln, p["maker"].gln),
+        ("received", p["maker"].gln, p["distributor"].gln),  # from the shipper to the receiver
         ("unpacked", p["distributor"].gln, None),
         ("shipped", p["distributor"].gln, p["pharmacy"].gln),
-        ("received", p["pharmacy"].gln, p["distributor"].gln),
+        ("received", p["distributor"].gln, p["pharmacy"].gln),
     ]
     assert all(s["time"] and s["tx_hash"].startswith("0x") for s in custody["path"])
     # the other case stayed at the distributor: the pharmacy never had its packs
@@ -200,3 +200,27 @@ def test_a_logger_time_no_calendar_shows_does_not_break_verification(world: Worl
                {"sensor_id": "odd-clock", "start": far, "interval": 60, "celsius": [30]}))  # fmt: skip
     answer = ask(world, "maker", code(stock, 45))
     assert reasons(answer) == ["temperature_excursion"] and answer["excursions"][0]["time"] == far
+
+
+def test_handoffs_in_a_custody_path_read_from_the_shipper_to_the_recipient(world: World, stock):
+    """`received` and `refused` are done by the recipient, yet the step reads sender → recipient, as the
+    provenance timeline has it."""
+    p, pallet = world.parties, stock["pallet"]
+    world.done("maker", world.post("maker", "/v1/shipments", {"units": [pallet], "to": p["distributor"].gln}))
+    world.done("distributor", world.post("distributor", "/v1/refusals", {"units": [pallet]}))
+    world.done("maker", world.post("maker", "/v1/shipments", {"units": [pallet], "to": p["distributor"].gln}))
+    world.done("distributor", world.post("distributor", "/v1/receipts", {"units": [pallet]}))
+    path = ask(world, "maker", code(stock, 5))["custody"]["path"]
+    handoffs = [(s["event"], s["from"]["gln"], s["to"]["gln"]) for s in path if s["event"] != "packed"]
+    maker, distributor = p["maker"].gln, p["distributor"].gln
+    assert handoffs == [
+        ("shipped", maker, distributor),
+        ("refused", maker, distributor),
+        ("shipped", maker, distributor),
+        ("received", maker, distributor),
+    ]
+    resp = world.client.get(f"/v1/units/{pallet}/provenance", headers={"Authorization": f"Bearer {p['maker'].key}"})
+    assert resp.status_code == 200, resp.get_json()
+    timeline = [(e["event"], e["from"]["gln"], e["to"]["gln"]) for e in resp.get_json()["timeline"]
+                if e["event"] in ("shipped", "refused", "received")]  # fmt: skip
+    assert timeline == handoffs

@@ -57,7 +57,7 @@ def _unit_ids(url):
 
 def test_mirror_state_matches_the_contract_for_every_unit(supply_chain, pharmatrack):
     ids = _unit_ids(supply_chain)
-    assert len(ids) == 4 + 1 + 3 + 1  # demo cases and pallet, three more cases, a second pallet
+    assert len(ids) == 4 + 2 + 3 + 1  # demo cases and pallets, three more cases, another pallet
     conn = psycopg2.connect(supply_chain)
     seen = set()
     for unit_id in ids:
@@ -80,7 +80,8 @@ def test_mirror_state_matches_the_contract_for_every_unit(supply_chain, pharmatr
     # the scenario really covers the interesting states
     assert (True, False, False, False, True) in seen  # a case riding an in-transit pallet
     assert (False, True, False, False, False) in seen  # the refused, quarantined case
-    assert (False, False, True, True, False) in seen  # the demo pallet: excursion, unpacked
+    assert (False, False, True, True, False) in seen  # the demo's warm pallet: excursion, unpacked
+    assert (False, False, False, True, False) in seen  # its cool pallet: no excursion, unpacked
 
 
 def test_an_unknown_unit_has_no_state(supply_chain):

@@ -158,7 +158,8 @@ def module_world(w3, anvil, pg_server, migrated_template, tmp_dir: Path) -> Iter
         pharmatrack = w3.eth.contract(
             address=deployment.address("PharmaTrack"), abi=load_artifacts()["PharmaTrack"].abi
         )
-        settings = Settings.from_env({"DATABASE_URL": database_url, "RPC_URL": anvil.rpc_url,
+        settings = Settings.from_env({"PHARMATRACK_DATA_DIR": str(tmp_dir / "data"),
+                                      "DATABASE_URL": database_url, "RPC_URL": anvil.rpc_url,
                                       "DEPLOYMENT_FILE": str(deployment.path), "LOG_LEVEL": "WARNING",
                                       "API_KEY_CACHE_SECONDS": "0"})  # fmt: skip
         with open_world(w3, pharmatrack, deployment, settings, tmp_dir, database_url) as built:

@@ -256,12 +256,24 @@ def test_a_receipt_from_a_block_replaced_before_it_was_mirrored_is_not_confirmed
     resp = _readings(world, stock["pallet"], "orphan-logger")
     assert resp.status_code == 202
     op_id = resp.get_json()["operation"]["id"]
-    world.relayer.run_once()  # signs and sends: anvil mines it
+    world.relayer.run_once()  # signs and sends
+    # anvil's automine mines the block after eth_sendRawTransaction has answered, not before (under load,
+    # tens of milliseconds later): wait for the receipt, or the next round would not see it yet, the
+    # branch would be replaced before the block was mined, and the transaction would simply land on the
+    # new branch (confirmed, rightly) instead of testing a stale receipt
+    _wait_for_receipt(w3, world.operation("maker", op_id)["tx_hash"])
     world.relayer.run_once()  # settles: the receipt is recorded (the indexer has not seen the block)
+    stale = _relay_transaction(world, op_id)
+    assert stale["status"] == "mined" and stale["block_hash"] is not None, stale  # the premise of this test
     head = w3.eth.block_number
+    assert stale["block_number"] == head
     _replace_branch(w3, snapshot)
     w3.provider.make_request("anvil_mine", [hex(head - w3.eth.block_number + 2)])
     world.indexer.run_until_caught_up()  # passes that height on the new branch
+    with world.db.connection() as conn, conn.cursor() as cur:
+        cur.execute("SELECT hash FROM blocks WHERE number = %s", (stale["block_number"],))
+        mirrored = cur.fetchone()
+    assert mirrored is None or bytes(mirrored[0]) != stale["block_hash"]  # the mirror never held that block
 
     world.relayer.run_once()
     assert world.operation("maker", op_id)["status"] == "submitted"  # not confirmed from the stale receipt
@@ -327,8 +339,26 @@ def _shipment_reverted_on_chain(world: World, stock, w3):
         w3.provider.make_request("evm_mine", [])
     finally:
         w3.provider.make_request("evm_setAutomine", [True])
+    receipt = _wait_for_receipt(w3, world.operation("maker", ship.get_json()["operation"]["id"])["tx_hash"])
+    assert int(receipt["status"], 16) == 0, receipt  # the premise: reverted behind the suspension
     world.relayer.run_once()  # the receipt: reverted
     return ship
+
+
+def _wait_for_receipt(w3, tx_hash: str, timeout: float = 30.0) -> dict:
+    deadline = time.monotonic() + timeout
+    while (receipt := w3.provider.make_request("eth_getTransactionReceipt", [tx_hash]).get("result")) is None:
+        assert time.monotonic() < deadline, f"{tx_hash} not mined within {timeout:.0f}s"
+        time.sleep(0.01)
+    return receipt
+
+
+def _relay_transaction(world: World, op_id: str) -> dict:
+    with world.db.connection() as conn, conn.cursor() as cur:
+        cur.execute("SELECT t.status, t.block_number, t.block_hash FROM operations o "
+                    "JOIN relay_transactions t ON t.id = o.transaction_id WHERE o.id = %s", (op_id,))  # fmt: skip
+        status, number, block_hash = cur.fetchone()
+    return {"status": status, "block_number": number, "block_hash": block_hash and bytes(block_hash)}
 
 
 def _replace_branch(w3, snapshot) -> None:
