@@ -741,8 +741,9 @@ class FaultLoop:
     def windows(self, now: float) -> list[tuple[float, float]]:
         return [(f.start, (f.end if f.end is not None else now) + self.grace) for f in self.faults]
 
-    def say(self, t0: float, text: str) -> None:
-        line = f"  [fault t={time.monotonic() - t0:5.0f}s] {text}"
+    def say(self, t0: float, text: str, at: float | None = None) -> None:
+        """A line about a fault, stamped with when it began (`at`) or now."""
+        line = f"  [fault t={(at if at is not None else time.monotonic()) - t0:5.0f}s] {text}"
         self.log.append(line)
         print(line, flush=True)
 
@@ -794,11 +795,13 @@ class FaultLoop:
         while time.monotonic() < deadline and self.stack.alive():
             if len(others()) >= want:
                 fault.end = time.monotonic()
-                self.say(t0, f"{fault.kind} ({fault.note}) killed; back after {fault.end - fault.start:.1f}s")
+                self.say(
+                    t0, f"{fault.kind} ({fault.note}) killed; back after {fault.end - fault.start:.1f}s", fault.start
+                )
                 return
             time.sleep(0.2)
         fault.end = time.monotonic()
-        self.say(t0, f"{fault.kind} ({fault.note}) killed; NOT back within {fault.end - fault.start:.0f}s")
+        self.say(t0, f"{fault.kind} ({fault.note}) killed; NOT back within {fault.end - fault.start:.0f}s", fault.start)
 
     def _relayer(self, t0: float) -> Fault | None:
         return self._kill_and_wait(t0, "relayer", "relayer", lambda: self.stack.processes().get("relayer", []))
@@ -835,7 +838,7 @@ class FaultLoop:
         finally:
             self.resume_postgres()
         fault.end = time.monotonic()
-        self.say(t0, f"postgres ({fault.note}) stopped for {fault.end - fault.start:.1f}s")
+        self.say(t0, f"postgres ({fault.note}) stopped for {fault.end - fault.start:.1f}s", fault.start)
         return fault
 
     def resume_postgres(self) -> None:
