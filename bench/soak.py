@@ -440,9 +440,9 @@ class Load:
                     self.next_journey += 1
                     self.journeys_started += 1
                 try:
-                    self.journey(client, n)
-                    with self.lock:
-                        self.journeys_done += 1
+                    if self.journey(client, n):
+                        with self.lock:
+                            self.journeys_done += 1
                 except Abandon as exc:
                     if not self.stop.is_set():
                         with self.lock:
@@ -451,18 +451,20 @@ class Load:
         finally:
             client.close()
 
-    def journey(self, client: Client, n: int) -> None:
+    def journey(self, client: Client, n: int) -> bool:
+        """Walk lot `n` through the supply chain; False if the load ended before the last step was confirmed."""
         for step in journey_steps(n, self.parties, datetime.now(UTC)):
             if self.stop.is_set():
-                return
+                return False
             ops = [(scan, self.post(client, scan, f"soak-{n}-{k}-{scan.action}-{uuid.uuid4().hex[:8]}"))
                    for k, scan in enumerate(step)]  # fmt: skip
-            for scan, op_id in ops:
-                self.await_confirmed(client, scan, op_id)
+            if not all([self.await_confirmed(client, scan, op_id) for scan, op_id in ops]):
+                return False
             if step[0].action == "pack_case":
                 with self.lock:
                     self.known_units += [s.body["sscc"] for s in step]
                     self.known_packs += [pack(f"SK{n:06d}{i:04d}") for i in range(0, PACKS_PER_LOT, 3)]
+        return True
 
     def post(self, client: Client, scan: Scan, key: str) -> str:
         body = json.dumps(scan.body).encode()
@@ -489,7 +491,8 @@ class Load:
             time.sleep(retry_delay(hdrs, attempt))
             attempt += 1
 
-    def await_confirmed(self, client: Client, scan: Scan, op_id: str) -> None:
+    def await_confirmed(self, client: Client, scan: Scan, op_id: str) -> bool:
+        """True once the operation is confirmed; False if the load ends first; Abandon if it failed or took too long."""
         deadline = time.monotonic() + STEP_TIMEOUT
         attempt = 0
         while time.monotonic() < deadline and not self.stop.is_set():
@@ -499,7 +502,7 @@ class Load:
                 if state == "confirmed":
                     with self.lock:
                         self.confirmed_seen += 1
-                    return
+                    return True
                 if state == "failed":
                     raise Abandon(f"{scan.action} {op_id} failed: {json.loads(data).get('error')}")
                 attempt = 0
@@ -509,6 +512,7 @@ class Load:
                 attempt += 1
         if not self.stop.is_set():
             raise Abandon(f"{scan.action} {op_id} not confirmed within {STEP_TIMEOUT:.0f}s")
+        return False
 
     # ------------------------------------------------------------- readers
 
