@@ -242,7 +242,9 @@ def up(with_demo: bool, ready_timeout: float):
     from app import stack
 
     settings = _settings()
-    with contextlib.ExitStack() as scope, stack.StopSignal(starting=True) as stop:
+    # The handlers outlive the unwinding, so a second signal while stopping cannot kill `up` half-way
+    # (leaving anvil and the embedded Postgres behind).
+    with stack.StopSignal(starting=True) as stop, contextlib.ExitStack() as scope:
         env_url = scope.enter_context(stack.database(settings))
         supervisor = stack.Supervisor(
             settings.data_dir / stack.STATUS_FILE, settings.supervisor_max_failures, settings.supervisor_failure_window

@@ -139,6 +139,8 @@ class StopSignal:
         self.starting = starting
 
     def _handler(self, signum, frame):
+        if self.event.is_set():
+            return  # already stopping: a second Ctrl-C must not cut the orderly stop short
         self.received = signum
         self.event.set()
         if self.starting:

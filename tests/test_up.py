@@ -41,6 +41,9 @@ class _Output:
         self._thread.join(10)
         return "".join(self.lines)
 
+    def text_so_far(self) -> str:
+        return "".join(self.lines)
+
 
 def _wait_up(proc, base, output: _Output, timeout=120):
     deadline = time.monotonic() + timeout
