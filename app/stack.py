@@ -251,7 +251,23 @@ class Supervisor:
                     self._failed(child, self.clock())
                     continue
                 if self.after_restart is not None:
-                    self.after_restart(child.name)
+                    self._after_restart(child)
+
+    def _after_restart(self, child: Child) -> None:
+        """The caller's check of a restarted child (a chain: the same one, or deploy anew). If the check
+        itself fails (the node died again, the deployment failed), the child counts as failed once more
+        and is started again after its backoff, checked again."""
+        try:
+            self.after_restart(child.name)
+        except ChildFailing:
+            raise
+        except Exception as exc:  # any failure of the check; the stack's other children are not at fault
+            log.warning("%s restarted but its check failed: %s", child.name, exc)
+            if child.proc is not None:
+                child.stop(child.proc)
+                child.proc = None
+            child.last_exit = f"check after restart failed: {type(exc).__name__}"
+            self._failed(child, self.clock())
 
     def _died(self, child: Child, now: float) -> None:
         proc, child.proc = child.proc, None
