@@ -166,8 +166,7 @@ def relay(reset_on_new_chain: bool):
         relayer = Relayer.from_settings(settings.replace(database_url=url), reset_on_new_chain=reset_on_new_chain)
         log.info("relayer running", extra={"batch": settings.relayer_batch})
         try:
-            relayer.adopt_chain()
-            relayer.run_forever(stop.event)
+            relayer.run_forever(stop.event)  # adopts the chain first: voids a replaced one's, or refuses
         finally:
             relayer.db.close()
         log.info("relayer stopped")

@@ -212,7 +212,7 @@ class Supervisor:
     stops everything. Restart counts go to a small JSON file in the data folder, which the API's
     /metrics reads: the supervisor never waits on the database (whose outage it must ride out)."""
 
-    def __init__(self, status_path: Path, max_failures: int = 5, window: float = 60.0, clock=time.monotonic):
+    def __init__(self, status_path: Path, max_failures: int = 10, window: float = 120.0, clock=time.monotonic):
         self.children: dict[str, Child] = {}
         self.status_path = status_path
         self.max_failures = max_failures
