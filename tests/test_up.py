@@ -172,7 +172,7 @@ def test_ctrl_c_while_starting_stops_what_had_started(tmp_path):
 
 def test_a_child_that_keeps_failing_stops_the_stack_with_a_clear_message(tmp_path):
     env, _ = _up_env(tmp_path)
-    env["SUPERVISOR_MAX_FAILURES"] = "3"
+    env.update({"SUPERVISOR_MAX_FAILURES": "3", "SUPERVISOR_FAILURE_WINDOW": "60"})
     stderr_file = (tmp_path / "stderr").open("w")
     proc = subprocess.Popen([sys.executable, "-m", "app.cli", "up"], env=env, stdout=subprocess.PIPE,
                             stderr=stderr_file, text=True)  # fmt: skip
