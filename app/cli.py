@@ -166,8 +166,7 @@ def relay(reset_on_new_chain: bool):
         relayer = Relayer.from_settings(settings.replace(database_url=url), reset_on_new_chain=reset_on_new_chain)
         log.info("relayer running", extra={"batch": settings.relayer_batch})
         try:
-            relayer.adopt_chain()
-            relayer.run_forever(stop.event)
+            relayer.run_forever(stop.event)  # adopts the chain first: voids a replaced one's, or refuses
         finally:
             relayer.db.close()
         log.info("relayer stopped")
@@ -242,7 +241,9 @@ def up(with_demo: bool, ready_timeout: float):
     from app import stack
 
     settings = _settings()
-    with contextlib.ExitStack() as scope, stack.StopSignal(starting=True) as stop:
+    # The handlers outlive the unwinding, so a second signal while stopping cannot kill `up` half-way
+    # (leaving anvil and the embedded Postgres behind).
+    with stack.StopSignal(starting=True) as stop, contextlib.ExitStack() as scope:
         env_url = scope.enter_context(stack.database(settings))
         supervisor = stack.Supervisor(
             settings.data_dir / stack.STATUS_FILE, settings.supervisor_max_failures, settings.supervisor_failure_window

@@ -30,10 +30,14 @@ SETTINGS: list[tuple[str, str, str]] = [
     ),
     (
         "SUPERVISOR_MAX_FAILURES",
-        "5",
+        "10",
         "`up` restarts a process that dies, and stops the stack when one fails this often within the window.",
     ),
-    ("SUPERVISOR_FAILURE_WINDOW", "60", "Window (seconds) of SUPERVISOR_MAX_FAILURES."),
+    (
+        "SUPERVISOR_FAILURE_WINDOW",
+        "120",
+        "Window (seconds) of SUPERVISOR_MAX_FAILURES (with the backoff, about 75 s of a process dying at once).",
+    ),
     ("DEPLOYMENT_FILE", "", "Deployment record (contract addresses). Unset: deployments/<chain id>.json."),
     ("DEPLOYER_KEYSTORE", "", "Encrypted JSON keystore that deploys on a real chain (anvil uses its dev account)."),
     ("DEPLOYER_KEYSTORE_PASSWORD_FILE", "", "File holding the keystore's password."),

@@ -139,6 +139,8 @@ class StopSignal:
         self.starting = starting
 
     def _handler(self, signum, frame):
+        if self.event.is_set():
+            return  # already stopping: a second Ctrl-C must not cut the orderly stop short
         self.received = signum
         self.event.set()
         if self.starting:
@@ -210,7 +212,7 @@ class Supervisor:
     stops everything. Restart counts go to a small JSON file in the data folder, which the API's
     /metrics reads: the supervisor never waits on the database (whose outage it must ride out)."""
 
-    def __init__(self, status_path: Path, max_failures: int = 5, window: float = 60.0, clock=time.monotonic):
+    def __init__(self, status_path: Path, max_failures: int = 10, window: float = 120.0, clock=time.monotonic):
         self.children: dict[str, Child] = {}
         self.status_path = status_path
         self.max_failures = max_failures
@@ -249,7 +251,23 @@ class Supervisor:
                     self._failed(child, self.clock())
                     continue
                 if self.after_restart is not None:
-                    self.after_restart(child.name)
+                    self._after_restart(child)
+
+    def _after_restart(self, child: Child) -> None:
+        """The caller's check of a restarted child (a chain: the same one, or deploy anew). If the check
+        itself fails (the node died again, the deployment failed), the child counts as failed once more
+        and is started again after its backoff, checked again."""
+        try:
+            self.after_restart(child.name)
+        except ChildFailing:
+            raise
+        except Exception as exc:  # any failure of the check; the stack's other children are not at fault
+            log.warning("%s restarted but its check failed: %s", child.name, exc)
+            if child.proc is not None:
+                child.stop(child.proc)
+                child.proc = None
+            child.last_exit = f"check after restart failed: {type(exc).__name__}"
+            self._failed(child, self.clock())
 
     def _died(self, child: Child, now: float) -> None:
         proc, child.proc = child.proc, None

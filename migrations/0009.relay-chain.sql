@@ -10,6 +10,11 @@ CREATE TABLE relay_chain (
     genesis_hash  bytea       NOT NULL CHECK (length(genesis_hash) = 32),
     since         timestamptz NOT NULL DEFAULT now()
 );
+-- Until now the relayer did not record its chain: take the mirror's (`up` migrates before the indexer
+-- starts, so it is the chain the outbox's transactions were sent to), so that an outbox wedged on an
+-- earlier dev chain is voided on the first start on a new one.
+INSERT INTO relay_chain (name, chain_id, genesis_hash)
+SELECT 'main', chain_id, genesis_hash FROM indexer_cursor WHERE name = 'main';
 ALTER TABLE operations ADD COLUMN requeued_by text;
 ALTER TABLE relay_transactions DROP CONSTRAINT relay_transactions_status_check;
 ALTER TABLE relay_transactions ADD CONSTRAINT relay_transactions_status_check

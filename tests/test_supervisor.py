@@ -137,3 +137,31 @@ def test_the_status_file_of_an_up_that_has_ended_is_ignored(tmp_path):
     dead.wait()
     (tmp_path / STATUS_FILE).write_text(json.dumps({"pid": dead.pid, "children": {"relayer": {"state": "stopped"}}}))
     assert read_status(tmp_path) is None
+
+
+def test_a_failing_check_after_a_restart_counts_as_a_failure_and_the_child_is_started_again(tmp_path):
+    clock = Clock()
+    sup = Supervisor(tmp_path / STATUS_FILE, max_failures=5, window=60, clock=clock)
+    child = sup.add(Child("anvil", _spawn("import time; time.sleep(120)")))
+    checks = []
+
+    def check(name):
+        checks.append(name)
+        if len(checks) == 1:
+            raise ConnectionError("the node died again")
+
+    sup.after_restart = check
+    try:
+        os.kill(child.proc.pid, signal.SIGKILL)
+        _wait_dead(child)
+        sup.poll()
+        clock.now = child.restart_at
+        sup.poll()  # started, checked, the check failed: stopped, to be started again after 1 s
+        assert child.proc is None and child.last_exit == "check after restart failed: ConnectionError"
+        assert child.restart_at == clock.now + 1.0
+        clock.now = child.restart_at
+        sup.poll()
+        assert child.proc is not None and child.proc.poll() is None and checks == ["anvil", "anvil"]
+        assert child.restarts == 2
+    finally:
+        sup.stop_all()

@@ -41,6 +41,9 @@ class _Output:
         self._thread.join(10)
         return "".join(self.lines)
 
+    def text_so_far(self) -> str:
+        return "".join(self.lines)
+
 
 def _wait_up(proc, base, output: _Output, timeout=120):
     deadline = time.monotonic() + timeout
@@ -184,3 +187,45 @@ def test_ctrl_c_while_starting_stops_what_had_started(tmp_path):
     alive = [p for p in started if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
     assert alive == [], [p.cmdline() for p in alive]
     assert any("anvil" in c for c in commands)
+
+
+def test_a_child_that_keeps_failing_stops_the_stack_with_a_clear_message(tmp_path):
+    env, _ = _up_env(tmp_path)
+    env.update({"SUPERVISOR_MAX_FAILURES": "3", "SUPERVISOR_FAILURE_WINDOW": "60"})
+    stderr_file = (tmp_path / "stderr").open("w")
+    proc = subprocess.Popen([sys.executable, "-m", "app.cli", "up"], env=env, stdout=subprocess.PIPE,
+                            stderr=stderr_file, text=True)  # fmt: skip
+    output = _Output(proc.stdout)
+    status_file = tmp_path / "data" / "supervisor.json"
+    try:
+        deadline = time.monotonic() + 120
+        while not output.ready.is_set():
+            assert proc.poll() is None and time.monotonic() < deadline, "up did not start"
+            time.sleep(0.1)
+        started = psutil.Process(proc.pid).children(recursive=True)
+        started += [
+            p for p in psutil.process_iter(["cmdline"]) if str(tmp_path / "data") in " ".join(p.info["cmdline"] or [])
+        ]
+        killed = set()
+        while len(killed) < 3 and proc.poll() is None:  # the detector, killed each time it runs again
+            assert time.monotonic() < deadline + 60, "the detector was not restarted"
+            detector = json.loads(status_file.read_text())["children"]["detector"]
+            if detector["state"] == "running" and detector["pid"] not in killed:
+                os.kill(detector["pid"], signal.SIGKILL)
+                killed.add(detector["pid"])
+            time.sleep(0.05)
+        code = proc.wait(90)
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            proc.wait(60)
+        stderr_file.close()
+        output.text()
+        proc.stdout.close()
+    stderr = (tmp_path / "stderr").read_text()
+    assert code == 1, stderr
+    assert "pharmatrack: error: detector failed 3 times within 60s (last: signal SIGKILL); stopping the stack" in stderr
+    assert stderr.count("detector exited unexpectedly (signal SIGKILL)") == 3
+    time.sleep(0.5)
+    alive = [p for p in started if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
+    assert alive == [], [p.cmdline() for p in alive]

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import ctypes
 import json
+import logging
 import os
 import signal
 import socket
@@ -12,6 +14,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from app.errors import ConfigError
+
+log = logging.getLogger(__name__)
+
+
+def _die_with_parent() -> None:
+    """In the child before exec: PR_SET_PDEATHSIG, SIGTERM when the parent (thread) dies."""
+    try:
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)
+    except OSError:
+        return
+
 
 NODE_MODULES = Path(__file__).resolve().parents[2] / "node_modules"
 
@@ -41,31 +54,6 @@ def port_open(host: str, port: int, timeout: float = 0.2) -> bool:
             return True
     except OSError:
         return False
-
-
-def repair_state(path: Path) -> int:
-    """Keep a saved chain's genesis block the one it had, before anvil loads the file.
-
-    anvil (1.7) builds a fresh genesis block (stamped with the current time) for every start from ``--state``
-    and then dumps it beside the saved one, so from the second restart on the file holds several blocks 0 and
-    the one anvil serves may be a new one: the chain's genesis hash changes while every other block stays, and
-    the processes that identify the chain by its genesis take it for a new chain (redeploy, mirror reset,
-    in-flight transactions voided). The original genesis is the earliest (block 1's parent): the others are
-    dropped. Returns how many were dropped; an unreadable file is left to anvil."""
-    try:
-        data = json.loads(path.read_text())
-        blocks = data["blocks"]
-        geneses = [b for b in blocks if int(b["header"]["number"], 16) == 0]
-        keep = min(geneses, key=lambda b: int(b["header"]["timestamp"], 16)) if geneses else None
-    except (OSError, ValueError, KeyError, TypeError):
-        return 0
-    if len(geneses) < 2:
-        return 0
-    data["blocks"] = [b for b in blocks if b is keep or int(b["header"]["number"], 16) != 0]
-    tmp = path.with_name(path.name + ".repair")
-    tmp.write_text(json.dumps(data))
-    os.replace(tmp, path)
-    return len(geneses) - 1
 
 
 @dataclass
@@ -105,20 +93,54 @@ class AnvilNode:
         if self.block_time:
             args += ["--block-time", str(self.block_time)]
         if self.state_path is not None:
-            repair_state(self.state_path)
             args += ["--state", str(self.state_path), "--state-interval", str(max(1, round(self.state_interval)))]
+            args += ["--timestamp", str(self._genesis_timestamp())]
         out = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL  # noqa: SIM115 - kept open for the child
         # A process group of its own, so stopping it never signals our own group.
-        self.process = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+        # SIGTERM when the process that started it dies (anvil then saves its state and exits), so a
+        # killed `up` leaves no node behind that would go on writing the state file.
+        group = {"start_new_session": True, "preexec_fn": _die_with_parent}  # prctl only: safe before exec
+        self.process = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT, **group)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
+                if self._set_aside_unreadable_state():
+                    return self.start(timeout)  # once: there is no state file now
                 raise ConfigError("anvil", f"exited with code {self.process.returncode} at start")
             if port_open(self.host, self.port):
                 return self
             time.sleep(0.05)
         self.stop()
         raise ConfigError("anvil", f"did not open port {self.port} within {timeout:.0f}s")
+
+    def _genesis_timestamp(self) -> int:
+        """anvil builds its genesis block anew when it loads a saved state, with the --timestamp given
+        (else the time now), and may then serve that block as block 0 instead of the saved one: another
+        genesis hash, which every client takes for another chain. A timestamp fixed when the chain is
+        created, kept beside its state, makes it the very same block."""
+        sidecar = self.state_path.with_name(self.state_path.name + ".genesis-timestamp")
+        previous = int(sidecar.read_text()) if sidecar.is_file() and sidecar.read_text().strip().isdigit() else None
+        if previous is not None and self.state_path.is_file():
+            return previous
+        # a new chain: never the old chain's genesis again, even within the same second
+        timestamp = max(int(time.time()), (previous or 0) + 1)
+        sidecar.parent.mkdir(parents=True, exist_ok=True)
+        sidecar.write_text(f"{timestamp}\n")
+        return timestamp
+
+    def _set_aside_unreadable_state(self) -> bool:
+        """A state file anvil cannot read (a crash while it was being written) is moved aside, so the
+        node starts a new chain rather than not at all (the stack then treats it as a new chain)."""
+        if self.state_path is None or not self.state_path.is_file():
+            return False
+        try:
+            json.loads(self.state_path.read_bytes())
+            return False  # readable: anvil failed for another reason
+        except ValueError:
+            aside = self.state_path.with_name(f"{self.state_path.name}.unreadable-{int(time.time())}")
+            self.state_path.rename(aside)
+            log.warning("anvil could not read its saved state; moved to %s, starting a new chain", aside.name)
+            return True
 
     def stop(self, timeout: float = 10.0) -> None:
         proc, self.process = self.process, None

@@ -307,9 +307,14 @@ class Relayer:
     # ----------------------------------------------------------------- the loop
 
     def run_forever(self, stop: threading.Event) -> None:
+        """Adopt the chain (once; waiting out a database or node that is down), then run rounds."""
         backoff = self.settings.relayer_poll_seconds
+        adopted = False
         while not stop.is_set():
             try:
+                if not adopted:
+                    self.adopt_chain()
+                    adopted = True
                 busy = self.run_once()
                 backoff = self.settings.relayer_poll_seconds
             except TRANSIENT as exc:

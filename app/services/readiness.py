@@ -115,8 +115,9 @@ def pipeline(db: Database, chain, settings) -> dict[str, dict]:
         problems.append(f"an operation has waited {relayer['oldest_pending_seconds']:.0f}s to be sent")
     if row["stuck"]:
         problems.append(f"{row['stuck']} transaction(s) stuck")
-    if chain is not None and believed:
+    if chain is not None:
         try:
+            relayer["nonce_gap"] = 0
             pending = chain.transaction_counts(sorted(believed))
             gaps = {a: believed[a] - pending[a] for a in believed if believed[a] > pending[a]}
             relayer["nonce_gap"] = max(gaps.values(), default=0)

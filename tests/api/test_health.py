@@ -26,7 +26,7 @@ def test_readyz_reports_each_component(client, app, w3, deployment):
     assert body["components"]["chain"] == {**body["components"]["chain"], "state": "ok", "chain_id": 31337}
     assert body["components"]["indexer"]["lag_blocks"] == 0
     assert body["components"]["relayer"] == {"state": "ok", "pending": 0, "oldest_pending_seconds": 0.0,
-                                             "in_flight": 0, "stuck": 0}  # fmt: skip
+                                             "in_flight": 0, "stuck": 0, "nonce_gap": 0}  # fmt: skip
     assert body["components"]["detector"] == {"state": "ok", "cursor": body["components"]["indexer"]["cursor"],
                                               "lag_blocks": 0, "oldest_unseen_seconds": 0.0}  # fmt: skip
 

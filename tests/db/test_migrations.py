@@ -27,3 +27,28 @@ def test_migrations_apply_from_empty_and_only_once(empty_database_url, capfd):
         tables = {r[0] for r in cur.fetchall()}
     conn.close()
     assert {"indexer_cursor", "blocks", "ev_lot_commissioned", "ev_shipped", "ev_dispensed"} <= tables
+
+
+def test_0009_takes_the_relayers_chain_from_the_mirror_of_an_older_database(empty_database_url, tmp_path):
+    """An outbox from before migration 0009 was sent to the chain the mirror was built from: that is the
+    chain recorded for the relayer, so a first start on a new dev chain voids what is wedged."""
+    import shutil
+
+    for sql in sorted(migrate.MIGRATIONS_DIR.glob("*.sql")):
+        if sql.name < "0009":
+            shutil.copy(sql, tmp_path / sql.name)
+    migrate.apply(empty_database_url, tmp_path)
+    genesis = bytes(range(32))
+    conn = psycopg2.connect(empty_database_url)
+    with conn, conn.cursor() as cur:
+        cur.execute(
+            "INSERT INTO indexer_cursor (name, chain_id, genesis_hash, block_number, block_hash) "
+            "VALUES ('main', 31337, %s, 7, %s)",
+            (genesis, b"\1" * 32),
+        )
+    shutil.copy(next(migrate.MIGRATIONS_DIR.glob("0009.*.sql")), tmp_path)
+    assert [m[:4] for m in migrate.apply(empty_database_url, tmp_path)] == ["0009"]
+    with conn, conn.cursor() as cur:
+        cur.execute("SELECT chain_id, genesis_hash FROM relay_chain")
+        assert [(c, bytes(g)) for c, g in cur.fetchall()] == [(31337, genesis)]
+    conn.close()

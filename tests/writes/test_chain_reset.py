@@ -98,3 +98,47 @@ def test_a_new_chain_voids_the_old_chains_in_flight_relay_state(world: World, ne
     done = world.operation("maker", fresh)
     assert done["status"] == "confirmed", done
     assert w3.eth.get_transaction(done["tx_hash"])["nonce"] == 0
+
+
+def test_a_relayer_started_while_the_database_is_down_waits_then_adopts_the_chain(world: World, caplog):
+    """Under `up` a crash at start counts toward giving up: a relayer that starts during a database
+    outage waits it out instead of exiting."""
+    import threading
+    import time
+
+    from app.db import Database
+    from tests.writes.proxy import Proxy, postgres_target
+
+    target, template = postgres_target(world.settings.database_url)
+    proxy = Proxy(target)
+    proxy.cut()
+    url = template.format(port=proxy.port)
+    relayer = Relayer(world.settings.replace(database_url=url), Database(url, maxconn=1), world.w3,
+                      world.pt.address, world.pt.abi, world.relayer.keystore)  # fmt: skip
+    stop, failures = threading.Event(), []
+
+    def run():
+        try:
+            relayer.run_forever(stop)
+        except BaseException as exc:  # the assertion below names it
+            failures.append(exc)
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 30
+        while "relayer: dependency unavailable" not in caplog.text:
+            assert time.monotonic() < deadline and thread.is_alive(), failures
+            time.sleep(0.05)
+        assert _rows(world, "SELECT count(*) FROM relay_chain") == [(0,)]
+        proxy.restore()
+        while _rows(world, "SELECT count(*) FROM relay_chain") != [(1,)]:
+            assert time.monotonic() < deadline + 30 and thread.is_alive(), failures
+            time.sleep(0.05)
+    finally:
+        stop.set()
+        thread.join(30)
+        proxy.close()
+        relayer.db.close()
+    assert not thread.is_alive() and failures == []
+    assert [bytes(g) for (g,) in _rows(world, "SELECT genesis_hash FROM relay_chain")] == [world.relayer.genesis]
