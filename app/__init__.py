@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from flask import Flask
 from flask_smorest import Api
 
+from app.api import jsonbody
 from app.chain.client import ChainClient
 from app.config import Settings
 from app.db import Database
@@ -41,7 +42,6 @@ def create_app(settings: Settings | None = None, config: dict | None = None) -> 
         OPENAPI_SWAGGER_UI_URL="https://cdn.jsdelivr.net/npm/swagger-ui-dist@5.17.14/",
         PUBLIC_ENDPOINTS={"api-docs.openapi_json", "api-docs.openapi_swagger_ui", "static"},
         JSON_SORT_KEYS=False,
-        MAX_CONTENT_LENGTH=16 * 1024 * 1024,
     )
     app.config.update(config or {})
     # A connection for all request threads but one, plus the verification log's writer: a hung
@@ -75,4 +75,5 @@ def create_app(settings: Settings | None = None, config: dict | None = None) -> 
         api.register_blueprint(blueprint)
     problems.register(app)
     auth.register(app)
+    jsonbody.register(app, settings.max_body_bytes, settings.json_max_depth)  # after auth: strangers' bodies unread
     return app
