@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from flask import Flask
 from flask_smorest import Api
 
-from app.api import jsonbody
+from app.api import jsonbody, security  # jsonbody before any blueprint: it installs their webargs parser
 from app.chain.client import ChainClient
 from app.config import Settings
 from app.db import Database
@@ -39,7 +39,8 @@ def create_app(settings: Settings | None = None, config: dict | None = None) -> 
         OPENAPI_URL_PREFIX="/",
         OPENAPI_JSON_PATH="openapi.json",
         OPENAPI_SWAGGER_UI_PATH="/docs",
-        OPENAPI_SWAGGER_UI_URL="https://cdn.jsdelivr.net/npm/swagger-ui-dist@5.17.14/",
+        OPENAPI_SWAGGER_UI_URL=security.SWAGGER_UI_URL,  # npm swagger-ui-dist, served here (no CDN)
+        OPENAPI_SWAGGER_UI_CONFIG={"validatorUrl": None},  # no badge fetched from swagger.io
         PUBLIC_ENDPOINTS={"api-docs.openapi_json", "api-docs.openapi_swagger_ui", "static"},
         JSON_SORT_KEYS=False,
     )
@@ -74,6 +75,7 @@ def create_app(settings: Settings | None = None, config: dict | None = None) -> 
     ):  # fmt: skip
         api.register_blueprint(blueprint)
     problems.register(app)
+    security.register(app, settings.cors_origins)  # before auth: preflights are answered first
     auth.register(app)
     jsonbody.register(app, settings.max_body_bytes, settings.json_max_depth)  # after auth: strangers' bodies unread
     return app
