@@ -45,12 +45,12 @@ def create_app(settings: Settings | None = None, config: dict | None = None) -> 
         JSON_SORT_KEYS=False,
     )
     app.config.update(config or {})
-    # A connection for all request threads but one, plus the verification log's writer: a hung
-    # database can hold at most WEB_THREADS - 1 threads (each for DB_REQUEST_TIMEOUT at most), so one
-    # is left for /healthz and for the requests that need no database (app/db: Watchdog, Breaker).
+    # Connections for all request threads but one (the verification log's writer and the rate-limit
+    # flusher share them): a hung database holds at most WEB_THREADS - 1 threads, each for at most
+    # DB_REQUEST_TIMEOUT, so one is left for /healthz and requests that need no database (app/db).
     db = Database(
         settings.require_database_url(),
-        maxconn=max(2, settings.web_threads),
+        maxconn=max(2, settings.web_threads - 1),
         connect_timeout=settings.db_connect_timeout,
         statement_timeout=settings.db_request_timeout,
         hold_timeout=settings.db_request_timeout,
