@@ -4,6 +4,7 @@ a 100,000-serial lot still fits."""
 
 from __future__ import annotations
 
+import http.client
 import json
 import threading
 
@@ -36,6 +37,18 @@ def test_nested_brackets_do_not_crash_the_gunicorn_worker(database_url, anvil, g
             assert answer.status == 400, answer
             assert answer.headers["Content-Type"] == PROBLEM
             assert answer.json()["errors"] == {"json": ["depth: arrays and objects nested deeper than 32 levels"]}
+    # an oversized body is refused from its Content-Length, before it is read (the server then
+    # closes the connection: a client still sending sees the 413 or a broken pipe)
+    conn = http.client.HTTPConnection(server.base.removeprefix("http://"), timeout=30)
+    conn.putrequest("POST", "/v1/dispensations")
+    for name, value in {"Authorization": f"Bearer {server.key}", "Content-Type": "application/json",
+                        "Idempotency-Key": "big", "Content-Length": "9000000"}.items():  # fmt: skip
+        conn.putheader(name, value)
+    conn.endheaders()
+    big = conn.getresponse()
+    assert big.status == 413
+    assert json.loads(big.read())["errors"] == {"body": {"size": ["at most 8388608 bytes"]}}
+    conn.close()
     assert server.worker_pids() == workers, "a worker died"
     assert server.request("GET", "/v1/me").status == 200
     assert "SIGSEGV" not in server.log() and "Worker (pid" not in server.log()
