@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from flask import Flask
 from flask_smorest import Api
 
+from app.api import jsonbody, security  # jsonbody before any blueprint: it installs their webargs parser
 from app.chain.client import ChainClient
 from app.config import Settings
 from app.db import Database
@@ -38,18 +39,18 @@ def create_app(settings: Settings | None = None, config: dict | None = None) -> 
         OPENAPI_URL_PREFIX="/",
         OPENAPI_JSON_PATH="openapi.json",
         OPENAPI_SWAGGER_UI_PATH="/docs",
-        OPENAPI_SWAGGER_UI_URL="https://cdn.jsdelivr.net/npm/swagger-ui-dist@5.17.14/",
+        OPENAPI_SWAGGER_UI_URL=security.SWAGGER_UI_URL,  # npm swagger-ui-dist, served here (no CDN)
+        OPENAPI_SWAGGER_UI_CONFIG={"validatorUrl": None},  # no badge fetched from swagger.io
         PUBLIC_ENDPOINTS={"api-docs.openapi_json", "api-docs.openapi_swagger_ui", "static"},
         JSON_SORT_KEYS=False,
-        MAX_CONTENT_LENGTH=16 * 1024 * 1024,
     )
     app.config.update(config or {})
-    # A connection for all request threads but one, plus the verification log's writer: a hung
-    # database can hold at most WEB_THREADS - 1 threads (each for DB_REQUEST_TIMEOUT at most), so one
-    # is left for /healthz and for the requests that need no database (app/db: Watchdog, Breaker).
+    # Connections for all request threads but one (the verification log's writer and the rate-limit
+    # flusher share them): a hung database holds at most WEB_THREADS - 1 threads, each for at most
+    # DB_REQUEST_TIMEOUT, so one is left for /healthz and requests that need no database (app/db).
     db = Database(
         settings.require_database_url(),
-        maxconn=max(2, settings.web_threads),
+        maxconn=max(2, settings.web_threads - 1),
         connect_timeout=settings.db_connect_timeout,
         statement_timeout=settings.db_request_timeout,
         hold_timeout=settings.db_request_timeout,
@@ -74,5 +75,7 @@ def create_app(settings: Settings | None = None, config: dict | None = None) -> 
     ):  # fmt: skip
         api.register_blueprint(blueprint)
     problems.register(app)
+    security.register(app, settings.cors_origins)  # before auth: preflights are answered first
     auth.register(app)
+    jsonbody.register(app, settings.max_body_bytes, settings.json_max_depth)  # after auth: strangers' bodies unread
     return app

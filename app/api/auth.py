@@ -11,8 +11,9 @@ import functools
 import hashlib
 import time
 
-from flask import Flask, current_app, g, request
+from flask import Flask, Response, current_app, g, request
 
+from app.api import ratelimit
 from app.api.problems import problem
 from app.services import orgs
 
@@ -113,7 +114,15 @@ class KeyCache:
 
 
 def register(app: Flask) -> None:
-    cache = KeyCache(app.extensions["pharmatrack"].settings.api_key_cache_seconds)
+    ext = app.extensions["pharmatrack"]
+    cache = KeyCache(ext.settings.api_key_cache_seconds)
+    limiter = ratelimit.RateLimiter(
+        ext.db,
+        ext.settings.rate_limit_window_seconds,
+        ext.settings.rate_limit_auth_failures,
+        ext.settings.rate_limit_key_requests,
+    )
+    app.extensions["pharmatrack.ratelimit"] = limiter
 
     @app.before_request
     def _require_credentials():
@@ -130,11 +139,25 @@ def register(app: Flask) -> None:
         key = key.strip()
         principal = cache.get(key)
         if principal is None:
-            db = current_app.extensions["pharmatrack"].db
-            with db.connection() as conn:
-                principal = orgs.authenticate(conn, key)
-            if principal is None:
-                return _unauthorized("unknown, revoked or suspended API key")
+            principal = _look_up(key)
+            if not isinstance(principal, orgs.Principal):
+                return principal  # the 401 or 429 answer
             cache.put(key, principal)
+        if retry := limiter.hit(principal.key_prefix):
+            return ratelimit.too_many(retry, "this API key's request limit is reached")
         g.principal = principal
         return None
+
+    def _look_up(key: str) -> orgs.Principal | Response:
+        """The key's principal from the database, or the answer refusing it (failed attempts are
+        counted per client address: app/api/ratelimit.py)."""
+        if retry := limiter.address_blocked(request.remote_addr):
+            return ratelimit.too_many(retry, "too many failed authentications from this address")
+        db = current_app.extensions["pharmatrack"].db
+        with db.connection() as conn:
+            principal = orgs.authenticate(conn, key)
+        if principal is None:
+            if retry := limiter.failed(request.remote_addr):
+                return ratelimit.too_many(retry, "too many failed authentications from this address")
+            return _unauthorized("unknown, revoked or suspended API key")
+        return principal

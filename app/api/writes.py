@@ -29,6 +29,7 @@ blp = Blueprint("writes", __name__, url_prefix="/v1", description="Scans: custod
 KEY_RE = re.compile(r"^[\x21-\x7e]{1,255}$")
 UNITS = validate.Length(min=1, max=writes.MAX_UNITS, error=f"must list 1 to {writes.MAX_UNITS} items")
 WAIT_POLL_SECONDS = 0.05
+BULK_DB_TIMEOUT = 120.0  # seconds a lot commission may hold its connection (others: DB_REQUEST_TIMEOUT)
 
 
 # --------------------------------------------------------------------------- request schemas
@@ -177,7 +178,8 @@ def _accept(action: str, body: dict, query: dict, bound: bytes = b""):
         rule = "required" if "Idempotency-Key" not in request.headers else "must be 1 to 255 visible ASCII characters"
         return problem(400, "Bad Request", f"Idempotency-Key {rule}", errors={"headers": {"Idempotency-Key": [rule]}})
     db = current_app.extensions["pharmatrack"].db
-    with db.connection() as conn:
+    # a lot of up to 100,000 serials (tree, rows) takes seconds: a longer database bound for it alone
+    with db.connection(timeout=BULK_DB_TIMEOUT if action == "commission_lot" else None) as conn:
         row, created = writes.submit(conn, principal, action, body, bound + request.get_data(cache=True), key)
     if query.get("wait") == "confirmed":
         row = _wait(db, row, query["timeout"])

@@ -268,10 +268,13 @@ class Database:
                 return
 
     @contextlib.contextmanager
-    def connection(self, autocommit: bool = False) -> Iterator[psycopg2.extensions.connection]:
+    def connection(
+        self, autocommit: bool = False, timeout: float | None = None
+    ) -> Iterator[psycopg2.extensions.connection]:
         """A pooled connection inside a transaction: committed on success, rolled back on error.
         autocommit=True: each statement is its own transaction (no BEGIN/COMMIT round trips), for
-        a hot path of reads that need not share one snapshot."""
+        a hot path of reads that need not share one snapshot. timeout: a longer bound than
+        hold_timeout (and statement_timeout) for this transaction only, for known bulk work."""
         self.breaker.check()
         pool = self._get_pool()
         slots = self._slots
@@ -283,17 +286,21 @@ class Database:
             self.breaker.trip(first_line(exc))
             raise ServiceUnavailable("database", first_line(exc)) from exc
         broken = False
-        token, fired = WATCHDOG.hold(conn, self.hold_timeout) if self.hold_timeout else (0, None)
+        hold = timeout or self.hold_timeout
+        token, fired = WATCHDOG.hold(conn, hold) if hold else (0, None)
         try:
             conn.autocommit = autocommit
             with conn:
+                if timeout and not autocommit:
+                    with conn.cursor() as cur:
+                        cur.execute("SET LOCAL statement_timeout = %s", (round(timeout * 1000),))
                 yield conn
         except (psycopg2.OperationalError, psycopg2.InterfaceError) as exc:
             broken = conn.closed != 0 or not isinstance(exc, psycopg2.errors.QueryCanceled)
             if fired:
-                self.breaker.trip(f"no answer within {self.hold_timeout:g}s")
+                self.breaker.trip(f"no answer within {hold:g}s")
                 raise ServiceUnavailable(
-                    "database", f"no answer within {self.hold_timeout:g}s", retry_after=self.breaker.seconds or 5
+                    "database", f"no answer within {hold:g}s", retry_after=self.breaker.seconds or 5
                 ) from exc
             raise ServiceUnavailable("database", first_line(exc)) from exc
         else:

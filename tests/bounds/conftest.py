@@ -68,7 +68,7 @@ class Server:
 def add_key(url: str, gln: str = GLN, roles=("dispenser",)) -> str:
     conn = psycopg2.connect(url)
     with conn:
-        orgs.add_organisation(conn, f"Org {gln}", gln, "0x" + "ab" * 20, list(roles))
+        orgs.add_organisation(conn, f"Org {gln}", gln, "0x" + gln.rjust(40, "a"), list(roles))
         key = orgs.create_key(conn, gln, "tests")
     conn.close()
     return key
