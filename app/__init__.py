@@ -27,6 +27,7 @@ def create_app(settings: Settings | None = None, config: dict | None = None) -> 
     """Build the WSGI app. Settings come from the environment unless given (tests pass them)."""
     from app import logs
     from app.api import auth, health, me, metrics, operations, problems, products, provenance, regulator, verify, writes
+    from app.api import urls as url_rules
 
     settings = settings or Settings.from_env()
     logs.setup(settings.log_level)
@@ -65,4 +66,5 @@ def create_app(settings: Settings | None = None, config: dict | None = None) -> 
         api.register_blueprint(blueprint)
     problems.register(app)
     auth.register(app)
+    url_rules.register(app)
     return app

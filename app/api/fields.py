@@ -14,6 +14,7 @@ and the rule (``check_digit: …``).
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 
 from marshmallow import ValidationError, fields
 
@@ -147,3 +148,44 @@ class VerifiableCode(_GS1):
         "or a case/pallet (SSCC). E.g. (01)09506000134352(21)ABC123(10)L1(17)301231, a raw DataMatrix scan, "
         "https://id.gs1.org/01/09506000134352/21/ABC123?10=L1&17=301231 or urn:epc:id:sgtin:9506000.013435.ABC123"
     )
+
+
+class Time(fields.AwareDateTime):
+    """A query time: ISO-8601 with a timezone, from 2000-01-01 up to (not including) 2200-01-01 UTC;
+    deserialises to UTC (Postgres takes offsets only up to ±15:59, Python up to ±23:59)."""
+
+    EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
+    LATEST = datetime(2200, 1, 1, tzinfo=UTC)  # exclusive
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault(
+            "error_messages",
+            {
+                "invalid": "iso8601: must be an ISO-8601 time with a timezone, e.g. 2025-01-31T12:00:00Z",
+                "invalid_awareness": "timezone: must carry a timezone (Z or ±hh:mm); a naive time is ambiguous",
+            },
+        )
+        super().__init__(**kwargs)
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        moment = super()._deserialize(value, attr, data, **kwargs)
+        try:
+            moment = moment.astimezone(UTC)
+        except OverflowError:  # e.g. 9999-12-31T23:59:59-23:59 is in the year 10000 in UTC
+            moment = None
+        if moment is None or not self.EARLIEST <= moment < self.LATEST:
+            raise ValidationError("range: must be from 2000-01-01T00:00:00Z up to 2200-01-01T00:00:00Z (exclusive)")
+        return moment
+
+
+class Expiry(fields.Date):
+    """An expiry date a GS1 AI (17) can print: YYMMDD reaches 49 years back and 50 ahead (General Specifications
+    7.12), so a later date could never be scanned back as itself."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        day = super()._deserialize(value, attr, data, **kwargs)
+        try:
+            gs1.yymmdd(day)
+        except gs1.GS1Error as exc:
+            raise ValidationError(f"{exc.rule}: {exc.message}") from None
+        return day

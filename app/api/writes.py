@@ -75,7 +75,7 @@ class SerialRangeSchema(Schema):
 class LotCommissionSchema(Schema):
     gtin = gs1f.GTIN(required=True)
     lot = gs1f.LotNumber(required=True)
-    expiry = fields.Date(required=True, metadata={"description": "Expiry date (YYYY-MM-DD)"})
+    expiry = gs1f.Expiry(required=True, metadata={"description": "Expiry date (YYYY-MM-DD), printable as GS1 AI (17)"})
     serials = fields.List(
         gs1f.Serial(),
         validate=validate.Length(min=1, max=writes.MAX_SERIALS, error=f"must list 1 to {writes.MAX_SERIALS} serials"),
@@ -261,12 +261,14 @@ class UnitReadings(MethodView):
                 parsed = readings.from_json(data["start"], data["interval"], data["celsius"])
             except readings.ReadingsError as exc:  # name the body's field: celsius[3], not readings[3]
                 raise readings.ReadingsError(exc.field.replace("readings", "celsius", 1), exc.message) from None
+            readings.check_not_future(parsed, time.time(), _skew(), lambda i: f"celsius[{i}]" if i else "start")
         elif mimetype == "text/csv":
             if not sensor_id:
                 return problem(422, "Unprocessable Entity", "sensor_id is required with text/csv",
                                errors={"query": {"sensor_id": ["required with text/csv"]}})  # fmt: skip
             text = request.get_data(cache=True).decode("utf-8", errors="strict")
             parsed = readings.from_csv(text)
+            readings.check_not_future(parsed, time.time(), _skew(), lambda i: f"csv line {i + 2}")
         else:
             return problem(
                 415,
@@ -276,6 +278,10 @@ class UnitReadings(MethodView):
             )
         bound = f"{sscc}\0{sensor_id}\0".encode()
         return _accept("record_readings", {"sscc": sscc, "sensor_id": sensor_id, "readings": parsed}, query, bound)
+
+
+def _skew() -> float:
+    return current_app.extensions["pharmatrack"].settings.readings_max_clock_skew_seconds
 
 
 @blp.before_request
