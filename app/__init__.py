@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from flask import Flask
-from flask_smorest import Api
 
 from app.chain.client import ChainClient
 from app.config import Settings
@@ -55,7 +54,7 @@ def create_app(settings: Settings | None = None, config: dict | None = None) -> 
             db, settings.verify_log_flush_seconds, settings.verify_log_backlog, settings.verify_log_retention_months
         ),
     )
-    api = Api(app)
+    api = problems.ProblemApi(app)
     api.spec.components.security_scheme(
         "ApiKey", {"type": "http", "scheme": "bearer", "description": "Organisation API key: pt_<prefix>_<secret>"}
     )

@@ -40,18 +40,22 @@ class Text(fields.String):
     """A string without control characters (422 ``charset: …`` naming the field).
 
     `multiline`: tab, LF and CR are allowed too (notes, resolutions). `allow`: further characters a
-    field needs (a GS1 scan's group separator)."""
+    field needs (a GS1 scan's group separator). `echo`: an answer's field that repeats what the client sent (a
+    problem's `instance`), so the document states no pattern for it."""
 
-    def __init__(self, *, multiline: bool = False, allow: str = "", **kwargs):
+    def __init__(self, *, multiline: bool = False, allow: str = "", echo: bool = False, **kwargs):
         self.multiline = multiline
         allowed = {ord(c) for c in ("\t\n\r" if multiline else "") + allow}
         banned = [c for c in (*range(0x20), *range(0x7F, 0xA0)) if c not in allowed]
         banned += [*range(_SURROGATES[0], _SURROGATES[1] + 1)] + ([] if multiline else [*_SEPARATORS])
         spans = _ranges(banned)
         self._banned = re.compile("[" + "".join(f"\\U{a:08x}-\\U{b:08x}" for a, b in spans) + "]")
-        # The same rule as an OpenAPI (ECMA-262) pattern, so schema-driven clients and fuzzers know it.
-        pattern = "".join(f"\\u{a:04x}" if a == b else f"\\u{a:04x}-\\u{b:04x}" for a, b in spans)
-        metadata = {"pattern": f"^[^{pattern}]*$", **kwargs.pop("metadata", {})}
+        # The same rule as an OpenAPI (ECMA-262) pattern, so schema-driven clients and fuzzers know it; without the
+        # surrogates, which JSON Schema validators cannot compile in a pattern (and valid Unicode text never holds).
+        pattern = "".join(
+            f"\\u{a:04x}" if a == b else f"\\u{a:04x}-\\u{b:04x}" for a, b in spans if a != _SURROGATES[0]
+        )
+        metadata = {**({} if echo else {"pattern": f"^[^{pattern}]*$"}), **kwargs.pop("metadata", {})}
         super().__init__(metadata=metadata, **kwargs)
 
     def _deserialize(self, value, attr, data, **kwargs):

@@ -27,6 +27,13 @@ from app.services import outbox, readings, writes
 blp = Blueprint("writes", __name__, url_prefix="/v1", description="Scans: custody handoffs and status changes")
 
 KEY_RE = re.compile(r"^[\x21-\x7e]{1,255}$")
+IDEMPOTENCY_KEY = {
+    "in": "header",
+    "name": "Idempotency-Key",
+    "required": True,
+    "schema": {"type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[\\x21-\\x7e]+$"},
+    "description": "The scan's own id: a rescan with the same key returns the first answer (1 to 255 visible ASCII)",
+}
 UNITS = validate.Length(min=1, max=writes.MAX_UNITS, error=f"must list 1 to {writes.MAX_UNITS} items")
 WAIT_POLL_SECONDS = 0.05
 
@@ -203,7 +210,8 @@ def _route(path: str, action: str, schema: type[Schema], summary: str):
 
     class Write(MethodView):
         @blp.doc(security=SECURITY, summary=summary, description=f"Action `{action}`; roles: "
-                 f"{', '.join(writes.ACTIONS[action].roles)}. Send an `Idempotency-Key` header.")  # fmt: skip
+                 f"{', '.join(writes.ACTIONS[action].roles)}. Send an `Idempotency-Key` header.",
+                 **{"x-headers": [IDEMPOTENCY_KEY]})  # fmt: skip
         @blp.arguments(schema())  # instances: webargs would build a schema from a class on every request
         @blp.arguments(WaitSchema(), location="query")
         @blp.response(202, AcceptedSchema)
@@ -243,6 +251,7 @@ class UnitReadings(MethodView):
                 "text/csv": {"schema": {"type": "string"}},
             }
         },
+        **{"x-headers": [IDEMPOTENCY_KEY]},
     )
     @blp.arguments(ReadingsQuerySchema, location="query")
     @blp.response(202, AcceptedSchema)
