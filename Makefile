@@ -40,6 +40,10 @@ run: install ## Start the whole stack (embedded Postgres, anvil, contracts, inde
 test: install ## Run the test suite (unit + integration against a real anvil and Postgres)
 	$(BIN)/pytest $(PYTEST_ARGS)
 
+.PHONY: fuzz
+fuzz: install ## schemathesis over every operation of /openapi.json on `up --demo`, as a manufacturer, a pharmacy and a regulator (< 5 min)
+	$(PY) -m tests.fuzz.run $(FUZZ_ARGS)
+
 .PHONY: bench-gas
 bench-gas: install ## Gas per pack of the reference lifecycle vs a naive contract (last line: gas_per_pack … ratio …)
 	$(PY) -m bench.gas

@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from flask import Flask
-from flask_smorest import Api
 
 from app.api import jsonbody, security  # jsonbody before any blueprint: it installs their webargs parser
 from app.chain.client import ChainClient
@@ -28,6 +27,7 @@ def create_app(settings: Settings | None = None, config: dict | None = None) -> 
     """Build the WSGI app. Settings come from the environment unless given (tests pass them)."""
     from app import logs
     from app.api import auth, health, me, metrics, operations, problems, products, provenance, regulator, verify, writes
+    from app.api import urls as url_rules
 
     settings = settings or Settings.from_env()
     logs.setup(settings.log_level)
@@ -65,7 +65,7 @@ def create_app(settings: Settings | None = None, config: dict | None = None) -> 
             db, settings.verify_log_flush_seconds, settings.verify_log_backlog, settings.verify_log_retention_months
         ),
     )
-    api = Api(app)
+    api = problems.ProblemApi(app)
     api.spec.components.security_scheme(
         "ApiKey", {"type": "http", "scheme": "bearer", "description": "Organisation API key: pt_<prefix>_<secret>"}
     )
@@ -78,4 +78,5 @@ def create_app(settings: Settings | None = None, config: dict | None = None) -> 
     security.register(app, settings.cors_origins)  # before auth: preflights are answered first
     auth.register(app)
     jsonbody.register(app, settings.max_body_bytes, settings.json_max_depth)  # after auth: strangers' bodies unread
+    url_rules.register(app)
     return app

@@ -134,6 +134,7 @@ SETTINGS: list[tuple[str, str, str]] = [
     ("DETECT_WINDOW_SECONDS", "600", "Window of DETECT_FAILED_VERIFICATIONS."),
     ("DETECT_POLL_SECONDS", "1.0", "How often the detector reads new verifications and events."),
     ("LOG_LEVEL", "INFO", "Python log level (DEBUG, INFO, WARNING, ERROR)."),
+    ("READINGS_MAX_CLOCK_SKEW_SECONDS", "300", "Seconds a logger's reading may lie ahead of the API's clock."),
 ]
 _DEFAULTS = {name: default for name, default, _ in SETTINGS}
 
@@ -240,6 +241,7 @@ class Settings:
     detect_window_seconds: float
     detect_poll_seconds: float
     log_level: str
+    readings_max_clock_skew_seconds: float = 300.0
 
     @classmethod
     def from_env(cls, environ=None) -> Settings:
@@ -309,6 +311,7 @@ class Settings:
             detect_window_seconds=_float("DETECT_WINDOW_SECONDS", env, 1.0),
             detect_poll_seconds=_float("DETECT_POLL_SECONDS", env, 0.01),
             log_level=log_level,
+            readings_max_clock_skew_seconds=_float("READINGS_MAX_CLOCK_SKEW_SECONDS", env),
         )
 
     @property

@@ -53,6 +53,7 @@ FIELD_BY_AI = {"00": "sscc", "01": "gtin", "10": "lot", "17": "expiry", "21": "s
 EPC_SAFE = "!'()*+,:;="  # TDS: of character set 82 only " % & / < > ? are %-escaped in EPC URIs
 _BRACKETED_AI = re.compile(r"(?<!\\)\((\d+)\)")
 _DATA_FORMAT = re.compile(r"([NX])(\.\.)?(\d+)")
+_BAD_ESCAPE = re.compile(r"%(?![0-9A-Fa-f]{2})")
 _EPC_SCHEME = re.compile(r"urn:epc:(id:sgtin|id:sscc|class:lgtin):", re.IGNORECASE)
 
 
@@ -293,6 +294,7 @@ def _from_bracketed(text: str) -> list[GS1ElementString]:
 
 
 def _from_digital_link(uri: str) -> Identifier:
+    _check_escapes(uri)
     # RFC 3986 keeps "+" literal and it is in character set 82; biip's parse_qs would make it a space.
     path, mark, query = uri.partition("?")
     uri = path + mark + query.replace("+", "%2B")
@@ -302,6 +304,25 @@ def _from_digital_link(uri: str) -> Identifier:
         _explain_digital_link(uri)
         raise GS1Error("code", "format", f"not a valid GS1 Digital Link URI: {exc}") from None
     return _classify([_checked(element) for element in parsed.element_strings])
+
+
+def _check_escapes(uri: str) -> None:
+    """A ``%`` not followed by two hex digits is not percent-encoding (RFC 3986 §2.1): refuse it rather than
+    take ``%ZZ`` as three characters of a serial (``%`` is in character set 82; a literal one is ``%25``)."""
+    if not _BAD_ESCAPE.search(uri):
+        return
+    path, _, query = uri.partition("?")
+    segments = path.split("/")
+    for i, segment in enumerate(segments[1:], start=1):
+        if _BAD_ESCAPE.search(segment):
+            field = FIELD_BY_AI.get(segments[i - 1], "code")
+            raise GS1Error(field, "charset", f"malformed %-escape in the Digital Link's {field}: write % as %25")
+    for pair in query.split("&"):
+        ai = pair.partition("=")[0]
+        if _BAD_ESCAPE.search(pair):
+            field = FIELD_BY_AI.get(ai, "code")
+            raise GS1Error(field, "charset", f"malformed %-escape in the Digital Link's {field}: write % as %25")
+    raise GS1Error("code", "charset", "malformed %-escape in the Digital Link: write % as %25")
 
 
 def _explain_digital_link(uri: str) -> None:
@@ -340,7 +361,7 @@ def _from_epc_uri(uri: str) -> Identifier:
     name = "serial" if kind == "id:sgtin" else "lot"
     if not extra:
         raise GS1Error(name, "missing", f"EPC URI has no {name}")
-    if re.search(r"%(?![0-9A-Fa-f]{2})", extra):
+    if _BAD_ESCAPE.search(extra):
         raise GS1Error(name, "charset", f"malformed %-escape in EPC {name}")
     value = unquote(extra)
     return Pack(key, value) if name == "serial" else Lot(key, value)
@@ -489,8 +510,8 @@ def _check_expiry(expiry: date | None) -> None:
         raise GS1Error("expiry", "format", "expiry must be a date")
 
 
-def _yymmdd(expiry: date) -> str:
-    """Render an expiry; refuse dates the YYMMDD century window would read back differently."""
+def yymmdd(expiry: date) -> str:
+    """Render an expiry as AI (17) prints it; refuse dates the YYMMDD century window would read back differently."""
     text = expiry.strftime("%y%m%d")
     if _element("17", text).date != expiry:
         raise GS1Error("expiry", "date", f"{expiry} is outside the GS1 YYMMDD window (49 years back, 50 ahead)")
@@ -512,7 +533,7 @@ def _pairs(item: Identifier) -> Iterator[tuple[str, str]]:
     if isinstance(item, Pack | Lot) and item.lot is not None:
         yield "10", item.lot
     if isinstance(item, Pack | Lot) and item.expiry is not None:
-        yield "17", _yymmdd(item.expiry)
+        yield "17", yymmdd(item.expiry)
 
 
 def _elements(item: Identifier) -> GS1ElementStrings:

@@ -411,3 +411,31 @@ def test_only_gs1_errors_escape(code, expect):
     else:
         assert isinstance(result, Pack | Lot | LogisticUnit | Product)
         assert expect is None or result.kind in expect
+
+
+# --- malformed %-escapes (issue 12: a Digital Link serial "%ZZ" was taken as the serial "%ZZ") ---------------
+
+
+@pytest.mark.parametrize(
+    ("code", "field"),
+    [
+        ("https://id.gs1.org/01/09506000134352/21/%ZZ", "serial"),
+        ("https://id.gs1.org/01/09506000134352/21/AB%2", "serial"),
+        ("https://id.gs1.org/01/09506000134352/21/AB%", "serial"),
+        ("https://id.gs1.org/01/09506000134352/10/L%G1", "lot"),
+        ("https://id.gs1.org/01/09506000134352/21/AB?10=L1%", "lot"),
+        ("https://id.gs1.org/01/09506000134352/21/AB?17=27%Z231", "expiry"),
+        ("]Q1https://id.gs1.org/01/09506000134352/21/%ZZ", "serial"),
+        ("urn:epc:id:sgtin:9506000.013435.%ZZ", "serial"),
+    ],
+)
+def test_a_malformed_percent_escape_is_refused(code, field):
+    with pytest.raises(GS1Error) as info:
+        parse(code)
+    assert (info.value.field, info.value.rule) == (field, "charset")
+    assert "malformed %-escape" in info.value.message
+
+
+def test_a_well_formed_percent_escape_is_decoded():
+    assert parse("https://id.gs1.org/01/09506000134352/21/A%25B%2Fc") == Pack(GTIN, "A%B/c")
+    assert parse("(01)09506000134352(21)A%ZZ") == Pack(GTIN, "A%ZZ")  # no %-encoding in an element string

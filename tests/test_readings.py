@@ -505,3 +505,30 @@ def test_from_csv_and_from_json_agree():
     values = [4.2, 4.55, -0.005, 7]
     text = csv_text(*(f"2026-11-24T10:{10 * i:02d}:00Z,{v}" for i, v in enumerate(values)))
     assert from_csv(text) == from_json("2026-11-24T10:00:00Z", 600, values)
+
+
+# --- not from the future (issue 12: readings with start in year 9999 were confirmed on chain) ------------------
+
+
+def test_readings_up_to_the_clock_skew_are_accepted():
+    from app.services.readings import check_not_future
+
+    check_not_future(Readings(T0, 60, (1, 2, 3)), now=T0 + 120 - 300, skew=300, field=str)  # last one at the limit
+
+
+@pytest.mark.parametrize(
+    ("readings", "field", "index"),
+    [
+        (Readings(T0 + 301, 60, (1, 2)), "0", 0),  # the first is late
+        (Readings(T0 - 60, 181, (1, 2, 3)), "2", 2),  # at T0 - 60 and T0 + 121 on time, at T0 + 302 not
+        (Readings(253_402_300_799, 1, (1,)), "0", 0),  # 9999-12-31T23:59:59Z
+    ],
+)
+def test_readings_after_the_clock_skew_name_the_first_late_one(readings, field, index):
+    from app.services.readings import check_not_future
+
+    with pytest.raises(ReadingsError) as info:
+        check_not_future(readings, now=T0, skew=300, field=str)
+    assert info.value.field == field
+    assert info.value.message.startswith(f"future: reading {index} would be taken at ")
+    assert "300 s fast" in info.value.message

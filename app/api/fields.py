@@ -14,6 +14,7 @@ and the rule (``check_digit: …``).
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 
 from marshmallow import ValidationError, fields
 
@@ -39,18 +40,22 @@ class Text(fields.String):
     """A string without control characters (422 ``charset: …`` naming the field).
 
     `multiline`: tab, LF and CR are allowed too (notes, resolutions). `allow`: further characters a
-    field needs (a GS1 scan's group separator)."""
+    field needs (a GS1 scan's group separator). `echo`: an answer's field that repeats what the client sent (a
+    problem's `instance`), so the document states no pattern for it."""
 
-    def __init__(self, *, multiline: bool = False, allow: str = "", **kwargs):
+    def __init__(self, *, multiline: bool = False, allow: str = "", echo: bool = False, **kwargs):
         self.multiline = multiline
         allowed = {ord(c) for c in ("\t\n\r" if multiline else "") + allow}
         banned = [c for c in (*range(0x20), *range(0x7F, 0xA0)) if c not in allowed]
         banned += [*range(_SURROGATES[0], _SURROGATES[1] + 1)] + ([] if multiline else [*_SEPARATORS])
         spans = _ranges(banned)
         self._banned = re.compile("[" + "".join(f"\\U{a:08x}-\\U{b:08x}" for a, b in spans) + "]")
-        # The same rule as an OpenAPI (ECMA-262) pattern, so schema-driven clients and fuzzers know it.
-        pattern = "".join(f"\\u{a:04x}" if a == b else f"\\u{a:04x}-\\u{b:04x}" for a, b in spans)
-        metadata = {"pattern": f"^[^{pattern}]*$", **kwargs.pop("metadata", {})}
+        # The same rule as an OpenAPI (ECMA-262) pattern, so schema-driven clients and fuzzers know it; without the
+        # surrogates, which JSON Schema validators cannot compile in a pattern (and valid Unicode text never holds).
+        pattern = "".join(
+            f"\\u{a:04x}" if a == b else f"\\u{a:04x}-\\u{b:04x}" for a, b in spans if a != _SURROGATES[0]
+        )
+        metadata = {**({} if echo else {"pattern": f"^[^{pattern}]*$"}), **kwargs.pop("metadata", {})}
         super().__init__(metadata=metadata, **kwargs)
 
     def _deserialize(self, value, attr, data, **kwargs):
@@ -147,3 +152,44 @@ class VerifiableCode(_GS1):
         "or a case/pallet (SSCC). E.g. (01)09506000134352(21)ABC123(10)L1(17)301231, a raw DataMatrix scan, "
         "https://id.gs1.org/01/09506000134352/21/ABC123?10=L1&17=301231 or urn:epc:id:sgtin:9506000.013435.ABC123"
     )
+
+
+class Time(fields.AwareDateTime):
+    """A query time: ISO-8601 with a timezone, from 2000-01-01 up to (not including) 2200-01-01 UTC;
+    deserialises to UTC (Postgres takes offsets only up to ±15:59, Python up to ±23:59)."""
+
+    EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
+    LATEST = datetime(2200, 1, 1, tzinfo=UTC)  # exclusive
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault(
+            "error_messages",
+            {
+                "invalid": "iso8601: must be an ISO-8601 time with a timezone, e.g. 2025-01-31T12:00:00Z",
+                "invalid_awareness": "timezone: must carry a timezone (Z or ±hh:mm); a naive time is ambiguous",
+            },
+        )
+        super().__init__(**kwargs)
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        moment = super()._deserialize(value, attr, data, **kwargs)
+        try:
+            moment = moment.astimezone(UTC)
+        except OverflowError:  # e.g. 9999-12-31T23:59:59-23:59 is in the year 10000 in UTC
+            moment = None
+        if moment is None or not self.EARLIEST <= moment < self.LATEST:
+            raise ValidationError("range: must be from 2000-01-01T00:00:00Z up to 2200-01-01T00:00:00Z (exclusive)")
+        return moment
+
+
+class Expiry(fields.Date):
+    """An expiry date a GS1 AI (17) can print: YYMMDD reaches 49 years back and 50 ahead (General Specifications
+    7.12), so a later date could never be scanned back as itself."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        day = super()._deserialize(value, attr, data, **kwargs)
+        try:
+            gs1.yymmdd(day)
+        except gs1.GS1Error as exc:
+            raise ValidationError(f"{exc.rule}: {exc.message}") from None
+        return day

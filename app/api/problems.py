@@ -5,13 +5,18 @@ Field-level validation errors travel in ``errors``: ``{"<location>": {"<field>":
 
 from __future__ import annotations
 
+import http
 import logging
 
 import psycopg2
+from apispec import BasePlugin
 from flask import Flask, Response, json, request
-from marshmallow import ValidationError
+from flask_smorest import Api
+from flask_smorest.utils import prepare_response
+from marshmallow import INCLUDE, Schema, ValidationError, fields
 from werkzeug.exceptions import HTTPException
 
+from app.api.fields import Text
 from app.errors import ConfigError, NotFound, ServiceUnavailable
 from app.gs1 import GS1Error
 from app.services.outbox import IdempotencyConflict
@@ -20,6 +25,56 @@ from app.services.writes import Rejected
 
 log = logging.getLogger(__name__)
 PROBLEM_JSON = "application/problem+json"
+
+
+class ProblemSchema(Schema):
+    """What every error answer is, as the OpenAPI document states it (RFC 9457)."""
+
+    class Meta:
+        unknown = INCLUDE  # some problems carry more (`operation`, `alert_rule`, `status_now`)
+
+    type = Text(required=True, metadata={"example": "about:blank"})
+    title = Text(required=True)
+    status = fields.Integer(required=True)
+    detail = Text(echo=True)
+    instance = Text(echo=True, metadata={"description": "The request's path"})
+    errors = fields.Dict(
+        keys=Text(),
+        metadata={"description": "By location (json, query, path, headers, body): each field and the rules it broke"},
+    )
+    code = Text(metadata={"description": "A machine-readable rule, e.g. `not_holder`"})
+
+
+class HeaderParameters(BasePlugin):
+    """`@blp.doc(**{"x-headers": [parameter, ...]})` adds header parameters to an operation. (`parameters=` in
+    `blp.doc` would replace the query parameters its schemas give, not add to them.)"""
+
+    def operation_helper(self, path=None, operations=None, **kwargs):
+        for operation in (operations or {}).values():
+            headers = operation.pop("x-headers", None) if isinstance(operation, dict) else None
+            if headers:
+                operation.setdefault("parameters", []).extend(headers)
+
+
+class ProblemApi(Api):
+    """flask-smorest's Api, with the error answers documented as they are (problem documents), and header
+    parameters (HeaderParameters)."""
+
+    ERROR_SCHEMA = ProblemSchema
+
+    def _init_spec(self, *, extra_plugins=None, **kwargs):
+        super()._init_spec(extra_plugins=[*(extra_plugins or ()), HeaderParameters()], **kwargs)
+
+    def _register_responses(self):
+        for status in http.HTTPStatus:
+            response = {"description": status.phrase}
+            if status >= 400:
+                response["schema"] = self.ERROR_SCHEMA
+            prepare_response(response, self.spec, PROBLEM_JSON)
+            self.spec.components.response(status.name, response, lazy=True)
+        response = {"description": "An error (a problem document)", "schema": self.ERROR_SCHEMA}
+        prepare_response(response, self.spec, PROBLEM_JSON)
+        self.spec.components.response("DEFAULT_ERROR", response, lazy=True)
 
 
 def problem(status: int, title: str, detail: str | None = None, errors: dict | None = None, **extra) -> Response:

@@ -107,13 +107,8 @@ def _limit():
 
 
 def _time(data_key: str, description: str):
-    return fields.AwareDateTime(
-        data_key=data_key,
-        error_messages={
-            "invalid": "iso8601: must be an ISO-8601 time with a timezone, e.g. 2025-01-31T12:00:00Z",
-            "invalid_awareness": "timezone: must carry a timezone (Z or ±hh:mm); a naive time is ambiguous",
-        },
-        metadata={"description": description},
+    return gs1f.Time(
+        data_key=data_key, metadata={"description": description + "; 2000-01-01 to 2199, UTC or an offset"}
     )
 
 

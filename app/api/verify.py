@@ -240,9 +240,9 @@ class LightweightVerification(MethodView):
             return {**answer, "responderGLN": _responder_gln()}
         try:
             pack = gs1.Pack(gs1.parse_gtin(gtin), serial, lot, _yymmdd(expiry) if expiry else None)
-        except gs1.GS1Error as exc:
-            field = {"gtin": "gtin", "serial": "serial", "lot": "10", "expiry": "17"}.get(exc.field, exc.field)
-            raise ValidationError({field: [f"{exc.rule}: {exc.message}"]}) from None
+        except gs1.GS1Error as exc:  # the GTIN and serial are in the path; lot (10) and expiry (17) in the query
+            location, field = {"lot": ("query", "10"), "expiry": ("query", "17")}.get(exc.field, ("path", exc.field))
+            abort(422, messages={location: {field: [f"{exc.rule}: {exc.message}"]}})
         db = current_app.extensions["pharmatrack"].db
         code = request.full_path.rstrip("?")
         with db.connection(autocommit=True) as conn:
@@ -259,14 +259,14 @@ class CheckConnectivity(MethodView):
         """LVM connectivity check: the responder is up and the requester is recognised."""
         req_gln = request.args.get("reqGLN")
         if not req_gln:
-            raise ValidationError({"reqGLN": ["missing: the requester's GLN is required"]})
+            abort(422, messages={"query": {"reqGLN": ["missing: the requester's GLN is required"]}})
         try:
             req_gln = gs1.parse_gln(req_gln)
             corr = str(uuid.UUID(request.args.get("corrUUID") or str(uuid.uuid4())))
         except gs1.GS1Error as exc:
-            raise ValidationError({"reqGLN": [f"{exc.rule}: {exc.message}"]}) from None
+            abort(422, messages={"query": {"reqGLN": [f"{exc.rule}: {exc.message}"]}})
         except ValueError:
-            raise ValidationError({"corrUUID": ["format: must be a UUID"]}) from None
+            abort(422, messages={"query": {"corrUUID": ["format: must be a UUID"]}})
         requester = _lvm_requester(req_gln)
         if isinstance(requester, tuple):
             return _lvm_error(*requester)

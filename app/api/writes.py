@@ -27,6 +27,13 @@ from app.services import outbox, readings, writes
 blp = Blueprint("writes", __name__, url_prefix="/v1", description="Scans: custody handoffs and status changes")
 
 KEY_RE = re.compile(r"^[\x21-\x7e]{1,255}$")
+IDEMPOTENCY_KEY = {
+    "in": "header",
+    "name": "Idempotency-Key",
+    "required": True,
+    "schema": {"type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[\\x21-\\x7e]+$"},
+    "description": "The scan's own id: a rescan with the same key returns the first answer (1 to 255 visible ASCII)",
+}
 UNITS = validate.Length(min=1, max=writes.MAX_UNITS, error=f"must list 1 to {writes.MAX_UNITS} items")
 WAIT_POLL_SECONDS = 0.05
 BULK_DB_TIMEOUT = 120.0  # seconds a lot commission may hold its connection (others: DB_REQUEST_TIMEOUT)
@@ -76,7 +83,7 @@ class SerialRangeSchema(Schema):
 class LotCommissionSchema(Schema):
     gtin = gs1f.GTIN(required=True)
     lot = gs1f.LotNumber(required=True)
-    expiry = fields.Date(required=True, metadata={"description": "Expiry date (YYYY-MM-DD)"})
+    expiry = gs1f.Expiry(required=True, metadata={"description": "Expiry date (YYYY-MM-DD), printable as GS1 AI (17)"})
     serials = fields.List(
         gs1f.Serial(),
         validate=validate.Length(min=1, max=writes.MAX_SERIALS, error=f"must list 1 to {writes.MAX_SERIALS} serials"),
@@ -205,7 +212,8 @@ def _route(path: str, action: str, schema: type[Schema], summary: str):
 
     class Write(MethodView):
         @blp.doc(security=SECURITY, summary=summary, description=f"Action `{action}`; roles: "
-                 f"{', '.join(writes.ACTIONS[action].roles)}. Send an `Idempotency-Key` header.")  # fmt: skip
+                 f"{', '.join(writes.ACTIONS[action].roles)}. Send an `Idempotency-Key` header.",
+                 **{"x-headers": [IDEMPOTENCY_KEY]})  # fmt: skip
         @blp.arguments(schema())  # instances: webargs would build a schema from a class on every request
         @blp.arguments(WaitSchema(), location="query")
         @blp.response(202, AcceptedSchema)
@@ -245,6 +253,7 @@ class UnitReadings(MethodView):
                 "text/csv": {"schema": {"type": "string"}},
             }
         },
+        **{"x-headers": [IDEMPOTENCY_KEY]},
     )
     @blp.arguments(ReadingsQuerySchema, location="query")
     @blp.response(202, AcceptedSchema)
@@ -263,12 +272,14 @@ class UnitReadings(MethodView):
                 parsed = readings.from_json(data["start"], data["interval"], data["celsius"])
             except readings.ReadingsError as exc:  # name the body's field: celsius[3], not readings[3]
                 raise readings.ReadingsError(exc.field.replace("readings", "celsius", 1), exc.message) from None
+            readings.check_not_future(parsed, time.time(), _skew(), lambda i: f"celsius[{i}]" if i else "start")
         elif mimetype == "text/csv":
             if not sensor_id:
                 return problem(422, "Unprocessable Entity", "sensor_id is required with text/csv",
                                errors={"query": {"sensor_id": ["required with text/csv"]}})  # fmt: skip
             text = request.get_data(cache=True).decode("utf-8", errors="strict")
             parsed = readings.from_csv(text)
+            readings.check_not_future(parsed, time.time(), _skew(), lambda i: f"csv line {i + 2}")
         else:
             return problem(
                 415,
@@ -278,6 +289,10 @@ class UnitReadings(MethodView):
             )
         bound = f"{sscc}\0{sensor_id}\0".encode()
         return _accept("record_readings", {"sscc": sscc, "sensor_id": sensor_id, "readings": parsed}, query, bound)
+
+
+def _skew() -> float:
+    return current_app.extensions["pharmatrack"].settings.readings_max_clock_skew_seconds
 
 
 @blp.before_request

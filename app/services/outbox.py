@@ -42,6 +42,29 @@ FOR UPDATE SKIP LOCKED
 """
 
 
+STATUS_CHANGES = ("recall", "quarantine", "clear_quarantine")
+STATUS_CHANGE_IN_FLIGHT = """
+SELECT id, action, status, organisation_id FROM operations
+WHERE status IN ('pending', 'submitted') AND action IN ('recall', 'quarantine', 'clear_quarantine')
+  AND coalesce(payload->>'unit_id', payload->>'lot_id') = %(target)s AND action = ANY(%(actions)s)
+ORDER BY created_at DESC, id DESC
+LIMIT 1
+"""
+
+
+def status_change_in_flight(conn, target: bytes, actions: tuple[str, ...]) -> dict | None:
+    """The latest accepted, not yet confirmed or failed, operation of `actions` (recall, quarantine,
+    clear_quarantine) on the lot or unit `target`, by any organisation.
+
+    Serialised per target for the caller's transaction (an advisory lock, released at its end), so two
+    requests for the same target cannot both find nothing in flight and both be accepted."""
+    if set(actions) - set(STATUS_CHANGES):
+        raise ValueError(f"actions must be among {STATUS_CHANGES}")
+    with conn.cursor() as cur:
+        cur.execute("SELECT pg_advisory_xact_lock(%s)", (int.from_bytes(target[:8], "big", signed=True),))
+    return fetch_one(conn, STATUS_CHANGE_IN_FLIGHT, {"target": "0x" + target.hex(), "actions": list(actions)})
+
+
 def request_digest(action: str, payload: dict) -> bytes:
     canonical = json.dumps({"action": action, "payload": payload}, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).digest()

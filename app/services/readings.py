@@ -23,7 +23,7 @@ import csv
 import io
 import math
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
@@ -90,6 +90,21 @@ class Readings:
     def packed(self) -> bytes:
         """The ``readings`` argument of ``recordReadings``: big-endian int16 centi-degrees."""
         return pack_readings(list(self.centi))
+
+
+def check_not_future(readings: Readings, now: float, skew: float, field: Callable[[int], str]) -> None:
+    """Refuse readings taken after `now` (unix seconds) plus `skew` seconds of a logger's clock running fast:
+    a logger cannot report the future, and the chain would keep such a time for good. The error names
+    ``field(i)`` of the first late reading i."""
+    limit = int(now + skew)
+    if readings.end <= limit:
+        return
+    index = max(0, -(-(limit + 1 - readings.start) // readings.interval))  # the first reading after the limit
+    at = datetime.fromtimestamp(readings.start + index * readings.interval, UTC).isoformat().replace("+00:00", "Z")
+    raise ReadingsError(
+        field(index),
+        f"future: reading {index} would be taken at {at}, after now (a logger's clock may run at most {skew:g} s fast)",
+    )
 
 
 def to_centi(value: object, field: str) -> int:

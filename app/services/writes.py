@@ -182,7 +182,22 @@ def prepare_recall(conn, principal: Principal, body: dict) -> dict:
         raise _conflict("lot", "not_manufacturer", "only the lot's manufacturer or a regulator can recall it")
     if state.recalled:
         raise _conflict("lot", "recalled", "the lot is already recalled")
+    _not_in_flight(conn, state.lot_id, ("recall",), "lot", "the lot")
     return {"lot_id": _hex(state.lot_id), "gtin": body["gtin"], "lot": body["lot"]}
+
+
+def _not_in_flight(conn, target: bytes, actions: tuple[str, ...], field: str, what: str) -> None:
+    """Refuse a status change while one for the same lot or unit is accepted but not yet on chain: the second
+    would fail there (already recalled, already quarantined…), whoever sent the first."""
+    found = outbox.status_change_in_flight(conn, target, actions)
+    if found is not None:
+        done = {"recall": "recall", "quarantine": "quarantine", "clear_quarantine": "quarantine clearance"}
+        raise _conflict(
+            field,
+            f"{found['action']}_pending",
+            f"a {done[found['action']]} of {what} is already accepted and {found['status']} (operation "
+            f"{found['id']}); it is not confirmed yet",
+        )
 
 
 # --------------------------------------------------------------------------- logistic units
@@ -391,6 +406,7 @@ def _status_target(conn, principal: Principal, body: dict, quarantine: bool) -> 
         if state.quarantined == quarantine:
             rule = "quarantined" if quarantine else "not_quarantined"
             raise _conflict("sscc", rule, f"the unit is {'already' if quarantine else 'not'} quarantined")
+        _not_in_flight(conn, state.unit_id, ("quarantine", "clear_quarantine"), "sscc", "the unit")
         return {"target": "unit", "unit_id": _hex(state.unit_id)}
     state = _lot_for(conn, body["gtin"], body["lot"], "lot")
     if not regulator and state.manufacturer != _me(principal):
@@ -398,6 +414,7 @@ def _status_target(conn, principal: Principal, body: dict, quarantine: bool) -> 
     if state.quarantined == quarantine:
         rule = "quarantined" if quarantine else "not_quarantined"
         raise _conflict("lot", rule, f"the lot is {'already' if quarantine else 'not'} quarantined")
+    _not_in_flight(conn, state.lot_id, ("quarantine", "clear_quarantine"), "lot", "the lot")
     return {"target": "lot", "lot_id": _hex(state.lot_id)}
 
 

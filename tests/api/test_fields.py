@@ -144,3 +144,28 @@ def test_gs1_codes_take_the_group_separator_of_raw_scan_data_and_nothing_else():
 def test_gs1_keys_refuse_nul(cls):
     with pytest.raises(ValidationError, match="charset: "):
         cls().deserialize("0950600013435\x002")
+
+
+# --------------------------------------------------------------------------- query times and expiry dates
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["0122-07-05T01:44:56+23:39", "9999-12-31T23:59:59-23:59", "0001-01-01T00:00:00+00:00", "1999-12-31T23:59:59Z",
+     "2200-01-01T00:00:00Z", "2199-12-31T23:00:00-01:00"],
+)  # fmt: skip
+def test_a_query_time_outside_2000_to_2199_is_refused(value):
+    with pytest.raises(ValidationError) as exc:
+        pt_fields.Time().deserialize(value)
+    assert exc.value.messages[0].startswith("range: "), exc.value.messages
+
+
+def test_a_query_time_is_taken_in_utc_whatever_its_offset():
+    moment = pt_fields.Time().deserialize("2025-01-01T00:00:00+23:59")
+    assert moment.isoformat() == "2024-12-31T00:01:00+00:00"  # Postgres takes offsets only up to ±15:59
+
+
+@pytest.mark.parametrize("value", ["9999-12-31", "2100-01-01"])
+def test_an_expiry_gs1_cannot_print_is_refused(value):
+    with pytest.raises(ValidationError, match=r"^date: .*YYMMDD window"):
+        pt_fields.Expiry().deserialize(value)

@@ -315,7 +315,8 @@ def test_bad_transition_bodies_are_422(mworld: World, action, body, field, rule)
         ({"limit": "many"}, "limit", "integer:"),
         ({"cursor": "%%%"}, "cursor", "cursor:"),
         ({"cursor": "WyJhbGVydHMiLDEsMl0"}, "cursor", "cursor:"),  # ["alerts",1,2]: wrong size
-        ({"rule": "r" * 101}, "rule", "length:"),
+        ({"rule": "r" * 101}, "rule", "one_of:"),
+        ({"rule": "no_such_rule"}, "rule", "one_of: must be one of clone, "),
         ({"rule": "a\x00"}, "rule", "charset:"),
     ],
 )

@@ -83,6 +83,6 @@ def test_requesters_connectivity_and_bad_requests(world: World, stock):
     assert "17" in lvm(world, "maker", gtin, "S1", status=422, **{"17": "301332"})["errors"]["query"]
     assert "context" in lvm(world, "maker", gtin, "S1", status=422, context="resale")["errors"]["query"]
     bad_gtin = gtin[:-1] + str((int(gtin[-1]) + 1) % 10)
-    assert "gtin" in lvm(world, "maker", bad_gtin, "S1", status=422)["errors"]["json"]
+    assert "gtin" in lvm(world, "maker", bad_gtin, "S1", status=422)["errors"]["path"]  # where the GTIN is
     with world.db.connection() as conn:
         assert fetch_all(conn, "SELECT count(*) AS n FROM verifications")[0]["n"] == 0  # none of these verified

@@ -14,11 +14,12 @@ import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from urllib.parse import quote, urlencode
 
 import pytest
 
 from app.ids import sscc_id
-from app.services import custody
+from app.services import custody, queries
 from app.services.readings import MAX_READINGS
 from app.services.writes import MAX_UNITS
 
@@ -58,6 +59,7 @@ def state(mworld: World) -> dict:
     s["unknown_gln"] = check_digit(f"97{uuid.uuid4().int % 10**10:010d}")
     s["sscc"], s["sscc2"] = mworld.sscc(), mworld.sscc()  # well-formed, never packed
     s["distributor"] = mworld.parties["distributor"].gln
+    s["maker_gln"], s["pharmacy_gln"] = mworld.parties["maker"].gln, mworld.parties["pharmacy"].gln
     return s
 
 
@@ -86,7 +88,9 @@ class Bad:
     data: str | bytes | None = None  # a raw body instead of JSON
     content_type: str | None = None
     headers: dict = field(default_factory=dict)
-    query: str = ""
+    query: str | Callable[[dict], str] = ""
+    method: str = "POST"
+    raw_uri: bool = False  # send the path and query as the raw request target (RAW_URI, as gunicorn passes it)
 
 
 def _lot_body(s, **changes):
@@ -259,16 +263,249 @@ CORPUS = [
         rule="Unknown field"),
 ]  # fmt: skip
 
+# --------------------------------------------------------------------------- issue 12: input rules, reads too
+
+NUL, CHARSET = "\u0000", "charset: must not contain control characters"
+NOW = datetime.now(UTC)
+
+
+def _product(**changes):
+    return lambda s: {"gtin": new_gtin(), "name": "A", "storage": STORAGE} | changes
+
+
+def q(**params) -> str:
+    return "?" + urlencode(params)
+
+
+def _get(id, who, path, query="", **kwargs):
+    return Bad(id, who, path, method="GET", query=query, **kwargs)
+
+
+def _dl(s, serial="%ZZ", query=""):
+    return f"https://id.gs1.org/01/{s['gtin']}/21/{serial}{query}"
+
+
+def _activity(query: str):
+    return _get(
+        f"activity-{query}",
+        "regulator",
+        lambda s: f"/v1/partners/{s['distributor']}/activity",
+        query,
+        where=("query", "from" if "from" in query else "to"),
+    )
+
+
+def _lvm(s, gtin=None, serial="S0000000001"):
+    return f"/01/{gtin or s['gtin']}/21/{serial}"
+
+
+def _lvm_query(s, **changes):
+    params = {"reqGLN": s["maker_gln"], "corrUUID": str(uuid.UUID(int=1))} | changes
+    return {k: v for k, v in params.items() if v is not None}
+
+
+ISSUE12 = [
+    # control characters in every text field (NUL gave 500 in name, strength, dosage_form and sensor_id)
+    Bad("product-name-nul", "maker", "/v1/products", _product(name=f"Amox{NUL}icillin"), where=("json", "name"),
+        rule=CHARSET),
+    Bad("product-strength-nul", "maker", "/v1/products", _product(strength=f"500{NUL}mg"),
+        where=("json", "strength"), rule=CHARSET),
+    Bad("product-dosage-form-nul", "maker", "/v1/products", _product(dosage_form=NUL), where=("json", "dosage_form"),
+        rule=CHARSET),
+    Bad("product-name-c1-control", "maker", "/v1/products", _product(name="A\x85B"), where=("json", "name"),
+        rule=CHARSET),
+    Bad("product-name-escape-sequence", "maker", "/v1/products", _product(name="\x1b[31mred"),
+        where=("json", "name"), rule=CHARSET),
+    Bad("product-name-lone-surrogate", "maker", "/v1/products", _product(name="A\ud800"), where=("json", "name"),
+        rule="unpaired surrogate"),
+    Bad("product-name-line-separator", "maker", "/v1/products", _product(name="A\u2028B"), where=("json", "name"),
+        rule=CHARSET),
+    Bad("product-name-newline", "maker", "/v1/products", _product(name="A\nB"), where=("json", "name"), rule=CHARSET),
+    Bad("product-name-tab", "maker", "/v1/products", _product(name="A\tB"), where=("json", "name"), rule=CHARSET),
+    Bad("product-name-del", "maker", "/v1/products", _product(name="A\x7f"), where=("json", "name"), rule=CHARSET),
+    Bad("readings-sensor-id-nul", "maker", _units_path, _readings(sensor_id=f"logger{NUL}1"),
+        where=("json", "sensor_id"), rule=CHARSET),
+    Bad("readings-csv-sensor-id-nul", "maker", _units_path, data=csv_rows(3), content_type="text/csv",
+        query="?sensor_id=logger%001", where=("query", "sensor_id"), rule=CHARSET),
+    Bad("lot-number-nul", "maker", "/v1/lots", lambda s: _lot_body(s, lot=f"L{NUL}1"), where=("json", "lot"),
+        rule=CHARSET),
+    Bad("serial-nul", "maker", "/v1/lots", lambda s: _lot_body(s, serials=["X1", f"X{NUL}2"]),
+        where=("json", "serials", "1"), rule=CHARSET),
+    Bad("serial-range-prefix-nul", "maker", "/v1/lots",
+        lambda s: _lot_body(s, serials=None, serial_range={"prefix": f"S{NUL}", "first": 0, "count": 2}),
+        where=("json", "serial_range", "prefix"), rule=CHARSET),
+    Bad("recall-lot-nul", "maker", "/v1/lots/recalls", lambda s: {"gtin": s["gtin"], "lot": s["lot"] + NUL},
+        where=("json", "lot"), rule=CHARSET),
+    Bad("ship-to-gln-nul", "maker", "/v1/shipments", lambda s: {"units": [s["c1"]], "to": s["distributor"] + NUL},
+        where=("json", "to"), rule=CHARSET),
+    Bad("receive-sscc-nul", "distributor", "/v1/receipts", lambda s: {"units": [f"(00){s['c1']}{NUL}"]},
+        where=("json", "units", "0"), rule=CHARSET),
+    Bad("dispense-pack-serial-nul", "pharmacy", "/v1/dispensations", lambda s: {"packs": [pack(s, 1) + NUL]},
+        where=("json", "packs", "0"), rule=CHARSET),
+    Bad("dispense-pack-newline", "pharmacy", "/v1/dispensations", lambda s: {"packs": [pack(s, 1)[:20] + "\n"]},
+        where=("json", "packs", "0"), rule=CHARSET),
+    Bad("quarantine-sscc-nul", "maker", "/v1/quarantines", lambda s: {"sscc": s["c1"] + NUL},
+        where=("json", "sscc"), rule=CHARSET),
+    Bad("verify-batch-code-nul", "pharmacy", "/v1/verify", lambda s: {"codes": [pack(s, 1), pack(s, 2) + NUL]},
+        where=("json", "codes", "1"), rule=CHARSET),
+    Bad("alert-note-nul", "regulator", "/v1/alerts/1/acknowledge", {"note": f"seen{NUL}"}, where=("json", "note"),
+        rule=CHARSET),
+    Bad("alert-resolution-vertical-tab", "regulator", "/v1/alerts/1/close", {"resolution": "done\x0b"},
+        where=("json", "resolution"), rule=CHARSET),
+    _get("verify-code-nul", "pharmacy", "/v1/verify", q(code="(01)09506000134352(21)A\x00B"),
+         where=("query", "code"), rule="charset: "),
+    _get("provenance-code-nul", "regulator", "/v1/units/provenance", q(code="(00)" + "1" * 17 + "\x00"),
+         where=("query", "code"), rule=CHARSET),
+    _get("alerts-rule-nul", "regulator", "/v1/alerts", "?rule=clone%00", where=("query", "rule"), rule=CHARSET),
+    # times: no readings from the future (year 9999 was confirmed on chain), query times in a sane range
+    Bad("readings-start-year-9999", "maker", _units_path, _readings(start="9999-12-31T23:59:59Z"),
+        where=("json", "start"), rule="future: "),
+    Bad("readings-start-in-an-hour", "maker", _units_path,
+        _readings(start=(NOW + timedelta(hours=1)).isoformat(timespec="seconds")), where=("json", "start"),
+        rule="future: "),
+    Bad("readings-start-unix-future", "maker", _units_path, _readings(start=int(NOW.timestamp()) + 86_400),
+        where=("json", "start"), rule="future: "),
+    Bad("readings-last-reading-future", "maker", _units_path,
+        _readings(start=int(NOW.timestamp()) - 60, interval=3600, celsius=[4, 5, 6]),
+        where=("json", "celsius[1]"), rule="future: reading 1"),
+    Bad("readings-csv-row-in-the-future", "maker", _units_path,
+        data=csv_rows(3, step=7200, start=int(NOW.timestamp()) - 3600), content_type="text/csv",
+        query="?sensor_id=logger-1", where=("json", "csv line 3"), rule="future: reading 1"),
+    _activity("?from=0122-07-05T01:44:56%2B23:39"),
+    _activity("?from=9999-12-31T23:59:59-23:59"),
+    _activity("?to=1999-12-31T23:59:59Z"),
+    _activity("?from=2200-01-01T00:00:00Z"),
+    _activity("?to=0001-01-01T00:00:00%2B00:00"),
+    _get("activity-naive-time", "regulator", lambda s: f"/v1/partners/{s['distributor']}/activity",
+         "?from=2025-01-01T00:00:00", where=("query", "from"), rule="timezone: "),
+    _get("activity-not-a-time", "regulator", lambda s: f"/v1/partners/{s['distributor']}/activity",
+         "?from=yesterday", where=("query", "from"), rule="iso8601: "),
+    _get("activity-to-before-from", "regulator", lambda s: f"/v1/partners/{s['distributor']}/activity",
+         "?from=2025-02-01T00:00:00Z&to=2025-01-01T00:00:00Z", where=("query", "to"), rule="order: "),
+    _get("activity-bad-gln", "regulator", lambda s: f"/v1/partners/{bad_check(s['distributor'])}/activity",
+         where=("path", "gln"), rule="check_digit: "),
+    Bad("lot-expiry-year-9999", "maker", "/v1/lots", lambda s: _lot_body(s, expiry="9999-12-31"),
+        where=("json", "expiry"), rule="date: "),
+    Bad("lot-expiry-beyond-the-yymmdd-window", "maker", "/v1/lots",
+        lambda s: _lot_body(s, expiry=f"{NOW.year + 51}-06-30"), where=("json", "expiry"), rule="date: "),
+    # malformed %-escapes: refused, not taken as the serial "%ZZ"
+    Bad("dispense-digital-link-bad-escape", "pharmacy", "/v1/dispensations", lambda s: {"packs": [_dl(s)]},
+        where=("json", "packs", "0"), rule="charset: malformed %-escape"),
+    Bad("dispense-digital-link-truncated-escape", "pharmacy", "/v1/dispensations",
+        lambda s: {"packs": [_dl(s, "S0000000001%2")]}, where=("json", "packs", "0"),
+        rule="charset: malformed %-escape"),
+    Bad("dispense-digital-link-bad-escape-in-lot", "pharmacy", "/v1/dispensations",
+        lambda s: {"packs": [_dl(s, "S0000000001", "?10=L%G1")]}, where=("json", "packs", "0"),
+        rule="charset: malformed %-escape in the Digital Link's lot"),
+    Bad("verify-batch-digital-link-bad-escape", "pharmacy", "/v1/verify", lambda s: {"codes": [_dl(s)]},
+        where=("json", "codes[0]"), rule="charset: malformed %-escape"),
+    _get("verify-digital-link-bad-escape", "pharmacy", lambda s: "/v1/verify" + q(code=_dl(s)),
+         where=("query", "code"), rule="charset: malformed %-escape"),
+    _get("verify-epc-bad-escape", "pharmacy", lambda s: "/v1/verify" + q(code="urn:epc:id:sgtin:9506000.013435.%ZZ"),
+         where=("query", "code"), rule="charset: malformed %-escape"),
+    _get("url-query-bad-escape", "pharmacy", "/v1/verify", "?code=(01)09506000134352(21)%ZZ", raw_uri=True,
+         status=400, where=("query", "code"), rule="percent_encoding: "),
+    _get("url-path-bad-escape-lvm", "pharmacy", lambda s: _lvm(s, serial="%ZZ"),
+         lambda s: q(**_lvm_query(s, reqGLN=s["pharmacy_gln"])), raw_uri=True, status=400,
+         where=("path", "serial"), rule="percent_encoding: "),
+    _get("url-path-bad-escape-provenance", "regulator", "/v1/units/%G0/provenance", raw_uri=True, status=400,
+         where=("path", "code"), rule="percent_encoding: "),
+    # every enum-like query parameter is checked
+    _get("alerts-unknown-rule", "regulator", "/v1/alerts", "?rule=anything", where=("query", "rule"),
+         rule="one_of: must be one of clone, "),
+    _get("alerts-unknown-status", "regulator", "/v1/alerts", "?status=pending", where=("query", "status"),
+         rule="one_of: "),
+    _get("lvm-unknown-link-type", "pharmacy", _lvm, lambda s: q(**_lvm_query(s, linkType="pip")),
+         where=("query", "linkType"), rule="Must be one of"),
+    _get("lvm-unknown-context", "pharmacy", _lvm, lambda s: q(**_lvm_query(s, context="resale")),
+         where=("query", "context"), rule="Must be one of"),
+    Bad("wait-timeout-negative", "maker", "/v1/lots/recalls", lambda s: {"gtin": s["gtin"], "lot": s["lot"]},
+        query="?wait=confirmed&timeout=-1", where=("query", "timeout"), rule="greater than or equal to 0"),
+    Bad("wait-timeout-too-long", "maker", "/v1/lots/recalls", lambda s: {"gtin": s["gtin"], "lot": s["lot"]},
+        query="?wait=confirmed&timeout=1000", where=("query", "timeout"), rule="less than or equal to 120"),
+    Bad("wait-timeout-nan", "maker", "/v1/lots/recalls", lambda s: {"gtin": s["gtin"], "lot": s["lot"]},
+        query="?wait=confirmed&timeout=nan", where=("query", "timeout"), rule="Special numeric values"),
+    # provenance
+    _get("provenance-code-check-digit", "regulator", lambda s: "/v1/units/provenance" + q(code=bad_check(s["c1"])),
+         where=("query", "code"), rule="check_digit: "),
+    _get("provenance-code-missing", "regulator", "/v1/units/provenance", where=("query", "code"),
+         rule="Missing data"),
+    _get("provenance-lot-code-in-unit-path", "regulator",
+         lambda s: "/v1/units/" + quote(f"(01){s['gtin']}(10)L1", safe="") + "/provenance",
+         where=("path", "code"), rule="missing: "),
+    _get("provenance-lot-bad-gtin", "regulator", lambda s: f"/v1/lots/{bad_check(s['gtin'])}/L1/provenance",
+         where=("path", "gtin"), rule="check_digit: "),
+    _get("provenance-lot-number-with-space", "regulator", lambda s: f"/v1/lots/{s['gtin']}/L%201/provenance",
+         where=("path", "lot"), rule="charset: "),
+    # regulator queries
+    _get("lots-bad-gtin", "regulator", lambda s: "/v1/lots" + q(gtin=bad_check(s["gtin"])),
+         where=("query", "gtin"), rule="check_digit: "),
+    _get("lots-bad-manufacturer-gln", "regulator", lambda s: "/v1/lots" + q(manufacturer=bad_check(s["maker_gln"])),
+         where=("query", "manufacturer"), rule="check_digit: "),
+    _get("lots-limit-zero", "regulator", "/v1/lots", "?limit=0", where=("query", "limit"), rule="range: "),
+    _get("lots-limit-not-a-number", "regulator", "/v1/lots", "?limit=ten", where=("query", "limit"),
+         rule="integer: "),
+    _get("lots-cursor-garbage", "regulator", "/v1/lots", "?cursor=abc", where=("query", "cursor"), rule="cursor: "),
+    _get("recalls-cursor-of-another-list", "regulator", "/v1/recalls",
+         "?cursor=" + queries.encode_cursor("alerts", (1,)), where=("query", "cursor"), rule="cursor: "),
+    _get("alerts-limit-501", "regulator", "/v1/alerts", "?limit=501", where=("query", "limit"), rule="range: "),
+    _get("products-after-not-a-gtin", "pharmacy", "/v1/products", "?after=abc", where=("query", "after"),
+         rule="GTIN-14"),
+    _get("product-bad-gtin", "pharmacy", lambda s: f"/v1/products/{bad_check(s['gtin'])}", where=("path", "gtin"),
+         rule="check_digit: "),
+    # verify
+    _get("verify-code-missing", "pharmacy", "/v1/verify", where=("query", "code"), rule="missing: "),
+    _get("verify-code-check-digit", "pharmacy", lambda s: "/v1/verify" + q(code=f"(01){bad_check(s['gtin'])}(21)S1"),
+         where=("query", "code"), rule="check_digit: "),
+    _get("verify-gtin-alone", "pharmacy", lambda s: "/v1/verify" + q(code=f"(01){s['gtin']}"),
+         where=("query", "code"), rule="missing: "),
+    _get("verify-code-too-long", "pharmacy", "/v1/verify", q(code="(01)09506000134352(21)" + "A" * 600),
+         where=("query", "code"), rule="length: "),
+    Bad("verify-batch-empty", "pharmacy", "/v1/verify", {"codes": []}, where=("json", "codes"),
+        rule="between 1 and 1000 codes"),
+    Bad("verify-batch-empty-code", "pharmacy", "/v1/verify", {"codes": [""]}, where=("json", "codes", "0"),
+        rule="Length must be between 1"),
+    Bad("verify-batch-1001", "pharmacy", "/v1/verify", lambda s: {"codes": [pack(s, 1)] * 1001},
+        where=("json", "codes"), rule="between 1 and 1000 codes"),
+    Bad("verify-batch-not-strings", "pharmacy", "/v1/verify", {"codes": [42]}, where=("json", "codes", "0"),
+        rule="Not a valid string"),
+    # GS1 Lightweight Verification Messaging
+    _get("lvm-missing-req-gln", "pharmacy", _lvm, lambda s: q(**_lvm_query(s, reqGLN=None)),
+         where=("query", "reqGLN"), rule="Missing data"),
+    _get("lvm-req-gln-check-digit", "pharmacy", _lvm, lambda s: q(**_lvm_query(s, reqGLN=bad_check(s["maker_gln"]))),
+         where=("query", "reqGLN"), rule="check_digit: "),
+    _get("lvm-corr-uuid-not-a-uuid", "pharmacy", _lvm, lambda s: q(**_lvm_query(s, corrUUID="42")),
+         where=("query", "corrUUID"), rule="Not a valid UUID"),
+    _get("lvm-expiry-month-13", "pharmacy", _lvm,
+         lambda s: q(**_lvm_query(s, reqGLN=s["pharmacy_gln"]) | {"17": "301301"}), where=("query", "17"),
+         rule="date: "),
+    _get("lvm-lot-with-space", "pharmacy", _lvm, lambda s: q(**_lvm_query(s) | {"10": "L 1"}),
+         where=("query", "10"), rule="charset: "),
+    _get("lvm-gtin-check-digit", "pharmacy", lambda s: _lvm(s, gtin=bad_check(s["gtin"])),
+         lambda s: q(**_lvm_query(s, reqGLN=s["pharmacy_gln"])), where=("path", "gtin"), rule="check_digit: "),
+    _get("lvm-serial-with-space", "pharmacy", lambda s: _lvm(s, serial="S%201"),
+         lambda s: q(**_lvm_query(s, reqGLN=s["pharmacy_gln"])), where=("path", "serial"), rule="charset: "),
+    _get("check-connectivity-bad-req-gln", "pharmacy", "/checkConnectivity", "?reqGLN=123",
+         where=("query", "reqGLN"), rule="length: "),
+    _get("check-connectivity-bad-corr-uuid", "pharmacy", "/checkConnectivity",
+         lambda s: q(reqGLN=s["pharmacy_gln"], corrUUID="nope"), where=("query", "corrUUID"), rule="format: "),
+]  # fmt: skip
+CORPUS += ISSUE12
+
 
 def post_bad(world: World, s: dict, bad: Bad):
     path = bad.path(s) if callable(bad.path) else bad.path
     headers = {"Authorization": f"Bearer {world.parties[bad.who].key}", "Idempotency-Key": uuid.uuid4().hex}
     headers.update(bad.headers)
     headers = {k: v for k, v in headers.items() if v is not None}
+    target = path + (bad.query(s) if callable(bad.query) else bad.query)
+    extra = {"environ_overrides": {"RAW_URI": target}} if bad.raw_uri else {}
+    if bad.method == "GET":
+        return world.client.get(target, headers=headers, **extra)
     if bad.data is not None:
-        return world.client.post(path + bad.query, data=bad.data, content_type=bad.content_type, headers=headers)
+        return world.client.post(target, data=bad.data, content_type=bad.content_type, headers=headers, **extra)
     body = bad.body(s) if callable(bad.body) else bad.body
-    return world.client.post(path + bad.query, json=body, headers=headers)
+    return world.client.post(target, json=body, headers=headers, **extra)
 
 
 def errors_at(errors: dict, where: tuple) -> object:
