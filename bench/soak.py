@@ -721,8 +721,10 @@ class FaultLoop:
         self.stack, self.kinds, self.gap, self.pg_stop = stack, kinds, gap, pg_stop
         self.grace, self.chain_signal = grace, chain_signal
         self.rng = random.Random(seed)
-        self.max_failures = int(stack.env.get("SUPERVISOR_MAX_FAILURES", "5"))
-        self.failure_window = float(stack.env.get("SUPERVISOR_FAILURE_WINDOW", "60"))
+        from app.config import Settings
+
+        limits = Settings.from_env(stack.env)  # the limits `up` runs with (its defaults, or the environment's)
+        self.max_failures, self.failure_window = limits.supervisor_max_failures, limits.supervisor_failure_window
         self.faults: list[Fault] = []
         self.stop = threading.Event()
         self.stopped_pg: list = []

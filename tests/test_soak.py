@@ -140,7 +140,8 @@ def test_the_fault_loop_stays_within_the_supervisors_failure_budget():
 
     from bench.soak import Fault, FaultLoop
 
-    loop = FaultLoop(SimpleNamespace(env={}), ["relayer", "chain"], (1, 2), (5, 20), 10.0, 15, seed=1)
+    env = {"SUPERVISOR_MAX_FAILURES": "5", "SUPERVISOR_FAILURE_WINDOW": "60"}
+    loop = FaultLoop(SimpleNamespace(env=env), ["relayer", "chain"], (1, 2), (5, 20), 10.0, 15, seed=1)
     now = 1000.0
     assert loop.allowed("relayer", now) and loop.allowed("chain", now)
     loop.faults += [Fault("relayer", now - 10), Fault("relayer", now - 5)]
