@@ -156,8 +156,8 @@ def register(app: Flask, max_body_bytes: int, max_depth: int) -> None:
 
     @app.before_request
     def _parse_json_body():
-        if not request.is_json:
-            return None
+        if "json" not in request.environ.get("CONTENT_TYPE", "") or not request.is_json:
+            return None  # the first test is the cheap one (a GET on the verify hot path)
         data = request.get_data(cache=True)
         if not data:
             return None

@@ -20,6 +20,7 @@ bearer keys, never cookies, so Access-Control-Allow-Credentials is never sent.
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import logging
 import re
@@ -46,11 +47,43 @@ INLINE_SCRIPT = re.compile(rb"<script>(.*?)</script>", re.DOTALL)
 CORS_ALLOW_HEADERS = "Authorization, Content-Type, Idempotency-Key"
 CORS_EXPOSE_HEADERS = "Location, Retry-After, Idempotency-Key"
 CORS_MAX_AGE = "600"
-STATIC_HEADERS = {
-    "X-Content-Type-Options": "nosniff",
-    "X-Frame-Options": "DENY",
-    "Referrer-Policy": "no-referrer",
-}
+STATIC_HEADERS = [
+    ("X-Content-Type-Options", "nosniff"),
+    ("X-Frame-Options", "DENY"),
+    ("Referrer-Policy", "no-referrer"),
+]
+DOCS_ENDPOINT = "api-docs.openapi_swagger_ui"
+
+
+class SecurityHeaders:
+    """WSGI middleware that adds the headers to every answer, Flask's and werkzeug's alike, at the
+    cost of a list extend (the verify hot path measures every microsecond; Flask hooks touching
+    request/response proxies cost ~10x more). With CORS off it also answers preflights itself."""
+
+    def __init__(self, wsgi_app, cors_enabled: bool):
+        self.wsgi_app = wsgi_app
+        self.cors_enabled = cors_enabled
+
+    def __call__(self, environ, start_response):
+        authenticated = "HTTP_AUTHORIZATION" in environ
+        if (
+            not self.cors_enabled
+            and environ.get("REQUEST_METHOD") == "OPTIONS"
+            and "HTTP_ACCESS_CONTROL_REQUEST_METHOD" in environ
+        ):
+            start_response("204 No Content", [*STATIC_HEADERS, ("Content-Security-Policy", API_CSP)])
+            return [b""]
+
+        def add_headers(status, headers, exc_info=None):
+            if authenticated:
+                headers[:] = [h for h in headers if h[0].lower() != "cache-control"]
+                headers.append(("Cache-Control", "no-store"))
+            if not any(name == "Content-Security-Policy" for name, _ in headers):
+                headers.append(("Content-Security-Policy", API_CSP))
+            headers.extend(STATIC_HEADERS)
+            return start_response(status, headers, exc_info)
+
+        return self.wsgi_app(environ, add_headers)
 
 
 def _docs_csp(resp: Response) -> str:
@@ -72,14 +105,15 @@ def _allowed_origin(origins: tuple[str, ...], origin: str | None) -> str | None:
 
 
 def register(app: Flask, cors_origins: tuple[str, ...]) -> None:
-    """Install the headers, the CORS policy and the Swagger UI assets. Call before the
-    authentication gate, so that preflights are answered first. The app's config names
-    SWAGGER_UI_URL as OPENAPI_SWAGGER_UI_URL (flask-smorest reads it when the Api is made)."""
+    """Install the headers, the CORS policy and the Swagger UI assets (after the Api is made: the
+    docs view is wrapped; before the authentication gate: preflights are answered first). The
+    app's config names SWAGGER_UI_URL as OPENAPI_SWAGGER_UI_URL (flask-smorest reads it then)."""
     app.config["PUBLIC_ENDPOINTS"] = {*app.config.get("PUBLIC_ENDPOINTS", ()), "swagger_ui_asset"}
     if not (SWAGGER_UI_DIR / "swagger-ui-bundle.js").is_file():
         log.warning(
             "Swagger UI assets missing (run `npm ci`): /docs will not render", extra={"dir": str(SWAGGER_UI_DIR)}
         )
+    app.wsgi_app = SecurityHeaders(app.wsgi_app, bool(cors_origins))
 
     @app.route(SWAGGER_UI_URL + "<name>", endpoint="swagger_ui_asset")
     def _swagger_ui_asset(name: str):
@@ -87,6 +121,22 @@ def register(app: Flask, cors_origins: tuple[str, ...]) -> None:
             abort(404)
         return send_from_directory(SWAGGER_UI_DIR, name, max_age=86400)
 
+    docs_view = app.view_functions.get(DOCS_ENDPOINT)
+    if docs_view is not None:
+
+        @functools.wraps(docs_view)
+        def _docs(*args, **kwargs):
+            resp = app.make_response(docs_view(*args, **kwargs))
+            resp.headers["Content-Security-Policy"] = _docs_csp(resp)
+            return resp
+
+        app.view_functions[DOCS_ENDPOINT] = _docs
+
+    if cors_origins:
+        _register_cors(app, cors_origins)
+
+
+def _register_cors(app: Flask, cors_origins: tuple[str, ...]) -> None:
     @app.before_request
     def _preflight():
         if request.method != "OPTIONS" or "Access-Control-Request-Method" not in request.headers:
@@ -101,20 +151,12 @@ def register(app: Flask, cors_origins: tuple[str, ...]) -> None:
         return resp
 
     @app.after_request
-    def _headers(resp: Response) -> Response:
+    def _cors(resp: Response) -> Response:
         headers = resp.headers
-        headers.update(STATIC_HEADERS)
-        if request.endpoint == "api-docs.openapi_swagger_ui":
-            headers["Content-Security-Policy"] = _docs_csp(resp)
-        else:
-            headers.setdefault("Content-Security-Policy", API_CSP)
-        if "Authorization" in request.headers:
-            headers["Cache-Control"] = "no-store"
-        if cors_origins:
-            if "Origin" not in headers.get("Vary", ""):
-                headers.add("Vary", "Origin")
-            allowed = _allowed_origin(cors_origins, request.headers.get("Origin"))
-            if allowed and "Access-Control-Allow-Origin" not in headers:
-                headers["Access-Control-Allow-Origin"] = allowed
-                headers["Access-Control-Expose-Headers"] = CORS_EXPOSE_HEADERS
+        if "Origin" not in headers.get("Vary", ""):
+            headers.add("Vary", "Origin")
+        allowed = _allowed_origin(cors_origins, request.headers.get("Origin"))
+        if allowed and "Access-Control-Allow-Origin" not in headers:
+            headers["Access-Control-Allow-Origin"] = allowed
+            headers["Access-Control-Expose-Headers"] = CORS_EXPOSE_HEADERS
         return resp

@@ -154,10 +154,11 @@ class Breaker:
     failed), requests that need it are refused at once for `seconds` instead of each waiting.
     Then one request probes; the others are refused until it succeeds or fails."""
 
-    def __init__(self, seconds: float):
+    def __init__(self, seconds: float, probe_seconds: float = 30.0):
         self.seconds = seconds
+        self.probe_seconds = probe_seconds  # a probe that neither succeeded nor failed by then is void
         self._open_until = 0.0
-        self._probing = False
+        self._probe_until = 0.0
         self._lock = threading.Lock()
         self.reason = ""
 
@@ -166,10 +167,10 @@ class Breaker:
             return  # closed: the hot path reads one float
         with self._lock:
             now = time.monotonic()
-            if now < self._open_until or self._probing:
+            if now < self._open_until or now < self._probe_until:
                 retry = max(1, round(self._open_until - now)) if now < self._open_until else 1
                 raise ServiceUnavailable("database", f"known unavailable ({self.reason})", retry_after=retry)
-            self._probing = True  # half-open: this request probes
+            self._probe_until = now + self.probe_seconds  # half-open: this request probes
 
     def trip(self, reason: str) -> None:
         if self.seconds <= 0:
@@ -178,17 +179,17 @@ class Breaker:
             if self._open_until == 0.0:
                 log.warning("database circuit opened", extra={"problem": reason, "seconds": self.seconds})
             self._open_until = time.monotonic() + self.seconds
-            self._probing = False
+            self._probe_until = 0.0
             self.reason = reason
 
     def succeeded(self) -> None:
         if self._open_until == 0.0:
             return
         with self._lock:
-            if self._probing or time.monotonic() >= self._open_until:
+            if self._open_until and time.monotonic() >= self._open_until:
                 log.warning("database circuit closed: the database answers again")
                 self._open_until = 0.0
-                self._probing = False
+                self._probe_until = 0.0
 
     @property
     def is_open(self) -> bool:
@@ -220,7 +221,7 @@ class Database:
         self.connect_timeout = max(2, round(connect_timeout))  # libpq's minimum is 2 s
         self.hold_timeout = hold_timeout
         self.pool_wait = pool_wait
-        self.breaker = Breaker(breaker_seconds)
+        self.breaker = Breaker(breaker_seconds, (hold_timeout or 30.0) + pool_wait + connect_timeout)
         if statement_timeout:
             option = f"-c statement_timeout={round(statement_timeout * 1000)}"
             connect_kwargs["options"] = (
@@ -308,6 +309,7 @@ class Database:
         finally:
             if token:
                 WATCHDOG.release(token)
+                broken = broken or bool(fired)  # cut just after the work was done: not reusable
             try:
                 if autocommit and not broken and conn.closed == 0:
                     conn.autocommit = False

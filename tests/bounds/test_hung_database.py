@@ -142,3 +142,25 @@ def test_the_background_services_bound_their_database_too(database_url, settings
         cur.execute("SELECT 1")
         assert cur.fetchone() == (1,)
     db.close()
+
+
+def test_a_probe_that_never_concludes_does_not_keep_the_breaker_open():
+    from app.db import Breaker
+
+    breaker = Breaker(0.2, probe_seconds=0.5)
+    breaker.trip("test")
+    time.sleep(0.3)
+    breaker.check()  # this caller probes, and then (say) fails on something else than the database
+    with pytest.raises(ServiceUnavailable):
+        breaker.check()  # the others wait for the probe
+    deadline = time.monotonic() + 10
+    while True:  # after probe_seconds another caller may probe
+        try:
+            breaker.check()
+            break
+        except ServiceUnavailable:
+            assert time.monotonic() < deadline, "the breaker stayed open for good"
+            time.sleep(0.05)
+    breaker.succeeded()
+    assert not breaker.is_open
+    breaker.check()
