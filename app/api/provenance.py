@@ -40,16 +40,18 @@ class UnitCode(gs1f._GS1):
 
 
 class UnitPathSchema(Schema):
-    code = UnitCode(required=True)
+    code = UnitCode(required=True, metadata={"example": "109506000000090000"})  # the demo's pallet
 
 
 class UnitQuerySchema(Schema):
-    code = UnitCode(required=True)
+    code = UnitCode(required=True, metadata={"example": "(01)09506000134352(21)DEMO000001"})
 
 
 class LotPathSchema(Schema):
     gtin = gs1f.GTIN(required=True, metadata={"description": "GTIN-8/12/13/14", "example": "09506000134352"})
-    lot = gs1f.LotNumber(required=True, metadata={"description": "Lot number (AI 10), URL-encoded"})
+    lot = gs1f.LotNumber(
+        required=True, metadata={"description": "Lot number (AI 10), URL-encoded", "example": "DEMO-L1"}
+    )
 
 
 # --------------------------------------------------------------------------------------------- response schemas

@@ -113,8 +113,12 @@ def _time(data_key: str, description: str):
 
 
 class LotQuerySchema(Schema):
-    gtin = gs1f.GTIN(metadata={"description": "Only lots of this product (GTIN-8/12/13/14)"})
-    manufacturer = gs1f.GLN(metadata={"description": "Only lots of the manufacturer with this GLN"})
+    gtin = gs1f.GTIN(
+        metadata={"description": "Only lots of this product (GTIN-8/12/13/14)", "example": "09506000134352"}
+    )
+    manufacturer = gs1f.GLN(
+        metadata={"description": "Only lots of the manufacturer with this GLN", "example": "9506000000015"}
+    )
     limit = _limit()
     cursor = Cursor("lots", 2)
 
@@ -132,7 +136,7 @@ class ActivityQuerySchema(Schema):
 
 
 class PartnerPathSchema(Schema):
-    gln = gs1f.GLN(required=True, metadata={"description": "The trading partner's GLN-13"})
+    gln = gs1f.GLN(required=True, metadata={"description": "The trading partner's GLN-13", "example": "9506000000015"})
 
 
 class RecallQuerySchema(Schema):
@@ -269,7 +273,7 @@ class AlertSchema(Schema):
     acknowledged_at = fields.DateTime(allow_none=True)
     closed_by = fields.Nested(AlertOrganisationSchema, allow_none=True)
     closed_at = fields.DateTime(allow_none=True)
-    resolution = Text(allow_none=True)
+    resolution = Text(multiline=True, allow_none=True)
 
 
 def _page_schema(name: str, item: type[Schema]) -> type[Schema]:
