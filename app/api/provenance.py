@@ -10,7 +10,7 @@ from __future__ import annotations
 from flask import current_app, g
 from flask.views import MethodView
 from flask_smorest import Blueprint
-from marshmallow import Schema, fields
+from marshmallow import RAISE, Schema, fields
 
 from app import gs1
 from app.api import fields as gs1f
@@ -247,7 +247,7 @@ class UnitProvenance(MethodView):
 class UnitProvenanceByQuery(MethodView):
     @blp.doc(security=SECURITY)
     @_documented
-    @blp.arguments(UnitQuerySchema, location="query")
+    @blp.arguments(UnitQuerySchema, location="query", unknown=RAISE)
     @blp.response(200, ProvenanceSchema)
     def get(self, args):
         """Provenance of a pack, case or pallet named by `?code=` (no path encoding needed)."""

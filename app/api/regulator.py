@@ -12,7 +12,7 @@ from __future__ import annotations
 from flask import current_app, g
 from flask.views import MethodView
 from flask_smorest import Blueprint
-from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
 
 from app.api import fields as gs1f
 from app.api.auth import SECURITY
@@ -413,7 +413,7 @@ def _render_alerts(conn, rows: list[dict]) -> list[dict]:
 @blp.route("/lots")
 class Lots(MethodView):
     @blp.doc(security=SECURITY)
-    @blp.arguments(LotQuerySchema, location="query")
+    @blp.arguments(LotQuerySchema, location="query", unknown=RAISE)
     @blp.response(200, LotPageSchema)
     def get(self, query):
         """Commissioned lots, oldest first, by product and/or manufacturer (others: lots that passed through your hands)."""
@@ -438,7 +438,7 @@ class Lots(MethodView):
 class PartnerActivity(MethodView):
     @blp.doc(security=SECURITY)
     @blp.arguments(PartnerPathSchema, location="path")
-    @blp.arguments(ActivityQuerySchema, location="query")
+    @blp.arguments(ActivityQuerySchema, location="query", unknown=RAISE)
     @blp.response(200, ActivityPageSchema)
     @blp.alt_response(403, description="Another partner's activity (only a regulator may see it)")
     @blp.alt_response(404, description="No organisation with this GLN is registered on chain")
@@ -476,7 +476,7 @@ class PartnerActivity(MethodView):
 @blp.route("/recalls")
 class Recalls(MethodView):
     @blp.doc(security=SECURITY)
-    @blp.arguments(RecallQuerySchema, location="query")
+    @blp.arguments(RecallQuerySchema, location="query", unknown=RAISE)
     @blp.response(200, RecallPageSchema)
     def get(self, query):
         """Recalled lots, newest first, with who recalled them and when (others: lots that passed through your hands)."""
@@ -493,7 +493,7 @@ def _organisation_scope() -> int | None:
 @blp.route("/alerts")
 class Alerts(MethodView):
     @blp.doc(security=SECURITY)
-    @blp.arguments(AlertQuerySchema, location="query")
+    @blp.arguments(AlertQuerySchema, location="query", unknown=RAISE)  # a misspelt filter: 422, not all alerts
     @blp.response(200, AlertPageSchema)
     def get(self, query):
         """Alerts raised by the detection rules, newest first (others: alerts naming your organisation)."""

@@ -109,6 +109,9 @@ class Verify(MethodView):
 
         Any organisation may ask. The answer is logged with the asking organisation and GLN."""
         text = request.args.get("code")
+        unknown = sorted(set(request.args) - {"code"})
+        if unknown:
+            abort(422, messages={"query": {name: ["Unknown field."] for name in unknown}})
         if text is None:
             abort(422, messages={"query": {"code": ["missing: Missing data for required field."]}})
         try:
