@@ -99,6 +99,7 @@ def gunicorn_args(settings: Settings) -> list[str]:
         "--access-logfile", "-",
         "--graceful-timeout", "10",
         "--timeout", "60",
+        "--limit-request-line", "8190",  # gunicorn's most: a 512-character code %-encoded as UTF-8 is up to 6 KB
         "app.wsgi:app",
     ]  # fmt: skip
 

@@ -522,6 +522,7 @@ def test_readings_up_to_the_clock_skew_are_accepted():
         (Readings(T0 + 301, 60, (1, 2)), "0", 0),  # the first is late
         (Readings(T0 - 60, 181, (1, 2, 3)), "2", 2),  # at T0 - 60 and T0 + 121 on time, at T0 + 302 not
         (Readings(253_402_300_799, 1, (1,)), "0", 0),  # 9999-12-31T23:59:59Z
+        (Readings(2**40 - 10, 1, (1,)), "0", 0),  # the year 36812: no calendar date, still a message
     ],
 )
 def test_readings_after_the_clock_skew_name_the_first_late_one(readings, field, index):

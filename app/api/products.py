@@ -11,7 +11,7 @@ from __future__ import annotations
 from flask import current_app
 from flask.views import MethodView
 from flask_smorest import Blueprint
-from marshmallow import Schema, fields, validate
+from marshmallow import RAISE, Schema, fields, validate
 
 from app import gs1
 from app.api.auth import OPTIONAL_SECURITY, public_key_checked
@@ -90,7 +90,7 @@ def _row(row: dict) -> dict:
 @public_key_checked
 class Products(MethodView):
     @blp.doc(security=OPTIONAL_SECURITY)
-    @blp.arguments(ProductQuerySchema, location="query")
+    @blp.arguments(ProductQuerySchema, location="query", unknown=RAISE)
     @blp.response(200, ProductPageSchema)
     def get(self, query):
         """Registered products in GTIN order, as mirrored from the chain (public product master data)."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 from flask import current_app, g
 from flask.views import MethodView
 from flask_smorest import Blueprint
-from marshmallow import Schema, fields
+from marshmallow import RAISE, Schema, fields
 
 from app import gs1
 from app.api import fields as gs1f
@@ -40,16 +40,18 @@ class UnitCode(gs1f._GS1):
 
 
 class UnitPathSchema(Schema):
-    code = UnitCode(required=True)
+    code = UnitCode(required=True, metadata={"example": "109506000000090000"})  # the demo's pallet
 
 
 class UnitQuerySchema(Schema):
-    code = UnitCode(required=True)
+    code = UnitCode(required=True, metadata={"example": "(01)09506000134352(21)DEMO000001"})
 
 
 class LotPathSchema(Schema):
     gtin = gs1f.GTIN(required=True, metadata={"description": "GTIN-8/12/13/14", "example": "09506000134352"})
-    lot = gs1f.LotNumber(required=True, metadata={"description": "Lot number (AI 10), URL-encoded"})
+    lot = gs1f.LotNumber(
+        required=True, metadata={"description": "Lot number (AI 10), URL-encoded", "example": "DEMO-L1"}
+    )
 
 
 # --------------------------------------------------------------------------------------------- response schemas
@@ -245,7 +247,7 @@ class UnitProvenance(MethodView):
 class UnitProvenanceByQuery(MethodView):
     @blp.doc(security=SECURITY)
     @_documented
-    @blp.arguments(UnitQuerySchema, location="query")
+    @blp.arguments(UnitQuerySchema, location="query", unknown=RAISE)
     @blp.response(200, ProvenanceSchema)
     def get(self, args):
         """Provenance of a pack, case or pallet named by `?code=` (no path encoding needed)."""

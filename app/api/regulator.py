@@ -12,7 +12,7 @@ from __future__ import annotations
 from flask import current_app, g
 from flask.views import MethodView
 from flask_smorest import Blueprint
-from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
 
 from app.api import fields as gs1f
 from app.api.auth import SECURITY
@@ -113,8 +113,12 @@ def _time(data_key: str, description: str):
 
 
 class LotQuerySchema(Schema):
-    gtin = gs1f.GTIN(metadata={"description": "Only lots of this product (GTIN-8/12/13/14)"})
-    manufacturer = gs1f.GLN(metadata={"description": "Only lots of the manufacturer with this GLN"})
+    gtin = gs1f.GTIN(
+        metadata={"description": "Only lots of this product (GTIN-8/12/13/14)", "example": "09506000134352"}
+    )
+    manufacturer = gs1f.GLN(
+        metadata={"description": "Only lots of the manufacturer with this GLN", "example": "9506000000015"}
+    )
     limit = _limit()
     cursor = Cursor("lots", 2)
 
@@ -132,7 +136,7 @@ class ActivityQuerySchema(Schema):
 
 
 class PartnerPathSchema(Schema):
-    gln = gs1f.GLN(required=True, metadata={"description": "The trading partner's GLN-13"})
+    gln = gs1f.GLN(required=True, metadata={"description": "The trading partner's GLN-13", "example": "9506000000015"})
 
 
 class RecallQuerySchema(Schema):
@@ -269,7 +273,7 @@ class AlertSchema(Schema):
     acknowledged_at = fields.DateTime(allow_none=True)
     closed_by = fields.Nested(AlertOrganisationSchema, allow_none=True)
     closed_at = fields.DateTime(allow_none=True)
-    resolution = Text(allow_none=True)
+    resolution = Text(multiline=True, allow_none=True)
 
 
 def _page_schema(name: str, item: type[Schema]) -> type[Schema]:
@@ -409,7 +413,7 @@ def _render_alerts(conn, rows: list[dict]) -> list[dict]:
 @blp.route("/lots")
 class Lots(MethodView):
     @blp.doc(security=SECURITY)
-    @blp.arguments(LotQuerySchema, location="query")
+    @blp.arguments(LotQuerySchema, location="query", unknown=RAISE)
     @blp.response(200, LotPageSchema)
     def get(self, query):
         """Commissioned lots, oldest first, by product and/or manufacturer (others: lots that passed through your hands)."""
@@ -434,7 +438,7 @@ class Lots(MethodView):
 class PartnerActivity(MethodView):
     @blp.doc(security=SECURITY)
     @blp.arguments(PartnerPathSchema, location="path")
-    @blp.arguments(ActivityQuerySchema, location="query")
+    @blp.arguments(ActivityQuerySchema, location="query", unknown=RAISE)
     @blp.response(200, ActivityPageSchema)
     @blp.alt_response(403, description="Another partner's activity (only a regulator may see it)")
     @blp.alt_response(404, description="No organisation with this GLN is registered on chain")
@@ -472,7 +476,7 @@ class PartnerActivity(MethodView):
 @blp.route("/recalls")
 class Recalls(MethodView):
     @blp.doc(security=SECURITY)
-    @blp.arguments(RecallQuerySchema, location="query")
+    @blp.arguments(RecallQuerySchema, location="query", unknown=RAISE)
     @blp.response(200, RecallPageSchema)
     def get(self, query):
         """Recalled lots, newest first, with who recalled them and when (others: lots that passed through your hands)."""
@@ -489,7 +493,7 @@ def _organisation_scope() -> int | None:
 @blp.route("/alerts")
 class Alerts(MethodView):
     @blp.doc(security=SECURITY)
-    @blp.arguments(AlertQuerySchema, location="query")
+    @blp.arguments(AlertQuerySchema, location="query", unknown=RAISE)  # a misspelt filter: 422, not all alerts
     @blp.response(200, AlertPageSchema)
     def get(self, query):
         """Alerts raised by the detection rules, newest first (others: alerts naming your organisation)."""

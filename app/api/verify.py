@@ -39,6 +39,7 @@ CODE_PARAMETER = {
     "required": True,
     "schema": {"type": "string", "maxLength": gs1.MAX_INPUT_LENGTH},
     "description": VerifiableCode.description,
+    "example": "(01)09506000134352(21)DEMO000001(10)DEMO-L1",  # a pack of `pharmatrack up --demo`
 }
 
 
@@ -108,6 +109,9 @@ class Verify(MethodView):
 
         Any organisation may ask. The answer is logged with the asking organisation and GLN."""
         text = request.args.get("code")
+        unknown = sorted(set(request.args) - {"code"})
+        if unknown:
+            abort(422, messages={"query": {name: ["Unknown field."] for name in unknown}})
         if text is None:
             abort(422, messages={"query": {"code": ["missing: Missing data for required field."]}})
         try:
@@ -155,8 +159,8 @@ class LvmQuerySchema(Schema):
         unknown = "exclude"  # a router may add its own parameters
 
     linkType = Text(load_default="verificationService", validate=validate.OneOf(LVM_LINK_TYPES))
-    reqGLN = GLN(required=True)
-    corrUUID = fields.UUID(required=True)
+    reqGLN = GLN(required=True, metadata={"example": "9506000000039"})
+    corrUUID = fields.UUID(required=True, metadata={"example": "8f3c1f0e-4c1a-4d59-9d7b-2a4f0a6c1e11"})
     context = Text(load_default="dscsaSaleableReturn", validate=validate.OneOf(LVM_CONTEXTS))
     lot = LotNumber(data_key="10", load_default=None)
     expiry = Text(data_key="17", load_default=None, validate=validate.Regexp(r"^\d{6}$", error="YYMMDD"))

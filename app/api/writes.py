@@ -15,7 +15,7 @@ import time
 from flask import current_app, g, request, url_for
 from flask.views import MethodView
 from flask_smorest import Blueprint
-from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
 
 from app.api import fields as gs1f
 from app.api.auth import SECURITY
@@ -215,7 +215,7 @@ def _route(path: str, action: str, schema: type[Schema], summary: str):
                  f"{', '.join(writes.ACTIONS[action].roles)}. Send an `Idempotency-Key` header.",
                  **{"x-headers": [IDEMPOTENCY_KEY]})  # fmt: skip
         @blp.arguments(schema())  # instances: webargs would build a schema from a class on every request
-        @blp.arguments(WaitSchema(), location="query")
+        @blp.arguments(WaitSchema(), location="query", unknown=RAISE)
         @blp.response(202, AcceptedSchema)
         @blp.alt_response(200, schema=AcceptedSchema, description="With wait=confirmed: the final state")
         def post(self, body, query):
@@ -255,7 +255,7 @@ class UnitReadings(MethodView):
         },
         **{"x-headers": [IDEMPOTENCY_KEY]},
     )
-    @blp.arguments(ReadingsQuerySchema, location="query")
+    @blp.arguments(ReadingsQuerySchema, location="query", unknown=RAISE)
     @blp.response(202, AcceptedSchema)
     def post(self, query, code):
         try:

@@ -43,6 +43,7 @@ TIME_COLUMNS = ("time", "timestamp")
 TEMPERATURE_COLUMNS = ("temperature_c", "celsius", "temp_c")
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_YEAR_10000 = 253_402_300_800  # unix seconds of 10000-01-01T00:00:00Z
 _DECIMAL_RE = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)")
 _UNIX_RE = re.compile(r"[0-9]+")
 _CENTI = Decimal("0.01")
@@ -100,10 +101,13 @@ def check_not_future(readings: Readings, now: float, skew: float, field: Callabl
     if readings.end <= limit:
         return
     index = max(0, -(-(limit + 1 - readings.start) // readings.interval))  # the first reading after the limit
-    at = datetime.fromtimestamp(readings.start + index * readings.interval, UTC).isoformat().replace("+00:00", "Z")
+    seconds = readings.start + index * readings.interval
+    at = _EPOCH + timedelta(seconds=seconds) if seconds < _YEAR_10000 else None  # datetime stops at year 9999
+    when = at.isoformat().replace("+00:00", "Z") if at else f"{seconds} unix seconds (after the year 9999)"
     raise ReadingsError(
         field(index),
-        f"future: reading {index} would be taken at {at}, after now (a logger's clock may run at most {skew:g} s fast)",
+        f"future: reading {index} would be taken at {when}, after now (a logger's clock may run at most {skew:g} s "
+        "fast)",
     )
 
 

@@ -142,7 +142,7 @@ def _count(output: str, pattern: str) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--max-examples", type=int, default=int(os.environ.get("FUZZ_MAX_EXAMPLES", "15")))
+    parser.add_argument("--max-examples", type=int, default=int(os.environ.get("FUZZ_MAX_EXAMPLES", "10")))
     parser.add_argument("--seed", type=int, default=int(os.environ.get("FUZZ_SEED", "12")))
     # One worker: schemathesis' threads hit CPython 3.11's ast.parse thread-safety bug ("AST constructor recursion
     # depth mismatch") in hypothesis' lambda descriptions.

@@ -114,7 +114,7 @@ def test_rules_over_scans_and_the_chain(world: World, stock):
     assert resp.status_code == 409 and resp.get_json()["code"] == "not_holder"
     # A logger in the pharmacy's fridge read 11.5 °C for a product kept at 2 to 8 °C.
     world.done("pharmacy", world.post("pharmacy", f"/v1/units/{cases[0]}/readings",
-               {"sensor_id": "fridge-2", "start": 1_800_000_000, "interval": 600, "celsius": [4, 11.5]}))  # fmt: skip
+               {"sensor_id": "fridge-2", "start": 1_750_000_000, "interval": 600, "celsius": [4, 11.5]}))  # fmt: skip
     detector.run_once()
     found = alerts(world)
     # one clone alert per party that presented it (each sees its own), both for the manufacturer

@@ -28,7 +28,7 @@ from app import gs1
 from tests.writes.conftest import GTIN_BASE, World, check_digit, module_world
 
 PROBLEM = "application/problem+json"
-T0 = 1_800_000_000  # pallet logger start (unix s)
+T0 = 1_750_000_000  # pallet logger start (unix s)
 PALLET_LOG = [4.0, 5.5, 6.25, 7.75]
 CASE_LOG = [5.0, 9.5, 6.0]  # 9.5 °C is outside 2-8 °C
 INTERVAL = 600

@@ -72,7 +72,7 @@ def scene(mworld: World):
 
     w.done("maker", w.post("maker", "/v1/shipments", {"units": [pallet], "to": gln["distributor"]}))
     w.done("distributor", w.post("distributor", "/v1/receipts", {"units": [pallet]}))
-    readings = {"sensor_id": "logger-1", "start": 1_800_000_000, "interval": 60, "celsius": [5, 12]}
+    readings = {"sensor_id": "logger-1", "start": 1_750_000_000, "interval": 60, "celsius": [5, 12]}
     w.done("distributor", w.post("distributor", f"/v1/units/{pallet}/readings", readings))
     w.done("distributor", w.post("distributor", "/v1/unpackings", {"units": [pallet]}))
     w.done("distributor", w.post("distributor", "/v1/shipments", {"units": [a0], "to": gln["pharmacy"]}))

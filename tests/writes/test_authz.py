@@ -11,7 +11,9 @@ case, a unit in transit to someone …). It is posted as each of the six parties
 Multi-role actions have one target per owning role, so every allowed role has an "own" cell that
 succeeds and "other" cells that are refused. The chain state is built once per module and never
 pumped afterwards: the accepted cells only add pending outbox rows, which the pre-checks (reading
-the mirror) do not see, so the cells are independent of their order.
+the mirror) do not see, so the cells are independent of their order. (A recall, quarantine or
+clearance in flight does refuse another for its target, test_prechecks.py: such a cell's operation
+is marked failed once checked.)
 
 Also here: no ``Authorization`` → 401 and a revoked key → 401, for every write endpoint.
 """
@@ -26,6 +28,7 @@ import pytest
 from eth_account import Account
 
 from app.services import orgs
+from app.services.outbox import STATUS_CHANGES
 from app.services.writes import ACTIONS
 
 from .conftest import GTIN_BASE, ROLES, World, check_digit, module_world
@@ -294,6 +297,9 @@ def test_matrix(mworld: World, state: dict, key: str, who: str):
         assert body["operation"]["status"] == "pending" and body["operation"]["action"] == target.action, body
         assert resp.headers["Location"] == body["status_url"]
         assert operations(mworld) == before + 1
+        if target.action in STATUS_CHANGES:  # one in flight refuses the next for its target: keep cells independent
+            with mworld.db.connection() as conn, conn.cursor() as cur:
+                cur.execute("UPDATE operations SET status = 'failed' WHERE id = %s", (body["operation"]["id"],))
         return
     assert resp.mimetype == PROBLEM
     assert body["status"] == want

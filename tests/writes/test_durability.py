@@ -24,7 +24,7 @@ from .proxy import Proxy, postgres_target
 
 
 def _readings(world: World, unit: str, sensor: str):
-    body = {"sensor_id": sensor, "start": 1_800_000_000, "interval": 60, "celsius": [4.5, 5.0, 5.5]}
+    body = {"sensor_id": sensor, "start": 1_750_000_000, "interval": 60, "celsius": [4.5, 5.0, 5.5]}
     return world.post("maker", f"/v1/units/{unit}/readings", body)
 
 

@@ -56,7 +56,7 @@ def test_many_scans_share_few_transactions(world: World, stock):
     """30 separate uploads (30 operations) accepted in one relayer round cost one transaction."""
     before = world.w3.eth.get_transaction_count(world.parties["maker"].account)
     for i in range(30):
-        body = {"sensor_id": f"logger-{i}", "start": 1_800_000_000, "interval": 60, "celsius": [5]}
+        body = {"sensor_id": f"logger-{i}", "start": 1_750_000_000, "interval": 60, "celsius": [5]}
         assert world.post("maker", f"/v1/units/{stock['pallet']}/readings", body).status_code == 202
     world.pump()
     assert world.w3.eth.get_transaction_count(world.parties["maker"].account) - before == 1
