@@ -1,7 +1,7 @@
 """Rate limits: failed authentications per client address, and requests per API key.
 
 Fixed windows of RATE_LIMIT_WINDOW_SECONDS, counted in Postgres (``rate_limit_counters``, an
-UNLOGGED table, migration 0010), so every gunicorn worker and every API process shares them with
+UNLOGGED table, migration 0011), so every gunicorn worker and every API process shares them with
 nothing more than the database the project always has (no Redis). Over the limit: 429 problem
 document with ``Retry-After`` (seconds to the window's end).
 

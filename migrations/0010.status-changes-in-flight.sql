@@ -1,4 +1,4 @@
--- depends: 0008.verifications-by-month
+-- depends: 0009.relay-chain
 -- Recalls, quarantines and clearances not yet confirmed, by the lot or unit they change: the write
 -- pre-check refuses a second one for the same target while the first is in flight (409), whoever asked.
 CREATE INDEX operations_status_change_in_flight_idx

@@ -1,4 +1,4 @@
--- depends: 0008.verifications-by-month
+-- depends: 0010.status-changes-in-flight
 -- Rate-limit counters shared by every API process (app/api/ratelimit.py): one row per bucket
 -- (a client address's failed authentications, an API key's requests) and fixed window. UNLOGGED:
 -- counters are cheap to lose in a crash (a window starts over) and writes skip the WAL. Rows of
