@@ -36,11 +36,11 @@ class ComponentSchema(Schema):
     nonce_gap = fields.Integer(
         metadata={"description": "relayer: most by which its next nonce for an account is ahead of the chain's"}
     )
-    detail_chain = fields.String()
+    detail_chain = Text()
     oldest_unseen_seconds = fields.Float(
         metadata={"description": "detector: age of the oldest verification its rules have not seen"}
     )
-    process = fields.String(metadata={"description": "under `pharmatrack up`: running, restarting or stopped"})
+    process = Text(metadata={"description": "under `pharmatrack up`: running, restarting or stopped"})
 
 
 class ReadySchema(Schema):
