@@ -74,6 +74,7 @@ def fetch_all_prepared(conn, name: str, sql: str, params: tuple) -> list[dict]:
     return fetch_all(conn, *_prepared(conn, name, sql, params))
 
 
+SATURATED_SECONDS = 0.5  # every connection held longer than this: waiters give up at once (503)
 POOL_WAIT_SECONDS = 10.0  # default wait for a pooled connection, then 503 (the API passes DB_POOL_WAIT)
 
 
@@ -229,6 +230,7 @@ class Database:
             )
         self.connect_kwargs = connect_kwargs
         self._pool: psycopg2.pool.ThreadedConnectionPool | None = None
+        self._held: dict[int, float] = {}  # watchdog token -> when the connection was taken
         self._slots = threading.BoundedSemaphore(maxconn)
         self._pid = 0
         self._lock = threading.Lock()
@@ -262,9 +264,15 @@ class Database:
         deadline = time.monotonic() + self.pool_wait
         while True:  # in slices, so that waiters leave as soon as the breaker opens
             self.breaker.check()
-            remaining = deadline - time.monotonic()
+            now = time.monotonic()
+            remaining = deadline - now
             if remaining <= 0:
                 raise ServiceUnavailable("database", f"all {self.maxconn} connections stayed busy")
+            if self.hold_timeout and self._held and now - max(self._held.values()) > SATURATED_SECONDS:
+                # every connection has been held for a while (a healthy pool turns over in
+                # milliseconds): a hung or overloaded database. Waiting would only tie this
+                # thread up too, and the worker's last free thread is what /healthz needs.
+                raise ServiceUnavailable("database", f"all {self.maxconn} connections held over {SATURATED_SECONDS}s")
             if slots.acquire(timeout=min(remaining, 0.1)):
                 return
 
@@ -289,6 +297,8 @@ class Database:
         broken = False
         hold = timeout or self.hold_timeout
         token, fired = WATCHDOG.hold(conn, hold) if hold else (0, None)
+        if token:
+            self._held[token] = time.monotonic()
         try:
             conn.autocommit = autocommit
             with conn:
@@ -309,6 +319,7 @@ class Database:
         finally:
             if token:
                 WATCHDOG.release(token)
+                self._held.pop(token, None)
                 broken = broken or bool(fired)  # cut just after the work was done: not reusable
             try:
                 if autocommit and not broken and conn.closed == 0:

@@ -85,6 +85,7 @@ def start_gunicorn(tmp_path, database_url: str, rpc_url: str, threads: int = 4, 
             "DEPLOYMENT_FILE": str(tmp_path / "deployment.json"),
             "LOG_LEVEL": "WARNING",
             "API_KEY_CACHE_SECONDS": "0",
+            "WEB_THREADS": str(threads),  # as `pharmatrack up` does: the pool is sized from it
         }
     )
     env.update({k: str(v) for k, v in env_extra.items()})
