@@ -77,7 +77,7 @@ fmt: install ## Format the code with ruff
 
 .PHONY: clean
 clean: ## Remove build output and local data (keeps the venv and node_modules)
-	rm -rf build .data .pytest_cache .ruff_cache .hypothesis
+	rm -rf build .data .pytest_cache .ruff_cache .hypothesis .schemathesis
 
 .PHONY: distclean
 distclean: clean ## Also remove the venv and node_modules

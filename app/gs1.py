@@ -282,13 +282,19 @@ def _from_unbracketed(data: str) -> list[GS1ElementString]:
 
 
 def _from_bracketed(text: str) -> list[GS1ElementString]:
-    """``(AI)value...``; whitespace is dropped (none is valid in GS1 data), ``\\(`` is a literal."""
-    head, *rest = _BRACKETED_AI.split("".join(text.split()))
-    if head or not rest:
+    """``(AI)value...``; ``\\(`` is a literal. Whitespace around an element (as printed under a barcode:
+    ``(01) 09506000134352 (21) ABC123``) is dropped; inside a value it is refused, not dropped: none is valid
+    GS1 data, and ``AB C`` is not the serial ``ABC``."""
+    head, *rest = _BRACKETED_AI.split(text)
+    if head.strip() or not rest:
         raise GS1Error("code", "format", "expected an element string like (01)09506000134352(21)ABC123")
     elements = []
-    for code, value in zip(rest[::2], rest[1::2], strict=True):
+    for code, printed in zip(rest[::2], rest[1::2], strict=True):
         _ai(code, exact=True)
+        value = printed.strip()
+        if any(c.isspace() for c in value):
+            field = FIELD_BY_AI.get(code, "code")
+            raise GS1Error(field, "charset", f"{_name(code)} contains whitespace")
         elements.append(_element(code, value.replace("\\(", "(")))
     return elements
 

@@ -439,3 +439,19 @@ def test_a_malformed_percent_escape_is_refused(code, field):
 def test_a_well_formed_percent_escape_is_decoded():
     assert parse("https://id.gs1.org/01/09506000134352/21/A%25B%2Fc") == Pack(GTIN, "A%B/c")
     assert parse("(01)09506000134352(21)A%ZZ") == Pack(GTIN, "A%ZZ")  # no %-encoding in an element string
+
+
+@pytest.mark.parametrize(
+    ("code", "field"),
+    [
+        ("(01)09506000134352(21)AB C", "serial"),
+        ("(01)0950 6000134352(21)ABC", "gtin"),
+        ("(01)09506000134352(10)L 1(21)A", "lot"),
+    ],
+)
+def test_whitespace_inside_a_bracketed_value_is_refused_not_dropped(code, field):
+    """`AB C` is not the serial `ABC`; whitespace around elements, as printed under a barcode, is fine."""
+    with pytest.raises(GS1Error) as info:
+        parse(code)
+    assert (info.value.field, info.value.rule) == (field, "charset")
+    assert parse(" (01) 09506000134352 (21) ABC ") == Pack(GTIN, "ABC")
