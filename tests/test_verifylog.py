@@ -154,7 +154,8 @@ def test_the_migration_keeps_the_rows_logged_before_it(empty_database_url, tmp_p
                     "RETURNING id")  # fmt: skip
         ids = [r[0] for r in cur.fetchall()]
     conn.close()
-    assert migrate.apply(empty_database_url) == ["0008.verifications-by-month"]
+    later = sorted(p.stem for p in migrate.MIGRATIONS_DIR.glob("*.sql") if int(p.name[:4]) >= 8)
+    assert migrate.apply(empty_database_url) == later and later[0] == "0008.verifications-by-month"
     db = Database(empty_database_url, maxconn=2)
     with db.connection() as c:
         rows = fetch_all(c, "SELECT id, serial, tableoid::regclass::text AS month FROM verifications ORDER BY id")
