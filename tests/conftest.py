@@ -230,7 +230,9 @@ def app(settings):
 
     application = create_app(settings)
     yield application
-    application.extensions["pharmatrack"].db.close()
+    ext = application.extensions["pharmatrack"]
+    ext.verifications.close()  # write the queued log rows while the test's database still exists
+    ext.db.close()
 
 
 @pytest.fixture

@@ -140,6 +140,7 @@ def open_world(w3, pharmatrack, deployment, settings, tmp_dir: Path, database_ur
         indexer.run_until_caught_up()
         yield World(w3, pharmatrack, settings, app.test_client(), relayer, indexer, parties, db)
     finally:
+        app.extensions["pharmatrack"].verifications.close()  # queued log rows, while the database exists
         app.extensions["pharmatrack"].db.close()
         db.close()
 
