@@ -13,7 +13,7 @@ import urllib.request
 import psutil
 import pytest
 
-from app.chain.anvil import free_port
+from tests.upenv import up_env
 
 
 def _get(url):
@@ -59,20 +59,7 @@ def _wait_up(proc, base, output: _Output, timeout=120):
 
 def _up_env(tmp_path) -> tuple[dict, int]:
     """Environment for an `up` of its own: free ports, a data folder and deployment record in tmp."""
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "RPC_URL"}}
-    env.update(
-        {
-            "PORT": str(port),
-            "ANVIL_PORT": str(free_port()),
-            "PHARMATRACK_DATA_DIR": str(tmp_path / "data"),
-            "DEPLOYMENT_FILE": str(tmp_path / "deployment.json"),
-            "WEB_CONCURRENCY": "1",
-            "BLOCK_TIME": "0",
-            "LOG_LEVEL": "WARNING",
-        }
-    )
-    return env, port
+    return up_env(tmp_path)
 
 
 def _dispense_through_the_stack(base: str, keys_file) -> None:

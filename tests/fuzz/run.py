@@ -29,7 +29,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from app.chain.anvil import free_port
+from tests.upenv import up_env
 
 ROLES = ("manufacturer", "dispenser", "regulator")
 CHECKS = (
@@ -53,20 +53,7 @@ def _get(url: str, key: str | None = None, timeout: float = 10) -> tuple[int, ob
 
 
 def start_stack(workdir: Path, extra_env: dict[str, str]) -> tuple[subprocess.Popen, str, Path]:
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "RPC_URL"}}
-    env.update(
-        {
-            "PORT": str(port),
-            "ANVIL_PORT": str(free_port()),
-            "PHARMATRACK_DATA_DIR": str(workdir / "data"),
-            "DEPLOYMENT_FILE": str(workdir / "deployment.json"),
-            "WEB_CONCURRENCY": "2",
-            "BLOCK_TIME": "0",
-            "LOG_LEVEL": "WARNING",
-            **extra_env,
-        }
-    )
+    env, port = up_env(workdir, workers=2, **extra_env)
     log = (workdir / "up.log").open("w")
     proc = subprocess.Popen(
         [sys.executable, "-m", "app.cli", "up", "--demo"], env=env, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT

@@ -92,8 +92,8 @@ def test_rules_over_verifications(world: World, stock, monkeypatch):
     assert found["expired"][0]["evidence"][0]["code"] == code(stock, 10)
 
 
-def test_rules_over_scans_and_the_chain(world: World, stock):
-    detector = Detector(world.db)
+def _deliver_first_case_to_the_pharmacy(world: World, stock) -> None:
+    """The pallet goes to the distributor, is opened, and its first case reaches the pharmacy."""
     p = world.parties
     pallet, cases = stock["pallet"], stock["cases"]
     world.done("maker", world.post("maker", "/v1/shipments", {"units": [pallet], "to": p["distributor"].gln}))
@@ -103,6 +103,12 @@ def test_rules_over_scans_and_the_chain(world: World, stock):
         "distributor", world.post("distributor", "/v1/shipments", {"units": [cases[0]], "to": p["pharmacy"].gln})
     )
     world.done("pharmacy", world.post("pharmacy", "/v1/receipts", {"units": [cases[0]]}))
+
+
+def test_rules_over_scans_and_the_chain(world: World, stock):
+    detector = Detector(world.db)
+    p, cases = world.parties, stock["cases"]
+    _deliver_first_case_to_the_pharmacy(world, stock)
     world.done("pharmacy", world.post("pharmacy", "/v1/dispensations", {"packs": [code(stock, 1)]}))
     # A second pack with the same serial turns up at another pharmacy: a clone.
     assert ask(world, "pharmacy2", code(stock, 1))["verdict"] == "dispensed"
@@ -156,14 +162,7 @@ def test_a_pharmacy_rechecking_a_pack_it_dispensed_is_no_clone(world: World, sto
     raises no clone alert against the pharmacy; the same pack from anyone else, or from it much later, does."""
     detector = Detector(world.db)
     p = world.parties
-    pallet, cases = stock["pallet"], stock["cases"]
-    world.done("maker", world.post("maker", "/v1/shipments", {"units": [pallet], "to": p["distributor"].gln}))
-    world.done("distributor", world.post("distributor", "/v1/receipts", {"units": [pallet]}))
-    world.done("distributor", world.post("distributor", "/v1/unpackings", {"units": [pallet]}))
-    world.done(
-        "distributor", world.post("distributor", "/v1/shipments", {"units": [cases[0]], "to": p["pharmacy"].gln})
-    )
-    world.done("pharmacy", world.post("pharmacy", "/v1/receipts", {"units": [cases[0]]}))
+    _deliver_first_case_to_the_pharmacy(world, stock)
     dispensed = world.done("pharmacy", world.post("pharmacy", "/v1/dispensations", {"packs": [code(stock, 1)]}))
     assert ask(world, "pharmacy", code(stock, 1))["verdict"] == "dispensed"  # the answer still says so
     detector.run_once()
