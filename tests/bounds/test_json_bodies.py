@@ -117,6 +117,14 @@ def test_a_100000_serial_lot_fits_the_default_size_and_reaches_the_schema(client
     assert "check_digit" in str(resp.get_json()["errors"]["json"]["gtin"])
 
 
+def test_an_escaped_colon_cannot_hide_a_duplicate_key():
+    """The escape adds a ':' to orjson's re-serialisation as the duplicate takes one away."""
+    with pytest.raises(jsonbody.BodyError) as refused:
+        jsonbody.loads(b'{"a": 1, "a": 2, "b": "\\u003a"}')
+    assert (refused.value.status, refused.value.key) == (422, "a")
+    assert jsonbody.loads(b'{"a": 1, "b": "\\u003a"}') == {"a": 1, "b": ":"}
+
+
 def test_big_integers_keep_their_exact_value():
     assert jsonbody.loads(b'{"n": 18446744073709551617}') == {"n": 18446744073709551617}
     assert jsonbody.loads(b'{"s": "18446744073709551617", "f": 1.5}') == {"s": "18446744073709551617", "f": 1.5}
