@@ -34,9 +34,10 @@ import threading
 import time
 from collections import Counter
 
+import psycopg2
 from flask import Response
 
-from app.db import Database
+from app.db import Database, first_line
 from app.errors import ServiceUnavailable
 
 log = logging.getLogger(__name__)
@@ -139,6 +140,8 @@ class RateLimiter:
                 self.flush()
             except ServiceUnavailable as exc:  # fail open: this second's counts are dropped
                 log.warning("rate limit counts not shared", extra={"problem": exc.problem})
+            except psycopg2.Error as exc:  # e.g. the table not migrated yet: the thread must live on
+                log.warning("rate limit counts not shared", extra={"problem": first_line(exc)})
 
     def flush(self) -> None:
         """Add this process's key counts to the shared table and read back the totals."""

@@ -294,6 +294,9 @@ class Database:
             slots.release()
             self.breaker.trip(first_line(exc))
             raise ServiceUnavailable("database", first_line(exc)) from exc
+        except psycopg2.pool.PoolError as exc:  # closed by close() since _get_pool (shutting down)
+            slots.release()
+            raise ServiceUnavailable("database", "the connection pool is closed") from exc
         broken = False
         hold = timeout or self.hold_timeout
         token, fired = WATCHDOG.hold(conn, hold) if hold else (0, None)
@@ -352,7 +355,7 @@ class Database:
         )
 
     def close(self) -> None:
-        if self._pool is not None and self._pid == os.getpid():
+        if self._pool is not None and self._pid == os.getpid() and not self._pool.closed:
             self._pool.closeall()
         self._pool = None
 
