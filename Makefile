@@ -66,9 +66,10 @@ soak: install ## Writes and reads against `pharmatrack up` while faults kill/sto
 	$(PY) -m bench.soak $(SOAK_ARGS)
 
 .PHONY: lint
-lint: install ## ruff check + format check
+lint: install ## ruff check + format check + import-linter (the layers in setup.cfg)
 	$(BIN)/ruff check app tests bench
 	$(BIN)/ruff format --check app tests bench
+	$(BIN)/lint-imports
 
 .PHONY: fmt
 fmt: install ## Format the code with ruff

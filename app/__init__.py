@@ -26,7 +26,20 @@ class Extensions:
 def create_app(settings: Settings | None = None, config: dict | None = None) -> Flask:
     """Build the WSGI app. Settings come from the environment unless given (tests pass them)."""
     from app import logs
-    from app.api import auth, health, me, metrics, operations, problems, products, provenance, regulator, verify, writes
+    from app.api import (
+        auth,
+        health,
+        lvm,
+        me,
+        metrics,
+        operations,
+        problems,
+        products,
+        provenance,
+        regulator,
+        verify,
+        writes,
+    )
     from app.api import urls as url_rules
 
     settings = settings or Settings.from_env()
@@ -71,7 +84,7 @@ def create_app(settings: Settings | None = None, config: dict | None = None) -> 
     )
     for blueprint in (
         health.blp, metrics.blp, products.blp, me.blp, operations.blp, writes.blp,
-        verify.blp, provenance.blp, regulator.blp,
+        verify.blp, lvm.blp, provenance.blp, regulator.blp,
     ):  # fmt: skip
         api.register_blueprint(blueprint)
     problems.register(app)

@@ -103,11 +103,11 @@ def index(once: bool, verify: bool, reset_on_new_chain: bool):
     from app.chain.client import ChainClient
     from app.chain.deploy import load_checked
     from app.chain.web3factory import connect
+    from app.chain.window import AdaptiveWindow
     from app.db import Database
     from app.indexer.core import Indexer
     from app.indexer.progress import Progress
     from app.indexer.registry import specs_for
-    from app.indexer.window import AdaptiveWindow
 
     settings = _settings()
     w3 = connect(settings.effective_rpc_url)
@@ -177,7 +177,7 @@ def detect():
     """Run the detection rules: alerts from verifications, refused scans and temperature excursions."""
     from app import stack
     from app.db import Database
-    from app.services.detect import Detector, Thresholds
+    from app.detector.core import Detector, Thresholds
 
     settings = _settings()
     with stack.database(settings) as url, stack.StopSignal() as stop:
@@ -192,7 +192,7 @@ def detect():
 
 
 def _verify(url, chain, deployment, specs, stop) -> None:
-    from app.indexer.verify import verify
+    from app.indexer.audit import verify
 
     report = verify(url, chain, deployment, specs, stop=stop)
     for line in report.differences[:20]:

@@ -238,3 +238,7 @@ def app(settings):
 @pytest.fixture
 def client(app):
     return app.test_client()
+
+
+# A registered supply chain (six parties, the app, relayer and indexer) for any test that asks: tests/world.py
+from tests.world import stock, world  # noqa: E402, F401  (pytest fixtures)

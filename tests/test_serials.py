@@ -15,7 +15,7 @@ from app.db import connect
 from app.ids import gtin_number, lgtin_id, sgtin_id
 from app.merkle import LOT_LEAF, LotTree, verify
 from app.services import orgs, serials
-from tests.writes.conftest import check_digit, open_world
+from tests.world import check_digit, open_world
 
 GTIN = "09506000134352"
 SIZES = [1, 2, 3, 4, 5, 7, 8, 100]

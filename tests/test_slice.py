@@ -1,8 +1,8 @@
 """The vertical slice, end to end on a real anvil and a real Postgres: a contract event →
 the indexer stores it → the API returns it."""
 
+from app.chain.window import AdaptiveWindow
 from app.indexer.core import Indexer
-from app.indexer.window import AdaptiveWindow
 from tests.conftest import register_org
 
 

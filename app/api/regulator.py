@@ -18,7 +18,8 @@ from app.api import fields as gs1f
 from app.api.auth import SECURITY
 from app.api.fields import Text
 from app.api.problems import problem
-from app.services import alerts, detect, mirror, queries  # noqa: F401  (detect registers its rules)
+from app.detector import core as detect  # noqa: F401  (registers its rules)
+from app.services import alerts, prechecks, queries
 
 blp = Blueprint(
     "regulator",
@@ -420,7 +421,7 @@ class Lots(MethodView):
         with _db().connection() as conn:
             manufacturer = None
             if "manufacturer" in query:
-                manufacturer = mirror.account_of_gln(conn, query["manufacturer"])
+                manufacturer = prechecks.account_of_gln(conn, query["manufacturer"])
                 if manufacturer is None:  # no such manufacturer: no lots
                     return {"items": [], "next": None}
             page = queries.lots(
@@ -454,7 +455,7 @@ class PartnerActivity(MethodView):
                 "only a regulator may see another trading partner's activity; use your own GLN",
             )
         with _db().connection() as conn:
-            account = mirror.account_of_gln(conn, gln)
+            account = prechecks.account_of_gln(conn, gln)
             if account is None:
                 return problem(
                     404,

@@ -9,8 +9,8 @@ import os
 from web3 import Web3
 
 from app.chain.web3factory import make_web3
+from app.chain.window import is_range_error
 from app.errors import PharmatrackError, ServiceUnavailable
-from app.indexer.window import is_range_error
 
 
 class LogRangeRefused(PharmatrackError):

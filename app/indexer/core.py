@@ -17,11 +17,11 @@ from eth_abi.exceptions import DecodingError
 
 from app.chain.client import ChainClient, LogRangeRefused
 from app.chain.deploy import Deployment
+from app.chain.window import AdaptiveWindow
 from app.db import Database
 from app.errors import PharmatrackError, ServiceUnavailable
 from app.indexer import store, writer
 from app.indexer.events import EventSpec, decode_log
-from app.indexer.window import AdaptiveWindow
 
 log = logging.getLogger(__name__)
 

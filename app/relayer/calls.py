@@ -12,7 +12,7 @@ from eth_utils import to_checksum_address
 
 from app.ids import pack_set
 from app.merkle import CaseTree
-from app.services import mirror
+from app.services import prechecks
 
 ZERO32 = bytes(32)
 
@@ -72,7 +72,7 @@ def _pack_calls(conn, fn: str, ops: list[dict]) -> list[Call]:
     for (case, lot_id, tree), group in groups.items():
         container = _b(case) if case else ZERO32
         if tree:
-            children = CaseTree(_b(lot_id), mirror.tree_case_indexes(conn, container))
+            children = CaseTree(_b(lot_id), prechecks.tree_case_indexes(conn, container))
             packs, proof = children.children_proof(group["indexes"])
         else:
             packs, proof = pack_set(group["indexes"]), ([], [])

@@ -20,7 +20,7 @@ from app.errors import NotFound, PharmatrackError
 
 STATUSES = ("open", "acknowledged", "closed")
 SEVERITIES = ("low", "medium", "high")
-RULES: set[str] = set()  # the detection rules alerts are raised for (register_rule; app/services/detect.py)
+RULES: set[str] = set()  # the detection rules alerts are raised for (register_rule; app/detector/core.py)
 
 
 def register_rule(*names: str) -> None:

@@ -17,8 +17,8 @@ from datetime import date
 
 import sha3  # safe-pysha3: keccak-256 in C, ~0.5 µs a hash against ~3.4 µs for pycryptodome's ctypes binding
 
+from app.db.copy import copy_rows
 from app.ids import gtin_number, lgtin_id
-from app.indexer.writer import copy_rows
 
 NODE = 32
 MAX_TEXT_KEY = 20  # AI 21 (serial): as app.ids

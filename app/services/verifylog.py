@@ -27,8 +27,8 @@ import psycopg2
 import psycopg2.errors
 
 from app.db import Database
+from app.db.copy import copy_rows
 from app.errors import ServiceUnavailable
-from app.indexer.writer import copy_rows
 
 log = logging.getLogger(__name__)
 

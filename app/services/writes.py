@@ -22,7 +22,7 @@ from web3 import Web3
 from app.errors import PharmatrackError
 from app.gs1 import Pack, to_element_string
 from app.ids import lgtin_id, sgtin_id, sscc_id
-from app.services import custody, mirror, outbox
+from app.services import custody, outbox, prechecks
 from app.services import serials as lot_serials
 from app.services.orgs import Principal
 
@@ -67,7 +67,7 @@ def prepare_register_product(conn, principal: Principal, body: dict) -> dict:
     low, high = int(storage["min_celsius"] * 100), int(storage["max_celsius"] * 100)
     if low > high:
         raise _invalid("storage.min_celsius", "range", "must not be above storage.max_celsius")
-    existing = mirror.product(conn, gtin)
+    existing = prechecks.product(conn, gtin)
     if existing is not None:
         raise _conflict("gtin", "already_registered", f"GTIN {gtin} is already registered")
     return {"gtin": gtin, "min_temp": low, "max_temp": high}
@@ -102,7 +102,7 @@ def serial_list(body: dict) -> list[str]:
 
 def prepare_commission_lot(conn, principal: Principal, body: dict) -> dict:
     gtin, lot_number, expiry = body["gtin"], body["lot"], body["expiry"]
-    product = mirror.product(conn, gtin)
+    product = prechecks.product(conn, gtin)
     if product is None:
         raise _invalid("gtin", "unknown_product", f"GTIN {gtin} is not registered")
     if product["manufacturer"] != _me(principal):
@@ -115,7 +115,7 @@ def prepare_commission_lot(conn, principal: Principal, body: dict) -> dict:
     if len(set(serials)) != len(serials):
         raise _invalid("serials", "duplicate", "serials must be unique within the lot")
     lot_id = lgtin_id(gtin, lot_number)
-    if mirror.lot(conn, lot_id) is not None:
+    if prechecks.lot(conn, lot_id) is not None:
         raise _conflict("lot", "already_commissioned", f"lot {lot_number} of {gtin} is already commissioned")
     ids = lot_serials.sgtin_ids(gtin, serials)
     nodes = lot_serials.tree_nodes(ids)  # the tree LotTree(ids) builds, without eth-abi: 100k serials in ~1 s
@@ -169,8 +169,8 @@ def _first_taken_serial(cur, payload: dict) -> str:
     return row[0] if row else "?"
 
 
-def _lot_for(conn, gtin: str, lot_number: str, field: str) -> mirror.LotState:
-    state = mirror.lot(conn, lgtin_id(gtin, lot_number))
+def _lot_for(conn, gtin: str, lot_number: str, field: str) -> prechecks.LotState:
+    state = prechecks.lot(conn, lgtin_id(gtin, lot_number))
     if state is None:
         raise _invalid(field, "unknown_lot", f"lot {lot_number} of GTIN {gtin} is not commissioned")
     return state
@@ -234,12 +234,12 @@ def _distinct(units: list[str], field: str) -> None:
 def prepare_ship(conn, principal: Principal, body: dict) -> dict:
     units = body["units"]
     _distinct(units, "units")
-    to = mirror.account_of_gln(conn, body["to"])
+    to = prechecks.account_of_gln(conn, body["to"])
     if to is None:
         raise _invalid("to", "unknown_gln", f"GLN {body['to']} is not a registered trading partner")
     if to == _me(principal):
         raise _invalid("to", "self", "cannot ship to your own organisation")
-    if mirror.suspended(conn, to):
+    if prechecks.suspended(conn, to):
         raise _conflict("to", "recipient_suspended", f"GLN {body['to']} is suspended: nothing can be shipped to it")
     for i, sscc in enumerate(units):
         _held_loose(conn, principal, sscc, f"units[{i}]")
@@ -278,7 +278,7 @@ def prepare_unpack(conn, principal: Principal, body: dict) -> dict:
 
 def _new_sscc(conn, sscc: str) -> bytes:
     unit_id = sscc_id(sscc)
-    if mirror.unit_exists(conn, unit_id):
+    if prechecks.unit_exists(conn, unit_id):
         raise _conflict("sscc", "already_used", f"SSCC {sscc} is already a packed unit")
     return unit_id
 
@@ -302,14 +302,14 @@ def prepare_pack_case(conn, principal: Principal, body: dict) -> dict:
             indexes.append(index)
         if len(set(indexes)) != len(indexes):
             raise _invalid("packs", "duplicate", "lists a pack twice")
-        taken = mirror.first_cased(conn, state.lot_id, indexes=indexes)
+        taken = prechecks.first_cased(conn, state.lot_id, indexes=indexes)
         if taken is not None:
             raise _conflict(f"packs[{indexes.index(taken)}]", "already_packed", "the pack is already in a case")
         return out | {"indexes": sorted(indexes)}
     first, count = body["first_index"], body["count"]
     if first + count > state.serial_count:
         raise _invalid("count", "out_of_range", f"the lot has {state.serial_count} serials (leaf indexes from 0)")
-    taken = mirror.first_cased(conn, state.lot_id, first=first, count=count)
+    taken = prechecks.first_cased(conn, state.lot_id, first=first, count=count)
     if taken is not None:
         raise _conflict("first_index", "already_packed", f"leaf index {taken} of the run is already in a case")
     return out | {"first_index": first, "count": count}
@@ -329,7 +329,7 @@ def prepare_pack_pallet(conn, principal: Principal, body: dict) -> dict:
 
 
 def _pack_index(conn, pack: Pack, field: str) -> tuple[bytes, int]:
-    found = mirror.serial(conn, sgtin_id(pack.gtin, pack.serial))
+    found = prechecks.serial(conn, sgtin_id(pack.gtin, pack.serial))
     if found is None:
         raise _invalid(field, "unknown_serial", f"serial {pack.serial} of GTIN {pack.gtin} was never commissioned")
     if pack.lot is not None and pack.lot != found["lot"]:
@@ -350,7 +350,7 @@ def _packs(conn, principal: Principal, packs: list[Pack], loose_ok: bool) -> lis
         if (lot_id, index) in seen:
             raise _invalid("packs", "duplicate", f"lists pack {pack.serial} twice")
         seen.add((lot_id, index))
-        state = mirror.lot(conn, lot_id)
+        state = prechecks.lot(conn, lot_id)
         if state is None:
             raise _conflict(field, "lot_not_commissioned", "the pack's lot is not commissioned on chain yet")
         if sellable and state.recalled:
@@ -360,15 +360,15 @@ def _packs(conn, principal: Principal, packs: list[Pack], loose_ok: bool) -> lis
         if sellable and state.expired:
             raise _conflict(field, "expired", f"lot {state.lot_number} has expired")
         if lot_id not in ends:
-            ends[lot_id] = mirror.pack_end_states(conn, lot_id)
+            ends[lot_id] = prechecks.pack_end_states(conn, lot_id)
         if index in ends[lot_id]:
             raise _conflict(field, f"already_{ends[lot_id][index]}", f"the pack was already {ends[lot_id][index]}")
         out.append(_pack_holder(conn, principal, state, index, field, loose_ok))
     return out
 
 
-def _pack_holder(conn, principal, state: mirror.LotState, index: int, field: str, loose_ok: bool) -> dict:
-    where = mirror.case_of_pack(conn, state.lot_id, index)
+def _pack_holder(conn, principal, state: prechecks.LotState, index: int, field: str, loose_ok: bool) -> dict:
+    where = prechecks.case_of_pack(conn, state.lot_id, index)
     if where is None:
         if not loose_ok or state.manufacturer != _me(principal):
             raise _conflict(field, "not_holder", "the pack is in the manufacturer's loose stock")

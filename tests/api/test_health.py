@@ -1,7 +1,7 @@
 from app import create_app
 from app.chain.anvil import free_port
+from app.detector.core import Detector
 from app.indexer.core import Indexer
-from app.services.detect import Detector
 
 
 def test_healthz_is_alive(client):

@@ -8,10 +8,10 @@ import time
 import pytest
 
 from app.chain.client import ChainClient
+from app.chain.window import is_range_error
 from app.db import Database
 from app.errors import ServiceUnavailable
 from app.indexer.core import Indexer
-from app.indexer.window import is_range_error
 from tests.conftest import register_org
 from tests.indexer.helpers import glns, index_all, mirror, reorg, tables_for
 

@@ -3,7 +3,7 @@
 import psycopg2
 import pytest
 
-from app.indexer.writer import copy_field, copy_rows
+from app.db.copy import copy_field, copy_rows
 
 
 @pytest.mark.parametrize(

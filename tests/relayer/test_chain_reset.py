@@ -17,7 +17,7 @@ from app.chain.web3factory import make_web3
 from app.errors import ConfigError
 from app.indexer.core import Indexer
 from app.relayer.core import ChainReplaced, Relayer
-from tests.writes.conftest import GTIN_BASE, World, check_digit
+from tests.world import GTIN_BASE, World, check_digit
 
 
 def _product(world: World, key: str | None = None):
@@ -107,7 +107,7 @@ def test_a_relayer_started_while_the_database_is_down_waits_then_adopts_the_chai
     import time
 
     from app.db import Database
-    from tests.writes.proxy import Proxy, postgres_target
+    from tests.relayer.proxy import Proxy, postgres_target
 
     target, template = postgres_target(world.settings.database_url)
     proxy = Proxy(target)

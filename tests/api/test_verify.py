@@ -10,7 +10,7 @@ from app.db import fetch_all
 from app.ids import lgtin_id, pack_readings, sgtin_id, sscc_id
 from app.merkle import LOT_LEAF
 from app.merkle import verify as merkle_verify
-from tests.writes.conftest import World, check_digit
+from tests.world import World, check_digit
 
 
 def code(stock, n: int, lot: str | None = None, expiry: str = "301231") -> str:

@@ -1,7 +1,7 @@
 """Alerts: the detector's upsert (app.services.alerts.raise_alert) and the review API.
 
 Alerts are raised directly with raise_alert, as the detector does, into a real database; the
-parties and their API keys are the module's world (tests/read/test_queries.py).
+parties and their API keys are the module's world (tests/api/test_regulator.py).
 """
 
 from __future__ import annotations
@@ -14,9 +14,8 @@ import pytest
 
 from app.db import connect, fetch_one
 from app.services import alerts
-from tests.writes.conftest import World
-
-from .test_queries import fresh_world, get, ok, walk
+from tests.api.test_regulator import fresh_world, get, ok, walk
+from tests.world import World
 
 
 @pytest.fixture(scope="module")

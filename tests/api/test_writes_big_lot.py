@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 import uuid
 
-from .conftest import GTIN_BASE, check_digit
+from tests.world import GTIN_BASE, check_digit
 
 
 def test_a_100000_serial_lot_is_accepted_within_the_request_bounds(world):

@@ -25,7 +25,7 @@ import pytest
 from web3 import Web3
 
 from app import gs1
-from tests.writes.conftest import GTIN_BASE, World, check_digit, module_world
+from tests.world import GTIN_BASE, World, check_digit, module_world
 
 PROBLEM = "application/problem+json"
 T0 = 1_750_000_000  # pallet logger start (unix s)
@@ -36,7 +36,7 @@ INTERVAL = 600
 
 @pytest.fixture(scope="module")
 def world(w3, anvil, pg_server, migrated_template, tmp_path_factory) -> Iterator[World]:
-    """tests/writes' `world`, built once for this module."""
+    """tests/world.py's `world`, built once for this module."""
     with module_world(w3, anvil, pg_server, migrated_template, tmp_path_factory.mktemp("provenance")) as built:
         yield built
 

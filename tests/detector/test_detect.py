@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from app.db import fetch_all
+from app.detector.core import Detector, Thresholds
 from app.services import verify
-from app.services.detect import Detector, Thresholds
-from tests.writes.conftest import World, check_digit
+from tests.world import World, check_digit
 
 
 def code(stock, n: int, lot: str | None = None) -> str:

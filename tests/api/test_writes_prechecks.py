@@ -7,7 +7,7 @@ from __future__ import annotations
 import threading
 import uuid
 
-from .conftest import World
+from tests.world import World
 
 PROBLEM = "application/problem+json"
 

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from app.ids import sscc_id
 from app.services import custody
-
-from .conftest import World
+from tests.world import World
 
 
 def pack(stock, n: int) -> str:

@@ -2,7 +2,7 @@
 
 import pytest
 
-from app.indexer.window import AdaptiveWindow, is_range_error
+from app.chain.window import AdaptiveWindow, is_range_error
 
 
 @pytest.mark.parametrize(

@@ -18,8 +18,8 @@ from app import create_app
 from app.chain.web3factory import make_web3
 from app.ids import sscc_id
 from app.relayer.core import Relayer
+from tests.world import World
 
-from .conftest import World
 from .proxy import Proxy, postgres_target
 
 

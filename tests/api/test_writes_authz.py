@@ -30,8 +30,7 @@ from eth_account import Account
 from app.services import orgs
 from app.services.outbox import STATUS_CHANGES
 from app.services.writes import ACTIONS
-
-from .conftest import GTIN_BASE, ROLES, World, check_digit, module_world
+from tests.world import GTIN_BASE, ROLES, World, check_digit, module_world
 
 PROBLEM = "application/problem+json"
 PARTIES = tuple(ROLES)  # maker, maker2, distributor, pharmacy, pharmacy2, regulator

@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from tests.writes.conftest import GTIN_BASE, World, check_digit, module_world
+from tests.world import GTIN_BASE, World, check_digit, module_world
 
 JUMP_SECONDS = 7200
 
@@ -25,7 +25,7 @@ JUMP_SECONDS = 7200
 # --------------------------------------------------------------------------- the scene
 
 
-fresh_world = module_world  # tests/writes/conftest.py: a world built once per module
+fresh_world = module_world  # tests/world.py: a world built once per module
 
 
 @pytest.fixture(scope="module")

@@ -22,9 +22,8 @@ from app.ids import sscc_id
 from app.services import custody, queries
 from app.services.readings import MAX_READINGS
 from app.services.writes import MAX_UNITS
-
-from .conftest import World, check_digit
-from .test_authz import module_world, new_gtin, operations, settle
+from tests.api.test_writes_authz import module_world, new_gtin, operations, settle
+from tests.world import World, check_digit
 
 PROBLEM = "application/problem+json"
 STORAGE = {"min_celsius": 2, "max_celsius": 8}

@@ -7,7 +7,7 @@ import uuid
 from datetime import UTC, datetime
 
 from app.db import fetch_all
-from tests.writes.conftest import World, check_digit
+from tests.world import World, check_digit
 
 CORR = "6f1d0c3e-8a55-4e0b-9d6c-2b1e4d3c2a10"
 
