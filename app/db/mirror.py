@@ -307,3 +307,218 @@ def pack_events(conn, lot_id: bytes, index: int) -> list[dict]:
     """A pack's pack_events rows in chain order: kind (cased, dispensed, destroyed, quarantined,
     cleared), block_number, log_index, container_id, actor (what app/services/custody.pack_state folds)."""
     return fetch_all(conn, PACK_EVENTS, {"lot": lot_id, "index": index})
+
+
+# --------------------------------------------------------------------------- regulator lists
+
+# The lots that passed through the hands of account %(me)s. Every branch is an index lookup on an
+# account column; a pallet hands on the lots of the cases it was packed with.
+MY_LOTS = """
+WITH my_units AS (
+    SELECT unit_id FROM ev_shipped WHERE from_org = %(me)s
+    UNION SELECT unit_id FROM ev_shipped WHERE to_org = %(me)s
+    UNION SELECT unit_id FROM ev_received WHERE by = %(me)s
+    UNION SELECT unit_id FROM ev_refused WHERE by = %(me)s
+    UNION SELECT unit_id FROM ev_unpacked WHERE by = %(me)s
+    UNION SELECT unit_id FROM ev_unit_quarantined WHERE by = %(me)s
+    UNION SELECT unit_id FROM ev_temperature_recorded WHERE by = %(me)s
+    UNION SELECT case_id FROM ev_case_packed WHERE packer = %(me)s
+    UNION SELECT case_id FROM ev_case_tree_packed WHERE packer = %(me)s
+    UNION SELECT pallet_id FROM ev_pallet_packed WHERE packer = %(me)s
+),
+my_cases AS (
+    SELECT unit_id AS case_id FROM my_units
+    UNION SELECT unnest(p.case_ids) FROM ev_pallet_packed p JOIN my_units u ON u.unit_id = p.pallet_id
+),
+my_lots AS (
+    SELECT lot_id FROM ev_lot_commissioned WHERE manufacturer = %(me)s
+    UNION SELECT c.lot_id FROM ev_case_packed c JOIN my_cases m USING (case_id)
+    UNION SELECT c.lot_id FROM ev_case_tree_packed c JOIN my_cases m USING (case_id)
+    UNION SELECT lot_id FROM ev_dispensed WHERE by = %(me)s
+    UNION SELECT lot_id FROM ev_destroyed WHERE by = %(me)s
+    UNION SELECT lot_id FROM ev_packs_quarantined WHERE by = %(me)s
+)
+"""
+# The `{scope}` slot of a list's WHERE clause, for a scope's lots (column: the list's lot id column)
+IN_MY_LOTS = "AND {column} IN (SELECT lot_id FROM my_lots)"
+LOT_IN_MY_LOTS = MY_LOTS + "SELECT 1 FROM my_lots WHERE lot_id = %(lot)s"
+
+LOTS = """
+SELECT l.block_number, l.log_index, l.tx_hash, l.lot_id, l.gtin, l.lot_number, l.expiry, l.serial_count,
+       l.serials_root, l.manufacturer, b.timestamp AS commissioned_at, d.name AS product_name,
+       l.recalled, l.quarantined
+FROM lot_status l
+LEFT JOIN blocks b ON b.number = l.block_number
+LEFT JOIN product_details d ON d.gtin = l.gtin
+WHERE (l.block_number, l.log_index) > (%(after_block)s, %(after_log)s)
+  AND (%(gtin)s::numeric IS NULL OR l.gtin = %(gtin)s::numeric)
+  AND (%(manufacturer)s::bytea IS NULL OR l.manufacturer = %(manufacturer)s::bytea)
+  {scope}
+ORDER BY l.block_number, l.log_index
+LIMIT %(n)s
+"""
+RECALLS = """
+SELECT r.block_number, r.log_index, r.tx_hash, r.by AS recalled_by, b.timestamp AS recalled_at,
+       l.lot_id, l.gtin, l.lot_number, l.expiry, l.serial_count, l.manufacturer
+FROM ev_lot_recalled r
+JOIN ev_lot_commissioned l ON l.lot_id = r.lot_id
+LEFT JOIN blocks b ON b.number = r.block_number
+WHERE (r.block_number, r.log_index) < (%(before_block)s, %(before_log)s)
+  {scope}
+ORDER BY r.block_number DESC, r.log_index DESC
+LIMIT %(n)s
+"""
+
+# One branch per event table: the event, who acted, the other party, the unit, the lot, the product
+# and how many packs (a count, or a PackSet bitmap) or readings it names. A branch matches when the
+# account is the actor or the counterparty. Each branch is sorted and limited on its own, so a long
+# history is read through its account index only up to one page.
+_ACTIVITY_BRANCHES = """
+(SELECT 'product_registered' AS event, block_number, log_index, tx_hash, manufacturer AS actor,
+        NULL::bytea AS counterparty, NULL::bytea AS unit_id, NULL::bytea AS lot_id, gtin,
+        NULL::bigint AS packs, NULL::numeric[] AS masks, NULL::integer AS readings
+ FROM ev_product_registered WHERE manufacturer = %(me)s AND {window})
+UNION ALL
+(SELECT 'lot_commissioned', block_number, log_index, tx_hash, manufacturer, NULL, NULL, lot_id, gtin,
+        serial_count, NULL, NULL
+ FROM ev_lot_commissioned WHERE manufacturer = %(me)s AND {window})
+UNION ALL
+(SELECT 'case_packed', block_number, log_index, tx_hash, packer, NULL, case_id, lot_id, NULL, count, NULL, NULL
+ FROM ev_case_packed WHERE packer = %(me)s AND {window})
+UNION ALL
+(SELECT 'case_packed', block_number, log_index, tx_hash, packer, NULL, case_id, lot_id, NULL, NULL, masks, NULL
+ FROM ev_case_tree_packed WHERE packer = %(me)s AND {window})
+UNION ALL
+(SELECT 'pallet_packed', block_number, log_index, tx_hash, packer, NULL, pallet_id, NULL, NULL, NULL, NULL, NULL
+ FROM ev_pallet_packed WHERE packer = %(me)s AND {window})
+UNION ALL
+(SELECT 'shipped', block_number, log_index, tx_hash, from_org, to_org, unit_id, NULL, NULL, NULL, NULL, NULL
+ FROM ev_shipped WHERE (from_org = %(me)s OR to_org = %(me)s) AND {window})
+UNION ALL
+(SELECT 'received', block_number, log_index, tx_hash, by, from_org, unit_id, NULL, NULL, NULL, NULL, NULL
+ FROM ev_received WHERE (by = %(me)s OR from_org = %(me)s) AND {window})
+UNION ALL
+(SELECT 'refused', block_number, log_index, tx_hash, by, sender, unit_id, NULL, NULL, NULL, NULL, NULL
+ FROM ev_refused WHERE (by = %(me)s OR sender = %(me)s) AND {window})
+UNION ALL
+(SELECT 'unpacked', block_number, log_index, tx_hash, by, NULL, unit_id, NULL, NULL, NULL, NULL, NULL
+ FROM ev_unpacked WHERE by = %(me)s AND {window})
+UNION ALL
+(SELECT 'dispensed', block_number, log_index, tx_hash, by, NULL, case_id, lot_id, NULL, NULL, masks, NULL
+ FROM ev_dispensed WHERE by = %(me)s AND {window})
+UNION ALL
+(SELECT 'destroyed', block_number, log_index, tx_hash, by, NULL, container_id, lot_id, NULL, NULL, masks, NULL
+ FROM ev_destroyed WHERE by = %(me)s AND {window})
+UNION ALL
+(SELECT 'lot_recalled', block_number, log_index, tx_hash, by, NULL, NULL, lot_id, NULL, NULL, NULL, NULL
+ FROM ev_lot_recalled WHERE by = %(me)s AND {window})
+UNION ALL
+(SELECT 'lot_quarantined', block_number, log_index, tx_hash, by, NULL, NULL, lot_id, NULL, NULL, NULL, NULL
+ FROM ev_lot_quarantined WHERE by = %(me)s AND {window})
+UNION ALL
+(SELECT 'lot_quarantine_cleared', block_number, log_index, tx_hash, by, NULL, NULL, lot_id, NULL, NULL, NULL, NULL
+ FROM ev_lot_quarantine_cleared WHERE by = %(me)s AND {window})
+UNION ALL
+(SELECT 'unit_quarantined', block_number, log_index, tx_hash, by, NULL, unit_id, NULL, NULL, NULL, NULL, NULL
+ FROM ev_unit_quarantined WHERE by = %(me)s AND {window})
+UNION ALL
+(SELECT 'unit_quarantine_cleared', block_number, log_index, tx_hash, by, NULL, unit_id, NULL, NULL, NULL, NULL, NULL
+ FROM ev_unit_quarantine_cleared WHERE by = %(me)s AND {window})
+UNION ALL
+(SELECT 'packs_quarantined', block_number, log_index, tx_hash, by, NULL, container_id, lot_id, NULL, NULL, masks,
+        NULL
+ FROM ev_packs_quarantined WHERE by = %(me)s AND {window})
+UNION ALL
+(SELECT 'packs_quarantine_cleared', block_number, log_index, tx_hash, by, NULL, container_id, lot_id, NULL, NULL,
+        masks, NULL
+ FROM ev_packs_quarantine_cleared WHERE by = %(me)s AND {window})
+UNION ALL
+(SELECT 'readings_recorded', block_number, log_index, tx_hash, by, NULL, unit_id, NULL, NULL, NULL, NULL,
+        length(readings) / 2
+ FROM ev_temperature_recorded WHERE by = %(me)s AND {window})
+UNION ALL
+(SELECT 'excursion_detected', block_number, log_index, tx_hash, %(me)s::bytea, NULL, unit_id, NULL, NULL, NULL, NULL,
+        NULL
+ FROM ev_excursion_detected e
+ WHERE EXISTS (SELECT 1 FROM ev_temperature_recorded t  -- raised by readings this account recorded
+               WHERE t.by = %(me)s AND t.block_number = e.block_number AND t.tx_hash = e.tx_hash
+                 AND t.unit_id = e.unit_id)
+   AND {window})
+UNION ALL
+(SELECT 'organisation_registered', block_number, log_index, tx_hash, NULL, account, NULL, NULL, NULL, NULL, NULL,
+        NULL
+ FROM ev_organisation_registered WHERE account = %(me)s AND {window})
+UNION ALL
+(SELECT 'organisation_suspended', block_number, log_index, tx_hash, by, account, NULL, NULL, NULL, NULL, NULL, NULL
+ FROM ev_organisation_suspended WHERE (by = %(me)s OR account = %(me)s) AND {window})
+UNION ALL
+(SELECT 'organisation_reinstated', block_number, log_index, tx_hash, by, account, NULL, NULL, NULL, NULL, NULL, NULL
+ FROM ev_organisation_reinstated WHERE (by = %(me)s OR account = %(me)s) AND {window})
+"""
+_WINDOW = """block_number BETWEEN %(lo)s AND %(hi)s
+   AND (block_number, log_index) > (%(after_block)s, %(after_log)s)
+ ORDER BY block_number, log_index LIMIT %(n)s"""
+
+ACTIVITY = (
+    "SELECT e.*, b.timestamp AS at FROM ("
+    + _ACTIVITY_BRANCHES.replace("{window}", _WINDOW)
+    + ") e\nLEFT JOIN blocks b ON b.number = e.block_number\nORDER BY e.block_number, e.log_index\nLIMIT %(n)s"
+)
+
+# The blocks of a time window (block times never decrease, so a window is a block range).
+BLOCK_RANGE = """
+SELECT min(number) AS lo, max(number) AS hi FROM blocks
+WHERE (%(start)s::timestamptz IS NULL OR timestamp >= %(start)s::timestamptz)
+  AND (%(end)s::timestamptz IS NULL OR timestamp < %(end)s::timestamptz)
+"""
+
+
+def _scoped(sql: str, scope: bytes | None, lot_column: str) -> str:
+    """`sql` (with a `{scope}` slot in its WHERE clause) limited to the lots of account `scope`
+    (MY_LOTS, with the account as %(me)s), or not limited when scope is None."""
+    if scope is None:
+        return sql.replace("{scope}", "")
+    return MY_LOTS + sql.replace("{scope}", IN_MY_LOTS.format(column=lot_column))
+
+
+def lot_in_scope(conn, scope: bytes, lot_id: bytes) -> bool:
+    """Whether the lot is one of account `scope`'s lots (MY_LOTS)."""
+    return fetch_one(conn, LOT_IN_MY_LOTS, {"me": scope, "lot": lot_id}) is not None
+
+
+def lots(
+    conn,
+    scope: bytes | None,
+    *,
+    gtin: int | None,
+    manufacturer: bytes | None,
+    after: tuple[int, int],
+    n: int,
+) -> list[dict]:
+    """Up to n commissioned lots after (block, log index) in chain order, with their status
+    (lot_status), block time and product name; filtered by GTIN and manufacturer when given."""
+    params = {"me": scope, "gtin": gtin, "manufacturer": manufacturer, "after_block": after[0],
+              "after_log": after[1], "n": n}  # fmt: skip
+    return fetch_all(conn, _scoped(LOTS, scope, "l.lot_id"), params)
+
+
+def recalls(conn, scope: bytes | None, *, before: tuple[int, int], n: int) -> list[dict]:
+    """Up to n lot recalls before (block, log index), newest first, with the lot and block time."""
+    params = {"me": scope, "before_block": before[0], "before_log": before[1], "n": n}
+    return fetch_all(conn, _scoped(RECALLS, scope, "r.lot_id"), params)
+
+
+def block_range(conn, start, end) -> tuple[int, int] | None:
+    """The first and last block (of those the mirror holds) with a time in [start, end); either
+    bound may be None. None when no block is in the window."""
+    row = fetch_one(conn, BLOCK_RANGE, {"start": start, "end": end})
+    return None if row["lo"] is None else (row["lo"], row["hi"])
+
+
+def activity(conn, account: bytes, *, blocks: tuple[int, int], after: tuple[int, int], n: int) -> list[dict]:
+    """Up to n events in which `account` acted or was the counterparty, in blocks lo..hi and after
+    (block, log index), oldest first: event, block_number, log_index, tx_hash, actor, counterparty,
+    unit_id, lot_id, gtin, packs, masks, readings, at (block time)."""
+    params = {"me": account, "lo": blocks[0], "hi": blocks[1], "after_block": after[0], "after_log": after[1],
+              "n": n}  # fmt: skip
+    return fetch_all(conn, ACTIVITY, params)
