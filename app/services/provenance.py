@@ -18,10 +18,11 @@ What each timeline holds:
 - pallet: its own events;
 - lot: commissioning, recall, quarantines and each case packed from it; `pack_counts` sums up the packs.
 
-Who may see an answer (`may_see`): a regulator always; the manufacturer of the lot (for a pallet, of any lot
-on it); any other organisation only when its chain account is on the object's custody path (it packed,
-shipped, was shipped to, received, refused, unpacked, dispensed or destroyed). For a lot the path is that of
-every case packed from it and of the pallets that carried them.
+Who may see an answer is the access policy's decision (app/services/access.py, `visibility` below): a
+regulator and the manufacturer of (any lot in) the object see it whole; another organisation that took part
+in a custody event of the object (for a pack or case: also of the case and of pallets while they held it;
+for a lot: of any case of it) sees it up to and including its own last such event (`restrict`), and
+anyone else nothing (the API answers 403).
 """
 
 from __future__ import annotations
@@ -32,10 +33,11 @@ from datetime import UTC, date, datetime
 from decimal import ROUND_HALF_UP, Decimal
 
 from app import gs1
+from app.db import access as access_db
 from app.db import fetch_all, fetch_one
 from app.errors import NotFound
 from app.ids import lgtin_id, sgtin_id, sscc_id, unpack_readings
-from app.services import mkt
+from app.services import access, mkt
 from app.services.orgs import Principal
 
 ZERO_ID = bytes(32)
@@ -189,12 +191,12 @@ UNION SELECT by FROM ev_unpacked WHERE unit_id = ANY(%(units)s::bytea[])
 UNION SELECT actor FROM pack_events WHERE lot_id = %(lot)s AND kind IN ('dispensed', 'destroyed')
 """
 READINGS = """
-SELECT unit_id, sensor_id, start, interval, readings FROM ev_temperature_recorded
+SELECT unit_id, sensor_id, start, interval, readings, block_number, log_index FROM ev_temperature_recorded
 WHERE unit_id = ANY(%(units)s::bytea[])
 ORDER BY block_number, log_index
 """
 EXCURSIONS = """
-SELECT x.unit_id, x.sensor_id, x.time, x.value, x.min_temp, x.max_temp, x.block_number, x.tx_hash,
+SELECT x.unit_id, x.sensor_id, x.time, x.value, x.min_temp, x.max_temp, x.block_number, x.log_index, x.tx_hash,
        b.timestamp
 FROM ev_excursion_detected x LEFT JOIN blocks b ON b.number = x.block_number
 WHERE x.unit_id = ANY(%(units)s::bytea[])
@@ -266,6 +268,7 @@ class Stay:
 class Provenance:
     subject: dict
     manufacturers: set[bytes]
+    subject_id: bytes | None = None  # the lot id of a lot's answer
     timeline: list[Entry] = field(default_factory=list)
     containment: list[dict] = field(default_factory=list)
     readings: dict = field(default_factory=dict)
@@ -273,6 +276,7 @@ class Provenance:
     pack_counts: dict | None = None
     parties: dict[bytes, dict] = field(default_factory=dict)  # account -> {account, gln, name}
     path_extra: set[bytes] = field(default_factory=set)  # path accounts that are not on the timeline
+    units: dict[bytes, dict] = field(default_factory=dict)  # the units whose cold chain counts
 
     def path_accounts(self) -> set[bytes]:
         accounts = set(self.path_extra)
@@ -302,7 +306,7 @@ class Provenance:
                 }
                 for e in self.timeline
             ],
-            "containment": self.containment,
+            "containment": [{k: v for k, v in c.items() if not k.startswith("_")} for c in self.containment],
             "parties": list(self.parties.values()),
             "readings": self.readings,
             "excursions": self.excursions,
@@ -321,12 +325,51 @@ def read_snapshot(conn) -> None:
         cur.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
 
 
-def may_see(principal: Principal, prov: Provenance) -> bool:
-    """A regulator, the manufacturer, or an organisation on the custody path (module docstring)."""
-    if principal.has_role("regulator"):
-        return True
-    me = bytes.fromhex(principal.account.removeprefix("0x"))
-    return me in prov.manufacturers or me in prov.path_accounts()
+def visibility(conn, principal: Principal, prov: Provenance) -> access.Visibility:
+    """What `principal` may see of this answer (app/services/access.py). A pack's, case's or pallet's
+    record is its timeline (it holds the containers' events only while they held the object); a lot's
+    participation is read from the mirror (app/db/access.py)."""
+    viewer = access.Viewer.of(principal)
+    manufacturers = frozenset(prov.manufacturers)
+    if prov.subject["kind"] == "lot":
+        events = ()
+        if not viewer.regulator and viewer.account is not None and viewer.account not in manufacturers:
+            last = access_db.last_in_lot(conn, viewer.account, prov.subject_id)
+            if last is not None:
+                position = (last["block_number"], last["log_index"])
+                events = (access.Event(last["kind"], position, frozenset({viewer.account})),)
+        return access.visibility(viewer, access.Record(manufacturers, events))
+    events = tuple(
+        access.Event(e.event, e.position, frozenset(a for a in (e.actor, e.sender, e.recipient) if a is not None))
+        for e in prov.timeline
+    )
+    return access.visibility(viewer, access.Record(manufacturers, events))
+
+
+def restrict(conn, prov: Provenance, vis: access.Visibility) -> Provenance:
+    """The answer cut to what `vis` shows: for UP_TO, the timeline, containment, cold chain and parties up
+    to and including the viewer's last event (the lot's status events whenever they happened); pack
+    counts only for FULL. VERDICT_ONLY leaves nothing: callers refuse the answer instead."""
+    if vis.full:
+        return prov
+    if vis.verdict_only:
+        raise ValueError("a verdict-only viewer sees no provenance")
+    prov.timeline = access.shown_events(
+        vis, prov.timeline, kind=lambda e: e.event if e.subject.get("kind") == "lot" else ""
+    )
+    shown = []
+    for item in prov.containment:
+        if not vis.shows(item["_since"]):
+            continue
+        left_later = item.get("_until") is not None and not vis.shows(item["_until"])
+        shown.append({**item, "until": None} if left_later else item)  # it left after the viewer's cut: not shown
+    prov.containment = shown
+    prov.pack_counts = None
+    prov.path_extra = set()
+    prov.parties = {}
+    _parties(conn, prov)
+    prov.readings, prov.excursions = _cold_chain(conn, prov.units, until=vis.position)
+    return prov
 
 
 # --------------------------------------------------------------------------------------------- the three views
@@ -408,7 +451,7 @@ def lot_provenance(conn, gtin: str, lot_number: str) -> Provenance:
         raise NotFound(f"lot {gs1.to_element_string(gs1.Lot(gtin, lot_number))}")
     me = {"kind": "lot", "gtin": lot.gtin, "lot": lot.number}
     prov = Provenance(subject={**_lot_subject(lot), "kind": "lot", "id": _hex(lot.lot_id)},
-                      manufacturers={lot.manufacturer})  # fmt: skip
+                      manufacturers={lot.manufacturer}, subject_id=lot.lot_id)  # fmt: skip
     prov.timeline += _lot_events(conn, lot)
     units: dict[bytes, dict] = {}
     for row in fetch_all(conn, LOT_CASES, {"lot": lot.lot_id}):
@@ -523,6 +566,8 @@ def _containment(unit: dict, container: dict, since: Position, since_time) -> di
         "packs": None,
         "since": {"block_number": since[0], "time": _utc(since_time)},
         "until": None,
+        "_since": tuple(since),  # chain positions, for the access cut (left out of the answer)
+        "_until": None,
     }
 
 
@@ -530,6 +575,7 @@ def _stay_containment(stay: Stay, case_ref: dict, pallet_ref: dict) -> dict:
     out = _containment(case_ref, pallet_ref, stay.start, stay.start_time)
     if stay.end is not None:
         out["until"] = {"block_number": stay.end[0], "time": stay.end_time, "event": stay.end_event}
+        out["_until"] = tuple(stay.end)
     return out
 
 
@@ -553,6 +599,13 @@ def _finish(conn, prov: Provenance, units: dict[bytes, dict]) -> None:
     """Order the timeline, and add the parties and the cold chain of `units`."""
     prov.timeline.sort(key=lambda e: e.position)
     prov.containment.sort(key=lambda c: c["since"]["block_number"])
+    prov.units = units
+    _parties(conn, prov)
+    prov.readings, prov.excursions = _cold_chain(conn, units)
+
+
+def _parties(conn, prov: Provenance) -> None:
+    """The parties of the manufacturers and the timeline."""
     accounts: list[bytes] = []
     for account in [*prov.manufacturers, *(a for e in prov.timeline for a in (e.actor, e.sender, e.recipient))]:
         if account is not None and account not in accounts:
@@ -566,17 +619,20 @@ def _finish(conn, prov: Provenance, units: dict[bytes, dict]) -> None:
             "gln": f"{int(gln):013d}" if gln is not None else None,
             "name": row.get("name"),
         }
-    prov.readings, prov.excursions = _cold_chain(conn, units)
 
 
-def _cold_chain(conn, units: dict[bytes, dict]) -> tuple[dict, list[dict]]:
+def _cold_chain(conn, units: dict[bytes, dict], until: Position | None = None) -> tuple[dict, list[dict]]:
     """Readings summarised per sensor and overall (each reading weighted by its logger's interval), and the
-    excursions the contract flagged on these units."""
+    excursions the contract flagged on these units; with `until`, only those recorded up to that position."""
     if not units:
         return {"overall": None, "sensors": []}, []
+
+    def recorded(row) -> bool:
+        return until is None or (row["block_number"], row["log_index"]) <= until
+
     points: dict[bytes, list[tuple[int, int, int]]] = {}  # sensor -> (centi-degrees, weight s, unix time)
     sensor_units: dict[bytes, list[str]] = {}
-    for row in fetch_all(conn, READINGS, {"units": list(units)}):
+    for row in filter(recorded, fetch_all(conn, READINGS, {"units": list(units)})):
         sensor, start, interval = bytes(row["sensor_id"]), int(row["start"]), int(row["interval"])
         weight = max(interval, 1)  # a zero interval (possible on chain, refused by the API) still counts once
         values = unpack_readings(bytes(row["readings"]))
@@ -603,7 +659,7 @@ def _cold_chain(conn, units: dict[bytes, dict]) -> tuple[dict, list[dict]]:
             "tx_hash": _hex(row["tx_hash"]),
             "recorded_at": _utc(row["timestamp"]),
         }
-        for row in fetch_all(conn, EXCURSIONS, {"units": list(units)})
+        for row in filter(recorded, fetch_all(conn, EXCURSIONS, {"units": list(units)}))
     ]
     return readings, excursions
 

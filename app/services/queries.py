@@ -4,10 +4,11 @@ Every list is keyset-paginated on a unique, stable sort key (an event's ``(block
 so a page never repeats or skips a row however the tables grow between requests. The key travels to
 the client as an opaque cursor (:func:`encode_cursor`).
 
-Who sees what: a regulator sees everything (``viewer=None``). Any other organisation passes its chain
-account as ``viewer`` and sees only lots that passed through its hands: lots it manufactured, and
-lots of which it packed, shipped, was shipped, received, refused, unpacked, quarantined or recorded
-readings for a case (or a pallet holding such a case), or dispensed, destroyed or quarantined packs.
+Who sees what is the access policy's decision (app/services/access.py ``lot_scope``): a regulator sees
+everything (``viewer=None``). Any other organisation passes its chain account as ``viewer`` and sees only
+the lots it may see: lots it manufactured, and lots of which it took part in a custody event of a case (or
+of a pallet while it held such a case: packed, palletised, shipped, was named recipient, received, refused,
+unpacked) or dispensed or destroyed packs (app/db/access.py MY_LOTS).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import json
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
+from app.db import access as access_db
 from app.db import fetch_all, fetch_one
 from app.errors import PharmatrackError
 
@@ -63,34 +65,8 @@ def _page(rows: list[dict], limit: int, key: tuple[str, ...]) -> Page:
 
 # --------------------------------------------------------------------------- visibility
 
-# The lots that passed through the hands of account %(me)s. Every branch is an index lookup on an
-# account column; a pallet hands on the lots of the cases it was packed with.
-MY_LOTS = """
-WITH my_units AS (
-    SELECT unit_id FROM ev_shipped WHERE from_org = %(me)s
-    UNION SELECT unit_id FROM ev_shipped WHERE to_org = %(me)s
-    UNION SELECT unit_id FROM ev_received WHERE by = %(me)s
-    UNION SELECT unit_id FROM ev_refused WHERE by = %(me)s
-    UNION SELECT unit_id FROM ev_unpacked WHERE by = %(me)s
-    UNION SELECT unit_id FROM ev_unit_quarantined WHERE by = %(me)s
-    UNION SELECT unit_id FROM ev_temperature_recorded WHERE by = %(me)s
-    UNION SELECT case_id FROM ev_case_packed WHERE packer = %(me)s
-    UNION SELECT case_id FROM ev_case_tree_packed WHERE packer = %(me)s
-    UNION SELECT pallet_id FROM ev_pallet_packed WHERE packer = %(me)s
-),
-my_cases AS (
-    SELECT unit_id AS case_id FROM my_units
-    UNION SELECT unnest(p.case_ids) FROM ev_pallet_packed p JOIN my_units u ON u.unit_id = p.pallet_id
-),
-my_lots AS (
-    SELECT lot_id FROM ev_lot_commissioned WHERE manufacturer = %(me)s
-    UNION SELECT c.lot_id FROM ev_case_packed c JOIN my_cases m USING (case_id)
-    UNION SELECT c.lot_id FROM ev_case_tree_packed c JOIN my_cases m USING (case_id)
-    UNION SELECT lot_id FROM ev_dispensed WHERE by = %(me)s
-    UNION SELECT lot_id FROM ev_destroyed WHERE by = %(me)s
-    UNION SELECT lot_id FROM ev_packs_quarantined WHERE by = %(me)s
-)
-"""
+# The lots account %(me)s may see listed: app/db/access.py MY_LOTS (the access policy, app/services/access.py).
+MY_LOTS = access_db.MY_LOTS
 
 
 def _scoped(sql: str, viewer: bytes | None, lot_column: str) -> str:
