@@ -466,14 +466,19 @@ class PartnerActivity(MethodView):
                     f"no organisation with GLN {gln} is registered on chain",
                     errors={"path": {"gln": ["registered: no organisation has this GLN"]}},
                 )
-            page = queries.activity(
-                conn,
-                account,
-                start=query.get("start"),
-                end=query.get("end"),
-                after=query.get("cursor"),
-                limit=query["limit"],
-            )
+            # the rows the access policy shows; a page is filled up from the following ones
+            rows, after, limit = [], query.get("cursor"), query["limit"]
+            while True:
+                page = queries.activity(
+                    conn, account, start=query.get("start"), end=query.get("end"), after=after, limit=limit
+                )
+                rows += [r for r in page.rows if access.may_see_activity_row(viewer, account, r)]
+                if len(rows) >= limit or page.next_key is None:
+                    break
+                after = page.next_key
+            more = len(rows) > limit or page.next_key is not None
+            rows = rows[:limit]
+            page = queries.Page(rows, (rows[-1]["block_number"], rows[-1]["log_index"]) if more and rows else None)
             return _render_activity(conn, page)
 
 

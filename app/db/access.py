@@ -17,7 +17,6 @@ my_events AS (
     SELECT 'shipped' AS kind, unit_id, block_number, log_index FROM ev_shipped WHERE from_org = %(me)s
     UNION ALL SELECT 'shipped', unit_id, block_number, log_index FROM ev_shipped WHERE to_org = %(me)s
     UNION ALL SELECT 'received', unit_id, block_number, log_index FROM ev_received WHERE by = %(me)s
-    UNION ALL SELECT 'received', unit_id, block_number, log_index FROM ev_received WHERE from_org = %(me)s
     UNION ALL SELECT 'refused', unit_id, block_number, log_index FROM ev_refused WHERE by = %(me)s
     UNION ALL SELECT 'refused', unit_id, block_number, log_index FROM ev_refused WHERE sender = %(me)s
     UNION ALL SELECT 'unpacked', unit_id, block_number, log_index FROM ev_unpacked WHERE by = %(me)s

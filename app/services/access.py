@@ -8,7 +8,9 @@ pack, a case, a pallet or a lot) and the organisation asking:
   it (packed, palletised, shipped, was named recipient — received or refused —, unpacked, dispensed,
   destroyed) sees the record up to and including its own last such event (UP_TO(position), position =
   (block_number, log_index) of that event), plus the object's current verdict; it does not see where
-  the object went after it left its hands;
+  the object went after it left its hands. While the object has not left its hands (it is the
+  custodian, or the named recipient of the shipment in transit, and no one has had a custody event
+  since), it also sees what happens meanwhile: readings, excursions, quarantines (UP_TO(…, current));
 - anyone else sees the verification verdict and its reasons only: no custody, no parties
   (VERDICT_ONLY). On a provenance route that is a 403 `not_on_path`; on verification it is the reason
   `not_received_by_requester` (the verdict `suspect`): one decision, two ways of saying it.
@@ -19,11 +21,12 @@ unpacked), do not make a party a participant of the case or of its packs. A pack
 for good (a pack leaves a case only by being dispensed or destroyed).
 
 Decisions where the issue is silent (as a pharmacist, a distributor and an FDA investigator expect):
-- A handoff has two ends. `shipped` is an event of the shipper and of the named recipient (so a
-  pharmacy checking goods-in before its receive scan sees the record up to the shipment); `received`
-  and `refused` name the sender too (the chain records it), so they are events of both ends: the
-  shipper sees that its shipment arrived, or came back to it, and nothing after. A refusing recipient
-  stays a participant up to its refusal.
+- A handoff has two ends. `shipped` is an event of the shipper and of the named recipient: a pharmacy
+  checking goods-in before its receive scan sees the record up to the shipment, and the transit's
+  readings and excursions. `received` is the receiver's event only: the shipper's record ends at its
+  shipment (it does not learn that, or when, the goods arrived: that is the buyer's record). `refused`
+  is an event of both ends, since the goods are back in the sender's hands; the refusing recipient
+  stays a participant up to its refusal (it does not see what the sender does with them next).
 - Quarantines, clearances, temperature readings and recalls are not custody events: they make no one a
   participant. They are the object's state, not its path.
 - "The object's current verdict" includes the lot's own status events (commissioned, recalled,
@@ -37,8 +40,9 @@ Decisions where the issue is silent (as a pharmacist, a distributor and an FDA i
   (FULL or UP_TO): the lots it manufactured and the lots of which it took part in a custody event of a
   case, of a pallet while it held such a case, or of a pack. A listed lot's recalled/quarantined flags
   are its current verdict, shown whatever the viewer's cut.
-- Partner activity: a regulator sees any partner's; any other organisation only its own (every row is
-  one of its own events, so within its own record by definition).
+- Partner activity: a regulator sees any partner's, every row where it acted or was the counterparty;
+  any other organisation only its own, and of those only rows that are its own events under this rule
+  (a receipt of goods it shipped names it on chain as the sender, but is the receiver's event).
 - Alerts: an alert about an object is seen by those who see the object's whole record (regulators, the
   manufacturer of its lot or product) plus the organisations it names. A partial participant that the
   alert does not name does not see it: an alert's evidence is about what happened to the object (where
@@ -70,6 +74,7 @@ class Visibility:
 
     level: str
     position: Position | None = None
+    current: bool = False  # UP_TO only: the object has not left the viewer's hands since `position`
 
     @property
     def full(self) -> bool:
@@ -87,18 +92,20 @@ class Visibility:
         """Whether an event at `position` is inside what the viewer may see of the record."""
         if self.level == "full":
             return True
-        return self.level == "up_to" and tuple(position) <= self.position
+        return self.level == "up_to" and (self.current or tuple(position) <= self.position)
 
     def __repr__(self) -> str:
-        return f"UP_TO{self.position}" if self.partial else self.level.upper()
+        if self.partial:
+            return f"UP_TO({self.position}{', current' if self.current else ''})"
+        return self.level.upper()
 
 
 FULL = Visibility("full")
 VERDICT_ONLY = Visibility("verdict_only")
 
 
-def UP_TO(position: Position) -> Visibility:
-    return Visibility("up_to", (int(position[0]), int(position[1])))
+def UP_TO(position: Position, current: bool = False) -> Visibility:
+    return Visibility("up_to", (int(position[0]), int(position[1])), current)
 
 
 @dataclass(frozen=True)
@@ -120,14 +127,31 @@ class Viewer:
 
 @dataclass(frozen=True)
 class Event:
-    """One event of an object's record: its kind, chain position and the accounts it names (the actor,
-    and for a handoff the other end). `container` is None for the object's own events, else the id of
-    the container (case or pallet) it happened to."""
+    """One event of an object's record: its kind, chain position, who acted and, for a handoff, the
+    other end (shipped: the recipient; received, refused: the sender). `container` is None for the
+    object's own events, else the id of the container (case or pallet) it happened to."""
 
     kind: str
     position: Position
-    parties: frozenset[bytes]
+    actor: bytes | None
+    other: bytes | None = None
     container: bytes | None = None
+
+    @property
+    def parties(self) -> frozenset[bytes]:
+        """Who took part: the actor; for shipped and refused also the other end (module docstring)."""
+        if self.kind not in CUSTODY_EVENTS:
+            return frozenset()
+        ends = (self.actor, self.other) if self.kind in ("shipped", "refused") else (self.actor,)
+        return frozenset(a for a in ends if a is not None)
+
+    @property
+    def keepers(self) -> frozenset[bytes]:
+        """Whose hands the object is in after this event: the custodian, and while shipped the named
+        recipient too; after a refusal, the sender only."""
+        if self.kind == "refused":
+            return frozenset({self.other} - {None})
+        return self.parties
 
 
 @dataclass(frozen=True)
@@ -159,21 +183,12 @@ class Record:
         return any(s.container == event.container and s.covers(event.position) for s in self.stays)
 
 
-def handoff_parties(kind: str, actor: bytes | None, other: bytes | None) -> frozenset[bytes]:
-    """The accounts a custody event names: the actor, and for a handoff (shipped, received, refused)
-    the other end; none for an event that is not a custody event."""
-    if kind not in CUSTODY_EVENTS:
-        return frozenset()
-    ends = (actor, other) if kind in ("shipped", "received", "refused") else (actor,)
-    return frozenset(bytes(a) for a in ends if a is not None)
-
-
-def last_event(account: bytes | None, record: Record) -> Position | None:
-    """The position of `account`'s last custody event in the record (None: it took part in none)."""
+def last_event(account: bytes | None, record: Record) -> Event | None:
+    """`account`'s last custody event in the record (None: it took part in none)."""
     if account is None:
         return None
-    mine = [e.position for e in record.events if e.kind in CUSTODY_EVENTS and account in e.parties and record.held(e)]
-    return max(mine, default=None)
+    mine = [e for e in record.events if e.kind in CUSTODY_EVENTS and account in e.parties and record.held(e)]
+    return max(mine, key=lambda e: e.position, default=None)
 
 
 def visibility(viewer: Viewer, record: Record) -> Visibility:
@@ -181,7 +196,10 @@ def visibility(viewer: Viewer, record: Record) -> Visibility:
     if viewer.regulator or (viewer.account is not None and viewer.account in record.manufacturers):
         return FULL
     last = last_event(viewer.account, record)
-    return UP_TO(last) if last is not None else VERDICT_ONLY
+    if last is None:
+        return VERDICT_ONLY
+    later = any(e.kind in CUSTODY_EVENTS and e.position > last.position and record.held(e) for e in record.events)
+    return UP_TO(last.position, current=not later and viewer.account in last.keepers)
 
 
 def shown_events(vis: Visibility, events: Iterable, position=lambda e: e.position, kind=lambda e: e.kind) -> list:
@@ -209,6 +227,15 @@ def lot_scope(viewer: Viewer) -> bytes | None:
 def may_see_activity(viewer: Viewer, partner: bytes | None) -> bool:
     """A trading partner's activity: a regulator any partner's, anyone else its own only."""
     return viewer.regulator or (partner is not None and partner == viewer.account)
+
+
+def may_see_activity_row(viewer: Viewer, partner: bytes, row: dict) -> bool:
+    """One row of `partner`'s activity (app/services/queries.py: event, role): a regulator every row;
+    the partner itself the rows that are its own events under the rule (not the receipt of goods it
+    shipped, where it is only the counterparty)."""
+    if not may_see_activity(viewer, partner):
+        return False
+    return viewer.regulator or not (row["event"] == "received" and row["role"] == "counterparty")
 
 
 def alert_scope(viewer: Viewer) -> tuple[int | None, bytes | None]:

@@ -337,10 +337,10 @@ def visibility(conn, principal: Principal, prov: Provenance) -> access.Visibilit
             last = access_db.last_in_lot(conn, viewer.account, prov.subject_id)
             if last is not None:
                 position = (last["block_number"], last["log_index"])
-                events = (access.Event(last["kind"], position, frozenset({viewer.account})),)
+                events = (access.Event(last["kind"], position, viewer.account),)
         return access.visibility(viewer, access.Record(manufacturers, events))
     events = tuple(
-        access.Event(e.event, e.position, frozenset(a for a in (e.actor, e.sender, e.recipient) if a is not None))
+        access.Event(e.event, e.position, e.actor, e.recipient if e.event == "shipped" else e.sender)
         for e in prov.timeline
     )
     return access.visibility(viewer, access.Record(manufacturers, events))
@@ -368,7 +368,7 @@ def restrict(conn, prov: Provenance, vis: access.Visibility) -> Provenance:
     prov.path_extra = set()
     prov.parties = {}
     _parties(conn, prov)
-    prov.readings, prov.excursions = _cold_chain(conn, prov.units, until=vis.position)
+    prov.readings, prov.excursions = _cold_chain(conn, prov.units, until=None if vis.current else vis.position)
     return prov
 
 

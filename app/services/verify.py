@@ -268,7 +268,7 @@ class _Fold:
         self._custody(kind, own, actor, other)
         if kind in access.CUSTODY_EVENTS:
             event = "palletised" if kind == "packed" and not own else kind
-            self.state.events.append(access.Event(event, position, access.handoff_parties(kind, actor, other)))
+            self.state.events.append(access.Event(event, position, actor, other))
         # a handoff step reads from the shipper to the recipient, whoever acted: `received` and `refused`
         # are done by the recipient (actor) of what the sender (other) shipped, as in provenance timelines
         sender, recipient = (other, actor) if kind in ("received", "refused") else (actor, other)
@@ -359,7 +359,7 @@ def verify_pack(conn, pack: gs1.Pack, requester: Requester) -> Result:
         if custody.excursions:
             reasons.append("temperature_excursion")
     # who may see what (app/services/access.py), from the rows already here: no query of its own
-    events = [access.Event(kind, (block, log), frozenset({bytes.fromhex(actor)}))
+    events = [access.Event(kind, (block, log), bytes.fromhex(actor))
               for kind, _container, block, actor, log in row["pack_events"] or [] if kind in access.CUSTODY_EVENTS]  # fmt: skip
     record = access.Record(
         frozenset({manufacturer} if manufacturer else ()), (*events, *(custody.events if custody else ()))
@@ -434,7 +434,7 @@ def _custody_body(conn, custody: Custody | None, manufacturer: bytes | None, cas
             custody.in_transit,
             custody.unpacked,
         )
-    if custody is not None and not vis.full:
+    if custody is not None and not vis.full and not vis.current:
         # cut after the viewer's last event: the path, and the custody as it stood then
         shown = sum(1 for at in custody.positions if vis.shows(at))
         path = custody.path[:shown]
