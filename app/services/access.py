@@ -34,6 +34,8 @@ Decisions where the issue is silent (as a pharmacist, a distributor and an FDA i
   must learn of a recall of a lot it sold on). Everything else after its cut (later holders' events,
   pallets the object went on later, readings and excursions recorded later) stays hidden; the verdict
   still names them as reasons (`temperature_excursion`, `quarantined`), without custody or parties.
+- A lot is never in one organisation's hands: a partial viewer of a lot sees it up to its last event
+  in the lot, never `current`.
 - Pack counts of a lot (how many dispensed, destroyed, quarantined) are the manufacturer's and the
   regulator's view only: they aggregate other holders' events.
 - Lists follow the same rule, lot by lot. /v1/lots and /v1/recalls list the lots a viewer may see

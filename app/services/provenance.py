@@ -338,7 +338,8 @@ def visibility(conn, principal: Principal, prov: Provenance) -> access.Visibilit
             if last is not None:
                 position = (last["block_number"], last["log_index"])
                 events = (access.Event(last["kind"], position, viewer.account),)
-        return access.visibility(viewer, access.Record(manufacturers, events))
+        vis = access.visibility(viewer, access.Record(manufacturers, events))
+        return access.UP_TO(vis.position) if vis.partial else vis  # a lot is never in one party's hands
     events = tuple(
         access.Event(e.event, e.position, e.actor, e.recipient if e.event == "shipped" else e.sender)
         for e in prov.timeline
