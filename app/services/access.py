@@ -59,6 +59,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import NamedTuple
 
 Position = tuple[int, int]  # (block_number, log_index): chain order
 
@@ -127,8 +128,7 @@ class Viewer:
         return cls(account, who.organisation_id, "regulator" in who.roles)
 
 
-@dataclass(frozen=True)
-class Event:
+class Event(NamedTuple):  # a tuple: built for every custody row of a verification, so kept cheap
     """One event of an object's record: its kind, chain position, who acted and, for a handoff, the
     other end (shipped: the recipient; received, refused: the sender). `container` is None for the
     object's own events, else the id of the container (case or pallet) it happened to."""
@@ -146,6 +146,12 @@ class Event:
             return frozenset()
         ends = (self.actor, self.other) if self.kind in ("shipped", "refused") else (self.actor,)
         return frozenset(a for a in ends if a is not None)
+
+    def names(self, account: bytes) -> bool:
+        """Whether `account` took part in this custody event (`parties`, without building the set)."""
+        if self.kind not in CUSTODY_EVENTS:
+            return False
+        return account == self.actor or (account == self.other and self.kind in ("shipped", "refused"))
 
     @property
     def keepers(self) -> frozenset[bytes]:
@@ -189,7 +195,7 @@ def last_event(account: bytes | None, record: Record) -> Event | None:
     """`account`'s last custody event in the record (None: it took part in none)."""
     if account is None:
         return None
-    mine = [e for e in record.events if e.kind in CUSTODY_EVENTS and account in e.parties and record.held(e)]
+    mine = [e for e in record.events if e.names(account) and record.held(e)]
     return max(mine, key=lambda e: e.position, default=None)
 
 
