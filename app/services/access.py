@@ -53,6 +53,9 @@ Decisions where the issue is silent (as a pharmacist, a distributor and an FDA i
   failed verifications) is seen by regulators and the parties it names. Who may see an alert may also
   acknowledge it; closing stays with regulators and manufacturers (app/services/alerts.py).
 - Operations (accepted writes): the submitting organisation and regulators.
+- The manufacturer of a lot is the product's public master data (the product registry, the LVM
+  responder), not a custody party: a verification names it to anyone, and a partial view lists it
+  among the parties.
 """
 
 from __future__ import annotations

@@ -8,19 +8,21 @@ The supply chain, built through the real write path (tests/world.py):
     the distributor ships C1 to pharmacy2, who refuses it: C1 is back in the distributor's hands
     the distributor ships C0 to the pharmacy, which receives it, dispenses pack 1, then records a logger's
       readings on C0 (an excursion)
+    the distributor puts C1 on a pallet P2 of its own and ships P2 to the pharmacy, which receives it
     the maker recalls L
     maker2 took part in nothing (a stranger); the regulator sees everything
 
 Decisions (FULL, UP_TO(the event) or NONE = verdict only), per party and object:
 
-    party        pack 1 (in C0)   pack 50 (in C1)   C0              C1              P               lot L
-    regulator    FULL             FULL              FULL            FULL            FULL            FULL
-    maker        FULL             FULL              FULL            FULL            FULL            FULL
-    distributor  ship C0          current           ship C0         current         current         ship C0
-    pharmacy     current          NONE              current         NONE            NONE            dispense
-    pharmacy2    NONE             refusal           NONE            refusal         NONE            refusal
-    maker2       NONE             NONE              NONE            NONE            NONE            NONE
+    party        pack 1 (C0)  pack 50 (C1)  C0        C1        P         P2        lot L
+    regulator    FULL         FULL          FULL      FULL      FULL      FULL      FULL
+    maker        FULL         FULL          FULL      FULL      FULL      FULL (1)  FULL
+    distributor  ship C0      ship P2       ship C0   ship P2   current   ship P2   ship P2
+    pharmacy     current      current       current   current   NONE      current   receive P2
+    pharmacy2    NONE         refusal       NONE      refusal   NONE      NONE      refusal
+    maker2       NONE         NONE          NONE      NONE      NONE      NONE      NONE
 
+(1) the maker never touched P2: it sees it whole as the manufacturer of the lot on it.
 `current`: UP_TO the viewer's last event while the object is still in its hands (nothing has left them
 since): it sees everything up to now, as the regulator does (but a lot's pack counts). A pallet's events
 before a case joined it or after it left cannot happen on chain (a pallet is packed with its cases, and a
@@ -38,16 +40,17 @@ from app.services import alerts
 from tests.world import GTIN_BASE, World, check_digit, module_world
 
 PARTIES = ("regulator", "maker", "distributor", "pharmacy", "pharmacy2", "maker2")
-OBJECTS = ("pack1", "pack50", "c0", "c1", "pallet", "lot")
+OBJECTS = ("pack1", "pack50", "c0", "c1", "pallet", "pallet2", "lot")
 FULL, NONE, CURRENT = "full", "none", "current"
 MATRIX = {
     "regulator": dict.fromkeys(OBJECTS, FULL),
     "maker": dict.fromkeys(OBJECTS, FULL),
-    "distributor": {"pack1": "ship_c0", "pack50": CURRENT, "c0": "ship_c0", "c1": CURRENT, "pallet": CURRENT,
-                    "lot": "ship_c0"},
-    "pharmacy": {"pack1": CURRENT, "pack50": NONE, "c0": CURRENT, "c1": NONE, "pallet": NONE, "lot": "dispense"},
+    "distributor": {"pack1": "ship_c0", "pack50": "ship_p2", "c0": "ship_c0", "c1": "ship_p2", "pallet": CURRENT,
+                    "pallet2": "ship_p2", "lot": "ship_p2"},
+    "pharmacy": {"pack1": CURRENT, "pack50": CURRENT, "c0": CURRENT, "c1": CURRENT, "pallet": NONE,
+                 "pallet2": CURRENT, "lot": "receive_p2"},
     "pharmacy2": {"pack1": NONE, "pack50": "refuse_c1", "c0": NONE, "c1": "refuse_c1", "pallet": NONE,
-                  "lot": "refuse_c1"},
+                  "pallet2": NONE, "lot": "refuse_c1"},
     "maker2": dict.fromkeys(OBJECTS, NONE),
 }  # fmt: skip
 PAIRS = [(who, what) for who in PARTIES for what in OBJECTS]
@@ -91,8 +94,20 @@ def chain(mworld: World):
     do("dispense", "pharmacy", "/v1/dispensations", {"packs": [pack[1]]})
     readings = {"sensor_id": "fridge-1", "start": 1_750_000_000, "interval": 300, "celsius": [5, 12, 6]}
     do("readings", "pharmacy", f"/v1/units/{c0}/readings", readings)
+    pallet2 = w.sscc()
+    do("pack_p2", "distributor", "/v1/pallets", {"sscc": pallet2, "cases": [c1]})
+    do("ship_p2", "distributor", "/v1/shipments", {"units": [pallet2], "to": p["pharmacy"].gln})
+    do("receive_p2", "pharmacy", "/v1/receipts", {"units": [pallet2]})
     w.done("maker", w.post("maker", "/v1/lots/recalls", {"gtin": gtin, "lot": lot}))
-    codes = {"pack1": pack[1], "pack50": pack[50], "c0": c0, "c1": c1, "pallet": pallet, "lot": None}
+    codes = {
+        "pack1": pack[1],
+        "pack50": pack[50],
+        "c0": c0,
+        "c1": c1,
+        "pallet": pallet,
+        "pallet2": pallet2,
+        "lot": None,
+    }
     return {"gtin": gtin, "lot": lot, "codes": codes, "ops": ops, "pack2": pack[2]}
 
 
@@ -123,7 +138,7 @@ def provenance_url(chain, what: str) -> str:
 
 def position_of(world: World, chain, tx_hash: str) -> tuple[int, int]:
     """The chain position of an operation's event, read off the regulator's timelines."""
-    for what in ("c0", "c1", "pallet", "pack1"):
+    for what in ("c0", "c1", "pallet", "pallet2", "pack1"):
         for e in ok(get(world, "regulator", provenance_url(chain, what)))["timeline"]:
             if e["tx_hash"] == tx_hash:
                 return e["block_number"], e["log_index"]
@@ -171,7 +186,8 @@ def test_provenance_routes(mworld: World, chain, who, what):
         assert all(x["block_number"] <= cut[0] for x in body["excursions"])
         named = {e["from"]["account"] for e in body["timeline"]} | {e["to"]["account"] for e in body["timeline"]
                                                                     if e["to"]}  # fmt: skip
-        assert {p["account"] for p in body["parties"]} <= named | {whole["subject"].get("manufacturer")}
+        maker = mworld.parties["maker"].account.lower()  # the manufacturer: public master data, not custody
+        assert {p["account"] for p in body["parties"]} <= named | {maker}
 
 
 @pytest.mark.parametrize(("who", "what"), PAIRS)
