@@ -83,7 +83,7 @@ def test_no_import_cycles_in_app():
 
 def test_cycle_finder_finds_a_cycle():
     class Graph:
-        modules = {"a", "b", "c"}
+        modules = frozenset({"a", "b", "c"})
 
         @staticmethod
         def find_modules_directly_imported_by(module):

@@ -1,8 +1,8 @@
 """Provenance: the timeline, containment history, parties and cold chain of a pack, case, pallet or lot.
 
-Read from the mirror only (app.services.provenance). A regulator sees everything, a manufacturer its own
-lots and what holds them, any other organisation only what it has been on the custody path of (403
-`not_on_path` otherwise).
+Read from the mirror only (app.services.provenance), cut by the access policy (app/services/access.py): a
+regulator and the manufacturer see the whole record, an organisation that took part in the object's custody
+the record up to and including its own last event, anyone else nothing (403 `not_on_path`).
 """
 
 from __future__ import annotations
@@ -209,11 +209,14 @@ def _answer(build, *args):
     with db.connection() as conn:
         provenance.read_snapshot(conn)
         prov = build(conn, *args)
-    if not provenance.may_see(g.principal, prov):
+        vis = provenance.visibility(conn, g.principal, prov)  # the access policy (app/services/access.py)
+        if not vis.verdict_only:
+            provenance.restrict(conn, prov, vis)
+    if vis.verdict_only:
         return problem(
             403,
             "Forbidden",
-            "only a regulator, the lot's manufacturer or an organisation on the custody path of "
+            "only a regulator, the lot's manufacturer or an organisation that took part in the custody of "
             f"this {prov.subject['kind']} may see its provenance",
             code="not_on_path",
         )

@@ -2,9 +2,9 @@
 time window, recalls, and the alerts the detection rules raise, with their review workflow.
 
 Every list is cursor-paginated: ``{items, next}``; pass ``next`` back as ``cursor`` for the following
-page (``null`` on the last). A regulator sees the whole chain; any other organisation sees only the
-lots that passed through its hands, its own activity, and the alerts naming it
-(app/services/queries.py, app/services/alerts.py).
+page (``null`` on the last). Who sees what is the access policy's decision (app/services/access.py): a
+regulator sees the whole chain; any other organisation the lots it manufactured or took part in the custody
+of, its own activity, and the alerts naming it or about what it manufactured.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from app.api.auth import SECURITY
 from app.api.fields import Text
 from app.api.problems import problem
 from app.detector import core as detect  # noqa: F401  (registers its rules)
-from app.services import alerts, prechecks, queries
+from app.services import access, alerts, prechecks, queries
 
 blp = Blueprint(
     "regulator",
@@ -40,9 +40,8 @@ def _db():
 
 
 def _viewer() -> bytes | None:
-    """The caller's chain account, or None for a regulator (who sees everything)."""
-    principal = g.principal
-    return None if principal.has_role("regulator") else bytes.fromhex(principal.account[2:])
+    """Whose lots the caller sees listed: None for every lot (a regulator), else its chain account."""
+    return access.lot_scope(access.Viewer.of(g.principal))
 
 
 def _forbidden(location: str, field: str, rule: str, message: str):
@@ -446,16 +445,20 @@ class PartnerActivity(MethodView):
     def get(self, path, query, gln):
         """Every event a trading partner acted in or was the counterparty of, oldest first (regulators; others: their own)."""
         principal = g.principal
+        viewer = access.Viewer.of(principal)
         gln = path["gln"]
-        if not principal.has_role("regulator") and gln != principal.gln:
-            return _forbidden(
-                "path",
-                "gln",
-                "own_activity_only",
-                "only a regulator may see another trading partner's activity; use your own GLN",
-            )
+        own_activity_only = (
+            "path",
+            "gln",
+            "own_activity_only",
+            "only a regulator may see another trading partner's activity; use your own GLN",
+        )
+        if not viewer.regulator and gln != principal.gln:  # decided before the lookup: reveals no GLN
+            return _forbidden(*own_activity_only)
         with _db().connection() as conn:
             account = prechecks.account_of_gln(conn, gln)
+            if account is not None and not access.may_see_activity(viewer, account):
+                return _forbidden(*own_activity_only)
             if account is None:
                 return problem(
                     404,
@@ -463,14 +466,19 @@ class PartnerActivity(MethodView):
                     f"no organisation with GLN {gln} is registered on chain",
                     errors={"path": {"gln": ["registered: no organisation has this GLN"]}},
                 )
-            page = queries.activity(
-                conn,
-                account,
-                start=query.get("start"),
-                end=query.get("end"),
-                after=query.get("cursor"),
-                limit=query["limit"],
-            )
+            # the rows the access policy shows; a page is filled up from the following ones
+            rows, after, limit = [], query.get("cursor"), query["limit"]
+            while True:
+                page = queries.activity(
+                    conn, account, start=query.get("start"), end=query.get("end"), after=after, limit=limit
+                )
+                rows += [r for r in page.rows if access.may_see_activity_row(viewer, account, r)]
+                if len(rows) >= limit or page.next_key is None:
+                    break
+                after = page.next_key
+            more = len(rows) > limit or page.next_key is not None
+            rows = rows[:limit]
+            page = queries.Page(rows, (rows[-1]["block_number"], rows[-1]["log_index"]) if more and rows else None)
             return _render_activity(conn, page)
 
 
@@ -487,8 +495,11 @@ class Recalls(MethodView):
 
 
 def _organisation_scope() -> int | None:
-    principal = g.principal
-    return None if principal.has_role("regulator") else principal.organisation_id
+    return access.alert_scope(access.Viewer.of(g.principal))[0]
+
+
+def _account_scope() -> bytes | None:
+    return access.alert_scope(access.Viewer.of(g.principal))[1]
 
 
 @blp.route("/alerts")
@@ -507,6 +518,7 @@ class Alerts(MethodView):
                 rule=query.get("rule"),
                 before=cursor[0] if cursor else None,
                 limit=query["limit"],
+                account=_account_scope(),
             )
             return {"items": _render_alerts(conn, rows), "next": _next("alerts", (next_id,) if next_id else None)}
 
@@ -519,7 +531,7 @@ class AlertById(MethodView):
     def get(self, alert_id):
         """One alert with its evidence (404 for an alert your organisation is not a party to)."""
         with _db().connection() as conn:
-            return _render_alerts(conn, [alerts.get_alert(conn, alert_id, _organisation_scope())])[0]
+            return _render_alerts(conn, [alerts.get_alert(conn, alert_id, _organisation_scope(), _account_scope())])[0]
 
 
 @blp.route("/alerts/<int:alert_id>/acknowledge")
@@ -534,7 +546,12 @@ class AlertAcknowledge(MethodView):
         principal = g.principal
         with _db().connection() as conn:
             row = alerts.acknowledge(
-                conn, alert_id, principal.organisation_id, principal.has_role("regulator"), body.get("note")
+                conn,
+                alert_id,
+                principal.organisation_id,
+                principal.has_role("regulator"),
+                body.get("note"),
+                _account_scope(),
             )
             return _render_alerts(conn, [row])[0]
 
@@ -553,6 +570,11 @@ class AlertClose(MethodView):
         principal = g.principal
         with _db().connection() as conn:
             row = alerts.close(
-                conn, alert_id, principal.organisation_id, principal.has_role("regulator"), body["resolution"]
+                conn,
+                alert_id,
+                principal.organisation_id,
+                principal.has_role("regulator"),
+                body["resolution"],
+                _account_scope(),
             )
             return _render_alerts(conn, [row])[0]

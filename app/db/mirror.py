@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
+from app.db import access as access_db
 from app.db import fetch_all, fetch_all_prepared, fetch_one
 from app.ids import unpack_set
 
@@ -311,37 +312,10 @@ def pack_events(conn, lot_id: bytes, index: int) -> list[dict]:
 
 # --------------------------------------------------------------------------- regulator lists
 
-# The lots that passed through the hands of account %(me)s. Every branch is an index lookup on an
-# account column; a pallet hands on the lots of the cases it was packed with.
-MY_LOTS = """
-WITH my_units AS (
-    SELECT unit_id FROM ev_shipped WHERE from_org = %(me)s
-    UNION SELECT unit_id FROM ev_shipped WHERE to_org = %(me)s
-    UNION SELECT unit_id FROM ev_received WHERE by = %(me)s
-    UNION SELECT unit_id FROM ev_refused WHERE by = %(me)s
-    UNION SELECT unit_id FROM ev_unpacked WHERE by = %(me)s
-    UNION SELECT unit_id FROM ev_unit_quarantined WHERE by = %(me)s
-    UNION SELECT unit_id FROM ev_temperature_recorded WHERE by = %(me)s
-    UNION SELECT case_id FROM ev_case_packed WHERE packer = %(me)s
-    UNION SELECT case_id FROM ev_case_tree_packed WHERE packer = %(me)s
-    UNION SELECT pallet_id FROM ev_pallet_packed WHERE packer = %(me)s
-),
-my_cases AS (
-    SELECT unit_id AS case_id FROM my_units
-    UNION SELECT unnest(p.case_ids) FROM ev_pallet_packed p JOIN my_units u ON u.unit_id = p.pallet_id
-),
-my_lots AS (
-    SELECT lot_id FROM ev_lot_commissioned WHERE manufacturer = %(me)s
-    UNION SELECT c.lot_id FROM ev_case_packed c JOIN my_cases m USING (case_id)
-    UNION SELECT c.lot_id FROM ev_case_tree_packed c JOIN my_cases m USING (case_id)
-    UNION SELECT lot_id FROM ev_dispensed WHERE by = %(me)s
-    UNION SELECT lot_id FROM ev_destroyed WHERE by = %(me)s
-    UNION SELECT lot_id FROM ev_packs_quarantined WHERE by = %(me)s
-)
-"""
+# The lots account %(me)s may see listed: the access policy's participation query (app/db/access.py).
+MY_LOTS = access_db.MY_LOTS
 # The `{scope}` slot of a list's WHERE clause, for a scope's lots (column: the list's lot id column)
 IN_MY_LOTS = "AND {column} IN (SELECT lot_id FROM my_lots)"
-LOT_IN_MY_LOTS = MY_LOTS + "SELECT 1 FROM my_lots WHERE lot_id = %(lot)s"
 
 LOTS = """
 SELECT l.block_number, l.log_index, l.tx_hash, l.lot_id, l.gtin, l.lot_number, l.expiry, l.serial_count,
@@ -479,11 +453,6 @@ def _scoped(sql: str, scope: bytes | None, lot_column: str) -> str:
     if scope is None:
         return sql.replace("{scope}", "")
     return MY_LOTS + sql.replace("{scope}", IN_MY_LOTS.format(column=lot_column))
-
-
-def lot_in_scope(conn, scope: bytes, lot_id: bytes) -> bool:
-    """Whether the lot is one of account `scope`'s lots (MY_LOTS)."""
-    return fetch_one(conn, LOT_IN_MY_LOTS, {"me": scope, "lot": lot_id}) is not None
 
 
 def lots(

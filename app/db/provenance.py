@@ -135,22 +135,13 @@ CROSS JOIN LATERAL (
 JOIN ev_lot_commissioned l ON l.lot_id = k.lot_id
 WHERE p.pallet_id = %(u)s
 """
-# Everyone on the custody path of a lot's units (packers come from the case and pallet rows).
-UNITS_PATH_ACCOUNTS = """
-SELECT from_org AS account FROM ev_shipped WHERE unit_id = ANY(%(units)s::bytea[])
-UNION SELECT to_org FROM ev_shipped WHERE unit_id = ANY(%(units)s::bytea[])
-UNION SELECT by FROM ev_received WHERE unit_id = ANY(%(units)s::bytea[])
-UNION SELECT by FROM ev_refused WHERE unit_id = ANY(%(units)s::bytea[])
-UNION SELECT by FROM ev_unpacked WHERE unit_id = ANY(%(units)s::bytea[])
-UNION SELECT actor FROM pack_events WHERE lot_id = %(lot)s AND kind IN ('dispensed', 'destroyed')
-"""
 READINGS = """
-SELECT unit_id, sensor_id, start, interval, readings FROM ev_temperature_recorded
+SELECT unit_id, sensor_id, start, interval, readings, block_number, log_index FROM ev_temperature_recorded
 WHERE unit_id = ANY(%(units)s::bytea[])
 ORDER BY block_number, log_index
 """
 EXCURSIONS = """
-SELECT x.unit_id, x.sensor_id, x.time, x.value, x.min_temp, x.max_temp, x.block_number, x.tx_hash,
+SELECT x.unit_id, x.sensor_id, x.time, x.value, x.min_temp, x.max_temp, x.block_number, x.log_index, x.tx_hash,
        b.timestamp
 FROM ev_excursion_detected x LEFT JOIN blocks b ON b.number = x.block_number
 WHERE x.unit_id = ANY(%(units)s::bytea[])
@@ -239,12 +230,6 @@ def stay_ends(conn, units: list[bytes], cases: list[bytes]) -> list[dict]:
 def pallet_manufacturers(conn, pallet_id: bytes) -> set[bytes]:
     """The manufacturers of the lots of the cases a pallet was packed with."""
     return {bytes(r["manufacturer"]) for r in fetch_all(conn, PALLET_MANUFACTURERS, {"u": pallet_id})}
-
-
-def units_path_accounts(conn, unit_ids: list[bytes], lot_id: bytes) -> set[bytes]:
-    """Everyone on the custody path of these units (shippers, recipients, receivers, refusers,
-    unpackers) and who dispensed or destroyed packs of the lot."""
-    return {bytes(r["account"]) for r in fetch_all(conn, UNITS_PATH_ACCOUNTS, {"units": unit_ids, "lot": lot_id})}
 
 
 def readings(conn, unit_ids: list[bytes]) -> list[dict]:

@@ -4,9 +4,11 @@ One live (open or acknowledged) alert per ``(rule, subject)``: the detector call
 every time a rule fires, and a repeat adds to the live alert instead of opening another. Once closed,
 the next firing opens a new alert.
 
-Review: ``open → acknowledged → closed`` or ``open → closed``; anything else is refused. Regulators
-see and review every alert; another organisation only those naming it in ``parties``. An alert a
-caller may not see is reported as not existing, so alert ids reveal nothing about other parties.
+Review: ``open → acknowledged → closed`` or ``open → closed``; anything else is refused. Who sees an
+alert is the access policy's decision (app/services/access.py ``may_see_alert``): regulators every
+alert; another organisation those naming it in ``parties`` and those about an object it manufactured.
+Who sees an alert may acknowledge it. An alert a caller may not see is reported as not existing, so
+alert ids reveal nothing about other parties.
 """
 
 from __future__ import annotations
@@ -15,8 +17,10 @@ import json
 from datetime import date, datetime
 from decimal import Decimal
 
+from app.db import access as access_db
 from app.db import fetch_all, fetch_one
 from app.errors import NotFound, PharmatrackError
+from app.services import access
 
 STATUSES = ("open", "acknowledged", "closed")
 SEVERITIES = ("low", "medium", "high")
@@ -164,12 +168,12 @@ FROM alerts a LEFT JOIN lot_commissions l ON l.lot_id = a.lot_id
 WHERE a.id < %(before)s
   AND (%(status)s::text IS NULL OR a.status = %(status)s::text)
   AND (%(rule)s::text IS NULL OR a.rule = %(rule)s::text)
-  AND (%(org)s::bigint IS NULL OR a.parties @> ARRAY[%(org)s::bigint])
+  AND (%(org)s::bigint IS NULL OR a.parties @> ARRAY[%(org)s::bigint] OR {access_db.ALERT_MANUFACTURED_BY})
 ORDER BY a.id DESC
 LIMIT %(n)s
 """
 GET = f"SELECT {_COLUMNS} FROM alerts a LEFT JOIN lot_commissions l ON l.lot_id = a.lot_id WHERE a.id = %s"
-LOCK = "SELECT id, rule, status, parties FROM alerts WHERE id = %s FOR UPDATE"
+LOCK = "SELECT id, rule, status, parties, gtin, lot_id, sgtin_id, unit_id FROM alerts WHERE id = %s FOR UPDATE"
 ACKNOWLEDGE = """
 UPDATE alerts SET status = 'acknowledged', acknowledged_by = %(org)s, acknowledged_at = now(),
        evidence = CASE WHEN %(note)s::text IS NULL THEN evidence
@@ -193,14 +197,17 @@ def list_alerts(
     rule: str | None = None,
     before: int | None = None,
     limit: int = 50,
+    account: bytes | None = None,
 ) -> tuple[list[dict], int | None]:
-    """Alerts, newest first; organisation_id None (a regulator) sees all, else those naming it.
+    """Alerts, newest first; organisation_id None (a regulator) sees all, else those naming it and
+    those about what `account` manufactured (access.alert_scope gives both).
     Returns the page and the id to continue before (None on the last page)."""
     params = {
         "before": before if before is not None else MAX_ID,
         "status": status,
         "rule": rule,
         "org": organisation_id,
+        "me": account,
         "n": limit + 1,
     }
     rows = fetch_all(conn, LIST, params)
@@ -208,42 +215,51 @@ def list_alerts(
     return page, page[-1]["id"] if len(rows) > limit else None
 
 
-def _visible(row: dict, organisation_id: int | None) -> bool:
-    return organisation_id is None or organisation_id in row["parties"]
+def _visible(conn, row: dict, organisation_id: int | None, account: bytes | None = None) -> bool:
+    """The access policy's answer for this alert (organisation_id None: a regulator)."""
+    viewer = access.Viewer(account, organisation_id, organisation_id is None)
+    if access.may_see_alert(viewer, row["parties"], ()):
+        return True  # a regulator or a named party: no need to ask who made the object
+    return account is not None and access.may_see_alert(
+        viewer, row["parties"], access_db.alert_manufacturers(conn, row)
+    )
 
 
-def get_alert(conn, alert_id: int, organisation_id: int | None) -> dict:
+def get_alert(conn, alert_id: int, organisation_id: int | None, account: bytes | None = None) -> dict:
     """One alert; NotFound when it does not exist or the organisation may not see it."""
     row = fetch_one(conn, GET, (alert_id,)) if 0 < alert_id <= MAX_ID else None
-    if row is None or not _visible(row, organisation_id):
+    if row is None or not _visible(conn, row, organisation_id, account):
         raise NotFound(f"alert {alert_id}")
     return row
 
 
-def _transition(conn, alert_id: int, target: str, organisation_id: int, regulator: bool) -> dict:
+def _transition(conn, alert_id: int, target: str, organisation_id: int, regulator: bool,
+                account: bytes | None = None) -> dict:  # fmt: skip
     row = fetch_one(conn, LOCK, (alert_id,)) if 0 < alert_id <= MAX_ID else None
-    if row is None or not _visible(row, None if regulator else organisation_id):
+    if row is None or not _visible(conn, row, None if regulator else organisation_id, account):
         raise NotFound(f"alert {alert_id}")
     if (row["status"], target) not in TRANSITIONS:
         raise TransitionRefused(alert_id, row["rule"], row["status"], target)
     return row
 
 
-def acknowledge(conn, alert_id: int, organisation_id: int, regulator: bool, note: str | None = None) -> dict:
-    """open → acknowledged, by `organisation_id` (a regulator, or a party of the alert). The note,
-    if any, is kept with the evidence."""
-    _transition(conn, alert_id, "acknowledged", organisation_id, regulator)
+def acknowledge(conn, alert_id: int, organisation_id: int, regulator: bool, note: str | None = None,
+                account: bytes | None = None) -> dict:  # fmt: skip
+    """open → acknowledged, by `organisation_id` (a regulator, or whoever may see the alert: a party of
+    it, the manufacturer of what it is about). The note, if any, is kept with the evidence."""
+    _transition(conn, alert_id, "acknowledged", organisation_id, regulator, account)
     with conn.cursor() as cur:
         cur.execute(ACKNOWLEDGE, {"id": alert_id, "org": organisation_id, "note": note})
     return get_alert(conn, alert_id, None)
 
 
-def close(conn, alert_id: int, organisation_id: int, regulator: bool, resolution: str) -> dict:
-    """open or acknowledged → closed, with the resolution: by a regulator, or a manufacturer the
-    alert names (see ClosureRefused)."""
+def close(conn, alert_id: int, organisation_id: int, regulator: bool, resolution: str,
+          account: bytes | None = None) -> dict:  # fmt: skip
+    """open or acknowledged → closed, with the resolution: by a regulator, or a manufacturer that may
+    see the alert (see ClosureRefused)."""
     if not resolution or not resolution.strip():
         raise ValueError("a resolution is required to close an alert")
-    _transition(conn, alert_id, "closed", organisation_id, regulator)
+    _transition(conn, alert_id, "closed", organisation_id, regulator, account)
     if not regulator and not (fetch_one(conn, IS_MANUFACTURER, (organisation_id,)) or {}).get("yes"):
         raise ClosureRefused(alert_id)
     with conn.cursor() as cur:

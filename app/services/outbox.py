@@ -14,6 +14,7 @@ import uuid
 
 from app.db import fetch_all, fetch_one
 from app.errors import PharmatrackError
+from app.services import access
 
 STATUSES = ("pending", "submitted", "confirmed", "failed")
 
@@ -98,9 +99,11 @@ def replay(existing: dict, digest: bytes) -> dict:
 
 
 def get(conn, operation_id: str, organisation_id: int, see_all: bool = False) -> dict | None:
-    """The operation, if it exists and the caller may see it (its organisation, or a regulator)."""
+    """The operation, if it exists and the caller may see it (access.may_see_operation: its
+    organisation, or a regulator: `see_all`)."""
     row = fetch_one(conn, BY_ID, (operation_id,))
-    if row is None or (row["organisation_id"] != organisation_id and not see_all):
+    viewer = access.Viewer(None, organisation_id, see_all)
+    if row is None or not access.may_see_operation(viewer, row["organisation_id"]):
         return None
     return row
 

@@ -18,10 +18,11 @@ What each timeline holds:
 - pallet: its own events;
 - lot: commissioning, recall, quarantines and each case packed from it; `pack_counts` sums up the packs.
 
-Who may see an answer (`may_see`): a regulator always; the manufacturer of the lot (for a pallet, of any lot
-on it); any other organisation only when its chain account is on the object's custody path (it packed,
-shipped, was shipped to, received, refused, unpacked, dispensed or destroyed). For a lot the path is that of
-every case packed from it and of the pallets that carried them.
+Who may see an answer is the access policy's decision (app/services/access.py, `visibility` below): a
+regulator and the manufacturer of (any lot in) the object see it whole; another organisation that took part
+in a custody event of the object (for a pack or case: also of the case and of pallets while they held it;
+for a lot: of any case of it) sees it up to and including its own last such event (`restrict`), and
+anyone else nothing (the API answers 403).
 """
 
 from __future__ import annotations
@@ -32,18 +33,15 @@ from datetime import UTC, date, datetime
 from decimal import ROUND_HALF_UP, Decimal
 
 from app import gs1
+from app.db import access as access_db
 from app.db import mirror
 from app.db import provenance as reads
 from app.errors import NotFound
 from app.ids import lgtin_id, sgtin_id, sscc_id, unpack_readings
-from app.services import mkt
+from app.services import access, mkt
 from app.services.orgs import Principal
 
 ZERO_ID = bytes(32)
-# Events that put their parties on an object's custody path; quarantines, clearances and readings do not.
-PATH_EVENTS = frozenset(
-    {"packed", "palletised", "shipped", "received", "refused", "unpacked", "dispensed", "destroyed"}
-)
 
 # --------------------------------------------------------------------------------------------- types
 
@@ -100,20 +98,14 @@ class Stay:
 class Provenance:
     subject: dict
     manufacturers: set[bytes]
+    subject_id: bytes | None = None  # the lot id of a lot's answer
     timeline: list[Entry] = field(default_factory=list)
     containment: list[dict] = field(default_factory=list)
     readings: dict = field(default_factory=dict)
     excursions: list[dict] = field(default_factory=list)
     pack_counts: dict | None = None
     parties: dict[bytes, dict] = field(default_factory=dict)  # account -> {account, gln, name}
-    path_extra: set[bytes] = field(default_factory=set)  # path accounts that are not on the timeline
-
-    def path_accounts(self) -> set[bytes]:
-        accounts = set(self.path_extra)
-        for e in self.timeline:
-            if e.event in PATH_EVENTS:
-                accounts.update(a for a in (e.actor, e.sender, e.recipient) if a is not None)
-        return accounts
+    units: dict[bytes, dict] = field(default_factory=dict)  # the units whose cold chain counts
 
     def to_dict(self) -> dict:
         """The answer, JSON-ready but for datetimes and dates."""
@@ -136,7 +128,7 @@ class Provenance:
                 }
                 for e in self.timeline
             ],
-            "containment": self.containment,
+            "containment": [{k: v for k, v in c.items() if not k.startswith("_")} for c in self.containment],
             "parties": list(self.parties.values()),
             "readings": self.readings,
             "excursions": self.excursions,
@@ -154,12 +146,51 @@ def read_snapshot(conn) -> None:
     mirror.read_snapshot(conn)
 
 
-def may_see(principal: Principal, prov: Provenance) -> bool:
-    """A regulator, the manufacturer, or an organisation on the custody path (module docstring)."""
-    if principal.has_role("regulator"):
-        return True
-    me = bytes.fromhex(principal.account.removeprefix("0x"))
-    return me in prov.manufacturers or me in prov.path_accounts()
+def visibility(conn, principal: Principal, prov: Provenance) -> access.Visibility:
+    """What `principal` may see of this answer (app/services/access.py). A pack's, case's or pallet's
+    record is its timeline (it holds the containers' events only while they held the object); a lot's
+    participation is read from the mirror (app/db/access.py)."""
+    viewer = access.Viewer.of(principal)
+    manufacturers = frozenset(prov.manufacturers)
+    if prov.subject["kind"] == "lot":
+        events = ()
+        if not viewer.regulator and viewer.account is not None and viewer.account not in manufacturers:
+            last = access_db.last_in_lot(conn, viewer.account, prov.subject_id)
+            if last is not None:
+                position = (last["block_number"], last["log_index"])
+                events = (access.Event(last["kind"], position, viewer.account),)
+        vis = access.visibility(viewer, access.Record(manufacturers, events))
+        return access.UP_TO(vis.position) if vis.partial else vis  # a lot is never in one party's hands
+    events = tuple(
+        access.Event(e.event, e.position, e.actor, e.recipient if e.event == "shipped" else e.sender)
+        for e in prov.timeline
+    )
+    return access.visibility(viewer, access.Record(manufacturers, events))
+
+
+def restrict(conn, prov: Provenance, vis: access.Visibility) -> Provenance:
+    """The answer cut to what `vis` shows: for UP_TO, the timeline, containment, cold chain and parties up
+    to and including the viewer's last event (the lot's status events whenever they happened); pack
+    counts only for FULL. VERDICT_ONLY leaves nothing: callers refuse the answer instead."""
+    if vis.full:
+        return prov
+    if vis.verdict_only:
+        raise ValueError("a verdict-only viewer sees no provenance")
+    prov.timeline = access.shown_events(
+        vis, prov.timeline, kind=lambda e: e.event if e.subject.get("kind") == "lot" else ""
+    )
+    shown = []
+    for item in prov.containment:
+        if not vis.shows(item["_since"]):
+            continue
+        left_later = item.get("_until") is not None and not vis.shows(item["_until"])
+        shown.append({**item, "until": None} if left_later else item)  # it left after the viewer's cut: not shown
+    prov.containment = shown
+    prov.pack_counts = None
+    prov.parties = {}
+    _parties(conn, prov)
+    prov.readings, prov.excursions = _cold_chain(conn, prov.units, until=None if vis.current else vis.position)
+    return prov
 
 
 # --------------------------------------------------------------------------------------------- the three views
@@ -239,7 +270,7 @@ def lot_provenance(conn, gtin: str, lot_number: str) -> Provenance:
         raise NotFound(f"lot {gs1.to_element_string(gs1.Lot(gtin, lot_number))}")
     me = {"kind": "lot", "gtin": lot.gtin, "lot": lot.number}
     prov = Provenance(subject={**_lot_subject(lot), "kind": "lot", "id": _hex(lot.lot_id)},
-                      manufacturers={lot.manufacturer})  # fmt: skip
+                      manufacturers={lot.manufacturer}, subject_id=lot.lot_id)  # fmt: skip
     prov.timeline += _lot_events(conn, lot)
     units: dict[bytes, dict] = {}
     for row in reads.lot_cases(conn, lot.lot_id):
@@ -257,8 +288,6 @@ def lot_provenance(conn, gtin: str, lot_number: str) -> Provenance:
         "destroyed": counts.get("destroyed", 0),
         "quarantined": reads.lot_packs_quarantined(conn, lot.lot_id),
     }
-    if units:
-        prov.path_extra |= reads.units_path_accounts(conn, list(units), lot.lot_id)
     _finish(conn, prov, units)
     return prov
 
@@ -304,12 +333,11 @@ def _unit_events(conn, unit_id: bytes, ref: dict, after: Position | None = None,
 
 def _add_pallets(conn, prov: Provenance, cases: dict[bytes, dict], units: dict[bytes, dict], timeline=True):
     """The pallets `cases` sat on: containment, and (with `timeline`) each pallet's events during the stay.
-    Adds the pallets to `units` (whose readings count) and their packers to the path."""
+    Adds the pallets to `units` (whose readings count)."""
     for stay in _stays(conn, list(cases)):
         pallet_ref = _unit_ref("pallet", stay.pallet_sscc)
         units[stay.pallet_id] = pallet_ref
         prov.containment.append(_stay_containment(stay, cases[stay.case_id], pallet_ref))
-        prov.path_extra.add(stay.packer)
         if timeline:  # the palletisation itself is already on the case's timeline
             prov.timeline += _unit_events(conn, stay.pallet_id, pallet_ref, after=stay.start, until=stay.end)
 
@@ -353,6 +381,8 @@ def _containment(unit: dict, container: dict, since: Position, since_time) -> di
         "packs": None,
         "since": {"block_number": since[0], "time": _utc(since_time)},
         "until": None,
+        "_since": tuple(since),  # chain positions, for the access cut (left out of the answer)
+        "_until": None,
     }
 
 
@@ -360,6 +390,7 @@ def _stay_containment(stay: Stay, case_ref: dict, pallet_ref: dict) -> dict:
     out = _containment(case_ref, pallet_ref, stay.start, stay.start_time)
     if stay.end is not None:
         out["until"] = {"block_number": stay.end[0], "time": stay.end_time, "event": stay.end_event}
+        out["_until"] = tuple(stay.end)
     return out
 
 
@@ -383,23 +414,33 @@ def _finish(conn, prov: Provenance, units: dict[bytes, dict]) -> None:
     """Order the timeline, and add the parties and the cold chain of `units`."""
     prov.timeline.sort(key=lambda e: e.position)
     prov.containment.sort(key=lambda c: c["since"]["block_number"])
+    prov.units = units
+    _parties(conn, prov)
+    prov.readings, prov.excursions = _cold_chain(conn, units)
+
+
+def _parties(conn, prov: Provenance) -> None:
+    """The parties of the manufacturers and the timeline."""
     accounts: list[bytes] = []
     for account in [*prov.manufacturers, *(a for e in prov.timeline for a in (e.actor, e.sender, e.recipient))]:
         if account is not None and account not in accounts:
             accounts.append(account)
     found = mirror.parties(conn, accounts)  # the one account -> party rule
     prov.parties = {account: found[account].as_dict() for account in accounts}
-    prov.readings, prov.excursions = _cold_chain(conn, units)
 
 
-def _cold_chain(conn, units: dict[bytes, dict]) -> tuple[dict, list[dict]]:
+def _cold_chain(conn, units: dict[bytes, dict], until: Position | None = None) -> tuple[dict, list[dict]]:
     """Readings summarised per sensor and overall (each reading weighted by its logger's interval), and the
-    excursions the contract flagged on these units."""
+    excursions the contract flagged on these units; with `until`, only those recorded up to that position."""
     if not units:
         return {"overall": None, "sensors": []}, []
+
+    def recorded(row) -> bool:
+        return until is None or (row["block_number"], row["log_index"]) <= until
+
     points: dict[bytes, list[tuple[int, int, int]]] = {}  # sensor -> (centi-degrees, weight s, unix time)
     sensor_units: dict[bytes, list[str]] = {}
-    for row in reads.readings(conn, list(units)):
+    for row in filter(recorded, reads.readings(conn, list(units))):
         sensor, start, interval = bytes(row["sensor_id"]), int(row["start"]), int(row["interval"])
         weight = max(interval, 1)  # a zero interval (possible on chain, refused by the API) still counts once
         values = unpack_readings(bytes(row["readings"]))
@@ -426,7 +467,7 @@ def _cold_chain(conn, units: dict[bytes, dict]) -> tuple[dict, list[dict]]:
             "tx_hash": _hex(row["tx_hash"]),
             "recorded_at": _utc(row["timestamp"]),
         }
-        for row in reads.excursions(conn, list(units))
+        for row in filter(recorded, reads.excursions(conn, list(units)))
     ]
     return readings, excursions
 

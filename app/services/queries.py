@@ -4,10 +4,11 @@ Every list is keyset-paginated on a unique, stable sort key (an event's ``(block
 so a page never repeats or skips a row however the tables grow between requests. The key travels to
 the client as an opaque cursor (:func:`encode_cursor`).
 
-Who sees what: a regulator sees everything (``viewer=None``). Any other organisation passes its chain
-account as ``viewer`` and sees only lots that passed through its hands: lots it manufactured, and
-lots of which it packed, shipped, was shipped, received, refused, unpacked, quarantined or recorded
-readings for a case (or a pallet holding such a case), or dispensed, destroyed or quarantined packs.
+Who sees what is the access policy's decision (app/services/access.py ``lot_scope``): a regulator sees
+everything (``viewer=None``). Any other organisation passes its chain account as ``viewer`` and sees only
+the lots it may see: lots it manufactured, and lots of which it took part in a custody event of a case (or
+of a pallet while it held such a case: packed, palletised, shipped, was named recipient, received, refused,
+unpacked) or dispensed or destroyed packs (app/db/access.py MY_LOTS).
 """
 
 from __future__ import annotations
@@ -61,25 +62,6 @@ def _page(rows: list[dict], limit: int, key: tuple[str, ...]) -> Page:
     return Page(page, tuple(int(page[-1][k]) for k in key) if more else None)
 
 
-# --------------------------------------------------------------------------- visibility
-
-
-def _scope(viewer: bytes | None) -> bytes | None:
-    """Whose lots a list is limited to: none for a regulator (viewer None), else the viewer's
-    (app/db/mirror.MY_LOTS: the lots that passed through its hands)."""
-    return viewer
-
-
-def can_see_lot(conn, viewer: bytes | None, lot_id: bytes) -> bool:
-    scope = _scope(viewer)
-    if scope is None:
-        return True
-    return mirror.lot_in_scope(conn, scope, lot_id)
-
-
-# --------------------------------------------------------------------------- names
-
-
 def parties(conn, accounts) -> dict[bytes, dict]:
     """account -> {account (bytes), gln, name}, by the one account -> party rule of
     app/db/mirror.parties (the on-chain GLN, else the service's; the service's name)."""
@@ -116,7 +98,7 @@ def lots(
     """Commissioned lots, oldest first, by product (GTIN-14) and/or manufacturer (account)."""
     rows = mirror.lots(
         conn,
-        _scope(viewer),
+        viewer,
         gtin=int(gtin) if gtin is not None else None,
         manufacturer=manufacturer,
         after=after or (-1, -1),
@@ -130,7 +112,7 @@ def lots(
 
 def recalls(conn, viewer: bytes | None, *, before: tuple[int, int] | None = None, limit: int = 50) -> Page:
     """Recalled lots, newest recall first, with who recalled and when."""
-    rows = mirror.recalls(conn, _scope(viewer), before=before or (MAX_KEY, MAX_KEY), n=limit + 1)
+    rows = mirror.recalls(conn, viewer, before=before or (MAX_KEY, MAX_KEY), n=limit + 1)
     return _page(rows, limit, ("block_number", "log_index"))
 
 

@@ -21,9 +21,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 
 from app import gs1
+from app.db import access as access_db
 from app.db import fetch_all_prepared
 from app.ids import lgtin_id, sscc_id
-from app.services import serials
+from app.services import access, serials
 
 VERDICTS = ("unknown", "counterfeit", "recalled", "dispensed", "suspect", "quarantined", "expired", "verified")
 
@@ -98,7 +99,8 @@ SELECT s.lot_id, s.leaf_index, c.lot, c.expiry, c.serial_count,
        COALESCE((SELECT max(q.block_number * 100000 + q.log_index) FROM ev_lot_quarantined q WHERE q.lot_id = s.lot_id), -1)
      > COALESCE((SELECT max(x.block_number * 100000 + x.log_index) FROM ev_lot_quarantine_cleared x
                  WHERE x.lot_id = s.lot_id), -1) AS lot_quarantined,
-       (SELECT json_agg(json_build_array(p.kind, encode(p.container_id, 'hex'), p.block_number, encode(p.actor, 'hex'))
+       (SELECT json_agg(json_build_array(p.kind, encode(p.container_id, 'hex'), p.block_number, encode(p.actor, 'hex'),
+                                          p.log_index)
                         ORDER BY p.block_number, p.log_index)
         FROM pack_events p WHERE p.lot_id = s.lot_id AND p.leaf_index = s.leaf_index) AS pack_events,
        lot_proof(s.lot_id, c.serial_count, s.leaf_index) AS proof,
@@ -209,6 +211,12 @@ class Custody:
     quarantined: bool = False
     container: bytes | None = None  # the pallet it is on now
     excursions: list[dict] = field(default_factory=list)
+    # for the access policy (app/services/access.py): the custody events, each path step's and
+    # excursion's chain position, and the custody as it stood after each path step
+    events: list[access.Event] = field(default_factory=list)
+    positions: list[tuple[int, int]] = field(default_factory=list)
+    excursion_positions: list[tuple[int, int]] = field(default_factory=list)
+    states: list[tuple] = field(default_factory=list)  # (holder, recipient, in_transit, unpacked, pallet)
 
 
 def _unix_iso(seconds: int) -> str | int:
@@ -252,10 +260,15 @@ class _Fold:
             self.on_pallet, self.pallet_quarantined = unit, False
         elif not own and unit != self.on_pallet:
             return  # a pallet's event from before or after the unit was on it
+        position = (row["block_number"], row["log_index"])
         if kind == "excursion":
             self.state.excursions.append(_excursion(unit, row))
+            self.state.excursion_positions.append(position)
             return
         self._custody(kind, own, actor, other)
+        if kind in access.CUSTODY_EVENTS:
+            event = "palletised" if kind == "packed" and not own else kind
+            self.state.events.append(access.Event(event, position, actor, other))
         # a handoff step reads from the shipper to the recipient, whoever acted: `received` and `refused`
         # are done by the recipient (actor) of what the sender (other) shipped, as in provenance timelines
         sender, recipient = (other, actor) if kind in ("received", "refused") else (actor, other)
@@ -264,6 +277,9 @@ class _Fold:
         if row["sscc"] is not None:
             step["sscc"] = f"{int(row['sscc']):018d}"
         self.state.path.append(step)
+        self.state.positions.append(position)
+        s = self.state
+        self.state.states.append((s.holder, s.recipient, s.in_transit, s.unpacked, self.on_pallet))
 
     def _custody(self, kind: str, own: bool, actor: bytes, other: bytes | None) -> None:
         state = self.state
@@ -311,11 +327,6 @@ class Result:
     log: dict
 
 
-def _exempt(requester: Requester, manufacturer: bytes | None) -> bool:
-    """A regulator may verify anything; a manufacturer its own products."""
-    return "regulator" in requester.roles or (manufacturer is not None and requester.account == manufacturer)
-
-
 def _expiry_date(timestamp: int) -> date:
     return datetime.fromtimestamp(timestamp, UTC).date()
 
@@ -342,16 +353,19 @@ def verify_pack(conn, pack: gs1.Pack, requester: Requester) -> Result:
     if pack_quarantined:
         reasons.append("quarantined")
     custody = custody_of(conn, case_id) if case_id else None
-    holders = {manufacturer} if manufacturer else set()
     if custody is not None:
-        holders |= custody.holders
-        if custody.in_transit and custody.recipient:
-            holders.add(custody.recipient)  # checking goods-in before the receive scan
         if custody.quarantined:
             reasons.append("quarantined")
         if custody.excursions:
             reasons.append("temperature_excursion")
-    if manufacturer is not None and not _exempt(requester, manufacturer) and requester.account not in holders:
+    # who may see what (app/services/access.py), from the rows already here: no query of its own
+    events = [access.Event(kind, (block, log), bytes.fromhex(actor))
+              for kind, _container, block, actor, log in row["pack_events"] or [] if kind in access.CUSTODY_EVENTS]  # fmt: skip
+    record = access.Record(
+        frozenset({manufacturer} if manufacturer else ()), (*events, *(custody.events if custody else ()))
+    )
+    vis = access.visibility(access.Viewer.of(requester), record)
+    if manufacturer is not None and vis.verdict_only:
         reasons.append("not_received_by_requester")
     verdict = Verdict.of(reasons)
     body["lot_record"] = {
@@ -362,11 +376,11 @@ def verify_pack(conn, pack: gs1.Pack, requester: Requester) -> Result:
     body["state"] = {"dispensed": end == "dispensed", "destroyed": end == "destroyed", "quarantined": pack_quarantined}
     if manufacturer is not None:
         body["lot_record"]["manufacturer"] = parties(conn, {manufacturer})[manufacturer]
-    if _exempt(requester, manufacturer) or requester.account in holders:
-        # who holds it and where it went: only for those on its path (as provenance), the
-        # manufacturer and regulators; anyone else gets the verdict, its reasons and the proof
-        body["custody"] = _custody_body(conn, custody, manufacturer, case_id)
-        body["excursions"] = custody.excursions if custody else []
+    if not vis.verdict_only:
+        # who holds it and where it went, up to what the requester may see (app/services/access.py);
+        # anyone else gets the verdict, its reasons and the proof
+        body["custody"] = _custody_body(conn, custody, manufacturer, case_id, vis)
+        body["excursions"] = _excursions_shown(custody, vis)
     body["proof"] = _proof_body(row, sgtin)
     return Result(verdict, body, _log_row(body, verdict, sgtin=sgtin))
 
@@ -387,7 +401,7 @@ def _lot_reasons(pack: gs1.Pack, row: dict) -> list[str]:
 def _pack_state(events: list) -> tuple[bytes | None, bool, str | None]:
     """(case it was packed into, quarantined on its own, 'dispensed'/'destroyed' or None)."""
     case_id, quarantined, end = None, False, None
-    for kind, container, _block, _actor in events:
+    for kind, container, *_when_who in events:
         if kind == "cased":
             case_id = bytes.fromhex(container)
         elif kind in ("dispensed", "destroyed"):
@@ -404,22 +418,42 @@ def _verdict_body(verdict: Verdict) -> dict:
     }
 
 
-def _custody_body(conn, custody: Custody | None, manufacturer: bytes | None, case_id: bytes | None) -> dict:
+def _excursions_shown(custody: Custody | None, vis: access.Visibility) -> list[dict]:
+    if custody is None:
+        return []
+    return [x for x, at in zip(custody.excursions, custody.excursion_positions, strict=True) if vis.shows(at)]
+
+
+def _custody_body(conn, custody: Custody | None, manufacturer: bytes | None, case_id: bytes | None,
+                  vis: access.Visibility = access.FULL) -> dict:  # fmt: skip
+    path, pallet = (custody.path, custody.container) if custody is not None else ([], None)
+    if custody is not None:
+        holder, recipient, in_transit, unpacked = (
+            custody.holder,
+            custody.recipient,
+            custody.in_transit,
+            custody.unpacked,
+        )
+    if custody is not None and not vis.full and not vis.current:
+        # cut after the viewer's last event: the path, and the custody as it stood then
+        shown = sum(1 for at in custody.positions if vis.shows(at))
+        path = custody.path[:shown]
+        holder, recipient, in_transit, unpacked, pallet = custody.states[shown - 1] if shown else (None,) * 5
     accounts = {manufacturer} if manufacturer else set()
     if custody is not None:
-        accounts |= {a for s in custody.path for a in (s["from"], s["to"]) if a}
-        accounts |= {a for a in (custody.holder, custody.recipient) if a}
+        accounts |= {a for s in path for a in (s["from"], s["to"]) if a}
+        accounts |= {a for a in (holder, recipient) if a}
     names = parties(conn, accounts)
     if custody is None:
         return {"case": None, "holder": names.get(manufacturer), "in_transit": False, "path": []}
     return {
         "case": _hex(case_id),
-        "pallet": _hex(custody.container),
-        "holder": names.get(custody.holder),
-        "in_transit": custody.in_transit,
-        "recipient": names.get(custody.recipient) if custody.in_transit else None,
-        "unpacked": custody.unpacked,
-        "path": [{**s, "from": names.get(s["from"]), "to": names.get(s["to"])} for s in custody.path],
+        "pallet": _hex(pallet),
+        "holder": names.get(holder),
+        "in_transit": in_transit,
+        "recipient": names.get(recipient) if in_transit else None,
+        "unpacked": unpacked,
+        "path": [{**s, "from": names.get(s["from"]), "to": names.get(s["to"])} for s in path],
     }
 
 
@@ -489,14 +523,21 @@ def verify_unit(conn, unit: gs1.LogisticUnit, requester: Requester) -> Result:
             reasons.append("quarantined")
         if custody.excursions:
             reasons.append("temperature_excursion")
-        if "regulator" not in requester.roles and requester.account not in custody.holders | {custody.recipient}:
+        # the manufacturers of its lots see it whole (app/services/access.py): asked only when the
+        # requester is neither a regulator nor already known to see it all
+        viewer = access.Viewer.of(requester)
+        vis = access.visibility(viewer, access.Record(frozenset(), tuple(custody.events)))
+        if not vis.full:
+            record = access.Record(frozenset(access_db.unit_manufacturers(conn, unit_id)), tuple(custody.events))
+            vis = access.visibility(viewer, record)
+        if vis.verdict_only:
             reasons.append("not_received_by_requester")
     verdict = Verdict.of(reasons)
     body.update(_verdict_body(verdict))
-    if custody is not None and "not_received_by_requester" not in reasons:
+    if custody is not None and not vis.verdict_only:
         packer = custody.path[0]["from"] if custody.path else None
-        body["custody"] = _custody_body(conn, custody, packer, unit_id)
-        body["excursions"] = custody.excursions
+        body["custody"] = _custody_body(conn, custody, packer, unit_id, vis)
+        body["excursions"] = _excursions_shown(custody, vis)
     return Result(verdict, body, _log_row(body, verdict, unit=unit_id))
 
 

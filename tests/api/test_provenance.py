@@ -336,8 +336,9 @@ def test_case_provenance(world, chain):
 
 
 def test_a_refused_and_quarantined_case(world, chain):
-    """C1 was on P too: P's events up to its unpacking, then its own refused shipment and quarantine."""
-    body = ok(world, "maker2", f"/v1/units/{chain['cases'][1]}/provenance")
+    """C1 was on P too: P's events up to its unpacking, then its own refused shipment and quarantine (the
+    regulator's view: maker2, who refused it, sees it up to its refusal only, see the end)."""
+    body = ok(world, "regulator", f"/v1/units/{chain['cases'][1]}/provenance")
     maker, dist, maker2 = account(world, "maker"), account(world, "distributor"), account(world, "maker2")
     assert steps(body) == [
         ("commissioned", "lot", maker, None),
@@ -359,6 +360,10 @@ def test_a_refused_and_quarantined_case(world, chain):
         {"sensor_id": keccak("pallet-logger"), "units": [chain["pallet"]], **summary(PALLET_LOG, T0)}
     ]
     assert body["excursions"] == []
+    # maker2 refused it: the distributor's quarantine and clearance came after, in the distributor's hands
+    cut = ok(world, "maker2", f"/v1/units/{chain['cases'][1]}/provenance")
+    assert steps(cut) == steps(body)[:8]
+    assert cut["containment"] == body["containment"] and cut["readings"] == body["readings"]
 
 
 def test_pallet_provenance(world, chain):
