@@ -18,7 +18,6 @@ from app.api import fields as gs1f
 from app.api.auth import SECURITY
 from app.api.fields import Text
 from app.api.problems import problem
-from app.detector import core as detect  # noqa: F401  (registers its rules)
 from app.services import alerts, prechecks, queries
 
 blp = Blueprint(
