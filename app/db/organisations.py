@@ -4,8 +4,8 @@ and the lookups of an organisation by GLN, by id and by chain account.
 These are the service's own records (who holds an API key, under which name and roles), not the
 chain's registrations: the read side's account -> party rule (GLN as registered on chain, name
 from here) is ``app.db.mirror.parties``. The lookups here answer "which of our organisations is
-this": by GLN (the CLI, the LVM responder), by id (names for alerts) and by account (the detector
-naming the parties of an event).
+this": by GLN (the CLI, the LVM responder, the demo), by id (names of alert parties, roles) and by
+chain account.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ BY_GLN = f"SELECT {_ORGANISATION_COLUMNS} FROM organisations WHERE gln = %s"
 BY_ID = f"SELECT {_ORGANISATION_COLUMNS} FROM organisations WHERE id = %s"
 LIST = f"SELECT {_ORGANISATION_COLUMNS} FROM organisations ORDER BY name"
 NAMES = "SELECT id, name, gln FROM organisations WHERE id = ANY(%s)"
-IDS_BY_ACCOUNT = "SELECT account, id FROM organisations WHERE account = ANY(%s)"
+BY_ACCOUNT = f"SELECT {_ORGANISATION_COLUMNS} FROM organisations WHERE account = %s"
 KEY = """
 SELECT k.id, k.secret_sha256, k.revoked_at, o.id AS organisation_id, o.name, o.gln, o.account, o.roles,
        o.suspended_at
@@ -81,12 +81,11 @@ def names(conn, ids) -> dict[int, dict]:
     return {r["id"]: r for r in fetch_all(conn, NAMES, (wanted,))}
 
 
-def ids_by_account(conn, accounts) -> dict[bytes, int]:
-    """chain account -> organisation id, for the accounts that belong to one of our organisations."""
-    wanted = sorted({bytes(a) for a in accounts if a is not None})
-    if not wanted:
-        return {}
-    return {bytes(r["account"]): r["id"] for r in fetch_all(conn, IDS_BY_ACCOUNT, (wanted,))}
+def by_account(conn, account: bytes) -> dict | None:
+    """{id, name, gln, account, roles, suspended_at} of our organisation with this chain account (20
+    bytes), None if it is none of ours. To name an account as the answers do (GLN from the chain,
+    name from here, for several at once) use app.db.mirror.parties."""
+    return fetch_one(conn, BY_ACCOUNT, (bytes(account),))
 
 
 def has_role(conn, organisation_id: int, role: str) -> bool:
