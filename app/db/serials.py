@@ -8,6 +8,7 @@ the bulk loader (COPY).
 
 from __future__ import annotations
 
+import psycopg2.errors
 from psycopg2.extras import execute_values
 
 from app.db import fetch_all, fetch_one
@@ -38,34 +39,43 @@ FROM (SELECT lot_id, (length(nodes) / 32 + 1) / 2 AS n FROM lot_trees WHERE lot_
 """
 
 
-def insert_commission(
+def insert_lot_commission(
     conn,
     lot_id: bytes,
     gtin: int,
     lot: str,
     expiry,
     serial_count: int,
-    serials_root: bytes,
+    root: bytes,
     organisation_id: int,
-    operation_id: str | None = None,
+    operation_id: str | None,
 ) -> bool:
-    """Record a lot's commissioning beside the chain (operation_id None: not through the API); False
-    when the lot has one already (nothing written)."""
-    params = (lot_id, gtin, lot, expiry, serial_count, serials_root, organisation_id, operation_id)
+    """The lot's commissioning record beside the chain (operation_id None: commissioned outside the
+    API); False when the lot already has one (nothing written)."""
+    params = (lot_id, gtin, lot, expiry, serial_count, root, organisation_id, operation_id)
     return fetch_one(conn, INSERT_COMMISSION, params) is not None
 
 
-def insert_serials(conn, rows: list[tuple], *, if_new: bool = False, page_size: int = 5000) -> None:
-    """Insert (lot_id, leaf_index, serial, sgtin_id) rows. A serial already present raises
-    psycopg2.errors.UniqueViolation, unless `if_new` (then it is skipped)."""
+def insert_lot_serials(
+    conn, lot_id: bytes, serials: list[tuple[str, bytes]], skip_existing: bool = False
+) -> str | None:
+    """The lot's (serial, sgtin id) pairs in leaf order. Returns None, or the first serial already in a
+    lot (then nothing is written and the caller's transaction goes on). skip_existing: rows already
+    present are left as they are (re-seeding the demo)."""
+    rows = [(lot_id, i, serial, sid) for i, (serial, sid) in enumerate(serials)]
     with conn.cursor() as cur:
-        execute_values(cur, INSERT_SERIALS_IF_NEW if if_new else INSERT_SERIALS, rows, page_size=page_size)
-
-
-def first_taken_serial(conn, sgtin_ids: list[bytes]) -> str | None:
-    """A serial among these pack ids that some lot has already, None if none is."""
-    row = fetch_one(conn, FIRST_TAKEN, (list(sgtin_ids),))
-    return None if row is None else row["serial"]
+        if skip_existing:
+            execute_values(cur, INSERT_SERIALS_IF_NEW, rows, page_size=5000)
+            return None
+        cur.execute("SAVEPOINT serials")
+        try:
+            execute_values(cur, INSERT_SERIALS, rows, page_size=5000)
+        except psycopg2.errors.UniqueViolation:
+            cur.execute("ROLLBACK TO SAVEPOINT serials")
+            taken = fetch_one(conn, FIRST_TAKEN, ([sid for _, sid in serials],))
+            return taken["serial"] if taken else "?"
+        cur.execute("RELEASE SAVEPOINT serials")
+    return None
 
 
 def delete_commission_of(conn, operation_id: str) -> int:

@@ -14,7 +14,7 @@ from app.db.copy import copy_rows
 COLUMNS = ("at", "organisation_id", "requester_gln", "channel", "code", "gtin", "serial", "lot", "expiry",
            "sgtin_id", "unit_id", "verdict", "reasons", "corr_uuid", "context")  # fmt: skip
 
-SIGHTING = """
+REFUSED_SCAN = """
 INSERT INTO verifications (organisation_id, requester_gln, channel, code, gtin, serial, lot, sgtin_id, unit_id,
                            verdict, reasons)
 VALUES (%s, %s, 'scan', %s, %s, %s, %s, %s, %s, 'refused', %s)
@@ -38,21 +38,11 @@ def copy_verifications(conn, rows: list[tuple]) -> None:
     copy_rows(conn, "verifications", COLUMNS, rows)
 
 
-def insert_sighting(
-    conn,
-    organisation_id: int,
-    requester_gln: int,
-    code: str,
-    gtin: int | None,
-    serial: str | None,
-    lot: str | None,
-    sgtin_id: bytes | None,
-    unit_id: bytes | None,
-    reasons: list[str],
-) -> None:
-    """Log a refused scan (channel 'scan', verdict 'refused') for the detection rules."""
+def insert_refused_scan(conn, organisation_id: int, requester_gln: int, values: tuple, reasons: list[str]) -> None:
+    """Log a scan the write path refused as a sighting for the detection rules (channel 'scan',
+    verdict 'refused'); `values` is (code, gtin, serial, lot, sgtin_id, unit_id)."""
     with conn.cursor() as cur:
-        cur.execute(SIGHTING, (organisation_id, requester_gln, code, gtin, serial, lot, sgtin_id, unit_id, reasons))
+        cur.execute(REFUSED_SCAN, (organisation_id, requester_gln, *values, reasons))
 
 
 def maintain_months(conn, ahead: int, retention: int) -> tuple[int, int]:

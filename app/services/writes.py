@@ -503,7 +503,7 @@ def record_sighting(conn, principal: Principal, body: dict, refused: Rejected) -
         )
     else:
         values = (item, None, None, None, None, sscc_id(item))
-    verifications_db.insert_sighting(conn, principal.organisation_id, int(principal.gln), *values, [refused.rule])
+    verifications_db.insert_refused_scan(conn, principal.organisation_id, int(principal.gln), values, [refused.rule])
     conn.commit()
 
 

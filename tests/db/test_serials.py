@@ -5,7 +5,6 @@ from __future__ import annotations
 import uuid
 from datetime import date
 
-import psycopg2
 import pytest
 
 from app.db import connect, fetch_all
@@ -27,42 +26,46 @@ def conn(database_url):
         c.close()
 
 
-def _commission(conn, lot: str, serial_list: list[str], operation_id: str | None = None) -> bool:
-    org = organisations_db.by_gln(conn, "9506000000053") or {
-        "id": organisations_db.insert_organisation(conn, "Acme", "9506000000053", b"\x01" * 20, ["manufacturer"])
-    }
-    ids = serials.sgtin_ids(GTIN, serial_list)
-    return serials_db.insert_commission(conn, lgtin_id(GTIN, lot), int(GTIN), lot, date(2030, 1, 31),
-                                        len(serial_list), serials.root_of(serials.tree_nodes(ids)), org["id"],
-                                        operation_id)  # fmt: skip
+@pytest.fixture
+def maker(conn) -> int:
+    return organisations_db.insert_organisation(conn, "Acme", "9506000000053", b"\x01" * 20, ["manufacturer"])
 
 
-def test_a_lot_is_commissioned_once_and_its_serials_are_unique(conn):
-    lot_id = lgtin_id(GTIN, "L1")
-    assert _commission(conn, "L1", ["A", "B"]) is True
-    assert _commission(conn, "L1", ["A", "B"]) is False  # a second commissioning writes nothing
-    rows = [(lot_id, i, s, sgtin_id(GTIN, s)) for i, s in enumerate(["A", "B"])]
-    serials_db.insert_serials(conn, rows)
-    serials_db.insert_serials(conn, rows, if_new=True)  # the demo's replay: no error, nothing added
-    assert fetch_all(conn, "SELECT count(*) AS n FROM lot_serials")[0]["n"] == 2
-    assert serials_db.first_taken_serial(conn, [sgtin_id(GTIN, "X"), sgtin_id(GTIN, "B")]) == "B"
-    assert serials_db.first_taken_serial(conn, [sgtin_id(GTIN, "X")]) is None
-    with conn.cursor() as cur:
-        cur.execute("SAVEPOINT again")
-    with pytest.raises(psycopg2.errors.UniqueViolation):
-        serials_db.insert_serials(conn, rows[:1])
-    with conn.cursor() as cur:
-        cur.execute("ROLLBACK TO SAVEPOINT again")
+def _commission(conn, maker: int, lot: str, serial_list: list[str], operation_id: str | None = None) -> bool:
+    root = serials.root_of(serials.tree_nodes(serials.sgtin_ids(GTIN, serial_list)))
+    return serials_db.insert_lot_commission(conn, lgtin_id(GTIN, lot), int(GTIN), lot, date(2030, 1, 31),
+                                            len(serial_list), root, maker, operation_id)  # fmt: skip
 
 
-def test_releasing_an_operation_forgets_its_commission_and_serials(conn):
+def _pairs(serial_list: list[str]) -> list[tuple[str, bytes]]:
+    return [(s, sgtin_id(GTIN, s)) for s in serial_list]
+
+
+def _count(conn) -> int:
+    return fetch_all(conn, "SELECT count(*) AS n FROM lot_serials")[0]["n"]
+
+
+def test_a_lot_is_commissioned_once_and_a_serial_is_in_one_lot(conn, maker):
+    assert _commission(conn, maker, "L1", ["A", "B"]) is True
+    assert _commission(conn, maker, "L1", ["A", "B"]) is False  # a second commissioning writes nothing
+    assert serials_db.insert_lot_serials(conn, lgtin_id(GTIN, "L1"), _pairs(["A", "B"])) is None
+    assert _count(conn) == 2
+    # the demo re-seeding: no error, nothing added
+    assert serials_db.insert_lot_serials(conn, lgtin_id(GTIN, "L1"), _pairs(["A", "B"]), skip_existing=True) is None
+    assert _count(conn) == 2
+    # another lot with a serial taken: that serial is named, nothing is written, the transaction goes on
+    assert _commission(conn, maker, "L9", ["X", "B"]) is True
+    assert serials_db.insert_lot_serials(conn, lgtin_id(GTIN, "L9"), _pairs(["X", "B"])) == "B"
+    assert _count(conn) == 2
+
+
+def test_releasing_an_operation_forgets_its_commission_and_serials(conn, maker):
+    operation = str(uuid.uuid4())
     with conn.cursor() as cur:  # an operation row for the foreign key, as the outbox writes it
-        org = organisations_db.insert_organisation(conn, "Acme", "9506000000053", b"\x01" * 20, ["manufacturer"])
-        operation = str(uuid.uuid4())
         cur.execute("INSERT INTO operations (id, organisation_id, action, payload, idempotency_key, request_sha256) "
-                    "VALUES (%s, %s, 'commission_lot', '{}', 'k1', %s)", (operation, org, b"\0" * 32))  # fmt: skip
-    assert _commission(conn, "L2", ["C"], operation) is True
-    serials_db.insert_serials(conn, [(lgtin_id(GTIN, "L2"), 0, "C", sgtin_id(GTIN, "C"))])
+                    "VALUES (%s, %s, 'commission_lot', '{}', 'k1', %s)", (operation, maker, b"\0" * 32))  # fmt: skip
+    assert _commission(conn, maker, "L2", ["C"], operation) is True
+    assert serials_db.insert_lot_serials(conn, lgtin_id(GTIN, "L2"), _pairs(["C"])) is None
     assert serials_db.delete_commission_of(conn, operation) == 1
-    assert fetch_all(conn, "SELECT count(*) AS n FROM lot_serials")[0]["n"] == 0
+    assert _count(conn) == 0
     assert serials_db.delete_commission_of(conn, operation) == 0
