@@ -117,6 +117,8 @@ def test_raise_alert_refuses_what_is_not_an_alert(mworld: World):
         raise_(mworld, rule_name(), "s", parties=["maker"])
     with pytest.raises(ValueError, match="non-empty"):
         raise_(mworld, "", "s")
+    with pytest.raises(ValueError, match="not a detection rule"):
+        raise_(mworld, "no_such_rule", "s")
 
 
 def test_concurrent_raises_never_open_two_live_alerts(mworld: World):
