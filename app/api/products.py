@@ -2,9 +2,9 @@
 product data is: it names no serial, no holder and no shipment. A request that comes with an API key
 has it checked all the same (a bad key is a 401).
 
-``GET /v1/products/{gtin}`` is one indexed SELECT, planned once per connection: `make bench-verify`
-measures the API's ceiling with it, sending the same API key as to ``/v1/verify``, so the two pass
-the same key check and differ only in the work after it."""
+``GET /v1/products/{gtin}`` is one indexed select, planned once per connection (app/db/products.py):
+`make bench-verify` measures the API's ceiling with it, sending the same API key as to ``/v1/verify``,
+so the two pass the same key check and differ only in the work after it."""
 
 from __future__ import annotations
 
@@ -17,32 +17,10 @@ from app import gs1
 from app.api.auth import OPTIONAL_SECURITY, public_key_checked
 from app.api.fields import Text
 from app.api.problems import problem
-from app.db import fetch_all, fetch_all_prepared
+from app.db import products as products_db
 from app.errors import NotFound
 
 blp = Blueprint("products", __name__, url_prefix="/v1/products", description="Registered products")
-
-LIST_PRODUCTS = """
-SELECT p.gtin, p.manufacturer, o.gln AS manufacturer_gln, p.min_temp, p.max_temp,
-       p.block_number, p.tx_hash, b.timestamp
-FROM ev_product_registered p
-LEFT JOIN ev_organisation_registered o ON o.account = p.manufacturer
-LEFT JOIN blocks b ON b.number = p.block_number
-WHERE p.gtin > %s
-ORDER BY p.gtin
-LIMIT %s
-"""
-
-PRODUCT = """
-SELECT p.gtin, p.manufacturer, o.gln AS manufacturer_gln, p.min_temp, p.max_temp,
-       p.block_number, p.tx_hash, b.timestamp
-FROM ev_product_registered p
-LEFT JOIN ev_organisation_registered o ON o.account = p.manufacturer
-LEFT JOIN blocks b ON b.number = p.block_number
-WHERE p.gtin = $1
-ORDER BY p.block_number
-LIMIT 1
-"""
 
 
 class ProductQuerySchema(Schema):
@@ -96,7 +74,7 @@ class Products(MethodView):
         """Registered products in GTIN order, as mirrored from the chain (public product master data)."""
         db = current_app.extensions["pharmatrack"].db
         with db.connection() as conn:
-            rows = fetch_all(conn, LIST_PRODUCTS, (int(query["after"]), query["limit"] + 1))
+            rows = products_db.list_products(conn, int(query["after"]), query["limit"] + 1)
         page, more = rows[: query["limit"]], len(rows) > query["limit"]
         items = [_row(r) for r in page]
         return {"items": items, "next": items[-1]["gtin"] if more else None}
@@ -118,7 +96,7 @@ class ProductByGtin(MethodView):
             )
         db = current_app.extensions["pharmatrack"].db
         with db.connection() as conn:
-            rows = fetch_all_prepared(conn, "product_by_gtin", PRODUCT, (int(gtin),))
-        if not rows:
+            row = products_db.product(conn, int(gtin))
+        if row is None:
             raise NotFound(f"product {gtin}")
-        return _row(rows[0])
+        return _row(row)

@@ -18,7 +18,6 @@ from app.api import fields as gs1f
 from app.api.auth import SECURITY
 from app.api.fields import Text
 from app.api.problems import problem
-from app.detector import core as detect  # noqa: F401  (registers its rules)
 from app.services import access, alerts, prechecks, queries
 
 blp = Blueprint(
@@ -70,14 +69,11 @@ def _transition_refused(exc: alerts.TransitionRefused):
 
 
 class KnownRule(validate.OneOf):
-    """A registered detection rule (422 ``one_of: …`` listing them). Read at each call, so a rule registered
-    after startup counts too; the OpenAPI enum lists the rules registered when the document was built."""
+    """A detection rule as app/services/alerts.py declares them (422 ``one_of: …`` listing them; the
+    OpenAPI document's enum)."""
 
     def __init__(self):
-        super().__init__((), error="one_of: must be one of {choices}")
-
-    choices = property(lambda self: sorted(alerts.RULES), lambda self, value: None)
-    choices_text = property(lambda self: ", ".join(self.choices), lambda self, value: None)
+        super().__init__(sorted(alerts.RULES), error="one_of: must be one of {choices}")
 
 
 class Cursor(Text):

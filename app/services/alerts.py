@@ -18,21 +18,28 @@ from datetime import date, datetime
 from decimal import Decimal
 
 from app.db import access as access_db
-from app.db import fetch_all, fetch_one
+from app.db import alerts as alerts_db
+from app.db import organisations as organisations_db
 from app.errors import NotFound, PharmatrackError
 from app.services import access
 
 STATUSES = ("open", "acknowledged", "closed")
 SEVERITIES = ("low", "medium", "high")
-RULES: set[str] = set()  # the detection rules alerts are raised for (register_rule; app/detector/core.py)
-
-
-def register_rule(*names: str) -> None:
-    """Declare detection rules: an alert is raised, and `GET /v1/alerts?rule=` filters, only for these."""
-    for name in names:
-        if not name or not name.isascii() or not name.replace("_", "").isalnum():
-            raise ValueError(f"a rule name is letters, digits and underscores, not {name!r}")
-    RULES.update(names)
+# The detection rules: an alert is raised, and `GET /v1/alerts?rule=` filters, only for these. The
+# detector (app/detector/rules.py) raises exactly these; tests/detector checks that the two agree.
+RULES = (
+    "clone",
+    "expired",
+    "impossible_travel",
+    "lot_or_expiry_mismatch",
+    "not_received",
+    "quarantined",
+    "recalled",
+    "repeated_failed_verifications",
+    "serial_not_in_lot",
+    "temperature_excursion",
+    "unknown_product",
+)
 
 
 TRANSITIONS = {("open", "acknowledged"), ("open", "closed"), ("acknowledged", "closed")}
@@ -63,9 +70,6 @@ class ClosureRefused(PharmatrackError):
         super().__init__(self.message)
 
 
-IS_MANUFACTURER = "SELECT 'manufacturer' = ANY(roles) AS yes FROM organisations WHERE id = %s"
-
-
 def _json_default(value):
     if isinstance(value, bytes | bytearray | memoryview):
         return "0x" + bytes(value).hex()
@@ -76,34 +80,6 @@ def _json_default(value):
     if isinstance(value, set | frozenset | tuple):
         return sorted(value) if isinstance(value, set | frozenset) else list(value)
     raise TypeError(f"evidence value of type {type(value).__name__} is not JSON")
-
-
-# A repeat: one more occurrence, the latest summary, the higher severity, the evidence appended (the
-# last MAX_EVIDENCE items kept), the parties merged; identifiers filled in where still missing.
-UPSERT = """
-INSERT INTO alerts AS a (rule, subject, severity, summary, evidence, parties, gtin, lot_id, sgtin_id, unit_id)
-VALUES (%(rule)s, %(subject)s, %(severity)s, %(summary)s, jsonb_build_array(%(evidence)s::jsonb),
-        ARRAY(SELECT DISTINCT p FROM unnest(%(parties)s::bigint[]) AS u (p) ORDER BY p),
-        %(gtin)s, %(lot_id)s, %(sgtin_id)s, %(unit_id)s)
-ON CONFLICT (rule, subject) WHERE status <> 'closed' DO UPDATE SET
-    occurrences = a.occurrences + 1,
-    last_seen = now(),
-    summary = EXCLUDED.summary,
-    severity = CASE WHEN array_position(%(severities)s::text[], EXCLUDED.severity)
-                       > array_position(%(severities)s::text[], a.severity)
-                    THEN EXCLUDED.severity ELSE a.severity END,
-    evidence = (
-        SELECT COALESCE(jsonb_agg(kept.item ORDER BY kept.n), '[]'::jsonb)
-        FROM (SELECT item, n FROM jsonb_array_elements(a.evidence || EXCLUDED.evidence) WITH ORDINALITY AS x (item, n)
-              ORDER BY n DESC LIMIT %(keep)s) kept
-    ),
-    parties = ARRAY(SELECT DISTINCT p FROM unnest(a.parties || EXCLUDED.parties) AS u (p) ORDER BY p),
-    gtin = COALESCE(a.gtin, EXCLUDED.gtin),
-    lot_id = COALESCE(a.lot_id, EXCLUDED.lot_id),
-    sgtin_id = COALESCE(a.sgtin_id, EXCLUDED.sgtin_id),
-    unit_id = COALESCE(a.unit_id, EXCLUDED.unit_id)
-RETURNING a.id, a.occurrences
-"""
 
 
 def raise_alert(
@@ -129,7 +105,7 @@ def raise_alert(
     if not rule or not subject or not summary:
         raise ValueError("rule, subject and summary must be non-empty")
     if rule not in RULES:
-        raise ValueError(f"rule {rule!r} is not registered (register_rule)")
+        raise ValueError(f"rule {rule!r} is not a detection rule (RULES)")
     if severity not in SEVERITIES:
         raise ValueError(f"severity must be one of {', '.join(SEVERITIES)}, not {severity!r}")
     if not isinstance(evidence, dict):
@@ -137,56 +113,25 @@ def raise_alert(
     parties = [p for p in parties if p is not None]  # an unknown requester or holder names nobody
     if any(type(p) is not int for p in parties):
         raise TypeError("parties must be organisation ids (int)")
-    params = {
-        "rule": rule,
-        "subject": subject,
-        "severity": severity,
-        "summary": summary,
-        "evidence": json.dumps(evidence, default=_json_default),
-        "parties": list(parties),
-        "gtin": int(gtin) if gtin is not None else None,
-        "lot_id": bytes(lot_id) if lot_id is not None else None,
-        "sgtin_id": bytes(sgtin_id) if sgtin_id is not None else None,
-        "unit_id": bytes(unit_id) if unit_id is not None else None,
-        "severities": list(SEVERITIES),
-        "keep": MAX_EVIDENCE,
-    }
-    row = fetch_one(conn, UPSERT, params)
-    return {"id": row["id"], "occurrences": row["occurrences"], "created": row["occurrences"] == 1}
+    alert_id, occurrences = alerts_db.upsert(
+        conn,
+        rule=rule,
+        subject=subject,
+        severity=severity,
+        summary=summary,
+        evidence_json=json.dumps(evidence, default=_json_default),
+        parties=list(parties),
+        gtin=int(gtin) if gtin is not None else None,
+        lot_id=bytes(lot_id) if lot_id is not None else None,
+        sgtin_id=bytes(sgtin_id) if sgtin_id is not None else None,
+        unit_id=bytes(unit_id) if unit_id is not None else None,
+        severities=list(SEVERITIES),
+        keep=MAX_EVIDENCE,
+    )
+    return {"id": alert_id, "occurrences": occurrences, "created": occurrences == 1}
 
 
 # --------------------------------------------------------------------------- reading
-
-_COLUMNS = """
-a.id, a.rule, a.subject, a.status, a.severity, a.summary, a.evidence, a.parties, a.gtin, a.lot_id, a.sgtin_id,
-a.unit_id, a.occurrences, a.first_seen, a.last_seen, a.acknowledged_by, a.acknowledged_at, a.closed_by, a.closed_at,
-a.resolution, l.lot AS lot_number
-"""
-LIST = f"""
-SELECT {_COLUMNS}
-FROM alerts a LEFT JOIN lot_commissions l ON l.lot_id = a.lot_id
-WHERE a.id < %(before)s
-  AND (%(status)s::text IS NULL OR a.status = %(status)s::text)
-  AND (%(rule)s::text IS NULL OR a.rule = %(rule)s::text)
-  AND (%(org)s::bigint IS NULL OR a.parties @> ARRAY[%(org)s::bigint] OR {access_db.ALERT_MANUFACTURED_BY})
-ORDER BY a.id DESC
-LIMIT %(n)s
-"""
-GET = f"SELECT {_COLUMNS} FROM alerts a LEFT JOIN lot_commissions l ON l.lot_id = a.lot_id WHERE a.id = %s"
-LOCK = "SELECT id, rule, status, parties, gtin, lot_id, sgtin_id, unit_id FROM alerts WHERE id = %s FOR UPDATE"
-ACKNOWLEDGE = """
-UPDATE alerts SET status = 'acknowledged', acknowledged_by = %(org)s, acknowledged_at = now(),
-       evidence = CASE WHEN %(note)s::text IS NULL THEN evidence
-                       ELSE evidence || jsonb_build_array(jsonb_build_object(
-                            'acknowledgement', %(note)s::text, 'by', %(org)s::bigint, 'at', now()))
-                  END
-WHERE id = %(id)s
-"""
-CLOSE = """
-UPDATE alerts SET status = 'closed', closed_by = %(org)s, closed_at = now(), resolution = %(resolution)s
-WHERE id = %(id)s
-"""
-ORGANISATIONS = "SELECT id, name, gln FROM organisations WHERE id = ANY(%s)"
 
 
 def list_alerts(
@@ -202,15 +147,15 @@ def list_alerts(
     """Alerts, newest first; organisation_id None (a regulator) sees all, else those naming it and
     those about what `account` manufactured (access.alert_scope gives both).
     Returns the page and the id to continue before (None on the last page)."""
-    params = {
-        "before": before if before is not None else MAX_ID,
-        "status": status,
-        "rule": rule,
-        "org": organisation_id,
-        "me": account,
-        "n": limit + 1,
-    }
-    rows = fetch_all(conn, LIST, params)
+    rows = alerts_db.list_alerts(
+        conn,
+        before=before if before is not None else MAX_ID,
+        status=status,
+        rule=rule,
+        organisation_id=organisation_id,
+        limit=limit + 1,
+        account=account,
+    )
     page = rows[:limit]
     return page, page[-1]["id"] if len(rows) > limit else None
 
@@ -227,7 +172,7 @@ def _visible(conn, row: dict, organisation_id: int | None, account: bytes | None
 
 def get_alert(conn, alert_id: int, organisation_id: int | None, account: bytes | None = None) -> dict:
     """One alert; NotFound when it does not exist or the organisation may not see it."""
-    row = fetch_one(conn, GET, (alert_id,)) if 0 < alert_id <= MAX_ID else None
+    row = alerts_db.get(conn, alert_id) if 0 < alert_id <= MAX_ID else None
     if row is None or not _visible(conn, row, organisation_id, account):
         raise NotFound(f"alert {alert_id}")
     return row
@@ -235,7 +180,7 @@ def get_alert(conn, alert_id: int, organisation_id: int | None, account: bytes |
 
 def _transition(conn, alert_id: int, target: str, organisation_id: int, regulator: bool,
                 account: bytes | None = None) -> dict:  # fmt: skip
-    row = fetch_one(conn, LOCK, (alert_id,)) if 0 < alert_id <= MAX_ID else None
+    row = alerts_db.lock(conn, alert_id) if 0 < alert_id <= MAX_ID else None
     if row is None or not _visible(conn, row, None if regulator else organisation_id, account):
         raise NotFound(f"alert {alert_id}")
     if (row["status"], target) not in TRANSITIONS:
@@ -248,8 +193,7 @@ def acknowledge(conn, alert_id: int, organisation_id: int, regulator: bool, note
     """open → acknowledged, by `organisation_id` (a regulator, or whoever may see the alert: a party of
     it, the manufacturer of what it is about). The note, if any, is kept with the evidence."""
     _transition(conn, alert_id, "acknowledged", organisation_id, regulator, account)
-    with conn.cursor() as cur:
-        cur.execute(ACKNOWLEDGE, {"id": alert_id, "org": organisation_id, "note": note})
+    alerts_db.mark_acknowledged(conn, alert_id, organisation_id, note)
     return get_alert(conn, alert_id, None)
 
 
@@ -260,16 +204,12 @@ def close(conn, alert_id: int, organisation_id: int, regulator: bool, resolution
     if not resolution or not resolution.strip():
         raise ValueError("a resolution is required to close an alert")
     _transition(conn, alert_id, "closed", organisation_id, regulator, account)
-    if not regulator and not (fetch_one(conn, IS_MANUFACTURER, (organisation_id,)) or {}).get("yes"):
+    if not regulator and not organisations_db.has_role(conn, organisation_id, "manufacturer"):
         raise ClosureRefused(alert_id)
-    with conn.cursor() as cur:
-        cur.execute(CLOSE, {"id": alert_id, "org": organisation_id, "resolution": resolution.strip()})
+    alerts_db.mark_closed(conn, alert_id, organisation_id, resolution.strip())
     return get_alert(conn, alert_id, None)
 
 
 def organisations(conn, ids) -> dict[int, dict]:
     """organisation id -> {id, name, gln}."""
-    wanted = sorted({int(i) for i in ids if i is not None})
-    if not wanted:
-        return {}
-    return {r["id"]: r for r in fetch_all(conn, ORGANISATIONS, (wanted,))}
+    return organisations_db.names(conn, ids)

@@ -1,4 +1,4 @@
-"""Organisations and their API keys: the data layer and the rules (no Flask here).
+"""Organisations and their API keys: the rules (no Flask here); their SQL is app/db/organisations.py.
 
 Keys look like ``pt_<prefix>_<secret>``: the 10-character prefix is public (it names the key in
 listings and logs), the secret is 43 url-safe characters from `secrets`. Only SHA-256 of the
@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import psycopg2
 
-from app.db import fetch_all, fetch_one
+from app.db import organisations as organisations_db
 from app.errors import PharmatrackError
 
 ROLES = ("manufacturer", "distributor", "dispenser", "regulator")
@@ -45,24 +45,6 @@ class Principal:
         return any(r in self.roles for r in roles)
 
 
-INSERT_ORG = """
-INSERT INTO organisations (name, gln, account, roles) VALUES (%s, %s, %s, %s) RETURNING id
-"""
-INSERT_KEY = """
-INSERT INTO api_keys (organisation_id, prefix, secret_sha256, label) VALUES (%s, %s, %s, %s)
-"""
-ORG_BY_GLN = "SELECT id, name, gln, account, roles, suspended_at FROM organisations WHERE gln = %s"
-LIST_ORGS = "SELECT id, name, gln, account, roles, suspended_at FROM organisations ORDER BY name"
-KEY_LOOKUP = """
-SELECT k.id, k.secret_sha256, k.revoked_at, o.id AS organisation_id, o.name, o.gln, o.account, o.roles,
-       o.suspended_at
-FROM api_keys k JOIN organisations o ON o.id = k.organisation_id
-WHERE k.prefix = %s
-"""
-TOUCH_KEY = "UPDATE api_keys SET last_used_at = now() WHERE id = %s AND (last_used_at IS NULL OR last_used_at < now() - interval '1 minute')"
-REVOKE_KEY = "UPDATE api_keys SET revoked_at = now() WHERE prefix = %s AND revoked_at IS NULL"
-
-
 def _gln(gln: str) -> str:
     from app.gs1 import GS1Error, parse_gln
 
@@ -88,20 +70,19 @@ def add_organisation(conn, name: str, gln: str, account: str, roles: list[str]) 
             "roles", f"must be one or more of {', '.join(ROLES)}" + (f"; unknown: {unknown}" if unknown else "")
         )
     try:
-        with conn.cursor() as cur:
-            cur.execute(INSERT_ORG, (name, _gln(gln), _account(account), sorted(set(roles))))
-            return cur.fetchone()[0]
+        return organisations_db.insert_organisation(conn, name, _gln(gln), _account(account), sorted(set(roles)))
     except psycopg2.errors.UniqueViolation as exc:
         field = "gln" if "gln" in str(exc) else "account"
         raise OrgError(field, "is already registered to another organisation") from None
 
 
 def organisation_by_gln(conn, gln: str) -> dict | None:
-    return fetch_one(conn, ORG_BY_GLN, (_gln(gln),))
+    """{id, name, gln, account, roles, suspended_at}; OrgError for a malformed GLN."""
+    return organisations_db.by_gln(conn, _gln(gln))
 
 
 def list_organisations(conn) -> list[dict]:
-    return fetch_all(conn, LIST_ORGS)
+    return organisations_db.list_organisations(conn)
 
 
 def _digest(key: str) -> bytes:
@@ -118,15 +99,12 @@ def create_key(conn, gln: str, label: str) -> str:
         raise OrgError("label", "must be 1 to 200 characters")
     prefix = "".join(secrets.choice(_PREFIX_ALPHABET) for _ in range(10))
     key = f"pt_{prefix}_{secrets.token_urlsafe(32)}"
-    with conn.cursor() as cur:
-        cur.execute(INSERT_KEY, (org["id"], prefix, _digest(key), label))
+    organisations_db.insert_key(conn, org["id"], prefix, _digest(key), label)
     return key
 
 
 def revoke_key(conn, prefix: str) -> bool:
-    with conn.cursor() as cur:
-        cur.execute(REVOKE_KEY, (prefix,))
-        return cur.rowcount == 1
+    return organisations_db.revoke_key(conn, prefix)
 
 
 def authenticate(conn, key: str) -> Principal | None:
@@ -135,18 +113,17 @@ def authenticate(conn, key: str) -> Principal | None:
     match = KEY_RE.fullmatch(key or "")
     if match is None:
         return None
-    row = fetch_one(conn, KEY_LOOKUP, (match.group(1),))
-    if row is None or not hmac.compare_digest(bytes(row["secret_sha256"]), _digest(key)):
+    row = organisations_db.key_by_prefix(conn, match.group(1))
+    if row is None or not hmac.compare_digest(row.secret_sha256, _digest(key)):
         return None
-    if row["revoked_at"] is not None or row["suspended_at"] is not None:
+    if row.revoked or row.suspended:
         return None
-    with conn.cursor() as cur:
-        cur.execute(TOUCH_KEY, (row["id"],))
+    organisations_db.touch_key(conn, row.key_id)
     return Principal(
-        organisation_id=row["organisation_id"],
-        name=row["name"],
-        gln=row["gln"],
-        account="0x" + bytes(row["account"]).hex(),
-        roles=tuple(row["roles"]),
+        organisation_id=row.organisation_id,
+        name=row.name,
+        gln=row.gln,
+        account="0x" + row.account.hex(),
+        roles=row.roles,
         key_prefix=match.group(1),
     )

@@ -17,27 +17,11 @@ from datetime import date
 
 import sha3  # safe-pysha3: keccak-256 in C, ~0.5 µs a hash against ~3.4 µs for pycryptodome's ctypes binding
 
-from app.db.copy import copy_rows
+from app.db import serials as serials_db
 from app.ids import gtin_number, lgtin_id
 
 NODE = 32
 MAX_TEXT_KEY = 20  # AI 21 (serial): as app.ids
-
-STORE_TREE = """
-INSERT INTO lot_trees (lot_id, nodes) VALUES (%s, %s)
-ON CONFLICT (lot_id) DO UPDATE SET nodes = EXCLUDED.nodes
-"""
-
-# n from the tree's size (2n - 1 nodes): length() of an uncompressed EXTERNAL value reads only its
-# TOAST pointer, and lot_proof() reads only the chunks that hold the proof's nodes.
-PROOF = """
-SELECT t.n, CASE WHEN %(leaf)s < t.n THEN lot_proof(t.lot_id, t.n, %(leaf)s) END AS proof
-FROM (SELECT lot_id, (length(nodes) / 32 + 1) / 2 AS n FROM lot_trees WHERE lot_id = %(lot)s) t
-"""
-
-COMMISSION_COLUMNS = ("lot_id", "gtin", "lot", "expiry", "serial_count", "serials_root", "organisation_id")
-SERIAL_COLUMNS = ("lot_id", "leaf_index", "serial", "sgtin_id")
-TREE_COLUMNS = ("lot_id", "nodes")
 
 
 def keccak(data: bytes) -> bytes:
@@ -112,8 +96,7 @@ def store_tree(conn, lot_id: bytes, sgtin_ids: Sequence[bytes], nodes: bytes | N
     transaction; replaces a stored one. Returns its root, for the caller to check against the root it
     commits on chain."""
     nodes = tree_nodes(sgtin_ids) if nodes is None else nodes
-    with conn.cursor() as cur:
-        cur.execute(STORE_TREE, (bytes(lot_id), nodes))
+    serials_db.store_tree(conn, bytes(lot_id), nodes)
     return root_of(nodes)
 
 
@@ -123,16 +106,14 @@ def proof(conn, lot_id: bytes, leaf_index: int) -> list[bytes] | None:
     ``lot_proof()``. None when the lot has no stored tree; IndexError when the lot has no such leaf."""
     if leaf_index < 0:
         raise IndexError(f"leaf index {leaf_index} is negative")
-    with conn.cursor() as cur:
-        cur.execute(PROOF, {"lot": bytes(lot_id), "leaf": leaf_index})
-        row = cur.fetchone()
-    if row is None:
+    found = serials_db.proof_slice(conn, bytes(lot_id), leaf_index)
+    if found is None:
         return None
-    n, siblings = row
+    n, siblings = found
     if leaf_index >= n:
         raise IndexError(f"leaf index {leaf_index} is not in a lot of {n} serials")
     # lot_proof() answers NULL, not an empty array, for a one-serial lot: its root is its leaf.
-    return [bytes(s) for s in siblings] if siblings is not None else []
+    return siblings if siblings is not None else []
 
 
 # -- bulk loading ---------------------------------------------------------------------------
@@ -181,7 +162,5 @@ def bulk_load(conn, lots: Iterable[LotSerials]) -> int:
                             lot.organisation_id))  # fmt: skip
         serials.extend((lot_id, i, s, sid) for i, (s, sid) in enumerate(zip(lot.serials, lot.sgtin_ids, strict=True)))
         trees.append((lot_id, lot.nodes))
-    copy_rows(conn, "lot_commissions", COMMISSION_COLUMNS, commissions)
-    copy_rows(conn, "lot_serials", SERIAL_COLUMNS, serials)
-    copy_rows(conn, "lot_trees", TREE_COLUMNS, trees)
+    serials_db.copy_lots(conn, commissions, serials, trees)
     return len(serials)

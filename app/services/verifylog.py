@@ -27,20 +27,16 @@ import psycopg2
 import psycopg2.errors
 
 from app.db import Database
-from app.db.copy import copy_rows
+from app.db import verifications as verifications_db
 from app.errors import ServiceUnavailable
 
 log = logging.getLogger(__name__)
 
-COLUMNS = ("at", "organisation_id", "requester_gln", "channel", "code", "gtin", "serial", "lot", "expiry",
-           "sgtin_id", "unit_id", "verdict", "reasons", "corr_uuid", "context")  # fmt: skip
+COLUMNS = verifications_db.COLUMNS
 BATCH = 1000
 MONTHS_AHEAD = 3
 MAINTAIN_SECONDS = 3600.0
 MAINTAIN_RETRY_SECONDS = 60.0
-MAKE_MONTHS = "SELECT verification_months(now(), now() + %s * interval '1 month')"
-# keep the current month and the `retention` months before it
-DROP_MONTHS = "SELECT drop_verification_months(date_trunc('month', now()) - %s * interval '1 month')"
 
 
 class VerificationLog:
@@ -93,7 +89,7 @@ class VerificationLog:
                     return written
                 try:
                     with self.db.connection() as conn:
-                        copy_rows(conn, "verifications", COLUMNS, [_stamped(r) for r in batch])
+                        verifications_db.copy_verifications(conn, [_stamped(r) for r in batch])
                 except psycopg2.DataError:
                     written += self._one_by_one(batch)  # a row Postgres refuses must not block the rest
                     continue
@@ -111,14 +107,8 @@ class VerificationLog:
     def maintain(self) -> tuple[int, int]:
         """Create the monthly tables up to MONTHS_AHEAD months from now, and drop those past the
         retention; returns (made, dropped). Workers serialise on an advisory lock."""
-        with self.db.connection() as conn, conn.cursor() as cur:
-            cur.execute("SELECT pg_advisory_xact_lock(hashtext('pharmatrack.verification_months'))")
-            cur.execute(MAKE_MONTHS, (MONTHS_AHEAD,))
-            made = cur.fetchone()[0]
-            dropped = 0
-            if self.retention_months > 0:
-                cur.execute(DROP_MONTHS, (self.retention_months,))
-                dropped = cur.fetchone()[0]
+        with self.db.connection() as conn:
+            made, dropped = verifications_db.maintain_months(conn, MONTHS_AHEAD, self.retention_months)
         if made or dropped:
             log.info("verification log: %d month table(s) made, %d dropped (retention %d months)", made, dropped,
                      self.retention_months)  # fmt: skip
@@ -139,7 +129,7 @@ class VerificationLog:
         for i, values in enumerate(batch):
             try:
                 with self.db.connection() as conn:
-                    copy_rows(conn, "verifications", COLUMNS, [_stamped(values)])
+                    verifications_db.copy_verifications(conn, [_stamped(values)])
                 written += 1
             except psycopg2.DataError as exc:
                 kept = {c: v for c, v in zip(COLUMNS, values, strict=True) if c in ("channel", "organisation_id")}

@@ -19,6 +19,7 @@ import psycopg2
 from psycopg2.extras import execute_values
 from web3 import Web3
 
+from app.db import verifications as verifications_db
 from app.errors import PharmatrackError
 from app.gs1 import Pack, to_element_string
 from app.ids import lgtin_id, sgtin_id, sscc_id
@@ -482,11 +483,6 @@ def request_digest(action: str, raw: bytes) -> bytes:
 
 
 SIGHTED = re.compile(r"^(units|packs)\[(\d+)\]$")
-SIGHTING = """
-INSERT INTO verifications (organisation_id, requester_gln, channel, code, gtin, serial, lot, sgtin_id, unit_id,
-                           verdict, reasons)
-VALUES (%s, %s, 'scan', %s, %s, %s, %s, %s, %s, 'refused', %s)
-"""
 
 
 def record_sighting(conn, principal: Principal, body: dict, refused: Rejected) -> None:
@@ -507,8 +503,7 @@ def record_sighting(conn, principal: Principal, body: dict, refused: Rejected) -
         )
     else:
         values = (item, None, None, None, None, sscc_id(item))
-    with conn.cursor() as cur:
-        cur.execute(SIGHTING, (principal.organisation_id, int(principal.gln), *values, [refused.rule]))
+    verifications_db.insert_refused_scan(conn, principal.organisation_id, int(principal.gln), values, [refused.rule])
     conn.commit()
 
 

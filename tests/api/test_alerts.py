@@ -6,8 +6,8 @@ parties and their API keys are the module's world (tests/api/test_regulator.py).
 
 from __future__ import annotations
 
+import itertools
 import threading
-import uuid
 from datetime import UTC, datetime
 
 import pytest
@@ -47,11 +47,19 @@ def row(world: World, alert_id: int) -> dict:
         return fetch_one(conn, "SELECT * FROM alerts WHERE id = %s", (alert_id,))
 
 
+_RULES = itertools.cycle(alerts.RULES)
+
+
+@pytest.fixture(autouse=True)
+def no_alerts(mworld: World):
+    """Each test starts with no alert, so that filters by rule see only its own."""
+    with mworld.db.connection() as conn, conn.cursor() as cur:
+        cur.execute("DELETE FROM alerts")
+
+
 def rule_name() -> str:
-    """A rule of this test's own (registered, as the detector registers its rules), so filters see only its alerts."""
-    name = f"test_rule_{uuid.uuid4().hex[:8]}"
-    alerts.register_rule(name)
-    return name
+    """A declared detection rule (alerts.RULES), another one at each call."""
+    return next(_RULES)
 
 
 def post(world: World, who: str, path: str, body=None):
@@ -109,6 +117,8 @@ def test_raise_alert_refuses_what_is_not_an_alert(mworld: World):
         raise_(mworld, rule_name(), "s", parties=["maker"])
     with pytest.raises(ValueError, match="non-empty"):
         raise_(mworld, "", "s")
+    with pytest.raises(ValueError, match="not a detection rule"):
+        raise_(mworld, "no_such_rule", "s")
 
 
 def test_concurrent_raises_never_open_two_live_alerts(mworld: World):

@@ -1,0 +1,66 @@
+"""A table has one writer: the module of app/db/ named for its family (docs/architecture.md, "The data
+layer"). These tables are checked: every statement or COPY that writes one of them is in its module."""
+
+from __future__ import annotations
+
+import ast
+import re
+from pathlib import Path
+
+import pytest
+
+APP = Path(__file__).resolve().parents[2] / "app"
+WRITERS = {
+    "verifications": "db/verifications.py",
+    "alerts": "db/alerts.py",
+    "organisations": "db/organisations.py",
+    "api_keys": "db/organisations.py",
+}
+
+
+def _writes(table: str) -> re.Pattern:
+    """A statement that writes `table`, or a COPY helper called with its name."""
+    name = re.escape(table)
+    return re.compile(
+        rf"(?:\bINSERT\s+INTO|\bUPDATE|\bDELETE\s+FROM|\bTRUNCATE(?:\s+TABLE)?|\bCOPY)\s+{name}\b"
+        rf"|copy_rows\(\s*\w+\s*,\s*['\"]{name}['\"]",
+        re.IGNORECASE,
+    )
+
+
+def _strings(path: Path) -> list[str]:
+    """The string literals of a module (SQL lives in them) and, for the COPY helpers, its source lines
+    that call copy_rows."""
+    source = path.read_text()
+    found = [n.value for n in ast.walk(ast.parse(source)) if isinstance(n, ast.Constant) and isinstance(n.value, str)]
+    return found + [line for line in source.splitlines() if "copy_rows(" in line]
+
+
+def writers_of(table: str, root: Path = APP) -> list[str]:
+    pattern = _writes(table)
+    return sorted(
+        str(path.relative_to(root)) for path in root.rglob("*.py") if any(pattern.search(s) for s in _strings(path))
+    )
+
+
+@pytest.mark.parametrize(("table", "module"), sorted(WRITERS.items()))
+def test_one_module_writes_the_table(table, module):
+    assert writers_of(table) == [module]
+
+
+def test_a_second_writer_would_be_found(tmp_path):
+    """The check is not vacuous: each kind of write, in any module, is found; a read is not."""
+    (tmp_path / "db").mkdir()
+    (tmp_path / "db" / "verifications.py").write_text('X = "INSERT INTO verifications (a) VALUES (%s)"\n')
+    (tmp_path / "reads.py").write_text('Q = "SELECT id FROM verifications WHERE NOT detected"\n')
+    assert writers_of("verifications", tmp_path) == ["db/verifications.py"]
+    for write in (
+        'Q = """\nupdate verifications SET detected = true"""',
+        "Q = 'DELETE FROM verifications WHERE id = %s'",
+        'Q = "truncate table verifications"',
+        'Q = "COPY verifications (at) FROM STDIN"',
+        'copy_rows(conn, "verifications", COLUMNS, rows)',
+    ):
+        (tmp_path / "other.py").write_text(write + "\n")
+        assert writers_of("verifications", tmp_path) == ["db/verifications.py", "other.py"], write
+    assert writers_of("verifications_2021_03", tmp_path) == []
