@@ -179,46 +179,53 @@ SELECT unit_id, sscc, kind FROM unit_status WHERE unit_id = ANY(%(ids)s::bytea[]
 """
 UNIT_EXISTS = "SELECT 1 FROM unit_status WHERE unit_id = %(u)s LIMIT 1"
 
-# The custody events of a unit and of every pallet it was put on, oldest first, with block times
-# (the rows app/services/custody.fold replays; its docstring describes them).
-CUSTODY_EVENTS = """
-WITH pallets AS (SELECT pallet_id FROM ev_pallet_packed WHERE case_ids @> ARRAY[$1::bytea]),
-units AS (SELECT $1::bytea AS u UNION SELECT pallet_id FROM pallets)
+# The custody events of units and of every pallet they were put on, oldest first, with block times
+# (the rows app/services/custody.fold replays; its docstring describes them). One text for one unit
+# ($1 bytea, verification's hot path) and for many ($1 bytea[], provenance).
+_CUSTODY_EVENTS = """
+WITH pallets AS (SELECT pallet_id FROM ev_pallet_packed WHERE {pallets_of}),
+units AS ({units} UNION SELECT pallet_id FROM pallets)
 SELECT e.*, b.timestamp AS at FROM (
     SELECT case_id AS unit, 'packed' AS kind, block_number, log_index, tx_hash, packer AS actor, NULL::bytea AS other,
-           sscc, lot_id, NULL::bytea AS sensor_id, NULL::integer AS value, NULL::integer AS min_temp,
-           NULL::integer AS max_temp, NULL::bigint AS time
-      FROM ev_case_packed WHERE case_id = $1
-    UNION ALL SELECT case_id, 'packed', block_number, log_index, tx_hash, packer, NULL, sscc, lot_id,
+           sscc, lot_id, NULL::bytea[] AS case_ids, NULL::bytea AS sensor_id, NULL::integer AS value,
+           NULL::integer AS min_temp, NULL::integer AS max_temp, NULL::bigint AS time
+      FROM ev_case_packed WHERE case_id {is_one}
+    UNION ALL SELECT case_id, 'packed', block_number, log_index, tx_hash, packer, NULL, sscc, lot_id, NULL,
            NULL, NULL, NULL, NULL, NULL
-      FROM ev_case_tree_packed WHERE case_id = $1
-    UNION ALL SELECT pallet_id, 'packed', block_number, log_index, tx_hash, packer, NULL, sscc, NULL,
+      FROM ev_case_tree_packed WHERE case_id {is_one}
+    UNION ALL SELECT pallet_id, 'packed', block_number, log_index, tx_hash, packer, NULL, sscc, NULL, case_ids,
            NULL, NULL, NULL, NULL, NULL
       FROM ev_pallet_packed WHERE pallet_id IN (SELECT u FROM units)
-    UNION ALL SELECT unit_id, 'shipped', block_number, log_index, tx_hash, from_org, to_org, NULL, NULL,
+    UNION ALL SELECT unit_id, 'shipped', block_number, log_index, tx_hash, from_org, to_org, NULL, NULL, NULL,
            NULL, NULL, NULL, NULL, NULL
       FROM ev_shipped WHERE unit_id IN (SELECT u FROM units)
-    UNION ALL SELECT unit_id, 'received', block_number, log_index, tx_hash, by, from_org, NULL, NULL,
+    UNION ALL SELECT unit_id, 'received', block_number, log_index, tx_hash, by, from_org, NULL, NULL, NULL,
            NULL, NULL, NULL, NULL, NULL
       FROM ev_received WHERE unit_id IN (SELECT u FROM units)
-    UNION ALL SELECT unit_id, 'refused', block_number, log_index, tx_hash, by, sender, NULL, NULL,
+    UNION ALL SELECT unit_id, 'refused', block_number, log_index, tx_hash, by, sender, NULL, NULL, NULL,
            NULL, NULL, NULL, NULL, NULL
       FROM ev_refused WHERE unit_id IN (SELECT u FROM units)
-    UNION ALL SELECT unit_id, 'unpacked', block_number, log_index, tx_hash, by, NULL, NULL, NULL,
+    UNION ALL SELECT unit_id, 'unpacked', block_number, log_index, tx_hash, by, NULL, NULL, NULL, NULL,
            NULL, NULL, NULL, NULL, NULL
       FROM ev_unpacked WHERE unit_id IN (SELECT u FROM units)
-    UNION ALL SELECT unit_id, 'quarantined', block_number, log_index, tx_hash, by, NULL, NULL, NULL,
+    UNION ALL SELECT unit_id, 'quarantined', block_number, log_index, tx_hash, by, NULL, NULL, NULL, NULL,
            NULL, NULL, NULL, NULL, NULL
       FROM ev_unit_quarantined WHERE unit_id IN (SELECT u FROM units)
-    UNION ALL SELECT unit_id, 'cleared', block_number, log_index, tx_hash, by, NULL, NULL, NULL,
+    UNION ALL SELECT unit_id, 'cleared', block_number, log_index, tx_hash, by, NULL, NULL, NULL, NULL,
            NULL, NULL, NULL, NULL, NULL
       FROM ev_unit_quarantine_cleared WHERE unit_id IN (SELECT u FROM units)
-    UNION ALL SELECT unit_id, 'excursion', block_number, log_index, tx_hash, NULL, NULL, NULL, NULL,
+    UNION ALL SELECT unit_id, 'excursion', block_number, log_index, tx_hash, NULL, NULL, NULL, NULL, NULL,
            sensor_id, value, min_temp, max_temp, time
       FROM ev_excursion_detected WHERE unit_id IN (SELECT u FROM units)
 ) e LEFT JOIN blocks b ON b.number = e.block_number
 ORDER BY e.block_number, e.log_index
 """
+CUSTODY_EVENTS = _CUSTODY_EVENTS.format(
+    pallets_of="case_ids @> ARRAY[$1::bytea]", units="SELECT $1::bytea AS u", is_one="= $1"
+)
+CUSTODY_EVENTS_OF = _CUSTODY_EVENTS.format(
+    pallets_of="case_ids && $1::bytea[]", units="SELECT unnest($1::bytea[]) AS u", is_one="= ANY($1::bytea[])"
+)
 
 
 def units(conn, unit_ids) -> dict[bytes, dict]:
@@ -239,10 +246,19 @@ def unit_exists(conn, unit_id: bytes) -> bool:
 def custody_events(conn, unit_id: bytes) -> list[dict]:
     """The custody events of a case or pallet and of every pallet it was ever put on, in chain order:
     dicts of unit, kind (packed, shipped, received, refused, unpacked, quarantined, cleared,
-    excursion), block_number, log_index, tx_hash, actor, other, sscc, lot_id, sensor_id, value,
-    min_temp, max_temp, time, at (block time). `actor` acted; `other` is the recipient of a shipment
-    and the sender of a receipt or refusal. A prepared statement (verification asks it per request)."""
+    excursion), block_number, log_index, tx_hash, actor, other, sscc, lot_id, case_ids (a pallet's,
+    on its `packed` row), sensor_id, value, min_temp, max_temp, time, at (block time). `actor` acted;
+    `other` is the recipient of a shipment and the sender of a receipt or refusal. A prepared
+    statement (verification asks it per request)."""
     return fetch_all_prepared(conn, "mirror_custody_events", CUSTODY_EVENTS, (unit_id,))
+
+
+def custody_events_of(conn, unit_ids: list[bytes]) -> list[dict]:
+    """custody_events for several units at once (rows of all of them, and of every pallet any of
+    them was put on, in chain order): app/services/custody.fold_many sorts them out."""
+    if not unit_ids:
+        return []
+    return fetch_all_prepared(conn, "mirror_custody_events_of", CUSTODY_EVENTS_OF, (list(unit_ids),))
 
 
 # --------------------------------------------------------------------------- packs

@@ -108,22 +108,7 @@ SELECT count(*) AS packs FROM (
     ORDER BY leaf_index, block_number DESC, log_index DESC
 ) latest WHERE kind = 'quarantined'
 """
-PALLETISATIONS = """
-SELECT p.pallet_id, p.sscc, p.packer, p.case_ids, p.block_number, p.log_index, b.timestamp
-FROM ev_pallet_packed p LEFT JOIN blocks b ON b.number = p.block_number
-WHERE p.case_ids && %(cases)s::bytea[]
-ORDER BY p.block_number, p.log_index
-"""
 PALLET_CASES = "SELECT case_ids FROM ev_pallet_packed WHERE pallet_id = %s"
-# What ends a case's stay on a pallet: the pallet unpacked, or the case shipped, unpacked or palletised again.
-STAY_ENDS = """
-SELECT 'unpacked' AS event, u.unit_id, u.block_number, u.log_index, b.timestamp
-FROM ev_unpacked u LEFT JOIN blocks b ON b.number = u.block_number
-WHERE u.unit_id = ANY(%(units)s::bytea[])
-UNION ALL SELECT 'shipped', s.unit_id, s.block_number, s.log_index, b.timestamp
-FROM ev_shipped s LEFT JOIN blocks b ON b.number = s.block_number
-WHERE s.unit_id = ANY(%(cases)s::bytea[])
-"""
 PALLET_MANUFACTURERS = """
 SELECT DISTINCT l.manufacturer
 FROM ev_pallet_packed p
@@ -210,21 +195,10 @@ def lot_packs_quarantined(conn, lot_id: bytes) -> int:
     return fetch_one(conn, LOT_PACKS_QUARANTINED, {"lot": lot_id})["packs"]
 
 
-def palletisations(conn, case_ids: list[bytes]) -> list[dict]:
-    """Every pallet packed with any of these cases, in chain order (pallet_id, sscc, packer, case_ids,
-    block_number, log_index, timestamp)."""
-    return fetch_all(conn, PALLETISATIONS, {"cases": case_ids})
-
-
 def pallet_cases(conn, pallet_id: bytes) -> list[bytes]:
     """The cases a pallet was packed with ([] for an unknown pallet)."""
     row = fetch_one(conn, PALLET_CASES, (pallet_id,))
     return [] if row is None else [bytes(c) for c in row["case_ids"]]
-
-
-def stay_ends(conn, units: list[bytes], cases: list[bytes]) -> list[dict]:
-    """The unpackings of `units` and the shipments of `cases` (event, unit_id, position, timestamp)."""
-    return fetch_all(conn, STAY_ENDS, {"units": units, "cases": cases})
 
 
 def pallet_manufacturers(conn, pallet_id: bytes) -> set[bytes]:

@@ -9,12 +9,17 @@ API (stable)
 ``fold(unit_id, rows) -> Custody | None``
     `rows`: ``app.db.mirror.custody_events(conn, unit_id)``, the events of the unit and of every
     pallet it was ever put on, in chain order, as dicts with keys unit, kind, block_number,
-    log_index, tx_hash, actor, other, sscc, lot_id, sensor_id, value, min_temp, max_temp, time, at
+    log_index, tx_hash, actor, other, sscc, lot_id, case_ids, sensor_id, value, min_temp, max_temp,
+    time, at
     (kind: packed, shipped, received, refused, unpacked, quarantined, cleared, excursion; `other` is
     the recipient of a shipment, the sender of a receipt or refusal). None if the unit was never
-    packed. Rows of other units than these are ignored.
+    packed. Rows of other units than these are ignored; so is the `packed` row of a pallet whose
+    `case_ids` (when given) do not list the unit.
 ``unit_state(conn, unit_id) -> Custody | None``
     The two together (one query).
+``fold_many(unit_ids, rows) -> dict[bytes, Custody | None]``
+    `rows`: ``app.db.mirror.custody_events_of(conn, unit_ids)``; each unit folded from its own rows
+    and those of the pallets that list it (the `case_ids` of a pallet's `packed` row).
 ``pack_state(rows) -> PackState``
     `rows`: ``app.db.mirror.pack_events(conn, lot_id, index)`` (keys kind, container_id, actor,
     block_number, log_index); the contract's `packState`, plus the case and who ended the pack.
@@ -192,6 +197,8 @@ class _Fold:
         if self.state is None:
             return  # events of an id never packed (cannot happen on chain)
         if kind == "packed":
+            if row.get("case_ids") is not None and self.unit_id not in {bytes(c) for c in row["case_ids"]}:
+                return  # another unit's pallet (rows of several units)
             self._palletised(unit, row, actor)
         elif own:
             self._own(kind, row, actor, other)
@@ -330,6 +337,26 @@ def fold(unit_id: bytes, rows: list[dict]) -> Custody | None:
     for row in rows:
         replay.apply(row)
     return replay.result()
+
+
+def fold_many(unit_ids, rows: list[dict]) -> dict[bytes, Custody | None]:
+    """Fold each of `unit_ids` from rows of several units (module docstring)."""
+    wanted = {bytes(u) for u in unit_ids}
+    pallets_of: dict[bytes, set[bytes]] = {u: set() for u in wanted}
+    for row in rows:
+        if row["kind"] == "packed" and row.get("case_ids") is not None:
+            for case_id in map(bytes, row["case_ids"]):
+                if case_id in pallets_of:
+                    pallets_of[case_id].add(bytes(row["unit"]))
+    by_unit: dict[bytes, list[dict]] = {}
+    for row in rows:
+        by_unit.setdefault(bytes(row["unit"]), []).append(row)
+    out = {}
+    for unit_id in wanted:
+        mine = [r for u in (unit_id, *pallets_of[unit_id]) for r in by_unit.get(u, [])]
+        mine.sort(key=_position)
+        out[unit_id] = fold(unit_id, mine)
+    return out
 
 
 def unit_state(conn, unit_id: bytes) -> Custody | None:

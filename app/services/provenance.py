@@ -11,6 +11,11 @@ Each answer has
 - a cold-chain summary of the readings recorded on the units that held it, and the excursions the
   contract flagged on them.
 
+A case's stays on pallets, and the pallets' events while it sat on them, come from the one custody fold
+(app/services/custody.fold_many over app/db/mirror.custody_events_of), the replay the write pre-checks and
+verification use; the rest of the timeline (lot events, the units' own events with their pack counts, the
+pack-set events) is read as it is shown (app/db/provenance.py).
+
 What each timeline holds:
 - pack: its lot's commissioning, recall and quarantines; its case's events; while the case sat on a pallet,
   that pallet's events; and the pack's own pack-set events (dispensed, destroyed, quarantined, cleared);
@@ -27,7 +32,6 @@ anyone else nothing (the API answers 403).
 
 from __future__ import annotations
 
-from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import ROUND_HALF_UP, Decimal
@@ -38,7 +42,7 @@ from app.db import mirror
 from app.db import provenance as reads
 from app.errors import NotFound
 from app.ids import lgtin_id, sgtin_id, sscc_id, unpack_readings
-from app.services import access, mkt
+from app.services import access, custody, mkt
 from app.services.orgs import Principal
 
 ZERO_ID = bytes(32)
@@ -77,21 +81,6 @@ class Lot:
     expiry: date | None
     serial_count: int
     manufacturer: bytes
-
-
-@dataclass(frozen=True)
-class Stay:
-    """A case on a pallet, from its palletisation until `end` (None: still on it)."""
-
-    case_id: bytes
-    pallet_id: bytes
-    pallet_sscc: str
-    packer: bytes
-    start: Position
-    start_time: datetime | None
-    end: Position | None = None
-    end_time: datetime | None = None
-    end_event: str | None = None
 
 
 @dataclass
@@ -247,9 +236,10 @@ def unit_provenance(conn, sscc: str) -> Provenance:
         prov.timeline += _unit_events(conn, unit_id, ref)
         case_ids = reads.pallet_cases(conn, unit_id)
         case_refs = {bytes(r["case_id"]): _unit_ref("case", r["sscc"]) for r in reads.case_ssccs(conn, case_ids)}
-        for stay in _stays(conn, case_ids):
-            if stay.pallet_id == unit_id:
-                prov.containment.append(_stay_containment(stay, case_refs[stay.case_id], ref))
+        for case_id, state in _custody(conn, case_ids).items():
+            for stay in state.stays:
+                if stay.pallet_id == unit_id:
+                    prov.containment.append(_stay_containment(stay, case_refs[case_id], ref))
         _finish(conn, prov, units)
         return prov
     lot = _lot(conn, bytes(origin["lot_id"]))
@@ -334,44 +324,42 @@ def _unit_events(conn, unit_id: bytes, ref: dict, after: Position | None = None,
 def _add_pallets(conn, prov: Provenance, cases: dict[bytes, dict], units: dict[bytes, dict], timeline=True):
     """The pallets `cases` sat on: containment, and (with `timeline`) each pallet's events during the stay.
     Adds the pallets to `units` (whose readings count)."""
-    for stay in _stays(conn, list(cases)):
-        pallet_ref = _unit_ref("pallet", stay.pallet_sscc)
-        units[stay.pallet_id] = pallet_ref
-        prov.containment.append(_stay_containment(stay, cases[stay.case_id], pallet_ref))
-        if timeline:  # the palletisation itself is already on the case's timeline
-            prov.timeline += _unit_events(conn, stay.pallet_id, pallet_ref, after=stay.start, until=stay.end)
+    for case_id, state in _custody(conn, list(cases)).items():
+        pallet_refs = {}
+        for stay in state.stays:
+            pallet_refs[stay.pallet_id] = _unit_ref("pallet", stay.pallet_sscc)
+            units[stay.pallet_id] = pallet_refs[stay.pallet_id]
+            prov.containment.append(_stay_containment(stay, cases[case_id], pallet_refs[stay.pallet_id]))
+        if timeline:  # the pallets' events while the case sat on them (its palletisation is its own event)
+            prov.timeline += [
+                _step_entry(step, pallet_refs[step.unit])
+                for step in state.path
+                if step.unit != case_id and step.event != "packed"
+            ]
 
 
-def _stays(conn, case_ids: list[bytes]) -> list[Stay]:
-    """Every stay of these cases on a pallet, in chain order."""
+def _custody(conn, case_ids: list[bytes]) -> dict[bytes, custody.Custody]:
+    """The custody fold of each of these cases (app/services/custody.py: its stays on pallets, and the
+    events of those pallets while it sat on them), in one query."""
     if not case_ids:
-        return []
-    wanted = set(case_ids)
-    rows = reads.palletisations(conn, case_ids)
-    pallets = list({bytes(r["pallet_id"]) for r in rows})
-    ends: dict[bytes, list[tuple[Position, str, datetime | None]]] = defaultdict(list)
-    for row in reads.stay_ends(conn, pallets + case_ids, case_ids):
-        unit = bytes(row["unit_id"])
-        event = f"{'case' if unit in wanted else 'pallet'}_{row['event']}"
-        ends[unit].append(((row["block_number"], row["log_index"]), event, _utc(row["timestamp"])))
-    for row in rows:
-        for case_id in map(bytes, row["case_ids"]):
-            if case_id in wanted:
-                position = (row["block_number"], row["log_index"])
-                ends[case_id].append((position, "case_palletised", _utc(row["timestamp"])))
-    stays = []
-    for row in rows:
-        start, pallet_id = (row["block_number"], row["log_index"]), bytes(row["pallet_id"])
-        for case_id in map(bytes, row["case_ids"]):
-            if case_id not in wanted:
-                continue
-            later = [e for e in ends[pallet_id] + ends[case_id] if e[0] > start]
-            end, end_event, end_time = min(later, default=(None, None, None), key=lambda e: e[0])
-            stays.append(
-                Stay(case_id, pallet_id, f"{int(row['sscc']):018d}", bytes(row["packer"]), start,
-                     _utc(row["timestamp"]), end, end_time, end_event)
-            )  # fmt: skip
-    return stays
+        return {}
+    folded = custody.fold_many(case_ids, mirror.custody_events_of(conn, case_ids))
+    return {case_id: state for case_id, state in folded.items() if state is not None}
+
+
+def _step_entry(step: custody.Step, ref: dict) -> Entry:
+    handoff = step.event in ("shipped", "received", "refused")
+    return Entry(
+        event=step.event,
+        subject=ref,
+        block_number=step.block_number,
+        log_index=step.log_index,
+        tx_hash=step.tx_hash,
+        time=_utc(step.at),
+        actor=step.actor,
+        sender=step.sender if handoff else None,
+        recipient=step.recipient if handoff else None,
+    )
 
 
 def _containment(unit: dict, container: dict, since: Position, since_time) -> dict:
@@ -386,10 +374,10 @@ def _containment(unit: dict, container: dict, since: Position, since_time) -> di
     }
 
 
-def _stay_containment(stay: Stay, case_ref: dict, pallet_ref: dict) -> dict:
+def _stay_containment(stay: custody.Stay, case_ref: dict, pallet_ref: dict) -> dict:
     out = _containment(case_ref, pallet_ref, stay.start, stay.start_time)
     if stay.end is not None:
-        out["until"] = {"block_number": stay.end[0], "time": stay.end_time, "event": stay.end_event}
+        out["until"] = {"block_number": stay.end[0], "time": _utc(stay.end_time), "event": stay.end_event}
         out["_until"] = tuple(stay.end)
     return out
 

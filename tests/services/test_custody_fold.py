@@ -216,6 +216,10 @@ def compare(conn, chain: Chain, lot_id: bytes, units: list[bytes]) -> set[tuple]
         assert mine.container_quarantined == bool(mine.container and chain.info(mine.container)["quarantined"])
         seen.add((mine.kind, mine.in_transit, mine.quarantined, mine.unpacked, mine.container is not None,
                   mine.excursion))  # fmt: skip
+    # the batch fold (provenance) gives each unit the same state as the fold of that unit alone
+    assert custody.fold_many(units, mirror.custody_events_of(conn, units)) == {
+        u: custody.unit_state(conn, u) for u in units
+    }
     states = chain.pack_states(lot_id)
     for index, (allocated, dispensed, destroyed, quarantined) in enumerate(states):
         mine = custody.pack_state(mirror.pack_events(conn, lot_id, index))
