@@ -105,6 +105,7 @@ def index(once: bool, verify: bool, reset_on_new_chain: bool):
     from app.chain.web3factory import connect
     from app.chain.window import AdaptiveWindow
     from app.db import Database
+    from app.db import indexer as db_indexer
     from app.indexer.core import Indexer
     from app.indexer.progress import Progress
     from app.indexer.registry import specs_for
@@ -126,12 +127,11 @@ def index(once: bool, verify: bool, reset_on_new_chain: bool):
             reorg_limit=settings.indexer_reorg_limit,
             reset_on_new_chain=reset_on_new_chain,
             window=AdaptiveWindow(size=settings.indexer_window, maximum=max(settings.indexer_window, 50_000)),
+            **stack.indexer_hooks(),
         )
         with db.connection() as conn:
-            from app.indexer import store
-
-            cursor = store.read_cursor(conn)
-        progress = Progress(indexer.safe_head(), cursor["block_number"] if cursor else deployment.start_block)
+            cursor = db_indexer.read_cursor(conn)
+        progress = Progress(indexer.safe_head(), cursor.block_number if cursor else deployment.start_block)
         try:
             if once:
                 blocks = 0

@@ -9,6 +9,7 @@ from prometheus_client import CONTENT_TYPE_LATEST
 
 from app.api.auth import public
 from app.services import metrics
+from app.services.supervision import read_status
 
 blp = Blueprint("metrics", __name__, description="Operational metrics")
 
@@ -20,7 +21,6 @@ class Metrics(MethodView):
     def get(self):
         """Prometheus metrics: chain head, indexer cursor and lag, mirror sizes (public: operational only)."""
         from app import __version__
-        from app.stack import read_status
 
         ext = current_app.extensions["pharmatrack"]
         supervisor = read_status(ext.settings.data_dir)  # written by `up`, if it runs this stack
