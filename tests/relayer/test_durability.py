@@ -17,10 +17,19 @@ from web3 import Web3
 from app import create_app
 from app.chain.web3factory import make_web3
 from app.ids import sscc_id
+from app.indexer.core import Indexer
 from app.relayer.core import Relayer
+from app.stack import indexer_hooks
 from tests.world import World
 
 from .proxy import Proxy, postgres_target
+
+
+def _follow_the_mirror(world: World) -> None:
+    """The indexer as every starter builds it (app.stack.indexer_hooks): a rollback reopens the relayer's
+    confirmations in the removed blocks (the relayer's hook; the indexer never writes its tables)."""
+    i = world.indexer
+    world.indexer = Indexer(i.db, i.chain, i.deployment, i.specs, reorg_limit=i.reorg_limit, **indexer_hooks())
 
 
 def _readings(world: World, unit: str, sensor: str):
@@ -220,6 +229,7 @@ def test_a_reorg_that_drops_a_confirmed_write_puts_it_back_and_it_lands_once(wor
     branch): the indexer rolls the mirror back, the operation is submitted again, the relayer sends
     the recorded transaction again (same nonce) and it is confirmed in the new branch, applied once.
     recordReadings is not idempotent on chain, so a second application would show as a second event."""
+    _follow_the_mirror(world)
     snapshot = w3.provider.make_request("evm_snapshot", [])["result"]
     op = world.done("maker", _readings(world, stock["pallet"], "reorg-logger"))
     first_block, first_hash = op["block_number"], op["tx_hash"]
@@ -252,6 +262,7 @@ def _sensor_events(world: World, sensor: str) -> list:
 def test_a_receipt_from_a_block_replaced_before_it_was_mirrored_is_not_confirmed(world: World, stock, w3):
     """The relayer saw the receipt, then the chain replaced that block before the indexer reached it:
     the operation is not confirmed from the stale receipt; the transaction is sent again and lands once."""
+    _follow_the_mirror(world)
     snapshot = w3.provider.make_request("evm_snapshot", [])["result"]
     resp = _readings(world, stock["pallet"], "orphan-logger")
     assert resp.status_code == 202
@@ -308,6 +319,7 @@ def test_a_revert_in_a_block_a_reorg_replaced_is_sent_again_and_lands(world: Wor
     """As above, the shipment reverts behind the admin's suspension of the recipient; then a reorg drops
     that block (and the suspension with it). The revert does not stand: the transaction is open again,
     the same bytes are re-broadcast on the new branch, and there the shipment succeeds, once."""
+    _follow_the_mirror(world)
     snapshot = w3.provider.make_request("evm_snapshot", [])["result"]
     ship = _shipment_reverted_on_chain(world, stock, w3)
     head = w3.eth.block_number
