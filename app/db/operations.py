@@ -8,8 +8,10 @@ The caller holds the transaction. Rows are returned as dicts of the table's colu
 `block_number`, `error`, `attempts`, `transaction_id`, `requeued_by`, `created_at`, `updated_at`).
 
 The second part holds the side data stored with an accepted operation in the same transaction (the
-product details of a registration, the serial list of a commissioning) and released when it fails,
-and the log row of a refused scan.
+product details of a registration, the lot record and serial list of a commissioning), given back when
+it fails, and the log row of a refused scan. The lot, serial and verification writers have the same
+names and signatures as app/db/serials.py's and app/db/verifications.py's (their one writers): where
+those modules exist, they replace these.
 """
 
 from __future__ import annotations
@@ -209,10 +211,9 @@ VALUES (%s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT (lot_id) DO NOTHING RETURNIN
 INSERT_LOT_SERIALS = "INSERT INTO lot_serials (lot_id, leaf_index, serial, sgtin_id) VALUES %s"
 INSERT_LOT_SERIALS_ONCE = INSERT_LOT_SERIALS + " ON CONFLICT DO NOTHING"
 FIRST_TAKEN_SERIAL = "SELECT s.serial FROM lot_serials s WHERE s.sgtin_id = ANY(%s) LIMIT 1"
-RELEASE_SIDE_DATA = (
-    "DELETE FROM lot_commissions WHERE operation_id = %s",
-    "DELETE FROM product_details WHERE operation_id = %s",
-)
+DELETE_PRODUCT_DETAILS_OF = "DELETE FROM product_details WHERE operation_id = %s"
+# its serials go with it (ON DELETE CASCADE)
+DELETE_COMMISSION_OF = "DELETE FROM lot_commissions WHERE operation_id = %s"
 INSERT_REFUSED_SCAN = """
 INSERT INTO verifications (organisation_id, requester_gln, channel, code, gtin, serial, lot, sgtin_id, unit_id,
                            verdict, reasons)
@@ -272,11 +273,18 @@ def insert_lot_serials(
     return None
 
 
-def release_side_data(conn, operation_id: str) -> None:
-    """A failed operation gives back what it reserved: its product details or lot record."""
+def delete_product_details_of(conn, operation_id: str) -> int:
+    """A failed registration gives its GTIN's details back; the rows deleted (0 or 1)."""
     with conn.cursor() as cur:
-        for statement in RELEASE_SIDE_DATA:
-            cur.execute(statement, (operation_id,))
+        cur.execute(DELETE_PRODUCT_DETAILS_OF, (operation_id,))
+        return cur.rowcount
+
+
+def delete_commission_of(conn, operation_id: str) -> int:
+    """A failed commissioning gives its lot record (and serials) back; the rows deleted (0 or 1)."""
+    with conn.cursor() as cur:
+        cur.execute(DELETE_COMMISSION_OF, (operation_id,))
+        return cur.rowcount
 
 
 def insert_refused_scan(conn, organisation_id: int, requester_gln: int, values: tuple, reasons: list[str]) -> None:

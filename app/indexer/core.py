@@ -1,7 +1,10 @@
 """The indexer loop, kept small: target = min(safe head, cursor + window); fetch the logs,
 decode them, write rows, block headers and the cursor in one transaction; compare-and-set
 the cursor; a hash that no longer matches is a reorg, rolled back to the common ancestor and
-replayed — or, deeper than the configured limit, a loud stop.
+replayed — or, deeper than the configured limit, a loud stop. What follows the mirror (the relayer's
+confirmations, the detector's cursor) moves back through the hooks the composition root registers
+(`on_rollback`, `on_reset`: app.stack.indexer_hooks), in the same transaction; the mirror's SQL is in
+app/db/indexer.py.
 """
 
 from __future__ import annotations

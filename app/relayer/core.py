@@ -306,7 +306,9 @@ class Relayer:
             }  # fmt: skip
         log.info("relayer: operation %s (%s) failed: %s", op["id"], op.get("action"), reason.get("error"))
         operations.mark_failed(conn, str(op["id"]), reason)
-        operations.release_side_data(conn, str(op["id"]))
+        # what it reserved beside the outbox is free again (a GTIN's details, a lot and its serials)
+        operations.delete_product_details_of(conn, str(op["id"]))
+        operations.delete_commission_of(conn, str(op["id"]))
 
     def _fees(self) -> dict:
         block = self.w3.eth.get_block("latest")
