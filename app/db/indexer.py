@@ -55,6 +55,18 @@ RECENT_BLOCKS = "SELECT number, hash FROM blocks WHERE number <= %s ORDER BY num
 DELETE_ABOVE = "DELETE FROM {table} WHERE {column} > %s"
 TRUNCATE = "TRUNCATE {tables}"
 
+# A mirror table: the log's place and transaction, then one column per event input (NOT NULL: an event
+# always carries every input), keyed by the log's place.
+MIRROR_TABLE = """-- {signature}
+CREATE TABLE {table} (
+    block_number  bigint NOT NULL,
+    log_index     integer NOT NULL,
+    tx_hash       bytea NOT NULL,
+{columns}
+    PRIMARY KEY (block_number, log_index)
+);
+"""
+
 # The re-index audit (`pharmatrack index --verify`): a scratch schema of empty copies of the live tables.
 CREATE_SCHEMA = "CREATE SCHEMA {schema}"
 CREATE_LIKE = "CREATE TABLE {schema}.{table} (LIKE public.{table} INCLUDING ALL)"
@@ -165,6 +177,14 @@ def reset(conn, tables: list[str]) -> None:
     """Empty the mirror tables, the block headers and the cursor (the chain was replaced)."""
     with conn.cursor() as cur:
         cur.execute(sql.SQL(TRUNCATE).format(tables=sql.SQL(", ").join(map(sql.Identifier, [*tables, *BOOKKEEPING]))))
+
+
+def create_table_sql(table: str, signature: str, columns: list[tuple[str, str]]) -> str:
+    """The CREATE TABLE a migration needs for an event's mirror table, from its (column, Postgres type)
+    pairs (app/indexer/events.column_types): text to paste into a migration file, the names being the
+    ABI's, checked by app/indexer/events.column_name (no SQL reserved word)."""
+    lines = "".join(f"    {column:<13} {kind} NOT NULL,\n" for column, kind in columns)
+    return MIRROR_TABLE.format(signature=signature, table=table, columns=lines.rstrip("\n"))
 
 
 # --------------------------------------------------------------------------- the audit's scratch schema
