@@ -239,6 +239,7 @@ def up(with_demo: bool, ready_timeout: float):
     """Start everything: database, chain, contracts, migrations, indexer and API; Ctrl-C stops it all.
     A process that dies is restarted (with backoff); one that keeps failing stops the stack."""
     from app import stack
+    from app.services.supervision import STATUS_FILE
 
     settings = _settings()
     # The handlers outlive the unwinding, so a second signal while stopping cannot kill `up` half-way
@@ -246,7 +247,7 @@ def up(with_demo: bool, ready_timeout: float):
     with stack.StopSignal(starting=True) as stop, contextlib.ExitStack() as scope:
         env_url = scope.enter_context(stack.database(settings))
         supervisor = stack.Supervisor(
-            settings.data_dir / stack.STATUS_FILE, settings.supervisor_max_failures, settings.supervisor_failure_window
+            settings.data_dir / STATUS_FILE, settings.supervisor_max_failures, settings.supervisor_failure_window
         )
         scope.callback(supervisor.stop_all)  # the children first (the last started first), then the database
         rpc_url, node = _chain_for_up(settings, supervisor)

@@ -26,7 +26,6 @@ from app.db.embedded import EmbeddedPostgres, ensure_database
 from app.detector import hooks as detector_hooks
 from app.errors import ConfigError, PharmatrackError
 from app.relayer import hooks as relayer_hooks
-from app.services.supervision import STATUS_FILE, read_status  # noqa: F401 - `up` writes it, tests read it
 
 log = logging.getLogger(__name__)
 EMBEDDED_DB_NAME = "pharmatrack"
