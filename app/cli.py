@@ -105,6 +105,7 @@ def index(once: bool, verify: bool, reset_on_new_chain: bool):
     from app.chain.web3factory import connect
     from app.chain.window import AdaptiveWindow
     from app.db import Database
+    from app.db import indexer as db_indexer
     from app.indexer.core import Indexer
     from app.indexer.progress import Progress
     from app.indexer.registry import specs_for
@@ -126,12 +127,11 @@ def index(once: bool, verify: bool, reset_on_new_chain: bool):
             reorg_limit=settings.indexer_reorg_limit,
             reset_on_new_chain=reset_on_new_chain,
             window=AdaptiveWindow(size=settings.indexer_window, maximum=max(settings.indexer_window, 50_000)),
+            **stack.indexer_hooks(),
         )
         with db.connection() as conn:
-            from app.indexer import store
-
-            cursor = store.read_cursor(conn)
-        progress = Progress(indexer.safe_head(), cursor["block_number"] if cursor else deployment.start_block)
+            cursor = db_indexer.read_cursor(conn)
+        progress = Progress(indexer.safe_head(), cursor.block_number if cursor else deployment.start_block)
         try:
             if once:
                 blocks = 0
@@ -239,6 +239,7 @@ def up(with_demo: bool, ready_timeout: float):
     """Start everything: database, chain, contracts, migrations, indexer and API; Ctrl-C stops it all.
     A process that dies is restarted (with backoff); one that keeps failing stops the stack."""
     from app import stack
+    from app.services.supervision import STATUS_FILE
 
     settings = _settings()
     # The handlers outlive the unwinding, so a second signal while stopping cannot kill `up` half-way
@@ -246,7 +247,7 @@ def up(with_demo: bool, ready_timeout: float):
     with stack.StopSignal(starting=True) as stop, contextlib.ExitStack() as scope:
         env_url = scope.enter_context(stack.database(settings))
         supervisor = stack.Supervisor(
-            settings.data_dir / stack.STATUS_FILE, settings.supervisor_max_failures, settings.supervisor_failure_window
+            settings.data_dir / STATUS_FILE, settings.supervisor_max_failures, settings.supervisor_failure_window
         )
         scope.callback(supervisor.stop_all)  # the children first (the last started first), then the database
         rpc_url, node = _chain_for_up(settings, supervisor)

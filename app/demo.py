@@ -191,24 +191,21 @@ def store_serials(settings: Settings, maker_gln: str, lot_id: bytes, expiry: int
     """The lot's serial list beside its on-chain root, so the API can name packs by serial."""
     from datetime import UTC, datetime
 
-    from psycopg2.extras import execute_values
-
     from app.db import connect
+    from app.db import serials as serials_db
     from app.services import orgs
     from app.services import serials as lot_serials
 
     conn = connect(settings.require_database_url())
     try:
-        with conn, conn.cursor() as cur:
+        with conn:
             org = orgs.organisation_by_gln(conn, maker_gln)
-            cur.execute(
-                "INSERT INTO lot_commissions (lot_id, gtin, lot, expiry, serial_count, serials_root, organisation_id) "
-                "VALUES (%s, %s, %s, %s, %s, %s, %s) ON CONFLICT (lot_id) DO NOTHING",
-                (lot_id, int(GTIN), LOT, datetime.fromtimestamp(expiry, UTC).date(), len(serials), root, org["id"]),
+            expiry_date = datetime.fromtimestamp(expiry, UTC).date()
+            serials_db.insert_lot_commission(
+                conn, lot_id, int(GTIN), LOT, expiry_date, len(serials), root, org["id"], operation_id=None
             )
             ids = lot_serials.sgtin_ids(GTIN, serials)
-            rows = [(lot_id, i, s, sid) for i, (s, sid) in enumerate(zip(serials, ids, strict=True))]
-            execute_values(cur, "INSERT INTO lot_serials VALUES %s ON CONFLICT DO NOTHING", rows)
+            serials_db.insert_lot_serials(conn, lot_id, list(zip(serials, ids, strict=True)), skip_existing=True)
             if lot_serials.store_tree(conn, lot_id, ids) != root:  # what verify's proofs come from
                 raise RuntimeError("the demo lot's stored tree does not match its on-chain root")
     finally:

@@ -20,28 +20,27 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import psycopg2
-from psycopg2 import sql
-
 from app.config import Settings
 from app.db import check_url
-from app.db.embedded import EmbeddedPostgres
+from app.db.embedded import EmbeddedPostgres, ensure_database
+from app.detector import hooks as detector_hooks
 from app.errors import ConfigError, PharmatrackError
+from app.relayer import hooks as relayer_hooks
 
 log = logging.getLogger(__name__)
 EMBEDDED_DB_NAME = "pharmatrack"
 
 
-def _ensure_database(admin_url: str, name: str) -> None:
-    conn = psycopg2.connect(admin_url)
-    conn.autocommit = True
-    try:
-        with conn.cursor() as cur:
-            cur.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,))
-            if cur.fetchone() is None:
-                cur.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    finally:
-        conn.close()
+def indexer_hooks() -> dict[str, list]:
+    """What follows the chain mirror, for every Indexer a starter builds (`Indexer(..., **indexer_hooks())`):
+    on a rollback (reorg) the relayer's confirmations in the removed blocks are reopened and the
+    detector's cursor moves back; on a reset (a new chain) the detector's cursor starts over (the
+    relayer voids its own transactions when it adopts the new chain). The indexer never writes those
+    tables itself, and cannot import the relayer or the detector: the wiring is here."""
+    return {
+        "on_rollback": [relayer_hooks.on_mirror_rollback, detector_hooks.on_mirror_rollback],
+        "on_reset": [detector_hooks.on_mirror_reset],
+    }
 
 
 @contextlib.contextmanager
@@ -55,7 +54,7 @@ def database(settings: Settings) -> Iterator[str]:
     embedded = EmbeddedPostgres(settings.data_dir / "postgres")
     embedded.start()
     try:
-        _ensure_database(embedded.url("postgres"), EMBEDDED_DB_NAME)
+        ensure_database(embedded.url("postgres"), EMBEDDED_DB_NAME)
         yield embedded.url(EMBEDDED_DB_NAME)
     finally:
         embedded.stop()
@@ -170,7 +169,6 @@ class StopSignal:
 
 # ---------------------------------------------------------------------------------- supervisor
 
-STATUS_FILE = "supervisor.json"
 BACKOFF_FIRST = 0.5  # seconds before the first restart; doubled for each further failure in the window
 BACKOFF_MAX = 15.0
 
@@ -335,16 +333,3 @@ class Supervisor:
             os.replace(tmp, self.status_path)
         except OSError as exc:  # a full disk must not stop the supervision itself
             log.warning("cannot write %s: %s", self.status_path, exc)
-
-
-def read_status(data_dir: Path) -> dict | None:
-    """The supervisor's status file, if an `up` that is still running writes one in this data folder
-    (the file of an `up` that has ended says nothing about the processes serving now)."""
-    try:
-        status = json.loads((data_dir / STATUS_FILE).read_text())
-        os.kill(int(status["pid"]), 0)
-    except PermissionError:  # alive, another user's
-        return status
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
-    return status

@@ -12,7 +12,8 @@ import time
 
 import pytest
 
-from app.stack import STATUS_FILE, Child, ChildFailing, Supervisor, describe_exit, read_status
+from app.services.supervision import STATUS_FILE, read_status
+from app.stack import Child, ChildFailing, Supervisor, describe_exit
 
 
 class Clock:

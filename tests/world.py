@@ -24,6 +24,7 @@ from app.db import Database, connect
 from app.indexer.core import Indexer
 from app.relayer.core import Relayer
 from app.services import orgs
+from app.stack import indexer_hooks
 
 ROLES = {
     "maker": ("Acme Pharma", "manufacturer", "MANUFACTURER_ROLE"),
@@ -136,7 +137,7 @@ def open_world(w3, pharmatrack, deployment, settings, tmp_dir: Path, database_ur
     db = Database(database_url, maxconn=2)
     try:
         relayer = Relayer(settings, db, w3, deployment.address("PharmaTrack"), pharmatrack.abi, store)
-        indexer = Indexer.for_deployment(db, ChainClient(settings.effective_rpc_url), deployment)
+        indexer = Indexer.for_deployment(db, ChainClient(settings.effective_rpc_url), deployment, **indexer_hooks())
         indexer.run_until_caught_up()
         yield World(w3, pharmatrack, settings, app.test_client(), relayer, indexer, parties, db)
     finally:

@@ -37,18 +37,11 @@ from collections import Counter
 import psycopg2
 from flask import Response
 
-from app.db import Database, first_line
+from app.db import Database, first_line, ratelimits
 from app.errors import ServiceUnavailable
 
 log = logging.getLogger(__name__)
 
-ADD = """
-INSERT INTO rate_limit_counters (bucket, window_start, hits)
-SELECT bucket, %s, hits FROM unnest(%s::text[], %s::bigint[]) AS t(bucket, hits)
-ON CONFLICT (bucket, window_start) DO UPDATE SET hits = rate_limit_counters.hits + EXCLUDED.hits
-RETURNING bucket, hits
-"""
-EXPIRE = "DELETE FROM rate_limit_counters WHERE window_start < %s"
 MAX_BLOCKED = 100_000  # remembered addresses per process (a flood of addresses clears the memory)
 
 
@@ -93,9 +86,9 @@ class RateLimiter:
             return None
         now = time.time()
         start = self._window_of(now)
-        with self.db.connection() as conn, conn.cursor() as cur:
-            cur.execute(ADD, (start, [f"auth:{address or ''}"], [1]))
-            hits = cur.fetchone()[1]
+        bucket = f"auth:{address or ''}"
+        with self.db.connection() as conn:
+            hits = ratelimits.add_hits(conn, start, {bucket: 1})[bucket]
         if hits <= self.auth_failures:
             return None
         with self._lock:
@@ -150,11 +143,11 @@ class RateLimiter:
             self._local.clear()
         if not counts:
             return
-        with self.db.connection() as conn, conn.cursor() as cur:
-            cur.execute(ADD, (start, [f"key:{k}" for k in counts], list(counts.values())))
-            totals = {bucket[4:]: hits for bucket, hits in cur.fetchall()}
+        with self.db.connection() as conn:
+            added = ratelimits.add_hits(conn, start, {f"key:{k}": n for k, n in counts.items()})
+            totals = {bucket[4:]: hits for bucket, hits in added.items()}
             if time.time() - self._last_expiry > self.window:
-                cur.execute(EXPIRE, (start - self.window,))
+                ratelimits.expire_windows(conn, start - self.window)
                 self._last_expiry = time.time()
         with self._lock:
             if self._window_start == start:

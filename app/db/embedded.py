@@ -12,6 +12,9 @@ import logging
 import warnings
 from pathlib import Path
 
+import psycopg2
+from psycopg2 import sql
+
 from app.errors import ConfigError
 
 log = logging.getLogger(__name__)
@@ -75,3 +78,20 @@ class EmbeddedPostgres:
         # drop both so a later start in this process is clean and exit does not touch it again.
         atexit.unregister(server._cleanup)
         type(server)._instances.pop(self.data_dir, None)
+
+
+SERVER_HAS_DATABASE = "SELECT 1 FROM pg_database WHERE datname = %s"
+CREATE_DATABASE = "CREATE DATABASE {name}"
+
+
+def ensure_database(admin_url: str, name: str) -> None:
+    """Create the database `name` on the server of `admin_url` unless it exists."""
+    conn = psycopg2.connect(admin_url)
+    conn.autocommit = True
+    try:
+        with conn.cursor() as cur:
+            cur.execute(SERVER_HAS_DATABASE, (name,))
+            if cur.fetchone() is None:
+                cur.execute(sql.SQL(CREATE_DATABASE).format(name=sql.Identifier(name)))
+    finally:
+        conn.close()

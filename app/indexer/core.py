@@ -1,7 +1,10 @@
 """The indexer loop, kept small: target = min(safe head, cursor + window); fetch the logs,
 decode them, write rows, block headers and the cursor in one transaction; compare-and-set
 the cursor; a hash that no longer matches is a reorg, rolled back to the common ancestor and
-replayed — or, deeper than the configured limit, a loud stop.
+replayed — or, deeper than the configured limit, a loud stop. What follows the mirror (the relayer's
+confirmations, the detector's cursor) moves back through the hooks the composition root registers
+(`on_rollback`, `on_reset`: app.stack.indexer_hooks), in the same transaction; the mirror's SQL is in
+app/db/indexer.py.
 """
 
 from __future__ import annotations
@@ -10,6 +13,7 @@ import logging
 import threading
 import time
 from collections import defaultdict
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import psycopg2
@@ -19,11 +23,17 @@ from app.chain.client import ChainClient, LogRangeRefused
 from app.chain.deploy import Deployment
 from app.chain.window import AdaptiveWindow
 from app.db import Database
+from app.db import indexer as db_indexer
 from app.errors import PharmatrackError, ServiceUnavailable
-from app.indexer import store, writer
+from app.indexer import writer
 from app.indexer.events import EventSpec, decode_log
 
 log = logging.getLogger(__name__)
+
+# Called inside the transaction that rolls the mirror back, with the first block removed.
+RollbackHook = Callable[[object, int], None]
+# Called inside the transaction that empties the mirror (the chain was replaced).
+ResetHook = Callable[[object], None]
 
 
 class IndexerStopped(PharmatrackError):
@@ -62,7 +72,8 @@ class Indexer:
         window: AdaptiveWindow | None = None,
         reset_on_new_chain: bool = False,
         until_block: int | None = None,
-        scratch: bool = False,
+        on_rollback: Sequence[RollbackHook] = (),
+        on_reset: Sequence[ResetHook] = (),
     ):
         self.db = db
         self.chain = chain
@@ -79,8 +90,11 @@ class Indexer:
         self.reset_on_new_chain = reset_on_new_chain
         self.genesis = bytes.fromhex(deployment.genesis_hash[2:])
         self.until_block = until_block
-        # a scratch re-index (index --verify) holds only the mirror: no relayer or detector state to move
-        self.scratch = scratch
+        # What follows the mirror (the relayer's confirmations, the detector's cursor) moves back with it:
+        # the composition root registers the processes' hooks (app.stack.indexer_hooks); the indexer
+        # never writes their tables. A scratch re-index (index --verify) registers none.
+        self.on_rollback = list(on_rollback)
+        self.on_reset = list(on_reset)
 
     @classmethod
     def for_deployment(cls, db: Database, chain: ChainClient, deployment: Deployment, **options) -> Indexer:
@@ -102,9 +116,9 @@ class Indexer:
         """Index one window (or repair one reorg). Step.blocks is 0 when caught up."""
         safe = self.safe_head()
         with self.db.connection() as conn:
-            store.lock_indexer(conn)  # one writer per mirror, even before the cursor row exists
+            db_indexer.lock_indexer(conn)  # one writer per mirror, even before the cursor row exists
             cursor = self._cursor(conn)
-            start = cursor["block_number"] + 1 if cursor else self.deployment.start_block
+            start = cursor.block_number + 1 if cursor else self.deployment.start_block
             window = self._read_window(start, safe)
             if window is None:
                 if cursor and self._cursor_replaced(cursor):
@@ -124,14 +138,14 @@ class Indexer:
                 raise IndexerStopped(
                     f"a value of blocks {start}-{end} cannot be stored: {str(exc).splitlines()[0]}"
                 ) from exc
-            store.insert_blocks(
+            db_indexer.insert_blocks(
                 conn, {n: h | {"has_events": n in event_blocks} for n, h in headers.items() if n >= start}
             )
             if cursor:
-                store.move_cursor(conn, cursor, end, headers[end]["hash"])
+                db_indexer.move_cursor(conn, cursor, end, headers[end]["hash"])
             else:
-                store.create_cursor(conn, self.chain.chain_id(), self.genesis, end, headers[end]["hash"])
-            store.prune_blocks(conn, end - 2 * self.reorg_limit)
+                db_indexer.create_cursor(conn, self.chain.chain_id(), self.genesis, end, headers[end]["hash"])
+            db_indexer.prune_blocks(conn, end - 2 * self.reorg_limit)
         return Step(start, end, len(logs))
 
     def _window_headers(self, cursor, start: int, end: int, pinned: dict, event_blocks: set[int]) -> dict | None:
@@ -140,17 +154,17 @@ class Indexer:
         # finds its common ancestor among stored blocks however wide this window was.
         wanted = event_blocks | {start, end} | set(range(max(start, end - self.reorg_limit), end + 1))
         if cursor:
-            wanted.add(cursor["block_number"])
+            wanted.add(cursor.block_number)
         headers = self.chain.headers(sorted(wanted))
         if any(n not in headers for n in wanted):
             raise ChainMoved("the node did not return every header of the window")
         if headers[end]["hash"] != pinned["hash"]:
             raise ChainMoved(f"block {end} changed while its window was read")
         if cursor:
-            if headers[cursor["block_number"]]["hash"] != cursor["block_hash"]:
+            if headers[cursor.block_number]["hash"] != cursor.block_hash:
                 return None
             # The window must hang off the cursor: its first block's parent is the cursor's block.
-            if headers[start]["parentHash"] != cursor["block_hash"]:
+            if headers[start]["parentHash"] != cursor.block_hash:
                 raise ChainMoved(f"block {start} does not extend the cursor's block")
         return headers
 
@@ -188,27 +202,29 @@ class Indexer:
                 ) from exc
         return rows
 
-    def _cursor(self, conn) -> dict | None:
-        cursor = store.read_cursor(conn, lock=True)
-        if cursor is not None and cursor["genesis_hash"] != self.genesis:
+    def _cursor(self, conn) -> db_indexer.Cursor | None:
+        cursor = db_indexer.read_cursor(conn, lock=True)
+        if cursor is not None and cursor.genesis_hash != self.genesis:
             if not self.reset_on_new_chain:
                 raise IndexerStopped(
-                    f"the mirror was built from another chain (genesis 0x{cursor['genesis_hash'].hex()[:12]}…); "
+                    f"the mirror was built from another chain (genesis 0x{cursor.genesis_hash.hex()[:12]}…); "
                     "point DATABASE_URL at an empty database or reset the mirror"
                 )
             log.warning("new local chain: resetting the mirror")
-            store.reset(conn, self.tables, followers=not self.scratch)
+            db_indexer.reset(conn, self.tables)
+            for hook in self.on_reset:
+                hook(conn)
             return None
         return cursor
 
-    def _cursor_replaced(self, cursor: dict) -> bool:
-        number = cursor["block_number"]
+    def _cursor_replaced(self, cursor: db_indexer.Cursor) -> bool:
+        number = cursor.block_number
         header = self.chain.headers([number]).get(number)
         if header is None:
             if self.chain.block_number() < number:
                 return True  # the chain is now shorter than the mirror: a reorg
             raise ChainMoved(f"the node did not return block {number}")
-        return header["hash"] != cursor["block_hash"]
+        return header["hash"] != cursor.block_hash
 
     @staticmethod
     def _check_window(logs: list[dict], headers: dict[int, dict]) -> None:
@@ -219,15 +235,15 @@ class Indexer:
 
     # -- reorgs ---------------------------------------------------------------------------
 
-    def _repair(self, conn, cursor: dict) -> Step:
+    def _repair(self, conn, cursor: db_indexer.Cursor) -> Step:
         """The block under the cursor is no longer canonical: find the newest stored block that
         still is, delete everything above it, and move the cursor there. Only a hash that
         differs counts: a header the node does not return means "retry", never "reorg"."""
         head = self.chain.block_number()
-        floor = cursor["block_number"] - self.reorg_limit
-        stored = [(cursor["block_number"], cursor["block_hash"])]
+        floor = cursor.block_number - self.reorg_limit
+        stored = [(cursor.block_number, cursor.block_hash)]
         stored += [
-            b for b in store.recent_blocks(conn, cursor["block_number"] - 1, self.reorg_limit + 1) if b[0] >= floor
+            b for b in db_indexer.recent_blocks(conn, cursor.block_number - 1, self.reorg_limit + 1) if b[0] >= floor
         ]
         candidates = [(n, h) for n, h in stored if n <= head]  # above the head: gone with the reorg
         canonical = self.chain.headers([n for n, _ in candidates])
@@ -238,17 +254,19 @@ class Indexer:
             if floor >= self.deployment.start_block:
                 raise IndexerStopped(
                     f"reorg deeper than INDEXER_REORG_LIMIT={self.reorg_limit} blocks below block "
-                    f"{cursor['block_number']}: the mirror is no longer trustworthy; re-index from scratch"
+                    f"{cursor.block_number}: the mirror is no longer trustworthy; re-index from scratch"
                 )
             ancestor = self.deployment.start_block - 1
-        deleted = store.rollback_above(conn, self.tables, ancestor, followers=not self.scratch)
+        deleted = db_indexer.rollback_above(conn, self.tables, ancestor)
+        for hook in self.on_rollback:
+            hook(conn, ancestor + 1)
         if ancestor < self.deployment.start_block:
-            store.delete_cursor(conn)
+            db_indexer.delete_cursor(conn)
         else:
-            store.move_cursor(conn, cursor, ancestor, canonical[ancestor]["hash"])
+            db_indexer.move_cursor(conn, cursor, ancestor, canonical[ancestor]["hash"])
         log.warning(
             "reorg: rolled back",
-            extra={"from_block": cursor["block_number"], "to_block": ancestor, "rows_deleted": sum(deleted.values())},
+            extra={"from_block": cursor.block_number, "to_block": ancestor, "rows_deleted": sum(deleted.values())},
         )
         return Step(ancestor + 1, ancestor, 0, rolled_back_to=ancestor)
 

@@ -244,15 +244,7 @@ def decode_log(spec: EventSpec, log: dict) -> tuple:
     return (_int(log["blockNumber"]), _int(log["logIndex"]), _hex_bytes(log["transactionHash"]), *values)
 
 
-def create_table_sql(spec: EventSpec) -> str:
-    """The CREATE TABLE a migration needs for spec (used to write migrations, and by the
-    meta-test that checks every ABI event has its table with the right columns)."""
-    lines = [
-        "    block_number  bigint NOT NULL",
-        "    log_index     integer NOT NULL",
-        "    tx_hash       bytea NOT NULL",
-    ]
-    lines += [f"    {col:<13} {sql_type(t)} NOT NULL" for col, t in zip(spec.columns, spec.types, strict=True)]
-    lines.append("    PRIMARY KEY (block_number, log_index)")
-    body = ",\n".join(lines)
-    return f"-- {spec.signature}\nCREATE TABLE {spec.table} (\n{body}\n);\n"
+def column_types(spec: EventSpec) -> list[tuple[str, str]]:
+    """(column, Postgres type) of the event's own columns, for the DDL of its mirror table
+    (app/db/indexer.create_table_sql)."""
+    return [(c, sql_type(t)) for c, t in zip(spec.columns, spec.types, strict=True)]

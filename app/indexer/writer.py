@@ -1,4 +1,5 @@
-"""Bulk writes of decoded rows with COPY (text format), inside the caller's transaction.
+"""Which decoded rows go into which mirror table (written with COPY by app/db/indexer.py), inside the
+caller's transaction.
 
 `mirror_tables()` is the one list of the tables the indexer writes rows into: the writer fills them,
 a reorg rolls them back, a reset empties them and `pharmatrack index --verify` rebuilds and compares
@@ -6,7 +7,7 @@ them. A table derived from event rows is added to DERIVED, and nowhere else."""
 
 from __future__ import annotations
 
-from app.db.copy import copy_rows
+from app.db.indexer import copy_mirror_rows
 from app.indexer import packs
 from app.indexer.events import EventSpec
 
@@ -26,8 +27,8 @@ def write_events(conn, rows_by_spec: dict[EventSpec, list[tuple]]) -> int:
     """The event rows, and the rows of every DERIVED table (e.g. `pack_events`, one per pack)."""
     total = 0
     for spec, rows in rows_by_spec.items():
-        copy_rows(conn, spec.table, spec.all_columns, rows)
+        copy_mirror_rows(conn, spec.table, spec.all_columns, rows)
         total += len(rows)
     for table, (columns, derive) in DERIVED.items():
-        copy_rows(conn, table, columns, list(derive(rows_by_spec)))
+        copy_mirror_rows(conn, table, columns, list(derive(rows_by_spec)))
     return total

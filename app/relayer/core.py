@@ -6,7 +6,7 @@ Per round it
 2. confirms operations whose transaction's block (number and hash) the indexer has mirrored, and
    puts back those of a reverted transaction once the indexer has passed its block; a receipt
    from a block a reorg replaced opens its transaction again,
-3. claims pending operations per (organisation, action) with FOR UPDATE SKIP LOCKED, turns them
+3. claims pending operations per (organisation, action) with SKIP LOCKED row locks, turns them
    into as few calls as possible, simulates them (an operation that would revert is failed with
    the decoded custom error, the rest go on), and signs one transaction with the organisation's key.
 
@@ -22,14 +22,12 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections import defaultdict
 from dataclasses import dataclass
 
 import psycopg2
 import requests
 from eth_account.signers.local import LocalAccount
 from eth_utils import to_checksum_address
-from psycopg2.extras import Json
 from web3 import Web3
 
 from app.chain.client import describe
@@ -38,133 +36,14 @@ from app.chain.deploy import load_checked
 from app.chain.keystore import KeyStore
 from app.chain.web3factory import make_web3
 from app.config import Settings
-from app.db import Database, fetch_all, fetch_one, first_line
+from app.db import Database, first_line, operations, relay
+from app.db import products as products_db
+from app.db import serials as serials_db
 from app.errors import ConfigError, PharmatrackError, ServiceUnavailable
 from app.relayer import calls as calls_mod
 from app.relayer.revert import RevertDecoder
 
 log = logging.getLogger(__name__)
-
-# One unmined transaction per (organisation, action) at a time: while it is in flight the next
-# scans queue up, so batches grow with the load instead of one small transaction per round.
-GROUPS = """
-SELECT o.organisation_id, o.action, g.account, count(*) AS n
-FROM operations o JOIN organisations g ON g.id = o.organisation_id
-WHERE o.status = 'pending'
-  AND NOT EXISTS (SELECT 1 FROM relay_transactions t
-                  WHERE t.status = 'sent' AND t.organisation_id = o.organisation_id AND t.action = o.action)
-GROUP BY 1, 2, 3 ORDER BY min(o.created_at)
-"""
-CLAIM_GROUP = """
-SELECT id, organisation_id, action, payload, attempts, requeued_by FROM operations
-WHERE status = 'pending' AND organisation_id = %s AND action = %s
-ORDER BY created_at, id LIMIT %s FOR UPDATE SKIP LOCKED
-"""
-FAIL = """
-UPDATE operations SET status = 'failed', error = %s, transaction_id = NULL, updated_at = now()
-WHERE id = %s
-"""
-RELEASE_SIDE_DATA = [
-    "DELETE FROM lot_commissions WHERE operation_id = %s",
-    "DELETE FROM product_details WHERE operation_id = %s",
-]
-INSERT_TX = """
-INSERT INTO relay_transactions (organisation_id, action, account, nonce, to_address, calldata, gas_limit)
-VALUES (%s, %s, %s, %s, %s, %s, %s) RETURNING id
-"""
-INSERT_ATTEMPT = """
-INSERT INTO relay_attempts (tx_hash, transaction_id, raw, max_fee_per_gas, max_priority_fee_per_gas)
-VALUES (%s, %s, %s, %s, %s)
-"""
-MARK_SUBMITTED = """
-UPDATE operations SET status = 'submitted', transaction_id = %s, tx_hash = %s, attempts = attempts + 1,
-       updated_at = now()
-WHERE id = ANY(%s::uuid[])
-"""
-NEXT_NONCE = "SELECT next_nonce FROM relay_nonces WHERE account = %s FOR UPDATE"
-SET_NONCE = """
-INSERT INTO relay_nonces (account, next_nonce) VALUES (%s, %s)
-ON CONFLICT (account) DO UPDATE SET next_nonce = EXCLUDED.next_nonce
-"""
-OPEN_TXS = """
-SELECT id, account, nonce, to_address, calldata, gas_limit, created_at FROM relay_transactions
-WHERE status = 'sent' ORDER BY id LIMIT 500 FOR UPDATE SKIP LOCKED
-"""
-ATTEMPTS = """
-SELECT tx_hash, raw, max_fee_per_gas, max_priority_fee_per_gas, created_at FROM relay_attempts
-WHERE transaction_id = %s ORDER BY created_at, tx_hash
-"""
-MINED = """
-UPDATE relay_transactions SET status = %s, mined_hash = %s, block_number = %s, block_hash = %s, gas_used = %s,
-       updated_at = now()
-WHERE id = %s
-"""
-DROPPED = "UPDATE relay_transactions SET status = 'dropped', updated_at = now() WHERE id = %s"
-OPS_OF_TX = "SELECT id, attempts FROM operations WHERE transaction_id = %s AND status = 'submitted'"
-REPEND = """
-UPDATE operations SET status = 'pending', transaction_id = NULL, tx_hash = NULL, updated_at = now()
-WHERE id = %s
-"""
-SET_HASH = "UPDATE operations SET tx_hash = %s, updated_at = now() WHERE transaction_id = %s AND status = 'submitted'"
-CONFIRM = """
-UPDATE operations o SET status = 'confirmed', tx_hash = t.mined_hash, block_number = t.block_number,
-       updated_at = now()
-FROM relay_transactions t
-WHERE o.transaction_id = t.id AND o.status = 'submitted' AND t.status = 'mined'
-  AND t.block_number <= (SELECT block_number FROM indexer_cursor WHERE name = 'main')
-  AND (t.block_hash IS NULL  -- mined before migration 0007 recorded block hashes
-       OR EXISTS (SELECT 1 FROM blocks b WHERE b.number = t.block_number AND b.hash = t.block_hash))
-"""
-# A receipt from a block the chain then replaced: the indexer has passed that height without mirroring
-# that block (a block with our events is never pruned). The transaction is open again, and the next
-# settle round looks for it on the new branch or re-broadcasts it.
-ORPHANED = """
-UPDATE relay_transactions t SET status = 'sent', mined_hash = NULL, block_number = NULL, block_hash = NULL,
-       gas_used = NULL, updated_at = now()
-WHERE t.id IN (SELECT o.transaction_id FROM operations o WHERE o.status = 'submitted')
-  AND t.status = 'mined' AND t.block_hash IS NOT NULL
-  AND t.block_number <= (SELECT block_number FROM indexer_cursor WHERE name = 'main')
-  AND NOT EXISTS (SELECT 1 FROM blocks b WHERE b.number = t.block_number AND b.hash = t.block_hash)
-"""
-# Reverted transactions whose operations wait for the indexer to pass their block: a revert is final
-# only if the block stays canonical (a reverted call emits no event, so the node says whether it does).
-SETTLED_REVERTS = """
-SELECT t.id, t.mined_hash, t.block_hash FROM relay_transactions t
-WHERE t.id IN (SELECT o.transaction_id FROM operations o WHERE o.status = 'submitted')
-  AND t.status = 'reverted' AND t.block_hash IS NOT NULL
-  AND t.block_number <= (SELECT block_number FROM indexer_cursor WHERE name = 'main')
-"""
-STILL_REVERTED = "SELECT 1 FROM relay_transactions WHERE id = %s AND status = 'reverted' AND block_hash = %s FOR UPDATE"
-REOPEN_TX = """
-UPDATE relay_transactions SET status = 'sent', mined_hash = NULL, block_number = NULL, block_hash = NULL,
-       gas_used = NULL, updated_at = now()
-WHERE id = %s
-"""
-# The indexer holds its cursor row FOR UPDATE while it rolls back: confirming waits for that, so a
-# rollback never misses an operation confirmed from a block it is dropping.
-CURSOR_SHARE = "SELECT 1 FROM indexer_cursor WHERE name = 'main' FOR SHARE"
-
-
-# The chain the relayer's transactions are signed for, and what voids them when it is another one.
-CHAIN_ROW = "SELECT chain_id, genesis_hash FROM relay_chain WHERE name = 'main' FOR UPDATE"
-SET_CHAIN = """
-INSERT INTO relay_chain (name, chain_id, genesis_hash) VALUES ('main', %s, %s)
-ON CONFLICT (name) DO UPDATE SET chain_id = EXCLUDED.chain_id, genesis_hash = EXCLUDED.genesis_hash, since = now()
-"""
-# Every transaction recorded for the old chain is void there (the confirmed operations keep their status,
-# as history); 'sent' ones may still sit in a node's pool.
-VOID_TXS = """
-WITH old AS (SELECT id, status FROM relay_transactions WHERE status <> 'voided' FOR UPDATE)
-UPDATE relay_transactions t SET status = 'voided', updated_at = now() FROM old WHERE t.id = old.id
-RETURNING t.id, old.status
-"""
-VOIDED_ATTEMPTS = "SELECT tx_hash FROM relay_attempts WHERE transaction_id = ANY(%s)"
-REQUEUE_ALL = """
-UPDATE operations SET status = 'pending', transaction_id = NULL, tx_hash = NULL, requeued_by = 'chain_reset',
-       updated_at = now()
-WHERE status IN ('pending', 'submitted')
-"""
-FORGET_NONCES = "DELETE FROM relay_nonces"
 
 
 class ChainReplaced(PharmatrackError):
@@ -255,7 +134,7 @@ class Relayer:
         self.check_chain()
         voided = {"transactions": 0, "operations": 0}
         with self.db.connection() as conn:
-            row = fetch_one(conn, CHAIN_ROW)
+            row = relay.lock_chain(conn)
             if row is not None and bytes(row["genesis_hash"]) == self.genesis:
                 return voided
             if row is not None:
@@ -267,8 +146,7 @@ class Relayer:
                         "or run `pharmatrack relay --reset-on-new-chain` to void them and send them again",
                     )
                 voided = self._void(conn)
-            with conn.cursor() as cur:
-                cur.execute(SET_CHAIN, (self.chain_id, self.genesis))
+            relay.set_chain(conn, self.chain_id, self.genesis)
         if voided["transactions"]:
             self._drop_from_pool(voided.pop("hashes"))
         voided.pop("hashes", None)
@@ -278,22 +156,17 @@ class Relayer:
         """The chain is new: what was in flight on the old one never happened here. Its transactions are
         voided (never broadcast again), their operations and the pending ones go back to the queue
         (marked, so that one that cannot apply here fails as `chain_reset`), and nonces are forgotten."""
-        with conn.cursor() as cur:
-            cur.execute(VOID_TXS)
-            voided = cur.fetchall()
-            ids = [tx_id for tx_id, status in voided if status == "sent"]
-            cur.execute(VOIDED_ATTEMPTS, (ids,))
-            hashes = [bytes(r[0]) for r in cur.fetchall()]
-            cur.execute(REQUEUE_ALL)
-            operations = cur.rowcount
-            cur.execute(FORGET_NONCES)
+        voided = relay.void_all(conn)
+        hashes = relay.attempt_hashes(conn, [tx_id for tx_id, status in voided if status == "sent"])
+        requeued = operations.requeue_in_flight(conn)
+        relay.forget_nonces(conn)
         log.warning(
             "relayer: the chain is new: %d transaction(s) recorded for the old chain voided, %d operation(s) "
             "queued again, nonces forgotten",
             len(voided),
-            operations,
+            requeued,
         )
-        return {"transactions": len(voided), "operations": operations, "hashes": hashes}
+        return {"transactions": len(voided), "operations": requeued, "hashes": hashes}
 
     def _drop_from_pool(self, hashes: list[bytes]) -> None:
         """Best effort: take the voided bytes out of the node's pool too (anvil; others lack the method),
@@ -340,7 +213,7 @@ class Relayer:
 
     def submit(self) -> bool:
         with self.db.connection() as conn:
-            groups = fetch_all(conn, GROUPS)
+            groups = operations.pending_groups(conn)
         sent = False
         for group in groups:
             if self.blocked.get(group["organisation_id"], 0) > time.monotonic():
@@ -365,7 +238,7 @@ class Relayer:
             return False
         raw = None
         with self.db.connection() as conn:
-            ops = fetch_all(conn, CLAIM_GROUP, (group["organisation_id"], group["action"], self.settings.relayer_batch))
+            ops = operations.claim_pending(conn, group["organisation_id"], group["action"], self.settings.relayer_batch)
             if not ops:
                 return False
             plan = self._plan(conn, group["action"], ops, signer.address)
@@ -434,10 +307,10 @@ class Relayer:
                          "revert": reason},
             }  # fmt: skip
         log.info("relayer: operation %s (%s) failed: %s", op["id"], op.get("action"), reason.get("error"))
-        with conn.cursor() as cur:
-            cur.execute(FAIL, (Json(reason), str(op["id"])))
-            for statement in RELEASE_SIDE_DATA:
-                cur.execute(statement, (str(op["id"]),))
+        operations.mark_failed(conn, str(op["id"]), reason)
+        # what it reserved beside the outbox is free again (a GTIN's details, a lot and its serials)
+        products_db.delete_product_details_of(conn, str(op["id"]))
+        serials_db.delete_commission_of(conn, str(op["id"]))
 
     def _fees(self) -> dict:
         block = self.w3.eth.get_block("latest")
@@ -448,11 +321,10 @@ class Relayer:
         return {"maxFeePerGas": 2 * base + tip, "maxPriorityFeePerGas": tip}
 
     def _next_nonce(self, conn, account: bytes) -> int:
-        row = fetch_one(conn, NEXT_NONCE, (account,))
+        recorded = relay.lock_next_nonce(conn, account)
         chain = self.w3.eth.get_transaction_count(to_checksum_address(account), "pending")
-        nonce = max(row["next_nonce"] if row else 0, chain)
-        with conn.cursor() as cur:
-            cur.execute(SET_NONCE, (account, nonce + 1))
+        nonce = max(recorded or 0, chain)
+        relay.set_next_nonce(conn, account, nonce + 1)
         return nonce
 
     def _sign_and_record(self, conn, group: dict, signer: LocalAccount, plan: Plan) -> bytes:
@@ -463,21 +335,19 @@ class Relayer:
               "value": 0, **self._fees()}  # fmt: skip
         signed = signer.sign_transaction(tx)
         calldata = bytes.fromhex(plan.data[2:])
-        with conn.cursor() as cur:
-            cur.execute(INSERT_TX, (group["organisation_id"], group["action"], account, nonce,
-                                    bytes.fromhex(self.address[2:]), calldata, gas_limit))  # fmt: skip
-            tx_id = cur.fetchone()[0]
-            self._record_attempt(cur, tx_id, signed, tx)
-            cur.execute(MARK_SUBMITTED, (tx_id, bytes(signed.hash), [str(op["id"]) for op in plan.ops]))
+        tx_id = relay.insert_transaction(conn, group["organisation_id"], group["action"], account, nonce,
+                                         bytes.fromhex(self.address[2:]), calldata, gas_limit)  # fmt: skip
+        self._record_attempt(conn, tx_id, signed, tx)
+        operations.mark_submitted(conn, [str(op["id"]) for op in plan.ops], tx_id, bytes(signed.hash))
         log.info("relayer: tx %s nonce %d carries %d %s operation(s)", signed.hash.hex(), nonce, len(plan.ops),
                  group["action"])  # fmt: skip
         return bytes(signed.raw_transaction)
 
     @staticmethod
-    def _record_attempt(cur, tx_id: int, signed, tx: dict) -> None:
+    def _record_attempt(conn, tx_id: int, signed, tx: dict) -> None:
         max_fee = tx.get("maxFeePerGas", tx.get("gasPrice"))
         tip = tx.get("maxPriorityFeePerGas", tx.get("gasPrice"))
-        cur.execute(INSERT_ATTEMPT, (bytes(signed.hash), tx_id, bytes(signed.raw_transaction), max_fee, tip))
+        relay.insert_attempt(conn, bytes(signed.hash), tx_id, bytes(signed.raw_transaction), max_fee, tip)
 
     def _broadcast(self, raw: bytes) -> None:
         resp = self.w3.provider.make_request("eth_sendRawTransaction", ["0x" + raw.hex()])
@@ -490,7 +360,7 @@ class Relayer:
     def settle(self) -> bool:
         busy, self._replacements = False, []
         with self.db.connection() as conn:
-            txs = fetch_all(conn, OPEN_TXS)
+            txs = relay.claim_sent(conn)
             if not txs:
                 return False
             nonces = {}
@@ -510,7 +380,7 @@ class Relayer:
         return resp.get("result")
 
     def _settle_one(self, conn, tx: dict, chain_nonce: int) -> bool:
-        attempts = fetch_all(conn, ATTEMPTS, (tx["id"],))
+        attempts = relay.attempts(conn, tx["id"])
         for attempt in attempts:
             receipt = self._lookup("eth_getTransactionReceipt", attempt["tx_hash"])
             if receipt is not None:
@@ -523,8 +393,7 @@ class Relayer:
                 return False
             # Used by none of our attempts: nothing of ours was applied.
             log.warning("relayer: nonce %d of tx %d was taken by another transaction", tx["nonce"], tx["id"])
-            with conn.cursor() as cur:
-                cur.execute(DROPPED, (tx["id"],))
+            relay.mark_dropped(conn, tx["id"])
             self._retry_ops(conn, tx["id"], {"error": "TransactionDropped", "args": {}})
             return True
         latest = attempts[-1]
@@ -549,23 +418,20 @@ class Relayer:
     def _mined(self, conn, tx: dict, receipt: dict) -> None:
         ok = int(receipt["status"], 16) == 1
         mined_hash = bytes.fromhex(receipt["transactionHash"][2:])
-        with conn.cursor() as cur:
-            cur.execute(MINED, ("mined" if ok else "reverted", mined_hash, int(receipt["blockNumber"], 16),
-                                bytes.fromhex(receipt["blockHash"][2:]), int(receipt["gasUsed"], 16),
-                                tx["id"]))  # fmt: skip
-            if ok:
-                cur.execute(SET_HASH, (mined_hash, tx["id"]))
+        relay.mark_mined(conn, tx["id"], ok, mined_hash, int(receipt["blockNumber"], 16),
+                         bytes.fromhex(receipt["blockHash"][2:]), int(receipt["gasUsed"], 16))  # fmt: skip
+        if ok:
+            operations.set_tx_hash(conn, tx["id"], mined_hash)
         # A revert, like a success, stands only once the indexer has passed its block (confirm): a
         # reorg may drop it, and the node may then mine the same bytes on the new branch.
 
     def _retry_ops(self, conn, tx_id: int, reason: dict) -> None:
         """Operations of a transaction that had no effect: pending again, or failed after too many tries."""
-        for op in fetch_all(conn, OPS_OF_TX, (tx_id,)):
+        for op in operations.submitted_of_transaction(conn, tx_id):
             if op["attempts"] >= self.settings.relayer_max_attempts:
                 self._fail(conn, op, reason)
             else:
-                with conn.cursor() as cur:
-                    cur.execute(REPEND, (str(op["id"]),))
+                operations.mark_pending(conn, str(op["id"]))
 
     def _replace(self, conn, tx: dict, latest: dict) -> None:
         """Re-sign the same call with the same nonce and fees raised by a quarter (nodes want ≥ 10%)."""
@@ -583,27 +449,22 @@ class Relayer:
         body = {"chainId": self.chain_id, "nonce": tx["nonce"], "to": to_checksum_address(bytes(tx["to_address"])),
                 "data": "0x" + bytes(tx["calldata"]).hex(), "gas": tx["gas_limit"], "value": 0, **fees}  # fmt: skip
         signed = signer.sign_transaction(body)
-        with conn.cursor() as cur:
-            self._record_attempt(cur, tx["id"], signed, body)
-            cur.execute(SET_HASH, (bytes(signed.hash), tx["id"]))
+        self._record_attempt(conn, tx["id"], signed, body)
+        operations.set_tx_hash(conn, tx["id"], bytes(signed.hash))
         log.warning("relayer: tx %d stuck; replaced by %s with higher fees", tx["id"], signed.hash.hex())
         self._replacements.append(bytes(signed.raw_transaction))
 
     # ----------------------------------------------------------------- confirm
 
     def confirm(self) -> int:
-        with self.db.connection() as conn, conn.cursor() as cur:
-            cur.execute(CURSOR_SHARE)
-            if cur.fetchone() is None:
+        with self.db.connection() as conn:
+            if not relay.share_mirror_cursor(conn):
                 return 0  # nothing mirrored yet: nothing can be confirmed
-            cur.execute(ORPHANED)
-            if cur.rowcount:
-                log.warning(
-                    "relayer: %d transaction(s) were mined in blocks a reorg replaced: open again", cur.rowcount
-                )
-            cur.execute(CONFIRM)
-            confirmed = cur.rowcount
-            reverts = fetch_all(conn, SETTLED_REVERTS)
+            orphaned = relay.reopen_orphaned(conn)
+            if orphaned:
+                log.warning("relayer: %d transaction(s) were mined in blocks a reorg replaced: open again", orphaned)
+            confirmed = operations.confirm_mirrored(conn)
+            reverts = relay.settled_reverts(conn)
         for tx in reverts:
             self._settle_revert(tx)
         return confirmed + len(reverts)
@@ -614,23 +475,19 @@ class Relayer:
         otherwise it is open again like any transaction a reorg dropped."""
         receipt = self._lookup("eth_getTransactionReceipt", bytes(tx["mined_hash"]))
         canonical = receipt is not None and bytes.fromhex(receipt["blockHash"][2:]) == bytes(tx["block_hash"])
-        with self.db.connection() as conn, conn.cursor() as cur:
-            cur.execute(CURSOR_SHARE)
-            cur.execute(STILL_REVERTED, (tx["id"], bytes(tx["block_hash"])))
-            if cur.fetchone() is None:
+        with self.db.connection() as conn:
+            relay.share_mirror_cursor(conn)
+            if not relay.lock_if_still_reverted(conn, tx["id"], bytes(tx["block_hash"])):
                 return  # a rollback reopened it meanwhile
             if canonical:
                 reason = {"error": "TransactionReverted", "args": {"tx": "0x" + bytes(tx["mined_hash"]).hex()}}
                 self._retry_ops(conn, tx["id"], reason)
             else:
                 log.warning("relayer: reverted tx %d was in a block a reorg replaced: open again", tx["id"])
-                cur.execute(REOPEN_TX, (tx["id"],))
+                relay.reopen(conn, tx["id"])
 
     # ----------------------------------------------------------------- for tests and tools
 
     def counts(self) -> dict[str, int]:
         with self.db.connection() as conn:
-            rows = fetch_all(conn, "SELECT status, count(*) AS n FROM operations GROUP BY status")
-        out = defaultdict(int)
-        out.update({r["status"]: r["n"] for r in rows})
-        return dict(out)
+            return operations.count_by_status(conn)

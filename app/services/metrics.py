@@ -7,18 +7,8 @@ import psycopg2
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, InfoMetricFamily
 
+from app.db import health
 from app.errors import PharmatrackError
-from app.indexer import store, writer
-
-# Live rows per mirror table from the statistics Postgres keeps as rows are written (cheap, no count(*)).
-# Not pg_class.reltuples: that is a planner estimate, -1 until the table was first vacuumed or analyzed
-# and 0 when that happened while it was empty, and autovacuum never analyzes a small table: so every
-# table of a fresh or small mirror showed 0. The statistics trail a write by about a second.
-TABLE_SIZES = """
-SELECT relname, n_live_tup AS rows FROM pg_stat_user_tables
-WHERE schemaname = 'public' AND (relname LIKE 'ev\\_%%' OR relname = ANY(%s))
-ORDER BY relname
-"""
 
 
 class _Collector:
@@ -39,11 +29,8 @@ class _Collector:
         sizes = []
         try:
             with self.db.connection() as conn:
-                row = store.read_cursor(conn)
-                cursor = row["block_number"] if row else None
-                with conn.cursor() as cur:
-                    cur.execute(TABLE_SIZES, (["blocks", *writer.DERIVED],))
-                    sizes = cur.fetchall()
+                cursor = health.mirror_cursor_block(conn)
+                sizes = health.mirror_table_sizes(conn)
             up.add_metric(["database"], 1)
         except (PharmatrackError, psycopg2.errors.UndefinedTable):
             up.add_metric(["database"], 0)

@@ -2,8 +2,9 @@
 
 `accept` stores an operation in the caller's transaction; the same key with the same request
 returns the first operation, the same key with a different request is refused. The relayer
-takes pending rows with `claim` (FOR UPDATE SKIP LOCKED), so several relayers never take the
-same row, and a relayer killed mid-batch leaves its rows to be claimed again.
+claims pending rows per (organisation, action) through app/db/operations.py (row locks, SKIP
+LOCKED), so several relayers never take the same row, and a relayer killed mid-batch leaves its
+rows to be claimed again.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import hashlib
 import json
 import uuid
 
-from app.db import fetch_all, fetch_one
+from app.db import operations
 from app.errors import PharmatrackError
 from app.services import access
 
@@ -27,30 +28,7 @@ class IdempotencyConflict(PharmatrackError):
         self.operation_id = operation_id
 
 
-INSERT = """
-INSERT INTO operations (id, organisation_id, action, payload, idempotency_key, request_sha256)
-VALUES (%s, %s, %s, %s, %s, %s)
-ON CONFLICT (organisation_id, idempotency_key) DO NOTHING
-RETURNING *
-"""
-BY_KEY = "SELECT * FROM operations WHERE organisation_id = %s AND idempotency_key = %s"
-BY_ID = "SELECT * FROM operations WHERE id = %s"
-CLAIM = """
-SELECT * FROM operations WHERE status = 'pending'
-ORDER BY created_at, id
-LIMIT %s
-FOR UPDATE SKIP LOCKED
-"""
-
-
 STATUS_CHANGES = ("recall", "quarantine", "clear_quarantine")
-STATUS_CHANGE_IN_FLIGHT = """
-SELECT id, action, status, organisation_id FROM operations
-WHERE status IN ('pending', 'submitted') AND action IN ('recall', 'quarantine', 'clear_quarantine')
-  AND coalesce(payload->>'unit_id', payload->>'lot_id') = %(target)s AND action = ANY(%(actions)s)
-ORDER BY created_at DESC, id DESC
-LIMIT 1
-"""
 
 
 def status_change_in_flight(conn, target: bytes, actions: tuple[str, ...]) -> dict | None:
@@ -61,9 +39,8 @@ def status_change_in_flight(conn, target: bytes, actions: tuple[str, ...]) -> di
     requests for the same target cannot both find nothing in flight and both be accepted."""
     if set(actions) - set(STATUS_CHANGES):
         raise ValueError(f"actions must be among {STATUS_CHANGES}")
-    with conn.cursor() as cur:
-        cur.execute("SELECT pg_advisory_xact_lock(%s)", (int.from_bytes(target[:8], "big", signed=True),))
-    return fetch_one(conn, STATUS_CHANGE_IN_FLIGHT, {"target": "0x" + target.hex(), "actions": list(actions)})
+    operations.lock_status_target(conn, target)
+    return operations.latest_status_change(conn, target, list(actions))
 
 
 def request_digest(action: str, payload: dict) -> bytes:
@@ -77,10 +54,8 @@ def accept(
     """Store the operation unless this key was seen; returns (operation, created). `digest` binds
     the key to the request (by default, to the action and payload)."""
     digest = digest or request_digest(action, payload)
-    row = fetch_one(
-        conn,
-        INSERT,
-        (str(uuid.uuid4()), organisation_id, action, json.dumps(payload), idempotency_key, digest),
+    row = operations.insert_operation(
+        conn, str(uuid.uuid4()), organisation_id, action, payload, idempotency_key, digest
     )
     if row is not None:
         return row, True
@@ -88,7 +63,7 @@ def accept(
 
 
 def by_key(conn, organisation_id: int, idempotency_key: str) -> dict | None:
-    return fetch_one(conn, BY_KEY, (organisation_id, idempotency_key))
+    return operations.by_key(conn, organisation_id, idempotency_key)
 
 
 def replay(existing: dict, digest: bytes) -> dict:
@@ -101,13 +76,8 @@ def replay(existing: dict, digest: bytes) -> dict:
 def get(conn, operation_id: str, organisation_id: int, see_all: bool = False) -> dict | None:
     """The operation, if it exists and the caller may see it (access.may_see_operation: its
     organisation, or a regulator: `see_all`)."""
-    row = fetch_one(conn, BY_ID, (operation_id,))
+    row = operations.by_id(conn, operation_id)
     viewer = access.Viewer(None, organisation_id, see_all)
     if row is None or not access.may_see_operation(viewer, row["organisation_id"]):
         return None
     return row
-
-
-def claim(conn, limit: int) -> list[dict]:
-    """Lock up to `limit` pending operations for this transaction; others skip them."""
-    return fetch_all(conn, CLAIM, (limit,))

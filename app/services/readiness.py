@@ -6,9 +6,9 @@ import time
 
 import psycopg2
 
-from app.db import Database
+from app.db import Database, health, relay
 from app.errors import PharmatrackError, ServiceUnavailable
-from app.indexer import store
+from app.services.supervision import read_status
 
 
 def _ms(start: float) -> float:
@@ -21,11 +21,8 @@ def check(db: Database, chain, settings) -> dict:
     start = time.perf_counter()
     try:
         with db.connection() as conn:
-            with conn.cursor() as cur:
-                cur.execute("SET LOCAL statement_timeout = 2000")
-                cur.execute("SELECT 1")
-            cursor = store.read_cursor(conn)
-            cursor_block = cursor["block_number"] if cursor else None
+            health.ping(conn, timeout_ms=2000)
+            cursor_block = health.mirror_cursor_block(conn)
         components["database"] = {"state": "ok", "latency_ms": _ms(start)}
     except ServiceUnavailable as exc:
         components["database"] = {"state": "down", "detail": exc.problem, "latency_ms": _ms(start)}
@@ -63,20 +60,6 @@ def check(db: Database, chain, settings) -> dict:
 
 # --------------------------------------------------------------------- relayer and detector
 
-# One round trip, each part served by an index (partial ones on the few open rows), capped counts.
-PIPELINE = """
-SELECT
-  (SELECT count(*) FROM (SELECT 1 FROM operations WHERE status = 'pending' LIMIT 10000) p) AS pending,
-  (SELECT extract(epoch FROM now() - min(created_at)) FROM operations WHERE status = 'pending') AS oldest_pending,
-  (SELECT count(*) FROM relay_transactions WHERE status = 'sent') AS in_flight,
-  (SELECT count(*) FROM relay_transactions WHERE status = 'sent'
-     AND created_at < now() - make_interval(secs => %(stuck)s)) AS stuck,
-  (SELECT block_number FROM indexer_cursor WHERE name = 'main') AS indexer_cursor,
-  (SELECT block_number FROM detector_cursor WHERE name = 'main') AS detector_cursor,
-  (SELECT extract(epoch FROM now() - at) FROM verifications WHERE NOT detected ORDER BY id LIMIT 1) AS oldest_unseen
-"""
-# What the relayer believes each account's next nonce is (a bounded sample: the most recently used).
-NONCES = "SELECT account, next_nonce FROM relay_nonces ORDER BY next_nonce DESC LIMIT 10"
 DETECTOR_MAX_UNSEEN_SECONDS = 60  # a verification the rules have not seen after this: the detector is behind
 
 
@@ -92,12 +75,9 @@ def pipeline(db: Database, chain, settings) -> dict[str, dict]:
     down when `up` says its process is not running."""
     start = time.perf_counter()
     try:
-        with db.connection() as conn, conn.cursor() as cur:
-            cur.execute("SET LOCAL statement_timeout = 2000")
-            cur.execute(PIPELINE, {"stuck": 2 * settings.relayer_stuck_seconds})
-            row = dict(zip([c.name for c in cur.description], cur.fetchone(), strict=True))
-            cur.execute(NONCES)
-            believed = {"0x" + bytes(account).hex(): nonce for account, nonce in cur.fetchall()}
+        with db.connection() as conn:
+            row = health.pipeline(conn, 2 * settings.relayer_stuck_seconds, timeout_ms=2000)
+            believed = {"0x" + account.hex(): nonce for account, nonce in relay.believed_nonces(conn, 10).items()}
     except (ServiceUnavailable, psycopg2.Error) as exc:
         detail = exc.problem if isinstance(exc, ServiceUnavailable) else str(exc).splitlines()[0]
         down = {"state": "down", "detail": detail, "latency_ms": _ms(start)}
@@ -147,8 +127,6 @@ def pipeline(db: Database, chain, settings) -> dict[str, dict]:
 
 def _processes(settings, components: dict[str, dict]) -> None:
     """Under `pharmatrack up`, its status file says whether each process runs (a file read, no wait)."""
-    from app.stack import read_status
-
     status = read_status(settings.data_dir)
     if not status:
         return

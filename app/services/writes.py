@@ -15,10 +15,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
-import psycopg2
-from psycopg2.extras import execute_values
 from web3 import Web3
 
+from app.db import products as products_db
+from app.db import serials as serials_db
 from app.db import verifications as verifications_db
 from app.errors import PharmatrackError
 from app.gs1 import Pack, to_element_string
@@ -75,15 +75,10 @@ def prepare_register_product(conn, principal: Principal, body: dict) -> dict:
 
 
 def after_register_product(conn, principal: Principal, body: dict, operation_id: str) -> None:
-    with conn.cursor() as cur:
-        cur.execute(
-            "INSERT INTO product_details (gtin, organisation_id, operation_id, name, strength, dosage_form) "
-            "VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (gtin) DO NOTHING RETURNING gtin",
-            (int(body["gtin"]), principal.organisation_id, operation_id, body["name"], body.get("strength"),
-             body.get("dosage_form")),
-        )  # fmt: skip
-        if cur.fetchone() is None:
-            raise _conflict("gtin", "already_registered", f"GTIN {body['gtin']} has a registration pending")
+    stored = products_db.insert_product_details(conn, int(body["gtin"]), principal.organisation_id, operation_id,
+                                               body["name"], body.get("strength"), body.get("dosage_form"))  # fmt: skip
+    if not stored:
+        raise _conflict("gtin", "already_registered", f"GTIN {body['gtin']} has a registration pending")
 
 
 def serial_list(body: dict) -> list[str]:
@@ -135,39 +130,16 @@ def prepare_commission_lot(conn, principal: Principal, body: dict) -> dict:
 
 def after_commission_lot(conn, principal: Principal, payload: dict, operation_id: str) -> None:
     lot_id = bytes.fromhex(payload["lot_id"][2:])
-    with conn.cursor() as cur:
-        cur.execute(
-            "INSERT INTO lot_commissions (lot_id, gtin, lot, expiry, serial_count, serials_root, organisation_id, "
-            "operation_id) VALUES (%s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT (lot_id) DO NOTHING RETURNING lot_id",
-            (lot_id, int(payload["gtin"]), payload["lot"], payload["expiry_date"], payload["count"],
-             bytes.fromhex(payload["root"][2:]), principal.organisation_id, operation_id),
-        )  # fmt: skip
-        if cur.fetchone() is None:
-            raise _conflict("lot", "already_commissioned", f"lot {payload['lot']} has a commissioning pending")
-        cur.execute("SAVEPOINT serials")
-        try:
-            execute_values(
-                cur,
-                "INSERT INTO lot_serials (lot_id, leaf_index, serial, sgtin_id) VALUES %s",
-                [(lot_id, i, s, sid) for i, (s, sid) in enumerate(payload["_serials"])],
-                page_size=5000,
-            )
-        except psycopg2.errors.UniqueViolation:
-            cur.execute("ROLLBACK TO SAVEPOINT serials")
-            taken = _first_taken_serial(cur, payload)
-            raise _conflict(
-                "serials", "already_commissioned", f"serial {taken} of this GTIN is already in a lot"
-            ) from None
-        lot_serials.store_tree(conn, lot_id, [sid for _, sid in payload["_serials"]], payload.get("_nodes"))
-
-
-def _first_taken_serial(cur, payload: dict) -> str:
-    cur.execute(
-        "SELECT s.serial FROM lot_serials s WHERE s.sgtin_id = ANY(%s) LIMIT 1",
-        ([sid for _, sid in payload["_serials"]],),
-    )
-    row = cur.fetchone()
-    return row[0] if row else "?"
+    stored = serials_db.insert_lot_commission(conn, lot_id, int(payload["gtin"]), payload["lot"],
+                                              payload["expiry_date"], payload["count"],
+                                              bytes.fromhex(payload["root"][2:]), principal.organisation_id,
+                                              operation_id)  # fmt: skip
+    if not stored:
+        raise _conflict("lot", "already_commissioned", f"lot {payload['lot']} has a commissioning pending")
+    taken = serials_db.insert_lot_serials(conn, lot_id, payload["_serials"])
+    if taken is not None:
+        raise _conflict("serials", "already_commissioned", f"serial {taken} of this GTIN is already in a lot")
+    lot_serials.store_tree(conn, lot_id, [sid for _, sid in payload["_serials"]], payload.get("_nodes"))
 
 
 def _lot_for(conn, gtin: str, lot_number: str, field: str) -> prechecks.LotState:

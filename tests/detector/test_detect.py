@@ -146,14 +146,14 @@ def test_alerts_reach_the_api_for_the_parties_involved(world: World, stock):
 
 
 def test_a_reorg_rolls_the_detector_back_with_the_mirror(world: World):
-    from app.indexer import store
+    from app.detector import hooks  # registered with the indexer by app.stack.indexer_hooks
 
     with world.db.connection() as conn:
         with conn.cursor() as cur:
             cur.execute("INSERT INTO detector_cursor (name, block_number) VALUES ('main', 120)")
-        store.rollback_above(conn, [], 100)
+        hooks.on_mirror_rollback(conn, 101)  # blocks 101 and above removed
         assert fetch_all(conn, "SELECT block_number FROM detector_cursor")[0]["block_number"] == 100
-        store.reset(conn, ["pack_events"])
+        hooks.on_mirror_reset(conn)
         assert fetch_all(conn, "SELECT block_number FROM detector_cursor")[0]["block_number"] == -1
 
 

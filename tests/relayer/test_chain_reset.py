@@ -17,6 +17,7 @@ from app.chain.web3factory import make_web3
 from app.errors import ConfigError
 from app.indexer.core import Indexer
 from app.relayer.core import ChainReplaced, Relayer
+from app.stack import indexer_hooks
 from tests.world import GTIN_BASE, World, check_digit
 
 
@@ -91,7 +92,9 @@ def test_a_new_chain_voids_the_old_chains_in_flight_relay_state(world: World, ne
         world.parties["maker"].account, int(world.parties["maker"].gln), [pt.functions.MANUFACTURER_ROLE().call()]
     ).transact({"from": w3.eth.accounts[0]})
     assert w3.eth.wait_for_transaction_receipt(tx).status == 1
-    indexer = Indexer.for_deployment(world.db, ChainClient(new_chain.rpc_url), deployment, reset_on_new_chain=True)
+    indexer = Indexer.for_deployment(
+        world.db, ChainClient(new_chain.rpc_url), deployment, reset_on_new_chain=True, **indexer_hooks()
+    )
     world.relayer, world.indexer = relayer, indexer
     fresh = _product(world)
     world.pump()

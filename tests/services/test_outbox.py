@@ -1,4 +1,5 @@
-"""The outbox against a real Postgres: idempotency, concurrency, and SKIP LOCKED claims."""
+"""The outbox against a real Postgres: idempotency and concurrent rescans (the relayer's SKIP LOCKED claims:
+tests/db/test_operations.py)."""
 
 import threading
 
@@ -70,18 +71,3 @@ def test_concurrent_rescans_make_one_operation(database_url):
     assert errors == []
     assert len({r[0]["id"] for r in results}) == 1
     assert sum(created for _, created in results) == 1
-
-
-def test_claims_skip_rows_another_relayer_holds(database_url):
-    org_id = _org(database_url)
-    ids = [_accept(database_url, org_id, {"n": i}, f"k{i}")[0]["id"] for i in range(6)]
-    first, second = psycopg2.connect(database_url), psycopg2.connect(database_url)
-    try:
-        with first, second:
-            mine = outbox.claim(first, 4)
-            theirs = outbox.claim(second, 4)
-            assert [r["id"] for r in mine] == ids[:4]
-            assert [r["id"] for r in theirs] == ids[4:]
-    finally:
-        first.close()
-        second.close()
