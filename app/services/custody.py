@@ -340,8 +340,9 @@ def fold(unit_id: bytes, rows: list[dict]) -> Custody | None:
 
 
 def fold_many(unit_ids, rows: list[dict]) -> dict[bytes, Custody | None]:
-    """Fold each of `unit_ids` from rows of several units (module docstring)."""
-    wanted = {bytes(u) for u in unit_ids}
+    """Fold each of `unit_ids` from rows of several units (module docstring); the answer keeps the
+    order of `unit_ids` (a pallet's cases in the order it was packed with them)."""
+    wanted = dict.fromkeys(bytes(u) for u in unit_ids)  # ordered: callers list what they fold in order
     pallets_of: dict[bytes, set[bytes]] = {u: set() for u in wanted}
     for row in rows:
         if row["kind"] == "packed" and row.get("case_ids") is not None:
