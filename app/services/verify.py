@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 
 from app import gs1
-from app.db import fetch_all_prepared
+from app.db import verify as db
 from app.ids import lgtin_id, sscc_id
 from app.services import serials
 
@@ -89,76 +89,6 @@ class Verdict:
         return None
 
 
-# One round trip whatever the answer: the serial's lot, leaf, lot record, own events and proof;
-# when the serial is unknown, whether its GTIN is (unknown product or counterfeit serial).
-PACK = """
-SELECT s.lot_id, s.leaf_index, c.lot, c.expiry, c.serial_count,
-       l.serials_root, l.block_number AS lot_block, l.tx_hash AS lot_tx, l.manufacturer, l.expiry AS chain_expiry,
-       EXISTS (SELECT 1 FROM ev_lot_recalled r WHERE r.lot_id = s.lot_id) AS recalled,
-       COALESCE((SELECT max(q.block_number * 100000 + q.log_index) FROM ev_lot_quarantined q WHERE q.lot_id = s.lot_id), -1)
-     > COALESCE((SELECT max(x.block_number * 100000 + x.log_index) FROM ev_lot_quarantine_cleared x
-                 WHERE x.lot_id = s.lot_id), -1) AS lot_quarantined,
-       (SELECT json_agg(json_build_array(p.kind, encode(p.container_id, 'hex'), p.block_number, encode(p.actor, 'hex'))
-                        ORDER BY p.block_number, p.log_index)
-        FROM pack_events p WHERE p.lot_id = s.lot_id AND p.leaf_index = s.leaf_index) AS pack_events,
-       lot_proof(s.lot_id, c.serial_count, s.leaf_index) AS proof,
-       CASE WHEN s.lot_id IS NULL THEN EXISTS (SELECT 1 FROM ev_product_registered p WHERE p.gtin = $2) END AS product,
-       CASE WHEN s.lot_id IS NULL THEN EXISTS (SELECT 1 FROM ev_lot_commissioned u WHERE u.lot_id = $3)
-                                   AND NOT EXISTS (SELECT 1 FROM lot_commissions v WHERE v.lot_id = $3) END AS unlisted
-FROM (SELECT 1) one
-LEFT JOIN lot_serials s ON s.sgtin_id = $1
-LEFT JOIN lot_commissions c ON c.lot_id = s.lot_id
-LEFT JOIN ev_lot_commissioned l ON l.lot_id = s.lot_id
-"""
-
-LOT = """
-SELECT l.lot_id, l.gtin, l.lot_number, l.expiry, l.serial_count, l.serials_root, l.manufacturer,
-       l.block_number AS lot_block, l.tx_hash AS lot_tx,
-       EXISTS (SELECT 1 FROM ev_lot_recalled r WHERE r.lot_id = l.lot_id) AS recalled,
-       COALESCE((SELECT max(q.block_number * 100000 + q.log_index) FROM ev_lot_quarantined q WHERE q.lot_id = l.lot_id), -1)
-     > COALESCE((SELECT max(x.block_number * 100000 + x.log_index) FROM ev_lot_quarantine_cleared x
-                 WHERE x.lot_id = l.lot_id), -1) AS lot_quarantined,
-       EXISTS (SELECT 1 FROM ev_product_registered p WHERE p.gtin = $2) AS product
-FROM (SELECT 1) one LEFT JOIN ev_lot_commissioned l ON l.lot_id = $1
-"""
-
-# The custody events of a unit and of every pallet it was put on, oldest first, with block times.
-PATH = """
-WITH pallets AS (SELECT pallet_id FROM ev_pallet_packed WHERE case_ids @> ARRAY[$1::bytea]),
-units AS (SELECT $1::bytea AS u UNION SELECT pallet_id FROM pallets)
-SELECT e.*, b.timestamp AS at FROM (
-    SELECT case_id AS unit, 'packed' AS kind, block_number, log_index, tx_hash, packer AS actor, NULL::bytea AS other,
-           sscc, NULL::integer AS value, NULL::integer AS min_temp, NULL::integer AS max_temp, NULL::bigint AS time
-      FROM ev_case_packed WHERE case_id = $1
-    UNION ALL SELECT case_id, 'packed', block_number, log_index, tx_hash, packer, NULL, sscc, NULL, NULL, NULL, NULL
-      FROM ev_case_tree_packed WHERE case_id = $1
-    UNION ALL SELECT pallet_id, 'packed', block_number, log_index, tx_hash, packer, NULL, sscc, NULL, NULL, NULL, NULL
-      FROM ev_pallet_packed WHERE pallet_id IN (SELECT u FROM units)
-    UNION ALL SELECT unit_id, 'shipped', block_number, log_index, tx_hash, from_org, to_org, NULL, NULL, NULL, NULL, NULL
-      FROM ev_shipped WHERE unit_id IN (SELECT u FROM units)
-    UNION ALL SELECT unit_id, 'received', block_number, log_index, tx_hash, by, from_org, NULL, NULL, NULL, NULL, NULL
-      FROM ev_received WHERE unit_id IN (SELECT u FROM units)
-    UNION ALL SELECT unit_id, 'refused', block_number, log_index, tx_hash, by, sender, NULL, NULL, NULL, NULL, NULL
-      FROM ev_refused WHERE unit_id IN (SELECT u FROM units)
-    UNION ALL SELECT unit_id, 'unpacked', block_number, log_index, tx_hash, by, NULL, NULL, NULL, NULL, NULL, NULL
-      FROM ev_unpacked WHERE unit_id IN (SELECT u FROM units)
-    UNION ALL SELECT unit_id, 'quarantined', block_number, log_index, tx_hash, by, NULL, NULL, NULL, NULL, NULL, NULL
-      FROM ev_unit_quarantined WHERE unit_id IN (SELECT u FROM units)
-    UNION ALL SELECT unit_id, 'cleared', block_number, log_index, tx_hash, by, NULL, NULL, NULL, NULL, NULL, NULL
-      FROM ev_unit_quarantine_cleared WHERE unit_id IN (SELECT u FROM units)
-    UNION ALL SELECT unit_id, 'excursion', block_number, log_index, tx_hash, NULL, NULL, NULL, value, min_temp, max_temp, time
-      FROM ev_excursion_detected WHERE unit_id IN (SELECT u FROM units)
-) e LEFT JOIN blocks b ON b.number = e.block_number
-ORDER BY e.block_number, e.log_index
-"""
-
-ORGS = """
-SELECT r.account, r.gln, o.name FROM ev_organisation_registered r
-LEFT JOIN organisations o ON o.account = r.account
-WHERE r.account = ANY($1)
-"""
-
-
 def _hex(value: bytes | None) -> str | None:
     return None if value is None else "0x" + bytes(value).hex()
 
@@ -183,7 +113,7 @@ def parties(conn, accounts: set[bytes]) -> dict[bytes, dict]:
         else:
             missing.append(account)
     if missing:
-        for row in fetch_all_prepared(conn, "verify_orgs", ORGS, (missing,)):
+        for row in db.parties(conn, missing):
             account = bytes(row["account"])
             party = {"gln": f"{int(row['gln']):013d}", "name": row["name"], "account": _hex(account)}
             _PARTIES[(conn.dsn, account)] = (now, party)
@@ -294,7 +224,7 @@ class _Fold:
 def custody_of(conn, unit_id: bytes) -> Custody | None:
     """A case's or pallet's custody from the mirror; None if it was never packed."""
     fold = _Fold(unit_id)
-    for row in fetch_all_prepared(conn, "verify_path", PATH, (unit_id,)):
+    for row in db.unit_events(conn, unit_id):
         fold.apply(row)
     return fold.result()
 
@@ -325,18 +255,18 @@ def verify_pack(conn, pack: gs1.Pack, requester: Requester) -> Result:
     body: dict = {"kind": "pack", "gtin": pack.gtin, "serial": pack.serial, "lot": pack.lot,
                   "expiry": pack.expiry.isoformat() if pack.expiry else None, "sgtin_id": _hex(sgtin)}  # fmt: skip
     printed_lot = lgtin_id(pack.gtin, pack.lot) if pack.lot else NO_LOT
-    row = fetch_all_prepared(conn, "verify_pack", PACK, (sgtin, int(pack.gtin), printed_lot))[0]
+    row = db.pack(conn, sgtin, int(pack.gtin), printed_lot)
     reasons: list[str] = []
-    if row["lot_id"] is None:
-        if row["unlisted"]:
+    if row.lot_id is None:
+        if row.unlisted:
             reasons.append("serials_not_held")  # the lot is on chain; its serial list was never given to us
         else:
-            reasons.append("unknown_serial" if row["product"] else "unknown_product")
+            reasons.append("unknown_serial" if row.product else "unknown_product")
         verdict = Verdict.of(reasons)
         return Result(verdict, {**body, **_verdict_body(verdict)}, _log_row(body, verdict, sgtin=sgtin))
-    manufacturer = row["manufacturer"] and bytes(row["manufacturer"])
+    manufacturer = row.manufacturer and bytes(row.manufacturer)
     reasons += _lot_reasons(pack, row)
-    case_id, pack_quarantined, end = _pack_state(row["pack_events"] or [])
+    case_id, pack_quarantined, end = _pack_state(row.pack_events or [])
     if end:
         reasons.append(end)
     if pack_quarantined:
@@ -355,8 +285,8 @@ def verify_pack(conn, pack: gs1.Pack, requester: Requester) -> Result:
         reasons.append("not_received_by_requester")
     verdict = Verdict.of(reasons)
     body["lot_record"] = {
-        "lot": row["lot"], "expiry": row["expiry"].isoformat(), "lot_id": _hex(row["lot_id"]),
-        "manufacturer": _hex(manufacturer), "recalled": row["recalled"], "quarantined": row["lot_quarantined"],
+        "lot": row.lot, "expiry": row.expiry.isoformat(), "lot_id": _hex(row.lot_id),
+        "manufacturer": _hex(manufacturer), "recalled": row.recalled, "quarantined": row.lot_quarantined,
     }  # fmt: skip
     body.update(_verdict_body(verdict))
     body["state"] = {"dispensed": end == "dispensed", "destroyed": end == "destroyed", "quarantined": pack_quarantined}
@@ -371,15 +301,15 @@ def verify_pack(conn, pack: gs1.Pack, requester: Requester) -> Result:
     return Result(verdict, body, _log_row(body, verdict, sgtin=sgtin))
 
 
-def _lot_reasons(pack: gs1.Pack, row: dict) -> list[str]:
+def _lot_reasons(pack: gs1.Pack, row: db.PackRow) -> list[str]:
     """What is wrong with the pack's lot, or with the lot and expiry printed beside its serial."""
     checks = [
-        ("lot_not_on_chain", row["serials_root"] is None),
-        ("lot_mismatch", pack.lot is not None and pack.lot != row["lot"]),
-        ("expiry_mismatch", pack.expiry is not None and pack.expiry != row["expiry"]),
-        ("recalled", row["recalled"]),
-        ("quarantined", row["lot_quarantined"]),
-        ("expired", row["chain_expiry"] is not None and int(row["chain_expiry"]) < clock()),
+        ("lot_not_on_chain", row.serials_root is None),
+        ("lot_mismatch", pack.lot is not None and pack.lot != row.lot),
+        ("expiry_mismatch", pack.expiry is not None and pack.expiry != row.expiry),
+        ("recalled", row.recalled),
+        ("quarantined", row.lot_quarantined),
+        ("expired", row.chain_expiry is not None and int(row.chain_expiry) < clock()),
     ]
     return [reason for reason, applies in checks if applies]
 
@@ -423,24 +353,24 @@ def _custody_body(conn, custody: Custody | None, manufacturer: bytes | None, cas
     }
 
 
-def _proof_body(row: dict, sgtin: bytes) -> dict | None:
+def _proof_body(row: db.PackRow, sgtin: bytes) -> dict | None:
     """The pack's Merkle proof against the lot's on-chain root; None if the lot is not on chain or
     its tree is not stored. The proof is checked here too: a stored tree that disagrees with the
     chain is never handed out as evidence."""
-    if row["serials_root"] is None or row["proof"] is None:
+    if row.serials_root is None or row.proof is None:
         return None
-    index, siblings = int(row["leaf_index"]), [bytes(p) for p in row["proof"]]
+    index, siblings = int(row.leaf_index), [bytes(p) for p in row.proof]
     leaf = serials.lot_leaf(index, sgtin)
-    if serials.implied_root(leaf, siblings) != bytes(row["serials_root"]):
+    if serials.implied_root(leaf, siblings) != bytes(row.serials_root):
         return None
     return {
-        "lot_id": _hex(row["lot_id"]),
+        "lot_id": _hex(row.lot_id),
         "leaf_index": index,
         "leaf": _hex(leaf),
         "proof": [_hex(p) for p in siblings],
-        "root": _hex(row["serials_root"]),
-        "block_number": row["lot_block"],
-        "tx_hash": _hex(row["lot_tx"]),
+        "root": _hex(row.serials_root),
+        "block_number": row.lot_block,
+        "tx_hash": _hex(row.lot_tx),
         "how_to_check": (
             "sgtin_id = keccak256(abi.encode('sgtin', uint64 gtin, string serial)); "
             "leaf = keccak256(bytes.concat(keccak256(abi.encode(uint256 leaf_index, bytes32 sgtin_id)))); "
@@ -454,23 +384,23 @@ def verify_lot(conn, lot: gs1.Lot, requester: Requester) -> Result:
     lot_id = lgtin_id(lot.gtin, lot.lot)
     body: dict = {"kind": "lot", "gtin": lot.gtin, "lot": lot.lot,
                   "expiry": lot.expiry.isoformat() if lot.expiry else None, "lot_id": _hex(lot_id)}  # fmt: skip
-    row = fetch_all_prepared(conn, "verify_lot", LOT, (lot_id, int(lot.gtin)))[0]
+    row = db.lot(conn, lot_id, int(lot.gtin))
     reasons: list[str] = []
-    if row["lot_id"] is None:
-        reasons.append("unknown_lot" if row["product"] else "unknown_product")
+    if row.lot_id is None:
+        reasons.append("unknown_lot" if row.product else "unknown_product")
     else:
-        if lot.expiry is not None and lot.expiry != _expiry_date(int(row["expiry"])):
+        if lot.expiry is not None and lot.expiry != _expiry_date(int(row.expiry)):
             reasons.append("expiry_mismatch")
-        if row["recalled"]:
+        if row.recalled:
             reasons.append("recalled")
-        if row["lot_quarantined"]:
+        if row.lot_quarantined:
             reasons.append("quarantined")
-        if int(row["expiry"]) < clock():
+        if int(row.expiry) < clock():
             reasons.append("expired")
         body["lot_record"] = {
-            "expiry": _expiry_date(int(row["expiry"])).isoformat(), "serial_count": int(row["serial_count"]),
-            "serials_root": _hex(row["serials_root"]), "manufacturer": _hex(row["manufacturer"]),
-            "block_number": row["lot_block"], "tx_hash": _hex(row["lot_tx"]),
+            "expiry": _expiry_date(int(row.expiry)).isoformat(), "serial_count": int(row.serial_count),
+            "serials_root": _hex(row.serials_root), "manufacturer": _hex(row.manufacturer),
+            "block_number": row.lot_block, "tx_hash": _hex(row.lot_tx),
         }  # fmt: skip
     verdict = Verdict.of(reasons)
     body.update(_verdict_body(verdict))
