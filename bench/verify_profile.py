@@ -69,7 +69,7 @@ STAGES = [
     (
         4,
         "SQL: round trips, client side (execute, fetch, rows to dicts)",
-        [("app/db/__init__.py", "fetch_all_prepared", "app/services/verify.py")],
+        [("app/db/__init__.py", "fetch_all_prepared", "app/db/verify.py")],
     ),
     (4, "proof: keccak leaf and path, checked against the root", [("app/services/verify.py", "_proof_body")]),
     (4, "party names (cached)", [("app/services/verify.py", "parties")]),
@@ -91,7 +91,15 @@ STAGES = [
     ),
     (1, "gunicorn: write the response", [("gunicorn/http/wsgi.py", "write"), ("gunicorn/http/wsgi.py", "close")]),
     (1, "gunicorn: access log line", [("gunicorn/glogging.py", "access")]),
+    (
+        0,
+        "verification log writer thread (COPY every VERIFY_LOG_FLUSH_SECONDS)",
+        [("app/services/verifylog.py", "flush")],
+    ),
+    (1, "COPY: the rows as text, the statement", [("app/db/copy.py", "copy_rows")]),
+    (1, "database pool, transaction, commit", [("app/db/__init__.py", "connection")]),
 ]
+WRITER = next(i for i, stage in enumerate(STAGES) if stage[1].startswith("verification log writer"))
 
 
 def log(message: str) -> None:
@@ -112,13 +120,12 @@ def inclusive(stats: pstats.Stats, suffix: str, name: str, within: str | None = 
     return total
 
 
-def stage_seconds(stats: pstats.Stats) -> list[float]:
+def stage_seconds(stats: dict[str, pstats.Stats]) -> list[float]:
+    """Each stage's inclusive seconds: from the request threads' profile, or the log writer's (WRITER on)."""
     out = []
-    for _depth, _label, funcs in STAGES:
-        seconds = 0.0
-        for suffix, name, *within in funcs:
-            seconds += inclusive(stats, suffix, name, *within)
-        out.append(seconds)
+    for i, (_depth, _label, funcs) in enumerate(STAGES):
+        source = stats.get("writer" if i >= WRITER else "requests")
+        out.append(sum(inclusive(source, suffix, name, *within) for suffix, name, *within in funcs) if source else 0.0)
     return out
 
 
@@ -184,11 +191,21 @@ def measure(args, env: dict, tmp: Path, name: str, paths: Path, key: str, pg_pid
         wrk(args, port, paths, key, args.warmup)
         cpu0, pg0 = cpu_of(worker), cpu_of(pg_pid, True) if pg_pid else 0.0
         kinds0 = pg_by_kind(pg_pid) if pg_pid else {}
+        threads0 = {t.id: t.user_time + t.system_time for t in psutil.Process(worker).threads()}
         result = wrk(args, port, paths, key, args.seconds)
         cpu1, pg1 = cpu_of(worker), cpu_of(pg_pid, True) if pg_pid else 0.0
         kinds1 = pg_by_kind(pg_pid) if pg_pid else {}
+        threads1 = {t.id: t.user_time + t.system_time for t in psutil.Process(worker).threads()}
         if not profiled:
             kinds = {k: (v - kinds0.get(k, 0.0)) / result.requests * 1e6 for k, v in kinds1.items()}
+            per_thread = sorted(
+                (((v - threads0.get(k, 0.0)) / result.requests * 1e6, k == worker) for k, v in threads1.items()),
+                reverse=True,
+            )
+            print(
+                f"  {name}: worker µs/request by thread: "
+                + ", ".join(f"{'main ' if main else ''}{v:,.0f}" for v, main in per_thread if v >= 1)
+            )
             print(
                 f"  {name}: Postgres µs/request by process: "
                 + ", ".join(f"{k} {v:,.0f}" for k, v in sorted(kinds.items(), key=lambda kv: -kv[1]) if v >= 1)
@@ -198,14 +215,14 @@ def measure(args, env: dict, tmp: Path, name: str, paths: Path, key: str, pg_pid
     if result.non_200:
         raise SystemExit(f"{name}: {result.non_200} answers were not 200: {result.statuses}")
     n = result.requests
-    stats = None
+    stats: dict[str, pstats.Stats] = {}
     if profiled:
-        dumps = sorted(tmp.glob(f"{name}.prof.*"))
-        if not dumps:
+        for kind in ("requests", "writer"):
+            dumps = sorted(tmp.glob(f"{name}.prof.{kind}.*"))
+            if dumps:
+                stats[kind] = pstats.Stats(*map(str, dumps))
+        if "requests" not in stats:
             raise SystemExit(f"{name}: the profiled worker wrote no profile")
-        stats = pstats.Stats(str(dumps[0]))
-        for extra in dumps[1:]:
-            stats.add(str(extra))
     return n, result.rps, (cpu1 - cpu0) / n, (pg1 - pg0) / n if pg_pid else 0.0, stats
 
 
@@ -248,7 +265,9 @@ def run(args, tmp: Path) -> str:
         print(f"\n{'stage (µs of worker CPU per request)':<72} {'verify':>8} {'ceiling':>8}")
         scale = {}
         for name in files:  # a stage's share of the profiled request threads, of the plain worker's CPU per request
-            scale[name] = plain[name][2] / seconds[name][0]
+            scale[name] = plain[name][2] / sum(
+                v for (depth, _, _), v in zip(STAGES, seconds[name], strict=True) if depth == 0
+            )
         rows = []
         for i, (depth, label, _funcs) in enumerate(STAGES):
             values = [seconds[name][i] * scale[name] * 1e6 for name in files]
