@@ -46,6 +46,10 @@ REASONS = {
     "expired": ("expired", "the lot's expiry date has passed"),
 }
 
+_RANK = {verdict: rank for rank, verdict in enumerate(VERDICTS)}  # most serious first
+# each reason as the answer shows it: {"code", "verdict", "detail"}
+_REASON_BODY = {code: {"code": code, "verdict": verdict, "detail": detail} for code, (verdict, detail) in REASONS.items()}
+
 clock = time.time  # what "now" is for expiry (tests move it)
 NO_LOT = b"\x00" * 32  # no lot printed: matches no lot id
 CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1c\x7f]")  # kept out of the log: NUL and friends (GS, \x1d, stays)
@@ -72,8 +76,9 @@ class Verdict:
 
     @classmethod
     def of(cls, reasons: list[str]) -> Verdict:
-        ranked = sorted({r: None for r in reasons}, key=lambda r: VERDICTS.index(REASONS[r][0]))
-        return cls(REASONS[ranked[0]][0] if ranked else "verified", list(dict.fromkeys(reasons)))
+        if not reasons:
+            return cls("verified", [])
+        return cls(min((REASONS[r][0] for r in reasons), key=_RANK.__getitem__), list(dict.fromkeys(reasons)))
 
     def lvm_failure(self) -> str | None:
         """The LVM `verificationFailureReason`, or None when the product identifier matches."""
@@ -330,7 +335,7 @@ def _pack_state(events: list) -> tuple[bytes | None, bool, str | None]:
 def _verdict_body(verdict: Verdict) -> dict:
     return {
         "verdict": verdict.verdict,
-        "reasons": [{"code": r, "verdict": REASONS[r][0], "detail": REASONS[r][1]} for r in verdict.reasons],
+        "reasons": [_REASON_BODY[r].copy() for r in verdict.reasons],
     }
 
 
@@ -367,7 +372,7 @@ def _proof_body(row: db.PackRow, sgtin: bytes) -> dict | None:
         "lot_id": _hex(row.lot_id),
         "leaf_index": index,
         "leaf": _hex(leaf),
-        "proof": [_hex(p) for p in siblings],
+        "proof": ["0x" + p.hex() for p in siblings],
         "root": _hex(row.serials_root),
         "block_number": row.lot_block,
         "tx_hash": _hex(row.lot_tx),
