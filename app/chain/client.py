@@ -8,37 +8,13 @@ import os
 
 from web3 import Web3
 
-from app.chain.web3factory import make_web3
+from app.chain.web3factory import describe, make_web3, redact_url  # noqa: F401  (describe: re-exported)
 from app.chain.window import is_range_error
 from app.errors import PharmatrackError, ServiceUnavailable
 
 
 class LogRangeRefused(PharmatrackError):
     """The provider refused an eth_getLogs range as too large (or its result as too big)."""
-
-
-def describe(exc: Exception) -> str:
-    """A transport failure in words that never repeat the RPC URL (providers put API keys in
-    URLs, and this text reaches public /readyz answers and logs)."""
-    import requests
-
-    response = getattr(exc, "response", None)
-    if isinstance(exc, requests.HTTPError) and response is not None:
-        return f"HTTP {response.status_code} from the node"
-    if isinstance(exc, requests.Timeout):
-        return "the node did not answer in time"
-    if isinstance(exc, requests.ConnectionError):
-        return "cannot connect to the node"
-    return f"{type(exc).__name__} from the node"
-
-
-def redact_url(url: str) -> str:
-    """scheme://host:port only: no userinfo, path or query (where provider keys live)."""
-    from urllib.parse import urlsplit
-
-    parts = urlsplit(url)
-    host = parts.hostname or "?"
-    return f"{parts.scheme}://{host}" + (f":{parts.port}" if parts.port else "")
 
 
 def _chain_call(fn):

@@ -25,9 +25,31 @@ def connect(rpc_url: str, timeout: float = 5.0) -> Web3:
     try:
         w3.eth.chain_id  # noqa: B018 - a round trip is the point
     except Exception as exc:  # any transport failure: refused, DNS, timeout, bad JSON
-        from app.chain.client import describe, redact_url
-
         raise ConfigError(
             "RPC_URL", f"cannot reach a JSON-RPC node at {redact_url(rpc_url)} ({describe(exc)})"
         ) from exc
     return w3
+
+
+def describe(exc: Exception) -> str:
+    """A transport failure in words that never repeat the RPC URL (providers put API keys in
+    URLs, and this text reaches public /readyz answers and logs)."""
+    import requests
+
+    response = getattr(exc, "response", None)
+    if isinstance(exc, requests.HTTPError) and response is not None:
+        return f"HTTP {response.status_code} from the node"
+    if isinstance(exc, requests.Timeout):
+        return "the node did not answer in time"
+    if isinstance(exc, requests.ConnectionError):
+        return "cannot connect to the node"
+    return f"{type(exc).__name__} from the node"
+
+
+def redact_url(url: str) -> str:
+    """scheme://host:port only: no userinfo, path or query (where provider keys live)."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    host = parts.hostname or "?"
+    return f"{parts.scheme}://{host}" + (f":{parts.port}" if parts.port else "")

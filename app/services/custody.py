@@ -1,87 +1,400 @@
-"""Where a case or pallet is now, from the mirror alone: the same answer as the contract's
-`unit(unitId)` view, rebuilt from events (so reads never wait on the chain).
+"""The one custody fold: a case's or pallet's state replayed from its events as the contract applies
+them, so reads never wait on the chain. Pure Python over the rows app/db/mirror.py returns; the
+write pre-checks, verification and anything else that asks "who has it, where is it going, is it
+held back" use this one replay. A property test (tests/services/test_custody_fold.py) keeps it
+equal to the contract's `unit(unitId)` and `packState(lotId, index)` views on random supply chains.
+
+API (stable)
+------------
+``fold(unit_id, rows) -> Custody | None``
+    `rows`: ``app.db.mirror.custody_events(conn, unit_id)``, the events of the unit and of every
+    pallet it was ever put on, in chain order, as dicts with keys unit, kind, block_number,
+    log_index, tx_hash, actor, other, sscc, lot_id, case_ids, sensor_id, value, min_temp, max_temp,
+    time, at
+    (kind: packed, shipped, received, refused, unpacked, quarantined, cleared, excursion; `other` is
+    the recipient of a shipment, the sender of a receipt or refusal). None if the unit was never
+    packed. Rows of other units than these are ignored; so is the `packed` row of a pallet whose
+    `case_ids` (when given) do not list the unit.
+``unit_state(conn, unit_id) -> Custody | None``
+    The two together (one query).
+``fold_many(unit_ids, rows) -> dict[bytes, Custody | None]``
+    `rows`: ``app.db.mirror.custody_events_of(conn, unit_ids)``; each unit folded from its own rows
+    and those of the pallets that list it (the `case_ids` of a pallet's `packed` row).
+``pack_state(rows) -> PackState``
+    `rows`: ``app.db.mirror.pack_events(conn, lot_id, index)`` (keys kind, container_id, actor,
+    block_number, log_index); the contract's `packState`, plus the case and who ended the pack.
+
+``Custody`` (accounts and ids are bytes; None where there is none):
+
+=====================  =====================================================================
+the contract's `unit()`
+-------------------------------------------------------------------------------------------
+kind                   "case" or "pallet"
+custodian              who has it: its own holder, or (on a pallet, closed or unpacked since)
+                       the pallet's holder
+recipient              where it itself is shipped to while in transit, else None
+container              the closed pallet it is on now
+in_transit             it, or its closed pallet, is in transit
+quarantined            its OWN quarantine flag
+excursion              its OWN excursion flag
+unpacked               it was unpacked
+lot_id                 a case's lot
+-------------------------------------------------------------------------------------------
+beyond the contract
+-------------------------------------------------------------------------------------------
+unit_id, sscc, packer
+holder                 its own holder field (custodian resolves the pallet)
+parent                 the pallet it was last put on, until it left it (also once unpacked)
+destination            where the shipment it travels in (its own or its pallet's) goes, while
+                       in transit; else None
+last_recipient         the recipient named by the latest shipment of it, or of a pallet while
+                       it was on it; kept after the receipt or refusal
+container_quarantined  its closed pallet is quarantined
+held_quarantined       quarantined or container_quarantined (property)
+excursions             list[Excursion]: its own and its pallets' while it was on them
+holders                everyone who held it: packer, receivers, unpackers (also of its pallets
+                       while it was on them)
+recipients             everyone a shipment of it (or of its pallet while on it) named,
+                       received or refused
+path                   list[Step]: every event but excursions, oldest first: its own and its
+                       pallets' while it was on them (a palletisation is the pallet's `packed`)
+stays                  list[Stay]: each time it sat on a pallet, with what ended it
+=====================  =====================================================================
 
 Rules the contract applies, replayed here in chain order:
 - packed: held by the packer; a case put on a pallet has that pallet as its parent;
 - shipped: loose at the sender (off any pallet), in transit to the recipient;
-- received: held by the recipient; refused: custody stays with the sender;
-- unpacked: held loose by whoever unpacked it and marked unpacked. An unpacked pallet releases
-  its cases lazily: they stay at the pallet's holder until they are shipped themselves;
+- received: held by the recipient; refused: custody stays with the sender; either ends the transit
+  and clears the recipient;
+- unpacked: held loose by whoever unpacked it and marked unpacked. An unpacked pallet releases its
+  cases lazily: they stay at the pallet's (now fixed) holder until they move themselves;
 - a case on a closed pallet is custodied, and in transit, with the pallet.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime
 
-from app.db import fetch_all_prepared
+from app.db import mirror
 
-UNIT_EVENTS = """
-SELECT 'packed_case' AS kind, block_number, log_index, packer AS actor, NULL::bytea AS other FROM ev_case_packed WHERE case_id = $1
-UNION ALL SELECT 'packed_case', block_number, log_index, packer, NULL FROM ev_case_tree_packed WHERE case_id = $1
-UNION ALL SELECT 'packed_pallet', block_number, log_index, packer, NULL FROM ev_pallet_packed WHERE pallet_id = $1
-UNION ALL SELECT 'palletised', block_number, log_index, packer, pallet_id FROM ev_pallet_packed WHERE case_ids @> ARRAY[$1::bytea]
-UNION ALL SELECT 'shipped', block_number, log_index, from_org, to_org FROM ev_shipped WHERE unit_id = $1
-UNION ALL SELECT 'received', block_number, log_index, by, from_org FROM ev_received WHERE unit_id = $1
-UNION ALL SELECT 'refused', block_number, log_index, by, sender FROM ev_refused WHERE unit_id = $1
-UNION ALL SELECT 'unpacked', block_number, log_index, by, NULL FROM ev_unpacked WHERE unit_id = $1
-UNION ALL SELECT 'quarantined', block_number, log_index, by, NULL FROM ev_unit_quarantined WHERE unit_id = $1
-UNION ALL SELECT 'cleared', block_number, log_index, by, NULL FROM ev_unit_quarantine_cleared WHERE unit_id = $1
-UNION ALL SELECT 'excursion', block_number, log_index, NULL, NULL FROM ev_excursion_detected WHERE unit_id = $1
-ORDER BY block_number, log_index
-"""
+Position = tuple[int, int]  # (block number, log index): chain order
+HANDOFF_SENDER_FIRST = frozenset({"received", "refused"})  # events whose actor is the recipient
+
+
+@dataclass(frozen=True)
+class Step:
+    """One event on a unit's custody path. A handoff reads from `sender` to `recipient` whoever
+    acted: `received` and `refused` are done by the recipient (actor) of what the sender shipped."""
+
+    event: str
+    unit: bytes  # the unit the event names: the unit itself or the pallet it was on
+    actor: bytes | None
+    sender: bytes | None
+    recipient: bytes | None
+    block_number: int
+    log_index: int
+    tx_hash: bytes
+    at: datetime | None  # block time
+    sscc: int | None  # on `packed` steps: the SSCC of the unit (or pallet) packed
+
+
+@dataclass(frozen=True)
+class Excursion:
+    unit: bytes
+    sensor_id: bytes | None
+    time: int  # the logger's unix time of the first reading outside the range
+    value: int  # centi-degrees Celsius
+    min_temp: int
+    max_temp: int
+    block_number: int
+    log_index: int
+    tx_hash: bytes
+    at: datetime | None
+
+
+@dataclass(frozen=True)
+class Stay:
+    """The unit on a pallet, from its palletisation until `end` (None: still there)."""
+
+    pallet_id: bytes
+    pallet_sscc: int
+    packer: bytes
+    start: Position
+    start_time: datetime | None
+    end: Position | None = None
+    end_time: datetime | None = None
+    end_event: str | None = None  # pallet_unpacked, case_shipped, case_unpacked, case_palletised
 
 
 @dataclass
-class UnitState:
+class Custody:
+    """A unit's state now, per the mirror (module docstring)."""
+
     unit_id: bytes
-    kind: str  # "case" or "pallet"
-    holder: bytes  # the unit's own holder (see custodian for who has it)
+    kind: str
+    sscc: int
+    packer: bytes
+    holder: bytes
+    lot_id: bytes | None = None
     recipient: bytes | None = None
     in_transit: bool = False
     parent: bytes | None = None
+    container: bytes | None = None
+    custodian: bytes | None = None
     unpacked: bool = False
     quarantined: bool = False
     excursion: bool = False
-    # resolved through the pallet:
-    custodian: bytes | None = None
-    container: bytes | None = None
+    destination: bytes | None = None
+    last_recipient: bytes | None = None
+    container_quarantined: bool = False
+    excursions: list[Excursion] = field(default_factory=list)
+    holders: set[bytes] = field(default_factory=set)
+    recipients: set[bytes] = field(default_factory=set)
+    path: list[Step] = field(default_factory=list)
+    stays: list[Stay] = field(default_factory=list)
+
+    @property
+    def held_quarantined(self) -> bool:
+        """Held back by a quarantine: its own, or its closed pallet's."""
+        return self.quarantined or self.container_quarantined
 
 
-def _fold(unit_id: bytes, events: list[dict]) -> UnitState | None:
-    state: UnitState | None = None
-    for e in events:
-        kind, actor, other = e["kind"], e["actor"] and bytes(e["actor"]), e["other"] and bytes(e["other"])
-        if kind in ("packed_case", "packed_pallet"):
-            state = UnitState(unit_id, "case" if kind == "packed_case" else "pallet", actor)
-        elif state is None:
-            continue  # events of an id that was never packed cannot happen on-chain
-        elif kind == "palletised":
-            state.parent = other
-        elif kind == "shipped":
-            state.holder, state.recipient, state.in_transit, state.parent = actor, other, True, None
-        elif kind in ("received", "refused"):
-            state.holder = actor if kind == "received" else other
-            state.in_transit = False
+UnitState = Custody  # the write pre-checks' name for it
+
+
+@dataclass
+class _Pallet:
+    """The pallet a case sits on, as far as the case is concerned."""
+
+    pallet_id: bytes
+    holder: bytes
+    recipient: bytes | None = None
+    in_transit: bool = False
+    quarantined: bool = False
+    unpacked: bool = False
+
+
+def _b(value) -> bytes | None:
+    return None if value is None else bytes(value)
+
+
+class _Fold:
+    def __init__(self, unit_id: bytes):
+        self.unit_id = unit_id
+        self.state: Custody | None = None
+        self.own_recipient: bytes | None = None
+        self.own_in_transit = False
+        self.pallet: _Pallet | None = None  # the pallet of `parent` (kept once unpacked: its holder is fixed)
+
+    def apply(self, row: dict) -> None:
+        unit, kind = bytes(row["unit"]), row["kind"]
+        actor, other = _b(row["actor"]), _b(row["other"])
+        own = unit == self.unit_id
+        if kind == "packed" and own:
+            self._packed(row, actor)
+            return
+        if self.state is None:
+            return  # events of an id never packed (cannot happen on chain)
+        if kind == "packed":
+            if row.get("case_ids") is not None and self.unit_id not in {bytes(c) for c in row["case_ids"]}:
+                return  # another unit's pallet (rows of several units)
+            self._palletised(unit, row, actor)
+        elif own:
+            self._own(kind, row, actor, other)
+        elif self.pallet is not None and unit == self.pallet.pallet_id and not self.pallet.unpacked:
+            self._pallet_event(kind, row, actor, other)
+        else:
+            return  # a pallet's event from before or after the unit sat on it
+        if kind != "excursion":
+            self._step(kind, unit, row, actor, other)
+
+    # -- events
+
+    def _packed(self, row: dict, actor: bytes) -> None:
+        lot_id = _b(row.get("lot_id"))
+        self.state = Custody(
+            unit_id=self.unit_id,
+            kind="case" if lot_id is not None else "pallet",
+            sscc=int(row["sscc"]),
+            packer=actor,
+            holder=actor,
+            lot_id=lot_id,
+            holders={actor},
+        )
+        self._step("packed", self.unit_id, row, actor, None)
+
+    def _palletised(self, pallet_id: bytes, row: dict, actor: bytes) -> None:
+        self._end_stay(row, "case_palletised")
+        self.state.holder = actor  # the packer holds the case loose before it goes on (contract: loose(me))
+        self.state.parent = pallet_id
+        self.pallet = _Pallet(pallet_id, actor)
+        self.state.stays.append(Stay(pallet_id, int(row["sscc"]), actor, _position(row), row.get("at")))
+
+    def _own(self, kind: str, row: dict, actor: bytes | None, other: bytes | None) -> None:
+        state = self.state
+        if kind == "shipped":
+            self._leave_pallet(row, "case_shipped")
+            state.holder, self.own_recipient, self.own_in_transit = actor, other, True
+            state.last_recipient = other
+            state.recipients.add(other)
+        elif kind == "received":
+            state.holder, self.own_recipient, self.own_in_transit = actor, None, False
+            state.holders.add(actor)
+        elif kind == "refused":
+            self.own_recipient, self.own_in_transit = None, False
         elif kind == "unpacked":
-            state.holder, state.parent, state.unpacked = actor, None, True
+            self._leave_pallet(row, "case_unpacked")
+            state.holder, state.unpacked = actor, True
+            state.holders.add(actor)
         elif kind in ("quarantined", "cleared"):
             state.quarantined = kind == "quarantined"
         elif kind == "excursion":
             state.excursion = True
-    return state
+            state.excursions.append(_excursion(row))
+
+    def _pallet_event(self, kind: str, row: dict, actor: bytes | None, other: bytes | None) -> None:
+        pallet, state = self.pallet, self.state
+        if kind == "shipped":
+            pallet.holder, pallet.recipient, pallet.in_transit = actor, other, True
+            state.last_recipient = other
+            state.recipients.add(other)
+        elif kind == "received":
+            pallet.holder, pallet.recipient, pallet.in_transit = actor, None, False
+            state.holders.add(actor)
+        elif kind == "refused":
+            pallet.recipient, pallet.in_transit = None, False
+        elif kind == "unpacked":
+            pallet.holder, pallet.unpacked = actor, True
+            state.holders.add(actor)
+            self._end_stay(row, "pallet_unpacked")
+        elif kind in ("quarantined", "cleared"):
+            pallet.quarantined = kind == "quarantined"
+        elif kind == "excursion":
+            state.excursions.append(_excursion(row))
+
+    # -- helpers
+
+    def _leave_pallet(self, row: dict, event: str) -> None:
+        """The contract's loose(): off any pallet (the case is held by itself again)."""
+        self._end_stay(row, event)
+        self.state.parent, self.pallet = None, None
+
+    def _end_stay(self, row: dict, event: str) -> None:
+        stays = self.state.stays
+        if stays and stays[-1].end is None:
+            last = stays[-1]
+            stays[-1] = Stay(last.pallet_id, last.pallet_sscc, last.packer, last.start, last.start_time,
+                             _position(row), row.get("at"), event)  # fmt: skip
+
+    def _step(self, kind: str, unit: bytes, row: dict, actor: bytes | None, other: bytes | None) -> None:
+        sender, recipient = (other, actor) if kind in HANDOFF_SENDER_FIRST else (actor, other)
+        sscc = row.get("sscc")
+        self.state.path.append(
+            Step(kind, unit, actor, sender, recipient, row["block_number"], row["log_index"], bytes(row["tx_hash"]),
+                 row.get("at"), int(sscc) if kind == "packed" and sscc is not None else None)
+        )  # fmt: skip
+
+    def result(self) -> Custody | None:
+        state, pallet = self.state, self.pallet
+        if state is None:
+            return None
+        state.recipient = self.own_recipient
+        state.custodian = pallet.holder if pallet is not None else state.holder
+        closed = pallet is not None and not pallet.unpacked
+        state.container = pallet.pallet_id if closed else None
+        state.container_quarantined = closed and pallet.quarantined
+        state.in_transit = self.own_in_transit or (closed and pallet.in_transit)
+        if self.own_in_transit:
+            state.destination = self.own_recipient
+        elif closed and pallet.in_transit:
+            state.destination = pallet.recipient
+        return state
 
 
-def unit_state(conn, unit_id: bytes) -> UnitState | None:
-    """The unit's state now (per the mirror), custodian and container resolved; None if unknown."""
-    state = _fold(unit_id, fetch_all_prepared(conn, "unit_events", UNIT_EVENTS, (unit_id,)))
-    if state is None:
-        return None
-    state.custodian = state.holder
-    if state.parent is not None:
-        pallet = _fold(state.parent, fetch_all_prepared(conn, "unit_events", UNIT_EVENTS, (state.parent,)))
-        state.custodian = pallet.holder
-        if not pallet.unpacked:
-            state.container = state.parent
-            state.in_transit = state.in_transit or pallet.in_transit
-    return state
+def _position(row: dict) -> Position:
+    return row["block_number"], row["log_index"]
+
+
+def _excursion(row: dict) -> Excursion:
+    return Excursion(
+        unit=bytes(row["unit"]),
+        sensor_id=_b(row.get("sensor_id")),
+        time=int(row["time"]),
+        value=int(row["value"]),
+        min_temp=int(row["min_temp"]),
+        max_temp=int(row["max_temp"]),
+        block_number=row["block_number"],
+        log_index=row["log_index"],
+        tx_hash=bytes(row["tx_hash"]),
+        at=row.get("at"),
+    )
+
+
+def fold(unit_id: bytes, rows: list[dict]) -> Custody | None:
+    """Replay `rows` (module docstring) into the unit's state now; None if it was never packed."""
+    replay = _Fold(bytes(unit_id))
+    for row in rows:
+        replay.apply(row)
+    return replay.result()
+
+
+def fold_many(unit_ids, rows: list[dict]) -> dict[bytes, Custody | None]:
+    """Fold each of `unit_ids` from rows of several units (module docstring)."""
+    wanted = {bytes(u) for u in unit_ids}
+    pallets_of: dict[bytes, set[bytes]] = {u: set() for u in wanted}
+    for row in rows:
+        if row["kind"] == "packed" and row.get("case_ids") is not None:
+            for case_id in map(bytes, row["case_ids"]):
+                if case_id in pallets_of:
+                    pallets_of[case_id].add(bytes(row["unit"]))
+    by_unit: dict[bytes, list[dict]] = {}
+    for row in rows:
+        by_unit.setdefault(bytes(row["unit"]), []).append(row)
+    out = {}
+    for unit_id in wanted:
+        mine = [r for u in (unit_id, *pallets_of[unit_id]) for r in by_unit.get(u, [])]
+        mine.sort(key=_position)
+        out[unit_id] = fold(unit_id, mine)
+    return out
+
+
+def unit_state(conn, unit_id: bytes) -> Custody | None:
+    """The unit's state now, per the mirror; None if unknown."""
+    return fold(unit_id, mirror.custody_events(conn, unit_id))
+
+
+# --------------------------------------------------------------------------- packs
+
+
+@dataclass(frozen=True)
+class PackState:
+    """The contract's `packState(lotId, index)` (allocated, dispensed, destroyed, quarantined), plus
+    the case it was packed into and who dispensed or destroyed it."""
+
+    allocated: bool = False
+    dispensed: bool = False
+    destroyed: bool = False
+    quarantined: bool = False
+    case_id: bytes | None = None
+    ended_by: bytes | None = None
+
+    @property
+    def end(self) -> str | None:
+        return "dispensed" if self.dispensed else "destroyed" if self.destroyed else None
+
+
+def pack_state(rows: list[dict]) -> PackState:
+    """Fold one pack's pack_events rows (chain order) into its state."""
+    allocated = dispensed = destroyed = quarantined = False
+    case_id = ended_by = None
+    for row in rows:
+        kind = row["kind"]
+        if kind == "cased":
+            allocated, case_id = True, bytes(row["container_id"])
+        elif kind in ("dispensed", "destroyed"):
+            dispensed, destroyed = kind == "dispensed", kind == "destroyed"
+            ended_by = _b(row["actor"])
+        elif kind in ("quarantined", "cleared"):
+            quarantined = kind == "quarantined"
+    return PackState(allocated, dispensed, destroyed, quarantined, case_id, ended_by)

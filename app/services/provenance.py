@@ -11,6 +11,11 @@ Each answer has
 - a cold-chain summary of the readings recorded on the units that held it, and the excursions the
   contract flagged on them.
 
+A case's stays on pallets, and the pallets' events while it sat on them, come from the one custody fold
+(app/services/custody.fold_many over app/db/mirror.custody_events_of), the replay the write pre-checks and
+verification use; the rest of the timeline (lot events, the units' own events with their pack counts, the
+pack-set events) is read as it is shown (app/db/provenance.py).
+
 What each timeline holds:
 - pack: its lot's commissioning, recall and quarantines; its case's events; while the case sat on a pallet,
   that pallet's events; and the pack's own pack-set events (dispensed, destroyed, quarantined, cleared);
@@ -26,16 +31,16 @@ every case packed from it and of the pallets that carried them.
 
 from __future__ import annotations
 
-from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import ROUND_HALF_UP, Decimal
 
 from app import gs1
-from app.db import fetch_all, fetch_one
+from app.db import mirror
+from app.db import provenance as reads
 from app.errors import NotFound
 from app.ids import lgtin_id, sgtin_id, sscc_id, unpack_readings
-from app.services import mkt
+from app.services import custody, mkt
 from app.services.orgs import Principal
 
 ZERO_ID = bytes(32)
@@ -43,173 +48,6 @@ ZERO_ID = bytes(32)
 PATH_EVENTS = frozenset(
     {"packed", "palletised", "shipped", "received", "refused", "unpacked", "dispensed", "destroyed"}
 )
-
-# --------------------------------------------------------------------------------------------- SQL
-
-LOT = """
-SELECT lot_id, gtin, manufacturer, lot_number, expiry, serial_count FROM ev_lot_commissioned WHERE lot_id = %s
-"""
-SERIAL = "SELECT lot_id, leaf_index FROM lot_serials WHERE sgtin_id = %s"
-UNIT_ORIGIN = """
-SELECT 'case' AS kind, sscc, lot_id FROM ev_case_packed WHERE case_id = %(u)s
-UNION ALL SELECT 'case', sscc, lot_id FROM ev_case_tree_packed WHERE case_id = %(u)s
-UNION ALL SELECT 'pallet', sscc, NULL FROM ev_pallet_packed WHERE pallet_id = %(u)s
-LIMIT 1
-"""
-CASE_SSCCS = """
-SELECT case_id, sscc FROM ev_case_packed WHERE case_id = ANY(%(cases)s::bytea[])
-UNION ALL SELECT case_id, sscc FROM ev_case_tree_packed WHERE case_id = ANY(%(cases)s::bytea[])
-"""
-LOT_EVENTS = """
-SELECT e.*, b.timestamp FROM (
-    SELECT 'commissioned' AS event, block_number, log_index, tx_hash, manufacturer AS actor
-    FROM ev_lot_commissioned WHERE lot_id = %(lot)s
-    UNION ALL SELECT 'recalled', block_number, log_index, tx_hash, by FROM ev_lot_recalled WHERE lot_id = %(lot)s
-    UNION ALL SELECT 'quarantined', block_number, log_index, tx_hash, by FROM ev_lot_quarantined WHERE lot_id = %(lot)s
-    UNION ALL SELECT 'cleared', block_number, log_index, tx_hash, by FROM ev_lot_quarantine_cleared WHERE lot_id = %(lot)s
-) e LEFT JOIN blocks b ON b.number = e.block_number
-ORDER BY e.block_number, e.log_index
-"""
-# A case or pallet's own events. `actor` acts; `sender`/`recipient` are the two ends of a handoff.
-# A tree case's pack count is not in its event: it is the number of pack_events rows the event made.
-UNIT_EVENTS = """
-SELECT e.*, b.timestamp FROM (
-    SELECT 'packed' AS event, block_number, log_index, tx_hash, packer AS actor, NULL::bytea AS sender,
-           NULL::bytea AS recipient, NULL::bytea AS container_id, NULL::numeric AS container_sscc, count AS packs
-    FROM ev_case_packed WHERE case_id = %(u)s
-    UNION ALL SELECT 'packed', t.block_number, t.log_index, t.tx_hash, t.packer, NULL, NULL, NULL, NULL,
-           (SELECT count(*) FROM pack_events p WHERE p.block_number = t.block_number AND p.log_index = t.log_index)
-    FROM ev_case_tree_packed t WHERE t.case_id = %(u)s
-    UNION ALL SELECT 'packed', block_number, log_index, tx_hash, packer, NULL, NULL, NULL, NULL, NULL
-    FROM ev_pallet_packed WHERE pallet_id = %(u)s
-    UNION ALL SELECT 'palletised', block_number, log_index, tx_hash, packer, NULL, NULL, pallet_id, sscc, NULL
-    FROM ev_pallet_packed WHERE case_ids @> ARRAY[%(u)s::bytea]
-    UNION ALL SELECT 'shipped', block_number, log_index, tx_hash, from_org, from_org, to_org, NULL, NULL, NULL
-    FROM ev_shipped WHERE unit_id = %(u)s
-    UNION ALL SELECT 'received', block_number, log_index, tx_hash, by, from_org, by, NULL, NULL, NULL
-    FROM ev_received WHERE unit_id = %(u)s
-    UNION ALL SELECT 'refused', block_number, log_index, tx_hash, by, sender, by, NULL, NULL, NULL
-    FROM ev_refused WHERE unit_id = %(u)s
-    UNION ALL SELECT 'unpacked', block_number, log_index, tx_hash, by, NULL, NULL, NULL, NULL, NULL
-    FROM ev_unpacked WHERE unit_id = %(u)s
-    UNION ALL SELECT 'quarantined', block_number, log_index, tx_hash, by, NULL, NULL, NULL, NULL, NULL
-    FROM ev_unit_quarantined WHERE unit_id = %(u)s
-    UNION ALL SELECT 'cleared', block_number, log_index, tx_hash, by, NULL, NULL, NULL, NULL, NULL
-    FROM ev_unit_quarantine_cleared WHERE unit_id = %(u)s
-) e LEFT JOIN blocks b ON b.number = e.block_number
-ORDER BY e.block_number, e.log_index
-"""
-# pack_events rows keep no transaction hash: it comes from the event row they were exploded from.
-_PACK_EVENT_SOURCES = """
-FROM pack_events p
-LEFT JOIN ev_dispensed d ON p.kind = 'dispensed' AND d.block_number = p.block_number AND d.log_index = p.log_index
-LEFT JOIN ev_destroyed x ON p.kind = 'destroyed' AND x.block_number = p.block_number AND x.log_index = p.log_index
-LEFT JOIN ev_packs_quarantined q
-       ON p.kind = 'quarantined' AND q.block_number = p.block_number AND q.log_index = p.log_index
-LEFT JOIN ev_packs_quarantine_cleared c
-       ON p.kind = 'cleared' AND c.block_number = p.block_number AND c.log_index = p.log_index
-LEFT JOIN blocks b ON b.number = p.block_number
-"""
-PACK_CASE = """
-SELECT p.container_id, p.block_number, p.log_index, b.timestamp
-FROM pack_events p LEFT JOIN blocks b ON b.number = p.block_number
-WHERE p.lot_id = %(lot)s AND p.leaf_index = %(index)s AND p.kind = 'cased'
-ORDER BY p.block_number, p.log_index LIMIT 1
-"""
-PACK_EVENTS = f"""
-SELECT p.kind AS event, p.block_number, p.log_index, p.container_id, p.actor, b.timestamp,
-       COALESCE(d.tx_hash, x.tx_hash, q.tx_hash, c.tx_hash) AS tx_hash
-{_PACK_EVENT_SOURCES}
-WHERE p.lot_id = %(lot)s AND p.leaf_index = %(index)s AND p.kind <> 'cased'
-ORDER BY p.block_number, p.log_index
-"""
-CASE_PACK_EVENTS = f"""
-SELECT p.kind AS event, p.block_number, p.log_index, p.actor, b.timestamp, count(*) AS packs,
-       COALESCE(d.tx_hash, x.tx_hash, q.tx_hash, c.tx_hash) AS tx_hash
-{_PACK_EVENT_SOURCES}
-WHERE p.container_id = %(u)s AND p.kind <> 'cased'
-GROUP BY p.kind, p.block_number, p.log_index, p.actor, b.timestamp, 7
-ORDER BY p.block_number, p.log_index
-"""
-LOT_CASES = """
-SELECT k.*, b.timestamp FROM (
-    SELECT case_id, sscc, packer, block_number, log_index, tx_hash, count AS packs
-    FROM ev_case_packed WHERE lot_id = %(lot)s
-    UNION ALL SELECT t.case_id, t.sscc, t.packer, t.block_number, t.log_index, t.tx_hash,
-           (SELECT count(*) FROM pack_events p WHERE p.block_number = t.block_number AND p.log_index = t.log_index)
-    FROM ev_case_tree_packed t WHERE t.lot_id = %(lot)s
-) k LEFT JOIN blocks b ON b.number = k.block_number
-ORDER BY k.block_number, k.log_index
-"""
-LOT_PACK_COUNTS = """
-SELECT kind, count(DISTINCT leaf_index) AS packs FROM pack_events
-WHERE lot_id = %(lot)s AND kind IN ('cased', 'dispensed', 'destroyed') GROUP BY kind
-"""
-LOT_PACKS_QUARANTINED = """
-SELECT count(*) AS packs FROM (
-    SELECT DISTINCT ON (leaf_index) kind FROM pack_events
-    WHERE lot_id = %(lot)s AND kind IN ('quarantined', 'cleared')
-    ORDER BY leaf_index, block_number DESC, log_index DESC
-) latest WHERE kind = 'quarantined'
-"""
-PALLETISATIONS = """
-SELECT p.pallet_id, p.sscc, p.packer, p.case_ids, p.block_number, p.log_index, b.timestamp
-FROM ev_pallet_packed p LEFT JOIN blocks b ON b.number = p.block_number
-WHERE p.case_ids && %(cases)s::bytea[]
-ORDER BY p.block_number, p.log_index
-"""
-PALLET_CASES = "SELECT case_ids FROM ev_pallet_packed WHERE pallet_id = %s"
-# What ends a case's stay on a pallet: the pallet unpacked, or the case shipped, unpacked or palletised again.
-STAY_ENDS = """
-SELECT 'unpacked' AS event, u.unit_id, u.block_number, u.log_index, b.timestamp
-FROM ev_unpacked u LEFT JOIN blocks b ON b.number = u.block_number
-WHERE u.unit_id = ANY(%(units)s::bytea[])
-UNION ALL SELECT 'shipped', s.unit_id, s.block_number, s.log_index, b.timestamp
-FROM ev_shipped s LEFT JOIN blocks b ON b.number = s.block_number
-WHERE s.unit_id = ANY(%(cases)s::bytea[])
-"""
-PALLET_MANUFACTURERS = """
-SELECT DISTINCT l.manufacturer
-FROM ev_pallet_packed p
-CROSS JOIN LATERAL unnest(p.case_ids) AS c (case_id)
-CROSS JOIN LATERAL (
-    SELECT lot_id FROM ev_case_packed WHERE case_id = c.case_id
-    UNION ALL SELECT lot_id FROM ev_case_tree_packed WHERE case_id = c.case_id
-) k
-JOIN ev_lot_commissioned l ON l.lot_id = k.lot_id
-WHERE p.pallet_id = %(u)s
-"""
-# Everyone on the custody path of a lot's units (packers come from the case and pallet rows).
-UNITS_PATH_ACCOUNTS = """
-SELECT from_org AS account FROM ev_shipped WHERE unit_id = ANY(%(units)s::bytea[])
-UNION SELECT to_org FROM ev_shipped WHERE unit_id = ANY(%(units)s::bytea[])
-UNION SELECT by FROM ev_received WHERE unit_id = ANY(%(units)s::bytea[])
-UNION SELECT by FROM ev_refused WHERE unit_id = ANY(%(units)s::bytea[])
-UNION SELECT by FROM ev_unpacked WHERE unit_id = ANY(%(units)s::bytea[])
-UNION SELECT actor FROM pack_events WHERE lot_id = %(lot)s AND kind IN ('dispensed', 'destroyed')
-"""
-READINGS = """
-SELECT unit_id, sensor_id, start, interval, readings FROM ev_temperature_recorded
-WHERE unit_id = ANY(%(units)s::bytea[])
-ORDER BY block_number, log_index
-"""
-EXCURSIONS = """
-SELECT x.unit_id, x.sensor_id, x.time, x.value, x.min_temp, x.max_temp, x.block_number, x.tx_hash,
-       b.timestamp
-FROM ev_excursion_detected x LEFT JOIN blocks b ON b.number = x.block_number
-WHERE x.unit_id = ANY(%(units)s::bytea[])
-ORDER BY x.block_number, x.log_index
-"""
-# Name from the service's organisations, GLN as registered on chain (the latest registration).
-PARTIES = """
-SELECT a.account, r.gln, o.name
-FROM unnest(%(accounts)s::bytea[]) AS a (account)
-LEFT JOIN LATERAL (
-    SELECT gln FROM ev_organisation_registered WHERE account = a.account
-    ORDER BY block_number DESC, log_index DESC LIMIT 1
-) r ON true
-LEFT JOIN organisations o ON o.account = a.account
-"""
 
 # --------------------------------------------------------------------------------------------- types
 
@@ -245,21 +83,6 @@ class Lot:
     expiry: date | None
     serial_count: int
     manufacturer: bytes
-
-
-@dataclass(frozen=True)
-class Stay:
-    """A case on a pallet, from its palletisation until `end` (None: still on it)."""
-
-    case_id: bytes
-    pallet_id: bytes
-    pallet_sscc: str
-    packer: bytes
-    start: Position
-    start_time: datetime | None
-    end: Position | None = None
-    end_time: datetime | None = None
-    end_event: str | None = None
 
 
 @dataclass
@@ -317,8 +140,7 @@ def read_snapshot(conn) -> None:
     """Make the rest of the caller's transaction read one snapshot: the indexer may commit blocks between
     the several queries an answer takes, and the timeline, containment and readings must agree. Call it
     first in the transaction."""
-    with conn.cursor() as cur:
-        cur.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+    mirror.read_snapshot(conn)
 
 
 def may_see(principal: Principal, prov: Provenance) -> bool:
@@ -335,7 +157,7 @@ def may_see(principal: Principal, prov: Provenance) -> bool:
 def pack_provenance(conn, pack: gs1.Pack) -> Provenance:
     """A pack by GTIN + serial; a lot or expiry given beside must be the pack's (else NotFound)."""
     shown = gs1.to_element_string(gs1.Pack(pack.gtin, pack.serial))
-    found = fetch_one(conn, SERIAL, (sgtin_id(pack.gtin, pack.serial),))
+    found = reads.serial_leaf(conn, sgtin_id(pack.gtin, pack.serial))
     lot = _lot(conn, bytes(found["lot_id"])) if found else None
     if lot is None:  # never commissioned, or its commissioning is not on chain (yet)
         raise NotFound(f"pack {shown}")
@@ -352,17 +174,17 @@ def pack_provenance(conn, pack: gs1.Pack) -> Provenance:
     )  # fmt: skip
     prov.timeline += _lot_events(conn, lot)
     units: dict[bytes, dict] = {}
-    cased = fetch_one(conn, PACK_CASE, {"lot": lot.lot_id, "index": index})
+    cased = reads.pack_case(conn, lot.lot_id, index)
     if cased is not None:
         case_id = bytes(cased["container_id"])
-        case_ref = _unit_ref("case", fetch_one(conn, UNIT_ORIGIN, {"u": case_id})["sscc"])
+        case_ref = _unit_ref("case", reads.unit_origin(conn, case_id)["sscc"])
         units[case_id] = case_ref
         prov.containment.append(
             _containment(me, case_ref, (cased["block_number"], cased["log_index"]), cased["timestamp"])
         )
         prov.timeline += _unit_events(conn, case_id, case_ref)
         _add_pallets(conn, prov, {case_id: case_ref}, units)
-    for row in fetch_all(conn, PACK_EVENTS, {"lot": lot.lot_id, "index": index}):
+    for row in reads.pack_timeline(conn, lot.lot_id, index):
         container = bytes(row["container_id"])
         prov.timeline.append(_entry(row, me, container=units.get(container) if container != ZERO_ID else None))
     _finish(conn, prov, units)
@@ -372,22 +194,21 @@ def pack_provenance(conn, pack: gs1.Pack) -> Provenance:
 def unit_provenance(conn, sscc: str) -> Provenance:
     """A case or pallet by its SSCC-18."""
     unit_id = sscc_id(sscc)
-    origin = fetch_one(conn, UNIT_ORIGIN, {"u": unit_id})
+    origin = reads.unit_origin(conn, unit_id)
     if origin is None:
         raise NotFound(f"unit (00){sscc}")
     ref = _unit_ref(origin["kind"], sscc)
     units = {unit_id: ref}
     if origin["kind"] == "pallet":
-        manufacturers = {bytes(r["manufacturer"]) for r in fetch_all(conn, PALLET_MANUFACTURERS, {"u": unit_id})}
+        manufacturers = reads.pallet_manufacturers(conn, unit_id)
         prov = Provenance(subject={**ref, "id": _hex(unit_id)}, manufacturers=manufacturers)
         prov.timeline += _unit_events(conn, unit_id, ref)
-        case_ids = [bytes(c) for c in fetch_one(conn, PALLET_CASES, (unit_id,))["case_ids"]]
-        case_refs = {
-            bytes(r["case_id"]): _unit_ref("case", r["sscc"]) for r in fetch_all(conn, CASE_SSCCS, {"cases": case_ids})
-        }
-        for stay in _stays(conn, case_ids):
-            if stay.pallet_id == unit_id:
-                prov.containment.append(_stay_containment(stay, case_refs[stay.case_id], ref))
+        case_ids = reads.pallet_cases(conn, unit_id)
+        case_refs = {bytes(r["case_id"]): _unit_ref("case", r["sscc"]) for r in reads.case_ssccs(conn, case_ids)}
+        for case_id, state in _custody(conn, case_ids).items():
+            for stay in state.stays:
+                if stay.pallet_id == unit_id:
+                    prov.containment.append(_stay_containment(stay, case_refs[case_id], ref))
         _finish(conn, prov, units)
         return prov
     lot = _lot(conn, bytes(origin["lot_id"]))
@@ -396,7 +217,7 @@ def unit_provenance(conn, sscc: str) -> Provenance:
     prov.timeline += _unit_events(conn, unit_id, ref)
     _add_pallets(conn, prov, {unit_id: ref}, units)
     packs = {"kind": "packs", "gtin": lot.gtin, "lot": lot.number}
-    prov.timeline += [_entry(row, packs, container=ref) for row in fetch_all(conn, CASE_PACK_EVENTS, {"u": unit_id})]
+    prov.timeline += [_entry(row, packs, container=ref) for row in reads.case_pack_events(conn, unit_id)]
     _finish(conn, prov, units)
     return prov
 
@@ -411,24 +232,23 @@ def lot_provenance(conn, gtin: str, lot_number: str) -> Provenance:
                       manufacturers={lot.manufacturer})  # fmt: skip
     prov.timeline += _lot_events(conn, lot)
     units: dict[bytes, dict] = {}
-    for row in fetch_all(conn, LOT_CASES, {"lot": lot.lot_id}):
+    for row in reads.lot_cases(conn, lot.lot_id):
         case_id, ref = bytes(row["case_id"]), _unit_ref("case", row["sscc"])
         units[case_id] = ref
         prov.timeline.append(_entry({**row, "event": "packed", "actor": row["packer"]}, ref))
         since = (row["block_number"], row["log_index"])
         prov.containment.append({**_containment(me, ref, since, row["timestamp"]), "packs": int(row["packs"])})
     _add_pallets(conn, prov, dict(units), units, timeline=False)
-    counts = {r["kind"]: r["packs"] for r in fetch_all(conn, LOT_PACK_COUNTS, {"lot": lot.lot_id})}
+    counts = reads.lot_pack_counts(conn, lot.lot_id)
     prov.pack_counts = {
         "serials": lot.serial_count,
         "cased": counts.get("cased", 0),
         "dispensed": counts.get("dispensed", 0),
         "destroyed": counts.get("destroyed", 0),
-        "quarantined": fetch_one(conn, LOT_PACKS_QUARANTINED, {"lot": lot.lot_id})["packs"],
+        "quarantined": reads.lot_packs_quarantined(conn, lot.lot_id),
     }
     if units:
-        rows = fetch_all(conn, UNITS_PATH_ACCOUNTS, {"units": list(units), "lot": lot.lot_id})
-        prov.path_extra |= {bytes(r["account"]) for r in rows}
+        prov.path_extra |= reads.units_path_accounts(conn, list(units), lot.lot_id)
     _finish(conn, prov, units)
     return prov
 
@@ -437,7 +257,7 @@ def lot_provenance(conn, gtin: str, lot_number: str) -> Provenance:
 
 
 def _lot(conn, lot_id: bytes) -> Lot | None:
-    row = fetch_one(conn, LOT, (lot_id,))
+    row = reads.lot(conn, lot_id)
     if row is None:
         return None
     return Lot(
@@ -457,13 +277,13 @@ def _lot_subject(lot: Lot) -> dict:
 
 def _lot_events(conn, lot: Lot) -> list[Entry]:
     ref = {"kind": "lot", "gtin": lot.gtin, "lot": lot.number}
-    return [_entry(row, ref) for row in fetch_all(conn, LOT_EVENTS, {"lot": lot.lot_id})]
+    return [_entry(row, ref) for row in reads.lot_events(conn, lot.lot_id)]
 
 
 def _unit_events(conn, unit_id: bytes, ref: dict, after: Position | None = None, until: Position | None = None):
     """The unit's own events, those strictly after `after` and up to `until` (inclusive) when given."""
     out = []
-    for row in fetch_all(conn, UNIT_EVENTS, {"u": unit_id}):
+    for row in reads.unit_events(conn, unit_id):
         position = (row["block_number"], row["log_index"])
         if (after is not None and position <= after) or (until is not None and position > until):
             continue
@@ -475,45 +295,43 @@ def _unit_events(conn, unit_id: bytes, ref: dict, after: Position | None = None,
 def _add_pallets(conn, prov: Provenance, cases: dict[bytes, dict], units: dict[bytes, dict], timeline=True):
     """The pallets `cases` sat on: containment, and (with `timeline`) each pallet's events during the stay.
     Adds the pallets to `units` (whose readings count) and their packers to the path."""
-    for stay in _stays(conn, list(cases)):
-        pallet_ref = _unit_ref("pallet", stay.pallet_sscc)
-        units[stay.pallet_id] = pallet_ref
-        prov.containment.append(_stay_containment(stay, cases[stay.case_id], pallet_ref))
-        prov.path_extra.add(stay.packer)
-        if timeline:  # the palletisation itself is already on the case's timeline
-            prov.timeline += _unit_events(conn, stay.pallet_id, pallet_ref, after=stay.start, until=stay.end)
+    for case_id, state in _custody(conn, list(cases)).items():
+        pallet_refs = {}
+        for stay in state.stays:
+            pallet_refs[stay.pallet_id] = _unit_ref("pallet", stay.pallet_sscc)
+            units[stay.pallet_id] = pallet_refs[stay.pallet_id]
+            prov.containment.append(_stay_containment(stay, cases[case_id], pallet_refs[stay.pallet_id]))
+            prov.path_extra.add(stay.packer)
+        if timeline:  # the pallets' events while the case sat on them (its palletisation is its own event)
+            prov.timeline += [
+                _step_entry(step, pallet_refs[step.unit])
+                for step in state.path
+                if step.unit != case_id and step.event != "packed"
+            ]
 
 
-def _stays(conn, case_ids: list[bytes]) -> list[Stay]:
-    """Every stay of these cases on a pallet, in chain order."""
+def _custody(conn, case_ids: list[bytes]) -> dict[bytes, custody.Custody]:
+    """The custody fold of each of these cases (app/services/custody.py: its stays on pallets, and the
+    events of those pallets while it sat on them), in one query."""
     if not case_ids:
-        return []
-    wanted = set(case_ids)
-    rows = fetch_all(conn, PALLETISATIONS, {"cases": case_ids})
-    pallets = list({bytes(r["pallet_id"]) for r in rows})
-    ends: dict[bytes, list[tuple[Position, str, datetime | None]]] = defaultdict(list)
-    for row in fetch_all(conn, STAY_ENDS, {"units": pallets + case_ids, "cases": case_ids}):
-        unit = bytes(row["unit_id"])
-        event = f"{'case' if unit in wanted else 'pallet'}_{row['event']}"
-        ends[unit].append(((row["block_number"], row["log_index"]), event, _utc(row["timestamp"])))
-    for row in rows:
-        for case_id in map(bytes, row["case_ids"]):
-            if case_id in wanted:
-                position = (row["block_number"], row["log_index"])
-                ends[case_id].append((position, "case_palletised", _utc(row["timestamp"])))
-    stays = []
-    for row in rows:
-        start, pallet_id = (row["block_number"], row["log_index"]), bytes(row["pallet_id"])
-        for case_id in map(bytes, row["case_ids"]):
-            if case_id not in wanted:
-                continue
-            later = [e for e in ends[pallet_id] + ends[case_id] if e[0] > start]
-            end, end_event, end_time = min(later, default=(None, None, None), key=lambda e: e[0])
-            stays.append(
-                Stay(case_id, pallet_id, f"{int(row['sscc']):018d}", bytes(row["packer"]), start,
-                     _utc(row["timestamp"]), end, end_time, end_event)
-            )  # fmt: skip
-    return stays
+        return {}
+    folded = custody.fold_many(case_ids, mirror.custody_events_of(conn, case_ids))
+    return {case_id: state for case_id, state in folded.items() if state is not None}
+
+
+def _step_entry(step: custody.Step, ref: dict) -> Entry:
+    handoff = step.event in ("shipped", "received", "refused")
+    return Entry(
+        event=step.event,
+        subject=ref,
+        block_number=step.block_number,
+        log_index=step.log_index,
+        tx_hash=step.tx_hash,
+        time=_utc(step.at),
+        actor=step.actor,
+        sender=step.sender if handoff else None,
+        recipient=step.recipient if handoff else None,
+    )
 
 
 def _containment(unit: dict, container: dict, since: Position, since_time) -> dict:
@@ -526,10 +344,10 @@ def _containment(unit: dict, container: dict, since: Position, since_time) -> di
     }
 
 
-def _stay_containment(stay: Stay, case_ref: dict, pallet_ref: dict) -> dict:
+def _stay_containment(stay: custody.Stay, case_ref: dict, pallet_ref: dict) -> dict:
     out = _containment(case_ref, pallet_ref, stay.start, stay.start_time)
     if stay.end is not None:
-        out["until"] = {"block_number": stay.end[0], "time": stay.end_time, "event": stay.end_event}
+        out["until"] = {"block_number": stay.end[0], "time": _utc(stay.end_time), "event": stay.end_event}
     return out
 
 
@@ -557,15 +375,8 @@ def _finish(conn, prov: Provenance, units: dict[bytes, dict]) -> None:
     for account in [*prov.manufacturers, *(a for e in prov.timeline for a in (e.actor, e.sender, e.recipient))]:
         if account is not None and account not in accounts:
             accounts.append(account)
-    rows = {bytes(r["account"]): r for r in fetch_all(conn, PARTIES, {"accounts": accounts})} if accounts else {}
-    for account in accounts:
-        row = rows.get(account) or {}
-        gln = row.get("gln")
-        prov.parties[account] = {
-            "account": _hex(account),
-            "gln": f"{int(gln):013d}" if gln is not None else None,
-            "name": row.get("name"),
-        }
+    found = mirror.parties(conn, accounts)  # the one account -> party rule
+    prov.parties = {account: found[account].as_dict() for account in accounts}
     prov.readings, prov.excursions = _cold_chain(conn, units)
 
 
@@ -576,7 +387,7 @@ def _cold_chain(conn, units: dict[bytes, dict]) -> tuple[dict, list[dict]]:
         return {"overall": None, "sensors": []}, []
     points: dict[bytes, list[tuple[int, int, int]]] = {}  # sensor -> (centi-degrees, weight s, unix time)
     sensor_units: dict[bytes, list[str]] = {}
-    for row in fetch_all(conn, READINGS, {"units": list(units)}):
+    for row in reads.readings(conn, list(units)):
         sensor, start, interval = bytes(row["sensor_id"]), int(row["start"]), int(row["interval"])
         weight = max(interval, 1)  # a zero interval (possible on chain, refused by the API) still counts once
         values = unpack_readings(bytes(row["readings"]))
@@ -603,7 +414,7 @@ def _cold_chain(conn, units: dict[bytes, dict]) -> tuple[dict, list[dict]]:
             "tx_hash": _hex(row["tx_hash"]),
             "recorded_at": _utc(row["timestamp"]),
         }
-        for row in fetch_all(conn, EXCURSIONS, {"units": list(units)})
+        for row in reads.excursions(conn, list(units))
     ]
     return readings, excursions
 

@@ -18,7 +18,7 @@ import json
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
-from app.db import fetch_all, fetch_one
+from app.db import mirror
 from app.errors import PharmatrackError
 
 MAX_KEY = 2**62  # above every block number and log index; keeps cursor values inside bigint
@@ -63,98 +63,37 @@ def _page(rows: list[dict], limit: int, key: tuple[str, ...]) -> Page:
 
 # --------------------------------------------------------------------------- visibility
 
-# The lots that passed through the hands of account %(me)s. Every branch is an index lookup on an
-# account column; a pallet hands on the lots of the cases it was packed with.
-MY_LOTS = """
-WITH my_units AS (
-    SELECT unit_id FROM ev_shipped WHERE from_org = %(me)s
-    UNION SELECT unit_id FROM ev_shipped WHERE to_org = %(me)s
-    UNION SELECT unit_id FROM ev_received WHERE by = %(me)s
-    UNION SELECT unit_id FROM ev_refused WHERE by = %(me)s
-    UNION SELECT unit_id FROM ev_unpacked WHERE by = %(me)s
-    UNION SELECT unit_id FROM ev_unit_quarantined WHERE by = %(me)s
-    UNION SELECT unit_id FROM ev_temperature_recorded WHERE by = %(me)s
-    UNION SELECT case_id FROM ev_case_packed WHERE packer = %(me)s
-    UNION SELECT case_id FROM ev_case_tree_packed WHERE packer = %(me)s
-    UNION SELECT pallet_id FROM ev_pallet_packed WHERE packer = %(me)s
-),
-my_cases AS (
-    SELECT unit_id AS case_id FROM my_units
-    UNION SELECT unnest(p.case_ids) FROM ev_pallet_packed p JOIN my_units u ON u.unit_id = p.pallet_id
-),
-my_lots AS (
-    SELECT lot_id FROM ev_lot_commissioned WHERE manufacturer = %(me)s
-    UNION SELECT c.lot_id FROM ev_case_packed c JOIN my_cases m USING (case_id)
-    UNION SELECT c.lot_id FROM ev_case_tree_packed c JOIN my_cases m USING (case_id)
-    UNION SELECT lot_id FROM ev_dispensed WHERE by = %(me)s
-    UNION SELECT lot_id FROM ev_destroyed WHERE by = %(me)s
-    UNION SELECT lot_id FROM ev_packs_quarantined WHERE by = %(me)s
-)
-"""
 
-
-def _scoped(sql: str, viewer: bytes | None, lot_column: str) -> str:
-    """`sql` (with a `{scope}` slot in its WHERE clause) limited to the viewer's lots."""
-    if viewer is None:
-        return sql.replace("{scope}", "")
-    return MY_LOTS + sql.replace("{scope}", f"AND {lot_column} IN (SELECT lot_id FROM my_lots)")
+def _scope(viewer: bytes | None) -> bytes | None:
+    """Whose lots a list is limited to: none for a regulator (viewer None), else the viewer's
+    (app/db/mirror.MY_LOTS: the lots that passed through its hands)."""
+    return viewer
 
 
 def can_see_lot(conn, viewer: bytes | None, lot_id: bytes) -> bool:
-    if viewer is None:
+    scope = _scope(viewer)
+    if scope is None:
         return True
-    sql = MY_LOTS + "SELECT 1 FROM my_lots WHERE lot_id = %(lot)s"
-    return fetch_one(conn, sql, {"me": viewer, "lot": lot_id}) is not None
+    return mirror.lot_in_scope(conn, scope, lot_id)
 
 
 # --------------------------------------------------------------------------- names
 
 
-PARTIES = """
-SELECT a.account, o.name, COALESCE(o.gln, lpad(r.gln::text, 13, '0')) AS gln
-FROM unnest(%s::bytea[]) AS a (account)
-LEFT JOIN organisations o ON o.account = a.account
-LEFT JOIN LATERAL (
-    SELECT gln FROM ev_organisation_registered r WHERE r.account = a.account ORDER BY block_number DESC LIMIT 1
-) r ON true
-"""
-UNITS = """
-SELECT case_id AS unit_id, sscc, 'case' AS kind FROM ev_case_packed WHERE case_id = ANY(%(ids)s)
-UNION ALL SELECT case_id, sscc, 'case' FROM ev_case_tree_packed WHERE case_id = ANY(%(ids)s)
-UNION ALL SELECT pallet_id, sscc, 'pallet' FROM ev_pallet_packed WHERE pallet_id = ANY(%(ids)s)
-"""
-LOT_NAMES = "SELECT lot_id, gtin, lot_number FROM ev_lot_commissioned WHERE lot_id = ANY(%s)"
-
-
 def parties(conn, accounts) -> dict[bytes, dict]:
-    """account -> {account, gln, name}: the service's record of the organisation, else the GLN the
-    chain registered (name None), else neither."""
-    wanted = sorted({bytes(a) for a in accounts if a is not None})
-    if not wanted:
-        return {}
-    return {bytes(r["account"]): {**r, "account": bytes(r["account"])} for r in fetch_all(conn, PARTIES, (wanted,))}
+    """account -> {account (bytes), gln, name}, by the one account -> party rule of
+    app/db/mirror.parties (the on-chain GLN, else the service's; the service's name)."""
+    return {a: p.as_dict(account_hex=False) for a, p in mirror.parties(conn, accounts).items()}
 
 
 def units(conn, unit_ids) -> dict[bytes, dict]:
     """unit id -> {sscc (18 digits), kind (case or pallet)}."""
-    wanted = sorted({bytes(u) for u in unit_ids if u is not None})
-    if not wanted:
-        return {}
-    return {
-        bytes(r["unit_id"]): {"sscc": f"{int(r['sscc']):018d}", "kind": r["kind"]}
-        for r in fetch_all(conn, UNITS, {"ids": wanted})
-    }
+    return mirror.units(conn, unit_ids)
 
 
 def lot_names(conn, lot_ids) -> dict[bytes, dict]:
     """lot id -> {gtin (14 digits), lot (number)}."""
-    wanted = sorted({bytes(x) for x in lot_ids if x is not None})
-    if not wanted:
-        return {}
-    return {
-        bytes(r["lot_id"]): {"gtin": f"{int(r['gtin']):014d}", "lot": r["lot_number"]}
-        for r in fetch_all(conn, LOT_NAMES, (wanted,))
-    }
+    return mirror.lot_names(conn, lot_ids)
 
 
 def expiry_date(seconds: int) -> date:
@@ -163,25 +102,6 @@ def expiry_date(seconds: int) -> date:
 
 
 # --------------------------------------------------------------------------- lots
-
-LOTS = """
-SELECT l.block_number, l.log_index, l.tx_hash, l.lot_id, l.gtin, l.lot_number, l.expiry, l.serial_count,
-       l.serials_root, l.manufacturer, b.timestamp AS commissioned_at, d.name AS product_name,
-       EXISTS (SELECT 1 FROM ev_lot_recalled r WHERE r.lot_id = l.lot_id) AS recalled,
-       EXISTS (SELECT 1 FROM ev_lot_quarantined q WHERE q.lot_id = l.lot_id AND NOT EXISTS (
-                   SELECT 1 FROM ev_lot_quarantine_cleared c
-                   WHERE c.lot_id = q.lot_id AND (c.block_number, c.log_index) > (q.block_number, q.log_index)
-               )) AS quarantined
-FROM ev_lot_commissioned l
-LEFT JOIN blocks b ON b.number = l.block_number
-LEFT JOIN product_details d ON d.gtin = l.gtin
-WHERE (l.block_number, l.log_index) > (%(after_block)s, %(after_log)s)
-  AND (%(gtin)s::numeric IS NULL OR l.gtin = %(gtin)s::numeric)
-  AND (%(manufacturer)s::bytea IS NULL OR l.manufacturer = %(manufacturer)s::bytea)
-  {scope}
-ORDER BY l.block_number, l.log_index
-LIMIT %(n)s
-"""
 
 
 def lots(
@@ -194,146 +114,27 @@ def lots(
     limit: int = 50,
 ) -> Page:
     """Commissioned lots, oldest first, by product (GTIN-14) and/or manufacturer (account)."""
-    after_block, after_log = after or (-1, -1)
-    params = {
-        "me": viewer,
-        "gtin": int(gtin) if gtin is not None else None,
-        "manufacturer": manufacturer,
-        "after_block": after_block,
-        "after_log": after_log,
-        "n": limit + 1,
-    }
-    rows = fetch_all(conn, _scoped(LOTS, viewer, "l.lot_id"), params)
+    rows = mirror.lots(
+        conn,
+        _scope(viewer),
+        gtin=int(gtin) if gtin is not None else None,
+        manufacturer=manufacturer,
+        after=after or (-1, -1),
+        n=limit + 1,
+    )
     return _page(rows, limit, ("block_number", "log_index"))
 
 
 # --------------------------------------------------------------------------- recalls
 
-RECALLS = """
-SELECT r.block_number, r.log_index, r.tx_hash, r.by AS recalled_by, b.timestamp AS recalled_at,
-       l.lot_id, l.gtin, l.lot_number, l.expiry, l.serial_count, l.manufacturer
-FROM ev_lot_recalled r
-JOIN ev_lot_commissioned l ON l.lot_id = r.lot_id
-LEFT JOIN blocks b ON b.number = r.block_number
-WHERE (r.block_number, r.log_index) < (%(before_block)s, %(before_log)s)
-  {scope}
-ORDER BY r.block_number DESC, r.log_index DESC
-LIMIT %(n)s
-"""
-
 
 def recalls(conn, viewer: bytes | None, *, before: tuple[int, int] | None = None, limit: int = 50) -> Page:
     """Recalled lots, newest recall first, with who recalled and when."""
-    before_block, before_log = before or (MAX_KEY, MAX_KEY)
-    params = {"me": viewer, "before_block": before_block, "before_log": before_log, "n": limit + 1}
-    rows = fetch_all(conn, _scoped(RECALLS, viewer, "r.lot_id"), params)
+    rows = mirror.recalls(conn, _scope(viewer), before=before or (MAX_KEY, MAX_KEY), n=limit + 1)
     return _page(rows, limit, ("block_number", "log_index"))
 
 
 # --------------------------------------------------------------------------- partner activity
-
-# One branch per event table: the event, who acted, the other party, the unit, the lot, the product
-# and how many packs (a count, or a PackSet bitmap) or readings it names. A branch matches when the
-# account is the actor or the counterparty. Each branch is sorted and limited on its own, so a long
-# history is read through its account index only up to one page.
-_ACTIVITY_BRANCHES = """
-(SELECT 'product_registered' AS event, block_number, log_index, tx_hash, manufacturer AS actor,
-        NULL::bytea AS counterparty, NULL::bytea AS unit_id, NULL::bytea AS lot_id, gtin,
-        NULL::bigint AS packs, NULL::numeric[] AS masks, NULL::integer AS readings
- FROM ev_product_registered WHERE manufacturer = %(me)s AND {window})
-UNION ALL
-(SELECT 'lot_commissioned', block_number, log_index, tx_hash, manufacturer, NULL, NULL, lot_id, gtin,
-        serial_count, NULL, NULL
- FROM ev_lot_commissioned WHERE manufacturer = %(me)s AND {window})
-UNION ALL
-(SELECT 'case_packed', block_number, log_index, tx_hash, packer, NULL, case_id, lot_id, NULL, count, NULL, NULL
- FROM ev_case_packed WHERE packer = %(me)s AND {window})
-UNION ALL
-(SELECT 'case_packed', block_number, log_index, tx_hash, packer, NULL, case_id, lot_id, NULL, NULL, masks, NULL
- FROM ev_case_tree_packed WHERE packer = %(me)s AND {window})
-UNION ALL
-(SELECT 'pallet_packed', block_number, log_index, tx_hash, packer, NULL, pallet_id, NULL, NULL, NULL, NULL, NULL
- FROM ev_pallet_packed WHERE packer = %(me)s AND {window})
-UNION ALL
-(SELECT 'shipped', block_number, log_index, tx_hash, from_org, to_org, unit_id, NULL, NULL, NULL, NULL, NULL
- FROM ev_shipped WHERE (from_org = %(me)s OR to_org = %(me)s) AND {window})
-UNION ALL
-(SELECT 'received', block_number, log_index, tx_hash, by, from_org, unit_id, NULL, NULL, NULL, NULL, NULL
- FROM ev_received WHERE (by = %(me)s OR from_org = %(me)s) AND {window})
-UNION ALL
-(SELECT 'refused', block_number, log_index, tx_hash, by, sender, unit_id, NULL, NULL, NULL, NULL, NULL
- FROM ev_refused WHERE (by = %(me)s OR sender = %(me)s) AND {window})
-UNION ALL
-(SELECT 'unpacked', block_number, log_index, tx_hash, by, NULL, unit_id, NULL, NULL, NULL, NULL, NULL
- FROM ev_unpacked WHERE by = %(me)s AND {window})
-UNION ALL
-(SELECT 'dispensed', block_number, log_index, tx_hash, by, NULL, case_id, lot_id, NULL, NULL, masks, NULL
- FROM ev_dispensed WHERE by = %(me)s AND {window})
-UNION ALL
-(SELECT 'destroyed', block_number, log_index, tx_hash, by, NULL, container_id, lot_id, NULL, NULL, masks, NULL
- FROM ev_destroyed WHERE by = %(me)s AND {window})
-UNION ALL
-(SELECT 'lot_recalled', block_number, log_index, tx_hash, by, NULL, NULL, lot_id, NULL, NULL, NULL, NULL
- FROM ev_lot_recalled WHERE by = %(me)s AND {window})
-UNION ALL
-(SELECT 'lot_quarantined', block_number, log_index, tx_hash, by, NULL, NULL, lot_id, NULL, NULL, NULL, NULL
- FROM ev_lot_quarantined WHERE by = %(me)s AND {window})
-UNION ALL
-(SELECT 'lot_quarantine_cleared', block_number, log_index, tx_hash, by, NULL, NULL, lot_id, NULL, NULL, NULL, NULL
- FROM ev_lot_quarantine_cleared WHERE by = %(me)s AND {window})
-UNION ALL
-(SELECT 'unit_quarantined', block_number, log_index, tx_hash, by, NULL, unit_id, NULL, NULL, NULL, NULL, NULL
- FROM ev_unit_quarantined WHERE by = %(me)s AND {window})
-UNION ALL
-(SELECT 'unit_quarantine_cleared', block_number, log_index, tx_hash, by, NULL, unit_id, NULL, NULL, NULL, NULL, NULL
- FROM ev_unit_quarantine_cleared WHERE by = %(me)s AND {window})
-UNION ALL
-(SELECT 'packs_quarantined', block_number, log_index, tx_hash, by, NULL, container_id, lot_id, NULL, NULL, masks,
-        NULL
- FROM ev_packs_quarantined WHERE by = %(me)s AND {window})
-UNION ALL
-(SELECT 'packs_quarantine_cleared', block_number, log_index, tx_hash, by, NULL, container_id, lot_id, NULL, NULL,
-        masks, NULL
- FROM ev_packs_quarantine_cleared WHERE by = %(me)s AND {window})
-UNION ALL
-(SELECT 'readings_recorded', block_number, log_index, tx_hash, by, NULL, unit_id, NULL, NULL, NULL, NULL,
-        length(readings) / 2
- FROM ev_temperature_recorded WHERE by = %(me)s AND {window})
-UNION ALL
-(SELECT 'excursion_detected', block_number, log_index, tx_hash, %(me)s::bytea, NULL, unit_id, NULL, NULL, NULL, NULL,
-        NULL
- FROM ev_excursion_detected e
- WHERE EXISTS (SELECT 1 FROM ev_temperature_recorded t  -- raised by readings this account recorded
-               WHERE t.by = %(me)s AND t.block_number = e.block_number AND t.tx_hash = e.tx_hash
-                 AND t.unit_id = e.unit_id)
-   AND {window})
-UNION ALL
-(SELECT 'organisation_registered', block_number, log_index, tx_hash, NULL, account, NULL, NULL, NULL, NULL, NULL,
-        NULL
- FROM ev_organisation_registered WHERE account = %(me)s AND {window})
-UNION ALL
-(SELECT 'organisation_suspended', block_number, log_index, tx_hash, by, account, NULL, NULL, NULL, NULL, NULL, NULL
- FROM ev_organisation_suspended WHERE (by = %(me)s OR account = %(me)s) AND {window})
-UNION ALL
-(SELECT 'organisation_reinstated', block_number, log_index, tx_hash, by, account, NULL, NULL, NULL, NULL, NULL, NULL
- FROM ev_organisation_reinstated WHERE (by = %(me)s OR account = %(me)s) AND {window})
-"""
-_WINDOW = """block_number BETWEEN %(lo)s AND %(hi)s
-   AND (block_number, log_index) > (%(after_block)s, %(after_log)s)
- ORDER BY block_number, log_index LIMIT %(n)s"""
-
-ACTIVITY = (
-    "SELECT e.*, b.timestamp AS at FROM ("
-    + _ACTIVITY_BRANCHES.replace("{window}", _WINDOW)
-    + ") e\nLEFT JOIN blocks b ON b.number = e.block_number\nORDER BY e.block_number, e.log_index\nLIMIT %(n)s"
-)
-
-# The blocks of a time window (block times never decrease, so a window is a block range).
-BLOCK_RANGE = """
-SELECT min(number) AS lo, max(number) AS hi FROM blocks
-WHERE (%(start)s::timestamptz IS NULL OR timestamp >= %(start)s::timestamptz)
-  AND (%(end)s::timestamptz IS NULL OR timestamp < %(end)s::timestamptz)
-"""
 
 
 def _popcount(masks) -> int:
@@ -351,22 +152,12 @@ def activity(
 ) -> Page:
     """Every event in which `account` acted or was the counterparty, with block time in
     [start, end), oldest first. Rows carry `role`: actor or counterparty."""
-    lo, hi = 0, MAX_KEY
+    blocks = (0, MAX_KEY)
     if start is not None or end is not None:
-        window = fetch_one(conn, BLOCK_RANGE, {"start": start, "end": end})
-        if window["lo"] is None:
+        blocks = mirror.block_range(conn, start, end)
+        if blocks is None:
             return Page([], None)
-        lo, hi = window["lo"], window["hi"]
-    after_block, after_log = after or (-1, -1)
-    params = {
-        "me": account,
-        "lo": lo,
-        "hi": hi,
-        "after_block": after_block,
-        "after_log": after_log,
-        "n": limit + 1,
-    }
-    rows = fetch_all(conn, ACTIVITY, params)
+    rows = mirror.activity(conn, account, blocks=blocks, after=after or (-1, -1), n=limit + 1)
     for row in rows:
         for column in ("tx_hash", "actor", "counterparty", "unit_id", "lot_id"):
             row[column] = bytes(row[column]) if row[column] is not None else None
