@@ -21,9 +21,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 
 from app import gs1
+from app.db import mirror
 from app.db import verify as db
+from app.db.mirror import Party
 from app.ids import lgtin_id, sscc_id
-from app.services import serials
+from app.services import custody, serials
+from app.services.parties import cached_parties
 
 VERDICTS = ("unknown", "counterfeit", "recalled", "dispensed", "suspect", "quarantined", "expired", "verified")
 
@@ -48,7 +51,9 @@ REASONS = {
 
 _RANK = {verdict: rank for rank, verdict in enumerate(VERDICTS)}  # most serious first
 # each reason as the answer shows it: {"code", "verdict", "detail"}
-_REASON_BODY = {code: {"code": code, "verdict": verdict, "detail": detail} for code, (verdict, detail) in REASONS.items()}
+_REASON_BODY = {
+    code: {"code": code, "verdict": verdict, "detail": detail} for code, (verdict, detail) in REASONS.items()
+}
 
 clock = time.time  # what "now" is for expiry (tests move it)
 NO_LOT = b"\x00" * 32  # no lot printed: matches no lot id
@@ -102,48 +107,12 @@ def _iso(value) -> str | None:
     return value.astimezone(UTC).isoformat().replace("+00:00", "Z") if value is not None else None
 
 
-# -- parties --------------------------------------------------------------------------------
-
-_PARTIES: dict[tuple[str, bytes], tuple[float, dict]] = {}
-PARTY_TTL = 60.0  # names can be edited; a GLN never moves
+# -- custody (the one fold: app/services/custody.py) ----------------------------------------
 
 
-def parties(conn, accounts: set[bytes]) -> dict[bytes, dict]:
-    """account -> {gln, name, account} for every account (remembered a minute per process)."""
-    now, out, missing = time.monotonic(), {}, []
-    for account in accounts:
-        hit = _PARTIES.get((conn.dsn, account))
-        if hit and now - hit[0] < PARTY_TTL:
-            out[account] = hit[1]
-        else:
-            missing.append(account)
-    if missing:
-        for row in db.parties(conn, missing):
-            account = bytes(row["account"])
-            party = {"gln": f"{int(row['gln']):013d}", "name": row["name"], "account": _hex(account)}
-            _PARTIES[(conn.dsn, account)] = (now, party)
-            out[account] = party
-    for account in missing:
-        out.setdefault(account, {"gln": None, "name": None, "account": _hex(account)})
-    return out
-
-
-# -- custody --------------------------------------------------------------------------------
-
-
-@dataclass
-class Custody:
-    """A unit's custody as the mirror knows it: who held it, where it is, what happened to it."""
-
-    path: list[dict] = field(default_factory=list)  # handoffs, oldest first (accounts still bytes)
-    holders: set[bytes] = field(default_factory=set)  # everyone who held it (packer, receivers, unpacker)
-    holder: bytes | None = None
-    recipient: bytes | None = None
-    in_transit: bool = False
-    unpacked: bool = False
-    quarantined: bool = False
-    container: bytes | None = None  # the pallet it is on now
-    excursions: list[dict] = field(default_factory=list)
+def _custody_of(conn, unit_id: bytes) -> custody.Custody | None:
+    """A case's or pallet's custody: its events and its pallets' (one query), folded; None if never packed."""
+    return custody.fold(unit_id, mirror.custody_events(conn, unit_id))
 
 
 def _unix_iso(seconds: int) -> str | int:
@@ -155,83 +124,29 @@ def _unix_iso(seconds: int) -> str | int:
         return seconds
 
 
-def _excursion(unit: bytes, row: dict) -> dict:
+def _excursion_body(excursion: custody.Excursion) -> dict:
     return {
-        "unit": _hex(unit),
-        "time": _unix_iso(row["time"]),
-        "celsius": row["value"] / 100,
-        "allowed": [row["min_temp"] / 100, row["max_temp"] / 100],
-        "block_number": row["block_number"],
-        "tx_hash": _hex(row["tx_hash"]),
+        "unit": _hex(excursion.unit),
+        "time": _unix_iso(excursion.time),
+        "celsius": excursion.value / 100,
+        "allowed": [excursion.min_temp / 100, excursion.max_temp / 100],
+        "block_number": excursion.block_number,
+        "tx_hash": _hex(excursion.tx_hash),
     }
 
 
-class _Fold:
-    """Replays a unit's events, and its pallets' while it sat on them, as the contract applies them."""
-
-    def __init__(self, unit_id: bytes):
-        self.unit_id = unit_id
-        self.state: Custody | None = None
-        self.on_pallet: bytes | None = None
-        self.pallet_quarantined = False
-
-    def apply(self, row: dict) -> None:
-        unit, kind = bytes(row["unit"]), row["kind"]
-        actor, other = row["actor"] and bytes(row["actor"]), row["other"] and bytes(row["other"])
-        own = unit == self.unit_id
-        if kind == "packed" and own:
-            self.state = Custody(holder=actor, holders={actor})
-        elif self.state is None:
-            return
-        elif kind == "packed":
-            self.on_pallet, self.pallet_quarantined = unit, False
-        elif not own and unit != self.on_pallet:
-            return  # a pallet's event from before or after the unit was on it
-        if kind == "excursion":
-            self.state.excursions.append(_excursion(unit, row))
-            return
-        self._custody(kind, own, actor, other)
-        # a handoff step reads from the shipper to the recipient, whoever acted: `received` and `refused`
-        # are done by the recipient (actor) of what the sender (other) shipped, as in provenance timelines
-        sender, recipient = (other, actor) if kind in ("received", "refused") else (actor, other)
-        step = {"event": kind, "unit": _hex(unit), "from": sender, "to": recipient,
-                "block_number": row["block_number"], "tx_hash": _hex(row["tx_hash"]), "time": _iso(row["at"])}  # fmt: skip
-        if row["sscc"] is not None:
-            step["sscc"] = f"{int(row['sscc']):018d}"
-        self.state.path.append(step)
-
-    def _custody(self, kind: str, own: bool, actor: bytes, other: bytes | None) -> None:
-        state = self.state
-        if kind == "shipped":
-            state.holder, state.recipient, state.in_transit = actor, other, True
-            if own:
-                self.on_pallet = None  # a case shipped on its own has left its pallet
-        elif kind in ("received", "unpacked"):
-            state.holder, state.in_transit = actor, False
-            state.holders.add(actor)
-            if kind == "unpacked":
-                state.unpacked = state.unpacked or own
-                self.on_pallet = None
-        elif kind == "refused":
-            state.holder, state.in_transit = other, False
-        elif kind in ("quarantined", "cleared") and own:
-            state.quarantined = kind == "quarantined"
-        elif kind in ("quarantined", "cleared"):
-            self.pallet_quarantined = kind == "quarantined"
-
-    def result(self) -> Custody | None:
-        if self.state is not None:
-            self.state.container = self.on_pallet
-            self.state.quarantined = self.state.quarantined or (self.on_pallet is not None and self.pallet_quarantined)
-        return self.state
+def _step_body(step: custody.Step, names: dict[bytes, Party]) -> dict:
+    """A handoff reads from the shipper to the recipient, whoever acted (as in provenance timelines)."""
+    body = {"event": step.event, "unit": _hex(step.unit), "from": _name(names, step.sender),
+            "to": _name(names, step.recipient), "block_number": step.block_number, "tx_hash": _hex(step.tx_hash),
+            "time": _iso(step.at)}  # fmt: skip
+    if step.sscc is not None:
+        body["sscc"] = f"{int(step.sscc):018d}"
+    return body
 
 
-def custody_of(conn, unit_id: bytes) -> Custody | None:
-    """A case's or pallet's custody from the mirror; None if it was never packed."""
-    fold = _Fold(unit_id)
-    for row in db.unit_events(conn, unit_id):
-        fold.apply(row)
-    return fold.result()
+def _name(names: dict[bytes, Party], account: bytes | None) -> dict | None:
+    return None if account is None else names[account].as_dict()
 
 
 # -- verification ---------------------------------------------------------------------------
@@ -271,20 +186,21 @@ def verify_pack(conn, pack: gs1.Pack, requester: Requester) -> Result:
         return Result(verdict, {**body, **_verdict_body(verdict)}, _log_row(body, verdict, sgtin=sgtin))
     manufacturer = row.manufacturer and bytes(row.manufacturer)
     reasons += _lot_reasons(pack, row)
-    case_id, pack_quarantined, end = _pack_state(row.pack_events or [])
+    state = custody.pack_state(row.pack_events)
+    case_id, pack_quarantined, end = state.case_id, state.quarantined, state.end
     if end:
         reasons.append(end)
     if pack_quarantined:
         reasons.append("quarantined")
-    custody = custody_of(conn, case_id) if case_id else None
+    held = _custody_of(conn, case_id) if case_id else None
     holders = {manufacturer} if manufacturer else set()
-    if custody is not None:
-        holders |= custody.holders
-        if custody.in_transit and custody.recipient:
-            holders.add(custody.recipient)  # checking goods-in before the receive scan
-        if custody.quarantined:
+    if held is not None:
+        holders |= held.holders
+        if held.in_transit and held.destination:
+            holders.add(held.destination)  # checking goods-in before the receive scan
+        if held.held_quarantined:
             reasons.append("quarantined")
-        if custody.excursions:
+        if held.excursions:
             reasons.append("temperature_excursion")
     if manufacturer is not None and not _exempt(requester, manufacturer) and requester.account not in holders:
         reasons.append("not_received_by_requester")
@@ -296,12 +212,12 @@ def verify_pack(conn, pack: gs1.Pack, requester: Requester) -> Result:
     body.update(_verdict_body(verdict))
     body["state"] = {"dispensed": end == "dispensed", "destroyed": end == "destroyed", "quarantined": pack_quarantined}
     if manufacturer is not None:
-        body["lot_record"]["manufacturer"] = parties(conn, {manufacturer})[manufacturer]
+        body["lot_record"]["manufacturer"] = cached_parties(conn, [manufacturer])[manufacturer].as_dict()
     if _exempt(requester, manufacturer) or requester.account in holders:
         # who holds it and where it went: only for those on its path (as provenance), the
         # manufacturer and regulators; anyone else gets the verdict, its reasons and the proof
-        body["custody"] = _custody_body(conn, custody, manufacturer, case_id)
-        body["excursions"] = custody.excursions if custody else []
+        body["custody"] = _custody_body(conn, held, manufacturer, case_id)
+        body["excursions"] = [_excursion_body(x) for x in held.excursions] if held else []
     body["proof"] = _proof_body(row, sgtin)
     return Result(verdict, body, _log_row(body, verdict, sgtin=sgtin))
 
@@ -319,19 +235,6 @@ def _lot_reasons(pack: gs1.Pack, row: db.PackRow) -> list[str]:
     return [reason for reason, applies in checks if applies]
 
 
-def _pack_state(events: list) -> tuple[bytes | None, bool, str | None]:
-    """(case it was packed into, quarantined on its own, 'dispensed'/'destroyed' or None)."""
-    case_id, quarantined, end = None, False, None
-    for kind, container, _block, _actor in events:
-        if kind == "cased":
-            case_id = bytes.fromhex(container)
-        elif kind in ("dispensed", "destroyed"):
-            end = kind
-        else:
-            quarantined = kind == "quarantined"
-    return case_id, quarantined, end
-
-
 def _verdict_body(verdict: Verdict) -> dict:
     return {
         "verdict": verdict.verdict,
@@ -339,22 +242,22 @@ def _verdict_body(verdict: Verdict) -> dict:
     }
 
 
-def _custody_body(conn, custody: Custody | None, manufacturer: bytes | None, case_id: bytes | None) -> dict:
+def _custody_body(conn, held: custody.Custody | None, manufacturer: bytes | None, case_id: bytes | None) -> dict:
     accounts = {manufacturer} if manufacturer else set()
-    if custody is not None:
-        accounts |= {a for s in custody.path for a in (s["from"], s["to"]) if a}
-        accounts |= {a for a in (custody.holder, custody.recipient) if a}
-    names = parties(conn, accounts)
-    if custody is None:
-        return {"case": None, "holder": names.get(manufacturer), "in_transit": False, "path": []}
+    if held is not None:
+        accounts |= {a for s in held.path for a in (s.sender, s.recipient) if a}
+        accounts |= {a for a in (held.custodian, held.destination) if a}
+    names = cached_parties(conn, accounts)
+    if held is None:
+        return {"case": None, "holder": _name(names, manufacturer), "in_transit": False, "path": []}
     return {
         "case": _hex(case_id),
-        "pallet": _hex(custody.container),
-        "holder": names.get(custody.holder),
-        "in_transit": custody.in_transit,
-        "recipient": names.get(custody.recipient) if custody.in_transit else None,
-        "unpacked": custody.unpacked,
-        "path": [{**s, "from": names.get(s["from"]), "to": names.get(s["to"])} for s in custody.path],
+        "pallet": _hex(held.container),
+        "holder": _name(names, held.custodian),
+        "in_transit": held.in_transit,
+        "recipient": _name(names, held.destination) if held.in_transit else None,
+        "unpacked": held.unpacked,
+        "path": [_step_body(step, names) for step in held.path],
     }
 
 
@@ -415,23 +318,22 @@ def verify_lot(conn, lot: gs1.Lot, requester: Requester) -> Result:
 def verify_unit(conn, unit: gs1.LogisticUnit, requester: Requester) -> Result:
     unit_id = sscc_id(unit.sscc)
     body: dict = {"kind": "logistic_unit", "sscc": unit.sscc, "unit_id": _hex(unit_id)}
-    custody = custody_of(conn, unit_id)
+    held = _custody_of(conn, unit_id)
     reasons: list[str] = []
-    if custody is None:
+    if held is None:
         reasons.append("unknown_unit")
     else:
-        if custody.quarantined:
+        if held.held_quarantined:
             reasons.append("quarantined")
-        if custody.excursions:
+        if held.excursions:
             reasons.append("temperature_excursion")
-        if "regulator" not in requester.roles and requester.account not in custody.holders | {custody.recipient}:
+        if "regulator" not in requester.roles and requester.account not in held.holders | {held.last_recipient}:
             reasons.append("not_received_by_requester")
     verdict = Verdict.of(reasons)
     body.update(_verdict_body(verdict))
-    if custody is not None and "not_received_by_requester" not in reasons:
-        packer = custody.path[0]["from"] if custody.path else None
-        body["custody"] = _custody_body(conn, custody, packer, unit_id)
-        body["excursions"] = custody.excursions
+    if held is not None and "not_received_by_requester" not in reasons:
+        body["custody"] = _custody_body(conn, held, held.packer, unit_id)
+        body["excursions"] = [_excursion_body(x) for x in held.excursions]
     return Result(verdict, body, _log_row(body, verdict, unit=unit_id))
 
 
