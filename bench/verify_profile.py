@@ -6,14 +6,22 @@ sample, the same mix of codes, the pharmacy's API key; the indexer mirrors the s
 Then, for each endpoint, one gunicorn worker (``app.stack.gunicorn_args``, gthread, ``--threads``) is driven by
 wrk (bench/verify.lua, ``--connections``) twice:
 
-1. plain: the worker's CPU (all its threads: the request threads, the event loop, the verification log's writer)
-   and Postgres' CPU over ``--seconds``, divided by the requests answered: the true CPU per request;
-2. profiled (bench/profile_hooks.py): each request thread runs cProfile on its own CPU clock, so the split is
-   of the request threads' CPU only, and cProfile inflates small calls more than large ones.
+1. plain, ``--rounds`` times alternating between the endpoints (the round of median CPU is shown): the worker's
+   CPU (all its threads: the request threads, the event loop, the verification log's writer) and Postgres' CPU
+   over ``--seconds``, divided by the requests answered: the true CPU per request;
+2. profiled (bench/profile_hooks.py): each request thread, and the verification log's writer thread, runs
+   cProfile on its own CPU clock; cProfile inflates small calls more than large ones, so the shares are
+   approximate (a pure-Python stage is overstated by up to 2x against one spent in C).
 
-The table shows each stage's share of the profiled request threads' CPU applied to the plain run's CPU per
-request of the worker (µs), inclusive: an indented line is part of the line above it; "rest" lines are the
-parent's own work and what no line names. Last line: ``verify_cpu_us V ceiling_cpu_us C pg_verify_us … pg_ceiling_us …``.
+The table shows each stage's share of the profiled threads' CPU applied to the plain run's worker CPU per
+request (µs), inclusive: an indented line is part of the line above it; "rest" lines are the parent's own work
+and what no line names. The worker's event loop (gunicorn's main thread: accept, poll, keep-alive) is not
+profiled: its CPU is spread over the lines in proportion. ``--sql`` also measures the Postgres CPU of each
+statement of a verification, by kind of code, from one backend. Last line: ``verify_cpu_us V ceiling_cpu_us C
+pg_verify_us … pg_ceiling_us …`` (worker and Postgres CPU per request).
+
+Run: ``.venv/bin/python -m bench.verify_profile [--seconds 10] [--sql] [--detail 25]`` (wrk on PATH; about 3
+minutes on 2 cores).
 """
 
 from __future__ import annotations
@@ -72,8 +80,8 @@ STAGES = [
         [("app/db/__init__.py", "fetch_all_prepared", "app/db/verify.py")],
     ),
     (4, "proof: keccak leaf and path, checked against the root", [("app/services/verify.py", "_proof_body")]),
-    (4, "party names (cached)", [("app/services/verify.py", "parties")]),
-    (4, "custody path and fold", [("app/services/verify.py", "custody_of")]),
+    (4, "party names (cached)", [("app/services/parties.py", "cached_parties")]),
+    (4, "a case's custody: its events (a second round trip) and the fold", [("app/services/verify.py", "_custody_of")]),
     (
         3,
         "SQL: round trips, client side (ceiling)",
@@ -255,9 +263,14 @@ def run(args, tmp: Path) -> str:
         if args.sql:
             sql_costs(chain.db_url, codes, plan, parties["pharmacy"])
         plain, split = {}, {}
+        runs: dict[str, list] = {name: [] for name in files}
+        for r in range(args.rounds):  # alternating, so that a drift of the machine falls on both alike
+            for name, paths in files.items():
+                log(f"{name}: plain, round {r + 1} of {args.rounds}, {args.seconds}s")
+                runs[name].append(measure(args, env, tmp, name, paths, key, pg_pid, profiled=False))
+        for name in files:  # the round of median worker + Postgres CPU per request
+            plain[name] = sorted(runs[name], key=lambda run: run[2] + run[3])[len(runs[name]) // 2]
         for name, paths in files.items():
-            log(f"{name}: plain, {args.seconds}s")
-            plain[name] = measure(args, env, tmp, name, paths, key, pg_pid, profiled=False)
             log(f"{name}: profiled, {args.seconds}s")
             split[name] = measure(args, env, tmp, name, paths, key, pg_pid, profiled=True)
         print(f"one gunicorn worker x {args.threads} threads, wrk {args.connections} connections, {args.seconds}s each")
@@ -386,6 +399,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--connections", type=int, default=2, help="wrk connections (default 2, as one worker's share)")
     parser.add_argument("--seconds", type=int, default=15, help="each measured run (default 15)")
     parser.add_argument("--warmup", type=int, default=2)
+    parser.add_argument("--rounds", type=int, default=3, help="plain runs of each endpoint, alternating (median)")
     parser.add_argument("--sql", action="store_true", help="also the Postgres CPU of each statement")
     parser.add_argument("--detail", type=int, default=0, help="print the N functions of most own CPU of each profile")
     args = parser.parse_args(argv)
