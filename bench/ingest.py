@@ -518,7 +518,24 @@ def start_services(chain: BenchChain, tmp: Path, cleanup: list, workers: int, th
     """The indexer, the API under gunicorn (and the relayer) against `chain`, ready; returns
     (processes, their environment, the log folder, the API's port)."""
     port = free_port()
-    env = {
+    env = service_env(chain, tmp, port, workers, threads, **extra_env)
+    logs = tmp / "logs"
+    logs.mkdir()
+    procs = {"indexer": spawn([sys.executable, "-m", "app.cli", "index"], env, logs / "indexer.log")}
+    if relayer:
+        procs["relayer"] = spawn([sys.executable, "-m", "app.cli", "relay"], env, logs / "relayer.log")
+    procs["api"] = spawn(stack.gunicorn_args(Settings.from_env(env)), env, logs / "api.log")
+    for proc in procs.values():
+        cleanup.append(lambda proc=proc: stack.stop_process(proc))
+    stack.wait_ready(f"http://127.0.0.1:{port}/readyz", 120, procs["api"])
+    return procs, env, logs, port
+
+
+def service_env(
+    chain: BenchChain, tmp: Path, port: int, workers: int, threads: int, **extra_env: str
+) -> dict[str, str]:
+    """The environment of the benches' indexer, relayer and API processes."""
+    return {
         **os.environ,
         "DATABASE_URL": chain.db_url,
         "RPC_URL": chain.node.rpc_url,
@@ -534,16 +551,6 @@ def start_services(chain: BenchChain, tmp: Path, cleanup: list, workers: int, th
         "RATE_LIMIT_KEY_REQUESTS": "1000000000",
         **extra_env,
     }
-    logs = tmp / "logs"
-    logs.mkdir()
-    procs = {"indexer": spawn([sys.executable, "-m", "app.cli", "index"], env, logs / "indexer.log")}
-    if relayer:
-        procs["relayer"] = spawn([sys.executable, "-m", "app.cli", "relay"], env, logs / "relayer.log")
-    procs["api"] = spawn(stack.gunicorn_args(Settings.from_env(env)), env, logs / "api.log")
-    for proc in procs.values():
-        cleanup.append(lambda proc=proc: stack.stop_process(proc))
-    stack.wait_ready(f"http://127.0.0.1:{port}/readyz", 120, procs["api"])
-    return procs, env, logs, port
 
 
 def run(args: argparse.Namespace, tmp: Path) -> str:

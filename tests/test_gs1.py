@@ -11,6 +11,7 @@ from biip.checksums import gs1_standard_check_digit
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from app import gs1
 from app.gs1 import (
     CSET82,
     GS,
@@ -411,6 +412,43 @@ def test_only_gs1_errors_escape(code, expect):
     else:
         assert isinstance(result, Pack | Lot | LogisticUnit | Product)
         assert expect is None or result.kind in expect
+
+
+def _outcome(code: str, expect):
+    try:
+        return parse(code, expect)
+    except GS1Error as error:
+        return ("error", error.field, error.rule, str(error))
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    item=st.one_of(
+        st.builds(Pack, gtins, texts82, st.none() | texts82, st.none() | expiries),
+        st.builds(Lot, gtins, texts82, st.none() | expiries),
+    ),
+    at=st.integers(0, 120),
+    insert=st.text(alphabet="0123456789/?=&%+#.:ABCabcé" + GS, max_size=4),
+    cut=st.integers(0, 4),
+    expect=st.none() | st.sets(st.sampled_from(list(Kind)), min_size=1),
+)
+def test_a_plain_digital_link_reads_as_biip_reads_it(item, at, insert, cut, expect):
+    """The verification hot path reads a plain Digital Link without biip's URI parser (gs1._plain_digital_link):
+    on any Digital Link, printed or mangled, it gives what biip's way gives, value or error."""
+    uri = to_digital_link(item)
+    mangled = uri[:at] + insert + uri[at + cut :]
+    for code in (uri, mangled, mangled.upper(), mangled.replace("https://id.gs1.org", "http://example.com:8080")):
+        fast = _outcome(code, expect)
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setattr(gs1, "_plain_digital_link", lambda uri: None)
+            assert _outcome(code, expect) == fast, code
+
+
+def test_the_plain_digital_link_way_is_taken():
+    assert gs1._plain_digital_link(to_digital_link(PACK)) == PACK
+    assert gs1._plain_digital_link("https://id.gs1.org/01/09506000134352/21/AB%2FC") == Pack(GTIN, "AB/C")
+    assert gs1._plain_digital_link("https://id.gs1.org/dl/01/09506000134352/21/ABC") is None  # a path prefix
+    assert gs1._plain_digital_link("https://id.gs1.org/01/09506000134352/21/A%C3%A9") is None  # biip's error
 
 
 # --- malformed %-escapes (issue 12: a Digital Link serial "%ZZ" was taken as the serial "%ZZ") ---------------

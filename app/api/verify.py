@@ -11,7 +11,8 @@ what, and the verdict. The detection rules read that log (app/detector/core.py).
 
 from __future__ import annotations
 
-from flask import current_app, g, jsonify, request
+import orjson
+from flask import Response, current_app, g, request
 from flask.views import MethodView
 from flask_smorest import Blueprint, abort
 from marshmallow import Schema, ValidationError, fields, validate
@@ -86,6 +87,12 @@ def _log():
     return current_app.extensions["pharmatrack"].verifications
 
 
+def _json(body: dict) -> Response:
+    """The answer as JSON, written by orjson (a tenth of the json module's time on a verification's answer);
+    anything orjson does not know is written as Flask's JSON provider writes it."""
+    return current_app.response_class(orjson.dumps(body, default=current_app.json.default), mimetype="application/json")
+
+
 def _requester(place_gln: str | None = None) -> service.Requester:
     p = g.principal
     return service.Requester(p.organisation_id, bytes.fromhex(p.account[2:]), p.gln, tuple(p.roles), place_gln)
@@ -101,9 +108,9 @@ class Verify(MethodView):
         """Verify one pack, lot or case/pallet.
 
         Any organisation may ask. The answer is logged with the asking organisation and GLN."""
-        text = request.args.get("code")
-        unknown = sorted(set(request.args) - {"code"})
-        if unknown:
+        args = request.args
+        text = args.get("code")
+        if len(args) != (text is not None) and (unknown := sorted(set(args) - {"code"})):
             abort(422, messages={"query": {name: ["Unknown field."] for name in unknown}})
         if text is None:
             abort(422, messages={"query": {"code": ["missing: Missing data for required field."]}})
@@ -116,7 +123,7 @@ class Verify(MethodView):
         with db.connection(autocommit=True) as conn:  # reads only: no BEGIN/COMMIT round trips
             result = service.verify(conn, code, requester)
         _log().append(service.log_row(result, requester, "api", text))
-        return jsonify(result.body)
+        return _json(result.body)
 
     @blp.doc(security=SECURITY)
     @blp.arguments(BatchSchema)

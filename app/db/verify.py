@@ -1,0 +1,97 @@
+"""Reads of the verification path (app/services/verify.py): a pack and a lot, each in one prepared statement
+(``fetch_all_prepared``), so that a pack's verification is one round trip in the common case. A case's or
+pallet's custody events and the parties behind accounts are app/db/mirror.py's (custody_events, parties), folded
+by app/services/custody.py like every other reader's.
+
+Rows: ``PackRow`` and ``LotRow`` (the caller uses their fields).
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import NamedTuple
+
+from app.db import fetch_all_prepared
+
+# One round trip whatever the answer: the serial's lot and leaf, the lot's record and status (lot_status: the one
+# status source), the pack's own events and its proof; when the serial is unknown, whether its GTIN is (unknown
+# product or counterfeit serial) and whether the printed lot is on chain without its serials here.
+PACK = """
+SELECT s.lot_id, s.leaf_index, c.lot, c.expiry, c.serial_count,
+       l.serials_root, l.block_number AS lot_block, l.tx_hash AS lot_tx, l.manufacturer, l.expiry AS chain_expiry,
+       l.recalled, l.quarantined AS lot_quarantined,
+       (SELECT json_agg(json_build_array(p.kind, encode(p.container_id, 'hex'), p.block_number, p.log_index,
+                                         encode(p.actor, 'hex')) ORDER BY p.block_number, p.log_index)
+        FROM pack_events p WHERE p.lot_id = s.lot_id AND p.leaf_index = s.leaf_index) AS pack_events,
+       lot_proof(s.lot_id, c.serial_count, s.leaf_index) AS proof,
+       CASE WHEN s.lot_id IS NULL THEN EXISTS (SELECT 1 FROM ev_product_registered p WHERE p.gtin = $2) END AS product,
+       CASE WHEN s.lot_id IS NULL THEN EXISTS (SELECT 1 FROM ev_lot_commissioned u WHERE u.lot_id = $3)
+                                   AND NOT EXISTS (SELECT 1 FROM lot_commissions v WHERE v.lot_id = $3) END AS unlisted
+FROM (SELECT 1) one
+LEFT JOIN lot_serials s ON s.sgtin_id = $1
+LEFT JOIN lot_commissions c ON c.lot_id = s.lot_id
+LEFT JOIN lot_status l ON l.lot_id = s.lot_id
+"""
+
+LOT = """
+SELECT l.lot_id, l.gtin, l.lot_number, l.expiry, l.serial_count, l.serials_root, l.manufacturer,
+       l.block_number AS lot_block, l.tx_hash AS lot_tx, l.recalled, l.quarantined AS lot_quarantined,
+       EXISTS (SELECT 1 FROM ev_product_registered p WHERE p.gtin = $2) AS product
+FROM (SELECT 1) one LEFT JOIN lot_status l ON l.lot_id = $1
+"""
+
+
+class PackRow(NamedTuple):
+    """A serial's lot and leaf, the lot's record (as loaded and as committed on chain), the pack's own events
+    and its Merkle proof. With no such serial (``lot_id`` None): whether its GTIN is registered (``product``)
+    and whether the printed lot is on chain without its serial list here (``unlisted``)."""
+
+    lot_id: bytes | None
+    leaf_index: int | None
+    lot: str | None
+    expiry: date | None
+    serial_count: int | None
+    serials_root: bytes | None  # None: the lot is not (yet) committed on chain
+    lot_block: int | None
+    lot_tx: bytes | None
+    manufacturer: bytes | None
+    chain_expiry: int | None  # seconds, as committed on chain
+    recalled: bool | None
+    lot_quarantined: bool | None
+    pack_events: list[dict]  # its pack_events rows, as app.db.mirror.pack_events gives them (for custody.pack_state)
+    proof: list | None  # the siblings from the leaf up (None: no stored tree)
+    product: bool | None
+    unlisted: bool | None
+
+
+class LotRow(NamedTuple):
+    """A lot as committed on chain (``lot_id`` None: no such lot) and whether its GTIN is registered."""
+
+    lot_id: bytes | None
+    gtin: int | None
+    lot_number: str | None
+    expiry: int | None  # seconds
+    serial_count: int | None
+    serials_root: bytes | None
+    manufacturer: bytes | None
+    lot_block: int | None
+    lot_tx: bytes | None
+    recalled: bool | None
+    lot_quarantined: bool | None
+    product: bool
+
+
+def pack(conn, sgtin_id: bytes, gtin: int, printed_lot_id: bytes) -> PackRow:
+    """The pack `sgtin_id` of `gtin`, printed with the lot `printed_lot_id` (any 32 bytes when none was printed)."""
+    row = fetch_all_prepared(conn, "verify_pack", PACK, (sgtin_id, gtin, printed_lot_id))[0]
+    row["pack_events"] = [
+        {"kind": kind, "container_id": bytes.fromhex(container), "block_number": block, "log_index": index,
+         "actor": bytes.fromhex(actor)}
+        for kind, container, block, index, actor in row["pack_events"] or ()
+    ]  # fmt: skip
+    return PackRow(**row)
+
+
+def lot(conn, lot_id: bytes, gtin: int) -> LotRow:
+    """The lot `lot_id` as committed on chain, with its status (lot_status)."""
+    return LotRow(**fetch_all_prepared(conn, "verify_lot", LOT, (lot_id, gtin))[0])
