@@ -1,7 +1,6 @@
 """app/db/mirror.py: the one account -> party rule, the lot_status and unit_status views (migration 0012),
 and that a status lookup by id runs on the id indexes."""
 
-import psycopg2
 import pytest
 
 from app.db import mirror
@@ -10,14 +9,6 @@ from app.services import parties as party_cache
 ACCOUNT_A, ACCOUNT_B, ACCOUNT_C = b"\xaa" * 20, b"\xbb" * 20, b"\xcc" * 20
 LOT, OTHER_LOT = b"\x01" * 32, b"\x02" * 32
 CASE, PALLET = b"\x03" * 32, b"\x04" * 32
-
-
-@pytest.fixture
-def conn(database_url):
-    connection = psycopg2.connect(database_url)
-    yield connection
-    connection.rollback()
-    connection.close()
 
 
 def _run(conn, sql, *params):

@@ -7,18 +7,7 @@ import hashlib
 import psycopg2
 import pytest
 
-from app.db import connect
 from app.db import organisations as organisations_db
-
-
-@pytest.fixture
-def conn(database_url):
-    c = connect(database_url)
-    try:
-        yield c
-    finally:
-        c.rollback()
-        c.close()
 
 
 def test_an_organisation_is_found_by_gln_id_and_account(conn):

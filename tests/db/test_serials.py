@@ -7,23 +7,13 @@ from datetime import date
 
 import pytest
 
-from app.db import connect, fetch_all
+from app.db import fetch_all
 from app.db import organisations as organisations_db
 from app.db import serials as serials_db
 from app.ids import lgtin_id, sgtin_id
 from app.services import serials
 
 GTIN = "09506000134352"
-
-
-@pytest.fixture
-def conn(database_url):
-    c = connect(database_url)
-    try:
-        yield c
-    finally:
-        c.rollback()
-        c.close()
 
 
 @pytest.fixture
