@@ -20,6 +20,10 @@ interface IPharmaTrack {
     // ------------------------------------------------------------------ types
 
     /// @notice A lot as stored, with the manufacturer resolved to its address.
+    /// @dev serialCount: serials commissioned so far (leaves 0 .. serialCount - 1, over all batches); capacity: the
+    ///      most the lot may ever hold (declared by {openLot}); batches: how many commissioning batches it has
+    ///      (see {batch}); serialsRoot: the root of its first batch (zero before any), which for a lot commissioned
+    ///      in one go by {commissionLot} is the root of all its serials.
     struct LotInfo {
         uint64 gtin;
         address manufacturer;
@@ -30,6 +34,8 @@ interface IPharmaTrack {
         bool recalled;
         bool quarantined;
         uint32 quarantinedPacks;
+        uint32 capacity;
+        uint32 batches;
         bytes32 serialsRoot;
     }
 
@@ -128,9 +134,23 @@ interface IPharmaTrack {
     /// @notice The lot number is empty or longer than 20 bytes (GS1 AI 10).
     /// @param lotNumber the rejected lot number
     error LotInvalidCode(string lotNumber);
-    /// @notice A lot needs at least one serial.
+    /// @notice A lot (or a commissioning batch) needs at least one serial.
     /// @param serialCount the rejected count
     error LotInvalidSerialCount(uint32 serialCount);
+    /// @notice A lot must be declared with room for at least one serial.
+    /// @param capacity the rejected capacity
+    error LotInvalidCapacity(uint32 capacity);
+    /// @notice A batch must start at the lot's next unused leaf index (batches are contiguous, so no index is ever
+    ///         commissioned twice).
+    /// @param lotId the lot
+    /// @param firstIndex the batch's first leaf index as given
+    /// @param expected the lot's next unused index (its serialCount)
+    error LotBatchOutOfOrder(bytes32 lotId, uint32 firstIndex, uint32 expected);
+    /// @notice The batch would take the lot beyond its declared capacity.
+    /// @param lotId the lot
+    /// @param end one past the batch's last leaf index
+    /// @param capacity the lot's capacity
+    error LotCapacityExceeded(bytes32 lotId, uint256 end, uint32 capacity);
     /// @notice The serial tree root is zero.
     /// @param serialsRoot the rejected root
     error LotInvalidRoot(bytes32 serialsRoot);
@@ -297,6 +317,31 @@ interface IPharmaTrack {
         uint40 expiry,
         uint32 serialCount,
         bytes32 serialsRoot
+    );
+    /// @notice A lot was declared, to be commissioned in batches; it has no serials yet.
+    /// @param lotId keccak256(abi.encode("lgtin", gtin, lot))
+    /// @param gtin the product
+    /// @param manufacturer the product's manufacturer
+    /// @param lotNumber the lot number
+    /// @param expiry last valid second, unix time
+    /// @param capacity the most serials the lot may hold
+    event LotOpened(
+        bytes32 indexed lotId,
+        uint64 indexed gtin,
+        address indexed manufacturer,
+        string lotNumber,
+        uint40 expiry,
+        uint32 capacity
+    );
+    /// @notice A batch of a lot's serials was commissioned: leaves firstIndex .. firstIndex + count - 1, in the
+    ///         manufacturer's loose stock.
+    /// @param lotId the lot
+    /// @param batch the batch's number in the lot (from 0)
+    /// @param firstIndex leaf index of its first serial
+    /// @param count number of serials
+    /// @param serialsRoot Merkle root of the batch's (index, sgtinId) leaves (indexes are the lot's, not from 0)
+    event BatchCommissioned(
+        bytes32 indexed lotId, uint32 indexed batch, uint32 firstIndex, uint32 count, bytes32 serialsRoot
     );
     /// @notice A lot was recalled (permanent).
     /// @param lotId the lot
@@ -484,7 +529,9 @@ interface IPharmaTrack {
     /// @return maxTemp highest storage temperature
     function product(uint64 gtin) external view returns (address manufacturer, int16 minTemp, int16 maxTemp);
 
-    /// @notice Commission a lot in one transaction whatever its size (the product's manufacturer only).
+    /// @notice Commission a lot in one transaction whatever its size (the product's manufacturer only). The same as
+    ///         {openLot} with capacity `serialCount` followed by {commissionBatch}(lotId, 0, serialCount, serialsRoot),
+    ///         but emits only {LotCommissioned} (which the mirror reads as both).
     /// @param gtin the product
     /// @param lotNumber the lot number (1–20 bytes)
     /// @param expiry last valid second, unix time, in the future
@@ -500,6 +547,44 @@ interface IPharmaTrack {
     )
         external
         returns (bytes32 lotId);
+
+    /// @notice Declare a lot whose serials a packaging line commissions in batches over a shift (the product's
+    ///         manufacturer only). It has no serials until the first {commissionBatch}.
+    /// @param gtin the product
+    /// @param lotNumber the lot number (1–20 bytes)
+    /// @param expiry last valid second, unix time, in the future
+    /// @param capacity the most serials the lot may ever hold
+    /// @return lotId keccak256(abi.encode("lgtin", gtin, lot))
+    function openLot(uint64 gtin, string calldata lotNumber, uint40 expiry, uint32 capacity)
+        external
+        returns (bytes32 lotId);
+
+    /// @notice Commission the next batch of a lot's serials (its manufacturer): leaves firstIndex .. firstIndex +
+    ///         count - 1, which must be the lot's next unused indexes, committed by the root of an OpenZeppelin standard
+    ///         Merkle tree over their `(uint256 index, bytes32 sgtinId)` leaves. A serial proves membership against
+    ///         the root of the batch whose range holds its index.
+    /// @dev Indexes are never commissioned twice (batches are contiguous). The same serial number committed again
+    ///      under another index in a later batch cannot be seen on-chain without a per-serial write; the API refuses
+    ///      it off-chain, from the lot's serial list, before it submits a batch.
+    /// @param lotId the lot, opened by {openLot}, not recalled nor expired
+    /// @param firstIndex the lot's current serialCount
+    /// @param count number of serials, at least one, within the capacity
+    /// @param serialsRoot Merkle root of the batch's leaves
+    /// @return batch the batch's number in the lot (from 0)
+    function commissionBatch(bytes32 lotId, uint32 firstIndex, uint32 count, bytes32 serialsRoot)
+        external
+        returns (uint32 batch);
+
+    /// @notice One commissioning batch of a lot.
+    /// @param lotId the lot
+    /// @param b the batch's number (from 0)
+    /// @return firstIndex leaf index of its first serial
+    /// @return count number of serials (zero when there is no such batch)
+    /// @return serialsRoot Merkle root of its (index, sgtinId) leaves
+    function batch(bytes32 lotId, uint32 b)
+        external
+        view
+        returns (uint32 firstIndex, uint32 count, bytes32 serialsRoot);
 
     /// @notice A lot's record.
     /// @param lotId the lot

@@ -50,7 +50,8 @@ contract PharmaTrack is IPharmaTrack, AccessControl, Multicall {
         int16 maxTemp;
     }
 
-    /// @dev One word; the serial root sits in its own mapping because no transaction needs it after commissioning.
+    /// @dev One word; the batches' roots sit in their own mapping because no transaction needs them after
+    ///      commissioning. `serialCount` is what is commissioned so far: every pack check reads it.
     struct Lot {
         uint48 gtin;
         uint32 number;
@@ -61,6 +62,19 @@ contract PharmaTrack is IPharmaTrack, AccessControl, Multicall {
         int16 maxTemp;
         uint8 flags;
         uint32 quarantinedPacks;
+    }
+
+    /// @dev A lot's commissioning bookkeeping, apart from {Lot} because only commissioning touches it.
+    struct LotBatches {
+        uint32 capacity;
+        uint32 count;
+    }
+
+    /// @dev One commissioning batch: leaves first .. first + count - 1 under `root`.
+    struct Batch {
+        bytes32 root;
+        uint32 first;
+        uint32 count;
     }
 
     uint8 private constant MANUFACTURER = 1;
@@ -79,7 +93,8 @@ contract PharmaTrack is IPharmaTrack, AccessControl, Multicall {
     mapping(uint64 gtin => Product) private _products;
 
     mapping(bytes32 lotId => Lot) private _lots;
-    mapping(bytes32 lotId => bytes32) private _serialsRoots;
+    mapping(bytes32 lotId => LotBatches) private _lotBatches;
+    mapping(bytes32 lotId => mapping(uint256 b => Batch)) private _batches;
     mapping(uint32 number => bytes32 lotId) private _lotIds;
     uint32 private _lotCount;
 
@@ -187,32 +202,59 @@ contract PharmaTrack is IPharmaTrack, AccessControl, Multicall {
         uint32 serialCount,
         bytes32 serialsRoot
     ) external returns (bytes32 lotId) {
-        (uint32 me, uint8 roles) = _caller();
-        _requireRole(roles, MANUFACTURER);
-        Product memory p = _products[gtin];
-        if (p.manufacturer == 0) revert ProductNotRegistered(gtin);
-        if (p.manufacturer != me) revert ProductNotManufacturer(gtin, msg.sender);
-        if (bytes(lotNumber).length == 0 || bytes(lotNumber).length > 20) revert LotInvalidCode(lotNumber);
+        lotId = _openLot(gtin, lotNumber, expiry, serialCount);
         if (serialCount == 0) revert LotInvalidSerialCount(serialCount);
         if (serialsRoot == bytes32(0)) revert LotInvalidRoot(serialsRoot);
-        if (expiry <= block.timestamp) revert LotInvalidExpiry(expiry);
-        lotId = _lotId(gtin, lotNumber);
-        if (_lots[lotId].manufacturer != 0) revert LotAlreadyCommissioned(lotId);
-        uint32 number = ++_lotCount;
-        _lots[lotId] = Lot({
-            gtin: uint48(gtin),
-            number: number,
-            manufacturer: me,
-            serialCount: serialCount,
-            expiry: expiry,
-            minTemp: p.minTemp,
-            maxTemp: p.maxTemp,
-            flags: 0,
-            quarantinedPacks: 0
-        });
-        _serialsRoots[lotId] = serialsRoot;
-        _lotIds[number] = lotId;
+        _lotBatches[lotId] = LotBatches({capacity: serialCount, count: 1});
+        _batches[lotId][0] = Batch({root: serialsRoot, first: 0, count: serialCount});
         emit LotCommissioned(lotId, gtin, msg.sender, lotNumber, expiry, serialCount, serialsRoot);
+    }
+
+    /// @inheritdoc IPharmaTrack
+    function openLot(uint64 gtin, string calldata lotNumber, uint40 expiry, uint32 capacity)
+        external
+        returns (bytes32 lotId)
+    {
+        lotId = _openLot(gtin, lotNumber, expiry, 0);
+        if (capacity == 0) revert LotInvalidCapacity(capacity);
+        _lotBatches[lotId] = LotBatches({capacity: capacity, count: 0});
+        emit LotOpened(lotId, gtin, msg.sender, lotNumber, expiry, capacity);
+    }
+
+    /// @inheritdoc IPharmaTrack
+    function commissionBatch(bytes32 lotId, uint32 firstIndex, uint32 count, bytes32 serialsRoot)
+        external
+        returns (uint32 b)
+    {
+        (uint32 me, uint8 roles) = _caller();
+        _requireRole(roles, MANUFACTURER);
+        Lot storage l = _existingLot(lotId);
+        if (l.manufacturer != me) revert LotNotManufacturer(lotId, msg.sender);
+        if (l.flags & LOT_RECALLED != 0) revert LotIsRecalled(lotId);
+        uint40 expiry = l.expiry;
+        if (block.timestamp > expiry) revert LotIsExpired(lotId, expiry);
+        if (count == 0) revert LotInvalidSerialCount(count);
+        if (serialsRoot == bytes32(0)) revert LotInvalidRoot(serialsRoot);
+        uint32 next = l.serialCount;
+        if (firstIndex != next) revert LotBatchOutOfOrder(lotId, firstIndex, next);
+        LotBatches memory lb = _lotBatches[lotId];
+        uint256 end = uint256(firstIndex) + count;
+        if (end > lb.capacity) revert LotCapacityExceeded(lotId, end, lb.capacity);
+        b = lb.count;
+        _lotBatches[lotId].count = b + 1;
+        _batches[lotId][b] = Batch({root: serialsRoot, first: firstIndex, count: count});
+        l.serialCount = uint32(end);
+        emit BatchCommissioned(lotId, b, firstIndex, count, serialsRoot);
+    }
+
+    /// @inheritdoc IPharmaTrack
+    function batch(bytes32 lotId, uint32 b)
+        external
+        view
+        returns (uint32 firstIndex, uint32 count, bytes32 serialsRoot)
+    {
+        Batch storage bt = _batches[lotId][b];
+        return (bt.first, bt.count, bt.root);
     }
 
     /// @inheritdoc IPharmaTrack
@@ -228,7 +270,9 @@ contract PharmaTrack is IPharmaTrack, AccessControl, Multicall {
             recalled: l.flags & LOT_RECALLED != 0,
             quarantined: l.flags & LOT_QUARANTINED != 0,
             quarantinedPacks: l.quarantinedPacks,
-            serialsRoot: _serialsRoots[lotId]
+            capacity: _lotBatches[lotId].capacity,
+            batches: _lotBatches[lotId].count,
+            serialsRoot: _batches[lotId][0].root
         });
     }
 
@@ -588,6 +632,35 @@ contract PharmaTrack is IPharmaTrack, AccessControl, Multicall {
     }
 
     // ------------------------------------------------------------------ internal: lots
+
+    /// @dev Checks and stores a new lot of the caller's product with `serialCount` serials commissioned so far.
+    function _openLot(uint64 gtin, string calldata lotNumber, uint40 expiry, uint32 serialCount)
+        private
+        returns (bytes32 lotId)
+    {
+        (uint32 me, uint8 roles) = _caller();
+        _requireRole(roles, MANUFACTURER);
+        Product memory p = _products[gtin];
+        if (p.manufacturer == 0) revert ProductNotRegistered(gtin);
+        if (p.manufacturer != me) revert ProductNotManufacturer(gtin, msg.sender);
+        if (bytes(lotNumber).length == 0 || bytes(lotNumber).length > 20) revert LotInvalidCode(lotNumber);
+        if (expiry <= block.timestamp) revert LotInvalidExpiry(expiry);
+        lotId = _lotId(gtin, lotNumber);
+        if (_lots[lotId].manufacturer != 0) revert LotAlreadyCommissioned(lotId);
+        uint32 number = ++_lotCount;
+        _lots[lotId] = Lot({
+            gtin: uint48(gtin),
+            number: number,
+            manufacturer: me,
+            serialCount: serialCount,
+            expiry: expiry,
+            minTemp: p.minTemp,
+            maxTemp: p.maxTemp,
+            flags: 0,
+            quarantinedPacks: 0
+        });
+        _lotIds[number] = lotId;
+    }
 
     function _existingLot(bytes32 lotId) private view returns (Lot storage l) {
         l = _lots[lotId];

@@ -13,6 +13,8 @@ PACKS = (0, [1])
 ACTIONS = {
     "registerProduct": lambda w: [9506000000017, 0, 1],
     "commissionLot": lambda w: [9506000134352, "L2", w.expiry, 10, X],
+    "openLot": lambda w: [9506000134352, "L2", w.expiry, 10],
+    "commissionBatch": lambda w: [w.lot_id, 0, 1, X],
     "recallLot": lambda w: [w.lot_id],
     "quarantineLot": lambda w: [w.lot_id],
     "clearLotQuarantine": lambda w: [w.lot_id],
