@@ -1,22 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
 pragma solidity 0.8.30;
 
-/// @title IPharmaTrack — custody of serialized drug packs, cases and pallets
-/// @notice The on-chain model of DESIGN.md §1–2: trading partners, products, lots committed by the Merkle root of
-///         their serials, logistic units committing their children, two-step handoffs, per-serial terminal states in
-///         bitmaps, status flags and cold-chain readings kept in calldata and events.
-/// @dev Identifiers (all keccak256 over `abi.encode`, which is injective for these argument types):
-///      lot  `lotId   = keccak256(abi.encode("lgtin", uint256 gtin, string lot))`
-///      pack `sgtinId = keccak256(abi.encode("sgtin", uint256 gtin, string serial))`
-///      unit `unitId  = keccak256(abi.encode("sscc",  uint256 sscc))`
-///      A lot's serial tree is an OpenZeppelin standard Merkle tree (leaves not sorted) over
-///      `(uint256 index, bytes32 sgtinId)` in leaf-index order, so a pack is named on-chain by (lotId, index) and
-///      its index is bound to its serial by the lot's root.
-///      A case holds packs of one lot, listed one of two ways: a run of consecutive leaves (`packCase`, what a
-///      packaging line produces: no proof is ever needed), or any set committed by the Merkle root of its
-///      `(bytes32 lotId, uint256 index)` leaves (`packCaseTree`: dispensing from it takes an OpenZeppelin multiproof).
-///      A batch of packs is a {PackSet}: per-word bitmasks in the shape of the on-chain bitmaps.
-interface IPharmaTrack {
+/// @title IPharmaTrackTypes — the types, errors and events of {IPharmaTrack}
+/// @notice Apart from the functions so that the contract and its extension (which implements the pack-level
+///         functions behind the same address, see {PharmaTrack}) share them.
+interface IPharmaTrackTypes {
     // ------------------------------------------------------------------ types
 
     /// @notice A lot as stored, with the manufacturer resolved to its address.
@@ -54,12 +42,25 @@ interface IPharmaTrack {
         bool[] flags;
     }
 
-    /// @notice A logistic unit (case or pallet) as the chain sees it now.
-    /// @dev kind: 1 case, 2 pallet (0: unknown id). custodian: who holds it, resolved through a closed pallet (a case
-    ///      on an unpacked pallet is at that pallet's holder). recipient: where it is going while in transit.
-    ///      container: the closed pallet it is on, else zero. inTransit: it or its pallet is. lotId: a case's lot.
-    ///      firstIndex: a run case's first leaf. children: packs of a case, cases of a pallet. childrenRoot: a tree
-    ///      case's root (zero for run cases and pallets).
+    /// @notice Packs of one lot taken from where they are now: `source` is the container that holds them (an
+    ///         opened case, tote or consignment), or zero for the manufacturer's loose stock of the lot.
+    /// @dev `proof` is the multiproof of the packs against a tree case's children root when the source is a tree
+    ///      case; empty otherwise.
+    struct PackGroup {
+        bytes32 source;
+        bytes32 lotId;
+        PackSet packs;
+        Multiproof proof;
+    }
+
+    /// @notice A logistic unit as the chain sees it now.
+    /// @dev kind: 1 case, 2 pallet, 3 tote, 4 consignment (0: unknown id). custodian: who holds it, resolved through
+    ///      a closed pallet (a case or tote on an unpacked pallet is at that pallet's holder). recipient: where it is
+    ///      going while in transit (zero otherwise). container: the closed pallet it is on, else zero. inTransit: it
+    ///      or its pallet is. lotId: a case's lot. firstIndex: a run case's first leaf. children: packs of a case,
+    ///      tote or consignment when it was made, cases and totes of a pallet. childrenRoot: a tree case's root (zero
+    ///      for the others). sender: who shipped it (or its pallet) to its custodian, zero when it never travelled,
+    ///      after a refusal, or while in transit. returnPending: a consignment of returned packs not yet accepted.
     struct UnitInfo {
         uint8 kind;
         address custodian;
@@ -75,6 +76,8 @@ interface IPharmaTrack {
         uint32 firstIndex;
         uint32 children;
         bytes32 childrenRoot;
+        address sender;
+        bool returnPending;
     }
 
     // ------------------------------------------------------------------ errors: organisations
@@ -213,6 +216,14 @@ interface IPharmaTrack {
     /// @notice `unitId` is not in transit.
     /// @param unitId the unit
     error UnitNotInTransit(bytes32 unitId);
+    /// @notice `unitId` is a return: its recipient takes it with {acceptReturn} (or refuses it), not {receiveShipment}.
+    /// @param unitId the returned consignment
+    error ReturnNeedsAcceptance(bytes32 unitId);
+    /// @notice A return must go back to the party that shipped the packs' container to the returner.
+    /// @param containerId the container the packs are returned from
+    /// @param to the recipient named
+    /// @param sender who shipped the container to the returner (zero when unknown)
+    error ReturnNotToSender(bytes32 containerId, address to, address sender);
     /// @notice `account` is not the recipient `unitId` was shipped to.
     /// @param unitId the unit
     /// @param account the caller
@@ -226,6 +237,10 @@ interface IPharmaTrack {
     /// @notice `unitId` is not quarantined.
     /// @param unitId the unit
     error UnitNotQuarantined(bytes32 unitId);
+    /// @notice Packs are taken out of a container only once it is opened ({unpack}; a consignment is opened on
+    ///         arrival).
+    /// @param unitId the closed container
+    error UnitNotUnpacked(bytes32 unitId);
 
     // ------------------------------------------------------------------ errors: shipments
 
@@ -262,11 +277,18 @@ interface IPharmaTrack {
     /// @param lotId the lot
     /// @param index the pack's leaf index
     error PackNotQuarantined(bytes32 lotId, uint256 index);
-    /// @notice Pack `index` of `lotId` is not in case `caseId` (a run of leaves, or a case of another lot).
-    /// @param caseId the case
+    /// @notice Pack `index` of `lotId` is not in container `caseId`: not a leaf of a case's run or of another lot, or,
+    ///         for a tote or consignment, not (or no longer) in it.
+    /// @param caseId the case, tote or consignment
     /// @param lotId the pack's lot
     /// @param index the pack's leaf index
     error PackNotInCase(bytes32 caseId, bytes32 lotId, uint256 index);
+    /// @notice Pack `index` of `lotId` was taken out of the case named: it is now in `containerId` (a tote or
+    ///         consignment).
+    /// @param lotId the pack's lot
+    /// @param index the pack's leaf index
+    /// @param containerId where it is now
+    error PackMoved(bytes32 lotId, uint256 index, bytes32 containerId);
     /// @notice The multiproof does not show the packs to be children of `containerId` (a tree case), or a proof was
     ///         given for a case that needs none.
     /// @param containerId the case
@@ -412,6 +434,38 @@ interface IPharmaTrack {
     /// @param sender the sender, still its holder
     /// @param by the recipient who refused it
     event Refused(bytes32 indexed unitId, address indexed sender, address indexed by);
+    /// @notice Packs picked from their containers were put in a new tote, held by the packer; {PacksMoved} events
+    ///         follow, one per {PackGroup}.
+    /// @param toteId the tote's unit id
+    /// @param packer who packed it
+    /// @param sscc the tote's SSCC-18
+    /// @param number its compact container number
+    event TotePacked(bytes32 indexed toteId, address indexed packer, uint64 sscc, uint32 number);
+    /// @notice Loose packs were put in transit as a consignment; {PacksMoved} events (one per {PackGroup}) and a
+    ///         {Shipped} event follow.
+    /// @param consignmentId keccak256(abi.encode("consignment", uint256 number))
+    /// @param from the sender
+    /// @param to the recipient
+    /// @param number its compact container number
+    /// @param isReturn a return of saleable packs ({returnPacks}), to be accepted with {acceptReturn}
+    event ConsignmentCreated(
+        bytes32 indexed consignmentId, address indexed from, address indexed to, uint32 number, bool isReturn
+    );
+    /// @notice Packs of a lot left `source` for the new container `containerId`; their custodian is now its.
+    /// @param lotId the packs' lot
+    /// @param containerId the tote or consignment they are in now
+    /// @param by who moved them
+    /// @param source where they were: a case, tote or consignment, or zero for the manufacturer's loose stock
+    /// @param firstWord the packs, as a {PackSet}: its first word
+    /// @param masks the packs, as a {PackSet}: its masks
+    event PacksMoved(
+        bytes32 indexed lotId,
+        bytes32 indexed containerId,
+        address indexed by,
+        bytes32 source,
+        uint32 firstWord,
+        uint256[] masks
+    );
     /// @notice Packs were dispensed.
     /// @param lotId the packs' lot
     /// @param caseId the case they were held through
@@ -477,7 +531,27 @@ interface IPharmaTrack {
     event ExcursionDetected(
         bytes32 indexed unitId, bytes32 indexed sensorId, uint40 time, int16 value, int16 minTemp, int16 maxTemp
     );
+}
 
+/// @title IPharmaTrack — custody of serialized drug packs, cases and pallets
+/// @notice The on-chain model of DESIGN.md §1–2: trading partners, products, lots committed by the Merkle root of
+///         their serials, logistic units committing their children, two-step handoffs, per-serial terminal states in
+///         bitmaps, status flags and cold-chain readings kept in calldata and events.
+/// @dev Identifiers (all keccak256 over `abi.encode`, which is injective for these argument types):
+///      lot  `lotId   = keccak256(abi.encode("lgtin", uint256 gtin, string lot))`
+///      pack `sgtinId = keccak256(abi.encode("sgtin", uint256 gtin, string serial))`
+///      unit `unitId  = keccak256(abi.encode("sscc",  uint256 sscc))`
+///      A lot's serial tree is an OpenZeppelin standard Merkle tree (leaves not sorted) over
+///      `(uint256 index, bytes32 sgtinId)` in leaf-index order, so a pack is named on-chain by (lotId, index) and
+///      its index is bound to its serial by the lot's root.
+///      A case holds packs of one lot, listed one of two ways: a run of consecutive leaves (`packCase`, what a
+///      packaging line produces: no proof is ever needed), or any set committed by the Merkle root of its
+///      `(bytes32 lotId, uint256 index)` leaves (`packCaseTree`: dispensing from it takes an OpenZeppelin multiproof).
+///      A batch of packs is a {PackSet}: per-word bitmasks in the shape of the on-chain bitmaps.
+///      Packs leave their case one by one (each-picking): a tote (an SSCC, kind 3) or a loose consignment (kind 4)
+///      holds packs of any products and lots, named per lot by a {PackGroup}; a moved pack's current container is
+///      recorded per pack as a compact container number, eight to a storage word.
+interface IPharmaTrack is IPharmaTrackTypes {
     // ------------------------------------------------------------------ organisations
 
     /// @notice Register a trading partner (admin only).
@@ -623,17 +697,36 @@ interface IPharmaTrack {
     /// @return caseId keccak256(abi.encode("sscc", sscc))
     function packCaseTree(uint64 sscc, bytes32 lotId, PackSet calldata packs) external returns (bytes32 caseId);
 
-    /// @notice Pack loose cases the caller holds onto a new pallet. The pallet's storage range is the
-    ///         intersection of its cases'.
+    /// @notice Pack loose cases and totes the caller holds onto a new pallet. The pallet's storage range is the
+    ///         intersection of theirs.
     /// @param sscc the pallet's SSCC-18
-    /// @param caseIds the cases
+    /// @param caseIds the cases and totes
     /// @return palletId keccak256(abi.encode("sscc", sscc))
     function packPallet(uint64 sscc, bytes32[] calldata caseIds) external returns (bytes32 palletId);
 
-    /// @notice Unpack units the caller holds: a pallet's cases become loose at the caller (no per-case write);
-    ///         a case is opened and its packs stay anchored to it (no per-pack write).
+    /// @notice Unpack units the caller holds: a pallet's cases and totes become loose at the caller (no per-case
+    ///         write); a case or tote is opened and its packs stay anchored to it (no per-pack write) until picked.
     /// @param units the units
     function unpack(bytes32[] calldata units) external;
+
+    /// @notice Pick packs out of opened containers the caller holds (or, for a manufacturer, its lots' loose stock)
+    ///         into a new tote, with packs of any products and lots. The tote is then shipped, received, refused,
+    ///         quarantined, packed onto a pallet and unpacked like a case. A pack is in at most one container: it
+    ///         leaves its source. Each group's lot must be neither recalled nor quarantined, its packs active and not
+    ///         quarantined. Costs a bit per pack and a 32-bit container number per pack, eight to a storage word.
+    /// @param sscc the tote's SSCC-18
+    /// @param groups the packs, per source and lot
+    /// @return toteId keccak256(abi.encode("sscc", sscc))
+    function packTote(uint64 sscc, PackGroup[] calldata groups) external returns (bytes32 toteId);
+
+    /// @notice Ship loose packs (picked as for {packTote}) to `to` without a logistic unit: they travel as a new
+    ///         consignment, created in transit, received or refused like any unit and opened on arrival (its packs
+    ///         loose at the receiver, or back at the sender on a refusal). A pack already in transit or not held by
+    ///         the caller cannot be shipped.
+    /// @param groups the packs, per source and lot
+    /// @param to the recipient, a registered, active organisation
+    /// @return consignmentId keccak256(abi.encode("consignment", uint256 number)), number in {ConsignmentCreated}
+    function shipPacks(PackGroup[] calldata groups, address to) external returns (bytes32 consignmentId);
 
     /// @notice A unit's record, with its custodian resolved through its container.
     /// @param unitId the unit
@@ -658,8 +751,9 @@ interface IPharmaTrack {
 
     // ------------------------------------------------------------------ packs
 
-    /// @notice Dispense packs of a case the caller (a dispenser) holds, directly or through its pallet.
-    /// @param caseId the case
+    /// @notice Dispense packs of a case, tote or consignment the caller (a dispenser) holds, directly or through its
+    ///         pallet. Packs picked out of a case are dispensed from the container they are in now.
+    /// @param caseId the case, tote or consignment
     /// @param lotId the packs' lot
     /// @param packs the packs
     /// @param multiproof for a tree case, of the (lotId, index) leaves against its children root; else empty
@@ -670,9 +764,9 @@ interface IPharmaTrack {
         Multiproof calldata multiproof
     ) external;
 
-    /// @notice Destroy packs the caller holds: through a case, or, with `containerId` zero, from the
-    ///         manufacturer's loose stock.
-    /// @param containerId the case, or zero
+    /// @notice Destroy packs the caller holds: through a case, tote or consignment, or, with `containerId` zero,
+    ///         from the manufacturer's loose stock.
+    /// @param containerId the case, tote or consignment, or zero
     /// @param lotId the packs' lot
     /// @param packs the packs
     /// @param multiproof against a tree case's children root (else empty)
@@ -683,9 +777,9 @@ interface IPharmaTrack {
         Multiproof calldata multiproof
     ) external;
 
-    /// @notice Quarantine packs: their holder (through a case, or loose stock with `containerId` zero), or a
-    ///         regulator (any packs of the lot, with `containerId` zero).
-    /// @param containerId the case, or zero
+    /// @notice Quarantine packs: their holder (through a case, tote or consignment, or loose stock with
+    ///         `containerId` zero), or a regulator (any packs of the lot, with `containerId` zero).
+    /// @param containerId the case, tote or consignment, or zero
     /// @param lotId the packs' lot
     /// @param packs the packs
     /// @param multiproof against a tree case's children root (else empty)
@@ -697,7 +791,7 @@ interface IPharmaTrack {
     ) external;
 
     /// @notice Clear packs' quarantine; same parties and arguments as {quarantinePacks}.
-    /// @param containerId the case, or zero
+    /// @param containerId the case, tote or consignment, or zero
     /// @param lotId the packs' lot
     /// @param packs the packs
     /// @param multiproof against a tree case's children root (else empty)
@@ -755,6 +849,11 @@ interface IPharmaTrack {
     /// @param serial the serial number
     /// @return the pack id
     function sgtinIdOf(uint64 gtin, string calldata serial) external pure returns (bytes32);
+
+    /// @notice keccak256(abi.encode("consignment", uint256(number))).
+    /// @param number a consignment's compact container number
+    /// @return the unit id
+    function consignmentIdOf(uint32 number) external pure returns (bytes32);
 
     /// @notice keccak256(abi.encode("sscc", sscc)).
     /// @param sscc the SSCC-18

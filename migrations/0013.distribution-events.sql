@@ -18,6 +18,22 @@ CREATE TABLE ev_batch_commissioned (
 CREATE INDEX ev_batch_commissioned_lot_id_idx ON ev_batch_commissioned (lot_id);
 CREATE INDEX ev_batch_commissioned_batch_idx ON ev_batch_commissioned (batch);
 
+-- ConsignmentCreated(bytes32,address,address,uint32,bool)
+CREATE TABLE ev_consignment_created (
+    block_number  bigint NOT NULL,
+    log_index     integer NOT NULL,
+    tx_hash       bytea NOT NULL,
+    consignment_id bytea NOT NULL,
+    from_org      bytea NOT NULL,
+    to_org        bytea NOT NULL,
+    number        bigint NOT NULL,
+    is_return     boolean NOT NULL,
+    PRIMARY KEY (block_number, log_index)
+);
+CREATE INDEX ev_consignment_created_consignment_id_idx ON ev_consignment_created (consignment_id);
+CREATE INDEX ev_consignment_created_from_org_idx ON ev_consignment_created (from_org);
+CREATE INDEX ev_consignment_created_to_org_idx ON ev_consignment_created (to_org);
+
 -- LotOpened(bytes32,uint64,address,string,uint40,uint32)
 CREATE TABLE ev_lot_opened (
     block_number  bigint NOT NULL,
@@ -34,3 +50,34 @@ CREATE TABLE ev_lot_opened (
 CREATE INDEX ev_lot_opened_lot_id_idx ON ev_lot_opened (lot_id);
 CREATE INDEX ev_lot_opened_gtin_idx ON ev_lot_opened (gtin);
 CREATE INDEX ev_lot_opened_manufacturer_idx ON ev_lot_opened (manufacturer);
+
+-- PacksMoved(bytes32,bytes32,address,bytes32,uint32,uint256[])
+CREATE TABLE ev_packs_moved (
+    block_number  bigint NOT NULL,
+    log_index     integer NOT NULL,
+    tx_hash       bytea NOT NULL,
+    lot_id        bytea NOT NULL,
+    container_id  bytea NOT NULL,
+    by            bytea NOT NULL,
+    source        bytea NOT NULL,
+    first_word    bigint NOT NULL,
+    masks         numeric[] NOT NULL,
+    PRIMARY KEY (block_number, log_index)
+);
+CREATE INDEX ev_packs_moved_lot_id_idx ON ev_packs_moved (lot_id);
+CREATE INDEX ev_packs_moved_container_id_idx ON ev_packs_moved (container_id);
+CREATE INDEX ev_packs_moved_by_idx ON ev_packs_moved (by);
+
+-- TotePacked(bytes32,address,uint64,uint32)
+CREATE TABLE ev_tote_packed (
+    block_number  bigint NOT NULL,
+    log_index     integer NOT NULL,
+    tx_hash       bytea NOT NULL,
+    tote_id       bytea NOT NULL,
+    packer        bytea NOT NULL,
+    sscc          numeric NOT NULL,
+    number        bigint NOT NULL,
+    PRIMARY KEY (block_number, log_index)
+);
+CREATE INDEX ev_tote_packed_tote_id_idx ON ev_tote_packed (tote_id);
+CREATE INDEX ev_tote_packed_packer_idx ON ev_tote_packed (packer);

@@ -3,7 +3,7 @@ pragma solidity 0.8.30;
 
 import {Math} from "@openzeppelin/contracts/utils/math/Math.sol";
 import {BitMaps} from "@openzeppelin/contracts/utils/structs/BitMaps.sol";
-import {IPharmaTrack} from "../IPharmaTrack.sol";
+import {IPharmaTrackTypes} from "../IPharmaTrack.sol";
 
 /// @notice Sets of packs of one lot, in the shape of the lot's OpenZeppelin {BitMaps}: bit `b` of `masks[k]` is
 ///         leaf index `(firstWord + k) * 256 + b`. A batch is applied a word at a time — one SLOAD and one SSTORE
@@ -15,7 +15,7 @@ library PackSets {
     uint256 internal constant NONE = type(uint256).max;
 
     /// @notice Number of packs in `set`.
-    function size(IPharmaTrack.PackSet calldata set) internal pure returns (uint256 n) {
+    function size(IPharmaTrackTypes.PackSet calldata set) internal pure returns (uint256 n) {
         uint256[] calldata masks = set.masks;
         for (uint256 k; k < masks.length; ++k) {
             n += _popcount(masks[k]);
@@ -23,7 +23,7 @@ library PackSets {
     }
 
     /// @notice The lowest index of `set` outside [lo, hi), else {NONE}.
-    function outside(IPharmaTrack.PackSet calldata set, uint256 lo, uint256 hi) internal pure returns (uint256) {
+    function outside(IPharmaTrackTypes.PackSet calldata set, uint256 lo, uint256 hi) internal pure returns (uint256) {
         uint256[] calldata masks = set.masks;
         uint256 firstWord = set.firstWord;
         for (uint256 k; k < masks.length; ++k) {
@@ -35,7 +35,7 @@ library PackSets {
 
     /// @notice Set the bits of `set`; returns the lowest index already set, else {NONE}. Callers revert on a
     ///         conflict, which undoes any partial writes.
-    function setAll(BitMaps.BitMap storage map, IPharmaTrack.PackSet calldata set) internal returns (uint256) {
+    function setAll(BitMaps.BitMap storage map, IPharmaTrackTypes.PackSet calldata set) internal returns (uint256) {
         uint256[] calldata masks = set.masks;
         uint256 firstWord = set.firstWord;
         for (uint256 k; k < masks.length; ++k) {
@@ -50,8 +50,21 @@ library PackSets {
         return NONE;
     }
 
+    /// @notice Set the bits of `set`, whether or not some are set already.
+    function orAll(BitMaps.BitMap storage map, IPharmaTrackTypes.PackSet calldata set) internal {
+        uint256[] calldata masks = set.masks;
+        uint256 firstWord = set.firstWord;
+        for (uint256 k; k < masks.length; ++k) {
+            uint256 mask = masks[k];
+            if (mask == 0) continue;
+            uint256 bucket = firstWord + k;
+            uint256 word = map._data[bucket];
+            if (word | mask != word) map._data[bucket] = word | mask;
+        }
+    }
+
     /// @notice Clear the bits of `set`; returns the lowest index that was not set, else {NONE}.
-    function clearAll(BitMaps.BitMap storage map, IPharmaTrack.PackSet calldata set) internal returns (uint256) {
+    function clearAll(BitMaps.BitMap storage map, IPharmaTrackTypes.PackSet calldata set) internal returns (uint256) {
         uint256[] calldata masks = set.masks;
         uint256 firstWord = set.firstWord;
         for (uint256 k; k < masks.length; ++k) {
@@ -67,7 +80,7 @@ library PackSets {
     }
 
     /// @notice The lowest index of `set` whose bit is set, else {NONE}.
-    function firstSet(BitMaps.BitMap storage map, IPharmaTrack.PackSet calldata set)
+    function firstSet(BitMaps.BitMap storage map, IPharmaTrackTypes.PackSet calldata set)
         internal
         view
         returns (uint256)
@@ -98,7 +111,7 @@ library PackSets {
     }
 
     /// @notice The indexes of `set` (of size `n`), ascending.
-    function indexes(IPharmaTrack.PackSet calldata set, uint256 n) internal pure returns (uint256[] memory out) {
+    function indexes(IPharmaTrackTypes.PackSet calldata set, uint256 n) internal pure returns (uint256[] memory out) {
         out = new uint256[](n);
         uint256[] calldata masks = set.masks;
         uint256 firstWord = set.firstWord;

@@ -1,13 +1,15 @@
 // SPDX-License-Identifier: Apache-2.0
 pragma solidity 0.8.30;
 
-/// @notice A logistic unit (case or pallet) packed into one storage word, so that a handoff, whatever the unit
+/// @notice A logistic unit (case, pallet, tote or consignment) packed into one storage word, so that a handoff, whatever the unit
 ///         holds, is a single SSTORE. Organisations, lots and pallets are referenced by compact numbers.
 /// @dev Layout, from the least significant bit:
 ///      holder uint32 | recipient uint32 | parent uint32 | kind uint8 | flags uint8 | minTemp int16 |
 ///      maxTemp int16 | ref uint32 | first uint32 | count uint32 | (16 bits unused)
-///      `ref` is the lot number of a case and the own number of a pallet; `first` is a run case's first leaf;
-///      `count` is the number of children.
+///      `ref` is the lot number of a case and the own container number of a pallet, tote or consignment (what a
+///      moved pack's pointer names); `first` is a run case's first leaf; `count` is the number of children.
+///      `recipient` is where the unit is going while it is in transit, and who shipped it to its holder (the
+///      sender, see {sender}) once it has arrived: a single field serves both because they never coexist.
 type Unit is uint256;
 
 using UnitRecord for Unit global;
@@ -15,6 +17,8 @@ using UnitRecord for Unit global;
 library UnitRecord {
     uint8 internal constant CASE = 1;
     uint8 internal constant PALLET = 2;
+    uint8 internal constant TOTE = 3;
+    uint8 internal constant CONSIGNMENT = 4;
 
     uint8 internal constant IN_TRANSIT = 1;
     uint8 internal constant QUARANTINED = 2;
@@ -22,6 +26,8 @@ library UnitRecord {
     uint8 internal constant UNPACKED = 8;
     /// @notice A case whose children are committed by a Merkle root rather than a run of leaves.
     uint8 internal constant BY_ROOT = 16;
+    /// @notice A consignment of returned packs, in transit until its recipient accepts or refuses it.
+    uint8 internal constant RETURN_PENDING = 32;
 
     uint256 private constant HOLDER = 0;
     uint256 private constant RECIPIENT = 32;
@@ -58,6 +64,12 @@ library UnitRecord {
     }
 
     function recipient(Unit u) internal pure returns (uint32) {
+        return uint32(Unit.unwrap(u) >> RECIPIENT);
+    }
+
+    /// @notice Who shipped the unit to its holder (zero when it never travelled or after a refusal); meaningful only
+    ///         while it is not in transit.
+    function sender(Unit u) internal pure returns (uint32) {
         return uint32(Unit.unwrap(u) >> RECIPIENT);
     }
 

@@ -32,6 +32,8 @@ ACTIONS = {
     "quarantineUnit": lambda w: [X],
     "clearUnitQuarantine": lambda w: [X],
     "recordReadings": lambda w: [X, X, 1, 1, b"\x00\x01"],
+    "packTote": lambda w: [1, [(X, w.lot_id, PACKS, NO_PROOF)]],
+    "shipPacks": lambda w: [[(X, w.lot_id, PACKS, NO_PROOF)], w.distributor],
 }
 
 

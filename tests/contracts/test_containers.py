@@ -36,6 +36,8 @@ def test_packCase_makes_a_case_of_a_run_of_leaves(world):
         "firstIndex": 100,
         "children": 50,
         "childrenRoot": ZERO,
+        "sender": NOBODY,
+        "returnPending": False,
     }
     assert [world.pack_state(i)[0] for i in (99, 100, 149, 150)] == [False, True, True, False]
     assert events(pt, receipt) == [
