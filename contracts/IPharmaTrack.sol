@@ -224,6 +224,9 @@ interface IPharmaTrackTypes {
     /// @param to the recipient named
     /// @param sender who shipped the container to the returner (zero when unknown)
     error ReturnNotToSender(bytes32 containerId, address to, address sender);
+    /// @notice `unitId` is not a pending return (use {receiveShipment}).
+    /// @param unitId the unit
+    error ReturnNotPending(bytes32 unitId);
     /// @notice `account` is not the recipient `unitId` was shipped to.
     /// @param unitId the unit
     /// @param account the caller
@@ -466,6 +469,12 @@ interface IPharmaTrackTypes {
         uint32 firstWord,
         uint256[] masks
     );
+    /// @notice The recipient of a return accepted it after verifying the packs: it holds the consignment, opened, and
+    ///         its packs are saleable stock again.
+    /// @param consignmentId the returned consignment
+    /// @param from the returner
+    /// @param by the recipient, now its holder
+    event ReturnAccepted(bytes32 indexed consignmentId, address indexed from, address indexed by);
     /// @notice Packs were dispensed.
     /// @param lotId the packs' lot
     /// @param caseId the case they were held through
@@ -748,6 +757,22 @@ interface IPharmaTrack is IPharmaTrackTypes {
     /// @notice Refuse units shipped to the caller; custody stays with the sender.
     /// @param units the units
     function refuseShipment(bytes32[] calldata units) external;
+
+    /// @notice Return saleable packs the caller (a dispenser) holds to where they came from (DSCSA saleable
+    ///         returns): picked as for {shipPacks} into a consignment in transit to `to`, flagged as a return.
+    ///         Every group's source must have been shipped to the caller by `to` (directly, or on a pallet); a
+    ///         dispensed, destroyed or stolen pack is refused ({PackIsInactive}). The recipient verifies the packs
+    ///         and takes them back with {acceptReturn}, or refuses them with {refuseShipment} (they are then back at
+    ///         the caller, and may be returned to `to` again).
+    /// @param groups the packs, per source and lot
+    /// @param to the party that shipped them to the caller
+    /// @return consignmentId the return consignment (see {ConsignmentCreated}, `isReturn` true)
+    function returnPacks(PackGroup[] calldata groups, address to) external returns (bytes32 consignmentId);
+
+    /// @notice Accept a return shipped to the caller, instead of {receiveShipment}: the caller holds the consignment,
+    ///         opened, and its packs are its saleable stock again.
+    /// @param consignmentId the return consignment
+    function acceptReturn(bytes32 consignmentId) external;
 
     // ------------------------------------------------------------------ packs
 

@@ -235,6 +235,16 @@ contract PharmaTrack is IPharmaTrack, PharmaTrackStorage, Multicall {
     }
 
     /// @inheritdoc IPharmaTrack
+    function returnPacks(PackGroup[] calldata, address) external returns (bytes32 consignmentId) {
+        consignmentId = _delegate();
+    }
+
+    /// @inheritdoc IPharmaTrack
+    function acceptReturn(bytes32) external {
+        _delegate();
+    }
+
+    /// @inheritdoc IPharmaTrack
     function unit(bytes32 unitId) external view returns (UnitInfo memory info) {
         Unit u = _units[unitId];
         if (u.kind() == 0) return info;

@@ -178,6 +178,31 @@ contract PharmaTrackPacks is PharmaTrackStorage {
         return _consign(groups, me, to, false);
     }
 
+    // ------------------------------------------------------------------ returns
+
+    /// @notice See {IPharmaTrack-returnPacks}.
+    /// @param groups the packs, per source and lot
+    /// @param to the party that shipped them to the caller
+    /// @return consignmentId the return consignment
+    function returnPacks(PackGroup[] calldata groups, address to) external returns (bytes32 consignmentId) {
+        (uint32 me, uint8 roles) = _caller();
+        _requireRole(roles, DISPENSER);
+        return _consign(groups, me, to, true);
+    }
+
+    /// @notice See {IPharmaTrack-acceptReturn}.
+    /// @param consignmentId the return consignment
+    function acceptReturn(bytes32 consignmentId) external {
+        (uint32 me,) = _caller();
+        Unit u = _inTransitTo(consignmentId, me);
+        if (!u.hasFlag(UnitRecord.RETURN_PENDING)) revert ReturnNotPending(consignmentId);
+        _units[consignmentId] = u.withHolder(me).withRecipient(u.holder()).withoutFlag(
+            UnitRecord.IN_TRANSIT | UnitRecord.RETURN_PENDING
+        ).withFlag(UnitRecord.UNPACKED);
+        emit ReturnAccepted(consignmentId, _accounts[u.holder()], msg.sender);
+        emit Unpacked(consignmentId, msg.sender);
+    }
+
     // ------------------------------------------------------------------ internal
 
     /// @dev A new consignment of the groups' packs from `me` to `to`, in transit; a return when `isReturn`.

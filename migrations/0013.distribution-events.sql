@@ -68,6 +68,20 @@ CREATE INDEX ev_packs_moved_lot_id_idx ON ev_packs_moved (lot_id);
 CREATE INDEX ev_packs_moved_container_id_idx ON ev_packs_moved (container_id);
 CREATE INDEX ev_packs_moved_by_idx ON ev_packs_moved (by);
 
+-- ReturnAccepted(bytes32,address,address)
+CREATE TABLE ev_return_accepted (
+    block_number  bigint NOT NULL,
+    log_index     integer NOT NULL,
+    tx_hash       bytea NOT NULL,
+    consignment_id bytea NOT NULL,
+    from_org      bytea NOT NULL,
+    by            bytea NOT NULL,
+    PRIMARY KEY (block_number, log_index)
+);
+CREATE INDEX ev_return_accepted_consignment_id_idx ON ev_return_accepted (consignment_id);
+CREATE INDEX ev_return_accepted_from_org_idx ON ev_return_accepted (from_org);
+CREATE INDEX ev_return_accepted_by_idx ON ev_return_accepted (by);
+
 -- TotePacked(bytes32,address,uint64,uint32)
 CREATE TABLE ev_tote_packed (
     block_number  bigint NOT NULL,

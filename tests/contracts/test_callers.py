@@ -34,6 +34,8 @@ ACTIONS = {
     "recordReadings": lambda w: [X, X, 1, 1, b"\x00\x01"],
     "packTote": lambda w: [1, [(X, w.lot_id, PACKS, NO_PROOF)]],
     "shipPacks": lambda w: [[(X, w.lot_id, PACKS, NO_PROOF)], w.distributor],
+    "returnPacks": lambda w: [[(X, w.lot_id, PACKS, NO_PROOF)], w.distributor],
+    "acceptReturn": lambda w: [X],
 }
 
 
