@@ -42,8 +42,8 @@ import psutil
 import psycopg2
 
 from app import stack
-from app.api.products import PRODUCT
 from app.config import Settings
+from app.db.products import PRODUCT
 from bench.ingest import free_port, postmaster_pid, service_env, spawn, start_chain_and_database
 from bench.verify import (
     LUA,
