@@ -81,8 +81,6 @@ abstract contract PharmaTrackStorage is IPharmaTrackTypes, AccessControl {
 
     uint8 internal constant LOT_RECALLED = 1;
     uint8 internal constant LOT_QUARANTINED = 2;
-    /// @dev Some pack of the lot has left its case: only then does acting through a case read the `_moved` bitmap.
-    uint8 internal constant LOT_PACKS_MOVED = 4;
 
     mapping(address account => Organisation) internal _organisations;
     mapping(uint32 index => address) internal _accounts;
@@ -108,9 +106,8 @@ abstract contract PharmaTrackStorage is IPharmaTrackTypes, AccessControl {
     mapping(bytes32 lotId => BitMaps.BitMap) internal _inactive;
     mapping(bytes32 lotId => BitMaps.BitMap) internal _destroyed;
     mapping(bytes32 lotId => BitMaps.BitMap) internal _quarantined;
-    /// @dev Left the case it was packed in (or the loose stock) for a tote or consignment; see `_packContainers`.
-    mapping(bytes32 lotId => BitMaps.BitMap) internal _moved;
-    /// @dev A moved pack's current container number, eight to a word ({PackPointers}).
+    /// @dev A moved pack's current container number, eight to a word ({PackPointers}); zero for a pack that never left
+    ///      its case (or the loose stock). Moved is pointer non-zero: no separate bitmap to write.
     mapping(bytes32 lotId => mapping(uint256 word => uint256)) internal _packContainers;
     /// @dev Reported stolen (also inactive).
     mapping(bytes32 lotId => BitMaps.BitMap) internal _stolen;
@@ -437,10 +434,7 @@ abstract contract PharmaTrackStorage is IPharmaTrackTypes, AccessControl {
         uint8 kind = u.kind();
         if (kind == UnitRecord.CASE) {
             n = _requireChildren(containerId, u, l, lotId, packs, multiproof);
-            if (l.flags & LOT_PACKS_MOVED != 0) {
-                uint256 moved = PackSets.firstSet(_moved[lotId], packs);
-                if (moved != PackSets.NONE) revert PackMoved(lotId, moved, _containerOf(lotId, moved));
-            }
+            _requireNotPicked(u, lotId, packs);
         } else if (kind == UnitRecord.TOTE || kind == UnitRecord.CONSIGNMENT) {
             n = _size(lotId, packs);
             if (multiproof.proof.length != 0 || multiproof.flags.length != 0) revert PackProofInvalid(containerId, lotId);
@@ -449,6 +443,13 @@ abstract contract PharmaTrackStorage is IPharmaTrackTypes, AccessControl {
         } else {
             revert UnitWrongKind(containerId, kind);
         }
+    }
+
+    /// @dev For a case: reverts if one of `packs` was taken out of it (read only once the case was picked from).
+    function _requireNotPicked(Unit u, bytes32 lotId, PackSet calldata packs) internal view {
+        if (!u.hasFlag(UnitRecord.PICKED)) return;
+        uint256 moved = PackPointers.firstOther(_packContainers[lotId], packs, 0);
+        if (moved != PackPointers.NONE) revert PackMoved(lotId, moved, _containerOf(lotId, moved));
     }
 
     /// @dev The tote or consignment a moved pack is in (zero if it never moved).
@@ -485,7 +486,6 @@ abstract contract PharmaTrackStorage is IPharmaTrackTypes, AccessControl {
             if (l.minTemp > minTemp) minTemp = l.minTemp;
             if (l.maxTemp < maxTemp) maxTemp = l.maxTemp;
             count += uint32(PackSets.size(g.packs));
-            PackSets.orAll(_moved[g.lotId], g.packs);
             PackPointers.write(_packContainers[g.lotId], g.packs, number);
             emit PacksMoved(g.lotId, containerId, msg.sender, g.source, g.packs.firstWord, g.packs.masks);
         }
@@ -518,6 +518,9 @@ abstract contract PharmaTrackStorage is IPharmaTrackTypes, AccessControl {
                 if (from != returnTo) revert ReturnNotToSender(source, _accounts[returnTo], _accounts[from]);
             }
             _requirePacksIn(source, u, l, lotId, g.packs, g.proof);
+            if (u.kind() == UnitRecord.CASE && !u.hasFlag(UnitRecord.PICKED)) {
+                _units[source] = u.withFlag(UnitRecord.PICKED);
+            }
         }
         uint256 inactive = PackSets.firstSet(_inactive[lotId], g.packs);
         if (inactive != PackSets.NONE) revert PackIsInactive(lotId, inactive);
@@ -525,7 +528,6 @@ abstract contract PharmaTrackStorage is IPharmaTrackTypes, AccessControl {
             uint256 quarantined = PackSets.firstSet(_quarantined[lotId], g.packs);
             if (quarantined != PackSets.NONE) revert PackIsQuarantined(lotId, quarantined);
         }
-        if (lotFlags & LOT_PACKS_MOVED == 0) l.flags = lotFlags | LOT_PACKS_MOVED;
     }
 
     /// @dev The accumulator after folding one dispense into `acc` (224 bits).
@@ -557,9 +559,7 @@ abstract contract PharmaTrackStorage is IPharmaTrackTypes, AccessControl {
         view
     {
         if (u.kind() == UnitRecord.CASE) {
-            if (l.flags & LOT_PACKS_MOVED == 0) return;
-            uint256 moved = PackSets.firstSet(_moved[lotId], packs);
-            if (moved != PackSets.NONE) revert PackMoved(lotId, moved, _containerOf(lotId, moved));
+            _requireNotPicked(u, lotId, packs);
         } else {
             uint256 stray = PackPointers.firstOther(_packContainers[lotId], packs, u.ref());
             if (stray != PackPointers.NONE) revert PackNotInCase(containerId, lotId, stray);
