@@ -37,6 +37,7 @@ IDEMPOTENCY_KEY = {
 UNITS = validate.Length(min=1, max=writes.MAX_UNITS, error=f"must list 1 to {writes.MAX_UNITS} items")
 WAIT_POLL_SECONDS = 0.05
 BULK_DB_TIMEOUT = 120.0  # seconds a lot commission may hold its connection (others: DB_REQUEST_TIMEOUT)
+BULK = ("commission_lot", "commission_batch")
 
 
 # --------------------------------------------------------------------------- request schemas
@@ -88,6 +89,30 @@ class LotCommissionSchema(Schema):
         gs1f.Serial(),
         validate=validate.Length(min=1, max=writes.MAX_SERIALS, error=f"must list 1 to {writes.MAX_SERIALS} serials"),
         metadata={"description": "The lot's serials, in leaf order"},
+    )
+    serial_range = fields.Nested(SerialRangeSchema, metadata={"description": "Generate serials instead of listing"})
+
+    @validates_schema
+    def _one_source(self, data, **kwargs):
+        if ("serials" in data) == ("serial_range" in data):
+            raise ValidationError("give exactly one of serials or serial_range", "serials")
+
+
+class LotOpeningSchema(Schema):
+    gtin = gs1f.GTIN(required=True)
+    lot = gs1f.LotNumber(required=True)
+    expiry = gs1f.Expiry(required=True, metadata={"description": "Expiry date (YYYY-MM-DD), printable as GS1 AI (17)"})
+    capacity = fields.Integer(required=True, validate=validate.Range(min=1, max=writes.MAX_CAPACITY),
+                              metadata={"description": "The most serials the lot may ever hold (over all batches)"})
+
+
+class LotBatchSchema(Schema):
+    gtin = gs1f.GTIN(required=True)
+    lot = gs1f.LotNumber(required=True)
+    serials = fields.List(
+        gs1f.Serial(),
+        validate=validate.Length(min=1, max=writes.MAX_SERIALS, error=f"must list 1 to {writes.MAX_SERIALS} serials"),
+        metadata={"description": "The batch's serials, in leaf order (they follow the lot's earlier batches)"},
     )
     serial_range = fields.Nested(SerialRangeSchema, metadata={"description": "Generate serials instead of listing"})
 
@@ -186,7 +211,7 @@ def _accept(action: str, body: dict, query: dict, bound: bytes = b""):
         return problem(400, "Bad Request", f"Idempotency-Key {rule}", errors={"headers": {"Idempotency-Key": [rule]}})
     db = current_app.extensions["pharmatrack"].db
     # a lot of up to 100,000 serials (tree, rows) takes seconds: a longer database bound for it alone
-    with db.connection(timeout=BULK_DB_TIMEOUT if action == "commission_lot" else None) as conn:
+    with db.connection(timeout=BULK_DB_TIMEOUT if action in BULK else None) as conn:
         row, created = writes.submit(conn, principal, action, body, bound + request.get_data(cache=True), key)
     if query.get("wait") == "confirmed":
         row = _wait(db, row, query["timeout"])
@@ -227,6 +252,8 @@ def _route(path: str, action: str, schema: type[Schema], summary: str):
 
 _route("/products", "register_product", ProductRegistrationSchema, "Register a product (manufacturer)")
 _route("/lots", "commission_lot", LotCommissionSchema, "Commission a lot with its serials (manufacturer)")
+_route("/lots/openings", "open_lot", LotOpeningSchema, "Open a lot to be commissioned in batches (manufacturer)")
+_route("/lots/batches", "commission_batch", LotBatchSchema, "Commission a lot's next batch of serials (manufacturer)")
 _route("/lots/recalls", "recall", LotRefSchema, "Recall a lot (its manufacturer or a regulator)")
 _route("/cases", "pack_case", CaseSchema, "Pack loose packs of a lot into a case (manufacturer)")
 _route("/pallets", "pack_pallet", PalletSchema, "Pack held cases onto a pallet")

@@ -97,7 +97,7 @@ def parties(conn, accounts) -> dict[bytes, Party]:
 PRODUCT = "SELECT gtin, manufacturer, min_temp, max_temp FROM ev_product_registered WHERE gtin = %s LIMIT 1"
 LOT_STATUS = """
 SELECT lot_id, gtin, manufacturer, lot_number, expiry, serial_count, serials_root, block_number, log_index, tx_hash,
-       recalled, quarantined
+       recalled, quarantined, capacity, batches
 FROM lot_status WHERE lot_id = %s
 """
 SERIAL = """
@@ -122,6 +122,8 @@ class LotRow(NamedTuple):
     tx_hash: bytes
     recalled: bool
     quarantined: bool
+    capacity: int = 0  # the most serials it may hold (a lot commissioned in one go: its serial_count)
+    batches: int = 0  # commissioning batches on chain
 
 
 def product(conn, gtin: str | int) -> dict | None:
@@ -150,6 +152,8 @@ def lot_status(conn, lot_id: bytes) -> LotRow | None:
         tx_hash=bytes(row["tx_hash"]),
         recalled=row["recalled"],
         quarantined=row["quarantined"],
+        capacity=int(row["capacity"]),
+        batches=int(row["batches"]),
     )
 
 

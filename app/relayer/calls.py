@@ -41,6 +41,10 @@ def _one(op: dict) -> Call:  # noqa: PLR0911 - one return per action
             return Call("registerProduct", [int(p["gtin"]), p["min_temp"], p["max_temp"]], oid)
         case "commission_lot":
             return Call("commissionLot", [int(p["gtin"]), p["lot"], p["expiry"], p["count"], _b(p["root"])], oid)
+        case "open_lot":
+            return Call("openLot", [int(p["gtin"]), p["lot"], p["expiry"], p["capacity"]], oid)
+        case "commission_batch":
+            return Call("commissionBatch", [_b(p["lot_id"]), p["first_index"], p["count"], _b(p["root"])], oid)
         case "pack_case" if "indexes" in p:
             return Call("packCaseTree", [int(p["sscc"]), _b(p["lot_id"]), pack_set(p["indexes"])], oid)
         case "pack_case":

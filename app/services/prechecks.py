@@ -23,6 +23,8 @@ class LotState:
     serial_count: int
     recalled: bool
     quarantined: bool
+    capacity: int = 0
+    batches: int = 0
 
     @property
     def expired(self) -> bool:
@@ -67,6 +69,8 @@ def lot(conn, lot_id: bytes) -> LotState | None:
         serial_count=row.serial_count,
         recalled=row.recalled,
         quarantined=row.quarantined,
+        capacity=row.capacity,
+        batches=row.batches,
     )
 
 

@@ -142,6 +142,98 @@ def after_commission_lot(conn, principal: Principal, payload: dict, operation_id
     lot_serials.store_tree(conn, lot_id, [sid for _, sid in payload["_serials"]], payload.get("_nodes"))
 
 
+MAX_CAPACITY = 2**32 - 1  # uint32 on chain
+
+
+def _own_product(conn, principal: Principal, gtin: str) -> None:
+    product = prechecks.product(conn, gtin)
+    if product is None:
+        raise _invalid("gtin", "unknown_product", f"GTIN {gtin} is not registered")
+    if product["manufacturer"] != _me(principal):
+        raise _conflict("gtin", "not_manufacturer", f"GTIN {gtin} belongs to another manufacturer")
+
+
+def prepare_open_lot(conn, principal: Principal, body: dict) -> dict:
+    """Declare a lot to be commissioned in batches (openLot): no serials yet, at most `capacity`."""
+    gtin, lot_number, expiry = body["gtin"], body["lot"], body["expiry"]
+    _own_product(conn, principal, gtin)
+    if expiry <= datetime.now(UTC).date():
+        raise _invalid("expiry", "in_past", "must be a date after today")
+    lot_id = lgtin_id(gtin, lot_number)
+    if prechecks.lot(conn, lot_id) is not None:
+        raise _conflict("lot", "already_commissioned", f"lot {lot_number} of {gtin} is already on chain")
+    return {
+        "gtin": gtin,
+        "lot": lot_number,
+        "lot_id": _hex(lot_id),
+        "expiry_date": expiry.isoformat(),
+        "expiry": expiry_seconds(expiry),
+        "capacity": body["capacity"],
+    }
+
+
+def after_open_lot(conn, principal: Principal, payload: dict, operation_id: str) -> None:
+    stored = serials_db.insert_opened_lot(conn, bytes.fromhex(payload["lot_id"][2:]), int(payload["gtin"]),
+                                          payload["lot"], payload["expiry_date"], payload["capacity"],
+                                          principal.organisation_id, operation_id)  # fmt: skip
+    if not stored:
+        raise _conflict("lot", "already_commissioned", f"lot {payload['lot']} has a commissioning pending")
+
+
+def prepare_commission_batch(conn, principal: Principal, body: dict) -> dict:
+    """The lot's next serials (commissionBatch): leaf indexes from the lot's count so far (batches accepted and
+    not yet mined included: the lot's row is locked until this request's transaction ends), committed by the
+    root of the batch's own tree over (lot index, sgtin id). A serial of the GTIN already commissioned, in any
+    lot or batch, is refused by name (the chain cannot see it)."""
+    gtin, lot_number = body["gtin"], body["lot"]
+    lot_id = lgtin_id(gtin, lot_number)
+    state = prechecks.lot(conn, lot_id)
+    if state is None:
+        raise _invalid("lot", "unknown_lot", f"lot {lot_number} of GTIN {gtin} is not opened on chain")
+    if state.manufacturer != _me(principal):
+        raise _conflict("lot", "not_manufacturer", "only the lot's manufacturer commissions its serials")
+    if state.recalled:
+        raise _conflict("lot", "recalled", "the lot is recalled")
+    if state.expired:
+        raise _conflict("lot", "expired", "the lot has expired")
+    row = serials_db.lock_commission(conn, lot_id)
+    if row is None:
+        raise _invalid("lot", "not_listed", f"lot {lot_number} was not opened through this service")
+    serials = serial_list(body)
+    if len(set(serials)) != len(serials):
+        raise _invalid("serials", "duplicate", "serials must be unique within the batch")
+    first, capacity = int(row["serial_count"]), row["capacity"] or state.capacity
+    if first + len(serials) > capacity:
+        raise _conflict("serials", "capacity_exceeded", f"the lot has room for {capacity - first} more serials "
+                        f"(capacity {capacity}, {first} commissioned or accepted)")  # fmt: skip
+    ids = lot_serials.sgtin_ids(gtin, serials)
+    taken = serials_db.first_taken(conn, ids)
+    if taken is not None:
+        field = f"serials[{taken}]" if body.get("serials") else "serial_range"
+        message = f"serial {serials[taken]} of GTIN {gtin} is already commissioned"
+        raise _conflict(field, "already_commissioned", message)
+    nodes = lot_serials.tree_nodes(ids, first)
+    return {
+        "gtin": gtin,
+        "lot": lot_number,
+        "lot_id": _hex(lot_id),
+        "batch": int(row["batches"]),
+        "first_index": first,
+        "count": len(serials),
+        "root": _hex(lot_serials.root_of(nodes)),
+        "_serials": list(zip(serials, ids, strict=True)),
+        "_nodes": nodes,
+    }
+
+
+def after_commission_batch(conn, principal: Principal, payload: dict, operation_id: str) -> None:
+    lot_id = bytes.fromhex(payload["lot_id"][2:])
+    taken = serials_db.insert_batch(conn, lot_id, payload["batch"], payload["first_index"], payload["_serials"],
+                                    payload["_nodes"], operation_id)  # fmt: skip
+    if taken is not None:
+        raise _conflict("serials", "already_commissioned", f"serial {taken} of this GTIN is already in a lot")
+
+
 def _lot_for(conn, gtin: str, lot_number: str, field: str) -> prechecks.LotState:
     state = prechecks.lot(conn, lgtin_id(gtin, lot_number))
     if state is None:
@@ -433,6 +525,8 @@ ACTIONS = {
     for a in (
         Action("register_product", ("manufacturer",), prepare_register_product, after_register_product, True),
         Action("commission_lot", ("manufacturer",), prepare_commission_lot, after_commission_lot),
+        Action("open_lot", ("manufacturer",), prepare_open_lot, after_open_lot),
+        Action("commission_batch", ("manufacturer",), prepare_commission_batch, after_commission_batch),
         Action("pack_case", ("manufacturer",), prepare_pack_case),
         Action("pack_pallet", ("manufacturer", "distributor"), prepare_pack_pallet),
         Action("unpack", ("manufacturer", "distributor", "dispenser"), prepare_unpack),
