@@ -52,8 +52,9 @@ class ProofSchema(Schema):
     leaf = Text(required=True)
     proof = fields.List(Text(), required=True)
     root = Text(required=True, metadata={"description": "the batch's serialsRoot on chain (batch(lot_id, batch))"})
-    block_number = fields.Integer(required=True, metadata={"description": "block of the LotCommissioned or "
-                                                                          "BatchCommissioned event"})
+    block_number = fields.Integer(
+        required=True, metadata={"description": "block of the LotCommissioned or BatchCommissioned event"}
+    )
     tx_hash = Text(required=True)
     how_to_check = Text(required=True)
 

@@ -102,8 +102,11 @@ class LotOpeningSchema(Schema):
     gtin = gs1f.GTIN(required=True)
     lot = gs1f.LotNumber(required=True)
     expiry = gs1f.Expiry(required=True, metadata={"description": "Expiry date (YYYY-MM-DD), printable as GS1 AI (17)"})
-    capacity = fields.Integer(required=True, validate=validate.Range(min=1, max=writes.MAX_CAPACITY),
-                              metadata={"description": "The most serials the lot may ever hold (over all batches)"})
+    capacity = fields.Integer(
+        required=True,
+        validate=validate.Range(min=1, max=writes.MAX_CAPACITY),
+        metadata={"description": "The most serials the lot may ever hold (over all batches)"},
+    )
 
 
 class LotBatchSchema(Schema):

@@ -38,7 +38,9 @@ INSERT INTO lot_commissions (lot_id, gtin, lot, expiry, serial_count, capacity, 
 VALUES (%s, %s, %s, %s, 0, %s, %s, %s) ON CONFLICT (lot_id) DO NOTHING RETURNING lot_id
 """
 ADD_SERIALS = "UPDATE lot_commissions SET serial_count = serial_count + %s WHERE lot_id = %s"
-INSERT_BATCH_TREE = "INSERT INTO lot_trees (lot_id, batch, first_index, nodes, operation_id) VALUES (%s, %s, %s, %s, %s)"
+INSERT_BATCH_TREE = (
+    "INSERT INTO lot_trees (lot_id, batch, first_index, nodes, operation_id) VALUES (%s, %s, %s, %s, %s)"
+)
 # a failed commission_batch: its tree and serials go, and the lot's count goes back (later batches of the lot,
 # accepted after it, fail on chain too: LotBatchOutOfOrder)
 DELETE_BATCH_OF = """
@@ -99,8 +101,9 @@ def insert_lot_serials(
     return None
 
 
-def insert_opened_lot(conn, lot_id: bytes, gtin: int, lot: str, expiry, capacity: int, organisation_id: int,
-                      operation_id: str) -> bool:
+def insert_opened_lot(
+    conn, lot_id: bytes, gtin: int, lot: str, expiry, capacity: int, organisation_id: int, operation_id: str
+) -> bool:
     """An opened lot's record (no serials yet); False when the lot already has one (nothing written)."""
     params = (lot_id, gtin, lot, expiry, capacity, organisation_id, operation_id)
     return fetch_one(conn, INSERT_OPENED, params) is not None
@@ -118,8 +121,9 @@ def first_taken(conn, sgtin_ids: list[bytes]) -> int | None:
     return next((i for i, sid in enumerate(sgtin_ids) if sid in taken), None)
 
 
-def insert_batch(conn, lot_id: bytes, batch: int, first: int, serials: list[tuple[str, bytes]], nodes: bytes,
-                 operation_id: str) -> str | None:
+def insert_batch(
+    conn, lot_id: bytes, batch: int, first: int, serials: list[tuple[str, bytes]], nodes: bytes, operation_id: str
+) -> str | None:
     """A commissioning batch: its serials (leaf indexes from `first`), its tree, the lot's count raised. Returns
     None, or a serial already in a lot (then nothing is written)."""
     taken = insert_lot_serials(conn, lot_id, serials, first=first, batch=batch)
