@@ -53,6 +53,37 @@ interface IPharmaTrackTypes {
         Multiproof proof;
     }
 
+    /// @notice One {dispense} call as the contract folded it into its dispenser's day accumulator: what
+    ///         {undoDispense} takes, in the order of the day's {Dispensed} events, to show what was dispensed.
+    /// @dev time: the dispensing block's timestamp; lotId, containerId (the event's caseId) and packs as in the
+    ///      {Dispensed} event.
+    struct DispenseRecord {
+        uint40 time;
+        bytes32 lotId;
+        bytes32 containerId;
+        PackSet packs;
+    }
+
+    /// @notice One pack as the chain sees it now.
+    /// @dev container: the tote or consignment a moved pack is in (zero for a pack still in the case it was packed in,
+    ///      which is not stored per pack — the API knows it from {CasePacked}/{CaseTreePacked} — and for loose stock).
+    ///      custodian: that container's custodian (resolved through its pallet), the manufacturer for a pack still in
+    ///      its loose stock, zero for a pack in its original case. inTransit and returnPending: of its container.
+    ///      allocated: it left the loose stock; moved: it left its case (or the loose stock) for a tote or
+    ///      consignment; dispensed, destroyed, stolen: its terminal state if any; quarantined: on its own.
+    struct PackInfo {
+        bytes32 container;
+        address custodian;
+        bool allocated;
+        bool moved;
+        bool dispensed;
+        bool destroyed;
+        bool stolen;
+        bool quarantined;
+        bool inTransit;
+        bool returnPending;
+    }
+
     /// @notice A logistic unit as the chain sees it now.
     /// @dev kind: 1 case, 2 pallet, 3 tote, 4 consignment (0: unknown id). custodian: who holds it, resolved through
     ///      a closed pallet (a case or tote on an unpacked pallet is at that pallet's holder). recipient: where it is
@@ -272,6 +303,18 @@ interface IPharmaTrackTypes {
     /// @param lotId the lot
     /// @param index the pack's leaf index
     error PackIsInactive(bytes32 lotId, uint256 index);
+    /// @notice Pack `index` of `lotId` was destroyed.
+    /// @param lotId the lot
+    /// @param index the pack's leaf index
+    error PackIsDestroyed(bytes32 lotId, uint256 index);
+    /// @notice Pack `index` of `lotId` was reported stolen.
+    /// @param lotId the lot
+    /// @param index the pack's leaf index
+    error PackIsStolen(bytes32 lotId, uint256 index);
+    /// @notice Pack `index` of `lotId` is not dispensed (never, or its dispense was undone already).
+    /// @param lotId the lot
+    /// @param index the pack's leaf index
+    error PackNotDispensed(bytes32 lotId, uint256 index);
     /// @notice Pack `index` of `lotId` is quarantined.
     /// @param lotId the lot
     /// @param index the pack's leaf index
@@ -297,6 +340,22 @@ interface IPharmaTrackTypes {
     /// @param containerId the case
     /// @param lotId the packs' lot
     error PackProofInvalid(bytes32 containerId, bytes32 lotId);
+
+    // ------------------------------------------------------------------ errors: undoing a dispense
+
+    /// @notice The records do not fold to `dispenser`'s accumulator of `day` (missing, extra, altered or reordered
+    ///         records, a record of another day, a day no longer kept, or `which` out of range).
+    /// @param dispenser the caller
+    /// @param day the day named, unix time / 86400
+    error UndoRecordsInvalid(address dispenser, uint32 day);
+    /// @notice A dispense can be undone only within 10 days (EU FMD).
+    /// @param dispensedAt when the packs were dispensed, unix seconds
+    /// @param deadline the last second the dispense could be undone
+    error UndoWindowClosed(uint40 dispensedAt, uint40 deadline);
+    /// @notice Pack `index` of `lotId` is not among the packs of the record named.
+    /// @param lotId the lot
+    /// @param index the pack's leaf index
+    error UndoPackNotInRecord(bytes32 lotId, uint256 index);
 
     // ------------------------------------------------------------------ errors: readings
 
@@ -482,6 +541,25 @@ interface IPharmaTrackTypes {
     /// @param firstWord the packs, as a {PackSet}: its first word
     /// @param masks the packs, as a {PackSet}: its masks
     event Dispensed(bytes32 indexed lotId, bytes32 indexed caseId, address indexed by, uint32 firstWord, uint256[] masks);
+    /// @notice A dispense of packs was undone by the dispenser (EU FMD, within 10 days): they are active again, in the
+    ///         container they were dispensed from.
+    /// @param lotId the packs' lot
+    /// @param containerId the container they were dispensed from, where they are again
+    /// @param by the dispenser
+    /// @param firstWord the packs, as a {PackSet}: its first word
+    /// @param masks the packs, as a {PackSet}: its masks
+    event DispenseUndone(
+        bytes32 indexed lotId, bytes32 indexed containerId, address indexed by, uint32 firstWord, uint256[] masks
+    );
+    /// @notice Packs were reported stolen by their holder: they are inactive for good.
+    /// @param lotId the packs' lot
+    /// @param containerId the container they were held through, or zero for the manufacturer's loose stock
+    /// @param by their holder
+    /// @param firstWord the packs, as a {PackSet}: its first word
+    /// @param masks the packs, as a {PackSet}: its masks
+    event PacksStolen(
+        bytes32 indexed lotId, bytes32 indexed containerId, address indexed by, uint32 firstWord, uint256[] masks
+    );
     /// @notice Packs were destroyed.
     /// @param lotId the packs' lot
     /// @param containerId the case they were held through, or zero for the manufacturer's loose stock
@@ -789,6 +867,24 @@ interface IPharmaTrack is IPharmaTrackTypes {
         Multiproof calldata multiproof
     ) external;
 
+    /// @notice Undo a dispense (EU FMD): the same dispenser, within 10 days of it, for packs not expired, recalled,
+    ///         destroyed or stolen since, still in the container they were dispensed from, which the caller holds at
+    ///         rest. Proof of the dispense costs {dispense} one storage word per dispenser and day: each call folds
+    ///         `keccak256(previous, time, lotId, containerId, firstWord, keccak256(masks))` (truncated to 224 bits)
+    ///         into a ring of 16 day slots (`day % 16`); the caller passes that day's records in order and which one
+    ///         to undo, and the contract folds them again.
+    /// @param day the day of the dispense, unix time / 86400
+    /// @param records every {dispense} by the caller that day, in chain order
+    /// @param which the record the packs were dispensed by
+    /// @param packs the packs to reactivate, among that record's
+    function undoDispense(uint32 day, DispenseRecord[] calldata records, uint256 which, PackSet calldata packs)
+        external;
+
+    /// @notice Report packs stolen (their holder, through the container they are in, or a manufacturer from its loose
+    ///         stock with `source` zero): they become inactive and flagged stolen, for good.
+    /// @param groups the packs, per container and lot (a tree case's packs with their multiproof)
+    function reportStolen(PackGroup[] calldata groups) external;
+
     /// @notice Destroy packs the caller holds: through a case, tote or consignment, or, with `containerId` zero,
     ///         from the manufacturer's loose stock.
     /// @param containerId the case, tote or consignment, or zero
@@ -830,14 +926,27 @@ interface IPharmaTrack is IPharmaTrackTypes {
     /// @notice The on-chain state of one pack.
     /// @param lotId the lot
     /// @param index the pack's leaf index
-    /// @return allocated it was packed into a case (it left the manufacturer's loose stock)
-    /// @return dispensed it was dispensed
+    /// @return allocated it was packed into a case or tote (it left the manufacturer's loose stock)
+    /// @return dispensed it was dispensed (and that was not undone)
     /// @return destroyed it was destroyed
     /// @return quarantined it is quarantined on its own
     function packState(bytes32 lotId, uint256 index)
         external
         view
         returns (bool allocated, bool dispensed, bool destroyed, bool quarantined);
+
+    /// @notice One pack's state, its container if it moved, and its custodian where the chain knows it.
+    /// @param lotId the lot
+    /// @param index the pack's leaf index
+    /// @return info its state (all zero for an unknown lot or an index never commissioned)
+    function pack(bytes32 lotId, uint256 index) external view returns (PackInfo memory info);
+
+    /// @notice A dispenser's accumulator of its dispenses of `day` (what {undoDispense} checks records against).
+    /// @param dispenser the dispenser
+    /// @param day unix time / 86400
+    /// @return accumulator the 224-bit fold of that day's records, zero when it dispensed nothing that day or the
+    ///         day is no longer kept (16 days)
+    function dispenseAccumulator(address dispenser, uint32 day) external view returns (uint256 accumulator);
 
     // ------------------------------------------------------------------ status
 

@@ -245,6 +245,16 @@ contract PharmaTrack is IPharmaTrack, PharmaTrackStorage, Multicall {
     }
 
     /// @inheritdoc IPharmaTrack
+    function undoDispense(uint32, DispenseRecord[] calldata, uint256, PackSet calldata) external {
+        _delegate();
+    }
+
+    /// @inheritdoc IPharmaTrack
+    function reportStolen(PackGroup[] calldata) external {
+        _delegate();
+    }
+
+    /// @inheritdoc IPharmaTrack
     function unit(bytes32 unitId) external view returns (UnitInfo memory info) {
         Unit u = _units[unitId];
         if (u.kind() == 0) return info;
@@ -348,6 +358,7 @@ contract PharmaTrack is IPharmaTrack, PharmaTrackStorage, Multicall {
         }
         uint256 conflict = PackSets.setAll(_inactive[lotId], packs);
         if (conflict != PackSets.NONE) revert PackIsInactive(lotId, conflict);
+        _foldDispense(me, lotId, caseId, packs);
         emit Dispensed(lotId, caseId, msg.sender, packs.firstWord, packs.masks);
     }
 
@@ -392,8 +403,36 @@ contract PharmaTrack is IPharmaTrack, PharmaTrackStorage, Multicall {
     {
         allocated = _allocated[lotId].get(index);
         destroyed = _destroyed[lotId].get(index);
-        dispensed = _inactive[lotId].get(index) && !destroyed;
+        dispensed = _inactive[lotId].get(index) && !destroyed && !_stolen[lotId].get(index);
         quarantined = _quarantined[lotId].get(index);
+    }
+
+    /// @inheritdoc IPharmaTrack
+    function pack(bytes32 lotId, uint256 index) external view returns (PackInfo memory info) {
+        Lot storage l = _lots[lotId];
+        if (l.manufacturer == 0 || index >= l.serialCount) return info;
+        info.allocated = _allocated[lotId].get(index);
+        info.moved = _moved[lotId].get(index);
+        info.destroyed = _destroyed[lotId].get(index);
+        info.stolen = _stolen[lotId].get(index);
+        info.dispensed = _inactive[lotId].get(index) && !info.destroyed && !info.stolen;
+        info.quarantined = _quarantined[lotId].get(index);
+        if (info.moved) {
+            info.container = _containerOf(lotId, index);
+            Unit u = _units[info.container];
+            (Unit outer, bytes32 palletId, uint32 custodian) = _outer(u);
+            info.custodian = _accounts[custodian];
+            info.inTransit = u.hasFlag(UnitRecord.IN_TRANSIT) || (palletId != 0 && outer.hasFlag(UnitRecord.IN_TRANSIT));
+            info.returnPending = u.hasFlag(UnitRecord.RETURN_PENDING);
+        } else if (!info.allocated) {
+            info.custodian = _accounts[l.manufacturer];
+        }
+    }
+
+    /// @inheritdoc IPharmaTrack
+    function dispenseAccumulator(address dispenser, uint32 day) external view returns (uint256 accumulator) {
+        uint256 word = _dispenseDays[_organisations[dispenser].index][day % DAY_RING];
+        return word >> 224 == day ? word & ACCUMULATOR : 0;
     }
 
     // ------------------------------------------------------------------ status

@@ -41,6 +41,6 @@ def test_every_pack_set_event_of_the_contract_is_derived(artifacts):
     with_sets -= {"BatchCommissioned"}  # a range of a lot's leaves commissioned, lot-level like LotCommissioned
     # Issue 14's pack-set events, mirrored to ev_* but not yet exploded into pack_events: that needs new kinds in
     # pack_events' CHECK and the fold to read them (the SQL/services step of issue 14), not a one-line change here.
-    with_sets -= {"PacksMoved"}
+    with_sets -= {"PacksMoved", "PacksStolen", "DispenseUndone"}
     assert with_sets == {"CasePacked", "CaseTreePacked", "Dispensed", "Destroyed", "PacksQuarantined",
                          "PacksQuarantineCleared"}  # fmt: skip
