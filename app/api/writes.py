@@ -134,6 +134,29 @@ class UnitsSchema(Schema):
     units = fields.List(gs1f.SSCC(), required=True, validate=UNITS)
 
 
+class ReceiptSchema(Schema):
+    units = fields.List(gs1f.SSCC(), validate=UNITS, metadata={"description": "Cases, totes or pallets (SSCC)"})
+    packs = fields.List(gs1f.PackCode(), validate=UNITS,
+                        metadata={"description": "Loose consignments: any pack of each, as scanned"})  # fmt: skip
+
+    @validates_schema
+    def _something(self, data, **kwargs):
+        if "units" not in data and "packs" not in data:
+            raise ValidationError("give units, or packs of a loose consignment", "units")
+
+
+class ToteSchema(Schema):
+    sscc = gs1f.SSCC(required=True, metadata={"description": "The new tote's SSCC"})
+    packs = fields.List(gs1f.PackCode(), required=True, validate=UNITS,
+                        metadata={"description": "Packs of any products and lots, from opened containers you hold"})  # fmt: skip
+
+
+class PackShipmentSchema(Schema):
+    packs = fields.List(gs1f.PackCode(), required=True, validate=UNITS,
+                        metadata={"description": "Loose packs from opened containers you hold"})  # fmt: skip
+    to = gs1f.GLN(required=True, metadata={"description": "The recipient's GLN"})
+
+
 class ShipSchema(UnitsSchema):
     to = gs1f.GLN(required=True, metadata={"description": "The recipient's GLN"})
 
@@ -262,8 +285,14 @@ _route("/cases", "pack_case", CaseSchema, "Pack loose packs of a lot into a case
 _route("/pallets", "pack_pallet", PalletSchema, "Pack held cases onto a pallet")
 _route("/unpackings", "unpack", UnitsSchema, "Unpack cases or pallets you hold")
 _route("/shipments", "ship", ShipSchema, "Ship units you hold to a trading partner's GLN")
-_route("/receipts", "receive", UnitsSchema, "Receive units shipped to you")
-_route("/refusals", "refuse", UnitsSchema, "Refuse units shipped to you")
+_route("/receipts", "receive", ReceiptSchema, "Receive units or loose consignments shipped to you")
+_route("/refusals", "refuse", ReceiptSchema, "Refuse units, loose consignments or returns shipped to you")
+_route("/totes", "pack_tote", ToteSchema, "Pick packs out of opened containers into a new tote")
+_route("/pack-shipments", "ship_packs", PackShipmentSchema, "Ship loose packs to a trading partner (a consignment)")
+_route(
+    "/returns", "return_packs", PackShipmentSchema, "Return saleable packs to the party that shipped them (dispenser)"
+)
+_route("/return-acceptances", "accept_return", PacksSchema, "Accept a return shipped to you, named by its packs")
 _route("/dispensations", "dispense", PacksSchema, "Dispense packs (dispenser)")
 _route("/destructions", "destroy", PacksSchema, "Destroy packs you hold")
 _route("/quarantines", "quarantine", StatusTargetSchema, "Quarantine a unit (holder) or a lot (manufacturer)")

@@ -274,8 +274,12 @@ WHERE lot_id = %(lot)s AND first_index <= %(i)s AND %(i)s < first_index + count 
 TREE_CASES = "SELECT case_id, first_word, masks FROM ev_case_tree_packed WHERE lot_id = %s"
 TREE_CASE = "SELECT lot_id, first_word, masks FROM ev_case_tree_packed WHERE case_id = %s"
 PACK_ENDS = """
-SELECT 'dispensed' AS state, first_word, masks FROM ev_dispensed WHERE lot_id = %(lot)s
-UNION ALL SELECT 'destroyed', first_word, masks FROM ev_destroyed WHERE lot_id = %(lot)s
+SELECT * FROM (
+    SELECT 'dispensed' AS state, first_word, masks, block_number, log_index FROM ev_dispensed WHERE lot_id = %(lot)s
+    UNION ALL SELECT 'destroyed', first_word, masks, block_number, log_index FROM ev_destroyed WHERE lot_id = %(lot)s
+    UNION ALL SELECT 'stolen', first_word, masks, block_number, log_index FROM ev_packs_stolen WHERE lot_id = %(lot)s
+    UNION ALL SELECT NULL, first_word, masks, block_number, log_index FROM ev_dispense_undone WHERE lot_id = %(lot)s
+) e ORDER BY block_number, log_index
 """
 FIRST_CASED = """
 SELECT leaf_index FROM pack_events
@@ -316,11 +320,15 @@ def first_cased(conn, lot_id: bytes, first: int, end: int, indexes: list[int] | 
 
 
 def pack_end_states(conn, lot_id: bytes) -> dict[int, str]:
-    """Leaf index -> 'dispensed' or 'destroyed', for the packs of a lot that left the supply chain."""
+    """Leaf index -> 'dispensed', 'destroyed' or 'stolen', for the packs of a lot that left the supply chain (a
+    dispense undone since brings its packs back)."""
     out: dict[int, str] = {}
     for row in fetch_all(conn, PACK_ENDS, {"lot": lot_id}):
         for index in unpack_set(int(row["first_word"]), [int(m) for m in row["masks"]]):
-            out[index] = row["state"]
+            if row["state"] is None:
+                out.pop(index, None)
+            else:
+                out[index] = row["state"]
     return out
 
 

@@ -84,6 +84,44 @@ def _pack_calls(conn, fn: str, ops: list[dict]) -> list[Call]:
     return calls
 
 
+def pack_groups(conn, packs: list[dict]) -> list[tuple]:
+    """A payload's packs (source, tree, lot_id, index) as the contract's PackGroup[]: one group per source
+    container and lot (zero source: the manufacturer's loose stock), with a multiproof for a tree case."""
+    grouped: dict[tuple[str | None, str, bool], list[int]] = defaultdict(list)
+    for pack in packs:
+        grouped[(pack["source"], pack["lot_id"], pack["tree"])].append(pack["index"])
+    out = []
+    for (source, lot_id, tree), indexes in grouped.items():
+        container = _b(source) if source else ZERO32
+        if tree:
+            packs_set, proof = CaseTree(_b(lot_id), prechecks.tree_case_indexes(conn, container)).children_proof(
+                indexes
+            )
+        else:
+            packs_set, proof = pack_set(indexes), ([], [])
+        out.append((container, _b(lot_id), packs_set, proof))
+    return out
+
+
+def _picked(conn, op: dict) -> list[Call]:
+    p, oid = op["payload"], [str(op["id"])]
+    match op["action"]:
+        case "pack_tote":
+            return [Call("packTote", [int(p["sscc"]), pack_groups(conn, p["packs"])], oid)]
+        case "ship_packs":
+            return [Call("shipPacks", [pack_groups(conn, p["packs"]), to_checksum_address(p["to"])], oid)]
+        case "return_packs":
+            return [Call("returnPacks", [pack_groups(conn, p["packs"]), to_checksum_address(p["to"])], oid)]
+        case "report_stolen":
+            return [Call("reportStolen", [pack_groups(conn, p["packs"])], oid)]
+        case "accept_return":
+            return [Call("acceptReturn", [_b(c)], oid) for c in p["consignments"]]
+    raise ValueError(f"no picking call for action {op['action']!r}")
+
+
+PICKED = ("pack_tote", "ship_packs", "return_packs", "report_stolen", "accept_return")
+
+
 def build(conn, action: str, ops: list[dict]) -> list[Call]:
     """The calls that carry out `ops` (all of one organisation and action), in order."""
     if action in ("receive", "refuse", "unpack"):
@@ -96,4 +134,6 @@ def build(conn, action: str, ops: list[dict]) -> list[Call]:
         return [_units_call("ship", group, (to_checksum_address(to),)) for to, group in by_recipient.items()]
     if action in ("dispense", "destroy"):
         return _pack_calls(conn, action, ops)
+    if action in PICKED:  # one call per operation: each is its own tote, consignment or report
+        return [call for op in ops for call in _picked(conn, op)]
     return [_one(op) for op in ops]

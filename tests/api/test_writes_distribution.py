@@ -8,7 +8,7 @@ import uuid
 
 import pytest
 
-from app.ids import lgtin_id, sgtin_id
+from app.ids import lgtin_id, sgtin_id, sscc_id
 from app.merkle import LOT_LEAF
 from app.merkle import verify as merkle_verify
 from tests.world import GTIN_BASE, World, check_digit
@@ -139,3 +139,216 @@ def test_batch_idempotent_replay(world: World, opened):
 def test_a_lot_commissioned_in_one_go_has_no_room_for_a_batch(world: World, stock):
     body = {"gtin": stock["gtin"], "lot": stock["lot"], "serials": ["MORE1"]}
     refused(world.post("maker", "/v1/lots/batches", body), 409, "serials", "capacity_exceeded")
+
+
+# --------------------------------------------------------------------------- totes and loose consignments
+
+
+def code(gtin: str, serial: str) -> str:
+    return f"(01){gtin}(21){serial}"
+
+
+def a(stock: dict, n: int) -> str:
+    """Pack n of the `stock` lot (run cases of 40: case 0 holds 0-39, case 1 holds 40-79)."""
+    return code(stock["gtin"], f"S{n:010d}")
+
+
+@pytest.fixture
+def wholesale(world: World, stock) -> dict:
+    """The distributor holds, opened: run case 0 of `stock` (off its unpacked pallet) and a tree case of a second
+    product's lot commissioned in a batch (packs B000000, B000002 … B000018); case 1 is loose and closed."""
+    p = world.parties
+    gtin = new_product(world)
+    lot = f"B{uuid.uuid4().hex[:6].upper()}"
+    world.done("maker", world.post("maker", "/v1/lots/openings",
+                                   {"gtin": gtin, "lot": lot, "expiry": "2031-06-30", "capacity": 100}))  # fmt: skip
+    world.done("maker", world.post("maker", "/v1/lots/batches", {"gtin": gtin, "lot": lot, "serial_range": {
+        "prefix": "B", "first": 0, "count": 20, "digits": 6}}))  # fmt: skip
+    tree = world.sscc()
+    world.done(
+        "maker",
+        world.post(
+            "maker",
+            "/v1/cases",
+            {"sscc": tree, "gtin": gtin, "lot": lot, "packs": [code(gtin, f"B{i:06d}") for i in range(0, 20, 2)]},
+        ),
+    )
+    world.done(
+        "maker", world.post("maker", "/v1/shipments", {"units": [stock["pallet"], tree], "to": p["distributor"].gln})
+    )
+    world.done("distributor", world.post("distributor", "/v1/receipts", {"units": [stock["pallet"], tree]}))
+    world.done("distributor", world.post("distributor", "/v1/unpackings", {"units": [stock["pallet"]]}))
+    world.done("distributor", world.post("distributor", "/v1/unpackings", {"units": [stock["cases"][0], tree]}))
+    return {**stock, "b_gtin": gtin, "b_lot": lot, "b_lot_id": lgtin_id(gtin, lot), "tree": tree,
+            "a_lot_id": lgtin_id(stock["gtin"], stock["lot"])}  # fmt: skip
+
+
+def b(w: dict, n: int) -> str:
+    return code(w["b_gtin"], f"B{n:06d}")
+
+
+def pack_view(world: World, lot_id: bytes, index: int) -> dict:
+    fields = next(i for i in world.pt.abi if i.get("name") == "pack")["outputs"][0]["components"]
+    return dict(zip([f["name"] for f in fields], world.pt.functions.pack(lot_id, index).call(), strict=True))
+
+
+def unit_view(world: World, unit_id: bytes) -> dict:
+    fields = next(i for i in world.pt.abi if i.get("name") == "unit")["outputs"][0]["components"]
+    return dict(zip([f["name"] for f in fields], world.pt.functions.unit(unit_id).call(), strict=True))
+
+
+def test_pack_tote_of_two_products_ships_and_dispenses_at_the_pharmacy(world: World, wholesale):
+    w, p = wholesale, world.parties
+    tote = world.sscc()
+    world.done("distributor", world.post("distributor", "/v1/totes",
+                                         {"sscc": tote, "packs": [a(w, 1), a(w, 2), b(w, 4), b(w, 6)]}))  # fmt: skip
+    tote_id = sscc_id(tote)
+    assert unit_view(world, tote_id)["kind"] == 3
+    assert unit_view(world, tote_id)["custodian"] == p["distributor"].account
+    for lot_id, index in ((w["a_lot_id"], 1), (w["a_lot_id"], 2), (w["b_lot_id"], 4), (w["b_lot_id"], 6)):
+        view = pack_view(world, lot_id, index)
+        assert view["moved"] and view["container"] == tote_id and view["custodian"] == p["distributor"].account
+    # the tote travels like a case: shipped, received, opened, its packs dispensed at the pharmacy
+    world.done("distributor", world.post("distributor", "/v1/shipments", {"units": [tote], "to": p["pharmacy"].gln}))
+    world.done("pharmacy", world.post("pharmacy", "/v1/receipts", {"units": [tote]}))
+    world.done("pharmacy", world.post("pharmacy", "/v1/unpackings", {"units": [tote]}))
+    world.done("pharmacy", world.post("pharmacy", "/v1/dispensations", {"packs": [a(w, 1), b(w, 4)]}))
+    assert pack_view(world, w["a_lot_id"], 1)["dispensed"] and pack_view(world, w["b_lot_id"], 4)["dispensed"]
+    assert not pack_view(world, w["a_lot_id"], 2)["dispensed"]
+
+
+def test_pack_tote_prechecks(world: World, wholesale):
+    w = wholesale
+    tote = world.sscc()
+    post = lambda who, packs, sscc=tote: world.post(who, "/v1/totes", {"sscc": sscc, "packs": packs})  # noqa: E731
+    refused(post("distributor", [a(w, 41)]), 409, "packs[0]", "not_unpacked")  # case 1: closed
+    refused(post("pharmacy", [a(w, 3)]), 409, "packs[0]", "not_holder")
+    refused(post("distributor", [a(w, 3), a(w, 3)]), 422, "packs", "duplicate")
+    refused(post("distributor", [a(w, 3), code(w["gtin"], "NOSUCH")]), 422, "packs[1]", "unknown_serial")
+    refused(post("distributor", [a(w, 3)], sscc=w["cases"][0]), 409, "sscc", "already_used")
+    refused(post("distributor", [b(w, 1)]), 409, "packs[0]", "not_holder")  # in the maker's loose stock
+    world.done("distributor", world.post("distributor", "/v1/totes", {"sscc": tote, "packs": [a(w, 3)]}))
+    other = world.sscc()
+    refused(post("distributor", [a(w, 3)], sscc=other), 409, "packs[0]", "not_unpacked")  # now in the closed tote
+    world.done("distributor", world.post("distributor", "/v1/unpackings", {"units": [tote]}))
+    world.done("distributor", world.post("distributor", "/v1/totes", {"sscc": other, "packs": [a(w, 3)]}))
+    assert pack_view(world, w["a_lot_id"], 3)["container"] == sscc_id(other)
+
+
+def test_pack_tote_idempotent_replay(world: World, wholesale):
+    body = {"sscc": world.sscc(), "packs": [a(wholesale, 8)]}
+    first = world.post("distributor", "/v1/totes", body, key="tote-key")
+    world.done("distributor", first)
+    again = world.post("distributor", "/v1/totes", body, key="tote-key")
+    assert again.status_code == 202 and again.headers["Idempotent-Replayed"] == "true"
+    assert again.get_json()["operation"]["id"] == first.get_json()["operation"]["id"]
+
+
+def test_ship_packs_as_a_consignment_and_a_loose_pack_shipped_twice_is_refused(world: World, wholesale):
+    w, p = wholesale, world.parties
+    body = {"packs": [a(w, 5), b(w, 8)], "to": p["pharmacy"].gln}
+    op = world.done("distributor", world.post("distributor", "/v1/pack-shipments", body))
+    view = pack_view(world, w["a_lot_id"], 5)
+    assert view["moved"] and view["inTransit"]
+    consignment = unit_view(world, view["container"])
+    assert consignment["kind"] == 4 and consignment["recipient"] == p["pharmacy"].account
+    assert world.w3.eth.get_transaction_receipt(op["tx_hash"])["status"] == 1
+    # shipped twice while in transit: refused before it reaches the chain
+    refused(world.post("distributor", "/v1/pack-shipments", {"packs": [a(w, 5)], "to": p["pharmacy2"].gln}),
+            409, "packs[0]", "in_transit")  # fmt: skip
+    # the pharmacy receives the consignment by scanning a pack of it; it is opened on arrival
+    world.done("pharmacy", world.post("pharmacy", "/v1/receipts", {"packs": [b(w, 8)]}))
+    assert unit_view(world, view["container"])["custodian"] == p["pharmacy"].account
+    assert pack_view(world, w["a_lot_id"], 5)["custodian"] == p["pharmacy"].account
+    # shipped again by the distributor, who no longer holds it
+    refused(world.post("distributor", "/v1/pack-shipments", {"packs": [a(w, 5)], "to": p["pharmacy2"].gln}),
+            409, "packs[0]", "not_holder")  # fmt: skip
+    # the pharmacy dispenses it from the consignment
+    world.done("pharmacy", world.post("pharmacy", "/v1/dispensations", {"packs": [a(w, 5)]}))
+    assert pack_view(world, w["a_lot_id"], 5)["dispensed"]
+
+
+def test_ship_packs_prechecks(world: World, wholesale):
+    w, p = wholesale, world.parties
+    post = lambda who, body: world.post(who, "/v1/pack-shipments", body)  # noqa: E731
+    refused(post("distributor", {"packs": [a(w, 5)], "to": p["distributor"].gln}), 422, "to", "self")
+    refused(post("distributor", {"packs": [a(w, 45)], "to": p["pharmacy"].gln}), 409, "packs[0]", "not_unpacked")
+    refused(post("pharmacy", {"packs": [a(w, 5)], "to": p["pharmacy2"].gln}), 409, "packs[0]", "not_holder")
+    world.done("distributor", world.post("distributor", "/v1/quarantines", {"sscc": w["cases"][0]}))
+    refused(post("distributor", {"packs": [a(w, 5)], "to": p["pharmacy"].gln}), 409, "packs[0]", "quarantined")
+    # a receipt of packs that travel in no consignment names the reason
+    refused(world.post("pharmacy", "/v1/receipts", {"packs": [a(w, 6)]}), 409, "packs[0]", "not_in_consignment")
+
+
+# --------------------------------------------------------------------------- returns
+
+
+@pytest.fixture
+def at_pharmacy(world: World, wholesale) -> dict:
+    """Packs a5, a6, a7 and b8 shipped loose by the distributor to the pharmacy, received (and so opened) there."""
+    body = {"packs": [a(wholesale, 5), a(wholesale, 6), a(wholesale, 7), b(wholesale, 8)],
+            "to": world.parties["pharmacy"].gln}  # fmt: skip
+    world.done("distributor", world.post("distributor", "/v1/pack-shipments", body))
+    world.done("pharmacy", world.post("pharmacy", "/v1/receipts", {"packs": [a(wholesale, 5)]}))
+    return {**wholesale, "consignment": pack_view(world, wholesale["a_lot_id"], 5)["container"]}
+
+
+def test_a_return_accepted_is_saleable_stock_of_the_distributor_again(world: World, at_pharmacy):
+    w, p = at_pharmacy, world.parties
+    world.done(
+        "pharmacy", world.post("pharmacy", "/v1/returns", {"packs": [a(w, 6), b(w, 8)], "to": p["distributor"].gln})
+    )
+    view = pack_view(world, w["a_lot_id"], 6)
+    assert view["returnPending"] and view["inTransit"] and view["container"] != w["consignment"]
+    returned = view["container"]
+    assert (
+        unit_view(world, returned)["returnPending"]
+        and unit_view(world, returned)["recipient"] == p["distributor"].account
+    )
+    # a return is accepted, not received
+    refused(world.post("distributor", "/v1/receipts", {"packs": [a(w, 6)]}), 409, "packs[0]", "return_needs_acceptance")
+    refused(world.post("pharmacy2", "/v1/return-acceptances", {"packs": [a(w, 6)]}), 409, "packs[0]", "not_recipient")
+    world.done("distributor", world.post("distributor", "/v1/return-acceptances", {"packs": [b(w, 8)]}))
+    after = unit_view(world, returned)
+    assert after["custodian"] == p["distributor"].account and not after["returnPending"] and not after["inTransit"]
+    assert pack_view(world, w["a_lot_id"], 6)["custodian"] == p["distributor"].account
+    # saleable again: the distributor picks it into a tote for another pharmacy
+    tote = world.sscc()
+    world.done("distributor", world.post("distributor", "/v1/totes", {"sscc": tote, "packs": [a(w, 6)]}))
+    assert pack_view(world, w["a_lot_id"], 6)["container"] == sscc_id(tote)
+
+
+def test_return_prechecks_name_the_reason(world: World, at_pharmacy):
+    w, p = at_pharmacy, world.parties
+    post = lambda who, packs, to="distributor": world.post(who, "/v1/returns", {"packs": packs, "to": p[to].gln})  # noqa: E731
+    world.done("pharmacy", world.post("pharmacy", "/v1/dispensations", {"packs": [a(w, 5)]}))
+    refused(post("pharmacy", [a(w, 5)]), 409, "packs[0]", "already_dispensed")
+    refused(post("pharmacy2", [a(w, 6)]), 409, "packs[0]", "not_holder")
+    refused(post("pharmacy", [a(w, 6)], to="maker"), 409, "packs[0]", "not_from_that_party")
+    refused(post("pharmacy", [a(w, 6)], to="pharmacy"), 422, "to", "self")
+    assert post("distributor", [a(w, 9)], to="maker").status_code == 403
+    # accepting what is not a return
+    world.done("distributor", world.post("distributor", "/v1/pack-shipments",
+                                         {"packs": [a(w, 10)], "to": p["pharmacy"].gln}))  # fmt: skip
+    refused(world.post("pharmacy", "/v1/return-acceptances", {"packs": [a(w, 10)]}), 409, "packs[0]", "not_a_return")
+
+
+def test_a_refused_return_is_back_at_the_pharmacy_and_may_be_returned_again(world: World, at_pharmacy):
+    w, p = at_pharmacy, world.parties
+    body = {"packs": [a(w, 7)], "to": p["distributor"].gln}
+    world.done("pharmacy", world.post("pharmacy", "/v1/returns", body))
+    world.done("distributor", world.post("distributor", "/v1/refusals", {"packs": [a(w, 7)]}))
+    view = pack_view(world, w["a_lot_id"], 7)
+    assert view["custodian"] == p["pharmacy"].account and not view["returnPending"]
+    # back at the pharmacy, it may be returned to the distributor again
+    world.done("pharmacy", world.post("pharmacy", "/v1/returns", body))
+    assert pack_view(world, w["a_lot_id"], 7)["returnPending"]
+
+
+def test_return_idempotent_replay(world: World, at_pharmacy):
+    body = {"packs": [a(at_pharmacy, 6)], "to": world.parties["distributor"].gln}
+    first = world.post("pharmacy", "/v1/returns", body, key="return-key")
+    world.done("pharmacy", first)
+    again = world.post("pharmacy", "/v1/returns", body, key="return-key")
+    assert again.status_code == 202 and again.headers["Idempotent-Replayed"] == "true"
+    assert again.get_json()["operation"]["id"] == first.get_json()["operation"]["id"]
