@@ -293,6 +293,8 @@ _route(
     "/returns", "return_packs", PackShipmentSchema, "Return saleable packs to the party that shipped them (dispenser)"
 )
 _route("/return-acceptances", "accept_return", PacksSchema, "Accept a return shipped to you, named by its packs")
+_route("/thefts", "report_stolen", PacksSchema, "Report packs you hold stolen")
+_route("/dispensation-undos", "undo_dispense", PacksSchema, "Undo a dispense within 10 days (dispenser, EU FMD)")
 _route("/dispensations", "dispense", PacksSchema, "Dispense packs (dispenser)")
 _route("/destructions", "destroy", PacksSchema, "Destroy packs you hold")
 _route("/quarantines", "quarantine", StatusTargetSchema, "Quarantine a unit (holder) or a lot (manufacturer)")

@@ -116,10 +116,28 @@ def _picked(conn, op: dict) -> list[Call]:
             return [Call("reportStolen", [pack_groups(conn, p["packs"])], oid)]
         case "accept_return":
             return [Call("acceptReturn", [_b(c)], oid) for c in p["consignments"]]
+        case "undo_dispense":
+            return [_undo(conn, _b(p["dispenser"]), group, oid) for group in p["undo"]]
     raise ValueError(f"no picking call for action {op['action']!r}")
 
 
-PICKED = ("pack_tote", "ship_packs", "return_packs", "report_stolen", "accept_return")
+def _undo(conn, dispenser: bytes, group: dict, oid: list[str]) -> Call:
+    """undoDispense of packs of one dispense: that day's DispenseRecord list rebuilt from the mirror now (the
+    contract checks it against its accumulator of the day), and which record is the dispense."""
+    records = prechecks.dispense_records(conn, dispenser, group["day"])
+    which = next(
+        (
+            i
+            for i, r in enumerate(records)
+            if (r["block_number"], r["log_index"]) == (group["block_number"], group["log_index"])
+        ),
+        len(records),
+    )  # fmt: skip  (not mirrored any more: the contract refuses, UndoRecordsInvalid)
+    tuples = [(r["time"], r["lot_id"], r["container_id"], (r["first_word"], r["masks"])) for r in records]
+    return Call("undoDispense", [group["day"], tuples, which, pack_set(group["indexes"])], oid)
+
+
+PICKED = ("pack_tote", "ship_packs", "return_packs", "report_stolen", "accept_return", "undo_dispense")
 
 
 def build(conn, action: str, ops: list[dict]) -> list[Call]:

@@ -614,6 +614,60 @@ def prepare_accept_return(conn, principal: Principal, body: dict) -> dict:
     return {"consignments": [_hex(c) for c in _consignments_of(conn, principal, body["packs"], returns=True)]}
 
 
+def prepare_report_stolen(conn, principal: Principal, body: dict) -> dict:
+    """Report packs stolen (reportStolen): their holder, through the container they are in (or a manufacturer
+    from its loose stock). They are inactive for good; a pack already dispensed, destroyed or stolen is refused."""
+    return {"packs": _pick(conn, principal, body["packs"], opened=False, lot_ok=False).packs}
+
+
+_NOT_UNDONE = {"destroyed": "destroyed", "stolen": "stolen"}
+
+
+def prepare_undo_dispense(conn, principal: Principal, body: dict) -> dict:
+    """Undo a dispense (EU FMD): the same dispenser, within 10 days of it (chain time, as the mirror last saw
+    it), for packs not expired, recalled, destroyed or stolen, still in the container they were dispensed from,
+    which the caller holds at rest. Packs are grouped by the dispense that ended them; the relayer rebuilds that
+    day's DispenseRecord list from the mirror when it sends the undo."""
+    me, now = _me(principal), prechecks.chain_now(conn)
+    groups: dict[tuple[int, int, str], dict] = {}
+    seen, ends = set(), {}
+    for i, pack in enumerate(body["packs"]):
+        field = f"packs[{i}]"
+        lot_id, index = _pack_index(conn, pack, field)
+        if (lot_id, index) in seen:
+            raise _invalid("packs", "duplicate", f"lists pack {pack.serial} twice")
+        seen.add((lot_id, index))
+        state = _movable_lot(conn, lot_id, index, field, lot_ok=False)
+        if lot_id not in ends:
+            ends[lot_id] = prechecks.pack_end_states(conn, lot_id)
+        end = ends[lot_id].get(index)
+        if end != "dispensed":
+            rule = _NOT_UNDONE.get(end, "not_dispensed")
+            raise _conflict(field, rule, f"the pack is {end or 'not dispensed'}: there is no dispense to undo")
+        row = prechecks.dispense_of(conn, lot_id, index)
+        if bytes(row["by"]) != me:
+            raise _conflict(field, "not_dispenser", "the pack was dispensed by another party")
+        deadline = int(row["time"]) + prechecks.UNDO_WINDOW
+        if now > deadline:
+            when = datetime.fromtimestamp(deadline, UTC).isoformat()
+            raise _conflict(field, "undo_window_closed", f"a dispense can be undone within 10 days (until {when})")
+        if state.recalled:
+            raise _conflict(field, "recalled", f"lot {state.lot_number} is recalled")
+        if state.expiry < now:
+            raise _conflict(field, "expired", f"lot {state.lot_number} has expired")
+        container = bytes(row["case_id"])
+        unit = prechecks.unit_state(conn, container)
+        if unit is None or unit.custodian != me:
+            raise _conflict(field, "not_holder", "the container the pack was dispensed from is not held by you")
+        if unit.in_transit:
+            raise _conflict(field, "in_transit", "the container the pack was dispensed from is in transit")
+        key = (int(row["block_number"]), int(row["log_index"]), _hex(lot_id))
+        group = groups.setdefault(key, {"day": int(row["time"]) // prechecks.DAY, "block_number": key[0],
+                                        "log_index": key[1], "lot_id": key[2], "indexes": []})  # fmt: skip
+        group["indexes"].append(index)
+    return {"dispenser": _hex(me), "undo": list(groups.values())}
+
+
 # --------------------------------------------------------------------------- status and cold chain
 
 
@@ -698,6 +752,8 @@ ACTIONS = {
         Action("ship_packs", ("manufacturer", "distributor", "dispenser"), prepare_ship_packs),
         Action("return_packs", ("dispenser",), prepare_return_packs),
         Action("accept_return", ("manufacturer", "distributor", "dispenser"), prepare_accept_return),
+        Action("report_stolen", ("manufacturer", "distributor", "dispenser"), prepare_report_stolen),
+        Action("undo_dispense", ("dispenser",), prepare_undo_dispense),
     )
 }
 

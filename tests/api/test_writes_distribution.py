@@ -352,3 +352,65 @@ def test_return_idempotent_replay(world: World, at_pharmacy):
     again = world.post("pharmacy", "/v1/returns", body, key="return-key")
     assert again.status_code == 202 and again.headers["Idempotent-Replayed"] == "true"
     assert again.get_json()["operation"]["id"] == first.get_json()["operation"]["id"]
+
+
+# --------------------------------------------------------------------------- stolen packs and undone dispenses
+
+
+def test_report_stolen_by_the_holder_ends_the_packs(world: World, wholesale):
+    w = wholesale
+    world.done("distributor", world.post("distributor", "/v1/thefts", {"packs": [a(w, 11), a(w, 45)]}))
+    assert pack_view(world, w["a_lot_id"], 11)["stolen"] and pack_view(world, w["a_lot_id"], 45)["stolen"]
+    world.done("maker", world.post("maker", "/v1/thefts", {"packs": [b(w, 1)]}))  # its loose stock
+    assert pack_view(world, w["b_lot_id"], 1)["stolen"]
+    refused(world.post("distributor", "/v1/thefts", {"packs": [a(w, 11)]}), 409, "packs[0]", "already_stolen")
+    refused(world.post("distributor", "/v1/totes", {"sscc": world.sscc(), "packs": [a(w, 11)]}),
+            409, "packs[0]", "already_stolen")  # fmt: skip
+    refused(world.post("pharmacy", "/v1/thefts", {"packs": [a(w, 12)]}), 409, "packs[0]", "not_holder")
+    refused(world.post("distributor", "/v1/thefts", {"packs": [b(w, 3)]}), 409, "packs[0]", "not_holder")
+
+
+def dispense(world: World, packs: list[str]) -> dict:
+    return world.done("pharmacy", world.post("pharmacy", "/v1/dispensations", {"packs": packs}))
+
+
+def test_undo_dispense_within_10_days_is_accepted(world: World, at_pharmacy):
+    w = at_pharmacy
+    dispense(world, [a(w, 5)])
+    dispense(world, [a(w, 7), b(w, 8)])
+    refused(world.post("pharmacy2", "/v1/dispensation-undos", {"packs": [a(w, 7)]}), 409, "packs[0]", "not_dispenser")
+    refused(world.post("pharmacy", "/v1/dispensation-undos", {"packs": [a(w, 6)]}), 409, "packs[0]", "not_dispensed")
+    op = world.done("pharmacy", world.post("pharmacy", "/v1/dispensation-undos", {"packs": [a(w, 7)]}))
+    assert world.w3.eth.get_transaction_receipt(op["tx_hash"])["status"] == 1
+    assert not pack_view(world, w["a_lot_id"], 7)["dispensed"] and pack_view(world, w["a_lot_id"], 5)["dispensed"]
+    assert pack_view(world, w["b_lot_id"], 8)["dispensed"]
+    # the first dispense of the day too, after the undo (its records are rebuilt from the mirror)
+    world.done("pharmacy", world.post("pharmacy", "/v1/dispensation-undos", {"packs": [a(w, 5), b(w, 8)]}))
+    assert not pack_view(world, w["a_lot_id"], 5)["dispensed"] and not pack_view(world, w["b_lot_id"], 8)["dispensed"]
+    refused(world.post("pharmacy", "/v1/dispensation-undos", {"packs": [a(w, 7)]}), 409, "packs[0]", "not_dispensed")
+    # saleable again: dispensed anew
+    dispense(world, [a(w, 7)])
+    assert pack_view(world, w["a_lot_id"], 7)["dispensed"]
+
+
+def test_undo_dispense_after_10_days_is_refused(world: World, at_pharmacy):
+    w = at_pharmacy
+    dispense(world, [a(w, 6)])
+    world.w3.provider.make_request("evm_increaseTime", [10 * 86_400 + 3_600])
+    world.w3.provider.make_request("evm_mine", [])
+    world.indexer.run_until_caught_up()
+    refused(world.post("pharmacy", "/v1/dispensation-undos", {"packs": [a(w, 6)]}), 409, "packs[0]",
+            "undo_window_closed")  # fmt: skip
+    assert pack_view(world, w["a_lot_id"], 6)["dispensed"]
+
+
+def test_undo_dispense_of_a_stolen_pack_is_refused_and_replays(world: World, at_pharmacy):
+    w = at_pharmacy
+    dispense(world, [a(w, 5), a(w, 6)])
+    world.done("pharmacy", world.post("pharmacy", "/v1/thefts", {"packs": [a(w, 7)]}))
+    refused(world.post("pharmacy", "/v1/dispensation-undos", {"packs": [a(w, 7)]}), 409, "packs[0]", "stolen")
+    first = world.post("pharmacy", "/v1/dispensation-undos", {"packs": [a(w, 6)]}, key="undo-key")
+    world.done("pharmacy", first)
+    again = world.post("pharmacy", "/v1/dispensation-undos", {"packs": [a(w, 6)]}, key="undo-key")
+    assert again.status_code == 202 and again.headers["Idempotent-Replayed"] == "true"
+    assert again.get_json()["operation"]["id"] == first.get_json()["operation"]["id"]
