@@ -212,6 +212,12 @@ def test_pack_tote_of_two_products_ships_and_dispenses_at_the_pharmacy(world: Wo
     world.done("distributor", world.post("distributor", "/v1/shipments", {"units": [tote], "to": p["pharmacy"].gln}))
     world.done("pharmacy", world.post("pharmacy", "/v1/receipts", {"units": [tote]}))
     world.done("pharmacy", world.post("pharmacy", "/v1/unpackings", {"units": [tote]}))
+    # at the pharmacy, a tote pack of the lot commissioned in batches verifies with a proof against its batch's root
+    proof = ask(world, "pharmacy", b(w, 6) + f"(10){w['b_lot']}(17)310630")["proof"]
+    first, count, root = world.pt.functions.batch(w["b_lot_id"], proof["batch"]).call()
+    assert (proof["batch"], proof["root"]) == (0, "0x" + root.hex()) and first <= 6 < first + count
+    siblings = [bytes.fromhex(h[2:]) for h in proof["proof"]]
+    assert merkle_verify(root, LOT_LEAF, [6, sgtin_id(w["b_gtin"], "B000006")], siblings)
     world.done("pharmacy", world.post("pharmacy", "/v1/dispensations", {"packs": [a(w, 1), b(w, 4)]}))
     assert pack_view(world, w["a_lot_id"], 1)["dispensed"] and pack_view(world, w["b_lot_id"], 4)["dispensed"]
     assert not pack_view(world, w["a_lot_id"], 2)["dispensed"]
@@ -395,10 +401,17 @@ def test_undo_dispense_within_10_days_is_accepted(world: World, at_pharmacy):
 
 def test_undo_dispense_after_10_days_is_refused(world: World, at_pharmacy):
     w = at_pharmacy
-    dispense(world, [a(w, 6)])
+    dispense(world, [a(w, 6), a(w, 7)])
+    late = world.post("pharmacy", "/v1/dispensation-undos", {"packs": [a(w, 7)]})  # accepted on day 0 …
+    assert late.status_code == 202, late.get_json()
     world.w3.provider.make_request("evm_increaseTime", [10 * 86_400 + 3_600])
     world.w3.provider.make_request("evm_mine", [])
     world.indexer.run_until_caught_up()
+    # … sent after 10 days: the chain refuses it, and the failed operation names the contract's error
+    world.pump()
+    failed = world.operation("pharmacy", late.get_json()["operation"]["id"])
+    assert failed["status"] == "failed" and failed["error"]["error"] == "UndoWindowClosed", failed
+    assert failed["error"]["args"]["deadline"] - failed["error"]["args"]["dispensedAt"] == 10 * 86_400
     refused(world.post("pharmacy", "/v1/dispensation-undos", {"packs": [a(w, 6)]}), 409, "packs[0]",
             "undo_window_closed")  # fmt: skip
     assert pack_view(world, w["a_lot_id"], 6)["dispensed"]
