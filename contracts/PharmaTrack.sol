@@ -9,6 +9,7 @@ import {IPharmaTrack} from "./IPharmaTrack.sol";
 import {PharmaTrackPacks} from "./PharmaTrackPacks.sol";
 import {PharmaTrackStorage} from "./PharmaTrackStorage.sol";
 import {CaseTree} from "./libraries/CaseTree.sol";
+import {PackPointers} from "./libraries/PackPointers.sol";
 import {PackSets} from "./libraries/PackSets.sol";
 import {Unit, UnitRecord} from "./libraries/UnitRecord.sol";
 
@@ -412,7 +413,7 @@ contract PharmaTrack is IPharmaTrack, PharmaTrackStorage, Multicall {
         Lot storage l = _lots[lotId];
         if (l.manufacturer == 0 || index >= l.serialCount) return info;
         info.allocated = _allocated[lotId].get(index);
-        info.moved = _moved[lotId].get(index);
+        info.moved = PackPointers.get(_packContainers[lotId], index) != 0;
         info.destroyed = _destroyed[lotId].get(index);
         info.stolen = _stolen[lotId].get(index);
         info.dispensed = _inactive[lotId].get(index) && !info.destroyed && !info.stolen;
