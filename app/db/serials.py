@@ -57,8 +57,11 @@ ON CONFLICT (lot_id, batch) DO UPDATE SET nodes = EXCLUDED.nodes
 # n from the tree's size (2n - 1 nodes): length() of an uncompressed EXTERNAL value reads only its
 # TOAST pointer, and lot_proof() reads only the chunks that hold the proof's nodes.
 PROOF = """
-SELECT t.n, CASE WHEN %(leaf)s < t.n THEN lot_proof(t.lot_id, t.n, %(leaf)s) END AS proof
-FROM (SELECT lot_id, (length(nodes) / 32 + 1) / 2 AS n FROM lot_trees WHERE lot_id = %(lot)s AND batch = 0) t
+SELECT t.first_index + t.n AS n,
+       CASE WHEN %(leaf)s - t.first_index < t.n THEN batch_proof(t.lot_id, t.batch, t.n, %(leaf)s - t.first_index) END
+           AS proof
+FROM (SELECT lot_id, batch, first_index, (length(nodes) / 32 + 1) / 2 AS n FROM lot_trees
+      WHERE lot_id = %(lot)s AND first_index <= %(leaf)s ORDER BY first_index DESC LIMIT 1) t
 """
 
 
@@ -157,8 +160,9 @@ def store_tree(conn, lot_id: bytes, nodes: bytes) -> None:
 
 
 def proof_slice(conn, lot_id: bytes, leaf_index: int) -> tuple[int, list[bytes] | None] | None:
-    """(n, siblings) of leaf `leaf_index` of the lot's stored tree: n its number of leaves, siblings the
-    proof from the leaf up (None when leaf_index >= n, or for a one-leaf tree). None: no stored tree."""
+    """(n, siblings) of leaf `leaf_index` in the stored tree of the lot's batch that holds it (a lot commissioned in
+    one go: its one tree): n one past that batch's last leaf index, siblings the proof from the leaf up in the
+    batch's tree (None when leaf_index >= n, or for a one-leaf tree). None: no stored tree."""
     rows = fetch_all(conn, PROOF, {"lot": lot_id, "leaf": leaf_index})
     if not rows:
         return None

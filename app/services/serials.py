@@ -104,7 +104,9 @@ def store_tree(conn, lot_id: bytes, sgtin_ids: Sequence[bytes], nodes: bytes | N
 def proof(conn, lot_id: bytes, leaf_index: int) -> list[bytes] | None:
     """The Merkle proof of leaf ``leaf_index`` of the lot, siblings from the leaf up (what
     ``MerkleProof.verify`` and ``app.merkle.verify`` take), sliced out of the stored tree by SQL's
-    ``lot_proof()``. None when the lot has no stored tree; IndexError when the lot has no such leaf."""
+    ``lot_proof()``. None when the lot has no stored tree; IndexError when the lot has no such leaf. For a lot
+    commissioned in batches: the proof in the tree of the batch that holds the leaf (checked against that batch's
+    root, ``PharmaTrack.batch``)."""
     if leaf_index < 0:
         raise IndexError(f"leaf index {leaf_index} is negative")
     found = serials_db.proof_slice(conn, bytes(lot_id), leaf_index)

@@ -11,6 +11,7 @@ import pytest
 from app.ids import lgtin_id, sgtin_id, sscc_id
 from app.merkle import LOT_LEAF
 from app.merkle import verify as merkle_verify
+from app.services import serials as lot_serials
 from tests.world import GTIN_BASE, World, check_digit
 
 SERIALS = "S"
@@ -84,6 +85,8 @@ def test_batches_commit_their_own_roots_and_verify_with_a_proof_of_their_batch(w
         other = world.pt.functions.batch(lot_id, 1 - b).call()[2]
         assert not merkle_verify(other, LOT_LEAF, [index, sgtin_id(opened["gtin"], serial)], siblings)
         assert world.w3.eth.get_transaction_receipt(proof["tx_hash"])["blockNumber"] == proof["block_number"]
+        with world.db.connection() as conn:  # the service's own proof lookup finds the batch too
+            assert lot_serials.proof(conn, lot_id, index) == siblings
 
 
 def test_two_batches_accepted_before_either_is_mined_take_consecutive_ranges(world: World, opened):
