@@ -132,7 +132,13 @@ def unit_state(conn, unit_id: bytes) -> custody.Custody | None:
     return state
 
 
-def sender(state: custody.Custody) -> bytes | None:
+def consignment(conn, unit_id: bytes) -> dict | None:
+    """{consignment_id, from_org, to_org, is_return} of a loose consignment (shipPacks, returnPacks); None for any
+    other unit."""
+    return distribution.consignment(conn, unit_id)
+
+
+def sender(state: custody.Custody, is_return: bool = False) -> bytes | None:
     """Who shipped the unit (or the pallet it came on) to its holder, as the contract's `unit().sender`: the
     sender of its latest receipt, None when it never travelled, after a refusal, or while in transit. A refused
     return is the exception: its packs came from the refuser, so a new return of them may go there again."""
@@ -140,7 +146,7 @@ def sender(state: custody.Custody) -> bytes | None:
     for step in state.path:
         if step.event == "received":
             found = step.sender
-        elif step.event == "refused" and state.kind == "return" and step.unit == state.unit_id:
+        elif step.event == "refused" and (is_return or state.kind == "return") and step.unit == state.unit_id:
             found = step.recipient  # the refuser
         elif step.event in ("shipped", "refused"):
             found = None

@@ -333,16 +333,17 @@ def _consignments_of(conn, principal: Principal, packs: list[Pack], returns: boo
         field = f"packs[{i}]"
         lot_id, index = _pack_index(conn, pack, field)
         container = prechecks.pack_containers(conn, lot_id).get(index)
-        state = prechecks.unit_state(conn, container) if container is not None else None
-        if state is None or state.kind not in ("consignment", "return"):
+        loose = prechecks.consignment(conn, container) if container is not None else None
+        state = prechecks.unit_state(conn, container) if loose is not None else None
+        if state is None:
             raise _conflict(field, "not_in_consignment", "the pack does not travel loose in a consignment")
         if not state.in_transit:
             raise _conflict(field, "not_in_transit", "the pack's consignment is not in transit")
         if state.recipient != _me(principal):
             raise _conflict(field, "not_recipient", "the pack's consignment is in transit to another organisation")
-        if returns is True and state.kind != "return":
+        if returns is True and not loose["is_return"]:
             raise _conflict(field, "not_a_return", "the pack's consignment is not a return: receive it")
-        if returns is False and state.kind == "return":
+        if returns is False and loose["is_return"]:
             raise _conflict(field, "return_needs_acceptance", "the pack's consignment is a return: accept it")
         if container not in found:
             found.append(container)
@@ -600,7 +601,8 @@ def prepare_return_packs(conn, principal: Principal, body: dict) -> dict:
     picked = _pick(conn, principal, body["packs"])
     for i, pack in enumerate(picked.packs):
         source = bytes.fromhex(pack["source"][2:])
-        came_from = prechecks.sender(picked.sources[source])
+        loose = prechecks.consignment(conn, source)
+        came_from = prechecks.sender(picked.sources[source], is_return=bool(loose and loose["is_return"]))
         if came_from != to:
             whom = "no one (it never travelled to you)" if came_from is None else "another party"
             raise _conflict(f"packs[{i}]", "not_from_that_party",

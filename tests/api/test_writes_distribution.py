@@ -430,3 +430,27 @@ def test_undo_dispense_of_a_stolen_pack_is_refused_and_replays(world: World, at_
     again = world.post("pharmacy", "/v1/dispensation-undos", {"packs": [a(w, 6)]}, key="undo-key")
     assert again.status_code == 202 and again.headers["Idempotent-Replayed"] == "true"
     assert again.get_json()["operation"]["id"] == first.get_json()["operation"]["id"]
+
+
+def replays(world: World, who: str, path: str, body: dict) -> None:
+    """Posted, confirmed, posted again with the same key: the first answer, replayed."""
+    key = uuid.uuid4().hex
+    first = world.post(who, path, body, key=key)
+    world.done(who, first)
+    again = world.post(who, path, body, key=key)
+    assert again.status_code == 202 and again.headers["Idempotent-Replayed"] == "true", again.get_json()
+    assert again.get_json()["operation"]["id"] == first.get_json()["operation"]["id"]
+
+
+def test_every_new_action_replays_its_first_answer(world: World, at_pharmacy):
+    w, p = at_pharmacy, world.parties
+    replays(world, "maker", "/v1/lots/openings", {"gtin": w["b_gtin"], "lot": "R1", "expiry": "2031-01-31",
+                                                  "capacity": 3})  # fmt: skip
+    replays(world, "distributor", "/v1/pack-shipments", {"packs": [a(w, 20)], "to": p["pharmacy"].gln})
+    replays(world, "pharmacy", "/v1/returns", {"packs": [a(w, 6)], "to": p["distributor"].gln})
+    replays(world, "distributor", "/v1/return-acceptances", {"packs": [a(w, 6)]})
+    replays(world, "pharmacy", "/v1/receipts", {"packs": [a(w, 20)]})
+    replays(world, "pharmacy", "/v1/thefts", {"packs": [a(w, 7)]})
+    assert pack_view(world, w["a_lot_id"], 7)["stolen"] and pack_view(world, w["a_lot_id"], 20)["custodian"] == (
+        p["pharmacy"].account
+    )
