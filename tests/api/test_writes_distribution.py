@@ -454,3 +454,31 @@ def test_every_new_action_replays_its_first_answer(world: World, at_pharmacy):
     assert pack_view(world, w["a_lot_id"], 7)["stolen"] and pack_view(world, w["a_lot_id"], 20)["custodian"] == (
         p["pharmacy"].account
     )
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "where"),
+    [
+        ("/v1/lots/openings", {"gtin": "09506000134352", "lot": "L1", "expiry": "2031-01-31", "capacity": 0},
+         "capacity"),
+        ("/v1/lots/openings", {"gtin": "09506000134352", "lot": "L1", "expiry": "2031-01-31"}, "capacity"),
+        ("/v1/lots/batches", {"gtin": "09506000134352", "lot": "L1", "serials": ["A"],
+                              "serial_range": {"first": 0, "count": 1}}, "serials"),
+        ("/v1/lots/batches", {"gtin": "09506000134350", "lot": "L1", "serials": ["A"]}, "gtin"),
+        ("/v1/totes", {"sscc": "106141411234567890", "packs": ["(01)09506000134352(21)A"]}, "sscc"),
+        ("/v1/totes", {"sscc": "106141411234567897", "packs": []}, "packs"),
+        ("/v1/pack-shipments", {"packs": ["(01)09506000134352(21)A"]}, "to"),
+        ("/v1/returns", {"packs": ["(01)09506000134353(21)A"], "to": "9520123456788"}, "packs"),
+        ("/v1/return-acceptances", {"packs": "x"}, "packs"),
+        ("/v1/thefts", {}, "packs"),
+        ("/v1/dispensation-undos", {"packs": ["(01)09506000134352(21)A"], "extra": 1}, "extra"),
+        ("/v1/receipts", {}, "units"),
+    ],
+)  # fmt: skip
+def test_bad_input_names_the_field(world: World, path: str, body: dict, where: str):
+    who = {"/v1/lots/openings": "maker", "/v1/lots/batches": "maker", "/v1/returns": "pharmacy",
+           "/v1/dispensation-undos": "pharmacy"}.get(path, "distributor")  # fmt: skip
+    resp = world.post(who, path, body)
+    problem = resp.get_json()
+    assert resp.status_code == 422, problem
+    assert where in str(problem["errors"]["json"]), problem
