@@ -442,7 +442,7 @@ def _packs(conn, principal: Principal, packs: list[Pack], loose_ok: bool) -> lis
     Dispensing (not loose_ok) needs sellable stock: lot neither recalled, quarantined nor expired, case
     and its pallet not quarantined. Destruction (loose_ok) is what recalled and quarantined stock is for."""
     sellable = not loose_ok
-    out, ends, seen = [], {}, set()
+    out, ends, moves, seen = [], {}, {}, set()
     for i, pack in enumerate(packs):
         field = f"packs[{i}]"
         lot_id, index = _pack_index(conn, pack, field)
@@ -460,14 +460,16 @@ def _packs(conn, principal: Principal, packs: list[Pack], loose_ok: bool) -> lis
             raise _conflict(field, "expired", f"lot {state.lot_number} has expired")
         if lot_id not in ends:
             ends[lot_id] = prechecks.pack_end_states(conn, lot_id)
+            moves[lot_id] = prechecks.pack_containers(conn, lot_id)
         if index in ends[lot_id]:
             raise _conflict(field, f"already_{ends[lot_id][index]}", f"the pack was already {ends[lot_id][index]}")
-        out.append(_pack_holder(conn, principal, state, index, field, loose_ok))
+        out.append(_pack_holder(conn, principal, state, index, field, loose_ok, moves[lot_id].get(index)))
     return out
 
 
-def _pack_holder(conn, principal, state: prechecks.LotState, index: int, field: str, loose_ok: bool) -> dict:
-    moved = prechecks.pack_containers(conn, state.lot_id).get(index)  # picked into a tote or consignment
+def _pack_holder(conn, principal, state: prechecks.LotState, index: int, field: str, loose_ok: bool,
+                 moved: bytes | None) -> dict:  # fmt: skip
+    """moved: the tote or consignment the pack was picked into, if it was."""
     where = (moved, False) if moved is not None else prechecks.case_of_pack(conn, state.lot_id, index)
     if where is None:
         if not loose_ok or state.manufacturer != _me(principal):
