@@ -16,7 +16,7 @@ transaction per pack per step, readings in storage), measured in the same run on
 
 R = the realistic lifecycle of issue 14 (``run_realistic``), on the same node and contract: 10,000 packs of 4 lots
 commissioned in 20 batches; cases of 100 on pallets of 10 to a distributor; half the packs each-picked into mixed
-totes of 20-40 packs (every tote holds packs of all 4 lots) for 25 pharmacies, the other half in whole cases (2 per
+totes of 20-40 packs (picked by order line: a tote holds one to three lots) for 25 pharmacies, the other half in whole cases (2 per
 pharmacy); 2% (8 packs per pharmacy) returned to the distributor and accepted back into its stock; the rest
 dispensed in daily batches (5 days, one multicall per pharmacy and day); 10 temperature readings per unit on every
 leg (pallets and cases to the distributor, the roll cage of totes and cases to each pharmacy, the returns back).
@@ -302,18 +302,24 @@ def run_realistic(w3: Web3, artifact) -> tuple[Ledger, dict[str, int]]:
         queues[lot] += [(case_ids[c], lot_ids[lot], i) for i in range(first, first + PER_CASE)]
     assert sum(len(q) for q in queues) == PACKS // 2
 
-    # Each-picking: a tote takes its packs from the lots in turn (every tote holds all four), for one pharmacy at a
-    # time (one multicall of that pharmacy's totes)
+    # Each-picking (pick-to-tote): a pharmacy's order is 50 packs of each lot; the picker walks its order lines and
+    # fills totes of 20-40 in turn, so a tote closes in the middle of a line and the next starts with its rest (a
+    # tote holds one to three lots). One multicall of a pharmacy's totes.
+    per_line = (PACKS // 2) // R_PHARMACIES // len(R_GTINS)
     totes_of: list[list[bytes]] = []
     in_tote: dict[bytes, list[Pick]] = {}
     sscc = R_TOTE_SSCC_BASE
     for _ in pharmacies:
+        order: list[Pick] = []
+        for queue in queues:
+            order += queue[:per_line]
+            del queue[:per_line]
+        for queue in queues:  # a line short of stock is made up from another lot's
+            while len(order) < sum(R_TOTE_SIZES) and queue:
+                order.append(queue.pop(0))
         calls, mine = [], []
         for tote_size in R_TOTE_SIZES:
-            picks: list[Pick] = []
-            for k in range(tote_size):
-                lot = next(x for x in ((k + d) % len(queues) for d in range(len(queues))) if queues[x])
-                picks.append(queues[lot].pop(0))
+            picks, order = order[:tote_size], order[tote_size:]
             calls.append(("packTote", [sscc, _groups(picks)]))
             in_tote[sscc_id(sscc)] = [(sscc_id(sscc), lot_id, i) for _, lot_id, i in picks]
             mine.append(sscc_id(sscc))
