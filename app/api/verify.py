@@ -45,11 +45,16 @@ class ReasonSchema(Schema):
 
 class ProofSchema(Schema):
     lot_id = Text(required=True)
+    batch = fields.Integer(required=True, metadata={"description": "the lot's commissioning batch holding the serial"})
+    batch_first_index = fields.Integer(required=True, metadata={"description": "the batch's first leaf index"})
+    batch_count = fields.Integer(required=True, metadata={"description": "the batch's serials"})
     leaf_index = fields.Integer(required=True)
     leaf = Text(required=True)
     proof = fields.List(Text(), required=True)
-    root = Text(required=True, metadata={"description": "the lot's serialsRoot on chain"})
-    block_number = fields.Integer(required=True, metadata={"description": "block of the LotCommissioned event"})
+    root = Text(required=True, metadata={"description": "the batch's serialsRoot on chain (batch(lot_id, batch))"})
+    block_number = fields.Integer(
+        required=True, metadata={"description": "block of the LotCommissioned or BatchCommissioned event"}
+    )
     tx_hash = Text(required=True)
     how_to_check = Text(required=True)
 

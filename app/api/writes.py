@@ -37,6 +37,7 @@ IDEMPOTENCY_KEY = {
 UNITS = validate.Length(min=1, max=writes.MAX_UNITS, error=f"must list 1 to {writes.MAX_UNITS} items")
 WAIT_POLL_SECONDS = 0.05
 BULK_DB_TIMEOUT = 120.0  # seconds a lot commission may hold its connection (others: DB_REQUEST_TIMEOUT)
+BULK = ("commission_lot", "commission_batch")
 
 
 # --------------------------------------------------------------------------- request schemas
@@ -97,6 +98,33 @@ class LotCommissionSchema(Schema):
             raise ValidationError("give exactly one of serials or serial_range", "serials")
 
 
+class LotOpeningSchema(Schema):
+    gtin = gs1f.GTIN(required=True)
+    lot = gs1f.LotNumber(required=True)
+    expiry = gs1f.Expiry(required=True, metadata={"description": "Expiry date (YYYY-MM-DD), printable as GS1 AI (17)"})
+    capacity = fields.Integer(
+        required=True,
+        validate=validate.Range(min=1, max=writes.MAX_CAPACITY),
+        metadata={"description": "The most serials the lot may ever hold (over all batches)"},
+    )
+
+
+class LotBatchSchema(Schema):
+    gtin = gs1f.GTIN(required=True)
+    lot = gs1f.LotNumber(required=True)
+    serials = fields.List(
+        gs1f.Serial(),
+        validate=validate.Length(min=1, max=writes.MAX_SERIALS, error=f"must list 1 to {writes.MAX_SERIALS} serials"),
+        metadata={"description": "The batch's serials, in leaf order (they follow the lot's earlier batches)"},
+    )
+    serial_range = fields.Nested(SerialRangeSchema, metadata={"description": "Generate serials instead of listing"})
+
+    @validates_schema
+    def _one_source(self, data, **kwargs):
+        if ("serials" in data) == ("serial_range" in data):
+            raise ValidationError("give exactly one of serials or serial_range", "serials")
+
+
 class LotRefSchema(Schema):
     gtin = gs1f.GTIN(required=True)
     lot = gs1f.LotNumber(required=True)
@@ -104,6 +132,29 @@ class LotRefSchema(Schema):
 
 class UnitsSchema(Schema):
     units = fields.List(gs1f.SSCC(), required=True, validate=UNITS)
+
+
+class ReceiptSchema(Schema):
+    units = fields.List(gs1f.SSCC(), validate=UNITS, metadata={"description": "Cases, totes or pallets (SSCC)"})
+    packs = fields.List(gs1f.PackCode(), validate=UNITS,
+                        metadata={"description": "Loose consignments: any pack of each, as scanned"})  # fmt: skip
+
+    @validates_schema
+    def _something(self, data, **kwargs):
+        if "units" not in data and "packs" not in data:
+            raise ValidationError("give units, or packs of a loose consignment", "units")
+
+
+class ToteSchema(Schema):
+    sscc = gs1f.SSCC(required=True, metadata={"description": "The new tote's SSCC"})
+    packs = fields.List(gs1f.PackCode(), required=True, validate=UNITS,
+                        metadata={"description": "Packs of any products and lots, from opened containers you hold"})  # fmt: skip
+
+
+class PackShipmentSchema(Schema):
+    packs = fields.List(gs1f.PackCode(), required=True, validate=UNITS,
+                        metadata={"description": "Loose packs from opened containers you hold"})  # fmt: skip
+    to = gs1f.GLN(required=True, metadata={"description": "The recipient's GLN"})
 
 
 class ShipSchema(UnitsSchema):
@@ -186,7 +237,7 @@ def _accept(action: str, body: dict, query: dict, bound: bytes = b""):
         return problem(400, "Bad Request", f"Idempotency-Key {rule}", errors={"headers": {"Idempotency-Key": [rule]}})
     db = current_app.extensions["pharmatrack"].db
     # a lot of up to 100,000 serials (tree, rows) takes seconds: a longer database bound for it alone
-    with db.connection(timeout=BULK_DB_TIMEOUT if action == "commission_lot" else None) as conn:
+    with db.connection(timeout=BULK_DB_TIMEOUT if action in BULK else None) as conn:
         row, created = writes.submit(conn, principal, action, body, bound + request.get_data(cache=True), key)
     if query.get("wait") == "confirmed":
         row = _wait(db, row, query["timeout"])
@@ -227,13 +278,23 @@ def _route(path: str, action: str, schema: type[Schema], summary: str):
 
 _route("/products", "register_product", ProductRegistrationSchema, "Register a product (manufacturer)")
 _route("/lots", "commission_lot", LotCommissionSchema, "Commission a lot with its serials (manufacturer)")
+_route("/lots/openings", "open_lot", LotOpeningSchema, "Open a lot to be commissioned in batches (manufacturer)")
+_route("/lots/batches", "commission_batch", LotBatchSchema, "Commission a lot's next batch of serials (manufacturer)")
 _route("/lots/recalls", "recall", LotRefSchema, "Recall a lot (its manufacturer or a regulator)")
 _route("/cases", "pack_case", CaseSchema, "Pack loose packs of a lot into a case (manufacturer)")
 _route("/pallets", "pack_pallet", PalletSchema, "Pack held cases onto a pallet")
 _route("/unpackings", "unpack", UnitsSchema, "Unpack cases or pallets you hold")
 _route("/shipments", "ship", ShipSchema, "Ship units you hold to a trading partner's GLN")
-_route("/receipts", "receive", UnitsSchema, "Receive units shipped to you")
-_route("/refusals", "refuse", UnitsSchema, "Refuse units shipped to you")
+_route("/receipts", "receive", ReceiptSchema, "Receive units or loose consignments shipped to you")
+_route("/refusals", "refuse", ReceiptSchema, "Refuse units, loose consignments or returns shipped to you")
+_route("/totes", "pack_tote", ToteSchema, "Pick packs out of opened containers into a new tote")
+_route("/pack-shipments", "ship_packs", PackShipmentSchema, "Ship loose packs to a trading partner (a consignment)")
+_route(
+    "/returns", "return_packs", PackShipmentSchema, "Return saleable packs to the party that shipped them (dispenser)"
+)
+_route("/return-acceptances", "accept_return", PacksSchema, "Accept a return shipped to you, named by its packs")
+_route("/thefts", "report_stolen", PacksSchema, "Report packs you hold stolen")
+_route("/dispensation-undos", "undo_dispense", PacksSchema, "Undo a dispense within 10 days (dispenser, EU FMD)")
 _route("/dispensations", "dispense", PacksSchema, "Dispense packs (dispenser)")
 _route("/destructions", "destroy", PacksSchema, "Destroy packs you hold")
 _route("/quarantines", "quarantine", StatusTargetSchema, "Quarantine a unit (holder) or a lot (manufacturer)")

@@ -97,7 +97,7 @@ def parties(conn, accounts) -> dict[bytes, Party]:
 PRODUCT = "SELECT gtin, manufacturer, min_temp, max_temp FROM ev_product_registered WHERE gtin = %s LIMIT 1"
 LOT_STATUS = """
 SELECT lot_id, gtin, manufacturer, lot_number, expiry, serial_count, serials_root, block_number, log_index, tx_hash,
-       recalled, quarantined
+       recalled, quarantined, capacity, batches
 FROM lot_status WHERE lot_id = %s
 """
 SERIAL = """
@@ -122,6 +122,8 @@ class LotRow(NamedTuple):
     tx_hash: bytes
     recalled: bool
     quarantined: bool
+    capacity: int = 0  # the most serials it may hold (a lot commissioned in one go: its serial_count)
+    batches: int = 0  # commissioning batches on chain
 
 
 def product(conn, gtin: str | int) -> dict | None:
@@ -150,6 +152,8 @@ def lot_status(conn, lot_id: bytes) -> LotRow | None:
         tx_hash=bytes(row["tx_hash"]),
         recalled=row["recalled"],
         quarantined=row["quarantined"],
+        capacity=int(row["capacity"]),
+        batches=int(row["batches"]),
     )
 
 
@@ -270,8 +274,12 @@ WHERE lot_id = %(lot)s AND first_index <= %(i)s AND %(i)s < first_index + count 
 TREE_CASES = "SELECT case_id, first_word, masks FROM ev_case_tree_packed WHERE lot_id = %s"
 TREE_CASE = "SELECT lot_id, first_word, masks FROM ev_case_tree_packed WHERE case_id = %s"
 PACK_ENDS = """
-SELECT 'dispensed' AS state, first_word, masks FROM ev_dispensed WHERE lot_id = %(lot)s
-UNION ALL SELECT 'destroyed', first_word, masks FROM ev_destroyed WHERE lot_id = %(lot)s
+SELECT * FROM (
+    SELECT 'dispensed' AS state, first_word, masks, block_number, log_index FROM ev_dispensed WHERE lot_id = %(lot)s
+    UNION ALL SELECT 'destroyed', first_word, masks, block_number, log_index FROM ev_destroyed WHERE lot_id = %(lot)s
+    UNION ALL SELECT 'stolen', first_word, masks, block_number, log_index FROM ev_packs_stolen WHERE lot_id = %(lot)s
+    UNION ALL SELECT NULL, first_word, masks, block_number, log_index FROM ev_dispense_undone WHERE lot_id = %(lot)s
+) e ORDER BY block_number, log_index
 """
 FIRST_CASED = """
 SELECT leaf_index FROM pack_events
@@ -312,11 +320,15 @@ def first_cased(conn, lot_id: bytes, first: int, end: int, indexes: list[int] | 
 
 
 def pack_end_states(conn, lot_id: bytes) -> dict[int, str]:
-    """Leaf index -> 'dispensed' or 'destroyed', for the packs of a lot that left the supply chain."""
+    """Leaf index -> 'dispensed', 'destroyed' or 'stolen', for the packs of a lot that left the supply chain (a
+    dispense undone since brings its packs back)."""
     out: dict[int, str] = {}
     for row in fetch_all(conn, PACK_ENDS, {"lot": lot_id}):
         for index in unpack_set(int(row["first_word"]), [int(m) for m in row["masks"]]):
-            out[index] = row["state"]
+            if row["state"] is None:
+                out.pop(index, None)
+            else:
+                out[index] = row["state"]
     return out
 
 

@@ -23,7 +23,9 @@ SELECT s.lot_id, s.leaf_index, c.lot, c.expiry, c.serial_count,
        (SELECT json_agg(json_build_array(p.kind, encode(p.container_id, 'hex'), p.block_number, p.log_index,
                                          encode(p.actor, 'hex')) ORDER BY p.block_number, p.log_index)
         FROM pack_events p WHERE p.lot_id = s.lot_id AND p.leaf_index = s.leaf_index) AS pack_events,
-       lot_proof(s.lot_id, c.serial_count, s.leaf_index) AS proof,
+       s.batch, t.first_index AS batch_first, (length(t.nodes) / 32 + 1) / 2 AS batch_count,
+       batch_proof(s.lot_id, s.batch, (length(t.nodes) / 32 + 1) / 2, s.leaf_index - t.first_index) AS proof,
+       r.serials_root AS batch_root, r.block_number AS batch_block, r.tx_hash AS batch_tx,
        CASE WHEN s.lot_id IS NULL THEN EXISTS (SELECT 1 FROM ev_product_registered p WHERE p.gtin = $2) END AS product,
        CASE WHEN s.lot_id IS NULL THEN EXISTS (SELECT 1 FROM ev_lot_commissioned u WHERE u.lot_id = $3)
                                    AND NOT EXISTS (SELECT 1 FROM lot_commissions v WHERE v.lot_id = $3) END AS unlisted
@@ -31,6 +33,8 @@ FROM (SELECT 1) one
 LEFT JOIN lot_serials s ON s.sgtin_id = $1
 LEFT JOIN lot_commissions c ON c.lot_id = s.lot_id
 LEFT JOIN lot_status l ON l.lot_id = s.lot_id
+LEFT JOIN lot_trees t ON t.lot_id = s.lot_id AND t.batch = s.batch
+LEFT JOIN lot_batches r ON r.lot_id = s.lot_id AND r.batch = s.batch
 """
 
 LOT = """
@@ -59,7 +63,13 @@ class PackRow(NamedTuple):
     recalled: bool | None
     lot_quarantined: bool | None
     pack_events: list[dict]  # its pack_events rows, as app.db.mirror.pack_events gives them (for custody.pack_state)
-    proof: list | None  # the siblings from the leaf up (None: no stored tree)
+    batch: int | None  # the commissioning batch that holds the serial (0 for a lot commissioned in one go)
+    batch_first: int | None  # its first leaf index
+    batch_count: int | None  # its serials (leaves of its tree)
+    proof: list | None  # the siblings from the leaf up in the batch's tree (None: no stored tree)
+    batch_root: bytes | None  # the batch's root on chain (None: not (yet) committed)
+    batch_block: int | None
+    batch_tx: bytes | None
     product: bool | None
     unlisted: bool | None
 

@@ -311,6 +311,7 @@ class Relayer:
         # what it reserved beside the outbox is free again (a GTIN's details, a lot and its serials)
         products_db.delete_product_details_of(conn, str(op["id"]))
         serials_db.delete_commission_of(conn, str(op["id"]))
+        serials_db.delete_batch_of(conn, str(op["id"]))
 
     def _fees(self) -> dict:
         block = self.w3.eth.get_block("latest")

@@ -1,5 +1,5 @@
 """Lookups the write path's pre-checks make against the mirror (no Flask, no SQL here: the reads are
-app/db/mirror.py's, a unit's custody is app/services/custody.py's fold).
+app/db/mirror.py's and app/db/distribution.py's, a unit's custody is app/services/custody.py's fold).
 
 Each answers from the indexed events, so an accepted scan is checked against the chain as the
 indexer last saw it. Addresses and ids are bytes.
@@ -10,7 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from app.db import mirror
+from app.db import distribution, mirror
+from app.ids import unpack_set
+from app.services import custody
 
 
 @dataclass(frozen=True)
@@ -23,6 +25,8 @@ class LotState:
     serial_count: int
     recalled: bool
     quarantined: bool
+    capacity: int = 0
+    batches: int = 0
 
     @property
     def expired(self) -> bool:
@@ -67,6 +71,8 @@ def lot(conn, lot_id: bytes) -> LotState | None:
         serial_count=row.serial_count,
         recalled=row.recalled,
         quarantined=row.quarantined,
+        capacity=row.capacity,
+        batches=row.batches,
     )
 
 
@@ -99,3 +105,92 @@ def first_cased(conn, lot_id: bytes, indexes: list[int] | None = None, first: in
 def pack_end_states(conn, lot_id: bytes) -> dict[int, str]:
     """Leaf index -> 'dispensed' or 'destroyed', for the packs of a lot that left the supply chain."""
     return mirror.pack_end_states(conn, lot_id)
+
+
+# --------------------------------------------------------------------------- issue 14: totes, consignments, returns
+
+DAY = 86_400
+UNDO_WINDOW = 10 * DAY  # EU FMD: a dispense may be undone by its dispenser within 10 days
+
+
+def unit_state(conn, unit_id: bytes) -> custody.Custody | None:
+    """A logistic unit's custody now: the one fold over the unit's events. A tote or loose consignment, which
+    app/db/mirror.custody_events does not list yet, is folded from app/db/distribution.container_events; its
+    `kind` is then 'tote', 'consignment' or 'return' (a return's `in_transit` is the contract's returnPending),
+    and a consignment is opened on arrival (received, refused or accepted), as the contract opens it."""
+    state = custody.unit_state(conn, unit_id)
+    if state is not None:
+        return state
+    rows = distribution.container_events(conn, unit_id)
+    state = custody.fold(unit_id, rows)
+    if state is None:
+        return None
+    own = next(r for r in rows if r["kind"] == "packed" and bytes(r["unit"]) == unit_id)
+    state.kind = own["container_kind"]
+    if state.kind in ("consignment", "return") and not state.in_transit:
+        state.unpacked = True
+    return state
+
+
+def consignment(conn, unit_id: bytes) -> dict | None:
+    """{consignment_id, from_org, to_org, is_return} of a loose consignment (shipPacks, returnPacks); None for any
+    other unit."""
+    return distribution.consignment(conn, unit_id)
+
+
+def sender(state: custody.Custody, is_return: bool = False) -> bytes | None:
+    """Who shipped the unit (or the pallet it came on) to its holder, as the contract's `unit().sender`: the
+    sender of its latest receipt, None when it never travelled, after a refusal, or while in transit. A refused
+    return is the exception: its packs came from the refuser, so a new return of them may go there again."""
+    found = None
+    for step in state.path:
+        if step.event == "received":
+            found = step.sender
+        elif step.event == "refused" and (is_return or state.kind == "return") and step.unit == state.unit_id:
+            found = step.recipient  # the refuser
+        elif step.event in ("shipped", "refused"):
+            found = None
+    return None if state.in_transit else found
+
+
+def pack_containers(conn, lot_id: bytes) -> dict[int, bytes]:
+    """Leaf index -> the tote or consignment the pack is in now, for the lot's packs that left their case (or the
+    loose stock)."""
+    out: dict[int, bytes] = {}
+    for row in distribution.pack_moves(conn, lot_id):
+        for index in unpack_set(int(row["first_word"]), [int(m) for m in row["masks"]]):
+            out[index] = bytes(row["container_id"])
+    return out
+
+
+def pack_quarantined(conn, lot_id: bytes, index: int) -> bool:
+    """Whether the pack is quarantined on its own (quarantinePacks, not cleared)."""
+    return custody.pack_state(mirror.pack_events(conn, lot_id, index)).quarantined
+
+
+def chain_now(conn) -> int:
+    """The chain's time as the mirror last saw it (the latest block's timestamp; the wall clock when the mirror
+    has no block): what the contract's `block.timestamp` windows are checked against."""
+    latest = distribution.latest_block_time(conn)
+    return int(datetime.now(UTC).timestamp()) if latest is None else latest
+
+
+def dispense_of(conn, lot_id: bytes, index: int) -> dict | None:
+    """The Dispensed row that dispensed the pack (its latest): case_id, by, first_word, masks, block_number,
+    log_index, time (block time); None if it was never dispensed."""
+    for row in distribution.dispenses_of_lot(conn, lot_id):
+        if index in set(unpack_set(int(row["first_word"]), [int(m) for m in row["masks"]])):
+            return row
+    return None
+
+
+def dispense_records(conn, dispenser: bytes, day: int) -> list[dict]:
+    """The contract's DispenseRecord list of a dispenser's day, rebuilt from the mirror: every Dispensed event by
+    it whose block time falls in that UTC day, in chain order, as {time, lot_id, container_id, first_word, masks,
+    block_number, log_index}."""
+    return [
+        {"time": int(r["time"]), "lot_id": bytes(r["lot_id"]), "container_id": bytes(r["case_id"]),
+         "first_word": int(r["first_word"]), "masks": [int(m) for m in r["masks"]],
+         "block_number": int(r["block_number"]), "log_index": int(r["log_index"])}
+        for r in distribution.dispenses_of_day(conn, dispenser, day)
+    ]  # fmt: skip

@@ -56,9 +56,10 @@ def lot_leaf(index: int, sgtin_id: bytes) -> bytes:
     return keccak(keccak(index.to_bytes(NODE, "big") + bytes(sgtin_id)))
 
 
-def tree_nodes(sgtin_ids: Sequence[bytes]) -> bytes:
+def tree_nodes(sgtin_ids: Sequence[bytes], first: int = 0) -> bytes:
     """The lot's whole tree, ``2n - 1`` nodes of 32 bytes in OpenZeppelin's layout (root first):
-    ``b"".join`` of ``LotTree(sgtin_ids)``'s nodes."""
+    ``b"".join`` of ``LotTree(sgtin_ids)``'s nodes. ``first``: a commissioning batch's tree, whose leaves
+    are ``(first + i, sgtin_ids[i])`` (the lot's leaf indexes, not from 0)."""
     n = len(sgtin_ids)
     if n == 0:
         raise ValueError("a Merkle tree needs at least one leaf")
@@ -67,7 +68,7 @@ def tree_nodes(sgtin_ids: Sequence[bytes]) -> bytes:
     for i, sgtin in enumerate(sgtin_ids):
         if len(sgtin) != NODE:
             raise ValueError(f"sgtin id {i} is {len(sgtin)} bytes, not 32")
-        nodes[last - i] = lot_leaf(i, sgtin)
+        nodes[last - i] = lot_leaf(first + i, sgtin)
     for k in range(n - 2, -1, -1):
         a, b = nodes[2 * k + 1], nodes[2 * k + 2]
         nodes[k] = keccak(a + b if a <= b else b + a)
@@ -103,7 +104,9 @@ def store_tree(conn, lot_id: bytes, sgtin_ids: Sequence[bytes], nodes: bytes | N
 def proof(conn, lot_id: bytes, leaf_index: int) -> list[bytes] | None:
     """The Merkle proof of leaf ``leaf_index`` of the lot, siblings from the leaf up (what
     ``MerkleProof.verify`` and ``app.merkle.verify`` take), sliced out of the stored tree by SQL's
-    ``lot_proof()``. None when the lot has no stored tree; IndexError when the lot has no such leaf."""
+    ``lot_proof()``. None when the lot has no stored tree; IndexError when the lot has no such leaf. For a lot
+    commissioned in batches: the proof in the tree of the batch that holds the leaf (checked against that batch's
+    root, ``PharmaTrack.batch``)."""
     if leaf_index < 0:
         raise IndexError(f"leaf index {leaf_index} is negative")
     found = serials_db.proof_slice(conn, bytes(lot_id), leaf_index)

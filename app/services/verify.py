@@ -299,28 +299,32 @@ def _custody_body(conn, held: custody.Custody | None, manufacturer: bytes | None
 
 
 def _proof_body(row: db.PackRow, sgtin: bytes) -> dict | None:
-    """The pack's Merkle proof against the lot's on-chain root; None if the lot is not on chain or
-    its tree is not stored. The proof is checked here too: a stored tree that disagrees with the
-    chain is never handed out as evidence."""
-    if row.serials_root is None or row.proof is None:
+    """The pack's Merkle proof against the on-chain root of the commissioning batch that holds it (a lot
+    commissioned in one go is its batch 0); None if the batch is not on chain or its tree is not stored. The
+    proof is checked here too: a stored tree that disagrees with the chain is never handed out as evidence."""
+    if row.batch_root is None or row.proof is None:
         return None
     index, siblings = int(row.leaf_index), [bytes(p) for p in row.proof]
     leaf = serials.lot_leaf(index, sgtin)
-    if serials.implied_root(leaf, siblings) != bytes(row.serials_root):
+    if serials.implied_root(leaf, siblings) != bytes(row.batch_root):
         return None
     return {
         "lot_id": _hex(row.lot_id),
+        "batch": int(row.batch),
+        "batch_first_index": int(row.batch_first),
+        "batch_count": int(row.batch_count),
         "leaf_index": index,
         "leaf": _hex(leaf),
         "proof": ["0x" + p.hex() for p in siblings],
-        "root": _hex(row.serials_root),
-        "block_number": row.lot_block,
-        "tx_hash": _hex(row.lot_tx),
+        "root": _hex(row.batch_root),
+        "block_number": row.batch_block,
+        "tx_hash": _hex(row.batch_tx),
         "how_to_check": (
             "sgtin_id = keccak256(abi.encode('sgtin', uint64 gtin, string serial)); "
             "leaf = keccak256(bytes.concat(keccak256(abi.encode(uint256 leaf_index, bytes32 sgtin_id)))); "
             "OpenZeppelin MerkleProof.verify(proof, root, leaf) must be true, and root must equal "
-            "PharmaTrack.lot(lot_id).serialsRoot (set by the LotCommissioned event in tx_hash at block_number)"
+            "PharmaTrack.batch(lot_id, batch).serialsRoot (for batch 0 also PharmaTrack.lot(lot_id).serialsRoot), "
+            "set by the LotCommissioned or BatchCommissioned event in tx_hash at block_number"
         ),
     }
 

@@ -142,6 +142,98 @@ def after_commission_lot(conn, principal: Principal, payload: dict, operation_id
     lot_serials.store_tree(conn, lot_id, [sid for _, sid in payload["_serials"]], payload.get("_nodes"))
 
 
+MAX_CAPACITY = 2**32 - 1  # uint32 on chain
+
+
+def _own_product(conn, principal: Principal, gtin: str) -> None:
+    product = prechecks.product(conn, gtin)
+    if product is None:
+        raise _invalid("gtin", "unknown_product", f"GTIN {gtin} is not registered")
+    if product["manufacturer"] != _me(principal):
+        raise _conflict("gtin", "not_manufacturer", f"GTIN {gtin} belongs to another manufacturer")
+
+
+def prepare_open_lot(conn, principal: Principal, body: dict) -> dict:
+    """Declare a lot to be commissioned in batches (openLot): no serials yet, at most `capacity`."""
+    gtin, lot_number, expiry = body["gtin"], body["lot"], body["expiry"]
+    _own_product(conn, principal, gtin)
+    if expiry <= datetime.now(UTC).date():
+        raise _invalid("expiry", "in_past", "must be a date after today")
+    lot_id = lgtin_id(gtin, lot_number)
+    if prechecks.lot(conn, lot_id) is not None:
+        raise _conflict("lot", "already_commissioned", f"lot {lot_number} of {gtin} is already on chain")
+    return {
+        "gtin": gtin,
+        "lot": lot_number,
+        "lot_id": _hex(lot_id),
+        "expiry_date": expiry.isoformat(),
+        "expiry": expiry_seconds(expiry),
+        "capacity": body["capacity"],
+    }
+
+
+def after_open_lot(conn, principal: Principal, payload: dict, operation_id: str) -> None:
+    stored = serials_db.insert_opened_lot(conn, bytes.fromhex(payload["lot_id"][2:]), int(payload["gtin"]),
+                                          payload["lot"], payload["expiry_date"], payload["capacity"],
+                                          principal.organisation_id, operation_id)  # fmt: skip
+    if not stored:
+        raise _conflict("lot", "already_commissioned", f"lot {payload['lot']} has a commissioning pending")
+
+
+def prepare_commission_batch(conn, principal: Principal, body: dict) -> dict:
+    """The lot's next serials (commissionBatch): leaf indexes from the lot's count so far (batches accepted and
+    not yet mined included: the lot's row is locked until this request's transaction ends), committed by the
+    root of the batch's own tree over (lot index, sgtin id). A serial of the GTIN already commissioned, in any
+    lot or batch, is refused by name (the chain cannot see it)."""
+    gtin, lot_number = body["gtin"], body["lot"]
+    lot_id = lgtin_id(gtin, lot_number)
+    state = prechecks.lot(conn, lot_id)
+    if state is None:
+        raise _invalid("lot", "unknown_lot", f"lot {lot_number} of GTIN {gtin} is not opened on chain")
+    if state.manufacturer != _me(principal):
+        raise _conflict("lot", "not_manufacturer", "only the lot's manufacturer commissions its serials")
+    if state.recalled:
+        raise _conflict("lot", "recalled", "the lot is recalled")
+    if state.expired:
+        raise _conflict("lot", "expired", "the lot has expired")
+    row = serials_db.lock_commission(conn, lot_id)
+    if row is None:
+        raise _invalid("lot", "not_listed", f"lot {lot_number} was not opened through this service")
+    serials = serial_list(body)
+    if len(set(serials)) != len(serials):
+        raise _invalid("serials", "duplicate", "serials must be unique within the batch")
+    first, capacity = int(row["serial_count"]), row["capacity"] or state.capacity
+    if first + len(serials) > capacity:
+        raise _conflict("serials", "capacity_exceeded", f"the lot has room for {capacity - first} more serials "
+                        f"(capacity {capacity}, {first} commissioned or accepted)")  # fmt: skip
+    ids = lot_serials.sgtin_ids(gtin, serials)
+    taken = serials_db.first_taken(conn, ids)
+    if taken is not None:
+        field = f"serials[{taken}]" if body.get("serials") else "serial_range"
+        message = f"serial {serials[taken]} of GTIN {gtin} is already commissioned"
+        raise _conflict(field, "already_commissioned", message)
+    nodes = lot_serials.tree_nodes(ids, first)
+    return {
+        "gtin": gtin,
+        "lot": lot_number,
+        "lot_id": _hex(lot_id),
+        "batch": int(row["batches"]),
+        "first_index": first,
+        "count": len(serials),
+        "root": _hex(lot_serials.root_of(nodes)),
+        "_serials": list(zip(serials, ids, strict=True)),
+        "_nodes": nodes,
+    }
+
+
+def after_commission_batch(conn, principal: Principal, payload: dict, operation_id: str) -> None:
+    lot_id = bytes.fromhex(payload["lot_id"][2:])
+    taken = serials_db.insert_batch(conn, lot_id, payload["batch"], payload["first_index"], payload["_serials"],
+                                    payload["_nodes"], operation_id)  # fmt: skip
+    if taken is not None:
+        raise _conflict("serials", "already_commissioned", f"serial {taken} of this GTIN is already in a lot")
+
+
 def _lot_for(conn, gtin: str, lot_number: str, field: str) -> prechecks.LotState:
     state = prechecks.lot(conn, lgtin_id(gtin, lot_number))
     if state is None:
@@ -177,9 +269,9 @@ def _not_in_flight(conn, target: bytes, actions: tuple[str, ...], field: str, wh
 
 
 def _unit(conn, sscc: str, field: str) -> custody.UnitState:
-    state = custody.unit_state(conn, sscc_id(sscc))
+    state = prechecks.unit_state(conn, sscc_id(sscc))
     if state is None:
-        raise _invalid(field, "unknown_unit", f"SSCC {sscc} is not a packed case or pallet")
+        raise _invalid(field, "unknown_unit", f"SSCC {sscc} is not a packed case, tote or pallet")
     return state
 
 
@@ -233,12 +325,44 @@ def _incoming(conn, principal: Principal, units: list[str]) -> dict:
     return {"units": [_hex(sscc_id(s)) for s in units]}
 
 
+def _consignments_of(conn, principal: Principal, packs: list[Pack], returns: bool | None) -> list[bytes]:
+    """The loose consignments in transit to the caller that the scanned packs travel in (one pack of each is
+    enough), in the order first scanned. returns: True for returns only, False for plain consignments only."""
+    found: list[bytes] = []
+    for i, pack in enumerate(packs):
+        field = f"packs[{i}]"
+        lot_id, index = _pack_index(conn, pack, field)
+        container = prechecks.pack_containers(conn, lot_id).get(index)
+        loose = prechecks.consignment(conn, container) if container is not None else None
+        state = prechecks.unit_state(conn, container) if loose is not None else None
+        if state is None:
+            raise _conflict(field, "not_in_consignment", "the pack does not travel loose in a consignment")
+        if not state.in_transit:
+            raise _conflict(field, "not_in_transit", "the pack's consignment is not in transit")
+        if state.recipient != _me(principal):
+            raise _conflict(field, "not_recipient", "the pack's consignment is in transit to another organisation")
+        if returns is True and not loose["is_return"]:
+            raise _conflict(field, "not_a_return", "the pack's consignment is not a return: receive it")
+        if returns is False and loose["is_return"]:
+            raise _conflict(field, "return_needs_acceptance", "the pack's consignment is a return: accept it")
+        if container not in found:
+            found.append(container)
+    return found
+
+
+def _incoming_any(conn, principal: Principal, body: dict, returns: bool | None) -> dict:
+    units = _incoming(conn, principal, body.get("units") or [])["units"]
+    loose = _consignments_of(conn, principal, body.get("packs") or [], returns)
+    return {"units": units + [_hex(c) for c in loose]}
+
+
 def prepare_receive(conn, principal: Principal, body: dict) -> dict:
-    return _incoming(conn, principal, body["units"])
+    """Units shipped to the caller (SSCCs), and loose consignments named by a pack they carry."""
+    return _incoming_any(conn, principal, body, returns=False)
 
 
 def prepare_refuse(conn, principal: Principal, body: dict) -> dict:
-    return _incoming(conn, principal, body["units"])
+    return _incoming_any(conn, principal, body, returns=None)
 
 
 def prepare_unpack(conn, principal: Principal, body: dict) -> dict:
@@ -293,8 +417,10 @@ def prepare_pack_pallet(conn, principal: Principal, body: dict) -> dict:
     _distinct(body["cases"], "cases")
     for i, sscc in enumerate(body["cases"]):
         state = _held_loose(conn, principal, sscc, f"cases[{i}]")
-        if state.kind != "case":
-            raise _invalid(f"cases[{i}]", "not_a_case", f"SSCC {sscc} is a pallet")
+        if state.kind not in ("case", "tote"):
+            raise _invalid(
+                f"cases[{i}]", "not_a_case", f"SSCC {sscc} is a {state.kind}: a pallet takes cases and totes"
+            )
     return {"sscc": body["sscc"], "unit_id": _hex(unit_id), "cases": [_hex(sscc_id(s)) for s in body["cases"]]}
 
 
@@ -316,7 +442,7 @@ def _packs(conn, principal: Principal, packs: list[Pack], loose_ok: bool) -> lis
     Dispensing (not loose_ok) needs sellable stock: lot neither recalled, quarantined nor expired, case
     and its pallet not quarantined. Destruction (loose_ok) is what recalled and quarantined stock is for."""
     sellable = not loose_ok
-    out, ends, seen = [], {}, set()
+    out, ends, moves, seen = [], {}, {}, set()
     for i, pack in enumerate(packs):
         field = f"packs[{i}]"
         lot_id, index = _pack_index(conn, pack, field)
@@ -334,20 +460,23 @@ def _packs(conn, principal: Principal, packs: list[Pack], loose_ok: bool) -> lis
             raise _conflict(field, "expired", f"lot {state.lot_number} has expired")
         if lot_id not in ends:
             ends[lot_id] = prechecks.pack_end_states(conn, lot_id)
+            moves[lot_id] = prechecks.pack_containers(conn, lot_id)
         if index in ends[lot_id]:
             raise _conflict(field, f"already_{ends[lot_id][index]}", f"the pack was already {ends[lot_id][index]}")
-        out.append(_pack_holder(conn, principal, state, index, field, loose_ok))
+        out.append(_pack_holder(conn, principal, state, index, field, loose_ok, moves[lot_id].get(index)))
     return out
 
 
-def _pack_holder(conn, principal, state: prechecks.LotState, index: int, field: str, loose_ok: bool) -> dict:
-    where = prechecks.case_of_pack(conn, state.lot_id, index)
+def _pack_holder(conn, principal, state: prechecks.LotState, index: int, field: str, loose_ok: bool,
+                 moved: bytes | None) -> dict:  # fmt: skip
+    """moved: the tote or consignment the pack was picked into, if it was."""
+    where = (moved, False) if moved is not None else prechecks.case_of_pack(conn, state.lot_id, index)
     if where is None:
         if not loose_ok or state.manufacturer != _me(principal):
             raise _conflict(field, "not_holder", "the pack is in the manufacturer's loose stock")
         return {"case": None, "tree": False, "lot_id": _hex(state.lot_id), "index": index}
     case_id, tree = where
-    unit = custody.unit_state(conn, case_id)
+    unit = prechecks.unit_state(conn, case_id)
     if unit.custodian != _me(principal):
         raise _conflict(field, "not_holder", "the pack's case is not held by your organisation")
     if unit.in_transit:
@@ -365,6 +494,182 @@ def prepare_dispense(conn, principal: Principal, body: dict) -> dict:
 
 def prepare_destroy(conn, principal: Principal, body: dict) -> dict:
     return {"packs": _packs(conn, principal, body["packs"], loose_ok=True)}
+
+
+# --------------------------------------------------------------------------- issue 14: packs picked out of containers
+
+
+@dataclass
+class _Picking:
+    """What a request's packs resolved to: one entry per pack (its source container, or None for the
+    manufacturer's loose stock; whether the source is a tree case; lot id; leaf index), and the source
+    containers' custody."""
+
+    packs: list[dict]
+    sources: dict[bytes, custody.Custody]
+
+
+def _pick(conn, principal: Principal, packs: list[Pack], *, opened: bool = True, lot_ok: bool = True) -> _Picking:
+    """Resolve packs to where they are now (the tote or consignment they were moved into, else their case, else
+    the manufacturer's loose stock) and refuse what the contract would: an unknown or ended pack (dispensed,
+    destroyed, stolen), a recalled or quarantined lot or pack (lot_ok: not for a report of theft), a source the
+    caller does not hold, in transit, quarantined, or (opened: packs are taken out of it) not opened yet."""
+    me = _me(principal)
+    out, sources, seen = [], {}, set()
+    ends: dict[bytes, dict[int, str]] = {}
+    moved: dict[bytes, dict[int, bytes]] = {}
+    for i, pack in enumerate(packs):
+        field = f"packs[{i}]"
+        lot_id, index = _pack_index(conn, pack, field)
+        if (lot_id, index) in seen:
+            raise _invalid("packs", "duplicate", f"lists pack {pack.serial} twice")
+        seen.add((lot_id, index))
+        state = _movable_lot(conn, lot_id, index, field, lot_ok)
+        if lot_id not in ends:
+            ends[lot_id] = prechecks.pack_end_states(conn, lot_id)
+            moved[lot_id] = prechecks.pack_containers(conn, lot_id)
+        if index in ends[lot_id]:
+            raise _conflict(field, f"already_{ends[lot_id][index]}", f"the pack was already {ends[lot_id][index]}")
+        if lot_ok and prechecks.pack_quarantined(conn, lot_id, index):
+            raise _conflict(field, "quarantined", "the pack is quarantined")
+        source, tree = moved[lot_id].get(index), False
+        if source is None:
+            where = prechecks.case_of_pack(conn, lot_id, index)
+            source, tree = where if where is not None else (None, False)
+        if source is None:
+            if state.manufacturer != me:
+                raise _conflict(field, "not_holder", "the pack is in its manufacturer's loose stock")
+        else:
+            if source not in sources:
+                sources[source] = prechecks.unit_state(conn, source)
+            _source_held(sources[source], me, field, opened)
+        out.append({"source": _hex(source) if source else None, "tree": tree, "lot_id": _hex(lot_id), "index": index})
+    return _Picking(out, sources)
+
+
+def _movable_lot(conn, lot_id: bytes, index: int, field: str, lot_ok: bool) -> prechecks.LotState:
+    state = prechecks.lot(conn, lot_id)
+    if state is None or index >= state.serial_count:
+        raise _conflict(field, "lot_not_commissioned", "the pack's lot (or batch) is not commissioned on chain yet")
+    if lot_ok and state.recalled:
+        raise _conflict(field, "recalled", f"lot {state.lot_number} is recalled")
+    if lot_ok and state.quarantined:
+        raise _conflict(field, "quarantined", f"lot {state.lot_number} is quarantined")
+    return state
+
+
+def _source_held(unit: custody.Custody | None, me: bytes, field: str, opened: bool) -> None:
+    """The container packs are taken from: held by the caller and (opened) at rest, not quarantined, opened."""
+    if unit is None or unit.custodian != me:
+        raise _conflict(field, "not_holder", "the pack's container is not held by your organisation")
+    if opened and unit.in_transit:
+        raise _conflict(field, "in_transit", "the pack's container is in transit")
+    if opened and unit.held_quarantined:
+        raise _conflict(field, "quarantined", "the pack's container is quarantined")
+    if opened and not unit.unpacked:
+        raise _conflict(field, "not_unpacked", "the pack's container is closed: unpack it first")
+
+
+def _recipient(conn, principal: Principal, gln: str) -> bytes:
+    to = prechecks.account_of_gln(conn, gln)
+    if to is None:
+        raise _invalid("to", "unknown_gln", f"GLN {gln} is not a registered trading partner")
+    if to == _me(principal):
+        raise _invalid("to", "self", "cannot ship to your own organisation")
+    if prechecks.suspended(conn, to):
+        raise _conflict("to", "recipient_suspended", f"GLN {gln} is suspended: nothing can be shipped to it")
+    return to
+
+
+def prepare_pack_tote(conn, principal: Principal, body: dict) -> dict:
+    """Pick packs of any products and lots out of opened containers the caller holds into a new tote (packTote)."""
+    unit_id = _new_sscc(conn, body["sscc"])
+    picked = _pick(conn, principal, body["packs"])
+    return {"sscc": body["sscc"], "unit_id": _hex(unit_id), "packs": picked.packs}
+
+
+def prepare_ship_packs(conn, principal: Principal, body: dict) -> dict:
+    """Ship loose packs picked out of opened containers the caller holds to a party, as a consignment (shipPacks)."""
+    to = _recipient(conn, principal, body["to"])
+    picked = _pick(conn, principal, body["packs"])
+    return {"to": _hex(to), "to_gln": body["to"], "packs": picked.packs}
+
+
+def prepare_return_packs(conn, principal: Principal, body: dict) -> dict:
+    """Return saleable packs to the party that shipped them to the caller (returnPacks, DSCSA saleable returns):
+    refused, with the reason, for a pack the caller does not hold, one dispensed (or destroyed, stolen), or one
+    whose container came from another party."""
+    to = _recipient(conn, principal, body["to"])
+    picked = _pick(conn, principal, body["packs"])
+    for i, pack in enumerate(picked.packs):
+        source = bytes.fromhex(pack["source"][2:])
+        loose = prechecks.consignment(conn, source)
+        came_from = prechecks.sender(picked.sources[source], is_return=bool(loose and loose["is_return"]))
+        if came_from != to:
+            whom = "no one (it never travelled to you)" if came_from is None else "another party"
+            raise _conflict(f"packs[{i}]", "not_from_that_party",
+                            f"the pack's container was shipped to you by {whom}, not by GLN {body['to']}")  # fmt: skip
+    return {"to": _hex(to), "to_gln": body["to"], "packs": picked.packs}
+
+
+def prepare_accept_return(conn, principal: Principal, body: dict) -> dict:
+    """Take back returned packs after verifying them (acceptReturn): the returns in transit to the caller, each
+    named by any pack it carries."""
+    return {"consignments": [_hex(c) for c in _consignments_of(conn, principal, body["packs"], returns=True)]}
+
+
+def prepare_report_stolen(conn, principal: Principal, body: dict) -> dict:
+    """Report packs stolen (reportStolen): their holder, through the container they are in (or a manufacturer
+    from its loose stock). They are inactive for good; a pack already dispensed, destroyed or stolen is refused."""
+    return {"packs": _pick(conn, principal, body["packs"], opened=False, lot_ok=False).packs}
+
+
+_NOT_UNDONE = {"destroyed": "destroyed", "stolen": "stolen"}
+
+
+def prepare_undo_dispense(conn, principal: Principal, body: dict) -> dict:
+    """Undo a dispense (EU FMD): the same dispenser, within 10 days of it (chain time, as the mirror last saw
+    it), for packs not expired, recalled, destroyed or stolen, still in the container they were dispensed from,
+    which the caller holds at rest. Packs are grouped by the dispense that ended them; the relayer rebuilds that
+    day's DispenseRecord list from the mirror when it sends the undo."""
+    me, now = _me(principal), prechecks.chain_now(conn)
+    groups: dict[tuple[int, int, str], dict] = {}
+    seen, ends = set(), {}
+    for i, pack in enumerate(body["packs"]):
+        field = f"packs[{i}]"
+        lot_id, index = _pack_index(conn, pack, field)
+        if (lot_id, index) in seen:
+            raise _invalid("packs", "duplicate", f"lists pack {pack.serial} twice")
+        seen.add((lot_id, index))
+        state = _movable_lot(conn, lot_id, index, field, lot_ok=False)
+        if lot_id not in ends:
+            ends[lot_id] = prechecks.pack_end_states(conn, lot_id)
+        end = ends[lot_id].get(index)
+        if end != "dispensed":
+            rule = _NOT_UNDONE.get(end, "not_dispensed")
+            raise _conflict(field, rule, f"the pack is {end or 'not dispensed'}: there is no dispense to undo")
+        row = prechecks.dispense_of(conn, lot_id, index)
+        if bytes(row["by"]) != me:
+            raise _conflict(field, "not_dispenser", "the pack was dispensed by another party")
+        deadline = int(row["time"]) + prechecks.UNDO_WINDOW
+        if now > deadline:
+            when = datetime.fromtimestamp(deadline, UTC).isoformat()
+            raise _conflict(field, "undo_window_closed", f"a dispense can be undone within 10 days (until {when})")
+        if state.recalled:
+            raise _conflict(field, "recalled", f"lot {state.lot_number} is recalled")
+        if state.expiry < now:
+            raise _conflict(field, "expired", f"lot {state.lot_number} has expired")
+        container = bytes(row["case_id"])
+        unit = prechecks.unit_state(conn, container)
+        if unit is None or unit.custodian != me:
+            raise _conflict(field, "not_holder", "the container the pack was dispensed from is not held by you")
+        if unit.in_transit:
+            raise _conflict(field, "in_transit", "the container the pack was dispensed from is in transit")
+        key = (int(row["block_number"]), int(row["log_index"]), _hex(lot_id))
+        group = groups.setdefault(key, {"day": int(row["time"]) // prechecks.DAY, "block_number": key[0],
+                                        "log_index": key[1], "lot_id": key[2], "indexes": []})  # fmt: skip
+        group["indexes"].append(index)
+    return {"dispenser": _hex(me), "undo": list(groups.values())}
 
 
 # --------------------------------------------------------------------------- status and cold chain
@@ -433,6 +738,8 @@ ACTIONS = {
     for a in (
         Action("register_product", ("manufacturer",), prepare_register_product, after_register_product, True),
         Action("commission_lot", ("manufacturer",), prepare_commission_lot, after_commission_lot),
+        Action("open_lot", ("manufacturer",), prepare_open_lot, after_open_lot),
+        Action("commission_batch", ("manufacturer",), prepare_commission_batch, after_commission_batch),
         Action("pack_case", ("manufacturer",), prepare_pack_case),
         Action("pack_pallet", ("manufacturer", "distributor"), prepare_pack_pallet),
         Action("unpack", ("manufacturer", "distributor", "dispenser"), prepare_unpack),
@@ -445,6 +752,12 @@ ACTIONS = {
         Action("quarantine", ("manufacturer", "distributor", "dispenser", "regulator"), prepare_quarantine),
         Action("clear_quarantine", ("manufacturer", "distributor", "dispenser", "regulator"), prepare_clear_quarantine),
         Action("record_readings", ("manufacturer", "distributor", "dispenser"), prepare_record_readings),
+        Action("pack_tote", ("manufacturer", "distributor", "dispenser"), prepare_pack_tote),
+        Action("ship_packs", ("manufacturer", "distributor", "dispenser"), prepare_ship_packs),
+        Action("return_packs", ("dispenser",), prepare_return_packs),
+        Action("accept_return", ("manufacturer", "distributor", "dispenser"), prepare_accept_return),
+        Action("report_stolen", ("manufacturer", "distributor", "dispenser"), prepare_report_stolen),
+        Action("undo_dispense", ("dispenser",), prepare_undo_dispense),
     )
 }
 

@@ -158,7 +158,7 @@ def test_a_lot_record_carries_the_chain_facts_and_its_flags(mworld: World, scene
     assert a["tx_hash"].startswith("0x") and a["block_number"] > 0 and a["commissioned_at"]
     chain = mworld.pt.functions.lot(bytes.fromhex(a["lot_id"][2:])).call()  # LotInfo
     assert (chain[0], chain[1], chain[2]) == (int(s["p1"]), maker.account, 100)
-    assert "0x" + chain[9].hex() == a["serials_root"] and chain[6] is True
+    assert "0x" + chain[11].hex() == a["serials_root"] and chain[6] is True
     assert (a["recalled"], a["quarantined"]) == (True, False)
     assert (items[s["A2"]]["recalled"], items[s["A2"]]["quarantined"]) == (False, True)
     assert (items[s["A3"]]["recalled"], items[s["A3"]]["quarantined"]) == (False, False)

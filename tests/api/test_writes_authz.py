@@ -50,6 +50,14 @@ ENDPOINTS = {
     "quarantine": "/v1/quarantines",
     "clear_quarantine": "/v1/quarantine-clearances",
     "record_readings": "/v1/units/{sscc}/readings",
+    "open_lot": "/v1/lots/openings",
+    "commission_batch": "/v1/lots/batches",
+    "pack_tote": "/v1/totes",
+    "ship_packs": "/v1/pack-shipments",
+    "return_packs": "/v1/returns",
+    "accept_return": "/v1/return-acceptances",
+    "report_stolen": "/v1/thefts",
+    "undo_dispense": "/v1/dispensation-undos",
 }
 READINGS = {"sensor_id": "logger-7", "start": "2025-05-01T08:00:00Z", "interval": 300, "celsius": [4.5, 5.25, 6]}
 
@@ -100,6 +108,7 @@ def build_state(world: World) -> dict:
     s = {"gtin": new_gtin(), "gtin2": new_gtin(), "lot": "L" + uuid.uuid4().hex[:6].upper()}
     s["qlot"], s["lot2"] = s["lot"] + "Q", s["lot"] + "B"
     s["east"] = register_chain_only_org(world)
+    s["distributor_gln"] = p["distributor"].gln
     storage = {"min_celsius": 2, "max_celsius": 8}
     settle(
         world,
@@ -142,7 +151,43 @@ def build_state(world: World) -> dict:
     )
     settle(world, ("pharmacy", world.post("pharmacy", "/v1/receipts", {"units": [s["P1"], s["QP"]]})))
     settle(world, ("pharmacy", world.post("pharmacy", "/v1/quarantines", {"sscc": s["QP"]})))
+    build_distribution(world, s)
     return s
+
+
+DIST_CASES = ("OD", "OP", "OM")  # run cases of 10 packs of lot L3, in this order; packs 30..39 stay loose
+
+
+def build_distribution(world: World, s: dict) -> None:
+    """Issue 14's state: lot L3 of G (40 packs) commissioned in a batch of an opened lot (and lot O of G opened,
+    with no serials); opened cases OD at the distributor, OP and OM at the pharmacy (OP came through the
+    distributor, OM straight from the maker); pack 15 shipped loose by the pharmacy to pharmacy2; returns in
+    transit: pack 11 to the distributor, 21 to the maker, 15 to the pharmacy; pack 14 dispensed by the pharmacy."""
+    p = world.parties
+    s["lot3"], s["olot"] = s["lot"] + "3", s["lot"] + "O"
+    opening = {"gtin": s["gtin"], "expiry": "2030-12-31", "capacity": 40}
+    settle(world, ("maker", world.post("maker", "/v1/lots/openings", {"lot": s["lot3"]} | opening)),
+           ("maker", world.post("maker", "/v1/lots/openings", {"lot": s["olot"]} | opening)))  # fmt: skip
+    batch = {"gtin": s["gtin"], "lot": s["lot3"], "serial_range": {"prefix": "T", "first": 0, "count": 40}}
+    settle(world, ("maker", world.post("maker", "/v1/lots/batches", batch)))
+    s.update({name: world.sscc() for name in DIST_CASES})
+    run = {"gtin": s["gtin"], "lot": s["lot3"], "count": 10}
+    settle(world, *[("maker", world.post("maker", "/v1/cases", {"sscc": s[n], "first_index": 10 * i} | run))
+                    for i, n in enumerate(DIST_CASES)])  # fmt: skip
+    settle(world, ("maker", world.post("maker", "/v1/shipments", {"units": [s["OD"], s["OP"]], "to": p["distributor"].gln})),
+           ("maker", world.post("maker", "/v1/shipments", {"units": [s["OM"]], "to": p["pharmacy"].gln})))  # fmt: skip
+    settle(world, ("distributor", world.post("distributor", "/v1/receipts", {"units": [s["OD"], s["OP"]]})),
+           ("pharmacy", world.post("pharmacy", "/v1/receipts", {"units": [s["OM"]]})))  # fmt: skip
+    settle(world, ("distributor", world.post("distributor", "/v1/shipments", {"units": [s["OP"]], "to": p["pharmacy"].gln})),
+           ("distributor", world.post("distributor", "/v1/unpackings", {"units": [s["OD"]]})))  # fmt: skip
+    settle(world, ("pharmacy", world.post("pharmacy", "/v1/receipts", {"units": [s["OP"]]})))
+    settle(world, ("pharmacy", world.post("pharmacy", "/v1/unpackings", {"units": [s["OP"], s["OM"]]})))
+    settle(world, ("pharmacy", world.post("pharmacy", "/v1/pack-shipments", {"packs": [pack3(s, 15)], "to": p["pharmacy2"].gln})),
+           ("pharmacy", world.post("pharmacy", "/v1/dispensations", {"packs": [pack3(s, 14)]})))  # fmt: skip
+    settle(world, ("pharmacy2", world.post("pharmacy2", "/v1/receipts", {"packs": [pack3(s, 15)]})))
+    settle(world, ("pharmacy", world.post("pharmacy", "/v1/returns", {"packs": [pack3(s, 11)], "to": p["distributor"].gln})),
+           ("pharmacy", world.post("pharmacy", "/v1/returns", {"packs": [pack3(s, 21)], "to": p["maker"].gln})),
+           ("pharmacy2", world.post("pharmacy2", "/v1/returns", {"packs": [pack3(s, 15)], "to": p["pharmacy"].gln})))  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -161,6 +206,11 @@ def state(mworld: World) -> dict:
 
 def pack(s: dict, index: int) -> str:
     return f"(01){s['gtin']}(21)S{index:010d}"
+
+
+def pack3(s: dict, index: int) -> str:
+    """A pack of lot L3 (serials T0000000000 …)."""
+    return f"(01){s['gtin']}(21)T{index:010d}"
 
 
 def first_pack(name: str) -> int:
@@ -252,6 +302,29 @@ TARGETS = [
     # in transit: the sender still holds it, the recipient may record too
     T("record_readings", "in-transit-to-pharmacy", lambda s: READINGS, {"distributor", "pharmacy"}, "sscc",
       "not_holder", unit="TP"),
+    # issue 14: lots in batches, packs picked out of opened containers, returns, thefts, undone dispenses
+    T("open_lot", "makers-product", lambda s: {"gtin": s["gtin"], "lot": s["lot"] + "P", "expiry": "2030-06-30",
+                                               "capacity": 10},
+      {"maker"}, "gtin", "not_manufacturer"),
+    T("open_lot", "maker2s-product", lambda s: {"gtin": s["gtin2"], "lot": s["lot"] + "P", "expiry": "2030-06-30",
+                                                "capacity": 10},
+      {"maker2"}, "gtin", "not_manufacturer"),
+    T("commission_batch", "makers-lot", lambda s: {"gtin": s["gtin"], "lot": s["olot"], "serial_range": _range("O")},
+      {"maker"}, "lot", "not_manufacturer"),
+    *[T("pack_tote", f"{o}s-packs", lambda s, i=i: {"sscc": s["new_case"], "packs": [pack3(s, i)]}, {o},
+        "packs[0]", "not_holder")
+      for o, i in (("maker", 32), ("distributor", 3), ("pharmacy", 16))],
+    *[T("ship_packs", f"{o}s-packs", lambda s, i=i: {"packs": [pack3(s, i)], "to": s["east"]}, {o},
+        "packs[0]", "not_holder")
+      for o, i in (("maker", 33), ("distributor", 4), ("pharmacy", 17))],
+    T("return_packs", "pharmacys-packs", lambda s: {"packs": [pack3(s, 12)], "to": s["distributor_gln"]},
+      {"pharmacy"}, "packs[0]", "not_holder"),
+    *[T("accept_return", f"to-{o}", lambda s, i=i: {"packs": [pack3(s, i)]}, {o}, "packs[0]", "not_recipient")
+      for o, i in (("maker", 21), ("distributor", 11), ("pharmacy", 15))],
+    *[T("report_stolen", f"{o}s-packs", lambda s, i=i: {"packs": [pack3(s, i)]}, {o}, "packs[0]", "not_holder")
+      for o, i in (("maker", 31), ("distributor", 2), ("pharmacy", 13))],
+    T("undo_dispense", "pharmacys-dispense", lambda s: {"packs": [pack3(s, 14)]},
+      {"pharmacy"}, "packs[0]", "not_dispenser"),
 ]  # fmt: skip
 BY_ID = {f"{t.action}:{t.name}": t for t in TARGETS}
 
@@ -380,9 +453,11 @@ def test_revoked_key_is_401(mworld: World, state: dict, revoked: str, action: st
     before = operations(mworld)
     target = next(t for t in TARGETS if t.action == action)
     resp = mworld.client.post(
-        target.path(state), json=target.body(state | {"new_case": mworld.sscc(), "new_pallet": mworld.sscc()}),
+        target.path(state),
+        json=target.body(state | {"new_case": mworld.sscc(), "new_pallet": mworld.sscc()}),
         headers={"Authorization": f"Bearer {revoked}", "Idempotency-Key": uuid.uuid4().hex},
-    )  # fmt: skip
+        environ_base={"REMOTE_ADDR": f"10.14.{list(ENDPOINTS).index(action)}.1"},  # one client per action: each
+    )  # fmt: skip  (address may fail RATE_LIMIT_AUTH_FAILURES times, and there are more actions than that)
     body = resp.get_json()
     assert resp.status_code == 401, body
     assert body["errors"]["headers"]["Authorization"] == ["unknown, revoked or suspended API key"]
