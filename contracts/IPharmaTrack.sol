@@ -53,6 +53,17 @@ interface IPharmaTrackTypes {
         Multiproof proof;
     }
 
+    /// @notice One {dispense} call as the contract folded it into its dispenser's day accumulator: what
+    ///         {undoDispense} takes, in the order of the day's {Dispensed} events, to show what was dispensed.
+    /// @dev time: the dispensing block's timestamp; lotId, containerId (the event's caseId) and packs as in the
+    ///      {Dispensed} event.
+    struct DispenseRecord {
+        uint40 time;
+        bytes32 lotId;
+        bytes32 containerId;
+        PackSet packs;
+    }
+
     /// @notice A logistic unit as the chain sees it now.
     /// @dev kind: 1 case, 2 pallet, 3 tote, 4 consignment (0: unknown id). custodian: who holds it, resolved through
     ///      a closed pallet (a case or tote on an unpacked pallet is at that pallet's holder). recipient: where it is
@@ -272,6 +283,18 @@ interface IPharmaTrackTypes {
     /// @param lotId the lot
     /// @param index the pack's leaf index
     error PackIsInactive(bytes32 lotId, uint256 index);
+    /// @notice Pack `index` of `lotId` was destroyed.
+    /// @param lotId the lot
+    /// @param index the pack's leaf index
+    error PackIsDestroyed(bytes32 lotId, uint256 index);
+    /// @notice Pack `index` of `lotId` was reported stolen.
+    /// @param lotId the lot
+    /// @param index the pack's leaf index
+    error PackIsStolen(bytes32 lotId, uint256 index);
+    /// @notice Pack `index` of `lotId` is not dispensed (never, or its dispense was undone already).
+    /// @param lotId the lot
+    /// @param index the pack's leaf index
+    error PackNotDispensed(bytes32 lotId, uint256 index);
     /// @notice Pack `index` of `lotId` is quarantined.
     /// @param lotId the lot
     /// @param index the pack's leaf index
@@ -297,6 +320,22 @@ interface IPharmaTrackTypes {
     /// @param containerId the case
     /// @param lotId the packs' lot
     error PackProofInvalid(bytes32 containerId, bytes32 lotId);
+
+    // ------------------------------------------------------------------ errors: undoing a dispense
+
+    /// @notice The records do not fold to `dispenser`'s accumulator of `day` (missing, extra, altered or reordered
+    ///         records, a record of another day, a day no longer kept, or `which` out of range).
+    /// @param dispenser the caller
+    /// @param day the day named, unix time / 86400
+    error UndoRecordsInvalid(address dispenser, uint32 day);
+    /// @notice A dispense can be undone only within 10 days (EU FMD).
+    /// @param dispensedAt when the packs were dispensed, unix seconds
+    /// @param deadline the last second the dispense could be undone
+    error UndoWindowClosed(uint40 dispensedAt, uint40 deadline);
+    /// @notice Pack `index` of `lotId` is not among the packs of the record named.
+    /// @param lotId the lot
+    /// @param index the pack's leaf index
+    error UndoPackNotInRecord(bytes32 lotId, uint256 index);
 
     // ------------------------------------------------------------------ errors: readings
 
@@ -482,6 +521,25 @@ interface IPharmaTrackTypes {
     /// @param firstWord the packs, as a {PackSet}: its first word
     /// @param masks the packs, as a {PackSet}: its masks
     event Dispensed(bytes32 indexed lotId, bytes32 indexed caseId, address indexed by, uint32 firstWord, uint256[] masks);
+    /// @notice A dispense of packs was undone by the dispenser (EU FMD, within 10 days): they are active again, in the
+    ///         container they were dispensed from.
+    /// @param lotId the packs' lot
+    /// @param containerId the container they were dispensed from, where they are again
+    /// @param by the dispenser
+    /// @param firstWord the packs, as a {PackSet}: its first word
+    /// @param masks the packs, as a {PackSet}: its masks
+    event DispenseUndone(
+        bytes32 indexed lotId, bytes32 indexed containerId, address indexed by, uint32 firstWord, uint256[] masks
+    );
+    /// @notice Packs were reported stolen by their holder: they are inactive for good.
+    /// @param lotId the packs' lot
+    /// @param containerId the container they were held through, or zero for the manufacturer's loose stock
+    /// @param by their holder
+    /// @param firstWord the packs, as a {PackSet}: its first word
+    /// @param masks the packs, as a {PackSet}: its masks
+    event PacksStolen(
+        bytes32 indexed lotId, bytes32 indexed containerId, address indexed by, uint32 firstWord, uint256[] masks
+    );
     /// @notice Packs were destroyed.
     /// @param lotId the packs' lot
     /// @param containerId the case they were held through, or zero for the manufacturer's loose stock
@@ -789,6 +847,24 @@ interface IPharmaTrack is IPharmaTrackTypes {
         Multiproof calldata multiproof
     ) external;
 
+    /// @notice Undo a dispense (EU FMD): the same dispenser, within 10 days of it, for packs not expired, recalled,
+    ///         destroyed or stolen since, still in the container they were dispensed from, which the caller holds at
+    ///         rest. Proof of the dispense costs {dispense} one storage word per dispenser and day: each call folds
+    ///         `keccak256(previous, time, lotId, containerId, firstWord, keccak256(masks))` (truncated to 224 bits)
+    ///         into a ring of 16 day slots (`day % 16`); the caller passes that day's records in order and which one
+    ///         to undo, and the contract folds them again.
+    /// @param day the day of the dispense, unix time / 86400
+    /// @param records every {dispense} by the caller that day, in chain order
+    /// @param which the record the packs were dispensed by
+    /// @param packs the packs to reactivate, among that record's
+    function undoDispense(uint32 day, DispenseRecord[] calldata records, uint256 which, PackSet calldata packs)
+        external;
+
+    /// @notice Report packs stolen (their holder, through the container they are in, or a manufacturer from its loose
+    ///         stock with `source` zero): they become inactive and flagged stolen, for good.
+    /// @param groups the packs, per container and lot (a tree case's packs with their multiproof)
+    function reportStolen(PackGroup[] calldata groups) external;
+
     /// @notice Destroy packs the caller holds: through a case, tote or consignment, or, with `containerId` zero,
     ///         from the manufacturer's loose stock.
     /// @param containerId the case, tote or consignment, or zero
@@ -830,8 +906,8 @@ interface IPharmaTrack is IPharmaTrackTypes {
     /// @notice The on-chain state of one pack.
     /// @param lotId the lot
     /// @param index the pack's leaf index
-    /// @return allocated it was packed into a case (it left the manufacturer's loose stock)
-    /// @return dispensed it was dispensed
+    /// @return allocated it was packed into a case or tote (it left the manufacturer's loose stock)
+    /// @return dispensed it was dispensed (and that was not undone)
     /// @return destroyed it was destroyed
     /// @return quarantined it is quarantined on its own
     function packState(bytes32 lotId, uint256 index)

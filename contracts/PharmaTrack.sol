@@ -245,6 +245,16 @@ contract PharmaTrack is IPharmaTrack, PharmaTrackStorage, Multicall {
     }
 
     /// @inheritdoc IPharmaTrack
+    function undoDispense(uint32, DispenseRecord[] calldata, uint256, PackSet calldata) external {
+        _delegate();
+    }
+
+    /// @inheritdoc IPharmaTrack
+    function reportStolen(PackGroup[] calldata) external {
+        _delegate();
+    }
+
+    /// @inheritdoc IPharmaTrack
     function unit(bytes32 unitId) external view returns (UnitInfo memory info) {
         Unit u = _units[unitId];
         if (u.kind() == 0) return info;
@@ -348,6 +358,7 @@ contract PharmaTrack is IPharmaTrack, PharmaTrackStorage, Multicall {
         }
         uint256 conflict = PackSets.setAll(_inactive[lotId], packs);
         if (conflict != PackSets.NONE) revert PackIsInactive(lotId, conflict);
+        _foldDispense(me, lotId, caseId, packs);
         emit Dispensed(lotId, caseId, msg.sender, packs.firstWord, packs.masks);
     }
 
@@ -392,7 +403,7 @@ contract PharmaTrack is IPharmaTrack, PharmaTrackStorage, Multicall {
     {
         allocated = _allocated[lotId].get(index);
         destroyed = _destroyed[lotId].get(index);
-        dispensed = _inactive[lotId].get(index) && !destroyed;
+        dispensed = _inactive[lotId].get(index) && !destroyed && !_stolen[lotId].get(index);
         quarantined = _quarantined[lotId].get(index);
     }
 

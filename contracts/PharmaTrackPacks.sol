@@ -203,7 +203,86 @@ contract PharmaTrackPacks is PharmaTrackStorage {
         emit Unpacked(consignmentId, msg.sender);
     }
 
+    // ------------------------------------------------------------------ stolen packs, undone dispenses
+
+    /// @notice See {IPharmaTrack-reportStolen}.
+    /// @param groups the packs, per container and lot
+    function reportStolen(PackGroup[] calldata groups) external {
+        (uint32 me,) = _caller();
+        if (groups.length == 0) revert PackSetEmpty(bytes32(0));
+        for (uint256 i; i < groups.length; ++i) {
+            PackGroup calldata g = groups[i];
+            bytes32 lotId = g.lotId;
+            Lot storage l = _existingLot(lotId);
+            if (g.source == bytes32(0)) {
+                if (l.manufacturer != me) revert LotNotManufacturer(lotId, msg.sender);
+                if (g.proof.proof.length != 0 || g.proof.flags.length != 0) revert PackProofInvalid(g.source, lotId);
+                _requireLooseStock(lotId, l, g.packs);
+            } else {
+                Unit u = _existingUnit(g.source);
+                if (_custodian(u) != me) revert UnitNotHeld(g.source, msg.sender);
+                _requirePacksIn(g.source, u, l, lotId, g.packs, g.proof);
+            }
+            uint256 conflict = PackSets.setAll(_inactive[lotId], g.packs);
+            if (conflict != PackSets.NONE) revert PackIsInactive(lotId, conflict);
+            PackSets.setAll(_stolen[lotId], g.packs);
+            emit PacksStolen(lotId, g.source, msg.sender, g.packs.firstWord, g.packs.masks);
+        }
+    }
+
+    /// @notice See {IPharmaTrack-undoDispense}.
+    /// @param day the day of the dispense, unix time / 86400
+    /// @param records every dispense by the caller that day, in chain order
+    /// @param which the record the packs were dispensed by
+    /// @param packs the packs to reactivate
+    function undoDispense(uint32 day, DispenseRecord[] calldata records, uint256 which, PackSet calldata packs)
+        external
+    {
+        (uint32 me, uint8 roles) = _caller();
+        _requireRole(roles, DISPENSER);
+        _requireRecords(me, day, records, which);
+        _reactivate(me, records[which], packs);
+    }
+
     // ------------------------------------------------------------------ internal
+
+    /// @dev Makes `packs` of a proven dispense `record` by `me` active again, if the rules of {undoDispense} allow.
+    function _reactivate(uint32 me, DispenseRecord calldata record, PackSet calldata packs) private {
+        uint256 deadline = uint256(record.time) + UNDO_WINDOW;
+        if (block.timestamp > deadline) revert UndoWindowClosed(record.time, uint40(deadline));
+        bytes32 lotId = record.lotId;
+        Lot storage l = _existingLot(lotId);
+        if (l.flags & LOT_RECALLED != 0) revert LotIsRecalled(lotId);
+        uint40 expiry = l.expiry;
+        if (block.timestamp > expiry) revert LotIsExpired(lotId, expiry);
+        _size(lotId, packs);
+        uint256 stray = PackSets.notWithin(packs, record.packs);
+        if (stray != PackSets.NONE) revert UndoPackNotInRecord(lotId, stray);
+        bytes32 containerId = record.containerId;
+        Unit u = _containerAtRest(containerId, false);
+        if (_custodian(u) != me) revert UnitNotHeld(containerId, msg.sender);
+        _requireStillIn(containerId, u, l, lotId, packs);
+        uint256 bad = PackSets.firstSet(_destroyed[lotId], packs);
+        if (bad != PackSets.NONE) revert PackIsDestroyed(lotId, bad);
+        bad = PackSets.firstSet(_stolen[lotId], packs);
+        if (bad != PackSets.NONE) revert PackIsStolen(lotId, bad);
+        bad = PackSets.clearAll(_inactive[lotId], packs);
+        if (bad != PackSets.NONE) revert PackNotDispensed(lotId, bad);
+        emit DispenseUndone(lotId, containerId, msg.sender, packs.firstWord, packs.masks);
+    }
+
+    /// @dev Reverts unless `records` are exactly `me`'s dispenses of `day` (all of them, in order) and `which` is one.
+    function _requireRecords(uint32 me, uint32 day, DispenseRecord[] calldata records, uint256 which) private view {
+        uint256 word = _dispenseDays[me][day % DAY_RING];
+        if (which >= records.length || word >> 224 != day) revert UndoRecordsInvalid(msg.sender, day);
+        uint256 acc;
+        for (uint256 i; i < records.length; ++i) {
+            DispenseRecord calldata r = records[i];
+            if (r.time / 1 days != day) revert UndoRecordsInvalid(msg.sender, day);
+            acc = _dispenseHash(acc, r.time, r.lotId, r.containerId, r.packs);
+        }
+        if (acc != word & ACCUMULATOR) revert UndoRecordsInvalid(msg.sender, day);
+    }
 
     /// @dev A new consignment of the groups' packs from `me` to `to`, in transit; a return when `isReturn`.
     function _consign(PackGroup[] calldata groups, uint32 me, address to, bool isReturn)

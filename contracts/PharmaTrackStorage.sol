@@ -112,6 +112,15 @@ abstract contract PharmaTrackStorage is IPharmaTrackTypes, AccessControl {
     mapping(bytes32 lotId => BitMaps.BitMap) internal _moved;
     /// @dev A moved pack's current container number, eight to a word ({PackPointers}).
     mapping(bytes32 lotId => mapping(uint256 word => uint256)) internal _packContainers;
+    /// @dev Reported stolen (also inactive).
+    mapping(bytes32 lotId => BitMaps.BitMap) internal _stolen;
+    /// @dev Per dispenser, a ring of 16 day accumulators of its dispenses: slot `day % 16` holds
+    ///      `day << 224 | accumulator` ({_foldDispense}).
+    mapping(uint32 dispenser => mapping(uint256 slot => uint256)) internal _dispenseDays;
+
+    uint256 internal constant UNDO_WINDOW = 10 days;
+    uint256 internal constant DAY_RING = 16;
+    uint256 internal constant ACCUMULATOR = type(uint224).max;
 
     // ------------------------------------------------------------------ internal: parties
 
@@ -517,5 +526,43 @@ abstract contract PharmaTrackStorage is IPharmaTrackTypes, AccessControl {
             if (quarantined != PackSets.NONE) revert PackIsQuarantined(lotId, quarantined);
         }
         if (lotFlags & LOT_PACKS_MOVED == 0) l.flags = lotFlags | LOT_PACKS_MOVED;
+    }
+
+    /// @dev The accumulator after folding one dispense into `acc` (224 bits).
+    function _dispenseHash(uint256 acc, uint256 time, bytes32 lotId, bytes32 containerId, PackSet calldata packs)
+        internal
+        pure
+        returns (uint256)
+    {
+        bytes32 masks = keccak256(abi.encodePacked(packs.masks));
+        return uint256(keccak256(abi.encode(acc, time, lotId, containerId, packs.firstWord, masks))) & ACCUMULATOR;
+    }
+
+    /// @dev Folds a dispense by `dispenser` now into its accumulator of today (restarting a slot last used 16 or more
+    ///      days ago): one storage word per dispenser and day.
+    function _foldDispense(uint32 dispenser, bytes32 lotId, bytes32 containerId, PackSet calldata packs) internal {
+        uint256 day = block.timestamp / 1 days;
+        mapping(uint256 => uint256) storage ring = _dispenseDays[dispenser];
+        uint256 slot = day % DAY_RING;
+        uint256 word = ring[slot];
+        uint256 acc = word >> 224 == day ? word & ACCUMULATOR : 0;
+        ring[slot] = (day << 224) | _dispenseHash(acc, block.timestamp, lotId, containerId, packs);
+    }
+
+    /// @dev Reverts unless every pack of `packs` is still in `containerId`, in which they were once shown to be (so a
+    ///      tree case needs no proof again): for a case, none has moved out; for a tote or consignment, each points
+    ///      at it.
+    function _requireStillIn(bytes32 containerId, Unit u, Lot storage l, bytes32 lotId, PackSet calldata packs)
+        internal
+        view
+    {
+        if (u.kind() == UnitRecord.CASE) {
+            if (l.flags & LOT_PACKS_MOVED == 0) return;
+            uint256 moved = PackSets.firstSet(_moved[lotId], packs);
+            if (moved != PackSets.NONE) revert PackMoved(lotId, moved, _containerOf(lotId, moved));
+        } else {
+            uint256 stray = PackPointers.firstOther(_packContainers[lotId], packs, u.ref());
+            if (stray != PackPointers.NONE) revert PackNotInCase(containerId, lotId, stray);
+        }
     }
 }

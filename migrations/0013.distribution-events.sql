@@ -34,6 +34,22 @@ CREATE INDEX ev_consignment_created_consignment_id_idx ON ev_consignment_created
 CREATE INDEX ev_consignment_created_from_org_idx ON ev_consignment_created (from_org);
 CREATE INDEX ev_consignment_created_to_org_idx ON ev_consignment_created (to_org);
 
+-- DispenseUndone(bytes32,bytes32,address,uint32,uint256[])
+CREATE TABLE ev_dispense_undone (
+    block_number  bigint NOT NULL,
+    log_index     integer NOT NULL,
+    tx_hash       bytea NOT NULL,
+    lot_id        bytea NOT NULL,
+    container_id  bytea NOT NULL,
+    by            bytea NOT NULL,
+    first_word    bigint NOT NULL,
+    masks         numeric[] NOT NULL,
+    PRIMARY KEY (block_number, log_index)
+);
+CREATE INDEX ev_dispense_undone_lot_id_idx ON ev_dispense_undone (lot_id);
+CREATE INDEX ev_dispense_undone_container_id_idx ON ev_dispense_undone (container_id);
+CREATE INDEX ev_dispense_undone_by_idx ON ev_dispense_undone (by);
+
 -- LotOpened(bytes32,uint64,address,string,uint40,uint32)
 CREATE TABLE ev_lot_opened (
     block_number  bigint NOT NULL,
@@ -67,6 +83,22 @@ CREATE TABLE ev_packs_moved (
 CREATE INDEX ev_packs_moved_lot_id_idx ON ev_packs_moved (lot_id);
 CREATE INDEX ev_packs_moved_container_id_idx ON ev_packs_moved (container_id);
 CREATE INDEX ev_packs_moved_by_idx ON ev_packs_moved (by);
+
+-- PacksStolen(bytes32,bytes32,address,uint32,uint256[])
+CREATE TABLE ev_packs_stolen (
+    block_number  bigint NOT NULL,
+    log_index     integer NOT NULL,
+    tx_hash       bytea NOT NULL,
+    lot_id        bytea NOT NULL,
+    container_id  bytea NOT NULL,
+    by            bytea NOT NULL,
+    first_word    bigint NOT NULL,
+    masks         numeric[] NOT NULL,
+    PRIMARY KEY (block_number, log_index)
+);
+CREATE INDEX ev_packs_stolen_lot_id_idx ON ev_packs_stolen (lot_id);
+CREATE INDEX ev_packs_stolen_container_id_idx ON ev_packs_stolen (container_id);
+CREATE INDEX ev_packs_stolen_by_idx ON ev_packs_stolen (by);
 
 -- ReturnAccepted(bytes32,address,address)
 CREATE TABLE ev_return_accepted (

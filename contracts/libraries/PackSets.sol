@@ -96,6 +96,25 @@ library PackSets {
         return NONE;
     }
 
+    /// @notice The lowest index of `set` that is not in `within`, else {NONE}.
+    function notWithin(IPharmaTrackTypes.PackSet calldata set, IPharmaTrackTypes.PackSet calldata within)
+        internal
+        pure
+        returns (uint256)
+    {
+        uint256[] calldata masks = set.masks;
+        uint256[] calldata allowed = within.masks;
+        uint256 firstWord = set.firstWord;
+        uint256 offset = within.firstWord;
+        for (uint256 k; k < masks.length; ++k) {
+            uint256 bucket = firstWord + k;
+            uint256 mask = masks[k];
+            if (bucket >= offset && bucket - offset < allowed.length) mask &= ~allowed[bucket - offset];
+            if (mask != 0) return (bucket << 8) + _lowestBit(mask);
+        }
+        return NONE;
+    }
+
     /// @notice Set the bits of `count` consecutive indexes from `first`; returns the lowest index already set, else
     ///         {NONE}.
     function setRun(BitMaps.BitMap storage map, uint256 first, uint256 count) internal returns (uint256) {

@@ -36,6 +36,8 @@ ACTIONS = {
     "shipPacks": lambda w: [[(X, w.lot_id, PACKS, NO_PROOF)], w.distributor],
     "returnPacks": lambda w: [[(X, w.lot_id, PACKS, NO_PROOF)], w.distributor],
     "acceptReturn": lambda w: [X],
+    "reportStolen": lambda w: [[(X, w.lot_id, PACKS, NO_PROOF)]],
+    "undoDispense": lambda w: [1, [(1, w.lot_id, X, PACKS)], 0, PACKS],
 }
 
 

@@ -1,0 +1,314 @@
+"""Stolen packs (reportStolen) and undoing a dispense within 10 days (undoDispense, EU FMD)."""
+
+from __future__ import annotations
+
+import pytest
+
+from app.ids import lgtin_id, pack_set
+from tests.contracts.conftest import GTIN
+from tests.contracts.helpers import NO_PROOF, ZERO, advance_time, events, only, reverts, role
+from tests.contracts.test_totes import TOTE_SSCC, Stock, group
+
+DAY = 86400
+UNKNOWN = b"\x05" * 32
+
+
+class Counter:
+    """A pharmacy's dispenses as undoDispense takes them: one record per call, kept per day in chain order."""
+
+    def __init__(self, world, pharmacy):
+        self.world, self.pharmacy = world, pharmacy
+        self.days: dict[int, list] = {}
+
+    def dispense(self, container, lot_id, indexes):
+        world = self.world
+        packs = pack_set(indexes)
+        receipt = world.send(world.pt.functions.dispense(container, lot_id, packs, NO_PROOF), self.pharmacy)
+        time = world.w3.eth.get_block(receipt.blockNumber).timestamp
+        record = (time, lot_id, container, packs)
+        self.days.setdefault(time // DAY, []).append(record)
+        return time // DAY, len(self.days[time // DAY]) - 1
+
+    def undo_call(self, day, which, indexes, records=None):
+        records = self.days.get(day, []) if records is None else records
+        return self.world.pt.functions.undoDispense(day, records, which, pack_set(indexes))
+
+    def undo(self, day, which, indexes):
+        return self.world.send(self.undo_call(day, which, indexes), self.pharmacy)
+
+
+@pytest.fixture
+def counter(world):
+    """Case 1 (lot L1, leaves 0..99) at the pharmacy, opened, and its dispense records."""
+    case = world.pack_case(1, 0, 100)
+    world.deliver([case], world.maker, world.pharmacy)
+    world.send(world.pt.functions.unpack([case]), world.pharmacy)
+    c = Counter(world, world.pharmacy)
+    c.case = case
+    return c
+
+
+def dispensed(world, index, lot_id=None) -> bool:
+    return world.pack_state(index, lot_id)[1]
+
+
+# ---------------------------------------------------------------- undoDispense
+
+
+def test_undoDispense_reactivates_the_packs(world, counter):
+    day, which = counter.dispense(counter.case, world.lot_id, [3, 4, 50])
+    receipt = counter.undo(day, which, [3])
+    first_word, masks = pack_set([3])
+    assert events(world.pt, receipt) == [
+        (
+            "DispenseUndone",
+            {"lotId": world.lot_id, "containerId": counter.case, "by": world.pharmacy, "firstWord": first_word,
+             "masks": masks},
+        )
+    ]  # fmt: skip
+    assert (dispensed(world, 3), dispensed(world, 4)) == (False, True)
+    counter.dispense(counter.case, world.lot_id, [3])  # sold again
+    assert dispensed(world, 3)
+
+
+def test_undoDispense_names_one_of_the_days_records(world, counter):
+    counter.dispense(counter.case, world.lot_id, [1])
+    counter.dispense(counter.case, world.lot_id, [2])
+    day, which = counter.dispense(counter.case, world.lot_id, [10])
+    assert which == 2
+    counter.undo(day, 1, [2])
+    assert [dispensed(world, i) for i in (1, 2, 10)] == [True, False, True]
+
+
+def test_undoDispense_within_ten_days(world, counter):
+    day, which = counter.dispense(counter.case, world.lot_id, [3])
+    advance_time(world.w3, 10 * DAY - 60)
+    counter.undo(day, which, [3])
+    assert not dispensed(world, 3)
+
+
+def test_undoDispense_after_ten_days_reverts(world, counter):
+    day, which = counter.dispense(counter.case, world.lot_id, [3])
+    time = counter.days[day][which][0]
+    advance_time(world.w3, 10 * DAY + 1)
+    call = counter.undo_call(day, which, [3])
+    reverts(world.pt, call, world.pharmacy, "UndoWindowClosed", time, time + 10 * DAY)
+
+
+def test_undoDispense_from_a_tote(world):
+    stock = Stock(world)
+    tote = stock.tote(0, [group(stock.a, stock.l1, [5, 6]), group(stock.b, stock.l2, [7])])
+    world.deliver([tote], world.distributor, world.pharmacy)
+    c = Counter(world, world.pharmacy)
+    day, which = c.dispense(tote, stock.l2, [7])
+    c.undo(day, which, [7])
+    assert not dispensed(world, 7, stock.l2)
+
+
+@pytest.mark.parametrize("tamper", ["missing", "extra", "reordered", "altered", "which", "other day"])
+def test_undoDispense_records_not_the_days_reverts(world, counter, tamper):
+    counter.dispense(counter.case, world.lot_id, [1])
+    day, _ = counter.dispense(counter.case, world.lot_id, [2])
+    records = list(counter.days[day])
+    which = 1
+    if tamper == "missing":
+        records = records[1:]
+        which = 0
+    elif tamper == "extra":
+        records.append(records[0])
+    elif tamper == "reordered":
+        records.reverse()
+    elif tamper == "altered":
+        records[1] = (records[1][0], world.lot_id, counter.case, pack_set([2, 3]))
+    elif tamper == "which":
+        which = 2
+    else:
+        records[0] = (records[0][0] - DAY, *records[0][1:])
+    call = counter.undo_call(day, which, [2], records=records)
+    reverts(world.pt, call, world.pharmacy, "UndoRecordsInvalid", world.pharmacy, day)
+
+
+def test_undoDispense_a_day_without_dispenses_reverts(world, counter):
+    day, _ = counter.dispense(counter.case, world.lot_id, [1])
+    call = counter.undo_call(day - 1, 0, [1], records=counter.days[day])
+    reverts(world.pt, call, world.pharmacy, "UndoRecordsInvalid", world.pharmacy, day - 1)
+
+
+def test_undoDispense_a_day_no_longer_kept_reverts(world, counter):
+    day, _ = counter.dispense(counter.case, world.lot_id, [1])
+    advance_time(world.w3, 16 * DAY)
+    counter.dispense(counter.case, world.lot_id, [2])  # reuses the ring slot of `day`
+    call = counter.undo_call(day, 0, [1])
+    reverts(world.pt, call, world.pharmacy, "UndoRecordsInvalid", world.pharmacy, day)
+
+
+def test_undoDispense_by_another_dispenser_reverts(world, counter):
+    day, which = counter.dispense(counter.case, world.lot_id, [1])
+    call = counter.undo_call(day, which, [1])
+    reverts(world.pt, call, world.pharmacy2, "UndoRecordsInvalid", world.pharmacy2, day)
+
+
+def test_undoDispense_without_dispenser_role_reverts(world, counter):
+    day, which = counter.dispense(counter.case, world.lot_id, [1])
+    call = counter.undo_call(day, which, [1])
+    reverts(world.pt, call, world.distributor, "OrganisationMissingRole", world.distributor, role("DISPENSER_ROLE"))
+
+
+def test_undoDispense_pack_not_in_the_record_reverts(world, counter):
+    counter.dispense(counter.case, world.lot_id, [1])
+    day, which = counter.dispense(counter.case, world.lot_id, [2])
+    reverts(world.pt, counter.undo_call(day, which, [1, 2]), world.pharmacy, "UndoPackNotInRecord", world.lot_id, 1)
+    reverts(world.pt, counter.undo_call(day, which, [600]), world.pharmacy, "UndoPackNotInRecord", world.lot_id, 600)
+
+
+def test_undoDispense_empty_pack_set_reverts(world, counter):
+    day, which = counter.dispense(counter.case, world.lot_id, [1])
+    call = world.pt.functions.undoDispense(day, counter.days[day], which, (0, [0]))
+    reverts(world.pt, call, world.pharmacy, "PackSetEmpty", world.lot_id)
+
+
+def test_undoDispense_twice_reverts(world, counter):
+    day, which = counter.dispense(counter.case, world.lot_id, [1, 2])
+    counter.undo(day, which, [1])
+    reverts(world.pt, counter.undo_call(day, which, [2, 1]), world.pharmacy, "PackNotDispensed", world.lot_id, 1)
+
+
+def test_undoDispense_destroyed_since_reverts(world, counter):
+    day, which = counter.dispense(counter.case, world.lot_id, [1])
+    counter.undo(day, which, [1])
+    world.send(world.pt.functions.destroy(counter.case, world.lot_id, pack_set([1]), NO_PROOF), world.pharmacy)
+    reverts(world.pt, counter.undo_call(day, which, [1]), world.pharmacy, "PackIsDestroyed", world.lot_id, 1)
+
+
+def test_undoDispense_stolen_since_reverts(world, counter):
+    day, which = counter.dispense(counter.case, world.lot_id, [1])
+    counter.undo(day, which, [1])
+    world.send(world.pt.functions.reportStolen([group(counter.case, world.lot_id, [1])]), world.pharmacy)
+    reverts(world.pt, counter.undo_call(day, which, [1]), world.pharmacy, "PackIsStolen", world.lot_id, 1)
+
+
+def test_undoDispense_recalled_lot_reverts(world, counter):
+    day, which = counter.dispense(counter.case, world.lot_id, [1])
+    world.send(world.pt.functions.recallLot(world.lot_id), world.regulator)
+    reverts(world.pt, counter.undo_call(day, which, [1]), world.pharmacy, "LotIsRecalled", world.lot_id)
+
+
+def test_undoDispense_expired_pack_reverts(world):
+    expiry = world.w3.eth.get_block("latest").timestamp + 2 * DAY
+    world.send(world.pt.functions.commissionLot(GTIN, "SHORT", expiry, 10, b"\x01" * 32), world.maker)
+    lot_id = lgtin_id(f"{GTIN:014d}", "SHORT")
+    case = world.pack_case(1, 0, 10, lot_id=lot_id)
+    world.deliver([case], world.maker, world.pharmacy)
+    c = Counter(world, world.pharmacy)
+    day, which = c.dispense(case, lot_id, [1])
+    advance_time(world.w3, 3 * DAY)
+    reverts(world.pt, c.undo_call(day, which, [1]), world.pharmacy, "LotIsExpired", lot_id, expiry)
+
+
+def test_undoDispense_container_no_longer_held_reverts(world, counter):
+    case = world.pack_case(2, 200, 10)
+    world.deliver([case], world.maker, world.pharmacy)
+    day, which = counter.dispense(case, world.lot_id, [201])
+    counter.undo(day, which, [201])
+    world.deliver([case], world.pharmacy, world.pharmacy2)
+    world.send(world.pt.functions.dispense(case, world.lot_id, pack_set([201]), NO_PROOF), world.pharmacy2)
+    reverts(world.pt, counter.undo_call(day, which, [201]), world.pharmacy, "UnitNotHeld", case, world.pharmacy)
+
+
+def test_undoDispense_container_in_transit_reverts(world, counter):
+    case = world.pack_case(2, 200, 10)
+    world.deliver([case], world.maker, world.pharmacy)
+    day, which = counter.dispense(case, world.lot_id, [201])
+    world.send(world.pt.functions.ship([case], world.pharmacy2), world.pharmacy)
+    reverts(world.pt, counter.undo_call(day, which, [201]), world.pharmacy, "UnitIsInTransit", case)
+
+
+def test_undoDispense_pack_moved_since_reverts(world, counter):
+    pt = world.pt
+    day, which = counter.dispense(counter.case, world.lot_id, [1])
+    counter.undo(day, which, [1])
+    world.send(pt.functions.packTote(TOTE_SSCC, [group(counter.case, world.lot_id, [1])]), world.pharmacy)
+    tote = pt.functions.ssccIdOf(TOTE_SSCC).call()
+    counter.dispense(tote, world.lot_id, [1])
+    reverts(pt, counter.undo_call(day, which, [1]), world.pharmacy, "PackMoved", world.lot_id, 1, tote)
+
+
+# ---------------------------------------------------------------- reportStolen
+
+
+def test_reportStolen_makes_the_packs_inactive_for_good(world, counter):
+    pt = world.pt
+    receipt = world.send(pt.functions.reportStolen([group(counter.case, world.lot_id, [3, 4])]), world.pharmacy)
+    first_word, masks = pack_set([3, 4])
+    assert events(pt, receipt) == [
+        (
+            "PacksStolen",
+            {"lotId": world.lot_id, "containerId": counter.case, "by": world.pharmacy, "firstWord": first_word,
+             "masks": masks},
+        )
+    ]  # fmt: skip
+    assert world.pack_state(3) == (True, False, False, False)  # neither dispensed nor destroyed: stolen
+    call = pt.functions.dispense(counter.case, world.lot_id, pack_set([3]), NO_PROOF)
+    reverts(pt, call, world.pharmacy, "PackIsInactive", world.lot_id, 3)
+
+
+def test_reportStolen_from_loose_stock_and_from_a_tote(world):
+    stock = Stock(world)
+    tote = stock.tote(0, [group(stock.a, stock.l1, [5, 6])])
+    world.send(world.pt.functions.reportStolen([group(tote, stock.l1, [5])]), world.distributor)
+    receipt = world.send(world.pt.functions.reportStolen([group(ZERO, stock.l1, [900])]), world.maker)
+    assert only(world.pt, receipt, "PacksStolen")[0]["containerId"] == ZERO
+    assert world.pack_state(900) == (False, False, False, False)
+    call = world.pt.functions.packTote(TOTE_SSCC + 1, [group(ZERO, stock.l1, [900])])
+    reverts(world.pt, call, world.maker, "PackIsInactive", stock.l1, 900)
+
+
+def test_reportStolen_twice_reverts(world, counter):
+    world.send(world.pt.functions.reportStolen([group(counter.case, world.lot_id, [3])]), world.pharmacy)
+    call = world.pt.functions.reportStolen([group(counter.case, world.lot_id, [2, 3])])
+    reverts(world.pt, call, world.pharmacy, "PackIsInactive", world.lot_id, 3)
+
+
+def test_reportStolen_dispensed_pack_reverts(world, counter):
+    counter.dispense(counter.case, world.lot_id, [3])
+    call = world.pt.functions.reportStolen([group(counter.case, world.lot_id, [3])])
+    reverts(world.pt, call, world.pharmacy, "PackIsInactive", world.lot_id, 3)
+
+
+def test_reportStolen_not_held_reverts(world, counter):
+    call = world.pt.functions.reportStolen([group(counter.case, world.lot_id, [3])])
+    reverts(world.pt, call, world.pharmacy2, "UnitNotHeld", counter.case, world.pharmacy2)
+
+
+def test_reportStolen_unknown_container_reverts(world, counter):
+    call = world.pt.functions.reportStolen([group(UNKNOWN, world.lot_id, [3])])
+    reverts(world.pt, call, world.pharmacy, "UnitNotFound", UNKNOWN)
+
+
+def test_reportStolen_unknown_lot_reverts(world, counter):
+    call = world.pt.functions.reportStolen([group(counter.case, UNKNOWN, [3])])
+    reverts(world.pt, call, world.pharmacy, "LotNotFound", UNKNOWN)
+
+
+def test_reportStolen_pack_not_in_the_container_reverts(world, counter):
+    call = world.pt.functions.reportStolen([group(counter.case, world.lot_id, [99, 100])])
+    reverts(world.pt, call, world.pharmacy, "PackNotInCase", counter.case, world.lot_id, 100)
+
+
+def test_reportStolen_loose_stock_of_another_reverts(world, counter):
+    call = world.pt.functions.reportStolen([group(ZERO, world.lot_id, [900])])
+    reverts(world.pt, call, world.pharmacy, "LotNotManufacturer", world.lot_id, world.pharmacy)
+
+
+def test_reportStolen_loose_stock_already_packed_reverts(world, counter):
+    call = world.pt.functions.reportStolen([group(ZERO, world.lot_id, [99, 100])])
+    reverts(world.pt, call, world.maker, "PackAlreadyAllocated", world.lot_id, 99)
+
+
+def test_reportStolen_loose_stock_with_a_proof_reverts(world, counter):
+    call = world.pt.functions.reportStolen([group(ZERO, world.lot_id, [900], ([b"\x01" * 32], []))])
+    reverts(world.pt, call, world.maker, "PackProofInvalid", ZERO, world.lot_id)
+
+
+def test_reportStolen_no_groups_reverts(world, counter):
+    reverts(world.pt, world.pt.functions.reportStolen([]), world.pharmacy, "PackSetEmpty", ZERO)
