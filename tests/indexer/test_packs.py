@@ -61,7 +61,8 @@ def test_every_pack_set_event_of_the_contract_is_derived(artifacts):
     with_sets = {name for name, s in _specs(artifacts).items() if "masks" in s.columns or "first_index" in s.columns}
     with_sets -= {"BatchCommissioned"}  # a range of a lot's leaves commissioned, lot-level like LotCommissioned
     assert with_sets <= {"CasePacked", *SET_EVENTS}
-    assert {"CasePacked", "CaseTreePacked", "PacksMoved", "Dispensed", "Destroyed", "PacksStolen", "DispenseUndone"} <= with_sets
+    assert {"CasePacked", "CaseTreePacked", "PacksMoved", "Dispensed", "Destroyed", "PacksStolen",
+            "DispenseUndone"} <= with_sets  # fmt: skip
 
 
 def test_every_kind_is_allowed_by_the_table(database_url):
