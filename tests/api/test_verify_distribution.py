@@ -1,0 +1,87 @@
+"""Verification of packs that left their case (issue 14): picked into a tote, shipped loose, returned,
+reported stolen. The moves are made straight on the chain (tests/world.py `act`), the answers read
+through the API."""
+
+from __future__ import annotations
+
+from app.ids import lgtin_id, pack_readings, sscc_id
+from tests.api.test_verify import ask, code, reasons
+from tests.world import World, group
+
+
+def _hex(value: bytes) -> str:
+    return "0x" + value.hex()
+
+
+def _at_distributor(world: World, stock) -> tuple[bytes, bytes, bytes]:
+    """The pallet to the distributor (an excursion on the way), received and opened, both cases opened."""
+    pallet, cases = sscc_id(stock["pallet"]), [sscc_id(c) for c in stock["cases"]]
+    world.act("maker", world.pt.functions.ship([pallet], world.account("distributor")))
+    hot = pack_readings([500, 1500])
+    world.act("maker", world.pt.functions.recordReadings(pallet, b"\1" * 32, 1_700_000_000, 60, hot))
+    world.act("distributor", world.pt.functions.receiveShipment([pallet]))
+    world.act("distributor", world.pt.functions.unpack([pallet, *cases]))
+    return lgtin_id(stock["gtin"], stock["lot"]), cases[0], cases[1]
+
+
+def test_a_pack_in_a_tote_is_followed_to_the_pharmacy(world: World, stock):
+    lot_id, case_a, _ = _at_distributor(world, stock)
+    _, tote = world.tote("distributor", [group(case_a, lot_id, [1, 2, 3])])
+    world.deliver([tote], "distributor", "pharmacy")
+
+    at_pharmacy = ask(world, "pharmacy", code(stock, 1))
+    assert "not_received_by_requester" not in reasons(at_pharmacy)
+    assert reasons(at_pharmacy) == ["temperature_excursion"]  # the pallet that carried its case, on the way
+    custody = at_pharmacy["custody"]
+    assert custody["container"] == _hex(tote) and custody["container_kind"] == "tote"
+    assert custody["case"] == _hex(case_a)
+    assert custody["holder"]["gln"] == world.parties["pharmacy"].gln and not custody["in_transit"]
+    events = [(s["event"], s["unit"]) for s in custody["path"]]
+    assert ("packed", _hex(case_a)) in events and ("packed", _hex(tote)) in events
+    assert ("received", _hex(tote)) in events and ("shipped", _hex(sscc_id(stock["pallet"]))) in events
+    assert [x["unit"] for x in at_pharmacy["excursions"]] == [_hex(sscc_id(stock["pallet"]))]
+
+    # a pack left in the case is not the pharmacy's; nor is the tote's pack another pharmacy's
+    assert reasons(ask(world, "pharmacy", code(stock, 4))) == ["temperature_excursion", "not_received_by_requester"]
+    assert "not_received_by_requester" in reasons(ask(world, "pharmacy2", code(stock, 1)))
+    # the distributor sees the record up to its shipment of the tote; the case's events after the pick
+    # (none here) and the pharmacy's receipt are not its
+    seen = ask(world, "distributor", code(stock, 1))["custody"]
+    assert ("received", _hex(tote)) not in [(s["event"], s["unit"]) for s in seen["path"]]
+
+    # a quarantined tote holds its packs back
+    world.act("pharmacy", world.pt.functions.quarantineUnit(tote))
+    assert "quarantined" in reasons(ask(world, "pharmacy", code(stock, 2)))
+
+
+def test_loose_packs_a_return_and_a_stolen_pack(world: World, stock):
+    lot_id, case_a, case_b = _at_distributor(world, stock)
+    loose = world.consign("distributor", [group(case_a, lot_id, [5, 6]), group(case_b, lot_id, [41])], "pharmacy")
+    moving = ask(world, "pharmacy", code(stock, 5))  # goods-in: shipped to it, not yet received
+    assert moving["custody"]["in_transit"] and moving["custody"]["container_kind"] == "consignment"
+    assert moving["custody"]["recipient"]["gln"] == world.parties["pharmacy"].gln
+    world.act("pharmacy", world.pt.functions.receiveShipment([loose]))
+    received = ask(world, "pharmacy", code(stock, 41))
+    assert reasons(received) == ["temperature_excursion"]
+    assert received["custody"]["container"] == _hex(loose) and received["custody"]["unpacked"]
+
+    # returned to the distributor: shown as a pending return until accepted
+    back = world.consign("pharmacy", [group(loose, lot_id, [5])], "distributor", returning=True)
+    pending = ask(world, "distributor", code(stock, 5))
+    assert pending["state"]["return_pending"] and pending["custody"]["return_pending"]
+    assert pending["custody"]["in_transit"] and pending["custody"]["container"] == _hex(back)
+    world.act("distributor", world.pt.functions.acceptReturn(back))
+    restocked = ask(world, "distributor", code(stock, 5))
+    assert not restocked["state"]["return_pending"] and not restocked["custody"]["in_transit"]
+    assert restocked["custody"]["holder"]["gln"] == world.parties["distributor"].gln
+    assert restocked["custody"]["path"][-2]["event"] == "accepted"
+    # the pharmacy sees the pack up to its return, not the acceptance
+    mine = ask(world, "pharmacy", code(stock, 5))
+    assert "not_received_by_requester" not in reasons(mine)
+    assert "accepted" not in [s["event"] for s in mine["custody"]["path"]]
+
+    # stolen: suspect, for everyone
+    world.act("pharmacy", world.pt.functions.reportStolen([group(loose, lot_id, [6])]))
+    for who in ("pharmacy", "regulator"):
+        stolen = ask(world, who, code(stock, 6))
+        assert stolen["verdict"] == "suspect" and "stolen" in reasons(stolen) and stolen["state"]["stolen"]
