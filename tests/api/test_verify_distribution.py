@@ -85,3 +85,46 @@ def test_loose_packs_a_return_and_a_stolen_pack(world: World, stock):
     for who in ("pharmacy", "regulator"):
         stolen = ask(world, who, code(stock, 6))
         assert stolen["verdict"] == "suspect" and "stolen" in reasons(stolen) and stolen["state"]["stolen"]
+
+
+# ---------------------------------------------------------------- provenance
+
+
+def test_provenance_follows_a_pack_through_a_tote_and_a_return(world: World, stock):
+    from tests.api.test_provenance import get, ok, pack_url
+
+    lot_id, case_a, _ = _at_distributor(world, stock)
+    tote_sscc, tote = world.tote("distributor", [group(case_a, lot_id, [1, 2])])
+    world.deliver([tote], "distributor", "pharmacy")
+    back = world.consign("pharmacy", [group(tote, lot_id, [2])], "distributor", returning=True)
+    world.act("distributor", world.pt.functions.acceptReturn(back))
+
+    full = ok(world, "regulator", pack_url(stock, 2))
+    held = [(c["container"]["kind"], c["until"] and c["until"]["event"]) for c in full["containment"]]
+    assert held == [("case", "moved"), ("pallet", "pallet_unpacked"), ("tote", "moved"), ("consignment", None)]
+    assert full["containment"][2]["container"]["sscc"] == tote_sscc
+    assert full["containment"][3]["container"]["sscc"] is None  # a consignment has no SSCC (RefSchema: no id yet)
+    assert back  # its id is the service's Provenance ref's "id"; app/api/provenance.RefSchema does not list it
+    events = [(e["event"], (e["subject"] or {}).get("kind")) for e in full["timeline"]]
+    for step in [("moved", "pack"), ("returned", "pack"), ("received", "tote"), ("returned", "consignment"),
+                 ("accepted", "consignment"), ("unpacked", "case")]:  # fmt: skip
+        assert step in events, step
+    # the case's events after the pack left it are not the pack's
+    assert next(e for e in full["timeline"] if e["event"] == "moved")["tx_hash"] == next(
+        e["tx_hash"] for e in full["timeline"] if e["event"] == "packed" and e["subject"]["kind"] == "tote"
+    )
+    assert any(x["unit"]["kind"] == "pallet" for x in full["excursions"])  # the pallet that carried its case
+
+    # the pharmacy received it in a tote: it sees the pack, up to its return (not the acceptance)
+    mine = ok(world, "pharmacy", pack_url(stock, 2))
+    assert ("returned", "pack") in [(e["event"], e["subject"]["kind"]) for e in mine["timeline"]]
+    assert "accepted" not in [e["event"] for e in mine["timeline"]]
+    # another pharmacy was never on its path
+    assert get(world, "pharmacy2", pack_url(stock, 2)).status_code == 403
+
+    # a tote's own provenance: its packing with its packs, the handoffs, the pick out of it
+    tote_prov = ok(
+        world, "distributor", f"/v1/units/(00){tote_sscc}/provenance".replace("(", "%28").replace(")", "%29")
+    )
+    tote_events = [e["event"] for e in tote_prov["timeline"]]
+    assert tote_events[:1] == ["packed"] and "shipped" in tote_events and "moved" in tote_events
