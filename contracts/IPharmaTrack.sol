@@ -64,6 +64,26 @@ interface IPharmaTrackTypes {
         PackSet packs;
     }
 
+    /// @notice One pack as the chain sees it now.
+    /// @dev container: the tote or consignment a moved pack is in (zero for a pack still in the case it was packed in,
+    ///      which is not stored per pack — the API knows it from {CasePacked}/{CaseTreePacked} — and for loose stock).
+    ///      custodian: that container's custodian (resolved through its pallet), the manufacturer for a pack still in
+    ///      its loose stock, zero for a pack in its original case. inTransit and returnPending: of its container.
+    ///      allocated: it left the loose stock; moved: it left its case (or the loose stock) for a tote or
+    ///      consignment; dispensed, destroyed, stolen: its terminal state if any; quarantined: on its own.
+    struct PackInfo {
+        bytes32 container;
+        address custodian;
+        bool allocated;
+        bool moved;
+        bool dispensed;
+        bool destroyed;
+        bool stolen;
+        bool quarantined;
+        bool inTransit;
+        bool returnPending;
+    }
+
     /// @notice A logistic unit as the chain sees it now.
     /// @dev kind: 1 case, 2 pallet, 3 tote, 4 consignment (0: unknown id). custodian: who holds it, resolved through
     ///      a closed pallet (a case or tote on an unpacked pallet is at that pallet's holder). recipient: where it is
@@ -914,6 +934,19 @@ interface IPharmaTrack is IPharmaTrackTypes {
         external
         view
         returns (bool allocated, bool dispensed, bool destroyed, bool quarantined);
+
+    /// @notice One pack's state, its container if it moved, and its custodian where the chain knows it.
+    /// @param lotId the lot
+    /// @param index the pack's leaf index
+    /// @return info its state (all zero for an unknown lot or an index never commissioned)
+    function pack(bytes32 lotId, uint256 index) external view returns (PackInfo memory info);
+
+    /// @notice A dispenser's accumulator of its dispenses of `day` (what {undoDispense} checks records against).
+    /// @param dispenser the dispenser
+    /// @param day unix time / 86400
+    /// @return accumulator the 224-bit fold of that day's records, zero when it dispensed nothing that day or the
+    ///         day is no longer kept (16 days)
+    function dispenseAccumulator(address dispenser, uint32 day) external view returns (uint256 accumulator);
 
     // ------------------------------------------------------------------ status
 

@@ -407,6 +407,34 @@ contract PharmaTrack is IPharmaTrack, PharmaTrackStorage, Multicall {
         quarantined = _quarantined[lotId].get(index);
     }
 
+    /// @inheritdoc IPharmaTrack
+    function pack(bytes32 lotId, uint256 index) external view returns (PackInfo memory info) {
+        Lot storage l = _lots[lotId];
+        if (l.manufacturer == 0 || index >= l.serialCount) return info;
+        info.allocated = _allocated[lotId].get(index);
+        info.moved = _moved[lotId].get(index);
+        info.destroyed = _destroyed[lotId].get(index);
+        info.stolen = _stolen[lotId].get(index);
+        info.dispensed = _inactive[lotId].get(index) && !info.destroyed && !info.stolen;
+        info.quarantined = _quarantined[lotId].get(index);
+        if (info.moved) {
+            info.container = _containerOf(lotId, index);
+            Unit u = _units[info.container];
+            (Unit outer, bytes32 palletId, uint32 custodian) = _outer(u);
+            info.custodian = _accounts[custodian];
+            info.inTransit = u.hasFlag(UnitRecord.IN_TRANSIT) || (palletId != 0 && outer.hasFlag(UnitRecord.IN_TRANSIT));
+            info.returnPending = u.hasFlag(UnitRecord.RETURN_PENDING);
+        } else if (!info.allocated) {
+            info.custodian = _accounts[l.manufacturer];
+        }
+    }
+
+    /// @inheritdoc IPharmaTrack
+    function dispenseAccumulator(address dispenser, uint32 day) external view returns (uint256 accumulator) {
+        uint256 word = _dispenseDays[_organisations[dispenser].index][day % DAY_RING];
+        return word >> 224 == day ? word & ACCUMULATOR : 0;
+    }
+
     // ------------------------------------------------------------------ status
 
     /// @inheritdoc IPharmaTrack
