@@ -9,9 +9,11 @@ by the contract), accept or refuse returns, report packs stolen and undo dispens
 contract would refuse (checked with an eth_call first) is skipped, so every program is a valid chain of
 events. The mirror is then indexed (app/indexer over the deployment) and every unit of the example is
 folded from it and compared field by field with `unit(unitId)` (kind, custodian, recipient, container,
-transit, flags, sender, returnPending), every pack with `packState(lotId, index)`, and the container the
-pack fold says each pack is in with the contract's own check of it (a regulator's eth_call naming the
-pack through that container reverts neither PackNotInCase nor PackMoved).
+transit, flags, sender, returnPending), every pack with `packState(lotId, index)` and `pack(lotId, index)`
+(moved, stolen; a moved pack's container, custodian, transit and pending return, from the pack fold), and
+the container the pack fold says each pack is in with the contract's own check of it (a regulator's
+eth_call naming the pack through that container reverts neither PackNotInCase nor PackMoved: the case of
+a pack never moved, which pack() does not name).
 """
 
 from __future__ import annotations
@@ -133,6 +135,15 @@ class Chain:
         calls = [head + i.to_bytes(32, "big") for i in range(SERIALS)]
         results = self.pt.functions.multicall(calls).call({"from": self.admin})
         return [tuple(decode(["bool"] * 4, r)) for r in results]
+
+    def packs(self, lot_id: bytes) -> list[dict]:
+        """pack() of every leaf of the lot, in one eth_call."""
+        head = bytes.fromhex(self.pt.encode_abi("pack", args=[lot_id, 0])[2:])[:-32]
+        calls = [head + i.to_bytes(32, "big") for i in range(SERIALS)]
+        results = self.pt.functions.multicall(calls).call({"from": self.admin})
+        fields = next(i for i in self.pt.abi if i.get("name") == "pack")["outputs"][0]["components"]
+        types = ["(" + ",".join(f["type"] for f in fields) + ")"]
+        return [dict(zip([f["name"] for f in fields], decode(types, r)[0], strict=True)) for r in results]
 
 
 class Program:
@@ -365,7 +376,7 @@ def compare(conn, chain: Chain, made: Program) -> set[tuple]:
         u: custody.unit_state(conn, u) for u in units
     }
     for lot_id in made.lots:
-        states = chain.pack_states(lot_id)
+        states, views = chain.pack_states(lot_id), chain.packs(lot_id)
         for index, (allocated, dispensed, destroyed, quarantined) in enumerate(states):
             rows = mirror.pack_events(conn, lot_id, index)
             mine = custody.pack_state(rows)
@@ -375,11 +386,19 @@ def compare(conn, chain: Chain, made: Program) -> set[tuple]:
                 destroyed,
                 quarantined,
             ), f"pack {index}"
+            view = views[index]
+            assert (mine.moved, mine.stolen, mine.dispensed) == (view["moved"], view["stolen"], view["dispensed"])
             assert mine.stolen == ((lot_id, index) in made.stolen), f"pack {index}"
             assert mine.container == made.where.get((lot_id, index)), f"pack {index}"
             if mine.container is None:
                 assert custody.pack_custody(conn, rows) is None
+                assert view["custodian"].lower() == _account(bytes.fromhex(chain.maker[2:]))
                 continue
+            if mine.moved:  # the contract's pack(): its tote or consignment, custodian, transit, pending return
+                followed = custody.pack_custody(conn, rows)
+                assert (mine.container, _account(followed.custodian), followed.in_transit,
+                        followed.return_pending) == (view["container"], view["custodian"].lower(),
+                                                     view["inTransit"], view["returnPending"]), f"pack {index}"  # fmt: skip
             assert _in_container(chain, mine.container, lot_id, index, quarantined), f"pack {index}"
             # the pack's custody is its container's, with the path of every container that carried it
             followed = custody.pack_custody(conn, rows)
