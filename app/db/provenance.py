@@ -144,6 +144,7 @@ CROSS JOIN LATERAL unnest(p.case_ids) AS c (case_id)
 CROSS JOIN LATERAL (
     SELECT lot_id FROM ev_case_packed WHERE case_id = c.case_id
     UNION ALL SELECT lot_id FROM ev_case_tree_packed WHERE case_id = c.case_id
+    UNION ALL SELECT lot_id FROM pack_events WHERE container_id = c.case_id AND kind = 'moved'
 ) k
 JOIN ev_lot_commissioned l ON l.lot_id = k.lot_id
 WHERE p.pallet_id = %(u)s

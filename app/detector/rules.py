@@ -35,8 +35,11 @@ REASONS = {
     # issue 14: a stolen pack presented anywhere; packs returned to a party that never shipped them to the
     # returner (a return scan refused by the write path's pre-check, app/services/writes.py)
     "stolen": ("stolen", "high", "a pack reported stolen was presented"),
-    "not_from_that_party": ("return_not_from_sender", "high",
-                            "packs were returned by a party that never received them from the return's recipient"),
+    "not_from_that_party": (
+        "return_not_from_sender",
+        "high",
+        "packs were returned by a party that never received them from the return's recipient",
+    ),
 }
 # every rule the detector raises
 RAISED = frozenset({rule for rule, _, _ in REASONS.values()} | {IMPOSSIBLE_TRAVEL, REPEATED_FAILURES,

@@ -128,3 +128,21 @@ def test_provenance_follows_a_pack_through_a_tote_and_a_return(world: World, sto
     )
     tote_events = [e["event"] for e in tote_prov["timeline"]]
     assert tote_events[:1] == ["packed"] and "shipped" in tote_events and "moved" in tote_events
+
+
+def test_a_tote_and_its_lots_are_listed_to_the_parties_that_handled_it(world: World, stock):
+    """The lot lists and a tote's verification follow the same participation: the pharmacy that received a
+    tote sees its packs' lot listed; the lot's manufacturer sees a tote holding its packs whole."""
+    from tests.api.test_provenance import ok
+
+    lot_id, case_a, _ = _at_distributor(world, stock)
+    tote_sscc, tote = world.tote("distributor", [group(case_a, lot_id, [1, 2])])
+    listed = [item["lot"] for item in ok(world, "pharmacy", "/v1/lots")["items"]]
+    assert stock["lot"] not in listed
+    world.deliver([tote], "distributor", "pharmacy")
+    listed = [item["lot"] for item in ok(world, "pharmacy", "/v1/lots")["items"]]
+    assert stock["lot"] in listed
+    as_maker = ask(world, "maker", f"(00){tote_sscc}")
+    assert as_maker["verdict"] != "suspect" and "custody" in as_maker
+    assert ask(world, "pharmacy", f"(00){tote_sscc}")["custody"]["holder"]["gln"] == world.parties["pharmacy"].gln
+    assert "not_received_by_requester" in reasons(ask(world, "pharmacy2", f"(00){tote_sscc}"))
