@@ -393,6 +393,27 @@ UNION ALL
 (SELECT 'pallet_packed', block_number, log_index, tx_hash, packer, NULL, pallet_id, NULL, NULL, NULL, NULL, NULL
  FROM ev_pallet_packed WHERE packer = %(me)s AND {window})
 UNION ALL
+(SELECT 'tote_packed', block_number, log_index, tx_hash, packer, NULL, tote_id, NULL, NULL, NULL, NULL, NULL
+ FROM ev_tote_packed WHERE packer = %(me)s AND {window})
+UNION ALL
+(SELECT 'packs_moved', block_number, log_index, tx_hash, by, NULL, container_id, lot_id, NULL, NULL, masks, NULL
+ FROM ev_packs_moved WHERE by = %(me)s AND {window})
+UNION ALL
+(SELECT CASE WHEN is_return THEN 'packs_returned' ELSE 'packs_consigned' END, block_number, log_index, tx_hash,
+        from_org, to_org, consignment_id, NULL, NULL, NULL, NULL, NULL
+ FROM ev_consignment_created WHERE (from_org = %(me)s OR to_org = %(me)s) AND {window})
+UNION ALL
+(SELECT 'return_accepted', block_number, log_index, tx_hash, by, from_org, consignment_id, NULL, NULL, NULL, NULL,
+        NULL
+ FROM ev_return_accepted WHERE (by = %(me)s OR from_org = %(me)s) AND {window})
+UNION ALL
+(SELECT 'packs_stolen', block_number, log_index, tx_hash, by, NULL, container_id, lot_id, NULL, NULL, masks, NULL
+ FROM ev_packs_stolen WHERE by = %(me)s AND {window})
+UNION ALL
+(SELECT 'dispense_undone', block_number, log_index, tx_hash, by, NULL, container_id, lot_id, NULL, NULL, masks,
+        NULL
+ FROM ev_dispense_undone WHERE by = %(me)s AND {window})
+UNION ALL
 (SELECT 'shipped', block_number, log_index, tx_hash, from_org, to_org, unit_id, NULL, NULL, NULL, NULL, NULL
  FROM ev_shipped WHERE (from_org = %(me)s OR to_org = %(me)s) AND {window})
 UNION ALL

@@ -249,10 +249,11 @@ def may_see_activity(viewer: Viewer, partner: bytes | None) -> bool:
 def may_see_activity_row(viewer: Viewer, partner: bytes, row: dict) -> bool:
     """One row of `partner`'s activity (app/services/queries.py: event, role): a regulator every row;
     the partner itself the rows that are its own events under the rule (not the receipt of goods it
-    shipped, where it is only the counterparty)."""
+    shipped, nor the acceptance of packs it returned, where it is only the counterparty)."""
     if not may_see_activity(viewer, partner):
         return False
-    return viewer.regulator or not (row["event"] == "received" and row["role"] == "counterparty")
+    receipt = row["event"] in ("received", "return_accepted")  # the receiver's event, not the shipper's
+    return viewer.regulator or not (receipt and row["role"] == "counterparty")
 
 
 def alert_scope(viewer: Viewer) -> tuple[int | None, bytes | None]:

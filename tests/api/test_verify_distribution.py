@@ -146,3 +146,26 @@ def test_a_tote_and_its_lots_are_listed_to_the_parties_that_handled_it(world: Wo
     assert as_maker["verdict"] != "suspect" and "custody" in as_maker
     assert ask(world, "pharmacy", f"(00){tote_sscc}")["custody"]["holder"]["gln"] == world.parties["pharmacy"].gln
     assert "not_received_by_requester" in reasons(ask(world, "pharmacy2", f"(00){tote_sscc}"))
+
+
+def test_partner_activity_shows_totes_loose_moves_returns_and_stolen_packs(world: World, stock):
+    from tests.api.test_regulator import activity
+
+    lot_id, case_a, _ = _at_distributor(world, stock)
+    _, tote = world.tote("distributor", [group(case_a, lot_id, [1, 2, 3])])
+    world.deliver([tote], "distributor", "pharmacy")
+    back = world.consign("pharmacy", [group(tote, lot_id, [2])], "distributor", returning=True)
+    world.act("distributor", world.pt.functions.acceptReturn(back))
+    world.act("pharmacy", world.pt.functions.reportStolen([group(tote, lot_id, [3])]))
+    p = world.parties
+    mine = [(i["event"], i["role"], i.get("packs")) for i in activity(world, "regulator", p["pharmacy"].gln)]
+    for row in [("packs_returned", "actor", None), ("packs_moved", "actor", 1), ("packs_stolen", "actor", 1),
+                ("return_accepted", "counterparty", None)]:  # fmt: skip
+        assert row in mine, row
+    dist = [(i["event"], i["role"], i.get("packs")) for i in activity(world, "regulator", p["distributor"].gln)]
+    for row in [("tote_packed", "actor", None), ("packs_moved", "actor", 3), ("return_accepted", "actor", None),
+                ("packs_returned", "counterparty", None)]:  # fmt: skip
+        assert row in dist, row
+    # its own activity: the pharmacy does not see the acceptance of what it returned (the receiver's event)
+    own = [i["event"] for i in activity(world, "pharmacy", p["pharmacy"].gln)]
+    assert "return_accepted" not in own and "packs_returned" in own
