@@ -191,10 +191,10 @@ def _new_container(chain: Chain, receipt) -> bytes:
     raise AssertionError("no container made")
 
 
-def play(chain: Chain, lots: list[bytes], program) -> Program:
-    """Apply the program; return what it made."""
+def play(chain: Chain, lots: list[bytes], program, made: Program | None = None) -> Program:
+    """Apply the program (after what `made` already holds, when given); return what it made."""
     pt = chain.pt
-    made = Program(lots)
+    made = made or Program(lots)
     units, pallets, leaves = made.units, made.pallets, made.leaves
     for op in program:
         kind = op[0]
