@@ -169,3 +169,27 @@ def test_partner_activity_shows_totes_loose_moves_returns_and_stolen_packs(world
     # its own activity: the pharmacy does not see the acceptance of what it returned (the receiver's event)
     own = [i["event"] for i in activity(world, "pharmacy", p["pharmacy"].gln)]
     assert "return_accepted" not in own and "packs_returned" in own
+
+
+def test_an_undone_dispense_and_a_refused_return(world: World, stock):
+    from app.ids import pack_set
+
+    lot_id, case_a, _ = _at_distributor(world, stock)
+    _, tote = world.tote("distributor", [group(case_a, lot_id, [7, 8])])
+    world.deliver([tote], "distributor", "pharmacy")
+    receipt = world.act("pharmacy", world.pt.functions.dispense(tote, lot_id, pack_set([7]), ([], [])))
+    assert ask(world, "pharmacy", code(stock, 7))["verdict"] == "dispensed"
+    at = world.w3.eth.get_block(receipt.blockNumber)["timestamp"]
+    records = [(at, lot_id, tote, pack_set([7]))]
+    world.act("pharmacy", world.pt.functions.undoDispense(at // 86400, records, 0, pack_set([7])))
+    undone = ask(world, "pharmacy", code(stock, 7))
+    assert "dispensed" not in reasons(undone) and not undone["state"]["dispensed"]
+    assert undone["custody"]["container"] == _hex(tote) and undone["custody"]["holder"]["gln"] == world.parties[
+        "pharmacy"].gln  # fmt: skip
+
+    back = world.consign("pharmacy", [group(tote, lot_id, [8])], "distributor", returning=True)
+    world.act("distributor", world.pt.functions.refuseShipment([back]))
+    refused = ask(world, "pharmacy", code(stock, 8))  # back at the pharmacy, in the refused return
+    assert not refused["state"]["return_pending"] and not refused["custody"]["in_transit"]
+    assert refused["custody"]["holder"]["gln"] == world.parties["pharmacy"].gln
+    assert [s["event"] for s in refused["custody"]["path"]][-2:] == ["refused", "unpacked"]
