@@ -164,7 +164,8 @@ def _pack_custody_of(conn, pack_rows: list[dict]) -> Held | None:
     units = custody.containers(pack_rows)
     if not units:
         return None
-    rows = mirror.custody_events_of(conn, units)
+    # a pack never picked out of its case (the common case) takes verification's one-unit prepared statement
+    rows = mirror.custody_events(conn, units[0]) if len(units) == 1 else mirror.custody_events_of(conn, units)
     now = custody.follow(pack_rows, rows)
     return None if now is None else Held(now.unit_id, now, rows, pack_rows)
 
