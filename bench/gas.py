@@ -14,6 +14,17 @@ N = gas of every scenario transaction / 10,000. Setup (deployment, organisations
 shown apart. M = the same scenario on ``bench/contracts/NaiveCustody.sol`` (one record per serial, one
 transaction per pack per step, readings in storage), measured in the same run on a sample and scaled linearly.
 
+R = the realistic lifecycle of issue 14 (``run_realistic``), on the same node and contract: 10,000 packs of 4 lots
+commissioned in 20 batches; cases of 100 on pallets of 10 to a distributor; half the packs each-picked into mixed
+totes of 20-40 packs (picked by order line: a tote holds one to three lots) for 25 pharmacies, the other half in whole cases (2 per
+pharmacy); 2% (8 packs per pharmacy) returned to the distributor and accepted back into its stock; the rest
+dispensed in daily batches (5 days, one multicall per pharmacy and day); 10 temperature readings per unit on every
+leg (pallets and cases to the distributor, the roll cage of totes and cases to each pharmacy, the returns back).
+A pharmacy's delivery is a roll cage (an SSCC packed with `packPallet`) carrying its totes and cases under one logger;
+it unpacks the cage and opens only the tote it returns packs from (dispensing needs no opening). Batching is the
+relayer's again: one transaction per organisation and action (a pharmacy's totes are picked in one multicall).
+R = its gas / 10,000 packs, setup (deployment, organisations, products) apart.
+
 Run: ``.venv/bin/python -m bench.gas``.
 """
 
@@ -30,7 +41,7 @@ from app.chain.anvil import AnvilNode, free_port
 from app.chain.compiler import compile_contracts, load_artifacts
 from app.chain.web3factory import make_web3
 from app.ids import gln_number, lgtin_id, pack_readings, pack_set, sgtin_id, sscc_id
-from app.merkle import CaseTree, LotTree
+from app.merkle import LOT_LEAF, CaseTree, LotTree, Tree
 
 ROOT = Path(__file__).resolve().parents[1]
 NAIVE_SOURCES = ROOT / "bench" / "contracts"
@@ -61,27 +72,30 @@ DISPENSER_ROLE = Web3.keccak(text="DISPENSER_ROLE")
 
 @dataclass
 class Ledger:
-    """Gas used per operation, in the order operations first appear."""
+    """Gas used per operation, in the order operations first appear; `calls` counts contract calls (a multicall
+    transaction makes several)."""
 
     txs: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     gas: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    calls: dict[str, int] = field(default_factory=lambda: defaultdict(int))
 
-    def add(self, op: str, gas_used: int) -> None:
+    def add(self, op: str, gas_used: int, calls: int = 1) -> None:
         self.txs[op] += 1
         self.gas[op] += gas_used
+        self.calls[op] += calls
 
     @property
     def total(self) -> int:
         return sum(self.gas.values())
 
 
-def send(w3: Web3, call, sender: str, ledger: Ledger | None = None, op: str = "") -> int:
+def send(w3: Web3, call, sender: str, ledger: Ledger | None = None, op: str = "", calls: int = 1) -> int:
     tx = call.transact({"from": sender})
     receipt = w3.eth.wait_for_transaction_receipt(tx)
     if receipt.status != 1:
         raise RuntimeError(f"{op or 'setup'} transaction failed: {tx.hex()}")
     if ledger is not None:
-        ledger.add(op, receipt.gasUsed)
+        ledger.add(op, receipt.gasUsed, calls)
     return receipt.gasUsed
 
 
@@ -187,6 +201,182 @@ def tree_case_path(w3: Web3, pt, maker: str, pharmacy: str, expiry: int) -> dict
     return gas
 
 
+# ---------------------------------------------------------------------------- the realistic lifecycle (issue 14)
+
+R_GTINS = ("09506000134352", "09506000134369", "09506000134376", "09506000134383")  # one lot each
+R_PER_LOT = PACKS // len(R_GTINS)  # 2,500
+R_BATCHES_PER_LOT = 5  # 20 commissioning batches of 500
+R_PHARMACIES = 25
+R_WHOLE_PER_LOT = (12, 12, 13, 13)  # 50 whole cases (2 a pharmacy): half the packs; the other 50 are each-picked
+R_TOTE_SIZES = (20, 30, 40, 25, 35, 30, 20)  # 200 packs a pharmacy, in totes of 20-40
+R_RETURNED_PER_PHARMACY = 8  # 200 packs: 2%
+R_DAYS = 5
+R_TOTE_SSCC_BASE = 106141418000000000
+R_PALLET_SSCC_BASE = 106141419500000000
+R_CAGE_SSCC_BASE = 106141419600000000
+
+Pick = tuple[bytes, bytes, int]  # (container, lot id, leaf index)
+
+
+def _groups(picks: list[Pick]) -> list:
+    """PackGroups (source, lotId, PackSet, empty proof) of picks, one per source and lot, in first-seen order."""
+    by_key: dict[tuple[bytes, bytes], list[int]] = {}
+    for source, lot_id, index in picks:
+        by_key.setdefault((source, lot_id), []).append(index)
+    return [(source, lot_id, pack_set(indexes), ([], [])) for (source, lot_id), indexes in by_key.items()]
+
+
+def run_realistic(w3: Web3, artifact) -> tuple[Ledger, dict[str, int]]:
+    """Issue 14's lifecycle (see the module docstring) on a fresh PharmaTrack; returns its ledger and setup gas."""
+    accounts = w3.eth.accounts
+    admin, maker, distributor = accounts[0], accounts[1], accounts[2]
+    pharmacies = accounts[3 : 3 + R_PHARMACIES]
+    setup: dict[str, int] = {}
+    pt, setup["deploy PharmaTrack"] = deploy(w3, artifact, admin, sender=admin)
+    parties = [(maker, [MANUFACTURER_ROLE]), (distributor, [DISTRIBUTOR_ROLE])] + [
+        (p, [DISPENSER_ROLE]) for p in pharmacies
+    ]
+    setup["register organisations"] = sum(
+        send(w3, pt.functions.registerOrganisation(acct, gln_number(f"{9506000000000 + i}"), roles), admin)
+        for i, (acct, roles) in enumerate(parties)
+    )
+    setup["register products"] = sum(
+        send(w3, pt.functions.registerProduct(int(g), MIN_TEMP, MAX_TEMP), maker) for g in R_GTINS
+    )
+    ledger = Ledger()
+
+    def multicall(calls: list[tuple[str, list]], sender: str, op: str) -> None:
+        data = [pt.encode_abi(name, args=args) for name, args in calls]
+        send(w3, pt.functions.multicall(data), sender, ledger, op, calls=len(calls))
+
+    def record(units: list[bytes], recorder: str, leg: int, op: str) -> None:
+        start = w3.eth.get_block("latest").timestamp - READINGS_PER_UNIT * READING_INTERVAL
+        calls = [
+            ("recordReadings", [u, u[:16].rjust(32, b"\0"), start, READING_INTERVAL, readings_for(leg * 1000 + k)])
+            for k, u in enumerate(units)
+        ]
+        multicall(calls, recorder, op)
+
+    # Manufacturer: 4 lots declared, commissioned in 20 batches over the shift, cased, palletised, shipped
+    expiry = w3.eth.get_block("latest").timestamp + 2 * 365 * 86400
+    lot_ids = [lgtin_id(g, "R2025-1") for g in R_GTINS]
+    multicall([("openLot", [int(g), "R2025-1", expiry, R_PER_LOT]) for g in R_GTINS], maker, "openLot (4 lots)")
+    size = R_PER_LOT // R_BATCHES_PER_LOT
+    for b in range(R_BATCHES_PER_LOT):
+        for lot, gtin in enumerate(R_GTINS):
+            first = b * size
+            leaves = [(first + i, sgtin_id(gtin, f"R{lot}{first + i:08d}")) for i in range(size)]
+            call = pt.functions.commissionBatch(lot_ids[lot], first, size, Tree(leaves, LOT_LEAF).root)
+            send(w3, call, maker, ledger, "commissionBatch (500/tx)")
+    cases = [(lot, first) for lot in range(len(R_GTINS)) for first in range(0, R_PER_LOT, PER_CASE)]
+    case_ids = [sscc_id(CASE_SSCC_BASE + c) for c in range(len(cases))]
+    for start in range(0, len(cases), CASES_PER_PACK_TX):
+        calls = [
+            ("packCase", [CASE_SSCC_BASE + c, lot_ids[cases[c][0]], cases[c][1], PER_CASE])
+            for c in range(start, start + CASES_PER_PACK_TX)
+        ]
+        multicall(calls, maker, "packCase (10/tx)")
+    pallet_ids = [sscc_id(R_PALLET_SSCC_BASE + p) for p in range(len(cases) // CASES_PER_PALLET)]
+    pallets = [
+        ("packPallet", [R_PALLET_SSCC_BASE + p, case_ids[p * CASES_PER_PALLET : (p + 1) * CASES_PER_PALLET]])
+        for p in range(len(pallet_ids))
+    ]
+    multicall(pallets, maker, "packPallet")
+    send(w3, pt.functions.ship(pallet_ids, distributor), maker, ledger, "ship pallets")
+
+    # Distributor: leg-1 readings, receipt, pallets unpacked; half the cases opened for each-picking
+    record(pallet_ids, distributor, 1, "readings leg 1 (pallets)")
+    record(case_ids, distributor, 1, "readings leg 1 (cases)")
+    send(w3, pt.functions.receiveShipment(pallet_ids), distributor, ledger, "receive pallets")
+    send(w3, pt.functions.unpack(pallet_ids), distributor, ledger, "unpack pallets")
+    whole: list[int] = []
+    opened: list[int] = []
+    for lot in range(len(R_GTINS)):
+        of_lot = [c for c in range(len(cases)) if cases[c][0] == lot]
+        whole += of_lot[: R_WHOLE_PER_LOT[lot]]
+        opened += of_lot[R_WHOLE_PER_LOT[lot] :]
+    send(w3, pt.functions.unpack([case_ids[c] for c in opened]), distributor, ledger, "open cases to pick")
+    queues: list[list[Pick]] = [[] for _ in R_GTINS]  # per lot, the packs to pick, in shelf order
+    for c in opened:
+        lot, first = cases[c]
+        queues[lot] += [(case_ids[c], lot_ids[lot], i) for i in range(first, first + PER_CASE)]
+    assert sum(len(q) for q in queues) == PACKS // 2
+
+    # Each-picking (pick-to-tote): a pharmacy's order is 50 packs of each lot; the picker walks its order lines and
+    # fills totes of 20-40 in turn, so a tote closes in the middle of a line and the next starts with its rest (a
+    # tote holds one to three lots). One multicall of a pharmacy's totes.
+    per_line = (PACKS // 2) // R_PHARMACIES // len(R_GTINS)
+    totes_of: list[list[bytes]] = []
+    in_tote: dict[bytes, list[Pick]] = {}
+    sscc = R_TOTE_SSCC_BASE
+    for _ in pharmacies:
+        order: list[Pick] = []
+        for queue in queues:
+            order += queue[:per_line]
+            del queue[:per_line]
+        for queue in queues:  # a line short of stock is made up from another lot's
+            while len(order) < sum(R_TOTE_SIZES) and queue:
+                order.append(queue.pop(0))
+        calls, mine = [], []
+        for tote_size in R_TOTE_SIZES:
+            picks, order = order[:tote_size], order[tote_size:]
+            calls.append(("packTote", [sscc, _groups(picks)]))
+            in_tote[sscc_id(sscc)] = [(sscc_id(sscc), lot_id, i) for _, lot_id, i in picks]
+            mine.append(sscc_id(sscc))
+            sscc += 1
+        multicall(calls, distributor, "packTote (a pharmacy's 7 totes/tx)")
+        totes_of.append(mine)
+    # A pharmacy's delivery: its totes and 2 whole cases on a roll cage (an SSCC, packed as a pallet), one logger
+    whole_of = [[case_ids[c] for c in whole[j * 2 : j * 2 + 2]] for j in range(R_PHARMACIES)]
+    cages = [sscc_id(R_CAGE_SSCC_BASE + j) for j in range(R_PHARMACIES)]
+    multicall(
+        [("packPallet", [R_CAGE_SSCC_BASE + j, totes_of[j] + whole_of[j]]) for j in range(R_PHARMACIES)],
+        distributor,
+        "packPallet (roll cages)",
+    )
+    for j, pharmacy in enumerate(pharmacies):
+        send(w3, pt.functions.ship([cages[j]], pharmacy), distributor, ledger, "ship roll cages")
+
+    # Pharmacies: leg-2 readings, receipt; the cage is unpacked, and the tote a return is taken from opened
+    for j, pharmacy in enumerate(pharmacies):
+        record([cages[j]], pharmacy, 2, "readings leg 2 (roll cages)")
+        send(w3, pt.functions.receiveShipment([cages[j]]), pharmacy, ledger, "receive roll cages")
+        send(w3, pt.functions.unpack([cages[j], totes_of[j][0]]), pharmacy, ledger, "unpack cage, open a tote")
+
+    # Returns: 8 packs of each pharmacy's first tote back to the distributor, accepted into its stock
+    returns = []
+    for j, pharmacy in enumerate(pharmacies):
+        tote = totes_of[j][0]
+        back, in_tote[tote] = in_tote[tote][:R_RETURNED_PER_PHARMACY], in_tote[tote][R_RETURNED_PER_PHARMACY:]
+        call = pt.functions.returnPacks(_groups(back), distributor)
+        returns.append(call.call({"from": pharmacy}))
+        send(w3, call, pharmacy, ledger, "returnPacks")
+    record(returns, distributor, 3, "readings leg 3 (returns)")
+    multicall([("acceptReturn", [r]) for r in returns], distributor, "acceptReturn")
+
+    # Dispensing: the rest, in daily batches (one multicall per pharmacy and day)
+    stock_of = []
+    for j in range(R_PHARMACIES):
+        stock = [p for t in totes_of[j] for p in in_tote[t]]
+        for case in whole_of[j]:
+            lot, first = cases[case_ids.index(case)]
+            stock += [(case, lot_ids[lot], i) for i in range(first, first + PER_CASE)]
+        stock_of.append(stock)
+    dispensed = 0
+    for day in range(R_DAYS):
+        for j, pharmacy in enumerate(pharmacies):
+            share = len(stock_of[j]) // R_DAYS
+            today = stock_of[j][day * share : (day + 1) * share if day < R_DAYS - 1 else None]
+            dispensed += len(today)
+            multicall([("dispense", list(g)) for g in _groups(today)], pharmacy, "dispense (daily, per pharmacy)")
+        w3.provider.make_request("evm_increaseTime", [86400])
+        w3.provider.make_request("evm_mine", [])
+    assert dispensed == PACKS - R_PHARMACIES * R_RETURNED_PER_PHARMACY
+    last_case, last_lot = whole_of[-1][-1], cases[case_ids.index(whole_of[-1][-1])]
+    assert pt.functions.pack(lot_ids[last_lot[0]], last_lot[1]).call()[4] is True, last_case  # dispensed
+    return ledger, setup
+
+
 def run_naive(w3: Web3, artifact) -> tuple[Ledger, list[str]]:
     """The naive contract on a sample: NAIVE_SAMPLE_PACKS packs through every step, NAIVE_SAMPLE_READINGS readings;
     both scaled linearly to the full scenario."""
@@ -248,15 +438,27 @@ def table(title: str, ledger: Ledger) -> list[str]:
     return lines
 
 
+def step_table(title: str, ledger: Ledger) -> list[str]:
+    """The realistic lifecycle per step: transactions, contract calls, gas, gas per pack (of all 10,000)."""
+    lines = [title, f"  {'step':<36}{'txs':>5}{'calls':>7}{'gas':>13}{'gas/pack':>10}"]
+    for op in ledger.gas:
+        txs, calls, gas = ledger.txs[op], ledger.calls[op], ledger.gas[op]
+        lines.append(f"  {op:<36}{txs:>5,}{calls:>7,}{gas:>13,}{gas / PACKS:>10,.1f}")
+    txs, calls = sum(ledger.txs.values()), sum(ledger.calls.values())
+    lines.append(f"  {'total':<36}{txs:>5,}{calls:>7,}{ledger.total:>13,}{ledger.total / PACKS:>10,.1f}")
+    return lines
+
+
 def main() -> None:
     started = time.monotonic()
     artifacts = load_artifacts()
     naive_artifacts = compile_contracts(src_dir=NAIVE_SOURCES, out_dir=NAIVE_BUILD)
-    node = AnvilNode(port=free_port(), chain_id=31337, block_time=None)
+    node = AnvilNode(port=free_port(), chain_id=31337, block_time=None, accounts=3 + R_PHARMACIES)
     with node:
         w3 = make_web3(node.rpc_url, timeout=60)
         ledger, setup = run_pharmatrack(w3, artifacts["PharmaTrack"])
         naive, notes = run_naive(w3, naive_artifacts["NaiveCustody"])
+        realistic, realistic_setup = run_realistic(w3, artifacts["PharmaTrack"])
     print(
         f"PharmaTrack reference lifecycle: {PACKS:,} packs, {PACKS // PER_CASE} cases, "
         f"{PACKS // PER_CASE // CASES_PER_PALLET} pallets, {PHARMACIES} pharmacies"
@@ -268,10 +470,18 @@ def main() -> None:
     print("\n".join(table("NaiveCustody (scaled from a sample)", naive)))
     for note in notes:
         print(note)
+    print(
+        f"PharmaTrack realistic lifecycle (issue 14): {PACKS:,} packs of {len(R_GTINS)} lots in "
+        f"{len(R_GTINS) * R_BATCHES_PER_LOT} batches, {R_PHARMACIES} pharmacies, half each-picked into totes, "
+        f"{R_PHARMACIES * R_RETURNED_PER_PHARMACY} returned, dispensed over {R_DAYS} days"
+    )
+    print("\n".join(step_table("PharmaTrack realistic (every scenario transaction)", realistic)))
+    print("Not in R (one-off setup): " + ", ".join(f"{op} {gas:,}" for op, gas in realistic_setup.items()))
     print(f"elapsed {time.monotonic() - started:.0f}s")
     n = ledger.total / PACKS
     m = naive.total / PACKS
-    print(f"gas_per_pack {n:.0f} naive_gas_per_pack {m:.0f} ratio {m / n:.2f}")
+    r = realistic.total / PACKS
+    print(f"gas_per_pack {n:.0f} naive_gas_per_pack {m:.0f} ratio {m / n:.2f} realistic_gas_per_pack {r:.0f}")
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ import {IPharmaTrack} from "./IPharmaTrack.sol";
 import {PharmaTrackPacks} from "./PharmaTrackPacks.sol";
 import {PharmaTrackStorage} from "./PharmaTrackStorage.sol";
 import {CaseTree} from "./libraries/CaseTree.sol";
+import {PackPointers} from "./libraries/PackPointers.sol";
 import {PackSets} from "./libraries/PackSets.sol";
 import {Unit, UnitRecord} from "./libraries/UnitRecord.sol";
 
@@ -18,8 +19,14 @@ import {Unit, UnitRecord} from "./libraries/UnitRecord.sol";
 ///         - a case or pallet is one word (a tree case adds the root of its children), so a handoff of a pallet is
 ///           one write whatever it holds, and a pack's custodian is its outermost container's;
 ///         - a pack has no record at all, only bits (by leaf index) in per-lot bitmaps: allocated (packed into a
-///           case), inactive (dispensed or destroyed), destroyed, quarantined.
+///           case), inactive (dispensed, destroyed or stolen), destroyed, stolen, quarantined; a pack picked out of
+///           its case adds a 32-bit container number, eight to a word;
+///         - a dispense adds one word per dispenser and day (the accumulator {undoDispense} checks records against).
 ///         Relayers batch calls with {multicall}.
+///         The pack-level and administrative functions (totes, consignments, returns, theft, undoing a dispense,
+///         lots in batches, organisations, recall and quarantine) run in {PharmaTrackPacks}, which the constructor
+///         deploys and the stubs below reach by DELEGATECALL on this contract's storage ({PharmaTrackStorage}): one
+///         address, one ABI, and each contract under the 24 KiB code limit (EIP-170).
 contract PharmaTrack is IPharmaTrack, PharmaTrackStorage, Multicall {
     using BitMaps for BitMaps.BitMap;
 
@@ -412,7 +419,7 @@ contract PharmaTrack is IPharmaTrack, PharmaTrackStorage, Multicall {
         Lot storage l = _lots[lotId];
         if (l.manufacturer == 0 || index >= l.serialCount) return info;
         info.allocated = _allocated[lotId].get(index);
-        info.moved = _moved[lotId].get(index);
+        info.moved = PackPointers.get(_packContainers[lotId], index) != 0;
         info.destroyed = _destroyed[lotId].get(index);
         info.stolen = _stolen[lotId].get(index);
         info.dispensed = _inactive[lotId].get(index) && !info.destroyed && !info.stolen;

@@ -81,8 +81,6 @@ abstract contract PharmaTrackStorage is IPharmaTrackTypes, AccessControl {
 
     uint8 internal constant LOT_RECALLED = 1;
     uint8 internal constant LOT_QUARANTINED = 2;
-    /// @dev Some pack of the lot has left its case: only then does acting through a case read the `_moved` bitmap.
-    uint8 internal constant LOT_PACKS_MOVED = 4;
 
     mapping(address account => Organisation) internal _organisations;
     mapping(uint32 index => address) internal _accounts;
@@ -108,9 +106,8 @@ abstract contract PharmaTrackStorage is IPharmaTrackTypes, AccessControl {
     mapping(bytes32 lotId => BitMaps.BitMap) internal _inactive;
     mapping(bytes32 lotId => BitMaps.BitMap) internal _destroyed;
     mapping(bytes32 lotId => BitMaps.BitMap) internal _quarantined;
-    /// @dev Left the case it was packed in (or the loose stock) for a tote or consignment; see `_packContainers`.
-    mapping(bytes32 lotId => BitMaps.BitMap) internal _moved;
-    /// @dev A moved pack's current container number, eight to a word ({PackPointers}).
+    /// @dev A moved pack's current container number, eight to a word ({PackPointers}); zero for a pack that never left
+    ///      its case (or the loose stock). Moved is pointer non-zero: no separate bitmap to write.
     mapping(bytes32 lotId => mapping(uint256 word => uint256)) internal _packContainers;
     /// @dev Reported stolen (also inactive).
     mapping(bytes32 lotId => BitMaps.BitMap) internal _stolen;
@@ -164,7 +161,11 @@ abstract contract PharmaTrackStorage is IPharmaTrackTypes, AccessControl {
     function _grantRole(bytes32 role, address account) internal override returns (bool granted) {
         granted = super._grantRole(role, account);
         uint8 bit = _roleBit(role);
-        if (granted && bit != 0 && _organisations[account].index != 0) _organisations[account].roles |= bit;
+        uint32 index = _organisations[account].index;
+        if (granted && bit != 0 && index != 0) {
+            _organisations[account].roles |= bit;
+            if (bit == DISPENSER) _initDayRing(index);
+        }
     }
 
     /// @dev Keeps the role bits of a registered organisation in step with AccessControl.
@@ -437,10 +438,7 @@ abstract contract PharmaTrackStorage is IPharmaTrackTypes, AccessControl {
         uint8 kind = u.kind();
         if (kind == UnitRecord.CASE) {
             n = _requireChildren(containerId, u, l, lotId, packs, multiproof);
-            if (l.flags & LOT_PACKS_MOVED != 0) {
-                uint256 moved = PackSets.firstSet(_moved[lotId], packs);
-                if (moved != PackSets.NONE) revert PackMoved(lotId, moved, _containerOf(lotId, moved));
-            }
+            _requireNotPicked(u, lotId, packs);
         } else if (kind == UnitRecord.TOTE || kind == UnitRecord.CONSIGNMENT) {
             n = _size(lotId, packs);
             if (multiproof.proof.length != 0 || multiproof.flags.length != 0) revert PackProofInvalid(containerId, lotId);
@@ -448,6 +446,22 @@ abstract contract PharmaTrackStorage is IPharmaTrackTypes, AccessControl {
             if (stray != PackPointers.NONE) revert PackNotInCase(containerId, lotId, stray);
         } else {
             revert UnitWrongKind(containerId, kind);
+        }
+    }
+
+    /// @dev For a case: reverts if one of `packs` was taken out of it (read only once the case was picked from).
+    function _requireNotPicked(Unit u, bytes32 lotId, PackSet calldata packs) internal view {
+        if (!u.hasFlag(UnitRecord.PICKED)) return;
+        uint256 moved = PackPointers.firstOther(_packContainers[lotId], packs, 0);
+        if (moved != PackPointers.NONE) revert PackMoved(lotId, moved, _containerOf(lotId, moved));
+    }
+
+    /// @dev Makes every slot of a new dispenser's day ring non-zero (day 0, which no dispense has), so that a
+    ///      dispense's daily write is an update, never a new slot: a one-off 16 words when the role is granted.
+    function _initDayRing(uint32 dispenser) internal {
+        mapping(uint256 => uint256) storage ring = _dispenseDays[dispenser];
+        for (uint256 i; i < DAY_RING; ++i) {
+            if (ring[i] == 0) ring[i] = 1;
         }
     }
 
@@ -485,7 +499,6 @@ abstract contract PharmaTrackStorage is IPharmaTrackTypes, AccessControl {
             if (l.minTemp > minTemp) minTemp = l.minTemp;
             if (l.maxTemp < maxTemp) maxTemp = l.maxTemp;
             count += uint32(PackSets.size(g.packs));
-            PackSets.orAll(_moved[g.lotId], g.packs);
             PackPointers.write(_packContainers[g.lotId], g.packs, number);
             emit PacksMoved(g.lotId, containerId, msg.sender, g.source, g.packs.firstWord, g.packs.masks);
         }
@@ -518,6 +531,9 @@ abstract contract PharmaTrackStorage is IPharmaTrackTypes, AccessControl {
                 if (from != returnTo) revert ReturnNotToSender(source, _accounts[returnTo], _accounts[from]);
             }
             _requirePacksIn(source, u, l, lotId, g.packs, g.proof);
+            if (u.kind() == UnitRecord.CASE && !u.hasFlag(UnitRecord.PICKED)) {
+                _units[source] = u.withFlag(UnitRecord.PICKED);
+            }
         }
         uint256 inactive = PackSets.firstSet(_inactive[lotId], g.packs);
         if (inactive != PackSets.NONE) revert PackIsInactive(lotId, inactive);
@@ -525,7 +541,6 @@ abstract contract PharmaTrackStorage is IPharmaTrackTypes, AccessControl {
             uint256 quarantined = PackSets.firstSet(_quarantined[lotId], g.packs);
             if (quarantined != PackSets.NONE) revert PackIsQuarantined(lotId, quarantined);
         }
-        if (lotFlags & LOT_PACKS_MOVED == 0) l.flags = lotFlags | LOT_PACKS_MOVED;
     }
 
     /// @dev The accumulator after folding one dispense into `acc` (224 bits).
@@ -557,9 +572,7 @@ abstract contract PharmaTrackStorage is IPharmaTrackTypes, AccessControl {
         view
     {
         if (u.kind() == UnitRecord.CASE) {
-            if (l.flags & LOT_PACKS_MOVED == 0) return;
-            uint256 moved = PackSets.firstSet(_moved[lotId], packs);
-            if (moved != PackSets.NONE) revert PackMoved(lotId, moved, _containerOf(lotId, moved));
+            _requireNotPicked(u, lotId, packs);
         } else {
             uint256 stray = PackPointers.firstOther(_packContainers[lotId], packs, u.ref());
             if (stray != PackPointers.NONE) revert PackNotInCase(containerId, lotId, stray);

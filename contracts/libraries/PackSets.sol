@@ -50,19 +50,6 @@ library PackSets {
         return NONE;
     }
 
-    /// @notice Set the bits of `set`, whether or not some are set already.
-    function orAll(BitMaps.BitMap storage map, IPharmaTrackTypes.PackSet calldata set) internal {
-        uint256[] calldata masks = set.masks;
-        uint256 firstWord = set.firstWord;
-        for (uint256 k; k < masks.length; ++k) {
-            uint256 mask = masks[k];
-            if (mask == 0) continue;
-            uint256 bucket = firstWord + k;
-            uint256 word = map._data[bucket];
-            if (word | mask != word) map._data[bucket] = word | mask;
-        }
-    }
-
     /// @notice Clear the bits of `set`; returns the lowest index that was not set, else {NONE}.
     function clearAll(BitMaps.BitMap storage map, IPharmaTrackTypes.PackSet calldata set) internal returns (uint256) {
         uint256[] calldata masks = set.masks;

@@ -28,6 +28,9 @@ library UnitRecord {
     uint8 internal constant BY_ROOT = 16;
     /// @notice A consignment of returned packs, in transit until its recipient accepts or refuses it.
     uint8 internal constant RETURN_PENDING = 32;
+    /// @notice A case some of whose packs were taken out (to a tote or consignment): only then does acting through
+    ///         it read its packs' container pointers.
+    uint8 internal constant PICKED = 64;
 
     uint256 private constant HOLDER = 0;
     uint256 private constant RECIPIENT = 32;

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from app.ids import lgtin_id, pack_set, sscc_id
-from app.merkle import CaseTree, LotTree
+from app.merkle import LotTree
 from tests.contracts.conftest import (
     CASE_SSCC,
     FROZEN_GTIN,
@@ -157,7 +157,7 @@ def test_packTote_from_a_tree_case_with_a_multiproof(world, stock):
 
 
 def test_packTote_from_a_tree_case_with_a_bad_proof_reverts(world, stock):
-    packs, proof = stock.tree.children_proof([202, 260])
+    _, proof = stock.tree.children_proof([202, 260])
     call = world.pt.functions.packTote(TOTE_SSCC, [(stock.c, stock.l1, pack_set([202, 262]), proof)])
     reverts(world.pt, call, world.distributor, "PackProofInvalid", stock.c, stock.l1)
 
