@@ -54,6 +54,7 @@ OPS = st.one_of(
     st.tuples(st.just("accept"), UNIT),
     st.tuples(st.just("stolen"), UNIT, MASK),
     st.tuples(st.just("undo"), st.integers(0, 7), MASK),
+    st.tuples(st.just("deliver"), UNIT, st.integers(1, 3)),  # ship, receive and open: more stock moves further
     st.tuples(st.just("pallet"), st.lists(UNIT, min_size=1, max_size=3)),
     st.tuples(st.just("ship"), UNIT, st.integers(0, 3)),
     st.tuples(st.just("ship_pallet"), UNIT, st.integers(0, 3)),
@@ -249,13 +250,25 @@ def play(chain: Chain, lots: list[bytes], program, made: Program | None = None) 
             # else among the units shipped on their own and not yet received
             pool = [u for u in units if int(chain.info(u)["recipient"], 16)] or units
             unit = pool[op[1] % len(pool)]
-        if kind in ("tote", "loose", "return", "stolen") and not made.contents(unit):
+        if kind in ("tote", "loose", "return", "stolen", "dispense") and not made.contents(unit):
             pool = [u for u in units if made.contents(u)] or units  # else among the units that hold packs
             unit = pool[op[1] % len(pool)]
+        if kind == "accept":  # a pending return, when there is one
+            pool = [u for u in units if chain.info(u)["returnPending"]]
+            unit = pool[op[1] % len(pool)] if pool else unit
+        if kind in ("return", "dispense"):  # a pharmacy's, when there is one
+            pharmacies = {chain.pharmacy.lower(), chain.pharmacy2.lower()}
+            pool = [u for u in units if made.contents(u) and chain.info(u)["custodian"].lower() in pharmacies]
+            unit = pool[op[1] % len(pool)] if pool else unit
         info = chain.info(unit)
         custodian, recipient = info["custodian"], info["recipient"]
         if kind in ("ship", "ship_pallet"):
             chain.attempt(pt.functions.ship([unit], chain.recipients[op[2]]), custodian)
+        elif kind == "deliver":
+            to = chain.recipients[op[2]]
+            if chain.attempt(pt.functions.ship([unit], to), custodian):
+                chain.attempt(pt.functions.receiveShipment([unit]), to)
+                chain.attempt(pt.functions.unpack([unit]), to)
         elif kind in ("receive", "refuse", "accept") and int(recipient, 16):
             fn = {"receive": pt.functions.receiveShipment, "refuse": pt.functions.refuseShipment}.get(kind)
             chain.attempt(fn([unit]) if fn else pt.functions.acceptReturn(unit), recipient)
