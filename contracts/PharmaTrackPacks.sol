@@ -38,7 +38,6 @@ contract PharmaTrackPacks is PharmaTrackStorage {
         if (hasRole(DISPENSER_ROLE, account)) bits |= DISPENSER;
         if (hasRole(REGULATOR_ROLE, account)) bits |= REGULATOR;
         _organisations[account] = Organisation({index: index, gln: gln, suspended: false, roles: bits});
-        if (bits & DISPENSER != 0) _initDayRing(index);
         _accounts[index] = account;
         _glnAccounts[gln] = account;
         for (uint256 i; i < roles.length; ++i) {

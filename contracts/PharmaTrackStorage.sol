@@ -161,11 +161,7 @@ abstract contract PharmaTrackStorage is IPharmaTrackTypes, AccessControl {
     function _grantRole(bytes32 role, address account) internal override returns (bool granted) {
         granted = super._grantRole(role, account);
         uint8 bit = _roleBit(role);
-        uint32 index = _organisations[account].index;
-        if (granted && bit != 0 && index != 0) {
-            _organisations[account].roles |= bit;
-            if (bit == DISPENSER) _initDayRing(index);
-        }
+        if (granted && bit != 0 && _organisations[account].index != 0) _organisations[account].roles |= bit;
     }
 
     /// @dev Keeps the role bits of a registered organisation in step with AccessControl.
@@ -454,15 +450,6 @@ abstract contract PharmaTrackStorage is IPharmaTrackTypes, AccessControl {
         if (!u.hasFlag(UnitRecord.PICKED)) return;
         uint256 moved = PackPointers.firstOther(_packContainers[lotId], packs, 0);
         if (moved != PackPointers.NONE) revert PackMoved(lotId, moved, _containerOf(lotId, moved));
-    }
-
-    /// @dev Makes every slot of a new dispenser's day ring non-zero (day 0, which no dispense has), so that a
-    ///      dispense's daily write is an update, never a new slot: a one-off 16 words when the role is granted.
-    function _initDayRing(uint32 dispenser) internal {
-        mapping(uint256 => uint256) storage ring = _dispenseDays[dispenser];
-        for (uint256 i; i < DAY_RING; ++i) {
-            if (ring[i] == 0) ring[i] = 1;
-        }
     }
 
     /// @dev The tote or consignment a moved pack is in (zero if it never moved).

@@ -133,6 +133,41 @@ def every_event(w3, anvil, deployment, pharmatrack, settings):
     send(pharmatrack.functions.clearPacksQuarantine(loose, lot, pack_set([11]), ([], [])), maker.account)
     for step in ("quarantineLot", "clearLotQuarantine", "recallLot"):
         send(getattr(pharmatrack.functions, step)(lot), regulator.account)
+    # issue 14: a lot in batches, a tote, a loose consignment, a return, a theft, an undone dispense
+    f = pharmatrack.functions
+    send(f.openLot(int(demo.GTIN), "VERIFY-L3", expiry, 20), maker.account)
+    send(f.commissionBatch(lgtin_id(demo.GTIN, "VERIFY-L3"), 0, 20, b"\x02" * 32), maker.account)
+    lot3 = lgtin_id(demo.GTIN, "VERIFY-L3")
+    case3 = sscc_id(int(demo.with_check_digit("10950600000002002")))
+    send(f.packCase(int(demo.with_check_digit("10950600000002002")), lot3, 0, 10), maker.account)
+    send(f.ship([case3], distributor.account), maker.account)
+    send(f.receiveShipment([case3]), distributor.account)
+    send(f.unpack([case3]), distributor.account)
+    tote_sscc = int(demo.with_check_digit("10950600000002003"))
+    send(f.packTote(tote_sscc, [(case3, lot3, pack_set([0, 1, 2]), ([], []))]), distributor.account)
+    tote = sscc_id(tote_sscc)
+    send(f.ship([tote], pharmacy.account), distributor.account)
+    send(f.receiveShipment([tote]), pharmacy.account)
+    send(f.unpack([tote]), pharmacy.account)
+    loose = f.shipPacks([(case3, lot3, pack_set([3]), ([], []))], pharmacy.account)
+    consignment = loose.call({"from": distributor.account})
+    send(loose, distributor.account)
+    send(f.receiveShipment([consignment]), pharmacy.account)
+    back = f.returnPacks([(tote, lot3, pack_set([0]), ([], []))], distributor.account)
+    consignment = back.call({"from": pharmacy.account})
+    send(back, pharmacy.account)
+    send(f.acceptReturn(consignment), distributor.account)
+    send(f.reportStolen([(tote, lot3, pack_set([1]), ([], []))]), pharmacy.account)
+    packs = pack_set([2])
+    dispensed = w3.eth.wait_for_transaction_receipt(f.dispense(tote, lot3, packs, ([], [])).transact(
+        {"from": pharmacy.account}))  # fmt: skip
+    day = w3.eth.get_block(dispensed.blockNumber)["timestamp"] // 86400
+    records = []  # the pharmacy's dispenses of that day, in chain order, as undoDispense takes them
+    for log in pharmatrack.events.Dispensed().get_logs(from_block=0, argument_filters={"by": pharmacy.account}):
+        when = w3.eth.get_block(log.blockNumber)["timestamp"]
+        if when // 86400 == day:
+            records.append((when, log.args.lotId, log.args.caseId, (log.args.firstWord, log.args.masks)))
+    send(f.undoDispense(day, records, len(records) - 1, packs), pharmacy.account)
     send(pharmatrack.functions.suspendOrganisation(distributor.account), admin)
     send(pharmatrack.functions.reinstateOrganisation(distributor.account), admin)
     send(pharmatrack.functions.revokeRole(pharmatrack.functions.REGULATOR_ROLE().call(), regulator.account), admin)
