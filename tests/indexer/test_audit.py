@@ -86,36 +86,6 @@ def every_event(w3, anvil, deployment, pharmatrack, settings):
 
     expiry = w3.eth.get_block("latest")["timestamp"] + 365 * 86400
     send(pharmatrack.functions.commissionLot(int(demo.GTIN), "VERIFY-L2", expiry, 20, b"\x01" * 32), maker.account)
-    # issue 14: a lot in batches; a tote to the pharmacy; a dispense undone; a return accepted; loose packs; stolen
-    pt, fn = pharmatrack, pharmatrack.functions
-    send(fn.openLot(int(demo.GTIN), "VERIFY-L3", expiry, 20), maker.account)
-    lot3 = lgtin_id(demo.GTIN, "VERIFY-L3")
-    send(fn.commissionBatch(lot3, 0, 10, b"\x02" * 32), maker.account)
-    case3 = sscc_id(int(demo.with_check_digit("10950600000002002")))
-    send(fn.packCase(int(demo.with_check_digit("10950600000002002")), lot3, 0, 10), maker.account)
-    send(fn.ship([case3], distributor.account), maker.account)
-    send(fn.receiveShipment([case3]), distributor.account)
-    send(fn.unpack([case3]), distributor.account)
-    tote_sscc = int(demo.with_check_digit("10950600000002003"))
-    send(fn.packTote(tote_sscc, [(case3, lot3, pack_set([0, 1, 2]), ([], []))]), distributor.account)
-    tote = sscc_id(tote_sscc)
-    send(fn.ship([tote], pharmacy.account), distributor.account)
-    send(fn.receiveShipment([tote]), pharmacy.account)
-    send(fn.unpack([tote]), pharmacy.account)
-    w3.provider.make_request("evm_increaseTime", [86400])  # a day of the pharmacy's with this dispense only
-    w3.provider.make_request("evm_mine", [])
-    dispensed = w3.eth.wait_for_transaction_receipt(
-        fn.dispense(tote, lot3, pack_set([0]), ([], [])).transact({"from": pharmacy.account})
-    )
-    at = w3.eth.get_block(dispensed.blockNumber)["timestamp"]
-    send(fn.undoDispense(at // 86400, [(at, lot3, tote, pack_set([0]))], 0, pack_set([0])), pharmacy.account)
-    back = fn.returnPacks([(tote, lot3, pack_set([1]), ([], []))], distributor.account)
-    consignment = back.call({"from": pharmacy.account})
-    send(back, pharmacy.account)
-    send(fn.acceptReturn(consignment), distributor.account)
-    send(fn.shipPacks([(case3, lot3, pack_set([5]), ([], []))], pharmacy.account), distributor.account)
-    send(fn.reportStolen([(tote, lot3, pack_set([2]), ([], []))]), pharmacy.account)
-    assert pt.functions.pack(lot3, 2).call()[6]  # stolen
     lot, loose = lgtin_id(demo.GTIN, "VERIFY-L2"), b"\0" * 32
     send(pharmatrack.functions.packCaseTree(int(demo.with_check_digit("10950600000002000")), lot,
                                             pack_set([0, 1, 2, 3])), maker.account)  # fmt: skip
