@@ -120,9 +120,16 @@ SELECT k.*, b.timestamp FROM (
 ) k LEFT JOIN blocks b ON b.number = k.block_number
 ORDER BY k.block_number, k.log_index
 """
+# A dispense undone (EU FMD) no longer counts: a pack is dispensed when its latest dispensed/undone row is one.
 LOT_PACK_COUNTS = """
 SELECT kind, count(DISTINCT leaf_index) AS packs FROM pack_events
-WHERE lot_id = %(lot)s AND kind IN ('cased', 'dispensed', 'destroyed') GROUP BY kind
+WHERE lot_id = %(lot)s AND kind IN ('cased', 'destroyed', 'stolen') GROUP BY kind
+UNION ALL
+SELECT 'dispensed', count(*) FROM (
+    SELECT DISTINCT ON (leaf_index) kind FROM pack_events
+    WHERE lot_id = %(lot)s AND kind IN ('dispensed', 'undone')
+    ORDER BY leaf_index, block_number DESC, log_index DESC
+) latest WHERE kind = 'dispensed'
 """
 LOT_PACKS_QUARANTINED = """
 SELECT count(*) AS packs FROM (
@@ -226,7 +233,7 @@ def lot_cases(conn, lot_id: bytes) -> list[dict]:
 
 
 def lot_pack_counts(conn, lot_id: bytes) -> dict[str, int]:
-    """kind (cased, dispensed, destroyed) -> how many packs of the lot."""
+    """kind (cased, dispensed, destroyed, stolen) -> how many packs of the lot (dispensed: not undone since)."""
     return {r["kind"]: r["packs"] for r in fetch_all(conn, LOT_PACK_COUNTS, {"lot": lot_id})}
 
 

@@ -193,3 +193,18 @@ def test_an_undone_dispense_and_a_refused_return(world: World, stock):
     assert not refused["state"]["return_pending"] and not refused["custody"]["in_transit"]
     assert refused["custody"]["holder"]["gln"] == world.parties["pharmacy"].gln
     assert [s["event"] for s in refused["custody"]["path"]][-2:] == ["refused", "unpacked"]
+
+
+def test_a_lots_pack_counts_leave_out_undone_dispenses(world: World, stock):
+    from app.ids import pack_set
+    from tests.api.test_provenance import lot_url, ok
+
+    lot_id, case_a, _ = _at_distributor(world, stock)
+    _, tote = world.tote("distributor", [group(case_a, lot_id, [1, 2])])
+    world.deliver([tote], "distributor", "pharmacy")
+    receipt = world.act("pharmacy", world.pt.functions.dispense(tote, lot_id, pack_set([1, 2]), ([], [])))
+    assert ok(world, "maker", lot_url(stock))["pack_counts"]["dispensed"] == 2
+    at = world.w3.eth.get_block(receipt.blockNumber)["timestamp"]
+    records = [(at, lot_id, tote, pack_set([1, 2]))]
+    world.act("pharmacy", world.pt.functions.undoDispense(at // 86400, records, 0, pack_set([2])))
+    assert ok(world, "maker", lot_url(stock))["pack_counts"]["dispensed"] == 1
