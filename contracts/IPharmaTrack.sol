@@ -226,7 +226,7 @@ interface IPharmaTrackTypes {
     /// @notice `unitId` does not exist.
     /// @param unitId the unknown unit
     error UnitNotFound(bytes32 unitId);
-    /// @notice `unitId` is of the wrong kind for this action (1 = case, 2 = pallet).
+    /// @notice `unitId` is of the wrong kind for this action (1 = case, 2 = pallet, 3 = tote, 4 = consignment).
     /// @param unitId the unit
     /// @param kind its kind
     error UnitWrongKind(bytes32 unitId, uint8 kind);

@@ -8,8 +8,7 @@ from eth_utils import keccak
 from app.ids import pack_set, sscc_id
 from tests.contracts.conftest import PALLET_SSCC
 from tests.contracts.helpers import NO_PROOF, ZERO
-from tests.contracts.test_stolen_undo import DAY, Counter
-from tests.contracts.test_totes import Stock, group
+from tests.contracts.picking import DAY, Counter, Stock, group
 
 NOBODY = "0x" + "00" * 20
 

@@ -7,7 +7,7 @@ import pytest
 from app.ids import pack_set, sscc_id
 from tests.contracts.conftest import PALLET_SSCC
 from tests.contracts.helpers import NO_PROOF, events, reverts, role
-from tests.contracts.test_totes import Stock, group
+from tests.contracts.picking import Stock, group
 
 CONSIGNMENT = 4
 NOBODY = "0x" + "00" * 20

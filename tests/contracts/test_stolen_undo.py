@@ -7,34 +7,9 @@ import pytest
 from app.ids import lgtin_id, pack_set
 from tests.contracts.conftest import GTIN
 from tests.contracts.helpers import NO_PROOF, ZERO, advance_time, events, only, reverts, role
-from tests.contracts.test_totes import TOTE_SSCC, Stock, group
+from tests.contracts.picking import DAY, TOTE_SSCC, Counter, Stock, group
 
-DAY = 86400
 UNKNOWN = b"\x05" * 32
-
-
-class Counter:
-    """A pharmacy's dispenses as undoDispense takes them: one record per call, kept per day in chain order."""
-
-    def __init__(self, world, pharmacy):
-        self.world, self.pharmacy = world, pharmacy
-        self.days: dict[int, list] = {}
-
-    def dispense(self, container, lot_id, indexes):
-        world = self.world
-        packs = pack_set(indexes)
-        receipt = world.send(world.pt.functions.dispense(container, lot_id, packs, NO_PROOF), self.pharmacy)
-        time = world.w3.eth.get_block(receipt.blockNumber).timestamp
-        record = (time, lot_id, container, packs)
-        self.days.setdefault(time // DAY, []).append(record)
-        return time // DAY, len(self.days[time // DAY]) - 1
-
-    def undo_call(self, day, which, indexes, records=None):
-        records = self.days.get(day, []) if records is None else records
-        return self.world.pt.functions.undoDispense(day, records, which, pack_set(indexes))
-
-    def undo(self, day, which, indexes):
-        return self.world.send(self.undo_call(day, which, indexes), self.pharmacy)
 
 
 @pytest.fixture

@@ -4,60 +4,20 @@ from __future__ import annotations
 
 import pytest
 
-from app.ids import lgtin_id, pack_set, sscc_id
-from app.merkle import LotTree
+from app.ids import pack_set, sscc_id
 from tests.contracts.conftest import (
     CASE_SSCC,
-    FROZEN_GTIN,
     FROZEN_MAX,
-    GTIN,
     MAX_TEMP,
     MIN_TEMP,
     PALLET_SSCC,
 )
 from tests.contracts.helpers import NO_PROOF, ZERO, events, only, reverts
+from tests.contracts.picking import TOTE_SSCC, Stock, group
 
-TOTE_SSCC = 106141417000000000
 TOTE, CONSIGNMENT, PALLET = 3, 4, 2
 NOBODY = "0x" + "00" * 20
 UNKNOWN = b"\x05" * 32
-
-
-def group(source: bytes, lot_id: bytes, indexes, proof=NO_PROOF):
-    return (source, lot_id, pack_set(indexes), proof)
-
-
-class Stock:
-    """What the distributor holds, opened: run case A (lot L1, leaves 0..99), run case B (lot L2, leaves 0..99),
-    tree case C (lot L1, even leaves 200..298), and a frozen lot's run case F (leaves 0..9)."""
-
-    def __init__(self, world):
-        self.world = world
-        pt = world.pt
-        self.l1 = world.lot_id
-        world.send(pt.functions.commissionLot(GTIN, "L2", world.expiry, 256, b"\x01" * 32), world.maker)
-        self.l2 = lgtin_id(f"{GTIN:014d}", "L2")
-        tree = LotTree([bytes([i]) * 32 for i in range(1, 17)])
-        world.send(pt.functions.commissionLot(FROZEN_GTIN, "F1", world.expiry, 16, tree.root), world.maker2)
-        self.frozen = lgtin_id(f"{FROZEN_GTIN:014d}", "F1")
-        self.a = world.pack_case(1, 0, 100)
-        self.b = world.pack_case(2, 0, 100, lot_id=self.l2)
-        self.c, self.tree = world.pack_tree(3, list(range(200, 300, 2)))
-        self.f = world.pack_case(4, 0, 10, lot_id=self.frozen, by=world.maker2)
-        world.deliver([self.a, self.b, self.c], world.maker, world.distributor)
-        world.deliver([self.f], world.maker2, world.distributor)
-        world.send(pt.functions.unpack([self.a, self.b, self.c, self.f]), world.distributor)
-
-    def tote(self, n: int, groups, by=None) -> bytes:
-        world = self.world
-        world.send(world.pt.functions.packTote(TOTE_SSCC + n, groups), by or world.distributor)
-        return sscc_id(TOTE_SSCC + n)
-
-    def consign(self, groups, to, by=None) -> tuple[bytes, object]:
-        world = self.world
-        call = world.pt.functions.shipPacks(groups, to)
-        consignment = call.call({"from": by or world.distributor})
-        return consignment, world.send(call, by or world.distributor)
 
 
 @pytest.fixture
