@@ -81,7 +81,11 @@ STAGES = [
     ),
     (4, "proof: keccak leaf and path, checked against the root", [("app/services/verify.py", "_proof_body")]),
     (4, "party names (cached)", [("app/services/parties.py", "cached_parties")]),
-    (4, "a case's custody: its events (a second round trip) and the fold", [("app/services/verify.py", "_custody_of")]),
+    (
+        4,
+        "a pack's custody: its containers' events (a second round trip) and the fold",
+        [("app/services/verify.py", "_pack_custody_of")],
+    ),
     (
         3,
         "SQL: round trips, client side (ceiling)",

@@ -17,10 +17,12 @@ from pathlib import Path
 import pytest
 from biip.checksums import gs1_standard_check_digit
 from eth_account import Account
+from web3.logs import DISCARD
 
 from app.chain.client import ChainClient
 from app.chain.keystore import KeyStore
 from app.db import Database, connect
+from app.ids import pack_set, sscc_id
 from app.indexer.core import Indexer
 from app.relayer.core import Relayer
 from app.services import orgs
@@ -104,6 +106,53 @@ class World:
     def sscc(self) -> str:
         self.counter[0] += 1
         return check_digit(f"1950600{uuid.uuid4().int % 10**6:06d}{self.counter[0]:04d}")
+
+    # -- the chain directly (the read side's tests of issue 14's moves: no write API needed)
+
+    def act(self, who: str, call):
+        """Send a contract call as party `who` straight to the chain (anvil impersonates its account), then
+        index; returns the receipt. The call must succeed."""
+        account = self.parties[who].account
+        self.w3.provider.make_request("anvil_impersonateAccount", [account])
+        try:
+            receipt = self.w3.eth.wait_for_transaction_receipt(call.transact({"from": account}))
+        finally:
+            self.w3.provider.make_request("anvil_stopImpersonatingAccount", [account])
+        assert receipt.status == 1
+        self.indexer.run_until_caught_up()
+        return receipt
+
+    def account(self, who: str) -> str:
+        return self.parties[who].account
+
+    def tote(self, who: str, groups) -> tuple[str, bytes]:
+        """packTote by `who`: (the tote's SSCC, its unit id)."""
+        sscc = self.sscc()
+        self.act(who, self.pt.functions.packTote(int(sscc), groups))
+        return sscc, sscc_id(sscc)
+
+    def consign(self, who: str, groups, to: str, returning: bool = False) -> bytes:
+        """shipPacks (or returnPacks) by `who` to party `to`: the consignment's id."""
+        fn = self.pt.functions.returnPacks if returning else self.pt.functions.shipPacks
+        receipt = self.act(who, fn(groups, self.account(to)))
+        return bytes(
+            self.pt.events.ConsignmentCreated().process_receipt(receipt, errors=DISCARD)[0].args["consignmentId"]
+        )
+
+    def deliver(self, units: list[bytes], sender: str, to: str, unpack: bool = True) -> None:
+        """ship, receive (and unpack) units straight on the chain."""
+        self.act(sender, self.pt.functions.ship(units, self.account(to)))
+        self.act(to, self.pt.functions.receiveShipment(units))
+        if unpack:
+            self.act(to, self.pt.functions.unpack(units))
+
+
+NO_PROOF = ([], [])
+
+
+def group(source: bytes, lot_id: bytes, indexes) -> tuple:
+    """A PackGroup of packs of one lot taken from `source` (a run case, tote or consignment: no proof)."""
+    return (source, lot_id, pack_set(indexes), NO_PROOF)
 
 
 @contextmanager

@@ -2,7 +2,9 @@
 
 A viewer's custody events on cases are its own events on the case, and its events on a pallet while the
 pallet held the case (from the palletisation up to and including the event that ended the stay: the
-pallet unpacked, or the case shipped, unpacked or palletised again).
+pallet unpacked, or the case shipped, unpacked or palletised again). Totes and consignments count as
+cases here (their lots are those of the packs moved into them), and a viewer's own pack-level moves,
+stolen reports and undone dispenses make it a participant of the packs' lot.
 """
 
 from __future__ import annotations
@@ -23,6 +25,8 @@ my_events AS (
     UNION ALL SELECT 'packed', case_id, block_number, log_index FROM ev_case_packed WHERE packer = %(me)s
     UNION ALL SELECT 'packed', case_id, block_number, log_index FROM ev_case_tree_packed WHERE packer = %(me)s
     UNION ALL SELECT 'packed', pallet_id, block_number, log_index FROM ev_pallet_packed WHERE packer = %(me)s
+    UNION ALL SELECT 'packed', tote_id, block_number, log_index FROM ev_tote_packed WHERE packer = %(me)s
+    UNION ALL SELECT 'accepted', consignment_id, block_number, log_index FROM ev_return_accepted WHERE by = %(me)s
 ),
 my_case_events AS (
     SELECT kind, unit_id AS case_id, block_number, log_index FROM my_events
@@ -55,6 +59,11 @@ my_lots AS (
     UNION SELECT c.lot_id FROM ev_case_tree_packed c JOIN my_case_events m USING (case_id)
     UNION SELECT lot_id FROM ev_dispensed WHERE by = %(me)s
     UNION SELECT lot_id FROM ev_destroyed WHERE by = %(me)s
+    UNION SELECT p.lot_id FROM pack_events p JOIN my_case_events m ON p.container_id = m.case_id
+          WHERE p.kind IN ('moved', 'returned')
+    UNION SELECT lot_id FROM ev_packs_moved WHERE by = %(me)s
+    UNION SELECT lot_id FROM ev_packs_stolen WHERE by = %(me)s
+    UNION SELECT lot_id FROM ev_dispense_undone WHERE by = %(me)s
 )
 """
 
@@ -65,24 +74,30 @@ WITH {_MY_CASE_EVENTS},
 lot_cases AS (
     SELECT case_id FROM ev_case_packed WHERE lot_id = %(lot)s
     UNION ALL SELECT case_id FROM ev_case_tree_packed WHERE lot_id = %(lot)s
+    UNION SELECT container_id FROM pack_events WHERE lot_id = %(lot)s AND kind IN ('moved', 'returned')
 )
 SELECT kind, block_number, log_index FROM (
     SELECT m.kind, m.block_number, m.log_index FROM my_case_events m JOIN lot_cases USING (case_id)
     UNION ALL SELECT 'dispensed', block_number, log_index FROM ev_dispensed WHERE by = %(me)s AND lot_id = %(lot)s
     UNION ALL SELECT 'destroyed', block_number, log_index FROM ev_destroyed WHERE by = %(me)s AND lot_id = %(lot)s
+    UNION ALL SELECT 'moved', block_number, log_index FROM ev_packs_moved WHERE by = %(me)s AND lot_id = %(lot)s
+    UNION ALL SELECT 'stolen', block_number, log_index FROM ev_packs_stolen WHERE by = %(me)s AND lot_id = %(lot)s
+    UNION ALL SELECT 'undone', block_number, log_index FROM ev_dispense_undone WHERE by = %(me)s AND lot_id = %(lot)s
 ) e
 ORDER BY block_number DESC, log_index DESC
 LIMIT 1
 """
 
-# The manufacturers of every lot in a case or pallet.
+# The manufacturers of every lot in a case, tote, consignment or pallet (a tote's or consignment's: of the packs
+# moved into it).
 UNIT_MANUFACTURERS = """
 SELECT DISTINCT l.manufacturer
 FROM (
     SELECT %(u)s::bytea AS case_id
     UNION ALL SELECT unnest(case_ids) FROM ev_pallet_packed WHERE pallet_id = %(u)s
 ) c
-JOIN (SELECT case_id, lot_id FROM ev_case_packed UNION ALL SELECT case_id, lot_id FROM ev_case_tree_packed) k
+JOIN (SELECT case_id, lot_id FROM ev_case_packed UNION ALL SELECT case_id, lot_id FROM ev_case_tree_packed
+      UNION ALL SELECT container_id, lot_id FROM pack_events WHERE kind IN ('moved', 'returned')) k
   USING (case_id)
 JOIN ev_lot_commissioned l ON l.lot_id = k.lot_id
 """

@@ -24,14 +24,15 @@ WHERE organisation_id = %s AND verdict = ANY(%s) AND at > %s - make_interval(sec
 """
 INDEXED_UP_TO = "SELECT block_number FROM indexer_cursor WHERE name = 'main'"
 # Each excursion with the organisations that may see it: whoever recorded the reading in that block,
-# and whoever packed the unit (case or pallet).
+# and whoever packed the unit (case, pallet or tote).
 EXCURSIONS = """
 SELECT e.block_number, e.log_index, e.tx_hash, e.unit_id, e.sensor_id, e.time, e.value, e.min_temp, e.max_temp,
        ARRAY(SELECT DISTINCT o.id FROM organisations o WHERE o.account IN (
            SELECT t.by FROM ev_temperature_recorded t WHERE t.unit_id = e.unit_id AND t.block_number = e.block_number
            UNION SELECT c.packer FROM ev_case_packed c WHERE c.case_id = e.unit_id
            UNION SELECT c.packer FROM ev_case_tree_packed c WHERE c.case_id = e.unit_id
-           UNION SELECT p.packer FROM ev_pallet_packed p WHERE p.pallet_id = e.unit_id)) AS parties
+           UNION SELECT p.packer FROM ev_pallet_packed p WHERE p.pallet_id = e.unit_id
+           UNION SELECT t.packer FROM ev_tote_packed t WHERE t.tote_id = e.unit_id)) AS parties
 FROM ev_excursion_detected e WHERE e.block_number > %s AND e.block_number <= %s
 ORDER BY e.block_number, e.log_index
 """

@@ -192,34 +192,43 @@ units AS ({units} UNION SELECT pallet_id FROM pallets)
 SELECT e.*, b.timestamp AS at FROM (
     SELECT case_id AS unit, 'packed' AS kind, block_number, log_index, tx_hash, packer AS actor, NULL::bytea AS other,
            sscc, lot_id, NULL::bytea[] AS case_ids, NULL::bytea AS sensor_id, NULL::integer AS value,
-           NULL::integer AS min_temp, NULL::integer AS max_temp, NULL::bigint AS time
+           NULL::integer AS min_temp, NULL::integer AS max_temp, NULL::bigint AS time, 'case'::text AS unit_kind
       FROM ev_case_packed WHERE case_id {is_one}
     UNION ALL SELECT case_id, 'packed', block_number, log_index, tx_hash, packer, NULL, sscc, lot_id, NULL,
-           NULL, NULL, NULL, NULL, NULL
+           NULL, NULL, NULL, NULL, NULL, 'case'
       FROM ev_case_tree_packed WHERE case_id {is_one}
+    UNION ALL SELECT tote_id, 'packed', block_number, log_index, tx_hash, packer, NULL, sscc, NULL, NULL,
+           NULL, NULL, NULL, NULL, NULL, 'tote'
+      FROM ev_tote_packed WHERE tote_id {is_one}
+    UNION ALL SELECT consignment_id, 'packed', block_number, log_index, tx_hash, from_org, to_org, NULL, NULL, NULL,
+           NULL, NULL, NULL, NULL, NULL, CASE WHEN is_return THEN 'return' ELSE 'consignment' END
+      FROM ev_consignment_created WHERE consignment_id {is_one}
     UNION ALL SELECT pallet_id, 'packed', block_number, log_index, tx_hash, packer, NULL, sscc, NULL, case_ids,
-           NULL, NULL, NULL, NULL, NULL
+           NULL, NULL, NULL, NULL, NULL, 'pallet'
       FROM ev_pallet_packed WHERE pallet_id IN (SELECT u FROM units)
     UNION ALL SELECT unit_id, 'shipped', block_number, log_index, tx_hash, from_org, to_org, NULL, NULL, NULL,
-           NULL, NULL, NULL, NULL, NULL
+           NULL, NULL, NULL, NULL, NULL, NULL
       FROM ev_shipped WHERE unit_id IN (SELECT u FROM units)
     UNION ALL SELECT unit_id, 'received', block_number, log_index, tx_hash, by, from_org, NULL, NULL, NULL,
-           NULL, NULL, NULL, NULL, NULL
+           NULL, NULL, NULL, NULL, NULL, NULL
       FROM ev_received WHERE unit_id IN (SELECT u FROM units)
+    UNION ALL SELECT consignment_id, 'accepted', block_number, log_index, tx_hash, by, from_org, NULL, NULL, NULL,
+           NULL, NULL, NULL, NULL, NULL, NULL
+      FROM ev_return_accepted WHERE consignment_id IN (SELECT u FROM units)
     UNION ALL SELECT unit_id, 'refused', block_number, log_index, tx_hash, by, sender, NULL, NULL, NULL,
-           NULL, NULL, NULL, NULL, NULL
+           NULL, NULL, NULL, NULL, NULL, NULL
       FROM ev_refused WHERE unit_id IN (SELECT u FROM units)
     UNION ALL SELECT unit_id, 'unpacked', block_number, log_index, tx_hash, by, NULL, NULL, NULL, NULL,
-           NULL, NULL, NULL, NULL, NULL
+           NULL, NULL, NULL, NULL, NULL, NULL
       FROM ev_unpacked WHERE unit_id IN (SELECT u FROM units)
     UNION ALL SELECT unit_id, 'quarantined', block_number, log_index, tx_hash, by, NULL, NULL, NULL, NULL,
-           NULL, NULL, NULL, NULL, NULL
+           NULL, NULL, NULL, NULL, NULL, NULL
       FROM ev_unit_quarantined WHERE unit_id IN (SELECT u FROM units)
     UNION ALL SELECT unit_id, 'cleared', block_number, log_index, tx_hash, by, NULL, NULL, NULL, NULL,
-           NULL, NULL, NULL, NULL, NULL
+           NULL, NULL, NULL, NULL, NULL, NULL
       FROM ev_unit_quarantine_cleared WHERE unit_id IN (SELECT u FROM units)
     UNION ALL SELECT unit_id, 'excursion', block_number, log_index, tx_hash, NULL, NULL, NULL, NULL, NULL,
-           sensor_id, value, min_temp, max_temp, time
+           sensor_id, value, min_temp, max_temp, time, NULL
       FROM ev_excursion_detected WHERE unit_id IN (SELECT u FROM units)
 ) e LEFT JOIN blocks b ON b.number = e.block_number
 ORDER BY e.block_number, e.log_index
@@ -233,12 +242,13 @@ CUSTODY_EVENTS_OF = _CUSTODY_EVENTS.format(
 
 
 def units(conn, unit_ids) -> dict[bytes, dict]:
-    """unit id -> {sscc (18 digits), kind (case or pallet)}, for the ids that are packed units."""
+    """unit id -> {sscc (18 digits; None for a consignment), kind (case, pallet, tote or consignment)}, for the
+    ids that are packed units."""
     wanted = sorted({bytes(u) for u in unit_ids if u is not None})
     if not wanted:
         return {}
     return {
-        bytes(r["unit_id"]): {"sscc": f"{int(r['sscc']):018d}", "kind": r["kind"]}
+        bytes(r["unit_id"]): {"sscc": None if r["sscc"] is None else f"{int(r['sscc']):018d}", "kind": r["kind"]}
         for r in fetch_all(conn, UNITS, {"ids": wanted})
     }
 
@@ -248,12 +258,13 @@ def unit_exists(conn, unit_id: bytes) -> bool:
 
 
 def custody_events(conn, unit_id: bytes) -> list[dict]:
-    """The custody events of a case or pallet and of every pallet it was ever put on, in chain order:
-    dicts of unit, kind (packed, shipped, received, refused, unpacked, quarantined, cleared,
-    excursion), block_number, log_index, tx_hash, actor, other, sscc, lot_id, case_ids (a pallet's,
-    on its `packed` row), sensor_id, value, min_temp, max_temp, time, at (block time). `actor` acted;
-    `other` is the recipient of a shipment and the sender of a receipt or refusal. A prepared
-    statement (verification asks it per request)."""
+    """The custody events of a case, tote, consignment or pallet and of every pallet it was ever put on, in
+    chain order: dicts of unit, kind (packed, shipped, received, accepted, refused, unpacked, quarantined,
+    cleared, excursion), block_number, log_index, tx_hash, actor, other, sscc, lot_id, case_ids (a pallet's,
+    on its `packed` row), sensor_id, value, min_temp, max_temp, time, unit_kind (on `packed` rows: case,
+    pallet, tote, consignment or return), at (block time). `actor` acted; `other` is the recipient of a
+    shipment (and of a consignment, on its `packed` row) and the sender of a receipt, an accepted return or
+    a refusal. A prepared statement (verification asks it per request)."""
     return fetch_all_prepared(conn, "mirror_custody_events", CUSTODY_EVENTS, (unit_id,))
 
 
@@ -393,6 +404,27 @@ UNION ALL
 UNION ALL
 (SELECT 'pallet_packed', block_number, log_index, tx_hash, packer, NULL, pallet_id, NULL, NULL, NULL, NULL, NULL
  FROM ev_pallet_packed WHERE packer = %(me)s AND {window})
+UNION ALL
+(SELECT 'tote_packed', block_number, log_index, tx_hash, packer, NULL, tote_id, NULL, NULL, NULL, NULL, NULL
+ FROM ev_tote_packed WHERE packer = %(me)s AND {window})
+UNION ALL
+(SELECT 'packs_moved', block_number, log_index, tx_hash, by, NULL, container_id, lot_id, NULL, NULL, masks, NULL
+ FROM ev_packs_moved WHERE by = %(me)s AND {window})
+UNION ALL
+(SELECT CASE WHEN is_return THEN 'packs_returned' ELSE 'packs_consigned' END, block_number, log_index, tx_hash,
+        from_org, to_org, consignment_id, NULL, NULL, NULL, NULL, NULL
+ FROM ev_consignment_created WHERE (from_org = %(me)s OR to_org = %(me)s) AND {window})
+UNION ALL
+(SELECT 'return_accepted', block_number, log_index, tx_hash, by, from_org, consignment_id, NULL, NULL, NULL, NULL,
+        NULL
+ FROM ev_return_accepted WHERE (by = %(me)s OR from_org = %(me)s) AND {window})
+UNION ALL
+(SELECT 'packs_stolen', block_number, log_index, tx_hash, by, NULL, container_id, lot_id, NULL, NULL, masks, NULL
+ FROM ev_packs_stolen WHERE by = %(me)s AND {window})
+UNION ALL
+(SELECT 'dispense_undone', block_number, log_index, tx_hash, by, NULL, container_id, lot_id, NULL, NULL, masks,
+        NULL
+ FROM ev_dispense_undone WHERE by = %(me)s AND {window})
 UNION ALL
 (SELECT 'shipped', block_number, log_index, tx_hash, from_org, to_org, unit_id, NULL, NULL, NULL, NULL, NULL
  FROM ev_shipped WHERE (from_org = %(me)s OR to_org = %(me)s) AND {window})

@@ -13,8 +13,9 @@ SELECT lot_id, gtin, manufacturer, lot_number, expiry, serial_count FROM ev_lot_
 SERIAL = "SELECT lot_id, leaf_index FROM lot_serials WHERE sgtin_id = %s"
 UNIT_ORIGIN = "SELECT kind, sscc, lot_id FROM unit_status WHERE unit_id = %(u)s LIMIT 1"
 CASE_SSCCS = """
-SELECT case_id, sscc FROM ev_case_packed WHERE case_id = ANY(%(cases)s::bytea[])
-UNION ALL SELECT case_id, sscc FROM ev_case_tree_packed WHERE case_id = ANY(%(cases)s::bytea[])
+SELECT case_id, sscc, 'case' AS kind FROM ev_case_packed WHERE case_id = ANY(%(cases)s::bytea[])
+UNION ALL SELECT case_id, sscc, 'case' FROM ev_case_tree_packed WHERE case_id = ANY(%(cases)s::bytea[])
+UNION ALL SELECT tote_id, sscc, 'tote' FROM ev_tote_packed WHERE tote_id = ANY(%(cases)s::bytea[])
 """
 LOT_EVENTS = """
 SELECT e.*, b.timestamp FROM (
@@ -26,7 +27,7 @@ SELECT e.*, b.timestamp FROM (
 ) e LEFT JOIN blocks b ON b.number = e.block_number
 ORDER BY e.block_number, e.log_index
 """
-# A case or pallet's own events. `actor` acts; `sender`/`recipient` are the two ends of a handoff.
+# A unit's own events (a consignment's making is `consigned`, or `returned` for a return). `actor` acts; `sender`/`recipient` are the two ends of a handoff.
 # A tree case's pack count is not in its event: it is the number of pack_events rows the event made.
 UNIT_EVENTS = """
 SELECT e.*, b.timestamp FROM (
@@ -38,6 +39,16 @@ SELECT e.*, b.timestamp FROM (
     FROM ev_case_tree_packed t WHERE t.case_id = %(u)s
     UNION ALL SELECT 'packed', block_number, log_index, tx_hash, packer, NULL, NULL, NULL, NULL, NULL
     FROM ev_pallet_packed WHERE pallet_id = %(u)s
+    UNION ALL SELECT 'packed', t.block_number, t.log_index, t.tx_hash, t.packer, NULL, NULL, NULL, NULL,
+           (SELECT count(*) FROM pack_events p WHERE p.container_id = t.tote_id AND p.block_number = t.block_number)
+    FROM ev_tote_packed t WHERE t.tote_id = %(u)s
+    UNION ALL SELECT CASE WHEN c.is_return THEN 'returned' ELSE 'consigned' END, c.block_number, c.log_index,
+           c.tx_hash, c.from_org, c.from_org, c.to_org, NULL, NULL,
+           (SELECT count(*) FROM pack_events p
+            WHERE p.container_id = c.consignment_id AND p.block_number = c.block_number)
+    FROM ev_consignment_created c WHERE c.consignment_id = %(u)s
+    UNION ALL SELECT 'accepted', block_number, log_index, tx_hash, by, from_org, by, NULL, NULL, NULL
+    FROM ev_return_accepted WHERE consignment_id = %(u)s
     UNION ALL SELECT 'palletised', block_number, log_index, tx_hash, packer, NULL, NULL, pallet_id, sscc, NULL
     FROM ev_pallet_packed WHERE case_ids @> ARRAY[%(u)s::bytea]
     UNION ALL SELECT 'shipped', block_number, log_index, tx_hash, from_org, from_org, to_org, NULL, NULL, NULL
@@ -64,24 +75,36 @@ LEFT JOIN ev_packs_quarantined q
        ON p.kind = 'quarantined' AND q.block_number = p.block_number AND q.log_index = p.log_index
 LEFT JOIN ev_packs_quarantine_cleared c
        ON p.kind = 'cleared' AND c.block_number = p.block_number AND c.log_index = p.log_index
+LEFT JOIN ev_packs_moved m
+       ON p.kind IN ('moved', 'returned') AND m.block_number = p.block_number AND m.log_index = p.log_index
+LEFT JOIN ev_packs_stolen s ON p.kind = 'stolen' AND s.block_number = p.block_number AND s.log_index = p.log_index
+LEFT JOIN ev_dispense_undone u ON p.kind = 'undone' AND u.block_number = p.block_number AND u.log_index = p.log_index
 LEFT JOIN blocks b ON b.number = p.block_number
 """
+_PACK_EVENT_TX = "COALESCE(d.tx_hash, x.tx_hash, q.tx_hash, c.tx_hash, m.tx_hash, s.tx_hash, u.tx_hash)"
 PACK_CASE = """
 SELECT p.container_id, p.block_number, p.log_index, b.timestamp
 FROM pack_events p LEFT JOIN blocks b ON b.number = p.block_number
 WHERE p.lot_id = %(lot)s AND p.leaf_index = %(index)s AND p.kind = 'cased'
 ORDER BY p.block_number, p.log_index LIMIT 1
 """
+# Every container a pack was put in (its case, totes, consignments), oldest first: custody.legs reads them.
+PACK_LEGS = """
+SELECT p.kind, p.container_id, p.block_number, p.log_index, p.actor, b.timestamp
+FROM pack_events p LEFT JOIN blocks b ON b.number = p.block_number
+WHERE p.lot_id = %(lot)s AND p.leaf_index = %(index)s AND p.kind IN ('cased', 'moved', 'returned')
+ORDER BY p.block_number, p.log_index
+"""
 PACK_EVENTS = f"""
 SELECT p.kind AS event, p.block_number, p.log_index, p.container_id, p.actor, b.timestamp,
-       COALESCE(d.tx_hash, x.tx_hash, q.tx_hash, c.tx_hash) AS tx_hash
+       {_PACK_EVENT_TX} AS tx_hash
 {_PACK_EVENT_SOURCES}
 WHERE p.lot_id = %(lot)s AND p.leaf_index = %(index)s AND p.kind <> 'cased'
 ORDER BY p.block_number, p.log_index
 """
 CASE_PACK_EVENTS = f"""
 SELECT p.kind AS event, p.block_number, p.log_index, p.actor, b.timestamp, count(*) AS packs,
-       COALESCE(d.tx_hash, x.tx_hash, q.tx_hash, c.tx_hash) AS tx_hash
+       {_PACK_EVENT_TX} AS tx_hash
 {_PACK_EVENT_SOURCES}
 WHERE p.container_id = %(u)s AND p.kind <> 'cased'
 GROUP BY p.kind, p.block_number, p.log_index, p.actor, b.timestamp, 7
@@ -97,9 +120,16 @@ SELECT k.*, b.timestamp FROM (
 ) k LEFT JOIN blocks b ON b.number = k.block_number
 ORDER BY k.block_number, k.log_index
 """
+# A dispense undone (EU FMD) no longer counts: a pack is dispensed when its latest dispensed/undone row is one.
 LOT_PACK_COUNTS = """
 SELECT kind, count(DISTINCT leaf_index) AS packs FROM pack_events
-WHERE lot_id = %(lot)s AND kind IN ('cased', 'dispensed', 'destroyed') GROUP BY kind
+WHERE lot_id = %(lot)s AND kind IN ('cased', 'destroyed', 'stolen') GROUP BY kind
+UNION ALL
+SELECT 'dispensed', count(*) FROM (
+    SELECT DISTINCT ON (leaf_index) kind FROM pack_events
+    WHERE lot_id = %(lot)s AND kind IN ('dispensed', 'undone')
+    ORDER BY leaf_index, block_number DESC, log_index DESC
+) latest WHERE kind = 'dispensed'
 """
 LOT_PACKS_QUARANTINED = """
 SELECT count(*) AS packs FROM (
@@ -109,6 +139,11 @@ SELECT count(*) AS packs FROM (
 ) latest WHERE kind = 'quarantined'
 """
 PALLET_CASES = "SELECT case_ids FROM ev_pallet_packed WHERE pallet_id = %s"
+# The manufacturers of the lots of the packs ever put in a tote or consignment.
+CONTAINER_MANUFACTURERS = """
+SELECT DISTINCT l.manufacturer FROM pack_events p JOIN ev_lot_commissioned l ON l.lot_id = p.lot_id
+WHERE p.container_id = %(u)s AND p.kind IN ('moved', 'returned')
+"""
 PALLET_MANUFACTURERS = """
 SELECT DISTINCT l.manufacturer
 FROM ev_pallet_packed p
@@ -116,6 +151,7 @@ CROSS JOIN LATERAL unnest(p.case_ids) AS c (case_id)
 CROSS JOIN LATERAL (
     SELECT lot_id FROM ev_case_packed WHERE case_id = c.case_id
     UNION ALL SELECT lot_id FROM ev_case_tree_packed WHERE case_id = c.case_id
+    UNION ALL SELECT lot_id FROM pack_events WHERE container_id = c.case_id AND kind = 'moved'
 ) k
 JOIN ev_lot_commissioned l ON l.lot_id = k.lot_id
 WHERE p.pallet_id = %(u)s
@@ -145,12 +181,13 @@ def serial_leaf(conn, sgtin_id: bytes) -> dict | None:
 
 
 def unit_origin(conn, unit_id: bytes) -> dict | None:
-    """{kind (case or pallet), sscc, lot_id (a case's)} of a packed unit, or None."""
+    """{kind (case, pallet, tote or consignment), sscc (None for a consignment), lot_id (a case's)} of a unit,
+    or None."""
     return fetch_one(conn, UNIT_ORIGIN, {"u": unit_id})
 
 
 def case_ssccs(conn, case_ids: list[bytes]) -> list[dict]:
-    """{case_id, sscc} of each of these cases."""
+    """{case_id, sscc, kind (case or tote)} of each of these cases and totes (a pallet's units)."""
     return fetch_all(conn, CASE_SSCCS, {"cases": case_ids})
 
 
@@ -170,6 +207,16 @@ def pack_case(conn, lot_id: bytes, index: int) -> dict | None:
     return fetch_one(conn, PACK_CASE, {"lot": lot_id, "index": index})
 
 
+def pack_legs(conn, lot_id: bytes, index: int) -> list[dict]:
+    """The pack's cased/moved/returned rows (kind, container_id, position, actor, timestamp), in chain order."""
+    return fetch_all(conn, PACK_LEGS, {"lot": lot_id, "index": index})
+
+
+def container_manufacturers(conn, unit_id: bytes) -> set[bytes]:
+    """The manufacturers of the lots of the packs a tote or consignment was made with."""
+    return {bytes(r["manufacturer"]) for r in fetch_all(conn, CONTAINER_MANUFACTURERS, {"u": unit_id})}
+
+
 def pack_timeline(conn, lot_id: bytes, index: int) -> list[dict]:
     """The pack's own pack-set events but its casing, with their transactions and block times."""
     return fetch_all(conn, PACK_EVENTS, {"lot": lot_id, "index": index})
@@ -186,7 +233,7 @@ def lot_cases(conn, lot_id: bytes) -> list[dict]:
 
 
 def lot_pack_counts(conn, lot_id: bytes) -> dict[str, int]:
-    """kind (cased, dispensed, destroyed) -> how many packs of the lot."""
+    """kind (cased, dispensed, destroyed, stolen) -> how many packs of the lot (dispensed: not undone since)."""
     return {r["kind"]: r["packs"] for r in fetch_all(conn, LOT_PACK_COUNTS, {"lot": lot_id})}
 
 

@@ -32,6 +32,14 @@ REASONS = {
     "not_received_by_requester": ("not_received", "medium", "a party verified a pack it never received"),
     "not_holder": ("not_received", "medium", "a party scanned a unit it never received"),
     "not_recipient": ("not_received", "medium", "a party scanned a unit shipped to someone else"),
+    # issue 14: a stolen pack presented anywhere; packs returned to a party that never shipped them to the
+    # returner (a return scan refused by the write path's pre-check, app/services/writes.py)
+    "stolen": ("stolen", "high", "a pack reported stolen was presented"),
+    "not_from_that_party": (
+        "return_not_from_sender",
+        "high",
+        "packs were returned by a party that never received them from the return's recipient",
+    ),
 }
 # every rule the detector raises
 RAISED = frozenset({rule for rule, _, _ in REASONS.values()} | {IMPOSSIBLE_TRAVEL, REPEATED_FAILURES,

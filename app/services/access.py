@@ -6,7 +6,8 @@ pack, a case, a pallet or a lot) and the organisation asking:
 - a regulator, and the manufacturer of (any lot in) the object, see its whole record (FULL);
 - any other organisation that took part in a custody event of the object or of a container that held
   it (packed, palletised, shipped, was named recipient — received or refused —, unpacked, dispensed,
-  destroyed) sees the record up to and including its own last such event (UP_TO(position), position =
+  destroyed; picked packs into a tote or consignment, returned them or accepted their return, reported
+  them stolen, undid their dispense) sees the record up to and including its own last such event (UP_TO(position), position =
   (block_number, log_index) of that event), plus the object's current verdict; it does not see where
   the object went after it left its hands. While the object has not left its hands (it is the
   custodian, or the named recipient of the shipment in transit, and no one has had a custody event
@@ -17,8 +18,9 @@ pack, a case, a pallet or a lot) and the organisation asking:
 
 Containers count only while they held the object: a pallet's events before the case was put on it, or
 after the case left it (the case shipped, unpacked or palletised again on its own, or the pallet
-unpacked), do not make a party a participant of the case or of its packs. A pack stays in its case
-for good (a pack leaves a case only by being dispensed or destroyed).
+unpacked), do not make a party a participant of the case or of its packs. A pack picked out of its case
+into a tote or a consignment is followed there: the case's events after the pick, and the tote's before
+the pack was put in it (there are none: a tote is made with its packs), do not count for the pack.
 
 Decisions where the issue is silent (as a pharmacist, a distributor and an FDA investigator expect):
 - A handoff has two ends. `shipped` is an event of the shipper and of the named recipient: a pharmacy
@@ -67,9 +69,13 @@ from typing import NamedTuple
 Position = tuple[int, int]  # (block_number, log_index): chain order
 
 # The custody events: taking part in one makes an organisation a participant of the object.
+# Issue 14: packs picked into a tote or a consignment (moved), returned, a return accepted, packs reported
+# stolen and a dispense undone are custody events of who did them (shipping and receiving a tote or a
+# consignment are the unit events above).
 CUSTODY_EVENTS = frozenset(
-    {"packed", "palletised", "shipped", "received", "refused", "unpacked", "dispensed", "destroyed"}
-)
+    {"packed", "palletised", "shipped", "received", "refused", "unpacked", "dispensed", "destroyed", "moved",
+     "returned", "accepted", "stolen", "undone"}
+)  # fmt: skip
 # The lot's own status events: part of the object's current verdict, shown to every participant.
 VERDICT_EVENTS = frozenset({"commissioned", "recalled", "quarantined", "cleared"})
 
@@ -243,10 +249,11 @@ def may_see_activity(viewer: Viewer, partner: bytes | None) -> bool:
 def may_see_activity_row(viewer: Viewer, partner: bytes, row: dict) -> bool:
     """One row of `partner`'s activity (app/services/queries.py: event, role): a regulator every row;
     the partner itself the rows that are its own events under the rule (not the receipt of goods it
-    shipped, where it is only the counterparty)."""
+    shipped, nor the acceptance of packs it returned, where it is only the counterparty)."""
     if not may_see_activity(viewer, partner):
         return False
-    return viewer.regulator or not (row["event"] == "received" and row["role"] == "counterparty")
+    receipt = row["event"] in ("received", "return_accepted")  # the receiver's event, not the shipper's
+    return viewer.regulator or not (receipt and row["role"] == "counterparty")
 
 
 def alert_scope(viewer: Viewer) -> tuple[int | None, bytes | None]:

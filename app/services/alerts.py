@@ -36,7 +36,9 @@ RULES = (
     "quarantined",
     "recalled",
     "repeated_failed_verifications",
+    "return_not_from_sender",
     "serial_not_in_lot",
+    "stolen",
     "temperature_excursion",
     "unknown_product",
 )

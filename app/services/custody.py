@@ -22,14 +22,21 @@ API (stable)
     and those of the pallets that list it (the `case_ids` of a pallet's `packed` row).
 ``pack_state(rows) -> PackState``
     `rows`: ``app.db.mirror.pack_events(conn, lot_id, index)`` (keys kind, container_id, actor,
-    block_number, log_index); the contract's `packState`, plus the case and who ended the pack.
+    block_number, log_index); the contract's `packState`, plus the container it is in now (the latest of
+    its cased/moved/returned rows), the case, whether it was moved, stolen, and who ended the pack.
+``legs(rows) -> list[Leg]``, ``containers(rows)``
+    The containers a pack went through (case, totes, consignments), each from the row that put it there
+    up to the one that moved it on.
+``follow(pack_rows, unit_rows) -> Custody | None``, ``pack_custody(conn, pack_rows)``
+    A pack's custody: its current container's fold, with the path, excursions, holders and recipients of
+    every container that carried it while it did (`unit_rows`: custody_events_of its containers).
 
 ``Custody`` (accounts and ids are bytes; None where there is none):
 
 =====================  =====================================================================
 the contract's `unit()`
 -------------------------------------------------------------------------------------------
-kind                   "case" or "pallet"
+kind                   "case", "pallet", "tote" or "consignment"
 custodian              who has it: its own holder, or (on a pallet, closed or unpacked since)
                        the pallet's holder
 recipient              where it itself is shipped to while in transit, else None
@@ -39,6 +46,9 @@ quarantined            its OWN quarantine flag
 excursion              its OWN excursion flag
 unpacked               it was unpacked
 lot_id                 a case's lot
+return_pending         a consignment of returned packs not yet accepted (nor refused)
+sender                 who shipped it (or the pallet it still sits on) to its custodian (the
+                       contract's sender; None in transit, when it never travelled, after a refusal)
 -------------------------------------------------------------------------------------------
 beyond the contract
 -------------------------------------------------------------------------------------------
@@ -66,6 +76,9 @@ Rules the contract applies, replayed here in chain order:
 - shipped: loose at the sender (off any pallet), in transit to the recipient;
 - received: held by the recipient; refused: custody stays with the sender; either ends the transit
   and clears the recipient;
+- a tote is packed like a case; a consignment is made in transit from its sender to its recipient,
+  and is unpacked on receipt (or, refused, back at its sender); a return consignment is taken with
+  `accepted` (ReturnAccepted: held by the recipient, saleable stock, then unpacked);
 - unpacked: held loose by whoever unpacked it and marked unpacked. An unpacked pallet releases its
   cases lazily: they stay at the pallet's (now fixed) holder until they move themselves;
 - a case on a closed pallet is custodied, and in transit, with the pallet.
@@ -73,13 +86,13 @@ Rules the contract applies, replayed here in chain order:
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from app.db import mirror
 
 Position = tuple[int, int]  # (block number, log index): chain order
-HANDOFF_SENDER_FIRST = frozenset({"received", "refused"})  # events whose actor is the recipient
+HANDOFF_SENDER_FIRST = frozenset({"received", "accepted", "refused"})  # events whose actor is the recipient
 
 
 @dataclass(frozen=True)
@@ -133,7 +146,7 @@ class Custody:
 
     unit_id: bytes
     kind: str
-    sscc: int
+    sscc: int | None  # None for a consignment (no SSCC)
     packer: bytes
     holder: bytes
     lot_id: bytes | None = None
@@ -148,6 +161,8 @@ class Custody:
     destination: bytes | None = None
     last_recipient: bytes | None = None
     container_quarantined: bool = False
+    return_pending: bool = False
+    sender: bytes | None = None
     excursions: list[Excursion] = field(default_factory=list)
     holders: set[bytes] = field(default_factory=set)
     recipients: set[bytes] = field(default_factory=set)
@@ -173,6 +188,7 @@ class _Pallet:
     in_transit: bool = False
     quarantined: bool = False
     unpacked: bool = False
+    slot: bytes | None = None  # the contract's recipient/sender slot of the pallet
 
 
 def _b(value) -> bytes | None:
@@ -185,6 +201,7 @@ class _Fold:
         self.state: Custody | None = None
         self.own_recipient: bytes | None = None
         self.own_in_transit = False
+        self.slot: bytes | None = None  # the contract's recipient slot: where it goes, or who shipped it here
         self.pallet: _Pallet | None = None  # the pallet of `parent` (kept once unpacked: its holder is fixed)
 
     def apply(self, row: dict) -> None:
@@ -213,16 +230,24 @@ class _Fold:
 
     def _packed(self, row: dict, actor: bytes) -> None:
         lot_id = _b(row.get("lot_id"))
+        kind = row.get("unit_kind") or ("case" if lot_id is not None else "pallet")
+        sscc = row.get("sscc")
         self.state = Custody(
             unit_id=self.unit_id,
-            kind="case" if lot_id is not None else "pallet",
-            sscc=int(row["sscc"]),
+            kind="consignment" if kind == "return" else kind,
+            sscc=None if sscc is None else int(sscc),
             packer=actor,
             holder=actor,
             lot_id=lot_id,
             holders={actor},
         )
-        self._step("packed", self.unit_id, row, actor, None)
+        if self.state.kind == "consignment":  # created in transit to `other` (the contract's _consign)
+            to = _b(row["other"])
+            self.own_recipient, self.own_in_transit, self.slot = to, True, to
+            self.state.return_pending = kind == "return"
+            self.state.last_recipient = to
+            self.state.recipients.add(to)
+        self._step("packed", self.unit_id, row, actor, _b(row.get("other")))
 
     def _palletised(self, pallet_id: bytes, row: dict, actor: bytes) -> None:
         self._end_stay(row, "case_palletised")
@@ -235,15 +260,21 @@ class _Fold:
         state = self.state
         if kind == "shipped":
             self._leave_pallet(row, "case_shipped")
-            state.holder, self.own_recipient, self.own_in_transit = actor, other, True
+            state.holder, self.own_recipient, self.own_in_transit, self.slot = actor, other, True, other
             state.last_recipient = other
             state.recipients.add(other)
-        elif kind == "received":
-            state.holder, self.own_recipient, self.own_in_transit = actor, None, False
+        elif kind in ("received", "accepted"):
+            state.holder, self.own_recipient, self.own_in_transit, self.slot = actor, None, False, other
+            state.return_pending = False
             state.holders.add(actor)
+            state.recipients.add(actor)
         elif kind == "refused":
-            self.own_recipient, self.own_in_transit = None, False
+            # a refused return stays the refuser's to be returned to again; other refusals forget the sender
+            self.slot = actor if state.return_pending else None
+            self.own_recipient, self.own_in_transit, state.return_pending = None, False, False
+            state.recipients.add(actor)
         elif kind == "unpacked":
+            self.slot = self._sender()
             self._leave_pallet(row, "case_unpacked")
             state.holder, state.unpacked = actor, True
             state.holders.add(actor)
@@ -256,14 +287,16 @@ class _Fold:
     def _pallet_event(self, kind: str, row: dict, actor: bytes | None, other: bytes | None) -> None:
         pallet, state = self.pallet, self.state
         if kind == "shipped":
-            pallet.holder, pallet.recipient, pallet.in_transit = actor, other, True
+            pallet.holder, pallet.recipient, pallet.in_transit, pallet.slot = actor, other, True, other
             state.last_recipient = other
             state.recipients.add(other)
         elif kind == "received":
-            pallet.holder, pallet.recipient, pallet.in_transit = actor, None, False
+            pallet.holder, pallet.recipient, pallet.in_transit, pallet.slot = actor, None, False, other
             state.holders.add(actor)
+            state.recipients.add(actor)
         elif kind == "refused":
-            pallet.recipient, pallet.in_transit = None, False
+            pallet.recipient, pallet.in_transit, pallet.slot = None, False, None
+            state.recipients.add(actor)
         elif kind == "unpacked":
             pallet.holder, pallet.unpacked = actor, True
             state.holders.add(actor)
@@ -274,6 +307,12 @@ class _Fold:
             state.excursions.append(_excursion(row))
 
     # -- helpers
+
+    def _sender(self) -> bytes | None:
+        """The contract's _sender(): who shipped the unit (or the pallet it still sits on) to its holder."""
+        if self.pallet is not None and self.pallet.slot is not None:
+            return self.pallet.slot
+        return self.slot
 
     def _leave_pallet(self, row: dict, event: str) -> None:
         """The contract's loose(): off any pallet (the case is held by itself again)."""
@@ -309,6 +348,7 @@ class _Fold:
             state.destination = self.own_recipient
         elif closed and pallet.in_transit:
             state.destination = pallet.recipient
+        state.sender = None if state.in_transit else self._sender()
         return state
 
 
@@ -368,10 +408,15 @@ def unit_state(conn, unit_id: bytes) -> Custody | None:
 # --------------------------------------------------------------------------- packs
 
 
+CONTAINER_KINDS = frozenset({"cased", "moved", "returned"})  # pack_events rows that put a pack in a container
+
+
 @dataclass(frozen=True)
 class PackState:
     """The contract's `packState(lotId, index)` (allocated, dispensed, destroyed, quarantined), plus
-    the case it was packed into and who dispensed or destroyed it."""
+    where the pack is (`container`: the case, tote or consignment of its latest cased/moved/returned row),
+    the case it was packed into, whether it was ever picked out of it (`moved`), reported stolen, and who
+    ended it (dispensed, destroyed or reported it stolen; None once a dispense is undone)."""
 
     allocated: bool = False
     dispensed: bool = False
@@ -379,23 +424,127 @@ class PackState:
     quarantined: bool = False
     case_id: bytes | None = None
     ended_by: bytes | None = None
+    container: bytes | None = None
+    moved: bool = False
+    stolen: bool = False
+    undone: bool = False  # a dispense of it was undone (it may have been dispensed again since)
 
     @property
     def end(self) -> str | None:
+        if self.stolen:
+            return "stolen"
         return "dispensed" if self.dispensed else "destroyed" if self.destroyed else None
+
+    @property
+    def inactive(self) -> bool:
+        return self.end is not None
 
 
 def pack_state(rows: list[dict]) -> PackState:
     """Fold one pack's pack_events rows (chain order) into its state."""
-    allocated = dispensed = destroyed = quarantined = False
-    case_id = ended_by = None
+    allocated = dispensed = destroyed = quarantined = moved = stolen = undone = False
+    case_id = ended_by = container = None
     for row in rows:
         kind = row["kind"]
         if kind == "cased":
             allocated, case_id = True, bytes(row["container_id"])
-        elif kind in ("dispensed", "destroyed"):
-            dispensed, destroyed = kind == "dispensed", kind == "destroyed"
+            container = case_id
+        elif kind in ("moved", "returned"):
+            allocated, moved, container = True, True, bytes(row["container_id"])
+        elif kind in ("dispensed", "destroyed", "stolen"):
+            dispensed, destroyed, stolen = kind == "dispensed", kind == "destroyed", kind == "stolen"
             ended_by = _b(row["actor"])
+        elif kind == "undone":
+            dispensed, ended_by, undone = False, None, True
         elif kind in ("quarantined", "cleared"):
             quarantined = kind == "quarantined"
-    return PackState(allocated, dispensed, destroyed, quarantined, case_id, ended_by)
+    return PackState(allocated, dispensed, destroyed, quarantined, case_id, ended_by, container, moved, stolen,
+                     undone)  # fmt: skip
+
+
+# --------------------------------------------------------------------------- a pack through its containers
+
+
+@dataclass(frozen=True)
+class Leg:
+    """The pack in one container: from the event that put it there (`start`: cased, moved or returned)
+    until the one that moved it on (`end`, exclusive; None: it is still there)."""
+
+    container: bytes
+    how: str  # cased, moved, returned
+    actor: bytes | None
+    start: Position
+    end: Position | None = None
+
+    def covers(self, position: Position) -> bool:
+        """A container's event while it carried the pack. Totes and consignments are made in the
+        transaction that moves the packs in (their creation comes just before), cases with them: so only
+        the end bounds a leg."""
+        return self.end is None or tuple(position) < self.end
+
+
+def legs(pack_rows: list[dict]) -> list[Leg]:
+    """The containers a pack went through, oldest first, from its pack_events rows (chain order)."""
+    out: list[Leg] = []
+    for row in pack_rows:
+        if row["kind"] in CONTAINER_KINDS:
+            position = (row["block_number"], row["log_index"])
+            if out:
+                last = out[-1]
+                out[-1] = Leg(last.container, last.how, last.actor, last.start, position)
+            out.append(Leg(bytes(row["container_id"]), row["kind"], _b(row["actor"]), position))
+    return out
+
+
+def containers(pack_rows: list[dict]) -> list[bytes]:
+    """Every container the pack was ever in, oldest first (what to ask custody_events_of for)."""
+    return list(dict.fromkeys(leg.container for leg in legs(pack_rows)))
+
+
+HOLDING_STEPS = frozenset({"packed", "received", "accepted", "unpacked"})  # the actor holds it after these
+
+
+def follow(pack_rows: list[dict], unit_rows: list[dict]) -> Custody | None:
+    """A pack's custody now: the fold of the container it is in (its latest cased/moved/returned row), with
+    the path, excursions, holders and recipients of every container that carried it, each while it did
+    (a case until the pack was picked out of it, a tote or consignment from its making). `unit_rows`:
+    ``app.db.mirror.custody_events_of(conn, containers(pack_rows))``. None: the pack never left its
+    manufacturer's loose stock."""
+    route = legs(pack_rows)
+    if not route:
+        return None
+    folds = fold_many([leg.container for leg in route], unit_rows)
+    now = folds.get(route[-1].container)
+    if now is None:
+        return None
+    path: list[Step] = []
+    excursions: list[Excursion] = []
+    for leg in route:
+        held = folds.get(leg.container)
+        if held is None:
+            continue
+        path += [step for step in held.path if leg.covers((step.block_number, step.log_index))]
+        excursions += [x for x in held.excursions if leg.covers((x.block_number, x.log_index))]
+    path.sort(key=lambda step: (step.block_number, step.log_index))
+    excursions.sort(key=lambda x: (x.block_number, x.log_index))
+    holders = {step.actor for step in path if step.event in HOLDING_STEPS and step.actor is not None}
+    recipients = {step.recipient for step in path if step.event != "packed" and step.recipient is not None}
+    return replace(now, path=_unique(path), excursions=excursions, holders=holders | {now.custodian},
+                   recipients=recipients)  # fmt: skip
+
+
+def _unique(path: list[Step]) -> list[Step]:
+    """A pallet's step seen through two of the pack's containers on it (a case, then a tote) counts once."""
+    seen, out = set(), []
+    for step in path:
+        key = (step.unit, step.block_number, step.log_index)
+        if key not in seen:
+            seen.add(key)
+            out.append(step)
+    return out
+
+
+def pack_custody(conn, pack_rows: list[dict]) -> Custody | None:
+    """follow() with its one query."""
+    units = containers(pack_rows)
+    return follow(pack_rows, mirror.custody_events_of(conn, units)) if units else None

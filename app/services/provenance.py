@@ -18,7 +18,11 @@ pack-set events) is read as it is shown (app/db/provenance.py).
 
 What each timeline holds:
 - pack: its lot's commissioning, recall and quarantines; its case's events; while the case sat on a pallet,
-  that pallet's events; and the pack's own pack-set events (dispensed, destroyed, quarantined, cleared);
+  that pallet's events; and the pack's own pack-set events (dispensed, destroyed, quarantined, cleared,
+  moved into a tote or consignment, returned, stolen, undone). A pack picked out of its case is followed:
+  the case's events up to the pick, then each tote or consignment it went into (their own events, accepted
+  returns included, and their pallets'), each a containment entry from the move in to the move out;
+- tote: its own events, its pallets', and the pack-set events naming it (packs counted);
 - case: the same without a particular pack, its pack-set events grouped per transaction (`packs` counts);
 - pallet: its own events;
 - lot: commissioning, recall, quarantines and each case packed from it; `pack_counts` sums up the packs.
@@ -205,16 +209,19 @@ def pack_provenance(conn, pack: gs1.Pack) -> Provenance:
     )  # fmt: skip
     prov.timeline += _lot_events(conn, lot)
     units: dict[bytes, dict] = {}
-    cased = reads.pack_case(conn, lot.lot_id, index)
-    if cased is not None:
-        case_id = bytes(cased["container_id"])
-        case_ref = _unit_ref("case", reads.unit_origin(conn, case_id)["sscc"])
-        units[case_id] = case_ref
-        prov.containment.append(
-            _containment(me, case_ref, (cased["block_number"], cased["log_index"]), cased["timestamp"])
-        )
-        prov.timeline += _unit_events(conn, case_id, case_ref)
-        _add_pallets(conn, prov, {case_id: case_ref}, units)
+    rows = reads.pack_legs(conn, lot.lot_id, index)
+    times = {(r["block_number"], r["log_index"]): r["timestamp"] for r in rows}
+    for leg in custody.legs(rows):  # its case, then each tote or consignment it was moved into
+        origin = reads.unit_origin(conn, leg.container)
+        ref = _unit_ref(origin["kind"], origin["sscc"], leg.container)
+        units[leg.container] = ref
+        held = _containment(me, ref, leg.start, times.get(leg.start))
+        if leg.end is not None:
+            held["until"] = {"block_number": leg.end[0], "time": _utc(times.get(leg.end)), "event": "moved"}
+            held["_until"] = leg.end
+        prov.containment.append(held)
+        prov.timeline += _unit_events(conn, leg.container, ref, before=leg.end)
+        _add_pallets(conn, prov, {leg.container: ref}, units, before=leg.end)
     for row in reads.pack_timeline(conn, lot.lot_id, index):
         container = bytes(row["container_id"])
         prov.timeline.append(_entry(row, me, container=units.get(container) if container != ZERO_ID else None))
@@ -230,12 +237,21 @@ def unit_provenance(conn, sscc: str) -> Provenance:
         raise NotFound(f"unit (00){sscc}")
     ref = _unit_ref(origin["kind"], sscc)
     units = {unit_id: ref}
+    if origin["kind"] == "tote":  # packs of any lots: its own events, its pallets', its packs' events
+        prov = Provenance(subject={**ref, "id": _hex(unit_id)},
+                          manufacturers=reads.container_manufacturers(conn, unit_id))  # fmt: skip
+        prov.timeline += _unit_events(conn, unit_id, ref)
+        _add_pallets(conn, prov, {unit_id: ref}, units)
+        packs = {"kind": "packs"}
+        prov.timeline += [_entry(row, packs, container=ref) for row in reads.case_pack_events(conn, unit_id)]
+        _finish(conn, prov, units)
+        return prov
     if origin["kind"] == "pallet":
         manufacturers = reads.pallet_manufacturers(conn, unit_id)
         prov = Provenance(subject={**ref, "id": _hex(unit_id)}, manufacturers=manufacturers)
         prov.timeline += _unit_events(conn, unit_id, ref)
         case_ids = reads.pallet_cases(conn, unit_id)
-        case_refs = {bytes(r["case_id"]): _unit_ref("case", r["sscc"]) for r in reads.case_ssccs(conn, case_ids)}
+        case_refs = {bytes(r["case_id"]): _unit_ref(r["kind"], r["sscc"]) for r in reads.case_ssccs(conn, case_ids)}
         for case_id, state in _custody(conn, case_ids).items():
             for stay in state.stays:
                 if stay.pallet_id == unit_id:
@@ -309,24 +325,32 @@ def _lot_events(conn, lot: Lot) -> list[Entry]:
     return [_entry(row, ref) for row in reads.lot_events(conn, lot.lot_id)]
 
 
-def _unit_events(conn, unit_id: bytes, ref: dict, after: Position | None = None, until: Position | None = None):
-    """The unit's own events, those strictly after `after` and up to `until` (inclusive) when given."""
+def _unit_events(conn, unit_id: bytes, ref: dict, after: Position | None = None, until: Position | None = None,
+                 before: Position | None = None):  # fmt: skip
+    """The unit's own events, those strictly after `after`, up to `until` (inclusive) and strictly before
+    `before` when given."""
     out = []
     for row in reads.unit_events(conn, unit_id):
         position = (row["block_number"], row["log_index"])
         if (after is not None and position <= after) or (until is not None and position > until):
+            continue
+        if before is not None and position >= before:
             continue
         container = _unit_ref("pallet", row["container_sscc"]) if row["container_id"] is not None else None
         out.append(_entry(row, ref, container=container))
     return out
 
 
-def _add_pallets(conn, prov: Provenance, cases: dict[bytes, dict], units: dict[bytes, dict], timeline=True):
-    """The pallets `cases` sat on: containment, and (with `timeline`) each pallet's events during the stay.
+def _add_pallets(conn, prov: Provenance, cases: dict[bytes, dict], units: dict[bytes, dict], timeline=True,
+                 before: Position | None = None):  # fmt: skip
+    """The pallets `cases` (cases or totes) sat on: containment, and (with `timeline`) each pallet's events
+    during the stay; with `before`, only what happened strictly before it (a pack picked out of its case then).
     Adds the pallets to `units` (whose readings count)."""
     for case_id, state in _custody(conn, list(cases)).items():
         pallet_refs = {}
         for stay in state.stays:
+            if before is not None and stay.start >= before:
+                continue
             pallet_refs[stay.pallet_id] = _unit_ref("pallet", stay.pallet_sscc)
             units[stay.pallet_id] = pallet_refs[stay.pallet_id]
             prov.containment.append(_stay_containment(stay, cases[case_id], pallet_refs[stay.pallet_id]))
@@ -334,7 +358,9 @@ def _add_pallets(conn, prov: Provenance, cases: dict[bytes, dict], units: dict[b
             prov.timeline += [
                 _step_entry(step, pallet_refs[step.unit])
                 for step in state.path
-                if step.unit != case_id and step.event != "packed"
+                if step.unit != case_id
+                and step.event != "packed"
+                and (before is None or (step.block_number, step.log_index) < before)
             ]
 
 
@@ -485,7 +511,10 @@ def _summary(points: list[tuple[int, int, int]]) -> dict:
 # --------------------------------------------------------------------------------------------- small helpers
 
 
-def _unit_ref(kind: str, sscc) -> dict:
+def _unit_ref(kind: str, sscc, unit_id: bytes | None = None) -> dict:
+    """A unit as answers name it: kind and SSCC; a consignment (no SSCC) by its id."""
+    if sscc is None:
+        return {"kind": kind, "sscc": None, "id": _hex(unit_id)}
     return {"kind": kind, "sscc": f"{int(sscc):018d}"}
 
 

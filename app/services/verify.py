@@ -11,6 +11,11 @@ Verdicts, most serious first (the verdict is the first that applies; `reasons` l
 had, or printed with another lot or expiry), `recalled`, `dispensed`, `suspect` (destroyed and yet
 presented, or seen by a party it never reached, or kept out of its temperature range),
 `quarantined`, `expired`, `verified`.
+
+A pack picked out of its case into a tote or a consignment (or returned) is followed through them: its
+holder and transit are its current container's, its path and excursions those of every unit that carried
+it while it did (custody.follow). A pack reported stolen is `suspect` (reason `stolen`); a pack in a
+return not yet accepted shows `return_pending` in its state and custody.
 """
 
 from __future__ import annotations
@@ -44,6 +49,7 @@ REASONS = {
     "recalled": ("recalled", "the lot was recalled"),
     "dispensed": ("dispensed", "the pack was already dispensed: a second one with its serial is a clone"),
     "destroyed": ("suspect", "the pack was destroyed: it should not exist"),
+    "stolen": ("suspect", "the pack was reported stolen"),
     "not_received_by_requester": ("suspect", "the pack never reached the requesting organisation"),
     "temperature_excursion": ("suspect", "a unit that carried it was kept outside the product's range"),
     "quarantined": ("quarantined", "the pack, a unit holding it, or its lot is quarantined"),
@@ -113,12 +119,14 @@ def _iso(value) -> str | None:
 
 @dataclass
 class Held:
-    """A case's or pallet's custody now (`now`, the one fold) and the rows it was folded from (to fold it
-    again up to a partial viewer's cut)."""
+    """A unit's custody now (`now`, the one fold) and the rows it was folded from (to fold it again up to a
+    partial viewer's cut). For a pack (`pack_rows` given): the custody of the container it is in, through
+    every container that carried it (custody.follow)."""
 
     unit_id: bytes
     now: custody.Custody
     rows: list[dict]
+    pack_rows: list[dict] | None = None
 
     def events(self) -> list[access.Event]:
         """Its custody events for the access policy: its own and its pallets' while it sat on them."""
@@ -138,6 +146,9 @@ class Held:
         if vis.full or vis.current:
             return self.now
         upto = [r for r in self.rows if (r["block_number"], r["log_index"]) <= vis.position]
+        if self.pack_rows is not None:
+            mine = [r for r in self.pack_rows if (r["block_number"], r["log_index"]) <= vis.position]
+            return custody.follow(mine, upto) or self.now
         return custody.fold(self.unit_id, upto) or self.now
 
 
@@ -146,6 +157,17 @@ def _custody_of(conn, unit_id: bytes) -> Held | None:
     rows = mirror.custody_events(conn, unit_id)
     now = custody.fold(unit_id, rows)
     return None if now is None else Held(unit_id, now, rows)
+
+
+def _pack_custody_of(conn, pack_rows: list[dict]) -> Held | None:
+    """A pack's custody through its containers (one query for all of them); None if it never left loose stock."""
+    units = custody.containers(pack_rows)
+    if not units:
+        return None
+    # a pack never picked out of its case (the common case) takes verification's one-unit prepared statement
+    rows = mirror.custody_events(conn, units[0]) if len(units) == 1 else mirror.custody_events_of(conn, units)
+    now = custody.follow(pack_rows, rows)
+    return None if now is None else Held(now.unit_id, now, rows, pack_rows)
 
 
 def _unix_iso(seconds: int) -> str | int:
@@ -220,7 +242,7 @@ def verify_pack(conn, pack: gs1.Pack, requester: Requester) -> Result:
         reasons.append(end)
     if pack_quarantined:
         reasons.append("quarantined")
-    held = _custody_of(conn, case_id) if case_id else None
+    held = _pack_custody_of(conn, row.pack_events) if state.container else None
     if held is not None:
         if held.now.held_quarantined:
             reasons.append("quarantined")
@@ -241,7 +263,8 @@ def verify_pack(conn, pack: gs1.Pack, requester: Requester) -> Result:
         "manufacturer": _hex(manufacturer), "recalled": row.recalled, "quarantined": row.lot_quarantined,
     }  # fmt: skip
     body.update(_verdict_body(verdict))
-    body["state"] = {"dispensed": end == "dispensed", "destroyed": end == "destroyed", "quarantined": pack_quarantined}
+    body["state"] = {"dispensed": end == "dispensed", "destroyed": end == "destroyed", "quarantined": pack_quarantined,
+                     "stolen": state.stolen, "return_pending": bool(held and held.now.return_pending)}  # fmt: skip
     if manufacturer is not None:
         body["lot_record"]["manufacturer"] = cached_parties(conn, [manufacturer])[manufacturer].as_dict()
     if not vis.verdict_only:
@@ -289,11 +312,14 @@ def _custody_body(conn, held: custody.Custody | None, manufacturer: bytes | None
         return {"case": None, "holder": _name(names, manufacturer), "in_transit": False, "path": []}
     return {
         "case": _hex(case_id),
+        "container": _hex(held.unit_id),
+        "container_kind": held.kind,
         "pallet": _hex(held.container),
         "holder": _name(names, held.custodian),
         "in_transit": held.in_transit,
         "recipient": _name(names, held.destination) if held.in_transit else None,
         "unpacked": held.unpacked,
+        "return_pending": held.return_pending,
         "path": [_step_body(step, names) for step in held.path],
     }
 

@@ -194,3 +194,27 @@ def test_viewer_from_a_principal_or_a_requester():
     principal = Principal(3, "Northwind", "9500000000017", "0x" + DIST.hex(), ("distributor",), "abc")
     assert Viewer.of(principal) == Viewer(DIST, 3, False)
     assert Viewer.of(Requester(4, REG, "9500000000024", ("regulator",))) == Viewer(REG, 4, True)
+
+
+def test_issue_14_moves_are_custody_events_of_who_made_them():
+    """A pack picked into a tote by the distributor, the tote to a pharmacy, returned to the distributor and
+    accepted, as its record lists them (the fold's steps of every container while it held the pack)."""
+    maker, dist, pharm, other = b"m" * 20, b"d" * 20, b"p" * 20, b"o" * 20
+    record = Record(
+        frozenset({maker}),
+        (
+            Event("packed", (10, 0), maker),  # its case
+            Event("moved", (20, 1), dist),  # picked into the tote
+            Event("shipped", (21, 0), dist, pharm),
+            Event("received", (22, 0), pharm, dist),
+            Event("returned", (23, 1), pharm),  # its pack event, moved into a return consignment
+            Event("shipped", (23, 2), pharm, dist),
+            Event("accepted", (24, 0), dist, pharm),
+            Event("stolen", (25, 0), dist),
+        ),
+    )
+    assert visibility(Viewer(pharm), record) == UP_TO((23, 2))  # up to its return, not the acceptance
+    assert visibility(Viewer(dist), record) == UP_TO((25, 0), current=True)
+    assert visibility(Viewer(other), record) == VERDICT_ONLY
+    assert Event("accepted", (24, 0), dist, pharm).parties == frozenset({dist})  # the receiver's, like received
+    assert Event("undone", (26, 0), pharm).names(pharm)

@@ -1,12 +1,19 @@
 """The one custody fold (app/services/custody.py) against the contract's own views, on random supply chains.
 
-Each example commissions a lot and plays a random program over a few parties through the contract
-(web3, as tests/contracts does): pack cases, palletise, ship, receive, refuse, unpack, quarantine
-and clear units, quarantine and clear packs, dispense, record readings (some out of range). An
-operation the contract would refuse (checked with an eth_call first) is skipped, so every
-program is a valid chain of events. The mirror is then indexed (app/indexer over the deployment)
-and every unit of the example is folded from it and compared field by field with `unit(unitId)`,
-and every pack of the lot with `packState(lotId, index)`.
+Each example commissions two lots and plays a random program over a few parties through the contract
+(web3, as tests/contracts does): pack cases, palletise (cases and totes), ship, receive, refuse, unpack,
+quarantine and clear units, quarantine and clear packs, dispense, record readings (some out of range),
+each-pick packs of both lots from opened cases, totes and consignments (or the maker's loose stock) into
+mixed totes, ship loose packs as consignments, return packs (to the sender, or to someone else: refused
+by the contract), accept or refuse returns, report packs stolen and undo dispenses. An operation the
+contract would refuse (checked with an eth_call first) is skipped, so every program is a valid chain of
+events. The mirror is then indexed (app/indexer over the deployment) and every unit of the example is
+folded from it and compared field by field with `unit(unitId)` (kind, custodian, recipient, container,
+transit, flags, sender, returnPending), every pack with `packState(lotId, index)` and `pack(lotId, index)`
+(moved, stolen; a moved pack's container, custodian, transit and pending return, from the pack fold), and
+the container the pack fold says each pack is in with the contract's own check of it (a regulator's
+eth_call naming the pack through that container reverts neither PackNotInCase nor PackMoved: the case of
+a pack never moved, which pack() does not name).
 """
 
 from __future__ import annotations
@@ -22,9 +29,10 @@ from web3.exceptions import ContractCustomError, ContractLogicError
 
 from app.chain.client import ChainClient
 from app.db import Database, mirror
-from app.ids import lgtin_id, pack_readings, pack_set, sscc_id
+from app.ids import lgtin_id, pack_readings, pack_set, sscc_id, unpack_set
 from app.indexer.core import Indexer
 from app.services import custody
+from tests.contracts.helpers import error_data
 
 GTIN = 9506000134352
 MIN_TEMP, MAX_TEMP = 200, 800
@@ -36,8 +44,17 @@ SSCC_BASE = 309506000000000000  # + a running number (the contract checks no SSC
 RUNNING = itertools.count(1)
 
 UNIT = st.integers(0, 7)  # which unit of the example (modulo how many there are)
+MASK = st.integers(1, 2**8 - 1)  # which of a container's packs (modulo how many it has)
 OPS = st.one_of(
-    st.tuples(st.just("case"), st.integers(1, 6)),
+    st.tuples(st.just("case"), st.integers(1, 6), st.integers(0, 1)),
+    st.tuples(st.just("tote"), UNIT, st.one_of(st.none(), UNIT), MASK),
+    st.tuples(st.just("tote_loose"), st.integers(0, 1), st.integers(1, 4)),
+    st.tuples(st.just("loose"), UNIT, MASK, st.integers(0, 3)),
+    st.tuples(st.just("return"), UNIT, MASK, st.booleans()),
+    st.tuples(st.just("accept"), UNIT),
+    st.tuples(st.just("stolen"), UNIT, MASK),
+    st.tuples(st.just("undo"), st.integers(0, 7), MASK),
+    st.tuples(st.just("deliver"), UNIT, st.integers(1, 3)),  # ship, receive and open: more stock moves further
     st.tuples(st.just("pallet"), st.lists(UNIT, min_size=1, max_size=3)),
     st.tuples(st.just("ship"), UNIT, st.integers(0, 3)),
     st.tuples(st.just("ship_pallet"), UNIT, st.integers(0, 3)),
@@ -53,9 +70,9 @@ OPS = st.one_of(
 )
 # a few cases first, so that the operations have something to work on
 PROGRAMS = st.builds(
-    lambda cases, ops: [("case", n) for n in cases] + ops,
+    lambda cases, ops: [("case", n, k % 2) for k, n in enumerate(cases)] + ops,
     st.lists(st.integers(1, 6), min_size=1, max_size=4),
-    st.lists(OPS, min_size=10, max_size=30),
+    st.lists(OPS, min_size=10, max_size=40),
 )
 
 
@@ -87,20 +104,21 @@ class Chain:
         self.applied = 0
         self.skipped = 0
 
-    def send(self, call, sender) -> None:
+    def send(self, call, sender):
         receipt = self.w3.eth.wait_for_transaction_receipt(call.transact({"from": sender}))
         assert receipt.status == 1
+        return receipt
 
-    def attempt(self, call, sender) -> bool:
-        """Send `call` if the contract accepts it (an eth_call first); False if it would revert."""
+    def attempt(self, call, sender):
+        """Send `call` if the contract accepts it (an eth_call first): its receipt; None if it would revert."""
         try:
             call.call({"from": sender})
         except (ContractCustomError, ContractLogicError):
             self.skipped += 1
-            return False
-        self.send(call, sender)
+            return None
+        receipt = self.send(call, sender)
         self.applied += 1
-        return True
+        return receipt
 
     def new_lot(self) -> bytes:
         number = f"P{next(RUNNING)}"
@@ -119,25 +137,102 @@ class Chain:
         results = self.pt.functions.multicall(calls).call({"from": self.admin})
         return [tuple(decode(["bool"] * 4, r)) for r in results]
 
+    def packs(self, lot_id: bytes) -> list[dict]:
+        """pack() of every leaf of the lot, in one eth_call."""
+        head = bytes.fromhex(self.pt.encode_abi("pack", args=[lot_id, 0])[2:])[:-32]
+        calls = [head + i.to_bytes(32, "big") for i in range(SERIALS)]
+        results = self.pt.functions.multicall(calls).call({"from": self.admin})
+        fields = next(i for i in self.pt.abi if i.get("name") == "pack")["outputs"][0]["components"]
+        types = ["(" + ",".join(f["type"] for f in fields) + ")"]
+        return [dict(zip([f["name"] for f in fields], decode(types, r)[0], strict=True)) for r in results]
 
-def play(chain: Chain, lot_id: bytes, program) -> tuple[list[bytes], dict[bytes, list[int]]]:
-    """Apply the program; return the units packed and each case's leaf indexes."""
+
+class Program:
+    """What the test knows of the example as it plays: its units, each case's leaves, where each pack is
+    (lot, index) -> container, and each dispenser's dispense records per day (for undoDispense)."""
+
+    def __init__(self, lots: list[bytes]):
+        self.lots = lots
+        self.units: list[bytes] = []
+        self.pallets: list[bytes] = []
+        self.leaves: dict[bytes, list[int]] = {}
+        self.where: dict[tuple[bytes, int], bytes] = {}
+        self.next_leaf = {lot: 0 for lot in lots}
+        self.top = {lot: SERIALS for lot in lots}  # the maker's loose stock picked into totes from the top down
+        self.days: dict[str, dict[int, list]] = {}
+        self.records: list[tuple[str, int, int]] = []  # (dispenser, day, which) of every dispense
+        self.stolen: set[tuple[bytes, int]] = set()
+
+    def contents(self, container: bytes) -> list[tuple[bytes, int]]:
+        return sorted(key for key, c in self.where.items() if c == container)
+
+    def groups(self, sources: list[bytes], mask: int) -> tuple[list, list[tuple[bytes, int]]]:
+        """PackGroups of the packs chosen by `mask` (bits over the sources' packs, in order), per source and lot."""
+        packs = [(s, key) for s in dict.fromkeys(sources) for key in self.contents(s) if key not in self.stolen]
+        chosen = [p for k, p in enumerate(packs) if mask >> (k % 8) & 1] or packs[:1]
+        by: dict[tuple[bytes, bytes], list[int]] = {}
+        for source, (lot, index) in chosen:
+            by.setdefault((source, lot), []).append(index)
+        return [(src, lot, pack_set(ix), NO_PROOF) for (src, lot), ix in by.items()], [k for _, k in chosen]
+
+    def moved(self, keys, container: bytes) -> None:
+        for key in keys:
+            self.where[key] = container
+
+
+def _new_container(chain: Chain, receipt) -> bytes:
+    """The tote or consignment a packTote/shipPacks/returnPacks receipt made."""
+    for log in receipt.logs:
+        for name in ("TotePacked", "ConsignmentCreated"):
+            try:
+                event = chain.pt.events[name]().process_log(log)
+            except Exception:  # not this event
+                continue
+            return bytes(event.args["toteId" if name == "TotePacked" else "consignmentId"])
+    raise AssertionError("no container made")
+
+
+def play(chain: Chain, lots: list[bytes], program, made: Program | None = None) -> Program:
+    """Apply the program (after what `made` already holds, when given); return what it made."""
     pt = chain.pt
-    units: list[bytes] = []
-    pallets: list[bytes] = []
-    leaves: dict[bytes, list[int]] = {}
-    next_leaf = 0
+    made = made or Program(lots)
+    units, pallets, leaves = made.units, made.pallets, made.leaves
     for op in program:
         kind = op[0]
         if kind == "case":
-            count = min(op[1], SERIALS - next_leaf)
-            if count == 0:
+            lot_id = lots[op[2]]
+            first = made.next_leaf[lot_id]
+            count = min(op[1], made.top[lot_id] - first)
+            if count <= 0:
                 continue
             sscc = SSCC_BASE + next(RUNNING)
-            if chain.attempt(pt.functions.packCase(sscc, lot_id, next_leaf, count), chain.maker):
+            if chain.attempt(pt.functions.packCase(sscc, lot_id, first, count), chain.maker):
                 units.append(sscc_id(sscc))
-                leaves[units[-1]] = list(range(next_leaf, next_leaf + count))
-                next_leaf += count
+                leaves[units[-1]] = list(range(first, first + count))
+                made.moved([(lot_id, i) for i in leaves[units[-1]]], units[-1])
+                made.next_leaf[lot_id] += count
+            continue
+        if kind == "tote_loose":  # the maker picks loose stock of a lot into a tote
+            lot_id = lots[op[1]]
+            top = made.top[lot_id]
+            count = min(op[2], top - made.next_leaf[lot_id])
+            if count <= 0:
+                continue
+            indexes = list(range(top - count, top))
+            sscc = SSCC_BASE + next(RUNNING)
+            if chain.attempt(pt.functions.packTote(sscc, [(ZERO, lot_id, pack_set(indexes), NO_PROOF)]), chain.maker):
+                units.append(sscc_id(sscc))
+                made.moved([(lot_id, i) for i in indexes], units[-1])
+                made.top[lot_id] = top - count
+            continue
+        if kind == "undo":
+            if made.records:
+                dispenser, day, which = made.records[op[1] % len(made.records)]
+                record = made.days[dispenser][day][which]
+                picked = unpack_set(*record[3])
+                chosen = [i for k, i in enumerate(picked) if op[2] >> (k % 8) & 1] or picked[:1]
+                chain.attempt(pt.functions.undoDispense(day, made.days[dispenser][day], which, pack_set(chosen)),
+                              dispenser)  # fmt: skip
             continue
         if not units:
             continue
@@ -150,51 +245,121 @@ def play(chain: Chain, lot_id: bytes, program) -> tuple[list[bytes], dict[bytes,
                 pallets.append(units[-1])
             continue
         pool = pallets if kind == "ship_pallet" and pallets else units
-        if kind in ("receive", "refuse"):  # among the units shipped on their own and not yet received
-            pool = [u for u in units if int(chain.info(u)["recipient"], 16)] or units
         unit = pool[op[1] % len(pool)]
+        if kind in ("receive", "refuse", "accept") and not int(chain.info(unit)["recipient"], 16):
+            # else among the units shipped on their own and not yet received
+            pool = [u for u in units if int(chain.info(u)["recipient"], 16)] or units
+            unit = pool[op[1] % len(pool)]
+        if kind in ("tote", "loose", "return", "stolen", "dispense") and not made.contents(unit):
+            pool = [u for u in units if made.contents(u)] or units  # else among the units that hold packs
+            unit = pool[op[1] % len(pool)]
+        if kind == "accept":  # a pending return, when there is one
+            pool = [u for u in units if chain.info(u)["returnPending"]]
+            unit = pool[op[1] % len(pool)] if pool else unit
+        if kind in ("return", "dispense"):  # a pharmacy's, when there is one
+            pharmacies = {chain.pharmacy.lower(), chain.pharmacy2.lower()}
+            pool = [u for u in units if made.contents(u) and chain.info(u)["custodian"].lower() in pharmacies]
+            unit = pool[op[1] % len(pool)] if pool else unit
         info = chain.info(unit)
         custodian, recipient = info["custodian"], info["recipient"]
         if kind in ("ship", "ship_pallet"):
             chain.attempt(pt.functions.ship([unit], chain.recipients[op[2]]), custodian)
-        elif kind in ("receive", "refuse") and int(recipient, 16):
-            fn = pt.functions.receiveShipment if kind == "receive" else pt.functions.refuseShipment
-            chain.attempt(fn([unit]), recipient)
+        elif kind == "deliver":
+            to = chain.recipients[op[2]]
+            if chain.attempt(pt.functions.ship([unit], to), custodian):
+                chain.attempt(pt.functions.receiveShipment([unit]), to)
+                chain.attempt(pt.functions.unpack([unit]), to)
+        elif kind in ("receive", "refuse", "accept") and int(recipient, 16):
+            fn = {"receive": pt.functions.receiveShipment, "refuse": pt.functions.refuseShipment}.get(kind)
+            chain.attempt(fn([unit]) if fn else pt.functions.acceptReturn(unit), recipient)
         elif kind == "unpack":
             chain.attempt(pt.functions.unpack([unit]), custodian)
         elif kind in ("quarantine", "clear"):
             fn = pt.functions.quarantineUnit if kind == "quarantine" else pt.functions.clearUnitQuarantine
             chain.attempt(fn(unit), chain.regulator if op[2] else custodian)
-        elif kind in ("quarantine_packs", "clear_packs", "dispense") and unit in leaves:
-            chosen = [i for k, i in enumerate(leaves[unit]) if op[2] >> k & 1] or leaves[unit][:1]
+        elif kind in ("quarantine_packs", "clear_packs", "dispense") and made.contents(unit):
+            lot_id = made.contents(unit)[0][0]
+            here = [i for lot, i in made.contents(unit) if lot == lot_id]
+            chosen = [i for k, i in enumerate(here) if op[2] >> k & 1] or here[:1]
             fn = {
                 "quarantine_packs": pt.functions.quarantinePacks,
                 "clear_packs": pt.functions.clearPacksQuarantine,
                 "dispense": pt.functions.dispense,
             }[kind]
-            chain.attempt(fn(unit, lot_id, pack_set(chosen), NO_PROOF), custodian)
+            receipt = chain.attempt(fn(unit, lot_id, pack_set(chosen), NO_PROOF), custodian)
+            if receipt is not None and kind == "dispense":
+                time = chain.w3.eth.get_block(receipt.blockNumber).timestamp
+                day = made.days.setdefault(custodian, {}).setdefault(time // 86400, [])
+                day.append((time, lot_id, unit, pack_set(chosen)))
+                made.records.append((custodian, time // 86400, len(day) - 1))
+        elif kind == "tote":
+            second = units[op[2] % len(units)] if op[2] is not None else None
+            groups, keys = made.groups([unit] + ([second] if second else []), op[3])
+            if groups:
+                sscc = SSCC_BASE + next(RUNNING)
+                if chain.attempt(pt.functions.packTote(sscc, groups), custodian):
+                    units.append(sscc_id(sscc))
+                    made.moved(keys, units[-1])
+        elif kind in ("loose", "return"):
+            groups, keys = made.groups([unit], op[2])
+            if kind == "loose":
+                call, to = pt.functions.shipPacks, chain.recipients[op[3]]
+            else:  # to the sender of the source (the contract's rule), or to the maker: refused unless it is the sender
+                call, to = pt.functions.returnPacks, info["sender"] if op[3] else chain.maker
+            if groups and int(to, 16):
+                receipt = chain.attempt(call(groups, to), custodian)
+                if receipt is not None:
+                    units.append(_new_container(chain, receipt))
+                    made.moved(keys, units[-1])
+        elif kind == "stolen" and made.contents(unit):
+            groups, keys = made.groups([unit], op[2])
+            if chain.attempt(pt.functions.reportStolen(groups), custodian):
+                made.stolen |= set(keys)
         elif kind == "readings":
             value = MAX_TEMP + 500 if op[2] else (MIN_TEMP + MAX_TEMP) // 2
             readings = pack_readings([value, value])
             sensor = b"\5" * 32
             by = custodian if not info["inTransit"] or not int(recipient, 16) else recipient
             chain.attempt(pt.functions.recordReadings(unit, sensor, 1_700_000_000, 60, readings), by)
-    return units, leaves
+    return made
 
 
 def _account(value: bytes | None) -> str:
     return "0x" + (value or b"\0" * 20).hex()
 
 
-def compare(conn, chain: Chain, lot_id: bytes, units: list[bytes]) -> set[tuple]:
+KINDS = {"case": 1, "pallet": 2, "tote": 3, "consignment": 4}
+NOT_THERE = ("PackNotInCase", "PackMoved", "UnitWrongKind")
+
+
+def _not_there(chain: Chain, data: str) -> bool:
+    """Whether revert data is one of the errors saying a pack is not in the container named."""
+    return any(data.startswith(error_data(chain.pt, name, *args)[:10])
+               for name, args in (("PackNotInCase", (ZERO, ZERO, 0)), ("PackMoved", (ZERO, 0, ZERO)),
+                                  ("UnitWrongKind", (ZERO, 0))))  # fmt: skip
+
+
+def _in_container(chain: Chain, container: bytes, lot_id: bytes, index: int, quarantined: bool) -> bool:
+    """The contract's own check that the pack is in `container` now: a regulator naming it through the
+    container (quarantine, or clear when it is quarantined) passes _requirePacksIn."""
+    fn = chain.pt.functions.clearPacksQuarantine if quarantined else chain.pt.functions.quarantinePacks
+    try:
+        fn(container, lot_id, pack_set([index]), NO_PROOF).call({"from": chain.regulator})
+    except ContractCustomError as e:
+        return not _not_there(chain, e.data)
+    return True
+
+
+def compare(conn, chain: Chain, made: Program) -> set[tuple]:
     """Assert the fold equals the contract for every unit and pack; return the unit states seen."""
     seen = set()
+    units = made.units
     for unit_id in units:
         onchain = chain.info(unit_id)
         mine = custody.unit_state(conn, unit_id)
         assert mine is not None, unit_id.hex()
         got = {
-            "kind": {"case": 1, "pallet": 2}[mine.kind],
+            "kind": KINDS[mine.kind],
             "custodian": _account(mine.custodian),
             "recipient": _account(mine.recipient),
             "container": mine.container or ZERO,
@@ -203,7 +368,10 @@ def compare(conn, chain: Chain, lot_id: bytes, units: list[bytes]) -> set[tuple]
             "excursion": mine.excursion,
             "unpacked": mine.unpacked,
             "lotId": mine.lot_id or ZERO,
+            "returnPending": mine.return_pending,
         }
+        if not mine.in_transit:  # the contract's sender slot means "who shipped it here" only at rest
+            got["sender"] = _account(mine.sender)
         want = {k: v.lower() if isinstance(v, str) else v for k, v in onchain.items() if k in got}
         assert got == want, f"unit {unit_id.hex()}: fold {got} != contract {want}"
         # what the contract cannot show, checked against what it does show
@@ -220,15 +388,40 @@ def compare(conn, chain: Chain, lot_id: bytes, units: list[bytes]) -> set[tuple]
     assert custody.fold_many(units, mirror.custody_events_of(conn, units)) == {
         u: custody.unit_state(conn, u) for u in units
     }
-    states = chain.pack_states(lot_id)
-    for index, (allocated, dispensed, destroyed, quarantined) in enumerate(states):
-        mine = custody.pack_state(mirror.pack_events(conn, lot_id, index))
-        assert (mine.allocated, mine.dispensed, mine.destroyed, mine.quarantined) == (
-            allocated,
-            dispensed,
-            destroyed,
-            quarantined,
-        ), f"pack {index}"
+    for lot_id in made.lots:
+        states, views = chain.pack_states(lot_id), chain.packs(lot_id)
+        for index, (allocated, dispensed, destroyed, quarantined) in enumerate(states):
+            rows = mirror.pack_events(conn, lot_id, index)
+            mine = custody.pack_state(rows)
+            assert (mine.allocated, mine.dispensed, mine.destroyed, mine.quarantined) == (
+                allocated,
+                dispensed,
+                destroyed,
+                quarantined,
+            ), f"pack {index}"
+            view = views[index]
+            assert (mine.moved, mine.stolen, mine.dispensed) == (view["moved"], view["stolen"], view["dispensed"])
+            assert mine.stolen == ((lot_id, index) in made.stolen), f"pack {index}"
+            assert mine.container == made.where.get((lot_id, index)), f"pack {index}"
+            if mine.container is None:
+                assert custody.pack_custody(conn, rows) is None
+                assert view["custodian"].lower() == _account(bytes.fromhex(chain.maker[2:]))
+                continue
+            if mine.moved:  # the contract's pack(): its tote or consignment, custodian, transit, pending return
+                followed = custody.pack_custody(conn, rows)
+                assert (mine.container, _account(followed.custodian), followed.in_transit,
+                        followed.return_pending) == (view["container"], view["custodian"].lower(),
+                                                     view["inTransit"], view["returnPending"]), f"pack {index}"  # fmt: skip
+            assert _in_container(chain, mine.container, lot_id, index, quarantined), f"pack {index}"
+            # the pack's custody is its container's, with the path of every container that carried it
+            followed = custody.pack_custody(conn, rows)
+            held = custody.unit_state(conn, mine.container)
+            assert (followed.custodian, followed.in_transit, followed.return_pending, followed.unit_id) == (
+                held.custodian, held.in_transit, held.return_pending, mine.container)  # fmt: skip
+            route = custody.legs(rows)
+            assert [leg.container for leg in route][-1] == mine.container
+            assert {s.unit for s in followed.path} >= {leg.container for leg in route}
+            assert followed.custodian in followed.holders
     return seen
 
 
@@ -245,28 +438,27 @@ def rig(w3, anvil, chain_snapshot, deployment, pharmatrack, database_url):
 @given(program=PROGRAMS)
 def test_the_fold_equals_the_contract_on_random_supply_chains(rig, program):
     chain, db, indexer = rig
-    lot_id = chain.new_lot()
-    units, _ = play(chain, lot_id, program)
+    made = play(chain, [chain.new_lot(), chain.new_lot()], program)
     indexer.run_until_caught_up()
     with db.connection() as conn:
-        compare(conn, chain, lot_id, units)
+        compare(conn, chain, made)
 
 
 def test_the_random_chains_reach_the_interesting_states(rig):
     """The generator is not vacuous: a fixed program through the same code reaches every state the
     property relies on (a case on a closed pallet in transit, unpacked pallets, quarantines, excursions)."""
     chain, db, indexer = rig
-    lot_id = chain.new_lot()
     program = [
-        ("case", 4), ("case", 4), ("case", 4), ("pallet", [0, 1]), ("ship", 3, 1),  # pallet to the distributor
+        ("case", 4, 0), ("case", 4, 0), ("case", 4, 0), ("pallet", [0, 1]), ("ship", 3, 1),  # pallet to the distributor
         ("ship", 2, 2), ("refuse", 2), ("quarantine", 2, True), ("readings", 3, True),
-        ("receive", 3), ("unpack", 3), ("ship", 0, 2), ("quarantine_packs", 1, 3), ("case", 2),
+        ("receive", 3), ("unpack", 3), ("ship", 0, 2), ("quarantine_packs", 1, 3), ("case", 2, 0),
         ("pallet", [4]), ("ship", 5, 3), ("quarantine", 5, True),
     ]  # fmt: skip
-    units, _ = play(chain, lot_id, program)
+    made = play(chain, [chain.new_lot()], program)
+    units = made.units
     indexer.run_until_caught_up()
     with db.connection() as conn:
-        seen = compare(conn, chain, lot_id, units)
+        seen = compare(conn, chain, made)
         states = {(k, t, q, u, c) for k, t, q, u, c, _ in seen}
         assert ("case", True, False, False, True) in states  # a case on a closed pallet in transit
         assert ("case", True, False, False, False) in states  # a case in transit on its own
@@ -278,3 +470,45 @@ def test_the_random_chains_reach_the_interesting_states(rig):
         assert case_on_pallet.container_quarantined and case_on_pallet.held_quarantined
         assert not case_on_pallet.quarantined
     assert chain.skipped == 0, "every step of the fixed program is valid on chain"
+
+
+def test_the_random_chains_reach_the_distribution_states(rig):
+    """The same for issue 14's moves: a mixed tote of two lots from opened cases, on to a pharmacy; a dispense
+    undone; a return accepted; loose packs shipped; a return refused; a pack reported stolen; a tote of the
+    maker's loose stock on a pallet in transit; a return left pending. One return to a party that never
+    shipped the packs is refused by the contract (skipped)."""
+    chain, db, indexer = rig
+    program = [
+        ("case", 4, 0), ("case", 4, 1), ("pallet", [0, 1]), ("ship", 2, 1), ("receive", 2),  # 0 A, 1 B, 2 pallet
+        ("unpack", 2), ("unpack", 0), ("unpack", 1),
+        ("tote", 0, 1, 0b01010101),  # 3: A0 A2 B0 B2, by the distributor
+        ("ship", 3, 2), ("receive", 3), ("unpack", 3),  # at the pharmacy
+        ("dispense", 3, 1), ("undo", 0, 1),
+        ("return", 3, 0b10, True), ("accept", 4),  # 4: a return accepted by the distributor
+        ("loose", 1, 0b1, 3), ("receive", 5),  # 5: loose packs of B to pharmacy2
+        ("return", 5, 0b1, False),  # to the maker, who never shipped them: refused by the contract
+        ("return", 5, 0b1, True), ("refuse", 6),  # 6: a return refused by the distributor
+        ("stolen", 3, 0b1),
+        ("tote_loose", 0, 2), ("pallet", [7]), ("ship", 8, 1),  # 7: a tote of loose stock, 8: its pallet in transit
+        ("return", 3, 0b1, True),  # 9: a return left pending
+    ]  # fmt: skip
+    made = play(chain, [chain.new_lot(), chain.new_lot()], program)
+    indexer.run_until_caught_up()
+    with db.connection() as conn:
+        seen = compare(conn, chain, made)
+        states = {(k, t, q, u, c) for k, t, q, u, c, _ in seen}
+        assert ("tote", False, False, True, False) in states  # an opened tote at the pharmacy
+        assert ("tote", True, False, False, True) in states  # a tote on a pallet in transit
+        assert ("consignment", False, False, True, False) in states  # a received or accepted consignment
+        assert ("consignment", True, False, False, False) in states  # a return in transit
+        units = made.units
+        assert [custody.unit_state(conn, u).kind for u in units] == [
+            "case", "case", "pallet", "tote", "consignment", "consignment", "consignment", "tote", "pallet",
+            "consignment"]  # fmt: skip
+        assert custody.unit_state(conn, units[9]).return_pending
+        assert made.stolen and chain.skipped == 1
+        undone = [i for lot in made.lots for i in range(SERIALS)
+                  if custody.pack_state(mirror.pack_events(conn, lot, i)).undone]  # fmt: skip
+        assert undone
+        accepted = custody.unit_state(conn, units[4])
+        assert accepted.custodian == bytes.fromhex(chain.distributor[2:].lower()) and not accepted.return_pending
