@@ -1,4 +1,4 @@
--- depends: 0013.distribution-events
+-- depends: 0014.lot-batches
 -- Issue 14's pack-set events in the per-pack view (app/indexer/packs.py): packs moved out of their case
 -- into a tote or a loose consignment ('moved'), into a return consignment ('returned'), reported stolen
 -- ('stolen'), and dispenses undone ('undone'). A pack's container is the one of its latest 'cased',
