@@ -80,7 +80,8 @@ class EventSchema(Schema):
     event = Text(
         required=True,
         metadata={
-            "description": "commissioned, recalled, quarantined, cleared (of the subject: lot, unit or pack), "
+            "description": "opened, commissioned (a lot in one go, or each batch of an opened lot), recalled, "
+            "quarantined, cleared (of the subject: lot, unit or pack), "
             "packed, palletised, shipped, received, refused, unpacked, dispensed, destroyed"
         },
     )

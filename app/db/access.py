@@ -54,7 +54,7 @@ my_case_events AS (
 MY_LOTS = f"""
 WITH {_MY_CASE_EVENTS},
 my_lots AS (
-    SELECT lot_id FROM ev_lot_commissioned WHERE manufacturer = %(me)s
+    SELECT lot_id FROM lot_status WHERE manufacturer = %(me)s
     UNION SELECT c.lot_id FROM ev_case_packed c JOIN my_case_events m USING (case_id)
     UNION SELECT c.lot_id FROM ev_case_tree_packed c JOIN my_case_events m USING (case_id)
     UNION SELECT lot_id FROM ev_dispensed WHERE by = %(me)s
@@ -99,22 +99,22 @@ FROM (
 JOIN (SELECT case_id, lot_id FROM ev_case_packed UNION ALL SELECT case_id, lot_id FROM ev_case_tree_packed
       UNION ALL SELECT container_id, lot_id FROM pack_events WHERE kind IN ('moved', 'returned')) k
   USING (case_id)
-JOIN ev_lot_commissioned l ON l.lot_id = k.lot_id
+JOIN lot_status l ON l.lot_id = k.lot_id
 """
 
 # The manufacturers of what an alert (row alias `a`) is about: its product, its lot, its pack's lot, the
 # lots in its case or pallet.
 _ALERT_OBJECT_MANUFACTURERS = """
     SELECT p.manufacturer FROM ev_product_registered p WHERE p.gtin = a.gtin
-    UNION ALL SELECT l.manufacturer FROM ev_lot_commissioned l WHERE l.lot_id = a.lot_id
-    UNION ALL SELECT l.manufacturer FROM lot_serials s JOIN ev_lot_commissioned l USING (lot_id)
+    UNION ALL SELECT l.manufacturer FROM lot_status l WHERE l.lot_id = a.lot_id
+    UNION ALL SELECT l.manufacturer FROM lot_serials s JOIN lot_status l USING (lot_id)
               WHERE s.sgtin_id = a.sgtin_id
     UNION ALL SELECT l.manufacturer
               FROM (SELECT a.unit_id AS case_id
                     UNION ALL SELECT unnest(case_ids) FROM ev_pallet_packed WHERE pallet_id = a.unit_id) c
               JOIN (SELECT case_id, lot_id FROM ev_case_packed
                     UNION ALL SELECT case_id, lot_id FROM ev_case_tree_packed) k USING (case_id)
-              JOIN ev_lot_commissioned l ON l.lot_id = k.lot_id"""
+              JOIN lot_status l ON l.lot_id = k.lot_id"""
 # A predicate on an alert row `a`: account %(me)s manufactured what it is about (alert lists).
 ALERT_MANUFACTURED_BY = f"%(me)s::bytea IN ({_ALERT_OBJECT_MANUFACTURERS}\n)"
 ALERT_MANUFACTURERS = f"""

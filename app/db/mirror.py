@@ -104,7 +104,7 @@ SERIAL = """
 SELECT s.lot_id, s.leaf_index, c.gtin, c.lot FROM lot_serials s JOIN lot_commissions c USING (lot_id)
 WHERE s.sgtin_id = %s
 """
-LOT_NAMES = "SELECT lot_id, gtin, lot_number FROM ev_lot_commissioned WHERE lot_id = ANY(%s)"
+LOT_NAMES = "SELECT lot_id, gtin, lot_number FROM lot_status WHERE lot_id = ANY(%s)"
 
 
 class LotRow(NamedTuple):
@@ -374,7 +374,7 @@ RECALLS = """
 SELECT r.block_number, r.log_index, r.tx_hash, r.by AS recalled_by, b.timestamp AS recalled_at,
        l.lot_id, l.gtin, l.lot_number, l.expiry, l.serial_count, l.manufacturer
 FROM ev_lot_recalled r
-JOIN ev_lot_commissioned l ON l.lot_id = r.lot_id
+JOIN lot_status l ON l.lot_id = r.lot_id
 LEFT JOIN blocks b ON b.number = r.block_number
 WHERE (r.block_number, r.log_index) < (%(before_block)s, %(before_log)s)
   {scope}
@@ -395,6 +395,14 @@ UNION ALL
 (SELECT 'lot_commissioned', block_number, log_index, tx_hash, manufacturer, NULL, NULL, lot_id, gtin,
         serial_count, NULL, NULL
  FROM ev_lot_commissioned WHERE manufacturer = %(me)s AND {window})
+UNION ALL
+(SELECT 'lot_opened', block_number, log_index, tx_hash, manufacturer, NULL, NULL, lot_id, gtin, capacity, NULL, NULL
+ FROM ev_lot_opened WHERE manufacturer = %(me)s AND {window})
+UNION ALL
+(SELECT 'batch_commissioned', block_number, log_index, tx_hash, %(me)s::bytea, NULL, NULL, lot_id,
+        (SELECT o.gtin FROM ev_lot_opened o WHERE o.lot_id = b.lot_id LIMIT 1), count, NULL, NULL
+ FROM ev_batch_commissioned b
+ WHERE lot_id IN (SELECT o.lot_id FROM ev_lot_opened o WHERE o.manufacturer = %(me)s) AND {window})
 UNION ALL
 (SELECT 'case_packed', block_number, log_index, tx_hash, packer, NULL, case_id, lot_id, NULL, count, NULL, NULL
  FROM ev_case_packed WHERE packer = %(me)s AND {window})

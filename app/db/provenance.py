@@ -8,7 +8,7 @@ from __future__ import annotations
 from app.db import fetch_all, fetch_one
 
 LOT = """
-SELECT lot_id, gtin, manufacturer, lot_number, expiry, serial_count FROM ev_lot_commissioned WHERE lot_id = %s
+SELECT lot_id, gtin, manufacturer, lot_number, expiry, serial_count FROM lot_status WHERE lot_id = %s
 """
 SERIAL = "SELECT lot_id, leaf_index FROM lot_serials WHERE sgtin_id = %s"
 UNIT_ORIGIN = "SELECT kind, sscc, lot_id FROM unit_status WHERE unit_id = %(u)s LIMIT 1"
@@ -21,6 +21,9 @@ LOT_EVENTS = """
 SELECT e.*, b.timestamp FROM (
     SELECT 'commissioned' AS event, block_number, log_index, tx_hash, manufacturer AS actor
     FROM ev_lot_commissioned WHERE lot_id = %(lot)s
+    UNION ALL SELECT 'opened', block_number, log_index, tx_hash, manufacturer FROM ev_lot_opened WHERE lot_id = %(lot)s
+    UNION ALL SELECT 'commissioned', b.block_number, b.log_index, b.tx_hash, o.manufacturer
+    FROM ev_batch_commissioned b JOIN ev_lot_opened o USING (lot_id) WHERE b.lot_id = %(lot)s
     UNION ALL SELECT 'recalled', block_number, log_index, tx_hash, by FROM ev_lot_recalled WHERE lot_id = %(lot)s
     UNION ALL SELECT 'quarantined', block_number, log_index, tx_hash, by FROM ev_lot_quarantined WHERE lot_id = %(lot)s
     UNION ALL SELECT 'cleared', block_number, log_index, tx_hash, by FROM ev_lot_quarantine_cleared WHERE lot_id = %(lot)s
@@ -141,7 +144,7 @@ SELECT count(*) AS packs FROM (
 PALLET_CASES = "SELECT case_ids FROM ev_pallet_packed WHERE pallet_id = %s"
 # The manufacturers of the lots of the packs ever put in a tote or consignment.
 CONTAINER_MANUFACTURERS = """
-SELECT DISTINCT l.manufacturer FROM pack_events p JOIN ev_lot_commissioned l ON l.lot_id = p.lot_id
+SELECT DISTINCT l.manufacturer FROM pack_events p JOIN lot_status l ON l.lot_id = p.lot_id
 WHERE p.container_id = %(u)s AND p.kind IN ('moved', 'returned')
 """
 PALLET_MANUFACTURERS = """
@@ -153,7 +156,7 @@ CROSS JOIN LATERAL (
     UNION ALL SELECT lot_id FROM ev_case_tree_packed WHERE case_id = c.case_id
     UNION ALL SELECT lot_id FROM pack_events WHERE container_id = c.case_id AND kind = 'moved'
 ) k
-JOIN ev_lot_commissioned l ON l.lot_id = k.lot_id
+JOIN lot_status l ON l.lot_id = k.lot_id
 WHERE p.pallet_id = %(u)s
 """
 READINGS = """

@@ -27,7 +27,7 @@ SELECT s.lot_id, s.leaf_index, c.lot, c.expiry, c.serial_count,
        batch_proof(s.lot_id, s.batch, (length(t.nodes) / 32 + 1) / 2, s.leaf_index - t.first_index) AS proof,
        r.serials_root AS batch_root, r.block_number AS batch_block, r.tx_hash AS batch_tx,
        CASE WHEN s.lot_id IS NULL THEN EXISTS (SELECT 1 FROM ev_product_registered p WHERE p.gtin = $2) END AS product,
-       CASE WHEN s.lot_id IS NULL THEN EXISTS (SELECT 1 FROM ev_lot_commissioned u WHERE u.lot_id = $3)
+       CASE WHEN s.lot_id IS NULL THEN EXISTS (SELECT 1 FROM lot_status u WHERE u.lot_id = $3)
                                    AND NOT EXISTS (SELECT 1 FROM lot_commissions v WHERE v.lot_id = $3) END AS unlisted
 FROM (SELECT 1) one
 LEFT JOIN lot_serials s ON s.sgtin_id = $1

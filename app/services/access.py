@@ -31,7 +31,7 @@ Decisions where the issue is silent (as a pharmacist, a distributor and an FDA i
   stays a participant up to its refusal (it does not see what the sender does with them next).
 - Quarantines, clearances, temperature readings and recalls are not custody events: they make no one a
   participant. They are the object's state, not its path.
-- "The object's current verdict" includes the lot's own status events (commissioned, recalled,
+- "The object's current verdict" includes the lot's own status events (opened, commissioned, recalled,
   quarantined, cleared of the lot): a partial viewer sees them whenever they happened (a distributor
   must learn of a recall of a lot it sold on). Everything else after its cut (later holders' events,
   pallets the object went on later, readings and excursions recorded later) stays hidden; the verdict
@@ -77,7 +77,7 @@ CUSTODY_EVENTS = frozenset(
      "returned", "accepted", "stolen", "undone"}
 )  # fmt: skip
 # The lot's own status events: part of the object's current verdict, shown to every participant.
-VERDICT_EVENTS = frozenset({"commissioned", "recalled", "quarantined", "cleared"})
+VERDICT_EVENTS = frozenset({"opened", "commissioned", "recalled", "quarantined", "cleared"})
 
 
 @dataclass(frozen=True)
