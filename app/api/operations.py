@@ -22,6 +22,11 @@ class OperationSchema(Schema):
     tx_hash = Text(allow_none=True)
     block_number = fields.Integer(allow_none=True)
     error = fields.Dict(allow_none=True, metadata={"description": "Decoded revert reason when failed"})
+    consignment = Text(
+        allow_none=True,
+        metadata={"description": "A confirmed pack shipment or return: the id of the consignment it made (receive, "
+                  "refuse or accept it by this id)"},
+    )  # fmt: skip
     created_at = fields.DateTime(required=True)
     updated_at = fields.DateTime(required=True)
 
@@ -30,6 +35,7 @@ def render(row: dict) -> dict:
     return {
         **{k: row[k] for k in ("id", "action", "status", "block_number", "error", "created_at", "updated_at")},
         "tx_hash": "0x" + bytes(row["tx_hash"]).hex() if row["tx_hash"] is not None else None,
+        "consignment": row.get("consignment"),
     }
 
 

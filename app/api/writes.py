@@ -134,15 +134,35 @@ class UnitsSchema(Schema):
     units = fields.List(gs1f.SSCC(), required=True, validate=UNITS)
 
 
+CONSIGNMENT_ID = validate.Regexp(r"^0x[0-9a-fA-F]{64}$", error="format: must be 0x and 64 hex digits")
+
+
+def _consignments(what: str):
+    return fields.List(Text(validate=CONSIGNMENT_ID), validate=UNITS,
+                       metadata={"description": f"{what} by id (the `consignment` of the operation that made it)"})  # fmt: skip
+
+
 class ReceiptSchema(Schema):
     units = fields.List(gs1f.SSCC(), validate=UNITS, metadata={"description": "Cases, totes or pallets (SSCC)"})
     packs = fields.List(gs1f.PackCode(), validate=UNITS,
                         metadata={"description": "Loose consignments: any pack of each, as scanned"})  # fmt: skip
+    consignments = _consignments("Loose consignments")
 
     @validates_schema
     def _something(self, data, **kwargs):
-        if "units" not in data and "packs" not in data:
-            raise ValidationError("give units, or packs of a loose consignment", "units")
+        if "units" not in data and "packs" not in data and "consignments" not in data:
+            raise ValidationError("give units, or packs or ids of loose consignments", "units")
+
+
+class ReturnAcceptanceSchema(Schema):
+    packs = fields.List(gs1f.PackCode(), validate=UNITS,
+                        metadata={"description": "Returns: any pack of each, as scanned"})  # fmt: skip
+    consignments = _consignments("Returns")
+
+    @validates_schema
+    def _something(self, data, **kwargs):
+        if "packs" not in data and "consignments" not in data:
+            raise ValidationError("give packs or ids of returns", "packs")
 
 
 class ToteSchema(Schema):
@@ -239,6 +259,7 @@ def _accept(action: str, body: dict, query: dict, bound: bytes = b""):
     # a lot of up to 100,000 serials (tree, rows) takes seconds: a longer database bound for it alone
     with db.connection(timeout=BULK_DB_TIMEOUT if action in BULK else None) as conn:
         row, created = writes.submit(conn, principal, action, body, bound + request.get_data(cache=True), key)
+        row = outbox.with_result(conn, row)  # a replayed, confirmed pack shipment: its consignment
     if query.get("wait") == "confirmed":
         row = _wait(db, row, query["timeout"])
     status = 200 if row["status"] in ("confirmed", "failed") and query.get("wait") else 202
@@ -292,7 +313,8 @@ _route("/pack-shipments", "ship_packs", PackShipmentSchema, "Ship loose packs to
 _route(
     "/returns", "return_packs", PackShipmentSchema, "Return saleable packs to the party that shipped them (dispenser)"
 )
-_route("/return-acceptances", "accept_return", PacksSchema, "Accept a return shipped to you, named by its packs")
+_route("/return-acceptances", "accept_return", ReturnAcceptanceSchema,
+       "Accept a return shipped to you, named by its id or by its packs")
 _route("/thefts", "report_stolen", PacksSchema, "Report packs you hold stolen")
 _route("/dispensation-undos", "undo_dispense", PacksSchema, "Undo a dispense within 10 days (dispenser, EU FMD)")
 _route("/dispensations", "dispense", PacksSchema, "Dispense packs (dispenser)")

@@ -104,6 +104,15 @@ SERIAL = """
 SELECT s.lot_id, s.leaf_index, c.gtin, c.lot FROM lot_serials s JOIN lot_commissions c USING (lot_id)
 WHERE s.sgtin_id = %s
 """
+# The consignment a confirmed shipPacks/returnPacks made, found by one pack it moved: the pack's move in the
+# operation's block into a consignment created by the operation's transaction.
+CONSIGNMENT_OF_MOVE = """
+SELECT c.consignment_id FROM pack_events p
+JOIN ev_consignment_created c ON c.consignment_id = p.container_id AND c.block_number = p.block_number
+WHERE p.lot_id = %(lot)s AND p.leaf_index = %(index)s AND p.block_number = %(block)s
+  AND p.kind IN ('moved', 'returned') AND c.tx_hash = %(tx)s
+LIMIT 1
+"""
 LOT_NAMES = "SELECT lot_id, gtin, lot_number FROM lot_status WHERE lot_id = ANY(%s)"
 
 
@@ -132,6 +141,12 @@ def product(conn, gtin: str | int) -> dict | None:
     if row:
         row["manufacturer"] = bytes(row["manufacturer"])
     return row
+
+
+def consignment_of_move(conn, tx_hash: bytes, block: int, lot_id: bytes, index: int) -> bytes | None:
+    """The id of the consignment that transaction `tx_hash` (mined in `block`) moved pack (lot_id, index) into."""
+    row = fetch_one(conn, CONSIGNMENT_OF_MOVE, {"tx": tx_hash, "block": block, "lot": lot_id, "index": index})
+    return bytes(row["consignment_id"]) if row else None
 
 
 def lot_status(conn, lot_id: bytes) -> LotRow | None:

@@ -13,7 +13,7 @@ import hashlib
 import json
 import uuid
 
-from app.db import operations
+from app.db import mirror, operations
 from app.errors import PharmatrackError
 from app.services import access
 
@@ -80,4 +80,21 @@ def get(conn, operation_id: str, organisation_id: int, see_all: bool = False) ->
     viewer = access.Viewer(None, organisation_id, see_all)
     if row is None or not access.may_see_operation(viewer, row["organisation_id"]):
         return None
-    return row
+    return with_result(conn, row)
+
+
+# Actions whose confirmed operation names what the chain made: a loose consignment (its id is the chain's
+# consignment number's hash, known only once mined).
+CONSIGNMENT_ACTIONS = ("ship_packs", "return_packs")
+
+
+def with_result(conn, row: dict) -> dict:
+    """The operation with `consignment`: for a confirmed pack shipment or return, the id of the consignment it
+    made (by which the recipient may receive, refuse or accept it); else None."""
+    consignment = None
+    if row["action"] in CONSIGNMENT_ACTIONS and row["status"] == "confirmed" and row.get("tx_hash") is not None:
+        first = (row.get("payload") or {}).get("packs") or [{}]
+        if first[0].get("lot_id") is not None:
+            consignment = mirror.consignment_of_move(conn, bytes(row["tx_hash"]), row["block_number"],
+                                                     bytes.fromhex(first[0]["lot_id"][2:]), first[0]["index"])  # fmt: skip
+    return {**row, "consignment": "0x" + consignment.hex() if consignment else None}

@@ -350,9 +350,42 @@ def _consignments_of(conn, principal: Principal, packs: list[Pack], returns: boo
     return found
 
 
+def _consignments_by_id(conn, principal: Principal, ids: list[str], returns: bool | None) -> list[bytes]:
+    """Loose consignments in transit to the caller named by their ids (as the pack-shipment's or return's
+    operation gives them), refused as _consignments_of refuses a pack's consignment."""
+    found: list[bytes] = []
+    for i, text in enumerate(ids):
+        field, consignment_id = f"consignments[{i}]", bytes.fromhex(text[2:])
+        loose = prechecks.consignment(conn, consignment_id)
+        state = prechecks.unit_state(conn, consignment_id) if loose is not None else None
+        if state is None:
+            raise _conflict(field, "unknown_consignment", f"no loose consignment {text} is on chain")
+        if not state.in_transit:
+            raise _conflict(field, "not_in_transit", "the consignment is not in transit")
+        if state.recipient != _me(principal):
+            raise _conflict(field, "not_recipient", "the consignment is in transit to another organisation")
+        if returns is True and not loose["is_return"]:
+            raise _conflict(field, "not_a_return", "the consignment is not a return: receive it")
+        if returns is False and loose["is_return"]:
+            raise _conflict(field, "return_needs_acceptance", "the consignment is a return: accept it")
+        if consignment_id in found:
+            raise _invalid("consignments", "duplicate", f"lists consignment {text} twice")
+        found.append(consignment_id)
+    return found
+
+
+def _loose(conn, principal: Principal, body: dict, returns: bool | None) -> list[bytes]:
+    """The loose consignments a receipt, refusal or acceptance names: by id, then by a pack of each."""
+    found = _consignments_by_id(conn, principal, body.get("consignments") or [], returns)
+    for c in _consignments_of(conn, principal, body.get("packs") or [], returns):
+        if c not in found:
+            found.append(c)
+    return found
+
+
 def _incoming_any(conn, principal: Principal, body: dict, returns: bool | None) -> dict:
     units = _incoming(conn, principal, body.get("units") or [])["units"]
-    loose = _consignments_of(conn, principal, body.get("packs") or [], returns)
+    loose = _loose(conn, principal, body, returns)
     return {"units": units + [_hex(c) for c in loose]}
 
 
@@ -614,8 +647,8 @@ def prepare_return_packs(conn, principal: Principal, body: dict) -> dict:
 
 def prepare_accept_return(conn, principal: Principal, body: dict) -> dict:
     """Take back returned packs after verifying them (acceptReturn): the returns in transit to the caller, each
-    named by any pack it carries."""
-    return {"consignments": [_hex(c) for c in _consignments_of(conn, principal, body["packs"], returns=True)]}
+    named by its id or by any pack it carries."""
+    return {"consignments": [_hex(c) for c in _loose(conn, principal, body, returns=True)]}
 
 
 def prepare_report_stolen(conn, principal: Principal, body: dict) -> dict:

@@ -327,6 +327,43 @@ def test_a_return_accepted_is_saleable_stock_of_the_distributor_again(world: Wor
     assert pack_view(world, w["a_lot_id"], 6)["container"] == sscc_id(tote)
 
 
+def test_a_consignment_is_named_by_its_id_once_mined_and_received_by_it(world: World, wholesale):
+    w, p = wholesale, world.parties
+    body = {"packs": [a(w, 11), b(w, 10)], "to": p["pharmacy"].gln}
+    first = world.post("distributor", "/v1/pack-shipments", body, key="consign-by-id")
+    assert first.status_code == 202 and first.get_json()["operation"]["consignment"] is None  # not mined yet
+    op = world.done("distributor", first)
+    made = pack_view(world, w["a_lot_id"], 11)["container"]
+    assert op["consignment"] == "0x" + made.hex()
+    again = world.post("distributor", "/v1/pack-shipments", body, key="consign-by-id")  # the rescan's answer too
+    assert again.headers["Idempotent-Replayed"] == "true" and again.get_json()["operation"]["consignment"] == op[
+        "consignment"]
+    # received by its id; only by its recipient, only while in transit
+    refused(world.post("pharmacy2", "/v1/receipts", {"consignments": [op["consignment"]]}), 409, "consignments[0]",
+            "not_recipient")  # fmt: skip
+    unknown = "0x" + "ab" * 32
+    refused(world.post("pharmacy", "/v1/receipts", {"consignments": [unknown]}), 409, "consignments[0]",
+            "unknown_consignment")  # fmt: skip
+    world.done("pharmacy", world.post("pharmacy", "/v1/receipts", {"consignments": [op["consignment"]]}))
+    assert unit_view(world, made)["custodian"] == p["pharmacy"].account and not unit_view(world, made)["inTransit"]
+    refused(world.post("pharmacy", "/v1/receipts", {"consignments": [op["consignment"]]}), 409, "consignments[0]",
+            "not_in_transit")  # fmt: skip
+
+    # a return is named by its id too: accepted (not received) by it, or refused by it
+    back = world.done("pharmacy", world.post("pharmacy", "/v1/returns", {"packs": [a(w, 11)], "to": p["distributor"].gln}))
+    assert back["consignment"] == "0x" + pack_view(world, w["a_lot_id"], 11)["container"].hex()
+    refused(world.post("distributor", "/v1/receipts", {"consignments": [back["consignment"]]}), 409,
+            "consignments[0]", "return_needs_acceptance")  # fmt: skip
+    world.done("distributor", world.post("distributor", "/v1/return-acceptances",
+                                         {"consignments": [back["consignment"]]}))  # fmt: skip
+    assert pack_view(world, w["a_lot_id"], 11)["custodian"] == p["distributor"].account
+    other = world.done("pharmacy", world.post("pharmacy", "/v1/returns", {"packs": [b(w, 10)], "to": p["distributor"].gln}))
+    refused(world.post("distributor", "/v1/return-acceptances", {"consignments": [op["consignment"]]}), 409,
+            "consignments[0]", "not_in_transit")  # fmt: skip
+    world.done("distributor", world.post("distributor", "/v1/refusals", {"consignments": [other["consignment"]]}))
+    assert pack_view(world, w["b_lot_id"], 10)["custodian"] == p["pharmacy"].account
+
+
 def test_return_prechecks_name_the_reason(world: World, at_pharmacy):
     w, p = at_pharmacy, world.parties
     post = lambda who, packs, to="distributor": world.post(who, "/v1/returns", {"packs": packs, "to": p[to].gln})  # noqa: E731
@@ -473,6 +510,8 @@ def test_every_new_action_replays_its_first_answer(world: World, at_pharmacy):
         ("/v1/thefts", {}, "packs"),
         ("/v1/dispensation-undos", {"packs": ["(01)09506000134352(21)A"], "extra": 1}, "extra"),
         ("/v1/receipts", {}, "units"),
+        ("/v1/receipts", {"consignments": ["0x12"]}, "consignments"),
+        ("/v1/return-acceptances", {}, "packs"),
     ],
 )  # fmt: skip
 def test_bad_input_names_the_field(world: World, path: str, body: dict, where: str):
