@@ -58,8 +58,12 @@ class LotPathSchema(Schema):
 
 
 class RefSchema(Schema):
-    kind = Text(required=True, metadata={"description": "lot, case, pallet, pack, or packs (of a lot)"})
-    sscc = Text(metadata={"description": "Case or pallet"})
+    kind = Text(
+        required=True,
+        metadata={"description": "lot, case, pallet, tote, consignment, pack, or packs (of a lot)"},
+    )
+    sscc = Text(allow_none=True, metadata={"description": "Case, pallet or tote (a consignment has none)"})
+    id = Text(metadata={"description": "On-chain id of a consignment (it has no SSCC): receive or accept it by this"})
     gtin = Text()
     lot = Text()
     serial = Text()
@@ -189,6 +193,7 @@ class PackCountsSchema(Schema):
     cased = fields.Integer(required=True)
     dispensed = fields.Integer(required=True)
     destroyed = fields.Integer(required=True)
+    stolen = fields.Integer(required=True, metadata={"description": "Packs reported stolen"})
     quarantined = fields.Integer(required=True, metadata={"description": "Packs quarantined now, on their own"})
 
 

@@ -292,6 +292,7 @@ def lot_provenance(conn, gtin: str, lot_number: str) -> Provenance:
         "cased": counts.get("cased", 0),
         "dispensed": counts.get("dispensed", 0),
         "destroyed": counts.get("destroyed", 0),
+        "stolen": counts.get("stolen", 0),
         "quarantined": reads.lot_packs_quarantined(conn, lot.lot_id),
     }
     _finish(conn, prov, units)

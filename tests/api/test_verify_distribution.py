@@ -85,6 +85,10 @@ def test_loose_packs_a_return_and_a_stolen_pack(world: World, stock):
     for who in ("pharmacy", "regulator"):
         stolen = ask(world, who, code(stock, 6))
         assert stolen["verdict"] == "suspect" and "stolen" in reasons(stolen) and stolen["state"]["stolen"]
+    from tests.api.test_provenance import lot_url, ok
+
+    counts = ok(world, "maker", lot_url(stock))["pack_counts"]
+    assert (counts["stolen"], counts["serials"], counts["cased"]) == (1, 100, 80), counts
 
 
 # ---------------------------------------------------------------- provenance
@@ -103,8 +107,10 @@ def test_provenance_follows_a_pack_through_a_tote_and_a_return(world: World, sto
     held = [(c["container"]["kind"], c["until"] and c["until"]["event"]) for c in full["containment"]]
     assert held == [("case", "moved"), ("pallet", "pallet_unpacked"), ("tote", "moved"), ("consignment", None)]
     assert full["containment"][2]["container"]["sscc"] == tote_sscc
-    assert full["containment"][3]["container"]["sscc"] is None  # a consignment has no SSCC (RefSchema: no id yet)
-    assert back  # its id is the service's Provenance ref's "id"; app/api/provenance.RefSchema does not list it
+    assert full["containment"][3]["container"]["sscc"] is None  # a consignment has no SSCC: it is named by its id
+    assert full["containment"][3]["container"]["id"] == _hex(back)
+    returned = next(e for e in full["timeline"] if e["event"] == "returned" and e["subject"]["kind"] == "consignment")
+    assert returned["subject"]["id"] == _hex(back)
     events = [(e["event"], (e["subject"] or {}).get("kind")) for e in full["timeline"]]
     for step in [("moved", "pack"), ("returned", "pack"), ("received", "tote"), ("returned", "consignment"),
                  ("accepted", "consignment"), ("unpacked", "case")]:  # fmt: skip
