@@ -1,5 +1,5 @@
 """Reads of the chain mirror the write path's pre-checks need for issue 14's actions (totes, loose consignments,
-returns, stolen packs, undone dispenses): where a moved pack is now, what a tote or consignment went through, and
+returns, stolen packs, undone dispenses): where a moved pack is now, what a loose consignment is, and
 a dispenser's dispenses of a day. Reads only (the indexer writes the ev_* tables, migration 0013).
 
 Addresses and ids come back as bytes.
@@ -14,49 +14,6 @@ from app.db import fetch_all, fetch_one
 PACK_MOVES = """
 SELECT container_id, source, first_word, masks, block_number, log_index FROM ev_packs_moved
 WHERE lot_id = %(lot)s ORDER BY block_number, log_index
-"""
-
-# The rows app/services/custody.fold replays (the columns of app/db/mirror.CUSTODY_EVENTS), for a tote or a loose
-# consignment: its creation as its `packed` row (a consignment has no SSCC: 0), the unit events that name it or a
-# pallet it was put on, and a return's acceptance as its receipt. (A bridge until the one custody query reads
-# these kinds itself.)
-CONTAINER_EVENTS = """
-WITH pallets AS (SELECT pallet_id FROM ev_pallet_packed WHERE case_ids @> ARRAY[%(u)s::bytea]),
-units AS (SELECT %(u)s::bytea AS u UNION SELECT pallet_id FROM pallets)
-SELECT e.*, b.timestamp AS at FROM (
-    SELECT tote_id AS unit, 'packed' AS kind, block_number, log_index, tx_hash, packer AS actor, NULL::bytea AS other,
-           sscc, tote_id AS lot_id, NULL::bytea[] AS case_ids, NULL::bytea AS sensor_id, NULL::integer AS value,
-           NULL::integer AS min_temp, NULL::integer AS max_temp, NULL::bigint AS time, 'tote' AS container_kind
-      FROM ev_tote_packed WHERE tote_id = %(u)s
-    UNION ALL SELECT consignment_id, 'packed', block_number, log_index, tx_hash, from_org, NULL, 0, consignment_id,
-           NULL, NULL, NULL, NULL, NULL, NULL, CASE WHEN is_return THEN 'return' ELSE 'consignment' END
-      FROM ev_consignment_created WHERE consignment_id = %(u)s
-    UNION ALL SELECT pallet_id, 'packed', block_number, log_index, tx_hash, packer, NULL, sscc, NULL, case_ids,
-           NULL, NULL, NULL, NULL, NULL, NULL
-      FROM ev_pallet_packed WHERE pallet_id IN (SELECT u FROM units)
-    UNION ALL SELECT unit_id, 'shipped', block_number, log_index, tx_hash, from_org, to_org, NULL, NULL, NULL,
-           NULL, NULL, NULL, NULL, NULL, NULL
-      FROM ev_shipped WHERE unit_id IN (SELECT u FROM units)
-    UNION ALL SELECT unit_id, 'received', block_number, log_index, tx_hash, by, from_org, NULL, NULL, NULL,
-           NULL, NULL, NULL, NULL, NULL, NULL
-      FROM ev_received WHERE unit_id IN (SELECT u FROM units)
-    UNION ALL SELECT consignment_id, 'received', block_number, log_index, tx_hash, by, from_org, NULL, NULL, NULL,
-           NULL, NULL, NULL, NULL, NULL, 'accepted'
-      FROM ev_return_accepted WHERE consignment_id = %(u)s
-    UNION ALL SELECT unit_id, 'refused', block_number, log_index, tx_hash, by, sender, NULL, NULL, NULL,
-           NULL, NULL, NULL, NULL, NULL, NULL
-      FROM ev_refused WHERE unit_id IN (SELECT u FROM units)
-    UNION ALL SELECT unit_id, 'unpacked', block_number, log_index, tx_hash, by, NULL, NULL, NULL, NULL,
-           NULL, NULL, NULL, NULL, NULL, NULL
-      FROM ev_unpacked WHERE unit_id IN (SELECT u FROM units)
-    UNION ALL SELECT unit_id, 'quarantined', block_number, log_index, tx_hash, by, NULL, NULL, NULL, NULL,
-           NULL, NULL, NULL, NULL, NULL, NULL
-      FROM ev_unit_quarantined WHERE unit_id IN (SELECT u FROM units)
-    UNION ALL SELECT unit_id, 'cleared', block_number, log_index, tx_hash, by, NULL, NULL, NULL, NULL,
-           NULL, NULL, NULL, NULL, NULL, NULL
-      FROM ev_unit_quarantine_cleared WHERE unit_id IN (SELECT u FROM units)
-) e LEFT JOIN blocks b ON b.number = e.block_number
-ORDER BY e.block_number, e.log_index
 """
 
 # A dispenser's Dispensed events of one UTC day (block time), in chain order: the records undoDispense folds.
@@ -88,13 +45,6 @@ WHERE c.consignment_id = %(u)s
 def pack_moves(conn, lot_id: bytes) -> list[dict]:
     """The lot's PacksMoved rows in chain order: container_id, source, first_word, masks, block_number, log_index."""
     return fetch_all(conn, PACK_MOVES, {"lot": lot_id})
-
-
-def container_events(conn, unit_id: bytes) -> list[dict]:
-    """The rows app/services/custody.fold replays for a tote or consignment (and its pallets), in chain order,
-    with `container_kind` on its own `packed` row (tote, consignment or return) and on a return's acceptance
-    ('accepted'). [] for any other id."""
-    return fetch_all(conn, CONTAINER_EVENTS, {"u": unit_id})
 
 
 def consignment(conn, unit_id: bytes) -> dict | None:

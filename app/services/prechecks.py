@@ -114,22 +114,9 @@ UNDO_WINDOW = 10 * DAY  # EU FMD: a dispense may be undone by its dispenser with
 
 
 def unit_state(conn, unit_id: bytes) -> custody.Custody | None:
-    """A logistic unit's custody now: the one fold over the unit's events. A tote or loose consignment, which
-    app/db/mirror.custody_events does not list yet, is folded from app/db/distribution.container_events; its
-    `kind` is then 'tote', 'consignment' or 'return' (a return's `in_transit` is the contract's returnPending),
-    and a consignment is opened on arrival (received, refused or accepted), as the contract opens it."""
-    state = custody.unit_state(conn, unit_id)
-    if state is not None:
-        return state
-    rows = distribution.container_events(conn, unit_id)
-    state = custody.fold(unit_id, rows)
-    if state is None:
-        return None
-    own = next(r for r in rows if r["kind"] == "packed" and bytes(r["unit"]) == unit_id)
-    state.kind = own["container_kind"]
-    if state.kind in ("consignment", "return") and not state.in_transit:
-        state.unpacked = True
-    return state
+    """A logistic unit's custody now (case, pallet, tote or loose consignment): the one fold over the unit's
+    events (app/services/custody.py over app/db/mirror.custody_events); None if unknown."""
+    return custody.unit_state(conn, unit_id)
 
 
 def consignment(conn, unit_id: bytes) -> dict | None:
