@@ -313,8 +313,12 @@ _route("/pack-shipments", "ship_packs", PackShipmentSchema, "Ship loose packs to
 _route(
     "/returns", "return_packs", PackShipmentSchema, "Return saleable packs to the party that shipped them (dispenser)"
 )
-_route("/return-acceptances", "accept_return", ReturnAcceptanceSchema,
-       "Accept a return shipped to you, named by its id or by its packs")
+_route(
+    "/return-acceptances",
+    "accept_return",
+    ReturnAcceptanceSchema,
+    "Accept a return shipped to you, named by its id or by its packs",
+)
 _route("/thefts", "report_stolen", PacksSchema, "Report packs you hold stolen")
 _route("/dispensation-undos", "undo_dispense", PacksSchema, "Undo a dispense within 10 days (dispenser, EU FMD)")
 _route("/dispensations", "dispense", PacksSchema, "Dispense packs (dispenser)")

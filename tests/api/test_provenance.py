@@ -400,8 +400,14 @@ def test_lot_provenance(world, chain):
         ("packed", chain["cases"][1], maker, 40),
         ("packed", chain["tree_case"], maker, 2),
     ]
-    assert body["pack_counts"] == {"serials": 100, "cased": 82, "dispensed": 1, "destroyed": 1, "stolen": 0,
-                                  "quarantined": 0}
+    assert body["pack_counts"] == {
+        "serials": 100,
+        "cased": 82,
+        "dispensed": 1,
+        "destroyed": 1,
+        "stolen": 0,
+        "quarantined": 0,
+    }
     assert [(c["unit"]["kind"], c["container"]["sscc"], c["packs"]) for c in body["containment"]] == [
         ("lot", chain["cases"][0], 40), ("lot", chain["cases"][1], 40),
         ("case", chain["pallet"], None), ("case", chain["pallet"], None),

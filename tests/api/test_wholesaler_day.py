@@ -50,7 +50,7 @@ def test_a_wholesaler_day(world: World):
     # -- the manufacturer: lot A opened and commissioned in 2 batches; lot B in one go; cases; a pallet
     ga, gb = _product(world, "Metformin 500 mg"), _product(world, "Ramipril 5 mg")
     la, lb = f"A{uuid.uuid4().hex[:6].upper()}", f"B{uuid.uuid4().hex[:6].upper()}"
-    lot_a, lot_b = lgtin_id(ga, la), lgtin_id(gb, lb)
+    lot_a = lgtin_id(ga, la)
     done("maker", post("maker", "/v1/lots/openings", {"gtin": ga, "lot": la, "expiry": "2031-06-30", "capacity": 40}))
     for first in (0, 20):
         done("maker", post("maker", "/v1/lots/batches", {"gtin": ga, "lot": la, "serial_range": {
@@ -65,7 +65,10 @@ def test_a_wholesaler_day(world: World):
         return f"(01){gb}(21)B{n:06d}"
 
     case_a1, case_a2, case_b = world.sscc(), world.sscc(), world.sscc()
-    done("maker", post("maker", "/v1/cases", {"sscc": case_a1, "gtin": ga, "lot": la, "packs": [a(i) for i in range(10)]}))
+    done(
+        "maker",
+        post("maker", "/v1/cases", {"sscc": case_a1, "gtin": ga, "lot": la, "packs": [a(i) for i in range(10)]}),
+    )
     done("maker", post("maker", "/v1/cases", {"sscc": case_a2, "gtin": ga, "lot": la,
                                               "packs": [a(i) for i in range(20, 30)]}))  # fmt: skip
     done("maker", post("maker", "/v1/cases", {"sscc": case_b, "gtin": gb, "lot": lb, "first_index": 0, "count": 10}))

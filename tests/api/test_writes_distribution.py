@@ -336,8 +336,10 @@ def test_a_consignment_is_named_by_its_id_once_mined_and_received_by_it(world: W
     made = pack_view(world, w["a_lot_id"], 11)["container"]
     assert op["consignment"] == "0x" + made.hex()
     again = world.post("distributor", "/v1/pack-shipments", body, key="consign-by-id")  # the rescan's answer too
-    assert again.headers["Idempotent-Replayed"] == "true" and again.get_json()["operation"]["consignment"] == op[
-        "consignment"]
+    assert (
+        again.headers["Idempotent-Replayed"] == "true"
+        and again.get_json()["operation"]["consignment"] == op["consignment"]
+    )
     # received by its id; only by its recipient, only while in transit
     refused(world.post("pharmacy2", "/v1/receipts", {"consignments": [op["consignment"]]}), 409, "consignments[0]",
             "not_recipient")  # fmt: skip
@@ -350,14 +352,18 @@ def test_a_consignment_is_named_by_its_id_once_mined_and_received_by_it(world: W
             "not_in_transit")  # fmt: skip
 
     # a return is named by its id too: accepted (not received) by it, or refused by it
-    back = world.done("pharmacy", world.post("pharmacy", "/v1/returns", {"packs": [a(w, 11)], "to": p["distributor"].gln}))
+    back = world.done(
+        "pharmacy", world.post("pharmacy", "/v1/returns", {"packs": [a(w, 11)], "to": p["distributor"].gln})
+    )
     assert back["consignment"] == "0x" + pack_view(world, w["a_lot_id"], 11)["container"].hex()
     refused(world.post("distributor", "/v1/receipts", {"consignments": [back["consignment"]]}), 409,
             "consignments[0]", "return_needs_acceptance")  # fmt: skip
     world.done("distributor", world.post("distributor", "/v1/return-acceptances",
                                          {"consignments": [back["consignment"]]}))  # fmt: skip
     assert pack_view(world, w["a_lot_id"], 11)["custodian"] == p["distributor"].account
-    other = world.done("pharmacy", world.post("pharmacy", "/v1/returns", {"packs": [b(w, 10)], "to": p["distributor"].gln}))
+    other = world.done(
+        "pharmacy", world.post("pharmacy", "/v1/returns", {"packs": [b(w, 10)], "to": p["distributor"].gln})
+    )
     refused(world.post("distributor", "/v1/return-acceptances", {"consignments": [op["consignment"]]}), 409,
             "consignments[0]", "not_in_transit")  # fmt: skip
     world.done("distributor", world.post("distributor", "/v1/refusals", {"consignments": [other["consignment"]]}))
