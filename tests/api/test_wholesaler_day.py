@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import uuid
 
+from app.detector.core import Detector
 from app.ids import lgtin_id, sgtin_id, sscc_id
 from app.merkle import LOT_LEAF
 from app.merkle import verify as merkle_verify
@@ -143,6 +144,14 @@ def test_a_wholesaler_day(world: World):
              "not_from_that_party")  # fmt: skip
     _refused(post("pharmacy", "/v1/returns", {"packs": [a(1)], "to": p["distributor"].gln}), 409, "packs[0]",
              "already_dispensed")  # fmt: skip
+
+    # … each an alert for the detector, which the lot's manufacturer (of a lot opened in batches) sees too
+    Detector(world.db).run_once()
+    for who in ("regulator", "maker", "pharmacy"):
+        rules = {(i["rule"], i["subject"].split("@")[0]) for i in _get(world, who, "/v1/alerts")["items"]}
+        assert ("return_not_from_sender", "sgtin:0x" + sgtin_id(ga, "A000005").hex()) in rules, (who, rules)
+        assert ("not_received", "sgtin:0x" + sgtin_id(ga, "A000003").hex()) in rules, (who, rules)
+    assert not [i for i in _get(world, "maker2", "/v1/alerts")["items"] if i["rule"] == "return_not_from_sender"]
 
     # -- a loose pack shipped twice: refused while in transit, and once received by its recipient
     loose = done("distributor", post("distributor", "/v1/pack-shipments", {"packs": [a(4)], "to": p["pharmacy"].gln}))
