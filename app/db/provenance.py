@@ -10,23 +10,28 @@ from app.db import fetch_all, fetch_one
 LOT = """
 SELECT lot_id, gtin, manufacturer, lot_number, expiry, serial_count FROM lot_status WHERE lot_id = %s
 """
-SERIAL = "SELECT lot_id, leaf_index FROM lot_serials WHERE sgtin_id = %s"
+SERIAL = "SELECT lot_id, leaf_index, batch FROM lot_serials WHERE sgtin_id = %s"
 UNIT_ORIGIN = "SELECT kind, sscc, lot_id FROM unit_status WHERE unit_id = %(u)s LIMIT 1"
 CASE_SSCCS = """
 SELECT case_id, sscc, 'case' AS kind FROM ev_case_packed WHERE case_id = ANY(%(cases)s::bytea[])
 UNION ALL SELECT case_id, sscc, 'case' FROM ev_case_tree_packed WHERE case_id = ANY(%(cases)s::bytea[])
 UNION ALL SELECT tote_id, sscc, 'tote' FROM ev_tote_packed WHERE tote_id = ANY(%(cases)s::bytea[])
 """
+# The lot's own events; `batch` names the commissioning batch of a `commissioned` row (0 for a lot commissioned in
+# one go), NULL on the others (a pack's timeline shows only its own batch's commissioning).
 LOT_EVENTS = """
 SELECT e.*, b.timestamp FROM (
-    SELECT 'commissioned' AS event, block_number, log_index, tx_hash, manufacturer AS actor
+    SELECT 'commissioned' AS event, block_number, log_index, tx_hash, manufacturer AS actor, 0::bigint AS batch
     FROM ev_lot_commissioned WHERE lot_id = %(lot)s
-    UNION ALL SELECT 'opened', block_number, log_index, tx_hash, manufacturer FROM ev_lot_opened WHERE lot_id = %(lot)s
-    UNION ALL SELECT 'commissioned', b.block_number, b.log_index, b.tx_hash, o.manufacturer
-    FROM ev_batch_commissioned b JOIN ev_lot_opened o USING (lot_id) WHERE b.lot_id = %(lot)s
-    UNION ALL SELECT 'recalled', block_number, log_index, tx_hash, by FROM ev_lot_recalled WHERE lot_id = %(lot)s
-    UNION ALL SELECT 'quarantined', block_number, log_index, tx_hash, by FROM ev_lot_quarantined WHERE lot_id = %(lot)s
-    UNION ALL SELECT 'cleared', block_number, log_index, tx_hash, by FROM ev_lot_quarantine_cleared WHERE lot_id = %(lot)s
+    UNION ALL SELECT 'opened', block_number, log_index, tx_hash, manufacturer, NULL FROM ev_lot_opened
+    WHERE lot_id = %(lot)s
+    UNION ALL SELECT 'commissioned', c.block_number, c.log_index, c.tx_hash, o.manufacturer, c.batch
+    FROM ev_batch_commissioned c JOIN ev_lot_opened o USING (lot_id) WHERE c.lot_id = %(lot)s
+    UNION ALL SELECT 'recalled', block_number, log_index, tx_hash, by, NULL FROM ev_lot_recalled WHERE lot_id = %(lot)s
+    UNION ALL SELECT 'quarantined', block_number, log_index, tx_hash, by, NULL FROM ev_lot_quarantined
+    WHERE lot_id = %(lot)s
+    UNION ALL SELECT 'cleared', block_number, log_index, tx_hash, by, NULL FROM ev_lot_quarantine_cleared
+    WHERE lot_id = %(lot)s
 ) e LEFT JOIN blocks b ON b.number = e.block_number
 ORDER BY e.block_number, e.log_index
 """
@@ -179,7 +184,7 @@ def lot(conn, lot_id: bytes) -> dict | None:
 
 
 def serial_leaf(conn, sgtin_id: bytes) -> dict | None:
-    """{lot_id, leaf_index} of a serial commissioned through this service, or None."""
+    """{lot_id, leaf_index, batch} of a serial commissioned through this service, or None."""
     return fetch_one(conn, SERIAL, (sgtin_id,))
 
 
@@ -195,7 +200,8 @@ def case_ssccs(conn, case_ids: list[bytes]) -> list[dict]:
 
 
 def lot_events(conn, lot_id: bytes) -> list[dict]:
-    """The lot's own events in chain order: event, block_number, log_index, tx_hash, actor, timestamp."""
+    """The lot's own events in chain order: event, block_number, log_index, tx_hash, actor, batch (of a
+    `commissioned` row), timestamp."""
     return fetch_all(conn, LOT_EVENTS, {"lot": lot_id})
 
 

@@ -207,7 +207,7 @@ def pack_provenance(conn, pack: gs1.Pack) -> Provenance:
                  "serial": pack.serial, "leaf_index": index},
         manufacturers={lot.manufacturer},
     )  # fmt: skip
-    prov.timeline += _lot_events(conn, lot)
+    prov.timeline += _lot_events(conn, lot, batch=found["batch"])
     units: dict[bytes, dict] = {}
     rows = reads.pack_legs(conn, lot.lot_id, index)
     times = {(r["block_number"], r["log_index"]): r["timestamp"] for r in rows}
@@ -321,9 +321,11 @@ def _lot_subject(lot: Lot) -> dict:
             "manufacturer": _hex(lot.manufacturer)}  # fmt: skip
 
 
-def _lot_events(conn, lot: Lot) -> list[Entry]:
+def _lot_events(conn, lot: Lot, batch: int | None = None) -> list[Entry]:
+    """The lot's own events; a pack's (`batch`: its commissioning batch) show only its own batch's commissioning."""
     ref = {"kind": "lot", "gtin": lot.gtin, "lot": lot.number}
-    return [_entry(row, ref) for row in reads.lot_events(conn, lot.lot_id)]
+    rows = reads.lot_events(conn, lot.lot_id)
+    return [_entry(row, ref) for row in rows if batch is None or row["batch"] is None or row["batch"] == batch]
 
 
 def _unit_events(conn, unit_id: bytes, ref: dict, after: Position | None = None, until: Position | None = None,

@@ -62,6 +62,13 @@ def test_an_opened_lots_provenance_shows_its_opening_and_each_batch(world: World
         body = _get(world, who, url)
         assert [e["event"] for e in body["timeline"]] == ["opened", "commissioned", "commissioned"], body
         assert body["subject"]["lot"] == o["lot"]
+    batches = [e["tx_hash"] for e in body["timeline"] if e["event"] == "commissioned"]
+    # a pack's timeline has its own batch's commissioning, not the other batch's
+    for serial, batch in (("B000003", 0), ("B000015", 1)):
+        text = quote(f"(01){o['gtin']}(21){serial}", safe="")
+        pack = _get(world, "maker", f"/v1/units/{text}/provenance")
+        lot_events = [(e["event"], e["tx_hash"]) for e in pack["timeline"] if e["subject"]["kind"] == "lot"]
+        assert lot_events == [("opened", body["timeline"][0]["tx_hash"]), ("commissioned", batches[batch])], pack
 
 
 def test_a_printed_lot_opened_on_chain_elsewhere_is_serials_not_held(world: World):
