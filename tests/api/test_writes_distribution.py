@@ -370,6 +370,32 @@ def test_a_consignment_is_named_by_its_id_once_mined_and_received_by_it(world: W
     assert pack_view(world, w["b_lot_id"], 10)["custodian"] == p["pharmacy"].account
 
 
+def test_a_pack_shipment_waited_for_answers_with_its_consignment(world: World, wholesale):
+    """?wait=confirmed: the answer itself names the consignment (relayer and indexer in a thread)."""
+    import threading
+
+    stop = threading.Event()
+
+    def background():
+        while not stop.is_set():
+            world.relayer.run_once()
+            world.indexer.run_until_caught_up()
+            stop.wait(0.05)
+
+    thread = threading.Thread(target=background)
+    thread.start()
+    try:
+        body = {"packs": [a(wholesale, 12)], "to": world.parties["pharmacy"].gln}
+        resp = world.post("distributor", "/v1/pack-shipments?wait=confirmed&timeout=30", body)
+    finally:
+        stop.set()
+        thread.join()
+    assert resp.status_code == 200, resp.get_json()
+    operation = resp.get_json()["operation"]
+    assert operation["status"] == "confirmed"
+    assert operation["consignment"] == "0x" + pack_view(world, wholesale["a_lot_id"], 12)["container"].hex()
+
+
 def test_return_prechecks_name_the_reason(world: World, at_pharmacy):
     w, p = at_pharmacy, world.parties
     post = lambda who, packs, to="distributor": world.post(who, "/v1/returns", {"packs": packs, "to": p[to].gln})  # noqa: E731
