@@ -174,6 +174,9 @@ def test_a_wholesaler_day(world: World):
     # -- the regulator's view of the day: both lots listed, the pharmacy's activity has its return and undo
     lots = {i["lot"]: i for i in _get(world, "regulator", "/v1/lots")["items"]}
     assert lots[la]["serial_count"] == 40 and lots[lb]["serial_count"] == 20
+    for who in ("pharmacy", "pharmacy2", "distributor"):  # each handled packs of both lots
+        assert {i["lot"] for i in _get(world, who, "/v1/lots")["items"]} == {la, lb}, who
+    assert _get(world, "maker2", "/v1/lots")["items"] == []
     events = [i["event"] for i in _get(world, "regulator", f"/v1/partners/{p['pharmacy'].gln}/activity",
                                        limit=500)["items"]]  # fmt: skip
     assert {"packs_returned", "dispense_undone", "dispensed", "received"} <= set(events), events
