@@ -106,8 +106,9 @@ abstract contract PharmaTrackStorage is IPharmaTrackTypes, AccessControl {
     mapping(bytes32 lotId => BitMaps.BitMap) internal _inactive;
     mapping(bytes32 lotId => BitMaps.BitMap) internal _destroyed;
     mapping(bytes32 lotId => BitMaps.BitMap) internal _quarantined;
-    /// @dev A moved pack's current container number, eight to a word ({PackPointers}); zero for a pack that never left
-    ///      its case (or the loose stock). Moved is pointer non-zero: no separate bitmap to write.
+    /// @dev A moved pack's current container number, as a 16-bit pointer into a per-256-packs table of container
+    ///      numbers ({PackPointers}); zero for a pack that never left its case (or the loose stock). Moved is pointer
+    ///      non-zero: no separate bitmap to write.
     mapping(bytes32 lotId => mapping(uint256 word => uint256)) internal _packContainers;
     /// @dev Reported stolen (also inactive).
     mapping(bytes32 lotId => BitMaps.BitMap) internal _stolen;
@@ -486,7 +487,7 @@ abstract contract PharmaTrackStorage is IPharmaTrackTypes, AccessControl {
             if (l.minTemp > minTemp) minTemp = l.minTemp;
             if (l.maxTemp < maxTemp) maxTemp = l.maxTemp;
             count += uint32(PackSets.size(g.packs));
-            PackPointers.write(_packContainers[g.lotId], g.packs, number);
+            PackPointers.write(_packContainers[g.lotId], g.lotId, g.packs, number);
             emit PacksMoved(g.lotId, containerId, msg.sender, g.source, g.packs.firstWord, g.packs.masks);
         }
     }
