@@ -7,9 +7,10 @@ import {IPharmaTrackTypes} from "../IPharmaTrack.sol";
 ///         - a 16-bit pointer per leaf index, sixteen to a storage word (entry `index` is lane `index % 16` of word
 ///           `index / 16`; zero means "never moved"). A block of 256 indexes (one word of a {PackSet} mask) is
 ///           exactly sixteen pointer words, one per 16 bits of the mask;
-///         - per block, a table of the 32-bit container numbers its packs were moved to, eight to a word at keys
-///           `TABLE | block << 16 | e / 8` (entry `e` in lane `e % 8`); entry 0 counts the entries. A pointer is an
-///           entry of its own block's table.
+///         - per block, a table of the containers its packs were moved to, four 64-bit keys to a word at keys
+///           `TABLE | block << 16 | e / 4` (entry `e` in lane `e % 4`); entry 0 counts the entries. A pointer is an
+///           entry of its own block's table. A container's key is its SSCC for a tote and `CONSIGNMENT | number` for
+///           a consignment: the unit id follows from it ({idOf}), so no number-to-id record is written for either.
 ///         Moving a group of packs adds one entry to each block it touches and writes the entry's number (not the
 ///         container's) into the packs' pointers, so a moved pack costs 16 bits of storage, not 32: half the new
 ///         words a pick writes. A block holds at most 65,535 entries (group moves touching it, over the lot's life:
@@ -23,84 +24,102 @@ library PackPointers {
     /// @dev 1 in the low bit of each of the sixteen 16-bit lanes: `n * REPEAT` puts `n` in every lane.
     uint256 private constant REPEAT = 0x0001000100010001000100010001000100010001000100010001000100010001;
     uint256 private constant LANE = 0xffff;
-    uint256 private constant ENTRY = 0xffffffff;
+    uint256 private constant ENTRY = 0xffffffffffffffff;
+    /// @notice The key of consignment `number` is `CONSIGNMENT | number`; a tote's key is its SSCC (below 1e18).
+    uint64 internal constant CONSIGNMENT = 1 << 63;
     uint256 private constant MAX_ENTRIES = 0xffff;
 
-    /// @notice The container number of pack `index` (zero when it never moved).
-    function get(mapping(uint256 => uint256) storage map, uint256 index) internal view returns (uint32) {
+    /// @notice The container pack `index` is in (zero when it never moved).
+    function containerOf(mapping(uint256 => uint256) storage map, uint256 index) internal view returns (bytes32) {
         uint256 e = (map[index >> 4] >> ((index & 15) << 4)) & LANE;
-        if (e == 0) return 0;
-        return _entry(map, index >> 8, e);
+        if (e == 0) return bytes32(0);
+        return idOf(_entry(map, index >> 8, e));
     }
 
-    /// @notice The lowest index of `set` whose container number is not `number`, else {NONE}.
-    function firstOther(mapping(uint256 => uint256) storage map, IPharmaTrackTypes.PackSet calldata set, uint32 number)
+    /// @notice Whether pack `index` ever left its case.
+    function moved(mapping(uint256 => uint256) storage map, uint256 index) internal view returns (bool) {
+        return (map[index >> 4] >> ((index & 15) << 4)) & LANE != 0;
+    }
+
+    /// @notice The unit id of container key `key`: keccak256(abi.encode("sscc", sscc)) for a tote,
+    ///         keccak256(abi.encode("consignment", number)) for a consignment (as {PharmaTrackStorage} names them).
+    function idOf(uint64 key) internal pure returns (bytes32) {
+        if (key & CONSIGNMENT != 0) return keccak256(abi.encode("consignment", uint256(uint32(key))));
+        return keccak256(abi.encode("sscc", uint256(key)));
+    }
+
+    /// @notice The lowest index of `set` not in container `containerId` (zero: that never moved), else {NONE}.
+    function firstOther(
+        mapping(uint256 => uint256) storage map,
+        IPharmaTrackTypes.PackSet calldata set,
+        bytes32 containerId
+    )
         internal
         view
         returns (uint256)
     {
         uint256[] calldata masks = set.masks;
         for (uint256 k; k < masks.length; ++k) {
-            uint256 stray = _firstOther(map, set.firstWord + k, masks[k], number);
+            uint256 stray = _firstOther(map, set.firstWord + k, masks[k], containerId);
             if (stray != NONE) return stray;
         }
         return NONE;
     }
 
-    /// @notice Point every pack of `set` (of lot `lotId`) at container `number`.
+    /// @notice Point every pack of `set` (of lot `lotId`) at the container of key `key`.
     function write(
         mapping(uint256 => uint256) storage map,
         bytes32 lotId,
         IPharmaTrackTypes.PackSet calldata set,
-        uint32 number
+        uint64 key
     ) internal {
         uint256[] calldata masks = set.masks;
         for (uint256 k; k < masks.length; ++k) {
             uint256 mask = masks[k];
             if (mask == 0) continue;
             uint256 blockIndex = set.firstWord + k;
-            uint256 e = _addEntry(map, lotId, blockIndex, number);
+            uint256 e = _addEntry(map, lotId, blockIndex, key);
             _write(map, blockIndex << 4, mask, e * REPEAT);
         }
     }
 
-    /// @dev Appends `number` to block `blockIndex`'s table; returns its entry.
-    function _addEntry(mapping(uint256 => uint256) storage map, bytes32 lotId, uint256 blockIndex, uint32 number)
+    /// @dev Appends `key` to block `blockIndex`'s table; returns its entry.
+    function _addEntry(mapping(uint256 => uint256) storage map, bytes32 lotId, uint256 blockIndex, uint64 key)
         private
         returns (uint256 e)
     {
-        uint256 key = TABLE | (blockIndex << 16);
-        uint256 head = map[key];
+        uint256 at0 = TABLE | (blockIndex << 16);
+        uint256 head = map[at0];
         e = (head & ENTRY) + 1;
         if (e > MAX_ENTRIES) revert IPharmaTrackTypes.PackPointersFull(lotId, blockIndex << 8);
         head = (head & ~ENTRY) | e;
-        uint256 shift = (e & 7) << 5;
-        if (e >> 3 == 0) {
-            map[key] = (head & ~(ENTRY << shift)) | (uint256(number) << shift);
+        uint256 shift = (e & 3) << 6;
+        if (e >> 2 == 0) {
+            map[at0] = (head & ~(ENTRY << shift)) | (uint256(key) << shift);
         } else {
-            map[key] = head;
-            uint256 at = key | (e >> 3);
-            map[at] = (map[at] & ~(ENTRY << shift)) | (uint256(number) << shift);
+            map[at0] = head;
+            uint256 at = at0 | (e >> 2);
+            map[at] = (map[at] & ~(ENTRY << shift)) | (uint256(key) << shift);
         }
     }
 
-    /// @dev The container number of entry `e` (non-zero) of block `blockIndex`'s table.
+    /// @dev The container key of entry `e` (non-zero) of block `blockIndex`'s table.
     function _entry(mapping(uint256 => uint256) storage map, uint256 blockIndex, uint256 e)
         private
         view
-        returns (uint32)
+        returns (uint64)
     {
-        return uint32(map[TABLE | (blockIndex << 16) | (e >> 3)] >> ((e & 7) << 5));
+        return uint64(map[TABLE | (blockIndex << 16) | (e >> 2)] >> ((e & 3) << 6));
     }
 
     /// @dev {firstOther} for the 256 indexes of block `blockIndex` selected by `mask`. Packs moved together share an
     ///      entry, so after one table look-up a whole pointer word is compared at once.
-    function _firstOther(mapping(uint256 => uint256) storage map, uint256 blockIndex, uint256 mask, uint32 number)
+    function _firstOther(mapping(uint256 => uint256) storage map, uint256 blockIndex, uint256 mask, bytes32 containerId)
         private
         view
         returns (uint256)
     {
-        uint256 known; // an entry of this block known to name `number` (0: none yet, or `number` is 0)
+        uint256 known; // an entry of this block known to name `containerId` (0: none yet, or `containerId` is 0)
         for (uint256 slot = blockIndex << 4; mask != 0; ++slot) {
             uint256 bits = mask & LANE;
             mask >>= 16;
@@ -108,15 +127,15 @@ library PackPointers {
             uint256 lanes = _lanes(bits);
             uint256 word = map[slot];
             uint256 diff = (word ^ (known * REPEAT)) & lanes;
-            // All equal to a known entry; for `number` 0, all zero (a lane of zero never names a non-zero number).
-            if (diff == 0 && (known != 0 || number == 0)) continue;
-            if (number == 0) return (slot << 4) + _lowestLane(diff);
+            // All equal to a known entry; for `containerId` 0, all zero (a zero lane never names a container).
+            if (diff == 0 && (known != 0 || containerId == bytes32(0))) continue;
+            if (containerId == bytes32(0)) return (slot << 4) + _lowestLane(diff);
             for (uint256 lane; bits != 0; ++lane) {
                 if (bits & 1 != 0) {
                     uint256 e = (word >> (lane << 4)) & LANE;
                     if (e == 0) return (slot << 4) + lane;
                     if (e != known) {
-                        if (_entry(map, blockIndex, e) != number) return (slot << 4) + lane;
+                        if (idOf(_entry(map, blockIndex, e)) != containerId) return (slot << 4) + lane;
                         known = e;
                     }
                 }

@@ -1,5 +1,5 @@
 """Where a moved pack is (contracts/libraries/PackPointers.sol): 16-bit pointers into a per-256-packs table of
-container numbers. Packs of one pointer word in different totes, a block's table past its first word, and the
+container keys (a tote's SSCC, CONSIGNMENT | number for a consignment). Packs of one pointer word in different totes, a block's table past its first word, and the
 table's limit (PackPointersFull)."""
 
 from __future__ import annotations
@@ -65,19 +65,27 @@ def test_packs_of_one_pointer_word_in_different_totes(world, stock):
 def test_the_table_head_slot_is_where_the_test_writes(world, stock):
     stock.tote(0, [group(stock.a, stock.l1, [3])])
     head = _read(world, _slot(stock.l1, TABLE))
-    assert head == 1 | (1 << 32)  # one entry: container number 1 (the tote)
+    assert head == 1 | (TOTE_SSCC << 64)  # one entry: the tote, by its SSCC
 
 
 def test_a_block_table_past_its_first_word_and_full(world, stock):
     stock.tote(0, [group(stock.a, stock.l1, [3])])
     head_slot = _slot(stock.l1, TABLE)
     head = _read(world, head_slot)
-    _write(world, head_slot, (head & ~0xFFFFFFFF) | (FULL - 1))  # as if 65,534 moves had touched the block
-    last = stock.tote(1, [group(stock.a, stock.l1, [4])])  # entry 65,535: the table's last word, lane 7
-    assert _read(world, _slot(stock.l1, TABLE | (FULL >> 3))) >> (7 * 32) == 2
+    _write(world, head_slot, (head & ~0xFFFFFFFFFFFFFFFF) | (FULL - 1))  # as if 65,534 moves had touched the block
+    last = stock.tote(1, [group(stock.a, stock.l1, [4])])  # entry 65,535: the table's last word, lane 3
+    assert _read(world, _slot(stock.l1, TABLE | (FULL >> 2))) >> (3 * 64) == TOTE_SSCC + 1
     assert container(world, stock.l1, 4) == last == sscc_id(TOTE_SSCC + 1)
     assert container(world, stock.l1, 3) == sscc_id(TOTE_SSCC)
     call = world.pt.functions.packTote(TOTE_SSCC + 2, [group(stock.a, stock.l1, [5])])
     reverts(world.pt, call, world.distributor, "PackPointersFull", stock.l1, 0)
     # another block of the lot is not affected
     stock.tote(2, [group(stock.b, stock.l2, [5])])
+
+
+def test_a_consignment_is_named_by_its_number(world, stock):
+    consignment, _ = stock.consign([group(stock.a, stock.l1, [7, 8])], world.pharmacy)
+    assert world.pt.functions.consignmentIdOf(1).call() == consignment
+    head = _read(world, _slot(stock.l1, TABLE))
+    assert head == 1 | (((1 << 63) | 1) << 64)
+    assert [container(world, stock.l1, i) for i in (7, 8)] == [consignment] * 2
