@@ -423,7 +423,7 @@ abstract contract PharmaTrackStorage is IPharmaTrackTypes, AccessControl {
 
     /// @dev Reverts unless every pack of `packs` is in container `containerId` now; returns how many there are. A
     ///      case holds its own packs (see {_requireChildren}) that never moved out of it; a tote or consignment holds
-    ///      the packs whose pointer names its number. A pointer is only ever written for a checked leaf of the lot,
+    ///      the packs whose pointer names it (by key). A pointer is only ever written for a checked leaf of the lot,
     ///      so no range check is needed for those.
     function _requirePacksIn(
         bytes32 containerId,
