@@ -126,6 +126,13 @@ library PackPointers {
             if (bits == 0) continue;
             uint256 lanes = _lanes(bits);
             uint256 word = map[slot];
+            if (known == 0 && containerId != bytes32(0)) {
+                // Resolve the first selected pack's entry: usually every other pack shares it.
+                uint256 first = _lowestLane(lanes);
+                uint256 e = (word >> (first << 4)) & LANE;
+                if (e == 0 || idOf(_entry(map, blockIndex, e)) != containerId) return (slot << 4) + first;
+                known = e;
+            }
             uint256 diff = (word ^ (known * REPEAT)) & lanes;
             // All equal to a known entry; for `containerId` 0, all zero (a zero lane never names a container).
             if (diff == 0 && (known != 0 || containerId == bytes32(0))) continue;
