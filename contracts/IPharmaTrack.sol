@@ -340,6 +340,12 @@ interface IPharmaTrackTypes {
     /// @param containerId the case
     /// @param lotId the packs' lot
     error PackProofInvalid(bytes32 containerId, bytes32 lotId);
+    /// @notice The block of 256 packs of `lotId` from `firstIndex` was moved in groups 65,535 times already (each move
+    ///         of packs out of a container adds an entry to its block's table of containers; see PackPointers), so
+    ///         none of its packs can move again.
+    /// @param lotId the lot
+    /// @param firstIndex the block's lowest leaf index (a multiple of 256)
+    error PackPointersFull(bytes32 lotId, uint256 firstIndex);
 
     // ------------------------------------------------------------------ errors: undoing a dispense
 
@@ -637,7 +643,8 @@ interface IPharmaTrackTypes {
 ///      A batch of packs is a {PackSet}: per-word bitmasks in the shape of the on-chain bitmaps.
 ///      Packs leave their case one by one (each-picking): a tote (an SSCC, kind 3) or a loose consignment (kind 4)
 ///      holds packs of any products and lots, named per lot by a {PackGroup}; a moved pack's current container is
-///      recorded per pack as a compact container number, eight to a storage word.
+///      recorded per pack as a 16-bit pointer, sixteen to a storage word, into its 256-pack block's table of the
+///      containers (a tote's SSCC, a consignment's number) its packs went to (see PackPointers).
 interface IPharmaTrack is IPharmaTrackTypes {
     // ------------------------------------------------------------------ organisations
 
@@ -800,7 +807,8 @@ interface IPharmaTrack is IPharmaTrackTypes {
     ///         into a new tote, with packs of any products and lots. The tote is then shipped, received, refused,
     ///         quarantined, packed onto a pallet and unpacked like a case. A pack is in at most one container: it
     ///         leaves its source. Each group's lot must be neither recalled nor quarantined, its packs active and not
-    ///         quarantined. Costs a bit per pack and a 32-bit container number per pack, eight to a storage word.
+    ///         quarantined. Costs a bit per pack, a 16-bit pointer per pack (sixteen to a storage word)
+    ///         and, per 256-pack block a group touches, a 64-bit entry in that block's table of containers.
     /// @param sscc the tote's SSCC-18
     /// @param groups the packs, per source and lot
     /// @return toteId keccak256(abi.encode("sscc", sscc))

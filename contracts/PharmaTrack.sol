@@ -419,7 +419,7 @@ contract PharmaTrack is IPharmaTrack, PharmaTrackStorage, Multicall {
         Lot storage l = _lots[lotId];
         if (l.manufacturer == 0 || index >= l.serialCount) return info;
         info.allocated = _allocated[lotId].get(index);
-        info.moved = PackPointers.get(_packContainers[lotId], index) != 0;
+        info.moved = PackPointers.moved(_packContainers[lotId], index);
         info.destroyed = _destroyed[lotId].get(index);
         info.stolen = _stolen[lotId].get(index);
         info.dispensed = _inactive[lotId].get(index) && !info.destroyed && !info.stolen;

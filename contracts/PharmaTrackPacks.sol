@@ -4,6 +4,7 @@ pragma solidity 0.8.30;
 import {BitMaps} from "@openzeppelin/contracts/utils/structs/BitMaps.sol";
 
 import {PharmaTrackStorage} from "./PharmaTrackStorage.sol";
+import {PackPointers} from "./libraries/PackPointers.sol";
 import {PackSets} from "./libraries/PackSets.sol";
 import {Unit, UnitRecord} from "./libraries/UnitRecord.sol";
 
@@ -163,9 +164,8 @@ contract PharmaTrackPacks is PharmaTrackStorage {
         toteId = _newUnitId(sscc);
         if (groups.length == 0) revert UnitEmpty(toteId);
         uint32 number = ++_containerCount;
-        _containerIds[number] = toteId;
         emit TotePacked(toteId, msg.sender, sscc, number);
-        (int16 minTemp, int16 maxTemp, uint32 count) = _movePacks(groups, me, number, toteId, 0);
+        (int16 minTemp, int16 maxTemp, uint32 count) = _movePacks(groups, me, sscc, toteId, 0);
         _units[toteId] = UnitRecord.create(UnitRecord.TOTE, 0, me, minTemp, maxTemp, number, 0, count);
     }
 
@@ -294,10 +294,9 @@ contract PharmaTrackPacks is PharmaTrackStorage {
         (uint32 recipient,) = _active(to);
         uint32 number = ++_containerCount;
         consignmentId = _consignmentId(number);
-        _containerIds[number] = consignmentId;
         emit ConsignmentCreated(consignmentId, msg.sender, to, number, isReturn);
         (int16 minTemp, int16 maxTemp, uint32 count) =
-            _movePacks(groups, me, number, consignmentId, isReturn ? recipient : 0);
+            _movePacks(groups, me, PackPointers.CONSIGNMENT | number, consignmentId, isReturn ? recipient : 0);
         uint8 flags = isReturn ? UnitRecord.IN_TRANSIT | UnitRecord.RETURN_PENDING : UnitRecord.IN_TRANSIT;
         _units[consignmentId] = UnitRecord.create(UnitRecord.CONSIGNMENT, flags, me, minTemp, maxTemp, number, 0, count)
             .withRecipient(recipient);

@@ -97,8 +97,9 @@ abstract contract PharmaTrackStorage is IPharmaTrackTypes, AccessControl {
 
     mapping(bytes32 unitId => Unit) internal _units;
     mapping(bytes32 unitId => bytes32) internal _childrenRoots;
-    /// @dev Pallets, totes and consignments share one numbering: a unit's `parent` and a moved pack's pointer are
-    ///      such numbers.
+    /// @dev Pallets, totes and consignments share one numbering (a unit's `ref`); only pallets, the only parents
+    ///      (a unit's `parent`), are recorded here. A moved pack's pointer names a tote or consignment by a key its id
+    ///      follows from ({PackPointers}), so totes and consignments need no entry.
     mapping(uint32 number => bytes32 unitId) internal _containerIds;
     uint32 internal _containerCount;
 
@@ -106,8 +107,9 @@ abstract contract PharmaTrackStorage is IPharmaTrackTypes, AccessControl {
     mapping(bytes32 lotId => BitMaps.BitMap) internal _inactive;
     mapping(bytes32 lotId => BitMaps.BitMap) internal _destroyed;
     mapping(bytes32 lotId => BitMaps.BitMap) internal _quarantined;
-    /// @dev A moved pack's current container number, eight to a word ({PackPointers}); zero for a pack that never left
-    ///      its case (or the loose stock). Moved is pointer non-zero: no separate bitmap to write.
+    /// @dev A moved pack's current container number, as a 16-bit pointer into a per-256-packs table of container
+    ///      numbers ({PackPointers}); zero for a pack that never left its case (or the loose stock). Moved is pointer
+    ///      non-zero: no separate bitmap to write.
     mapping(bytes32 lotId => mapping(uint256 word => uint256)) internal _packContainers;
     /// @dev Reported stolen (also inactive).
     mapping(bytes32 lotId => BitMaps.BitMap) internal _stolen;
@@ -421,7 +423,7 @@ abstract contract PharmaTrackStorage is IPharmaTrackTypes, AccessControl {
 
     /// @dev Reverts unless every pack of `packs` is in container `containerId` now; returns how many there are. A
     ///      case holds its own packs (see {_requireChildren}) that never moved out of it; a tote or consignment holds
-    ///      the packs whose pointer names its number. A pointer is only ever written for a checked leaf of the lot,
+    ///      the packs whose pointer names it (by key). A pointer is only ever written for a checked leaf of the lot,
     ///      so no range check is needed for those.
     function _requirePacksIn(
         bytes32 containerId,
@@ -438,7 +440,7 @@ abstract contract PharmaTrackStorage is IPharmaTrackTypes, AccessControl {
         } else if (kind == UnitRecord.TOTE || kind == UnitRecord.CONSIGNMENT) {
             n = _size(lotId, packs);
             if (multiproof.proof.length != 0 || multiproof.flags.length != 0) revert PackProofInvalid(containerId, lotId);
-            uint256 stray = PackPointers.firstOther(_packContainers[lotId], packs, u.ref());
+            uint256 stray = PackPointers.firstOther(_packContainers[lotId], packs, containerId);
             if (stray != PackPointers.NONE) revert PackNotInCase(containerId, lotId, stray);
         } else {
             revert UnitWrongKind(containerId, kind);
@@ -448,13 +450,13 @@ abstract contract PharmaTrackStorage is IPharmaTrackTypes, AccessControl {
     /// @dev For a case: reverts if one of `packs` was taken out of it (read only once the case was picked from).
     function _requireNotPicked(Unit u, bytes32 lotId, PackSet calldata packs) internal view {
         if (!u.hasFlag(UnitRecord.PICKED)) return;
-        uint256 moved = PackPointers.firstOther(_packContainers[lotId], packs, 0);
+        uint256 moved = PackPointers.firstOther(_packContainers[lotId], packs, bytes32(0));
         if (moved != PackPointers.NONE) revert PackMoved(lotId, moved, _containerOf(lotId, moved));
     }
 
     /// @dev The tote or consignment a moved pack is in (zero if it never moved).
     function _containerOf(bytes32 lotId, uint256 index) internal view returns (bytes32) {
-        return _containerIds[PackPointers.get(_packContainers[lotId], index)];
+        return PackPointers.containerOf(_packContainers[lotId], index);
     }
 
     /// @dev Who shipped `u` to its holder: its own sender, or, for a unit still on an (unpacked) pallet, the pallet's
@@ -469,12 +471,12 @@ abstract contract PharmaTrackStorage is IPharmaTrackTypes, AccessControl {
     }
 
     /// @dev Takes the packs of every group out of where they are for the caller `me` and puts them in container
-    ///      `containerId` (number `number`). With `returnTo` non-zero, each source must have been shipped to the
+    ///      `containerId` (pointer key `key`, see {PackPointers}). With `returnTo` non-zero, each source must have been shipped to the
     ///      caller by `returnTo`. Returns the intersection of the lots' storage ranges and the number of packs.
     function _movePacks(
         PackGroup[] calldata groups,
         uint32 me,
-        uint32 number,
+        uint64 key,
         bytes32 containerId,
         uint32 returnTo
     ) internal returns (int16 minTemp, int16 maxTemp, uint32 count) {
@@ -486,7 +488,7 @@ abstract contract PharmaTrackStorage is IPharmaTrackTypes, AccessControl {
             if (l.minTemp > minTemp) minTemp = l.minTemp;
             if (l.maxTemp < maxTemp) maxTemp = l.maxTemp;
             count += uint32(PackSets.size(g.packs));
-            PackPointers.write(_packContainers[g.lotId], g.packs, number);
+            PackPointers.write(_packContainers[g.lotId], g.lotId, g.packs, key);
             emit PacksMoved(g.lotId, containerId, msg.sender, g.source, g.packs.firstWord, g.packs.masks);
         }
     }
@@ -561,7 +563,7 @@ abstract contract PharmaTrackStorage is IPharmaTrackTypes, AccessControl {
         if (u.kind() == UnitRecord.CASE) {
             _requireNotPicked(u, lotId, packs);
         } else {
-            uint256 stray = PackPointers.firstOther(_packContainers[lotId], packs, u.ref());
+            uint256 stray = PackPointers.firstOther(_packContainers[lotId], packs, containerId);
             if (stray != PackPointers.NONE) revert PackNotInCase(containerId, lotId, stray);
         }
     }

@@ -6,8 +6,9 @@ pragma solidity 0.8.30;
 /// @dev Layout, from the least significant bit:
 ///      holder uint32 | recipient uint32 | parent uint32 | kind uint8 | flags uint8 | minTemp int16 |
 ///      maxTemp int16 | ref uint32 | first uint32 | count uint32 | (16 bits unused)
-///      `ref` is the lot number of a case and the own container number of a pallet, tote or consignment (what a
-///      moved pack's pointer names); `first` is a run case's first leaf; `count` is the number of children.
+///      `ref` is the lot number of a case and the own container number of a pallet, tote or consignment (a
+///      unit's `parent` names a pallet by it; a consignment's id follows from it); `first` is a run case's first
+///      leaf; `count` is the number of children.
 ///      `recipient` is where the unit is going while it is in transit, and who shipped it to its holder (the
 ///      sender, see {sender}) once it has arrived: a single field serves both because they never coexist.
 type Unit is uint256;
