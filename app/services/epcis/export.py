@@ -223,7 +223,10 @@ def reading_events(conn, prov: Provenance, vis: access.Visibility | None = None)
 def events(conn, prov: Provenance, vis: access.Visibility | None = None) -> list[dict]:
     """Every event of this (already restricted) provenance answer, in chain order."""
     out = []
+    packings = {(e.tx_hash, e.subject.get("sscc")) for e in prov.timeline if e.event == "packed"}
     for entry in prov.timeline:
+        if entry.event == "moved" and (entry.tx_hash, (entry.container or {}).get("sscc")) in packings:
+            continue  # the packs moved into a tote as it is packed: that packing's children
         event = entry_event(prov, entry)
         if (
             event["type"] == "AggregationEvent"
