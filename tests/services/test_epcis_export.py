@@ -103,3 +103,30 @@ def test_event_ids_are_deterministic(world, chain):
     again, _ = everything(world, chain)
     assert [e["eventID"] for e in first] == [e["eventID"] for e in again]
     assert len({e["eventID"] for e in first}) == len(first)
+
+
+def test_the_cli_writes_the_same_events_to_a_file(world, chain, tmp_path, monkeypatch):
+    from app.cli import main
+
+    monkeypatch.setenv("DATABASE_URL", world.settings.database_url)
+    out = tmp_path / "export.json"
+    code = chain["pack"](1)
+    lot = f"(01){chain['gtin']}(10){chain['opened']}"
+    with pytest.raises(SystemExit) as done:
+        main(["epcis", "export", "--code", code, "--lot", lot, "--out", str(out)])
+    assert done.value.code == 0
+    doc = json.loads(out.read_text())
+    valid(doc)
+    with world.db.connection() as conn:
+        expected, _ = query.visible_events(conn, None, [gs1.parse(code), gs1.Lot(chain["gtin"], chain["opened"])])
+    assert [e["eventID"] for e in doc["epcisBody"]["eventList"]] == [e["eventID"] for e in expected]
+
+
+def test_the_cli_names_a_bad_code(world, chain, tmp_path, monkeypatch, capsys):
+    from app.cli import main
+
+    monkeypatch.setenv("DATABASE_URL", world.settings.database_url)
+    with pytest.raises(SystemExit) as done:
+        main(["epcis", "export", "--code", "(01)12345678901234(21)X", "--out", str(tmp_path / "x.json")])
+    assert done.value.code != 0
+    assert "--code" in capsys.readouterr().err
