@@ -45,3 +45,18 @@ def event_packs(conn, unit_id: bytes, block_number: int, log_index: int) -> list
 def pallet_children(conn, block_number: int, log_index: int) -> list[dict]:
     """The SSCCs of the units the pallet packing at this position put on its pallet."""
     return fetch_all(conn, PALLET_CHILDREN, {"b": block_number, "l": log_index})
+
+
+# The packs one pack-set event names (dispensed, destroyed, moved, returned, stolen, undone, quarantined, cleared).
+PACKS_AT = """
+SELECT l.gtin, s.serial FROM pack_events p
+JOIN lot_serials s ON s.lot_id = p.lot_id AND s.leaf_index = p.leaf_index
+JOIN lot_status l ON l.lot_id = p.lot_id
+WHERE p.block_number = %(b)s AND p.log_index = %(l)s
+ORDER BY l.gtin, s.serial
+"""
+
+
+def packs_at(conn, block_number: int, log_index: int) -> list[dict]:
+    """(gtin, serial) of the packs the pack-set event at this position names."""
+    return fetch_all(conn, PACKS_AT, {"b": block_number, "l": log_index})

@@ -130,3 +130,18 @@ def test_the_cli_names_a_bad_code(world, chain, tmp_path, monkeypatch, capsys):
         main(["epcis", "export", "--code", "(01)12345678901234(21)X", "--out", str(tmp_path / "x.json")])
     assert done.value.code != 0
     assert "--code" in capsys.readouterr().err
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")  # the reference implementation's importlib.resources use
+def test_event_ids_are_the_gs1_event_hash_of_the_reference_implementation(world, chain):
+    from epcis_event_hash_generator import hash_generator, json_to_py
+
+    from app.services.epcis import event_hash
+
+    events, provs = everything(world, chain)
+    doc = json.loads(json.dumps(export.document(events, provs)))
+    theirs = hash_generator.derive_prehashes_from_events(json_to_py.event_list_from_epcis_document_json(doc))
+    ours = [event_hash.pre_hash(e) for e in events]
+    for mine, reference in zip(ours, theirs, strict=True):
+        assert mine == reference
+    assert [e["eventID"] for e in events] == hash_generator.calculate_hashes_from_pre_hashes(theirs)

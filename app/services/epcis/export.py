@@ -7,20 +7,18 @@ and `document` wraps a list of them in an EPCISQueryDocument with master data (E
 location of each party) in its header.
 
 Every event names its transaction in our extension namespace (`pt:` → cbv.PT_NS): pt:txHash, pt:blockNumber,
-pt:logIndex, pt:event (our event name). eventID is deterministic: `ni:///sha-256;<hex>?ver=CBV2.0` over the
-chain position and the event's subject (NOT the GS1 event-hash pre-hash string; see the module README line in
-the report).
+pt:logIndex, pt:event (our event name). eventID is the GS1 event hash of the event (event_hash.py): the same
+event read through any object's answer has the same id.
 """
 
 from __future__ import annotations
 
-import hashlib
 from datetime import UTC, datetime
 
 from app.db import epcis as reads
 from app.ids import sscc_id, unpack_readings
 from app.services import access
-from app.services.epcis import cbv
+from app.services.epcis import cbv, event_hash
 from app.services.provenance import Entry, Provenance
 
 OFFSET = "+00:00"  # block times are UTC
@@ -55,10 +53,6 @@ def _subject_epcs(ref: dict) -> tuple[list[str], list[dict]]:
         return [], []
     epc = unit_epc(ref)
     return ([epc] if epc else []), []
-
-
-def _event_id(entry_key: str) -> str:
-    return f"ni:///sha-256;{hashlib.sha256(entry_key.encode()).hexdigest()}?ver=CBV2.0"
 
 
 def _place(prov: Provenance, account: bytes | None) -> dict | None:
@@ -98,8 +92,6 @@ def entry_event(prov: Provenance, entry: Entry) -> dict:
     event["pt:txHash"] = _hex(entry.tx_hash)
     event["pt:blockNumber"] = entry.block_number
     event["pt:logIndex"] = entry.log_index
-    subject = ",".join(event.get("epcList") or [event.get("parentID") or ""])  # an aggregation: its parent
-    event["eventID"] = _event_id(f"{_hex(entry.tx_hash)}:{entry.log_index}:{name}:{subject}")
     return event
 
 
@@ -162,17 +154,28 @@ def _unit_id(ref: dict | None) -> bytes | None:
     return bytes.fromhex(ref["id"][2:]) if ref.get("id") else None
 
 
-def _children(conn, entry: Entry, event: dict) -> None:
-    """The children of a packing the timeline entry does not name: a pallet's units, a case's or tote's packs."""
+def _all_objects(conn, entry: Entry, event: dict) -> None:
+    """Every object of the chain event, whichever object's answer it is read through (so the same event is the
+    same EPCIS event, with the same id, everywhere): a packing's children (a pallet's units, a case's or tote's
+    packs), a pack-set event's packs."""
     if entry.event == "palletised" or (entry.event == "packed" and entry.subject.get("kind") == "pallet"):
         event["childEPCs"] = [cbv.sscc(f"{int(r['sscc']):018d}") for r in reads.pallet_children(conn, *entry.position)]
         return
-    unit = _unit_id(entry.container if entry.event == "moved" else entry.subject)
-    if unit is not None:
-        rows = reads.event_packs(conn, unit, *entry.position)
-        event["childEPCs"] = [cbv.sgtin(f"{int(r['gtin']):014d}", r["serial"]) for r in rows]
-    if event["childEPCs"]:
+    if entry.event == "packed":
+        rows = reads.event_packs(conn, _unit_id(entry.subject), *entry.position)
+    elif entry.subject.get("kind") in ("pack", "packs"):
+        rows = reads.packs_at(conn, *entry.position)
+    else:
+        return
+    if not rows:
+        return
+    sgtins = [cbv.sgtin(f"{int(r['gtin']):014d}", r["serial"]) for r in rows]
+    if event["type"] == "AggregationEvent":
+        event["childEPCs"] = sgtins
         event.pop("childQuantityList", None)
+    else:
+        event["epcList"] = sgtins
+        event.pop("quantityList", None)
 
 
 def reading_events(conn, prov: Provenance, vis: access.Visibility | None = None) -> list[dict]:
@@ -215,7 +218,7 @@ def reading_events(conn, prov: Provenance, vis: access.Visibility | None = None)
         tx = _hex(row["tx_hash"])
         event.update({"pt:event": "reading", "pt:txHash": tx, "pt:blockNumber": row["block_number"],
                       "pt:logIndex": row["log_index"]})  # fmt: skip
-        event["eventID"] = _event_id(f"{tx}:{row['log_index']}:reading:{unit_epc(ref)}")
+        event["eventID"] = event_hash.event_id(event)
         out.append(event)
     return out
 
@@ -228,12 +231,8 @@ def events(conn, prov: Provenance, vis: access.Visibility | None = None) -> list
         if entry.event == "moved" and (entry.tx_hash, (entry.container or {}).get("sscc")) in packings:
             continue  # the packs moved into a tote as it is packed: that packing's children
         event = entry_event(prov, entry)
-        if (
-            event["type"] == "AggregationEvent"
-            and event["action"] == "ADD"
-            and (not event["childEPCs"] or entry.event == "palletised")
-        ):
-            _children(conn, entry, event)
+        _all_objects(conn, entry, event)
+        event["eventID"] = event_hash.event_id(event)  # after the objects: they are part of the event
         out.append(event)
     out += reading_events(conn, prov, vis)
     out.sort(key=lambda e: (e["pt:blockNumber"], e["pt:logIndex"]))
