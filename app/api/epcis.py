@@ -17,12 +17,13 @@ from flask_smorest import Blueprint
 
 from app.api.auth import SECURITY
 from app.api.problems import problem
-from app.services.epcis import cbv, export
+from app.services.epcis import cbv, export, xmldoc
 from app.services.epcis import query as epcis_query
 
 blp = Blueprint("epcis", __name__, url_prefix="/epcis", description="EPCIS 2.0 query interface (CBV 2.0)")
 
 LD_JSON = "application/ld+json"
+XML = "application/xml"
 DOC = {
     "parameters": [
         {"name": name, "in": "query", "required": False, "schema": {"type": "string"}}
@@ -58,7 +59,10 @@ def _answer(fixed: list[tuple[str, str]], not_found: str | None = None) -> Respo
         detail = f"no event of {not_found} is visible to you"
         return _headers(problem(404, "Not Found", detail, type="epcisException:NoSuchResourceException"))
     doc = export.query_document(page, provs)
-    resp = Response(json.dumps(doc), status=200, mimetype=LD_JSON)
+    if request.accept_mimetypes.best_match([LD_JSON, "application/json", XML]) == XML:
+        resp = Response(xmldoc.query_document(doc), status=200, mimetype=XML)
+    else:
+        resp = Response(json.dumps(doc), status=200, mimetype=LD_JSON)
     if next_token is not None:
         rest = [(k, v) for k, v in items if k != "nextPageToken"] + [("nextPageToken", next_token)]
         resp.headers["Link"] = f'<{request.base_url}?{urlencode(rest)}>; rel="next"'

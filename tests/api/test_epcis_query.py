@@ -210,3 +210,24 @@ def test_routes_are_in_the_openapi_document(world):
                  "/epcis/bizSteps/{biz_step}/events", "/epcis/bizLocations/{location}/events",
                  "/epcis/dispositions/{disposition}/events"):  # fmt: skip
         assert path in paths, path
+
+
+def test_xml_on_accept_is_valid_against_the_official_xsd(world, chain):
+    from lxml import etree
+
+    xsd = Path(cbv.__file__).parent / "schemas" / "xsd" / "EPCglobal-epcis-query-2_0.xsd"
+    schema = etree.XMLSchema(etree.parse(str(xsd)))
+    params = {"MATCH_anyEPC": cbv.sscc(chain["pallet"])}
+    headers = {"Authorization": f"Bearer {world.parties['regulator'].key}", "Accept": "application/xml"}
+    resp = world.client.get(f"/epcis/events?{urlencode(params)}", headers=headers)
+    assert resp.status_code == 200 and resp.mimetype == "application/xml"
+    doc = etree.fromstring(resp.data)
+    schema.assertValid(doc)
+    as_json = events(world, "regulator", "/epcis/events", params)
+    ids = [e.text for e in doc.iter("eventID")]
+    assert ids == [e["eventID"] for e in as_json]
+    bizsteps = [e.text for e in doc.iter("bizStep")]
+    assert cbv.bizstep_uri("shipping") in bizsteps
+    lot = {"MATCH_epc": cbv.sgtin(chain["gtin"], "S0000000001")}
+    resp = world.client.get(f"/epcis/events?{urlencode(lot)}", headers=headers)
+    schema.assertValid(etree.fromstring(resp.data))
