@@ -231,3 +231,12 @@ def test_xml_on_accept_is_valid_against_the_official_xsd(world, chain):
     lot = {"MATCH_epc": cbv.sgtin(chain["gtin"], "S0000000001")}
     resp = world.client.get(f"/epcis/events?{urlencode(lot)}", headers=headers)
     schema.assertValid(etree.fromstring(resp.data))
+
+
+def test_a_party_sees_a_case_up_to_its_own_last_event(world, chain):
+    case = quote(cbv.sscc(chain["c1"]), safe="")
+    whole = [e["pt:event"] for e in events(world, "regulator", f"/epcis/epcs/{case}/events")]
+    assert whole[-2:] == ["quarantined", "cleared"], whole
+    seen = [e["pt:event"] for e in events(world, "maker2", f"/epcis/epcs/{case}/events")]
+    assert seen == whole[: whole.index("refused") + 1]  # maker2 refused it: nothing after that
+    assert get(world, "pharmacy", f"/epcis/epcs/{case}/events").status_code == 404
