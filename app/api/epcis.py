@@ -15,6 +15,7 @@ from flask import Response, current_app, g, json, request
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
+from app import gs1
 from app.api.auth import SECURITY
 from app.api.problems import problem
 from app.services.epcis import cbv, export, xmldoc
@@ -90,7 +91,13 @@ class EpcEvents(MethodView):
     @blp.doc(security=SECURITY, **DOC)
     def get(self, epc: str):
         """Events naming an EPC (SGTIN, SSCC, LGTIN class; URN or Digital Link), as MATCH_anyEPC + MATCH_epcClass"""
-        name = "MATCH_epcClass" if epc.lower().startswith("urn:epc:class:") else "MATCH_anyEPC"
+        try:
+            item = cbv.parse_epc(epc, field="epc")
+        except gs1.GS1Error as error:
+            detail = f"epc: {epc!r} is not an SGTIN, SSCC or LGTIN ({error.message})"
+            exception = epcis_query.QueryError("QueryParameterException", "epc", detail)
+            return _headers(problem(400, "Invalid EPC", detail, type=exception.type, parameter="epc"))
+        name = "MATCH_epcClass" if isinstance(item, gs1.Lot) else "MATCH_anyEPC"
         return _answer([(name, epc)], not_found=epc)
 
 

@@ -240,3 +240,9 @@ def test_a_party_sees_a_case_up_to_its_own_last_event(world, chain):
     seen = [e["pt:event"] for e in events(world, "maker2", f"/epcis/epcs/{case}/events")]
     assert seen == whole[: whole.index("refused") + 1]  # maker2 refused it: nothing after that
     assert get(world, "pharmacy", f"/epcis/epcs/{case}/events").status_code == 404
+
+
+def test_a_bad_epc_in_the_path_is_400_naming_it(world, chain):
+    resp = get(world, "regulator", f"/epcis/epcs/{quote('urn:epc:id:sgtin:0614141.812345', safe='')}/events")
+    body = resp.get_json()
+    assert resp.status_code == 400 and body["type"] == PARAM_EXCEPTION and body["parameter"] == "epc", body
