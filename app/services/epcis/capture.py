@@ -1,0 +1,506 @@
+"""EPCIS capture: an EPCISDocument's events, mapped (CBV 2.0) to our write actions, accepted into the outbox.
+
+Each event becomes one or more operations through the same path as the scanner API (app/services/writes.py:
+role, pre-check against the mirror, Idempotency-Key): the API key's organisation is the actor, and an event
+naming another party's location (readPoint, bizLocation, source owning party) is refused. An event's identity
+is its eventID, else a hash of its content; an event the organisation captured before is not applied again.
+
+GS1-Capture-Error-Behaviour: `rollback` (the default) applies nothing if one event is refused; `proceed`
+applies every event that is accepted. The job is recorded either way (GET /epcis/capture/{id}).
+
+The few CBV constants needed here are kept in this module until app/services/epcis/cbv.py (epcisq) is merged.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import uuid
+from dataclasses import dataclass, field
+from datetime import date
+
+from biip.checksums import gs1_standard_check_digit
+
+from app.db import captures as captures_db
+from app.gs1 import GS1Error, LogisticUnit, Pack, parse
+from app.ids import sgtin_id
+from app.services import outbox, prechecks, readings, writes
+from app.services.orgs import Principal
+
+CAPTURE_LIMIT = 500  # events per capture document
+EVENT_TYPES = ("ObjectEvent", "AggregationEvent")
+BEHAVIOURS = ("rollback", "proceed")
+CBV_PREFIXES = ("urn:epcglobal:cbv:bizstep:", "https://ref.gs1.org/cbv/BizStep-", "cbv:BizStep-")
+DISP_PREFIXES = ("urn:epcglobal:cbv:disp:", "https://ref.gs1.org/cbv/Disp-", "cbv:Disp-")
+SDT_PREFIXES = ("urn:epcglobal:cbv:sdt:", "https://ref.gs1.org/cbv/SDT-", "cbv:SDT-")
+LOT_KEYS = ("cbvmda:lotNumber", "lotNumber", "urn:epcglobal:cbv:mda#lotNumber")
+EXPIRY_KEYS = ("cbvmda:itemExpirationDate", "itemExpirationDate", "urn:epcglobal:cbv:mda#itemExpirationDate")
+SGLN = re.compile(r"^urn:epc:id:sgln:(\d{6,12})\.(\d{0,6})\.(.+)$")
+PGLN = re.compile(r"^urn:epc:id:pgln:(\d{6,12})\.(\d{0,6})$")
+TEMPERATURE = ("gs1:Temperature", "Temperature", "https://gs1.org/voc/Temperature")
+GLN_LINK = re.compile(r"^https?://[^/]+/(?:414|417)/(\d{13})(?:/254/[^/?#]+)?/?$")
+
+
+class Unmappable(Exception):
+    """An event we cannot turn into a write: the field and the rule it broke."""
+
+    def __init__(self, field: str, rule: str, message: str, status: int = 422):
+        super().__init__(f"{field}: {message}")
+        self.field, self.rule, self.message, self.status = field, rule, message, status
+
+
+class BadDocument(Exception):
+    """The document itself is malformed (not one event of it): a 400 naming the field."""
+
+    def __init__(self, field: str, message: str):
+        super().__init__(f"{field}: {message}")
+        self.field, self.message = field, message
+
+
+@dataclass
+class Write:
+    """One write action an event maps to, and how the action's field names read in the event."""
+
+    action: str
+    body: dict
+    fields: dict = field(default_factory=dict)  # action field prefix -> event field
+
+
+def _short(value, prefixes: tuple[str, ...]) -> str | None:
+    if not isinstance(value, str):
+        return None
+    for prefix in prefixes:
+        if value.startswith(prefix):
+            return value[len(prefix) :]
+    return value if re.fullmatch(r"[a-z_]+", value) else None
+
+
+def gln_of_location(value, where: str) -> str:
+    """A readPoint/bizLocation id (SGLN EPC URI or Digital Link AI 414) as our GLN."""
+    text = value.get("id") if isinstance(value, dict) else None
+    if not isinstance(text, str):
+        raise Unmappable(where, "format", "must be an object with an id (urn:epc:id:sgln:… or a Digital Link)")
+    if m := SGLN.match(text):
+        return _gln(m[1] + m[2], where)
+    if m := GLN_LINK.match(text):
+        return _gln(m[1][:12], where, given=m[1])
+    raise Unmappable(f"{where}.id", "format", "must be an SGLN EPC URI or a GS1 Digital Link with AI 414")
+
+
+def gln_of_party(text, where: str) -> str:
+    if isinstance(text, str) and (m := PGLN.match(text)):
+        return _gln(m[1] + m[2], where)
+    if isinstance(text, str) and (m := GLN_LINK.match(text)):
+        return _gln(m[1][:12], where, given=m[1])
+    raise Unmappable(where, "format", "must be a PGLN EPC URI (urn:epc:id:pgln:…) or a Digital Link with AI 417")
+
+
+def _gln(body: str, where: str, given: str | None = None) -> str:
+    if len(body) != 12:
+        raise Unmappable(where, "length", "company prefix and location reference must total 12 digits")
+    gln = body + str(gs1_standard_check_digit(body))
+    if given is not None and given != gln:
+        raise Unmappable(where, "check_digit", f"GLN {given} has a wrong check digit")
+    return gln
+
+
+def event_identity(event: dict) -> str:
+    """The event's eventID, else a SHA-256 over its canonical JSON (recordTime and eventID left out).
+    Not yet the GS1 event hash algorithm (CBV 2.0 pre-hash string): see the report of issue 15."""
+    given = event.get("eventID")
+    if isinstance(given, str) and given:
+        return given
+    content = {k: v for k, v in event.items() if k not in ("eventID", "recordTime")}
+    digest = hashlib.sha256(json.dumps(content, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+    return f"ni:///sha-256;{digest}?ver=CBV2.0"
+
+
+# --------------------------------------------------------------------------- the document
+
+
+def check_document(doc) -> list[dict]:
+    """The document's events, or BadDocument naming what is wrong with its shape."""
+    if not isinstance(doc, dict):
+        raise BadDocument("document", "must be a JSON object (an EPCISDocument)")
+    if doc.get("type") != "EPCISDocument":
+        raise BadDocument("type", "must be EPCISDocument")
+    if str(doc.get("schemaVersion")) not in ("2.0", "2"):
+        raise BadDocument("schemaVersion", "must be 2.0")
+    if not isinstance(doc.get("creationDate"), str):
+        raise BadDocument("creationDate", "required: the document's creation time (ISO 8601)")
+    body = doc.get("epcisBody")
+    events = body.get("eventList") if isinstance(body, dict) else None
+    if not isinstance(events, list):
+        raise BadDocument("epcisBody.eventList", "required: a list of events")
+    if not events:
+        raise BadDocument("epcisBody.eventList", "must not be empty")
+    if len(events) > CAPTURE_LIMIT:
+        raise BadDocument("epcisBody.eventList", f"at most {CAPTURE_LIMIT} events (GS1-EPCIS-Capture-Limit)")
+    return events
+
+
+def _epcs(event: dict, key: str, kinds: tuple[str, ...], required: bool = True) -> list:
+    values = event.get(key)
+    if values is None and not required:
+        return []
+    if not isinstance(values, list) or not values:
+        raise Unmappable(key, "required", "must be a non-empty list of EPCs")
+    if len(values) > writes.MAX_UNITS and key != "epcList":
+        raise Unmappable(key, "too_many", f"at most {writes.MAX_UNITS} EPCs")
+    out = []
+    for i, text in enumerate(values):
+        try:
+            item = parse(text, expect=kinds) if isinstance(text, str) else None
+        except GS1Error as exc:
+            raise Unmappable(f"{key}[{i}]", exc.rule if hasattr(exc, "rule") else "format", str(exc)) from None
+        if item is None:
+            raise Unmappable(f"{key}[{i}]", "format", "must be an EPC URI or a GS1 Digital Link")
+        out.append(item)
+    return out
+
+
+def _ilmd(event: dict, keys: tuple[str, ...]):
+    ilmd = event.get("ilmd") or {}
+    if not isinstance(ilmd, dict):
+        raise Unmappable("ilmd", "format", "must be an object")
+    for key in keys:
+        if key in ilmd:
+            return ilmd[key]
+    return None
+
+
+def _one_kind(items: list, key: str):
+    kinds = {type(item) for item in items}
+    if len(kinds) != 1:
+        raise Unmappable(key, "mixed", "lists both packs (SGTIN) and logistic units (SSCC): send two events")
+    return kinds.pop()
+
+
+def _destination(event: dict) -> str:
+    for i, entry in enumerate(event.get("destinationList") or []):
+        if isinstance(entry, dict) and _short(entry.get("type"), SDT_PREFIXES) == "owning_party":
+            return gln_of_party(entry.get("destination"), f"destinationList[{i}].destination")
+    raise Unmappable("destinationList", "required", "shipping needs a destination of type owning_party (PGLN)")
+
+
+def _check_locations(event: dict, principal: Principal) -> None:
+    """The caller speaks for its own locations and party only."""
+    for key in ("readPoint", "bizLocation"):
+        if event.get(key) is not None and gln_of_location(event[key], key) != principal.gln:
+            raise Unmappable(f"{key}.id", "not_your_location", f"names a location of another party, not GLN "
+                             f"{principal.gln}", status=403)  # fmt: skip
+    for i, entry in enumerate(event.get("sourceList") or []):
+        if isinstance(entry, dict) and _short(entry.get("type"), SDT_PREFIXES) == "owning_party":
+            where = f"sourceList[{i}].source"
+            if gln_of_party(entry.get("source"), where) != principal.gln:
+                raise Unmappable(where, "not_your_party", "the source owning party must be your organisation",
+                                 status=403)  # fmt: skip
+
+
+def map_event(conn, principal: Principal, event) -> list[Write]:
+    """The writes one event stands for (CBV 2.0 bizStep, action, disposition), or Unmappable."""
+    if not isinstance(event, dict):
+        raise Unmappable("event", "format", "must be an object")
+    kind = event.get("type")
+    if kind not in EVENT_TYPES:
+        raise Unmappable("type", "unsupported", f"must be one of {', '.join(EVENT_TYPES)}")
+    action = event.get("action")
+    if action not in ("ADD", "OBSERVE", "DELETE"):
+        raise Unmappable("action", "format", "must be ADD, OBSERVE or DELETE")
+    if not isinstance(event.get("eventTime"), str):
+        raise Unmappable("eventTime", "required", "the time of the event (ISO 8601)")
+    step = _short(event.get("bizStep"), CBV_PREFIXES)
+    if step is None:
+        raise Unmappable("bizStep", "required", "a CBV 2.0 business step")
+    disposition = _short(event.get("disposition"), DISP_PREFIXES) if event.get("disposition") else None
+    _check_locations(event, principal)
+    if kind == "AggregationEvent":
+        return _aggregation(conn, event, action, step)
+    return _object(conn, event, action, step, disposition)
+
+
+def _aggregation(conn, event: dict, action: str, step: str) -> list[Write]:
+    parent = event.get("parentID")
+    try:
+        unit = parse(parent, expect=["logistic_unit"]) if isinstance(parent, str) else None
+    except GS1Error as exc:
+        raise Unmappable("parentID", "format", str(exc)) from None
+    if unit is None:
+        raise Unmappable("parentID", "required", "the case, tote or pallet (SSCC)")
+    if step == "unpacking" and action == "DELETE":
+        return [Write("unpack", {"units": [unit.sscc]}, {"units[0]": "parentID"})]
+    if step != "packing" or action != "ADD":
+        raise Unmappable("bizStep", "unsupported", f"an AggregationEvent {action} with bizStep {step} has no "
+                         "write: packing ADD or unpacking DELETE")  # fmt: skip
+    children = _epcs(event, "childEPCs", ("pack", "logistic_unit"))
+    if _one_kind(children, "childEPCs") is LogisticUnit:
+        return [Write("pack_pallet", {"sscc": unit.sscc, "cases": [c.sscc for c in children]},
+                      {"sscc": "parentID", "cases": "childEPCs"})]  # fmt: skip
+    lots = set()
+    for i, pack in enumerate(children):
+        found = prechecks.serial(conn, sgtin_id(pack.gtin, pack.serial))
+        if found is None:
+            raise Unmappable(f"childEPCs[{i}]", "unknown_serial", f"serial {pack.serial} of GTIN {pack.gtin} was "
+                             "never commissioned")  # fmt: skip
+        lots.add((pack.gtin, found["lot"]))
+    loose = all(prechecks.case_of_pack(conn, *_where(conn, p)) is None for p in children)
+    if len(lots) == 1 and loose:
+        gtin, lot = lots.pop()
+        return [Write("pack_case", {"sscc": unit.sscc, "gtin": gtin, "lot": lot, "packs": children},
+                      {"sscc": "parentID", "packs": "childEPCs", "lot": "childEPCs"})]  # fmt: skip
+    return [Write("pack_tote", {"sscc": unit.sscc, "packs": children}, {"sscc": "parentID", "packs": "childEPCs"})]
+
+
+def _where(conn, pack: Pack) -> tuple[bytes, int]:
+    found = prechecks.serial(conn, sgtin_id(pack.gtin, pack.serial))
+    return bytes(found["lot_id"]), found["leaf_index"]
+
+
+def _object(conn, event: dict, action: str, step: str, disposition: str | None) -> list[Write]:
+    if step == "commissioning":
+        return _commissioning(event, action)
+    if step == "sensor_reporting":
+        return _readings(event)
+    if step in ("holding", "inspecting") or disposition == "recalled":
+        return _status(event, step, disposition)
+    if action != "OBSERVE":
+        raise Unmappable("action", "unsupported", f"bizStep {step} is captured as an OBSERVE event")
+    items = _epcs(event, "epcList", ("pack", "logistic_unit"))
+    units = _one_kind(items, "epcList") is LogisticUnit
+    refs = [i.sscc for i in items] if units else items
+    key = "units" if units else "packs"
+    names = {key: "epcList"}
+    if step == "shipping":
+        names["to"] = "destinationList"
+        act = "ship" if units else "return_packs" if disposition == "returned" else "ship_packs"
+        return [Write(act, {key: refs, "to": _destination(event)}, names)]
+    if step in ("receiving", "void_shipping", "rejecting"):  # a receipt, or the recipient refusing it
+        return [Write("receive" if step == "receiving" else "refuse", {key: refs}, names)]
+    act = _PACK_STEPS.get("stolen" if disposition == "stolen" else step)
+    if step in ("destroying", "decommissioning") and disposition not in (None, "destroyed", "inactive"):
+        act = None
+    if act is None:
+        raise Unmappable("bizStep", "unsupported", f"no write for an ObjectEvent {action} with bizStep {step}"
+                         + (f" and disposition {disposition}" if disposition else ""))  # fmt: skip
+    return [Write(act, {"packs": _packs_only(refs, units)}, names)]
+
+
+# bizStep (or the disposition stolen) -> the write of an OBSERVE event listing packs
+_PACK_STEPS = {"accepting": "accept_return", "stolen": "report_stolen", "dispensing": "dispense",
+               "destroying": "destroy", "decommissioning": "destroy"}  # fmt: skip
+
+
+def _packs_only(refs: list, units: bool) -> list:
+    if units:
+        raise Unmappable("epcList", "packs_only", "this business step takes packs (SGTIN), not logistic units")
+    return refs
+
+
+def _commissioning(event: dict, action: str) -> list[Write]:
+    if action != "ADD":
+        raise Unmappable("action", "unsupported", "commissioning is an ADD event")
+    lot = _ilmd(event, LOT_KEYS)
+    expiry_text = _ilmd(event, EXPIRY_KEYS)
+    if not isinstance(lot, str) or not lot:
+        raise Unmappable("ilmd.lotNumber", "required", "commissioning names the lot (cbvmda:lotNumber)")
+    try:
+        expiry = date.fromisoformat(expiry_text) if isinstance(expiry_text, str) else None
+    except ValueError:
+        expiry = None
+    if expiry is None:
+        raise Unmappable("ilmd.itemExpirationDate", "required", "the expiry date (YYYY-MM-DD)")
+    quantities = event.get("quantityList")
+    if quantities and not event.get("epcList"):  # a lot opened for batches: class level, with its capacity
+        entry = quantities[0] if isinstance(quantities, list) and len(quantities) == 1 else None
+        try:
+            cls = parse(entry.get("epcClass"), expect=["lot"]) if isinstance(entry, dict) else None
+        except GS1Error as exc:
+            raise Unmappable("quantityList[0].epcClass", "format", str(exc)) from None
+        qty = entry.get("quantity") if entry else None
+        if cls is None or not isinstance(qty, int) or not 1 <= qty <= writes.MAX_CAPACITY:
+            raise Unmappable("quantityList", "format", "one entry: epcClass (LGTIN) and quantity (the capacity)")
+        if cls.lot != lot:
+            raise Unmappable("quantityList[0].epcClass", "lot_mismatch", f"names lot {cls.lot}, ilmd lot {lot}")
+        return [Write("open_lot", {"gtin": cls.gtin, "lot": lot, "expiry": expiry, "capacity": qty},
+                      {"gtin": "quantityList[0].epcClass", "lot": "ilmd.lotNumber", "expiry": "ilmd.itemExpirationDate",
+                       "capacity": "quantityList[0].quantity"})]  # fmt: skip
+    values = event.get("epcList")
+    if isinstance(values, list) and len(values) > writes.MAX_SERIALS:
+        raise Unmappable("epcList", "too_many", f"at most {writes.MAX_SERIALS} serials")
+    packs = _epcs(event, "epcList", ("pack",))
+    gtins = {p.gtin for p in packs}
+    if len(gtins) != 1:
+        raise Unmappable("epcList", "mixed", "commissioning lists serials of one GTIN (one lot) per event")
+    names = {"gtin": "epcList", "lot": "ilmd.lotNumber", "expiry": "ilmd.itemExpirationDate", "serials": "epcList"}
+    body = {"gtin": gtins.pop(), "lot": lot, "expiry": expiry, "serials": [p.serial for p in packs]}
+    return [Write("commission_lot", body, names)]
+
+
+def _status(event: dict, step: str, disposition: str | None) -> list[Write]:
+    """holding (quarantine), inspecting with sellable_accessible (clearance), recalled (a lot's recall)."""
+    if disposition == "recalled" or step == "holding" or disposition == "sellable_accessible":
+        pass
+    else:
+        raise Unmappable("disposition", "unsupported", f"bizStep {step} needs disposition sellable_accessible "
+                         "(a clearance) or a holding step (a quarantine)")  # fmt: skip
+    epcs, classes = event.get("epcList") or [], event.get("quantityList") or []
+    if classes and not epcs:
+        entry = classes[0] if isinstance(classes, list) and len(classes) == 1 else None
+        try:
+            cls = parse(entry.get("epcClass"), expect=["lot"]) if isinstance(entry, dict) else None
+        except GS1Error as exc:
+            raise Unmappable("quantityList[0].epcClass", "format", str(exc)) from None
+        if cls is None:
+            raise Unmappable("quantityList", "format", "one entry naming the lot (LGTIN)")
+        target, names = {"gtin": cls.gtin, "lot": cls.lot}, {"gtin": "quantityList", "lot": "quantityList"}
+    else:
+        units = _epcs(event, "epcList", ("logistic_unit",))
+        if len(units) != 1:
+            raise Unmappable("epcList", "one_unit", "a status change names one case or pallet (or a lot by class)")
+        target, names = {"sscc": units[0].sscc}, {"sscc": "epcList[0]"}
+    if disposition == "recalled":
+        if "sscc" in target:
+            raise Unmappable("epcList", "lot_only", "a recall names a lot (quantityList with an LGTIN)")
+        return [Write("recall", target, names)]
+    return [Write("clear_quarantine" if disposition == "sellable_accessible" else "quarantine", target, names)]
+
+
+def _readings(event: dict) -> list[Write]:
+    units = _epcs(event, "epcList", ("logistic_unit",))
+    if len(units) != 1:
+        raise Unmappable("epcList", "one_unit", "sensor readings are captured for one case or pallet per event")
+    elements = event.get("sensorElementList")
+    if not isinstance(elements, list) or len(elements) != 1 or not isinstance(elements[0], dict):
+        raise Unmappable("sensorElementList", "format", "one sensor element with its reports")
+    meta = elements[0].get("sensorMetadata") or {}
+    device = meta.get("deviceID") if isinstance(meta, dict) else None
+    if not isinstance(device, str) or not device:
+        raise Unmappable("sensorElementList[0].sensorMetadata.deviceID", "required", "the data logger's id")
+    reports = elements[0].get("sensorReport")
+    if not isinstance(reports, list) or not reports:
+        raise Unmappable("sensorElementList[0].sensorReport", "required", "a non-empty list of readings")
+    times, values = [], []
+    for i, report in enumerate(reports):
+        where = f"sensorElementList[0].sensorReport[{i}]"
+        if not isinstance(report, dict) or report.get("type") not in TEMPERATURE:
+            raise Unmappable(f"{where}.type", "unsupported", "only Temperature readings")
+        if report.get("uom") not in ("CEL", None):
+            raise Unmappable(f"{where}.uom", "unsupported", "readings in CEL (°C)")
+        times.append(report.get("time"))
+        values.append(report.get("value"))
+    try:
+        start = readings._parse_time(times[0], "time")
+        later = [readings._parse_time(t, "time") for t in times[1:2]]
+        interval = int(later[0] - start) if later else 60
+        parsed = readings.from_json(start, interval, values)
+    except (readings.ReadingsError, TypeError) as exc:
+        raise Unmappable("sensorElementList[0].sensorReport", "format", str(exc)) from None
+    body = {"sscc": units[0].sscc, "sensor_id": device, "readings": parsed}
+    return [Write("record_readings", body, {"sscc": "epcList[0]", "readings": "sensorElementList[0].sensorReport"})]
+
+
+# --------------------------------------------------------------------------- the capture job
+
+
+def _event_field(write: Write, action_field: str) -> str:
+    """The event's field for a field the write action names (units[2] -> epcList[2])."""
+    head, sep, rest = action_field.partition("[")
+    if action_field in write.fields:
+        return write.fields[action_field]
+    mapped = write.fields.get(head)
+    if mapped is None:
+        return action_field
+    return f"{mapped}[{rest}" if sep and "[" not in mapped else mapped
+
+
+def _digest(action: str, event: dict, k: int) -> bytes:
+    canonical = json.dumps(event, sort_keys=True, separators=(",", ":"), default=str)
+    return writes.request_digest(action, f"epcis\0{k}\0{canonical}".encode())
+
+
+def _key(identity: str, k: int) -> str:
+    return f"epcis:{hashlib.sha256(identity.encode()).hexdigest()}:{k}"
+
+
+def capture(conn, principal: Principal, doc, behaviour: str) -> dict:
+    """Run a capture in the caller's transaction; returns the job row. With rollback, a refused event leaves
+    nothing but the failed job (the caller's transaction is rolled back to the start, then the job stored)."""
+    events = check_document(doc)
+    capture_id = str(uuid.uuid4())
+    states, errors = [], []
+    applied: list[tuple[int, str, list[str]]] = []
+    for index, event in enumerate(events):
+        identity = event_identity(event) if isinstance(event, dict) else f"index:{index}"
+        state = {"eventIndex": index, "eventID": identity, "state": "applied", "operations": []}
+        states.append(state)
+        seen = captures_db.event_by_id(conn, principal.organisation_id, identity)
+        if seen is not None:
+            state["state"], state["operations"] = "already_captured", [str(o) for o in seen["operation_ids"]]
+            state["capturedBy"] = str(seen["capture_id"])
+            continue
+        captures_db.savepoint(conn)
+        try:
+            ops = _apply(conn, principal, event, identity)
+        except (Unmappable, writes.Rejected) as refused:
+            captures_db.rollback_to(conn)
+            errors.append({"eventIndex": index, "eventID": identity, "field": refused.field, "reason": refused.rule,
+                           "detail": refused.message, "status": refused.status})  # fmt: skip
+            state["state"] = "refused"
+            continue
+        except outbox.IdempotencyConflict as exc:
+            captures_db.rollback_to(conn)
+            errors.append({"eventIndex": index, "eventID": identity, "field": "eventID", "reason": "conflict",
+                           "detail": str(exc), "status": 409})  # fmt: skip
+            state["state"] = "refused"
+            continue
+        captures_db.release(conn)
+        state["operations"] = [str(op["id"]) for op in ops]
+        applied.append((index, identity, state["operations"]))
+    if errors and behaviour == "rollback":
+        conn.rollback()
+        for state in states:
+            if state["state"] == "applied":
+                state["state"], state["operations"] = "not_applied", []
+        applied = []
+    status = "failed" if errors else "success"
+    row = captures_db.insert_capture(conn, capture_id, principal.organisation_id, status, behaviour, len(events),
+                                     states, errors)  # fmt: skip
+    for index, identity, op_ids in applied:
+        captures_db.insert_event(conn, principal.organisation_id, identity, capture_id, index, op_ids)
+    return row
+
+
+def _apply(conn, principal: Principal, event, identity: str) -> list[dict]:
+    ops = []
+    for k, write in enumerate(map_event(conn, principal, event)):
+        spec = writes.ACTIONS[write.action]
+        if not principal.has_role(*spec.roles):
+            raise Unmappable("bizStep", "forbidden", f"{write.action} needs the role {' or '.join(spec.roles)}",
+                             status=403)  # fmt: skip
+        try:
+            row, _ = writes.submit(conn, principal, write.action, write.body, b"", _key(identity, k),
+                                   digest=_digest(write.action, event, k), sightings=False)  # fmt: skip
+        except writes.Rejected as refused:
+            raise writes.Rejected(refused.status, _event_field(write, refused.field), refused.rule,
+                                  refused.message) from None  # fmt: skip
+        ops.append(row)
+    return ops
+
+
+def job(conn, capture_id: str, organisation_id: int) -> dict | None:
+    """The capture job with each event's operations as they are now (status, tx hash)."""
+    row = captures_db.capture_by_id(conn, capture_id)
+    if row is None or row["organisation_id"] != organisation_id:
+        return None
+    for state in row["events"]:
+        state["operations"] = [_operation(conn, op, organisation_id) for op in state["operations"]]
+    return row
+
+
+def _operation(conn, op_id: str, organisation_id: int) -> dict:
+    row = outbox.get(conn, op_id, organisation_id)
+    if row is None:
+        return {"id": op_id, "status": "unknown"}
+    tx = "0x" + bytes(row["tx_hash"]).hex() if row["tx_hash"] is not None else None
+    return {"id": op_id, "action": row["action"], "status": row["status"], "tx_hash": tx, "error": row["error"]}

@@ -1,0 +1,289 @@
+"""EPCIS 2.0 capture on real anvil + Postgres: documents mapped to writes, accepted into the outbox, relayed and
+mirrored; every refusal names the event and the field; rollback vs proceed; an event sent again is not applied."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+
+from app.gs1 import LogisticUnit, Pack, to_epc_uri
+from app.ids import sscc_id
+from app.services import custody
+from tests.world import World, check_digit
+
+CP = 7  # the test SSCCs and GTINs carry a 7-digit company prefix (tests/world.py)
+
+
+def sscc_epc(sscc: str) -> str:
+    return to_epc_uri(LogisticUnit(sscc), CP)
+
+
+def sgtin(gtin: str, serial: str) -> str:
+    return to_epc_uri(Pack(gtin, serial), CP)
+
+
+def sgln(gln: str) -> str:
+    return f"urn:epc:id:sgln:{gln[:7]}.{gln[7:12]}.0"
+
+
+def pgln(gln: str) -> str:
+    return f"urn:epc:id:pgln:{gln[:7]}.{gln[7:12]}"
+
+
+def event(step: str, gln: str, *, kind="ObjectEvent", action="OBSERVE", **fields) -> dict:
+    return {"type": kind, "action": action, "eventTime": "2026-12-05T10:00:00.000Z", "eventTimeZoneOffset": "+00:00",
+            "bizStep": step, "readPoint": {"id": sgln(gln)}, "bizLocation": {"id": sgln(gln)},
+            "eventID": f"urn:uuid:{uuid.uuid4()}", **fields}  # fmt: skip
+
+
+def document(*events) -> dict:
+    return {
+        "@context": ["https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld"],
+        "type": "EPCISDocument",
+        "schemaVersion": "2.0",
+        "creationDate": "2026-12-05T10:00:00.000Z",
+        "epcisBody": {"eventList": list(events)},
+    }
+
+
+def capture(world: World, who: str, doc, **headers):
+    return world.client.post("/epcis/capture", json=doc,
+                             headers={"Authorization": f"Bearer {world.parties[who].key}", **headers})  # fmt: skip
+
+
+def job(world: World, who: str, resp) -> dict:
+    assert resp.status_code == 202, resp.get_json()
+    got = world.client.get(resp.headers["Location"], headers={"Authorization": f"Bearer {world.parties[who].key}"})
+    assert got.status_code == 200, got.get_json()
+    assert got.headers["GS1-EPCIS-Version"] == "2.0.0" and got.headers["GS1-CBV-Version"] == "2.0.0"
+    return got.get_json()
+
+
+def done(world: World, who: str, resp) -> dict:
+    """Captured with success, relayed and mirrored: every operation confirmed."""
+    first = job(world, who, resp)
+    assert first["success"] is True and first["errors"] == [], first
+    world.pump()
+    final = job(world, who, resp)
+    assert all(op["status"] == "confirmed" for e in final["events"] for op in e["operations"]), final
+    return final
+
+
+def ship(world: World, sender: str, units: list[str], to: str) -> dict:
+    dest = [{"type": "owning_party", "destination": pgln(world.parties[to].gln)}]
+    src = [{"type": "owning_party", "source": pgln(world.parties[sender].gln)}]
+    return event("shipping", world.parties[sender].gln, epcList=[sscc_epc(u) for u in units], disposition="in_transit",
+                 destinationList=dest, sourceList=src)  # fmt: skip
+
+
+def test_commissioning_event_commissions_a_lot(world: World):
+    gtin = check_digit(f"09506000{uuid.uuid4().int % 10**5:05d}")
+    world.done("maker", world.post("maker", "/v1/products", {"gtin": gtin, "name": "Paracetamol 500 mg",
+               "storage": {"min_celsius": 15, "max_celsius": 25}}))  # fmt: skip
+    gln = world.parties["maker"].gln
+    ev = event("commissioning", gln, action="ADD", disposition="active",
+               epcList=[sgtin(gtin, f"C{n:04d}") for n in range(5)],
+               ilmd={"cbvmda:lotNumber": "LOTC1", "cbvmda:itemExpirationDate": "2031-06-30"})  # fmt: skip
+    resp = capture(world, "maker", document(ev))
+    assert resp.headers["Location"].startswith("/epcis/capture/")
+    final = done(world, "maker", resp)
+    [state] = final["events"]
+    assert state["eventIndex"] == 0 and state["state"] == "applied"
+    assert [op["action"] for op in state["operations"]] == ["commission_lot"]
+    assert final["captureErrorBehaviour"] == "rollback" and final["running"] is False
+
+
+def test_packing_shipping_receiving_unpacking(world: World, stock):
+    maker, dist = world.parties["maker"].gln, world.parties["distributor"].gln
+    case = world.sscc()
+    packing = event("packing", maker, kind="AggregationEvent", action="ADD", parentID=sscc_epc(case),
+                    childEPCs=[sgtin(stock["gtin"], f"S{n:010d}") for n in range(80, 85)])  # fmt: skip
+    final = done(world, "maker", capture(world, "maker", document(packing)))
+    assert final["events"][0]["operations"][0]["action"] == "pack_case"
+    done(
+        world, "maker", capture(world, "maker", document(ship(world, "maker", [stock["pallet"], case], "distributor")))
+    )
+    receiving = event("receiving", dist, epcList=[sscc_epc(stock["pallet"]), sscc_epc(case)],
+                      disposition="in_progress")  # fmt: skip
+    unpacking = event("unpacking", dist, kind="AggregationEvent", action="DELETE", parentID=sscc_epc(stock["pallet"]))
+    final = done(world, "distributor", capture(world, "distributor", document(receiving)))
+    assert final["events"][0]["operations"][0]["action"] == "receive"
+    final = done(world, "distributor", capture(world, "distributor", document(unpacking)))
+    assert final["events"][0]["operations"][0]["action"] == "unpack"
+    with world.db.connection() as conn:
+        state = custody.unit_state(conn, sscc_id(case))
+        pallet = custody.unit_state(conn, sscc_id(stock["pallet"]))
+    assert state.custodian.hex() == world.parties["distributor"].account[2:].lower()
+    assert pallet.unpacked
+
+
+def test_rollback_applies_nothing_when_one_event_is_refused(world: World, stock):
+    good = ship(world, "maker", [stock["pallet"]], "distributor")
+    bad = ship(world, "maker", [world.sscc()], "distributor")  # no such unit
+    before = world.relayer.counts()
+    final = job(world, "maker", capture(world, "maker", document(good, bad)))
+    assert final["success"] is False and final["status"] == "failed"
+    assert final["errors"] == [{"eventIndex": 1, "eventID": bad["eventID"], "field": "epcList[0]",
+                                "reason": "unknown_unit", "status": 422, "detail": final["errors"][0]["detail"]}]  # fmt: skip
+    assert [e["state"] for e in final["events"]] == ["not_applied", "refused"]
+    assert world.relayer.counts() == before
+    # the same good event, sent again alone, is applied: the refused capture did not record it
+    done(world, "maker", capture(world, "maker", document(good)))
+
+
+def test_proceed_applies_the_accepted_events(world: World, stock):
+    good = ship(world, "maker", [stock["pallet"]], "distributor")
+    bad = ship(world, "maker", [world.sscc()], "distributor")
+    resp = capture(world, "maker", document(bad, good), **{"GS1-Capture-Error-Behaviour": "proceed"})
+    final = job(world, "maker", resp)
+    assert final["captureErrorBehaviour"] == "proceed" and final["success"] is False
+    assert [e["state"] for e in final["events"]] == ["refused", "applied"]
+    assert final["errors"][0]["eventIndex"] == 0 and final["errors"][0]["field"] == "epcList[0]"
+    world.pump()
+    assert job(world, "maker", resp)["events"][1]["operations"][0]["status"] == "confirmed"
+
+
+def test_an_event_sent_again_is_not_applied_twice(world: World, stock):
+    ev = ship(world, "maker", [stock["pallet"]], "distributor")
+    first = done(world, "maker", capture(world, "maker", document(ev)))
+    op_id = first["events"][0]["operations"][0]["id"]
+    before = world.relayer.counts()
+    again = job(world, "maker", capture(world, "maker", document(ev)))
+    assert again["success"] is True
+    [state] = again["events"]
+    assert state["state"] == "already_captured" and state["capturedBy"] == first["captureID"]
+    assert [op["id"] for op in state["operations"]] == [op_id]
+    assert world.relayer.counts() == before
+    # without an eventID, the event's content is its identity
+    packing = event("packing", world.parties["maker"].gln, kind="AggregationEvent", action="ADD",
+                    parentID=sscc_epc(world.sscc()), childEPCs=[sgtin(stock["gtin"], "S0000000085")])  # fmt: skip
+    plain = {k: v for k, v in packing.items() if k != "eventID"}
+    one = job(world, "maker", capture(world, "maker", document(plain)))
+    two = job(world, "maker", capture(world, "maker", document(plain)))
+    assert one["events"][0]["eventID"].startswith("ni:///sha-256;") and one["success"] is True, one
+    assert two["events"][0]["operations"][0]["id"] == one["events"][0]["operations"][0]["id"]
+    assert two["events"][0]["state"] == "already_captured"
+
+
+def _refused(world: World, who: str, ev: dict) -> dict:
+    final = job(world, who, capture(world, who, document(ev)))
+    assert final["success"] is False and final["events"][0]["state"] == "refused"
+    [error] = final["errors"]
+    assert error["eventIndex"] == 0
+    return error
+
+
+def test_every_refused_event_names_its_field_and_rule(world: World, stock):
+    maker, dist = world.parties["maker"].gln, world.parties["distributor"].gln
+    pallet = sscc_epc(stock["pallet"])
+    cases = [
+        (event("shipping", dist, epcList=[pallet]), "readPoint.id", "not_your_location", 403),
+        (
+            {
+                **ship(world, "maker", [stock["pallet"]], "distributor"),
+                "sourceList": [{"type": "owning_party", "source": pgln(dist)}],
+            },
+            "sourceList[0].source",
+            "not_your_party",
+            403,
+        ),
+        (event("shipping", maker, epcList=[pallet]), "destinationList", "required", 422),
+        (event("shipping", maker, epcList=["urn:epc:id:sscc:1950600.123"]), "epcList[0]", "length", 422),
+        (event("teleporting", maker, epcList=[pallet]), "bizStep", "unsupported", 422),
+        (event("receiving", maker, epcList=[pallet]), "epcList[0]", "not_in_transit", 409),
+        (event("shipping", maker, action="ADD", epcList=[pallet]), "action", "unsupported", 422),
+        ({**event("shipping", maker, epcList=[pallet]), "type": "TransformationEvent"}, "type", "unsupported", 422),
+        ({**event("shipping", maker, epcList=[pallet]), "bizStep": None}, "bizStep", "required", 422),
+        (
+            event("commissioning", maker, action="ADD", epcList=[sgtin(stock["gtin"], "X1")]),
+            "ilmd.lotNumber",
+            "required",
+            422,
+        ),
+        (
+            event(
+                "commissioning",
+                maker,
+                action="ADD",
+                epcList=[sgtin(stock["gtin"], "S0000000001")],
+                ilmd={"cbvmda:lotNumber": stock["lot"], "cbvmda:itemExpirationDate": "2031-01-01"},
+            ),
+            "ilmd.lotNumber",
+            "already_commissioned",
+            409,
+        ),
+        (
+            event(
+                "packing",
+                maker,
+                kind="AggregationEvent",
+                action="ADD",
+                parentID=sscc_epc(stock["cases"][0]),
+                childEPCs=[sgtin(stock["gtin"], "S0000000090")],
+            ),
+            "parentID",
+            "already_used",
+            409,
+        ),
+        (event("dispensing", maker, epcList=[pallet]), "epcList", "packs_only", 422),
+        (
+            {**event("shipping", maker, epcList=[pallet]), "readPoint": {"id": "urn:epc:id:sgln:bad"}},
+            "readPoint.id",
+            "format",
+            422,
+        ),
+    ]
+    for ev, field, rule, status in cases:
+        error = _refused(world, "maker", ev)
+        assert (error["field"], error["reason"], error["status"]) == (field, rule, status), (ev, error)
+        assert error["detail"]
+    # a role the action needs: a distributor does not commission
+    ev = event("commissioning", dist, action="ADD", epcList=[sgtin(stock["gtin"], "Z1")],
+               ilmd={"cbvmda:lotNumber": "Z", "cbvmda:itemExpirationDate": "2031-01-01"})  # fmt: skip
+    error = _refused(world, "distributor", ev)
+    assert (error["field"], error["reason"], error["status"]) == ("bizStep", "forbidden", 403)
+
+
+@pytest.mark.parametrize(
+    ("doc", "field"),
+    [
+        ({"type": "EPCISQueryDocument"}, "type"),
+        ({**document(), "schemaVersion": "1.2"}, "schemaVersion"),
+        ({**document(), "creationDate": None}, "creationDate"),
+        ({**document(), "epcisBody": {}}, "epcisBody.eventList"),
+        (document(), "epcisBody.eventList"),
+        ([], "document"),
+    ],
+)
+def test_a_malformed_document_is_a_400_naming_the_field(world: World, doc, field):
+    resp = capture(world, "maker", doc)
+    assert resp.status_code == 400, resp.get_json()
+    body = resp.get_json()
+    assert body["type"] == "epcisException:ValidationException" and field in body["errors"]["json"]
+
+
+def test_headers_media_type_and_limits(world: World, stock):
+    auth = {"Authorization": f"Bearer {world.parties['maker'].key}"}
+    resp = world.client.options("/epcis/capture", headers=auth)
+    assert resp.status_code == 204
+    assert resp.headers["GS1-EPCIS-Capture-Limit"] == "500"
+    assert int(resp.headers["GS1-EPCIS-Capture-File-Size-Limit"]) > 0
+    assert resp.headers["GS1-EPCIS-Version"] == "2.0.0" and resp.headers["GS1-CBV-Version"] == "2.0.0"
+    resp = world.client.post("/epcis/capture", data="<epcis/>", headers={**auth, "Content-Type": "application/xml"})
+    assert resp.status_code == 415
+    resp = capture(world, "maker", document(ship(world, "maker", [stock["pallet"]], "distributor")),
+                   **{"GS1-Capture-Error-Behaviour": "sometimes"})  # fmt: skip
+    assert resp.status_code == 400 and "GS1-Capture-Error-Behaviour" in resp.get_json()["errors"]["headers"]
+    resp = capture(world, "maker", document(ship(world, "maker", [stock["pallet"]], "distributor")),
+                   **{"GS1-EPCIS-Version": "1.2.0"})  # fmt: skip
+    assert resp.status_code == 406
+    many = document(*[event("shipping", world.parties["maker"].gln)] * 501)
+    resp = capture(world, "maker", many)
+    assert resp.status_code == 413 and resp.get_json()["type"] == "epcisException:CaptureLimitExceededException"
+    ld = world.client.post("/epcis/capture", data=b"{}", headers={**auth, "Content-Type": "application/ld+json"})
+    assert ld.status_code == 400
+    # another organisation's capture job is not found
+    ok = capture(world, "maker", document(ship(world, "maker", [stock["pallet"]], "distributor")))
+    other = world.client.get(ok.headers["Location"], headers={"Authorization": f"Bearer {world.parties['maker2'].key}"})
+    assert other.status_code == 404
