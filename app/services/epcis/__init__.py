@@ -1,1 +1,1 @@
-"""EPCIS 2.0 and CBV 2.0: events out of the chain's custody history (export, query) and into the outbox (capture)."""
+"""EPCIS 2.0 / CBV 2.0: export and query of the custody events (issue 15)."""
