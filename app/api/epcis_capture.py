@@ -15,18 +15,17 @@ from app.api.auth import SECURITY
 from app.api.problems import problem
 from app.errors import NotFound
 from app.services.epcis import capture as epcis_capture
+from app.services.epcis import cbv
 
 blp = Blueprint("epcis_capture", __name__, url_prefix="/epcis", description="EPCIS 2.0 capture")
 
-EPCIS_VERSION = "2.0.0"
-CBV_VERSION = "2.0.0"
 JSON_TYPES = ("application/json", "application/ld+json")
 BEHAVIOUR_HEADER = "GS1-Capture-Error-Behaviour"
 VALIDATION = "epcisException:ValidationException"
 
 
 def _headers(extra: dict | None = None) -> dict:
-    return {"GS1-EPCIS-Version": EPCIS_VERSION, "GS1-CBV-Version": CBV_VERSION, **(extra or {})}
+    return {"GS1-EPCIS-Version": cbv.EPCIS_VERSION, "GS1-CBV-Version": cbv.CBV_VERSION, **(extra or {})}
 
 
 def _epcis_problem(status: int, kind: str, title: str, detail: str, errors: dict):

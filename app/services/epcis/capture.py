@@ -8,38 +8,30 @@ is its eventID, else a hash of its content; an event the organisation captured b
 GS1-Capture-Error-Behaviour: `rollback` (the default) applies nothing if one event is refused; `proceed`
 applies every event that is accepted. The job is recorded either way (GET /epcis/capture/{id}).
 
-The few CBV constants needed here are kept in this module until app/services/epcis/cbv.py (epcisq) is merged.
+The vocabulary and identifier forms are app/services/epcis/cbv.py's (shared with export and query).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import re
 import uuid
 from dataclasses import dataclass, field
 from datetime import date
-
-from biip.checksums import gs1_standard_check_digit
 
 from app.db import captures as captures_db
 from app.gs1 import GS1Error, LogisticUnit, Pack, parse
 from app.ids import sgtin_id
 from app.services import outbox, prechecks, readings, writes
+from app.services.epcis import cbv
 from app.services.orgs import Principal
 
 CAPTURE_LIMIT = 500  # events per capture document
 EVENT_TYPES = ("ObjectEvent", "AggregationEvent")
 BEHAVIOURS = ("rollback", "proceed")
-CBV_PREFIXES = ("urn:epcglobal:cbv:bizstep:", "https://ref.gs1.org/cbv/BizStep-", "cbv:BizStep-")
-DISP_PREFIXES = ("urn:epcglobal:cbv:disp:", "https://ref.gs1.org/cbv/Disp-", "cbv:Disp-")
-SDT_PREFIXES = ("urn:epcglobal:cbv:sdt:", "https://ref.gs1.org/cbv/SDT-", "cbv:SDT-")
 LOT_KEYS = ("cbvmda:lotNumber", "lotNumber", "urn:epcglobal:cbv:mda#lotNumber")
 EXPIRY_KEYS = ("cbvmda:itemExpirationDate", "itemExpirationDate", "urn:epcglobal:cbv:mda#itemExpirationDate")
-SGLN = re.compile(r"^urn:epc:id:sgln:(\d{6,12})\.(\d{0,6})\.(.+)$")
-PGLN = re.compile(r"^urn:epc:id:pgln:(\d{6,12})\.(\d{0,6})$")
 TEMPERATURE = ("gs1:Temperature", "Temperature", "https://gs1.org/voc/Temperature")
-GLN_LINK = re.compile(r"^https?://[^/]+/(?:414|417)/(\d{13})(?:/254/[^/?#]+)?/?$")
 
 
 class Unmappable(Exception):
@@ -67,42 +59,29 @@ class Write:
     fields: dict = field(default_factory=dict)  # action field prefix -> event field
 
 
-def _short(value, prefixes: tuple[str, ...]) -> str | None:
+def _word(value, field: str, vocabulary: frozenset[str]) -> str:
+    """A CBV 2.0 word in any of its forms (bare, GS1 web URI, CBV 1.2 URN), or Unmappable naming the field."""
+    word = cbv.cbv_word(value) if isinstance(value, str) else None
+    if word not in vocabulary:
+        raise Unmappable(field, "not_cbv", f"{value!r} is not a CBV 2.0 {field}")
+    return word
+
+
+def gln_of(value, where: str) -> str:
+    """A location (SGLN, Digital Link /414/) or party (PGLN, /417/) as our 13-digit GLN."""
     if not isinstance(value, str):
-        return None
-    for prefix in prefixes:
-        if value.startswith(prefix):
-            return value[len(prefix) :]
-    return value if re.fullmatch(r"[a-z_]+", value) else None
+        raise Unmappable(where, "format", "must be an SGLN or PGLN EPC URI or a GS1 Digital Link")
+    try:
+        return cbv.gln_of_sgln(value, where)
+    except GS1Error as exc:
+        raise Unmappable(where, exc.rule, exc.message) from None
 
 
 def gln_of_location(value, where: str) -> str:
-    """A readPoint/bizLocation id (SGLN EPC URI or Digital Link AI 414) as our GLN."""
     text = value.get("id") if isinstance(value, dict) else None
     if not isinstance(text, str):
         raise Unmappable(where, "format", "must be an object with an id (urn:epc:id:sgln:… or a Digital Link)")
-    if m := SGLN.match(text):
-        return _gln(m[1] + m[2], where)
-    if m := GLN_LINK.match(text):
-        return _gln(m[1][:12], where, given=m[1])
-    raise Unmappable(f"{where}.id", "format", "must be an SGLN EPC URI or a GS1 Digital Link with AI 414")
-
-
-def gln_of_party(text, where: str) -> str:
-    if isinstance(text, str) and (m := PGLN.match(text)):
-        return _gln(m[1] + m[2], where)
-    if isinstance(text, str) and (m := GLN_LINK.match(text)):
-        return _gln(m[1][:12], where, given=m[1])
-    raise Unmappable(where, "format", "must be a PGLN EPC URI (urn:epc:id:pgln:…) or a Digital Link with AI 417")
-
-
-def _gln(body: str, where: str, given: str | None = None) -> str:
-    if len(body) != 12:
-        raise Unmappable(where, "length", "company prefix and location reference must total 12 digits")
-    gln = body + str(gs1_standard_check_digit(body))
-    if given is not None and given != gln:
-        raise Unmappable(where, "check_digit", f"GLN {given} has a wrong check digit")
-    return gln
+    return gln_of(text, f"{where}.id")
 
 
 def event_identity(event: dict) -> str:
@@ -179,8 +158,8 @@ def _one_kind(items: list, key: str):
 
 def _destination(event: dict) -> str:
     for i, entry in enumerate(event.get("destinationList") or []):
-        if isinstance(entry, dict) and _short(entry.get("type"), SDT_PREFIXES) == "owning_party":
-            return gln_of_party(entry.get("destination"), f"destinationList[{i}].destination")
+        if isinstance(entry, dict) and cbv.cbv_word(str(entry.get("type"))) == "owning_party":
+            return gln_of(entry.get("destination"), f"destinationList[{i}].destination")
     raise Unmappable("destinationList", "required", "shipping needs a destination of type owning_party (PGLN)")
 
 
@@ -191,9 +170,9 @@ def _check_locations(event: dict, principal: Principal) -> None:
             raise Unmappable(f"{key}.id", "not_your_location", f"names a location of another party, not GLN "
                              f"{principal.gln}", status=403)  # fmt: skip
     for i, entry in enumerate(event.get("sourceList") or []):
-        if isinstance(entry, dict) and _short(entry.get("type"), SDT_PREFIXES) == "owning_party":
+        if isinstance(entry, dict) and cbv.cbv_word(str(entry.get("type"))) == "owning_party":
             where = f"sourceList[{i}].source"
-            if gln_of_party(entry.get("source"), where) != principal.gln:
+            if gln_of(entry.get("source"), where) != principal.gln:
                 raise Unmappable(where, "not_your_party", "the source owning party must be your organisation",
                                  status=403)  # fmt: skip
 
@@ -210,10 +189,10 @@ def map_event(conn, principal: Principal, event) -> list[Write]:
         raise Unmappable("action", "format", "must be ADD, OBSERVE or DELETE")
     if not isinstance(event.get("eventTime"), str):
         raise Unmappable("eventTime", "required", "the time of the event (ISO 8601)")
-    step = _short(event.get("bizStep"), CBV_PREFIXES)
-    if step is None:
+    if event.get("bizStep") is None:
         raise Unmappable("bizStep", "required", "a CBV 2.0 business step")
-    disposition = _short(event.get("disposition"), DISP_PREFIXES) if event.get("disposition") else None
+    step = _word(event["bizStep"], "bizStep", cbv.BIZ_STEPS)
+    disposition = _word(event["disposition"], "disposition", cbv.DISPOSITIONS) if event.get("disposition") else None
     _check_locations(event, principal)
     if kind == "AggregationEvent":
         return _aggregation(conn, event, action, step)
@@ -275,7 +254,7 @@ def _object(conn, event: dict, action: str, step: str, disposition: str | None) 
         names["to"] = "destinationList"
         act = "ship" if units else "return_packs" if disposition == "returned" else "ship_packs"
         return [Write(act, {key: refs, "to": _destination(event)}, names)]
-    if step in ("receiving", "void_shipping", "rejecting"):  # a receipt, or the recipient refusing it
+    if step in ("receiving", "void_shipping"):  # a receipt, or the recipient refusing it
         return [Write("receive" if step == "receiving" else "refuse", {key: refs}, names)]
     act = _PACK_STEPS.get("stolen" if disposition == "stolen" else step)
     if step in ("destroying", "decommissioning") and disposition not in (None, "destroyed", "inactive"):
