@@ -7,7 +7,7 @@ import uuid
 
 import pytest
 
-from app.gs1 import LogisticUnit, Pack, to_epc_uri
+from app.gs1 import LogisticUnit, Lot, Pack, to_epc_uri
 from app.ids import sscc_id
 from app.services import custody
 from tests.world import World, check_digit
@@ -289,3 +289,98 @@ def test_headers_media_type_and_limits(world: World, stock):
     ok = capture(world, "maker", document(ship(world, "maker", [stock["pallet"]], "distributor")))
     other = world.client.get(ok.headers["Location"], headers={"Authorization": f"Bearer {world.parties['maker2'].key}"})
     assert other.status_code == 404
+
+
+def _actions(final: dict) -> list[str]:
+    return [op["action"] for e in final["events"] for op in e["operations"]]
+
+
+def packs_of(stock, *ns) -> list[str]:
+    return [sgtin(stock["gtin"], f"S{n:010d}") for n in ns]
+
+
+def test_the_other_business_steps(world: World, stock):
+    """From the pallet at the maker to packs dispensed, destroyed, stolen, returned and accepted; totes, pack
+    shipments, refusals, quarantine and clearance, a recall, sensor readings; every write confirmed on chain."""
+    gln = {who: p.gln for who, p in world.parties.items()}
+    pallet, case0, case1 = stock["pallet"], *stock["cases"]
+
+    def go(who, *events):
+        return _actions(done(world, who, capture(world, who, document(*events))))
+
+    def dest(who, to, epcs, step="shipping", **extra):
+        return event(step, gln[who], epcList=epcs, destinationList=[{"type": "owning_party",
+                     "destination": pgln(gln[to])}], **extra)  # fmt: skip
+
+    def unpack(who, unit):
+        return event("unpacking", gln[who], kind="AggregationEvent", action="DELETE", parentID=sscc_epc(unit))
+
+    go("maker", ship(world, "maker", [pallet], "distributor"))
+    go("distributor", event("receiving", gln["distributor"], epcList=[sscc_epc(pallet)]))
+    go("distributor", unpack("distributor", pallet))
+    # sensor readings on a case the distributor holds
+    reports = [{"type": "gs1:Temperature", "value": v, "uom": "CEL", "time": f"2026-12-01T10:0{i}:00Z"}
+               for i, v in enumerate([4.5, 5.0, 5.5])]  # fmt: skip
+    readings_ev = event("sensor_reporting", gln["distributor"], epcList=[sscc_epc(case0)],
+                        sensorElementList=[{"sensorMetadata": {"deviceID": "logger-7"}, "sensorReport": reports}])  # fmt: skip
+    assert go("distributor", readings_ev) == ["record_readings"]
+    # quarantine and clearance of a case
+    held = event("holding", gln["distributor"], epcList=[sscc_epc(case1)], disposition="sellable_not_accessible")
+    assert go("distributor", held) == ["quarantine"]
+    cleared = event("inspecting", gln["distributor"], epcList=[sscc_epc(case1)], disposition="sellable_accessible")
+    assert go("distributor", cleared) == ["clear_quarantine"]
+    # a tote picked out of an opened case, and loose packs shipped (then refused by the recipient)
+    go("distributor", unpack("distributor", case1))
+    tote = world.sscc()
+    picking = event("packing", gln["distributor"], kind="AggregationEvent", action="ADD", parentID=sscc_epc(tote),
+                    childEPCs=packs_of(stock, 40, 41))  # fmt: skip
+    assert go("distributor", picking) == ["pack_tote"]
+    assert go("distributor", dest("distributor", "pharmacy2", packs_of(stock, 42, 43))) == ["ship_packs"]
+    assert go("pharmacy2", event("void_shipping", gln["pharmacy2"], epcList=packs_of(stock, 42))) == ["refuse"]
+    # the case to the pharmacy: received, opened, packs dispensed, destroyed, stolen, returned and accepted back
+    go("distributor", ship(world, "distributor", [case0], "pharmacy"))
+    go("pharmacy", event("receiving", gln["pharmacy"], epcList=[sscc_epc(case0)]))
+    go("pharmacy", unpack("pharmacy", case0))
+    assert go("pharmacy", event("dispensing", gln["pharmacy"], epcList=packs_of(stock, 1, 2),
+                                disposition="dispensed")) == ["dispense"]  # fmt: skip
+    assert go("pharmacy", event("destroying", gln["pharmacy"], epcList=packs_of(stock, 3),
+                                disposition="destroyed")) == ["destroy"]  # fmt: skip
+    assert go("pharmacy", event("other", gln["pharmacy"], epcList=packs_of(stock, 4), disposition="stolen")) == [
+        "report_stolen"
+    ]
+    back = dest("pharmacy", "distributor", packs_of(stock, 5), disposition="returned")
+    assert go("pharmacy", back) == ["return_packs"]
+    assert go("distributor", event("accepting", gln["distributor"], epcList=packs_of(stock, 5))) == ["accept_return"]
+    # the maker recalls the lot (class level)
+    lot_class = to_epc_uri(Lot(stock["gtin"], stock["lot"]), CP)
+    recall = event("holding", gln["maker"], quantityList=[{"epcClass": lot_class, "quantity": 100}],
+                   disposition="recalled")  # fmt: skip
+    assert go("maker", recall) == ["recall"]
+    with world.db.connection() as conn:
+        assert (
+            custody.unit_state(conn, sscc_id(tote)).custodian.hex() == world.parties["distributor"].account[2:].lower()
+        )
+
+
+def test_a_lot_opened_for_batches_then_a_batch(world: World):
+    gtin = check_digit(f"09506000{uuid.uuid4().int % 10**5:05d}")
+    world.done("maker", world.post("maker", "/v1/products", {"gtin": gtin, "name": "Insulin",
+               "storage": {"min_celsius": 2, "max_celsius": 8}}))  # fmt: skip
+    gln = world.parties["maker"].gln
+    ilmd = {"cbvmda:lotNumber": "B1", "cbvmda:itemExpirationDate": "2031-01-31"}
+    opening = event("commissioning", gln, action="ADD", ilmd=ilmd,
+                    quantityList=[{"epcClass": to_epc_uri(Lot(gtin, "B1"), CP), "quantity": 10}])  # fmt: skip
+    assert _actions(done(world, "maker", capture(world, "maker", document(opening)))) == ["open_lot"]
+    batch = event("commissioning", gln, action="ADD", ilmd={"cbvmda:lotNumber": "B1"},
+                  epcList=[sgtin(gtin, f"B{n}") for n in range(3)])  # fmt: skip
+    assert _actions(done(world, "maker", capture(world, "maker", document(batch)))) == ["commission_batch"]
+
+
+def test_uneven_sensor_reports_name_the_report(world: World, stock):
+    gln = world.parties["maker"].gln
+    times = ["2026-12-01T10:00:00Z", "2026-12-01T10:01:00Z", "2026-12-01T10:05:00Z"]
+    reports = [{"type": "gs1:Temperature", "value": 5, "uom": "CEL", "time": t} for t in times]
+    ev = event("sensor_reporting", gln, epcList=[sscc_epc(stock["pallet"])],
+               sensorElementList=[{"sensorMetadata": {"deviceID": "d"}, "sensorReport": reports}])  # fmt: skip
+    error = _refused(world, "maker", ev)
+    assert (error["field"], error["reason"]) == ("sensorElementList[0].sensorReport[2].time", "uneven")

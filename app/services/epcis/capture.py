@@ -17,11 +17,11 @@ import hashlib
 import json
 import uuid
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 
 from app.db import captures as captures_db
 from app.gs1 import GS1Error, LogisticUnit, Pack, parse
-from app.ids import sgtin_id
+from app.ids import lgtin_id, sgtin_id
 from app.services import outbox, prechecks, readings, writes
 from app.services.epcis import cbv
 from app.services.orgs import Principal
@@ -238,7 +238,7 @@ def _where(conn, pack: Pack) -> tuple[bytes, int]:
 
 def _object(conn, event: dict, action: str, step: str, disposition: str | None) -> list[Write]:
     if step == "commissioning":
-        return _commissioning(event, action)
+        return _commissioning(conn, event, action)
     if step == "sensor_reporting":
         return _readings(event)
     if step in ("holding", "inspecting") or disposition == "recalled":
@@ -276,13 +276,18 @@ def _packs_only(refs: list, units: bool) -> list:
     return refs
 
 
-def _commissioning(event: dict, action: str) -> list[Write]:
+def _commissioning(conn, event: dict, action: str) -> list[Write]:
+    """A lot with its serials (commission_lot); a lot opened for batches (quantityList: open_lot); the next batch
+    of serials of a lot opened on chain (commission_batch)."""
     if action != "ADD":
         raise Unmappable("action", "unsupported", "commissioning is an ADD event")
     lot = _ilmd(event, LOT_KEYS)
     expiry_text = _ilmd(event, EXPIRY_KEYS)
     if not isinstance(lot, str) or not lot:
         raise Unmappable("ilmd.lotNumber", "required", "commissioning names the lot (cbvmda:lotNumber)")
+    batch = _batch(conn, event, lot)
+    if batch is not None:
+        return batch
     try:
         expiry = date.fromisoformat(expiry_text) if isinstance(expiry_text, str) else None
     except ValueError:
@@ -314,6 +319,24 @@ def _commissioning(event: dict, action: str) -> list[Write]:
     names = {"gtin": "epcList", "lot": "ilmd.lotNumber", "expiry": "ilmd.itemExpirationDate", "serials": "epcList"}
     body = {"gtin": gtins.pop(), "lot": lot, "expiry": expiry, "serials": [p.serial for p in packs]}
     return [Write("commission_lot", body, names)]
+
+
+def _batch(conn, event: dict, lot: str) -> list[Write] | None:
+    """commission_batch when the event's serials are of a lot opened for batches (a capacity on chain)."""
+    values = event.get("epcList")
+    first = values[0] if isinstance(values, list) and values and isinstance(values[0], str) else None
+    try:
+        pack = parse(first, expect=["pack"]) if first else None
+    except GS1Error:
+        return None  # named by the full check below
+    state = prechecks.lot(conn, lgtin_id(pack.gtin, lot)) if pack else None
+    if state is None or state.serial_count >= state.capacity:  # a whole lot (or an opened one that is full)
+        return None
+    packs = _epcs(event, "epcList", ("pack",))
+    if {p.gtin for p in packs} != {pack.gtin}:
+        raise Unmappable("epcList", "mixed", "commissioning lists serials of one GTIN (one lot) per event")
+    return [Write("commission_batch", {"gtin": pack.gtin, "lot": lot, "serials": [p.serial for p in packs]},
+                  {"lot": "ilmd.lotNumber", "serials": "epcList"})]  # fmt: skip
 
 
 def _status(event: dict, step: str, disposition: str | None) -> list[Write]:
@@ -368,15 +391,29 @@ def _readings(event: dict) -> list[Write]:
             raise Unmappable(f"{where}.uom", "unsupported", "readings in CEL (°C)")
         times.append(report.get("time"))
         values.append(report.get("value"))
+    stamps = [_timestamp(t, f"sensorElementList[0].sensorReport[{i}].time") for i, t in enumerate(times)]
+    interval = stamps[1] - stamps[0] if len(stamps) > 1 else 60
+    for i, stamp in enumerate(stamps):
+        if stamp != stamps[0] + i * interval:
+            raise Unmappable(f"sensorElementList[0].sensorReport[{i}].time", "uneven",
+                             f"readings must be evenly spaced ({interval} s apart, as the first two)")  # fmt: skip
     try:
-        start = readings._parse_time(times[0], "time")
-        later = [readings._parse_time(t, "time") for t in times[1:2]]
-        interval = int(later[0] - start) if later else 60
-        parsed = readings.from_json(start, interval, values)
-    except (readings.ReadingsError, TypeError) as exc:
-        raise Unmappable("sensorElementList[0].sensorReport", "format", str(exc)) from None
+        parsed = readings.from_json(stamps[0], interval, values)
+    except readings.ReadingsError as exc:
+        where = exc.field.replace("readings", "sensorElementList[0].sensorReport", 1)
+        raise Unmappable(where, "format", exc.message) from None
     body = {"sscc": units[0].sscc, "sensor_id": device, "readings": parsed}
     return [Write("record_readings", body, {"sscc": "epcList[0]", "readings": "sensorElementList[0].sensorReport"})]
+
+
+def _timestamp(value, where: str) -> int:
+    try:
+        when = datetime.fromisoformat(value) if isinstance(value, str) else None
+    except ValueError:
+        when = None
+    if when is None or when.tzinfo is None:
+        raise Unmappable(where, "format", "an ISO 8601 time with its zone")
+    return int(when.timestamp())
 
 
 # --------------------------------------------------------------------------- the capture job
