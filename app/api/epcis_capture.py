@@ -15,11 +15,12 @@ from app.api.auth import SECURITY
 from app.api.problems import problem
 from app.errors import NotFound
 from app.services.epcis import capture as epcis_capture
-from app.services.epcis import cbv
+from app.services.epcis import capture_xml, cbv
 
 blp = Blueprint("epcis_capture", __name__, url_prefix="/epcis", description="EPCIS 2.0 capture")
 
 JSON_TYPES = ("application/json", "application/ld+json")
+XML_TYPES = ("application/xml", "text/xml")
 BEHAVIOUR_HEADER = "GS1-Capture-Error-Behaviour"
 VALIDATION = "epcisException:ValidationException"
 
@@ -52,10 +53,12 @@ class Capture(MethodView):
         responses={"202": {"description": "Accepted: the capture job is at Location"}},
     )
     def post(self):
-        if request.mimetype not in JSON_TYPES:
+        if request.mimetype not in JSON_TYPES + XML_TYPES:
             return _epcis_problem(415, "epcisException:UnsupportedMediaType", "Unsupported Media Type",
-                                  "send the EPCISDocument as application/json or application/ld+json",
-                                  {"headers": {"Content-Type": ["must be application/json or application/ld+json"]}})  # fmt: skip
+                                  "send the EPCISDocument as JSON (application/json, application/ld+json) or XML "
+                                  "(application/xml: EPCIS 1.2 or 2.0)",
+                                  {"headers": {"Content-Type": ["must be application/json, application/ld+json or "
+                                                                "application/xml"]}})  # fmt: skip
         version = request.headers.get("GS1-EPCIS-Version")
         if version is not None and not version.startswith("2."):
             return _epcis_problem(406, "epcisException:NotAcceptableException", "Not Acceptable",
@@ -65,10 +68,13 @@ class Capture(MethodView):
         if behaviour not in epcis_capture.BEHAVIOURS:
             return _epcis_problem(400, VALIDATION, "Bad Request", f"{BEHAVIOUR_HEADER} must be rollback or proceed",
                                   {"headers": {BEHAVIOUR_HEADER: ["must be rollback or proceed"]}})  # fmt: skip
-        doc = request.get_json(silent=True)
         principal = g.principal
         db = current_app.extensions["pharmatrack"].db
         try:
+            if request.mimetype in XML_TYPES:
+                doc = capture_xml.to_document(request.get_data(cache=True))
+            else:
+                doc = request.get_json(silent=True)
             with db.connection(timeout=120.0) as conn:
                 row = epcis_capture.capture(conn, principal, doc, behaviour)
         except epcis_capture.BadDocument as exc:

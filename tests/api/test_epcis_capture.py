@@ -272,7 +272,7 @@ def test_headers_media_type_and_limits(world: World, stock):
     assert resp.headers["GS1-EPCIS-Capture-Limit"] == "500"
     assert int(resp.headers["GS1-EPCIS-Capture-File-Size-Limit"]) > 0
     assert resp.headers["GS1-EPCIS-Version"] == "2.0.0" and resp.headers["GS1-CBV-Version"] == "2.0.0"
-    resp = world.client.post("/epcis/capture", data="<epcis/>", headers={**auth, "Content-Type": "application/xml"})
+    resp = world.client.post("/epcis/capture", data="a,b", headers={**auth, "Content-Type": "text/csv"})
     assert resp.status_code == 415
     resp = capture(world, "maker", document(ship(world, "maker", [stock["pallet"]], "distributor")),
                    **{"GS1-Capture-Error-Behaviour": "sometimes"})  # fmt: skip
@@ -384,3 +384,65 @@ def test_uneven_sensor_reports_name_the_report(world: World, stock):
                sensorElementList=[{"sensorMetadata": {"deviceID": "d"}, "sensorReport": reports}])  # fmt: skip
     error = _refused(world, "maker", ev)
     assert (error["field"], error["reason"]) == ("sensorElementList[0].sensorReport[2].time", "uneven")
+
+
+def _xml_shipping(version: str, world: World, units: list[str], to: str, event_id: str) -> str:
+    maker = world.parties["maker"].gln
+    epcs = "".join(f"<epc>{sscc_epc(u)}</epc>" for u in units)
+    parties = (
+        f'<sourceList><source type="urn:epcglobal:cbv:sdt:owning_party">{pgln(maker)}</source></sourceList>'
+        f'<destinationList><destination type="urn:epcglobal:cbv:sdt:owning_party">{pgln(world.parties[to].gln)}'
+        "</destination></destinationList>"
+    )
+    if version == "1":  # EPCIS 1.2: eventID in baseExtension, source/destination in extension
+        head, tail = (
+            f"<baseExtension><eventID>{event_id}</eventID></baseExtension>",
+            f"<extension>{parties}</extension>",
+        )
+        step, disp = "urn:epcglobal:cbv:bizstep:shipping", "urn:epcglobal:cbv:disp:in_transit"
+    else:
+        head, tail = f"<eventID>{event_id}</eventID>", parties
+        step, disp = "shipping", "in_transit"
+    return (
+        f'<?xml version="1.0"?><epcis:EPCISDocument xmlns:epcis="urn:epcglobal:epcis:xsd:{version}" '
+        f'schemaVersion="{"1.2" if version == "1" else "2.0"}" creationDate="2026-12-05T10:00:00Z">'
+        "<EPCISBody><EventList><ObjectEvent>"
+        f"<eventTime>2026-12-05T10:00:00Z</eventTime><eventTimeZoneOffset>+00:00</eventTimeZoneOffset>{head}"
+        f"<epcList>{epcs}</epcList><action>OBSERVE</action><bizStep>{step}</bizStep>"
+        f"<disposition>{disp}</disposition><readPoint><id>{sgln(maker)}</id></readPoint>{tail}"
+        "</ObjectEvent></EventList></EPCISBody></epcis:EPCISDocument>"
+    )
+
+
+@pytest.mark.parametrize("version", ["1", "2"])
+def test_xml_capture_of_epcis_1_2_and_2_0(world: World, stock, version):
+    auth = {"Authorization": f"Bearer {world.parties['maker'].key}", "Content-Type": "application/xml"}
+    event_id = f"urn:uuid:{uuid.uuid4()}"
+    xml = _xml_shipping(version, world, [stock["pallet"]], "distributor", event_id)
+    resp = world.client.post("/epcis/capture", data=xml, headers=auth)
+    final = done(world, "maker", resp)
+    assert final["events"][0]["eventID"] == event_id and _actions(final) == ["ship"]
+    # the same event in JSON is the same event: not applied again
+    again = job(world, "maker", capture(world, "maker", document(ship(world, "maker", [stock["pallet"]], "distributor")
+                                                                 | {"eventID": event_id})))  # fmt: skip
+    assert again["events"][0]["state"] == "already_captured"
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        (b"<epcis:EPCISDocument", "document"),
+        (b'<!DOCTYPE a [<!ENTITY x "y">]><a>&x;</a>', "document"),
+        (b"<EPCISQueryDocument/>", "EPCISDocument"),
+        (
+            b'<e:EPCISDocument xmlns:e="urn:epcglobal:epcis:xsd:2" schemaVersion="2.0" creationDate="2026-12-05T10:00:00Z">'
+            b"<EPCISBody><EventList/></EPCISBody></e:EPCISDocument>",
+            "epcisBody.eventList",
+        ),  # fmt: skip
+    ],
+)
+def test_malformed_xml_is_a_400(world: World, body, field):
+    auth = {"Authorization": f"Bearer {world.parties['maker'].key}", "Content-Type": "application/xml"}
+    resp = world.client.post("/epcis/capture", data=body, headers=auth)
+    assert resp.status_code == 400, resp.get_json()
+    assert field in resp.get_json()["errors"]["json"]
