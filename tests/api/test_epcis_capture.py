@@ -438,7 +438,7 @@ def test_xml_capture_of_epcis_1_2_and_2_0(world: World, stock, version):
             b'<e:EPCISDocument xmlns:e="urn:epcglobal:epcis:xsd:2" schemaVersion="2.0" creationDate="2026-12-05T10:00:00Z">'
             b"<EPCISBody><EventList/></EPCISBody></e:EPCISDocument>",
             "epcisBody.eventList",
-        ),  # fmt: skip
+        ),
     ],
 )
 def test_malformed_xml_is_a_400(world: World, body, field):
