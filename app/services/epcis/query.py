@@ -1,0 +1,228 @@
+"""EPCIS 2.0 SimpleEventQuery over the chain mirror: parameters, scope, the access policy, paging. No Flask here.
+
+A query is scoped by the identifiers it names (MATCH_epc, MATCH_anyEPC, MATCH_parentID, MATCH_epcClass, or the
+EPC of the /epcs/{epc}/events view): each is read as a provenance answer (app/services/provenance.py) and cut by
+the one access policy exactly as the provenance views are (`provenance.visibility` / `restrict`: a regulator and
+the manufacturer see all, a party on the custody path up to its own last event, anyone else nothing), turned
+into EPCIS events (export.py), then filtered by every parameter with the standard's semantics and paged in
+chain order. A query naming no identifier is refused (QueryTooComplexException): the mirror is not scanned.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from app import gs1
+from app.errors import NotFound
+from app.services import provenance
+from app.services.epcis import cbv, export
+from app.services.orgs import Principal
+
+EXCEPTION = "epcisException:"
+DEFAULT_PER_PAGE = 30
+MAX_PER_PAGE = 1000
+LIST_PARAMS = ("eventType", "EQ_bizStep", "EQ_disposition", "EQ_bizLocation", "EQ_readPoint", "MATCH_epc",
+               "MATCH_anyEPC", "MATCH_parentID", "MATCH_epcClass", "EQ_eventID")  # fmt: skip
+TIME_PARAMS = ("GE_eventTime", "LT_eventTime", "GE_recordTime", "LT_recordTime")
+SCOPE_PARAMS = ("MATCH_epc", "MATCH_anyEPC", "MATCH_parentID", "MATCH_epcClass")
+PARAMS = frozenset((*LIST_PARAMS, *TIME_PARAMS, "perPage", "nextPageToken"))
+
+
+class QueryError(Exception):
+    """A refused query: `exception` is the EPCIS exception name, `parameter` the one at fault (or None)."""
+
+    def __init__(self, exception: str, parameter: str | None, reason: str, status: int = 400):
+        super().__init__(reason)
+        self.exception, self.parameter, self.reason, self.status = exception, parameter, reason, status
+
+    @property
+    def type(self) -> str:
+        return EXCEPTION + self.exception
+
+
+def _bad(parameter: str, reason: str) -> QueryError:
+    return QueryError("QueryParameterException", parameter, f"{parameter}: {reason}")
+
+
+@dataclass
+class Query:
+    lists: dict[str, list[str]] = field(default_factory=dict)
+    times: dict[str, datetime] = field(default_factory=dict)
+    per_page: int = DEFAULT_PER_PAGE
+    after: tuple[int, int, str] | None = None  # the last event of the previous page
+    scope: list[gs1.Identifier] = field(default_factory=list)
+
+
+def parse(items: list[tuple[str, str]]) -> Query:
+    """The query of these (name, value) pairs (repeated names and comma-separated values both list)."""
+    query = Query()
+    for name, value in items:
+        if name not in PARAMS:
+            raise _bad(name, "unknown query parameter")
+        if name in LIST_PARAMS:
+            values = [v.strip() for v in value.split(",") if v.strip()] if name != "EQ_eventID" else [value]
+            if not values:
+                raise _bad(name, "empty value")
+            query.lists.setdefault(name, []).extend(_list_value(name, v) for v in values)
+        elif name in TIME_PARAMS:
+            query.times[name] = _time(name, value)
+        elif name == "perPage":
+            if not value.isdigit() or not 1 <= int(value) <= MAX_PER_PAGE:
+                raise _bad(name, f"must be an integer 1..{MAX_PER_PAGE}")
+            query.per_page = int(value)
+        else:
+            query.after = _token(value)
+    for name in SCOPE_PARAMS:
+        for value in query.lists.get(name, []):
+            item = cbv.parse_epc(value, field=name) if not value.startswith(cbv.PT_NS) else None
+            if item is not None and item not in query.scope:
+                query.scope.append(item)
+    return query
+
+
+def _list_value(name: str, value: str) -> str:
+    if name == "eventType":
+        if value not in cbv.EVENT_TYPES:
+            raise _bad(name, f"{value!r} is not an EPCIS event type ({', '.join(cbv.EVENT_TYPES)})")
+        return value
+    if name in ("EQ_bizStep", "EQ_disposition"):
+        word = cbv.cbv_word(value)
+        known = cbv.BIZ_STEPS if name == "EQ_bizStep" else cbv.DISPOSITIONS
+        if word not in known:
+            raise _bad(name, f"{value!r} is not a CBV 2.0 {'bizStep' if name == 'EQ_bizStep' else 'disposition'}")
+        return word
+    if name in ("EQ_bizLocation", "EQ_readPoint"):
+        try:
+            return cbv.sgln(cbv.gln_of_sgln(value, field=name))
+        except gs1.GS1Error as error:
+            raise _bad(name, f"{value!r} is not an SGLN ({error.message})") from error
+    if name in SCOPE_PARAMS:
+        if value.startswith(cbv.PT_NS):
+            return value
+        try:
+            item = cbv.parse_epc(value, field=name)
+        except gs1.GS1Error as error:
+            raise _bad(name, f"{value!r} is not an EPC ({error.message})") from error
+        return cbv.epc_uri(gs1.Pack(item.gtin, item.serial) if isinstance(item, gs1.Pack) else item)
+    return value
+
+
+def _time(name: str, value: str) -> datetime:
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError as error:
+        raise _bad(name, f"{value!r} is not an ISO 8601 date-time") from error
+    if moment.tzinfo is None:
+        raise _bad(name, "the time must carry its zone (Z or ±hh:mm)")
+    return moment
+
+
+def token(event: dict) -> str:
+    raw = f"{event['pt:blockNumber']}:{event['pt:logIndex']}:{event['eventID']}".encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _token(value: str) -> tuple[int, int, str]:
+    try:
+        raw = base64.urlsafe_b64decode(value + "=" * (-len(value) % 4)).decode()
+        block, log, event_id = raw.split(":", 2)
+        return int(block), int(log), event_id
+    except (binascii.Error, UnicodeDecodeError, ValueError) as error:
+        raise _bad("nextPageToken", "not a token this server gave") from error
+
+
+# --------------------------------------------------------------------------------------------- running
+
+
+def _provenance(conn, item: gs1.Identifier) -> provenance.Provenance | None:
+    try:
+        if isinstance(item, gs1.Pack):
+            return provenance.pack_provenance(conn, gs1.Pack(item.gtin, item.serial))
+        if isinstance(item, gs1.LogisticUnit):
+            return provenance.unit_provenance(conn, item.sscc)
+        return provenance.lot_provenance(conn, item.gtin, item.lot)
+    except NotFound:
+        return None
+
+
+def visible_events(conn, principal: Principal | None, items: list[gs1.Identifier]) -> tuple[list[dict], list]:
+    """The EPCIS events of these objects the principal may see (None: no cut, for the CLI), and their answers."""
+    events: dict[str, dict] = {}
+    provs = []
+    provenance.read_snapshot(conn)
+    for item in items:
+        prov = _provenance(conn, item)
+        if prov is None:
+            continue
+        vis = None
+        if principal is not None:
+            vis = provenance.visibility(conn, principal, prov)  # the access policy (app/services/access.py)
+            if vis.verdict_only:
+                continue
+            provenance.restrict(conn, prov, vis)
+        provs.append(prov)
+        for event in export.events(conn, prov, vis):
+            events.setdefault(event["eventID"], event)
+    ordered = sorted(events.values(), key=lambda e: (e["pt:blockNumber"], e["pt:logIndex"], e["eventID"]))
+    return ordered, provs
+
+
+def _epcs(event: dict, *keys: str) -> set[str]:
+    out: set[str] = set()
+    for key in keys:
+        value = event.get(key)
+        if isinstance(value, str):
+            out.add(value)
+        elif isinstance(value, list):
+            out.update(v["epcClass"] if isinstance(v, dict) else v for v in value)
+    return out
+
+
+def matches(query: Query, event: dict) -> bool:
+    """Whether an event passes every parameter (SimpleEventQuery semantics; list values are OR-ed)."""
+    lists = query.lists
+    checks = {
+        "eventType": {event["type"]},
+        "EQ_bizStep": {event.get("bizStep")},
+        "EQ_disposition": {event.get("disposition")},
+        "EQ_bizLocation": {(event.get("bizLocation") or {}).get("id")},
+        "EQ_readPoint": {(event.get("readPoint") or {}).get("id")},
+        "EQ_eventID": {event["eventID"]},
+        "MATCH_epc": _epcs(event, "epcList", "childEPCs"),
+        "MATCH_anyEPC": _epcs(event, "epcList", "childEPCs", "parentID"),
+        "MATCH_parentID": _epcs(event, "parentID"),
+        "MATCH_epcClass": _epcs(event, "quantityList", "childQuantityList"),
+    }
+    for name, have in checks.items():
+        if name in lists and not have.intersection(lists[name]):
+            return False
+    times = query.times
+    event_time = datetime.fromisoformat(event["eventTime"].replace("Z", "+00:00"))
+    record_time = datetime.fromisoformat(event["recordTime"].replace("Z", "+00:00"))
+    return not (
+        ("GE_eventTime" in times and event_time < times["GE_eventTime"])
+        or ("LT_eventTime" in times and event_time >= times["LT_eventTime"])
+        or ("GE_recordTime" in times and record_time < times["GE_recordTime"])
+        or ("LT_recordTime" in times and record_time >= times["LT_recordTime"])
+    )
+
+
+def run(conn, principal: Principal | None, query: Query) -> tuple[list[dict], list, str | None]:
+    """(this page's events, the provenance answers read, the next page's token or None)."""
+    if not query.scope:
+        raise QueryError(
+            "QueryTooComplexException",
+            None,
+            "name the objects: MATCH_epc, MATCH_anyEPC, MATCH_parentID or MATCH_epcClass (an SGTIN, SSCC or LGTIN)",
+            413,
+        )
+    events, provs = visible_events(conn, principal, query.scope)
+    chosen = [e for e in events if matches(query, e)]
+    if query.after is not None:
+        chosen = [e for e in chosen if (e["pt:blockNumber"], e["pt:logIndex"], e["eventID"]) > query.after]
+    page = chosen[: query.per_page]
+    more = len(chosen) > query.per_page
+    return page, provs, token(page[-1]) if more else None

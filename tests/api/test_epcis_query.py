@@ -1,0 +1,212 @@
+"""GET /epcis/events and the resource views: parameters, paging, the access policy, problem types.
+
+The scenario (tests/epcis_scenario.py) runs through the real write path on anvil + Postgres. Every 200 answer is
+validated against the official EPCIS 2.0 JSON schema (vendored in app/services/epcis/schemas/).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import quote, urlencode, urlsplit
+
+import jsonschema
+import pytest
+
+from app.services.epcis import cbv
+from tests import epcis_scenario
+from tests.world import World, module_world
+
+SCHEMA = json.loads((Path(cbv.__file__).parent / "schemas" / "EPCIS-JSON-Schema.json").read_text())
+PARAM_EXCEPTION = "epcisException:QueryParameterException"
+
+
+@pytest.fixture(scope="module")
+def world(w3, anvil, pg_server, migrated_template, tmp_path_factory) -> Iterator[World]:
+    with module_world(w3, anvil, pg_server, migrated_template, tmp_path_factory.mktemp("epcis-query")) as built:
+        yield built
+
+
+@pytest.fixture(scope="module")
+def chain(world: World) -> dict:
+    return epcis_scenario.build(world)
+
+
+def get(world: World, who: str | None, url: str, params: list | dict | None = None):
+    headers = {"Authorization": f"Bearer {world.parties[who].key}"} if who else {}
+    if params:
+        url = f"{url}?{urlencode(params)}"
+    return world.client.get(url, headers=headers)
+
+
+def events(world, who, url, params=None) -> list[dict]:
+    resp = get(world, who, url, params)
+    assert resp.status_code == 200, resp.get_json()
+    doc = resp.get_json()
+    jsonschema.Draft7Validator(SCHEMA).validate(doc)
+    assert doc["type"] == "EPCISQueryDocument"
+    assert resp.headers["GS1-EPCIS-Version"] == "2.0.0" and resp.headers["GS1-CBV-Version"] == "2.0.0"
+    return doc["epcisBody"]["queryResults"]["resultsBody"]["eventList"]
+
+
+def pack_epc(chain, n: int) -> str:
+    return cbv.sgtin(chain["gtin"], f"S{n:010d}")
+
+
+def test_a_pallet_s_events_for_the_regulator(world, chain):
+    pallet = cbv.sscc(chain["pallet"])
+    got = events(world, "regulator", "/epcis/events", {"MATCH_anyEPC": pallet})
+    assert [e["pt:event"] for e in got] == ["packed", "reading", "shipped", "received", "unpacked"]
+    assert all(pallet in (e.get("epcList") or []) + [e.get("parentID")] for e in got)
+
+
+def test_master_data_in_the_header(world, chain):
+    resp = get(world, "regulator", "/epcis/events", {"MATCH_epcClass": cbv.lgtin(chain["gtin"], chain["lot"])})
+    header = resp.get_json()["epcisHeader"]["epcisMasterData"]["vocabularyList"]
+    types = {v["type"]: v["vocabularyElementList"] for v in header}
+    assert cbv.lgtin(chain["gtin"], chain["lot"]) in {x["id"] for x in types["urn:epcglobal:epcis:vtype:EPCClass"]}
+    places = {x["id"] for x in types["urn:epcglobal:epcis:vtype:BusinessLocation"]}
+    assert cbv.sgln(world.parties["maker"].gln) in places
+
+
+def test_filters(world, chain):
+    pallet = cbv.sscc(chain["pallet"])
+    base = [("MATCH_anyEPC", pallet)]
+    assert [e["pt:event"] for e in events(world, "regulator", "/epcis/events", [*base, ("eventType", "AggregationEvent")])] == ["packed", "unpacked"]  # fmt: skip
+    shipped = events(world, "regulator", "/epcis/events", [*base, ("EQ_bizStep", "shipping")])
+    assert [e["pt:event"] for e in shipped] == ["shipped"]
+    uri = events(world, "regulator", "/epcis/events", [*base, ("EQ_bizStep", cbv.bizstep_uri("shipping"))])
+    assert uri == shipped
+    at_distributor = cbv.sgln(world.parties["distributor"].gln)
+    got = events(world, "regulator", "/epcis/events", [*base, ("EQ_bizLocation", at_distributor)])
+    assert [e["pt:event"] for e in got] == ["received", "unpacked"]
+    got = events(world, "regulator", "/epcis/events", [*base, ("EQ_readPoint", at_distributor),
+                                                       ("EQ_disposition", "in_progress")])  # fmt: skip
+    assert [e["pt:event"] for e in got] == ["received", "unpacked"]
+    one = events(world, "regulator", "/epcis/events", [*base, ("EQ_eventID", shipped[0]["eventID"])])
+    assert one == shipped
+    later = events(world, "regulator", "/epcis/events", [*base, ("GE_eventTime", shipped[0]["eventTime"])])
+    assert "shipped" in [e["pt:event"] for e in later] and all(e["eventTime"] >= shipped[0]["eventTime"] for e in later)
+    earlier = events(world, "regulator", "/epcis/events", [*base, ("LT_eventTime", shipped[0]["eventTime"])])
+    assert "shipped" not in [e["pt:event"] for e in earlier]
+    assert events(world, "regulator", "/epcis/events", [*base, ("GE_recordTime", "2999-01-01T00:00:00Z")]) == []
+    parent = events(world, "regulator", "/epcis/events", [("MATCH_parentID", pallet)])
+    assert [e["pt:event"] for e in parent] == ["packed", "unpacked"]
+
+
+def test_match_epc_of_a_pack_and_its_lot_class(world, chain):
+    got = events(world, "regulator", "/epcis/events", {"MATCH_epc": pack_epc(chain, 1)})
+    kinds = [e["pt:event"] for e in got]
+    assert kinds[0] == "commissioned" and kinds[-3:] == ["dispensed", "undone", "dispensed"], kinds
+    assert kinds.count("packed") == 2 and "moved" not in kinds  # its case's packing, then the tote's (one event)
+    by_class = events(
+        world, "regulator", "/epcis/events", {"MATCH_epcClass": cbv.lgtin(chain["gtin"], chain["opened"])}
+    )
+    # class-level events only (the case packed from it lists its packs' SGTINs, matched by MATCH_epc)
+    assert [e["pt:event"] for e in by_class] == ["opened", "commissioned", "quarantined", "cleared", "recalled"]
+
+
+def test_paging_follows_the_link_header(world, chain):
+    whole = events(world, "regulator", "/epcis/events", {"MATCH_anyEPC": pack_epc(chain, 1)})
+    assert len(whole) > 4
+    url, params, pages, seen = "/epcis/events", {"MATCH_anyEPC": pack_epc(chain, 1), "perPage": 2}, 0, []
+    while url:
+        resp = get(world, "regulator", url, params)
+        assert resp.status_code == 200, resp.get_json()
+        seen += resp.get_json()["epcisBody"]["queryResults"]["resultsBody"]["eventList"]
+        pages += 1
+        link = resp.headers.get("Link")
+        if link is None:
+            break
+        target = urlsplit(re.match(r'<([^>]+)>; rel="next"', link)[1])
+        url, params = f"{target.path}?{target.query}", None
+    assert seen == whole and pages == (len(whole) + 1) // 2
+
+
+def test_resource_views(world, chain):
+    pallet = cbv.sscc(chain["pallet"])
+    scope = {"MATCH_anyEPC": pallet}
+    assert [e["pt:event"] for e in events(world, "regulator", "/epcis/eventTypes/AggregationEvent/events", scope)] == [
+        "packed", "unpacked"]  # fmt: skip
+    assert [e["pt:event"] for e in events(world, "regulator", "/epcis/bizSteps/shipping/events", scope)] == ["shipped"]
+    assert [e["pt:event"] for e in events(world, "regulator", "/epcis/dispositions/in_transit/events", scope)] == [
+        "shipped"]  # fmt: skip
+    at = quote(cbv.sgln(world.parties["distributor"].gln), safe="")
+    assert [e["pt:event"] for e in events(world, "regulator", f"/epcis/bizLocations/{at}/events", scope)] == [
+        "received", "unpacked"]  # fmt: skip
+    by_epc = events(world, "regulator", f"/epcis/epcs/{quote(pallet, safe='')}/events")
+    assert by_epc == events(world, "regulator", "/epcis/events", scope)
+    lot_class = cbv.lgtin(chain["gtin"], chain["opened"])
+    assert events(world, "regulator", f"/epcis/epcs/{quote(lot_class, safe='')}/events")[0]["pt:event"] == "opened"
+
+
+@pytest.mark.parametrize(
+    ("who", "visible"),
+    [
+        ("regulator", "all"),
+        ("maker", "all"),  # the lot's manufacturer
+        ("distributor", "some"),  # on the path up to its own last event
+        ("pharmacy", "all"),  # its dispense is the pack's last event
+        ("pharmacy2", None),  # never held the pack
+        ("maker2", None),
+    ],
+)
+def test_the_access_policy_decides_per_event(world, chain, who, visible):
+    epc = quote(pack_epc(chain, 1), safe="")
+    whole = events(world, "regulator", f"/epcis/epcs/{epc}/events")
+    resp = get(world, who, f"/epcis/epcs/{epc}/events")
+    if visible is None:
+        assert resp.status_code == 404, resp.get_json()
+        assert events(world, who, "/epcis/events", {"MATCH_epc": pack_epc(chain, 1)}) == []
+        return
+    got = events(world, who, f"/epcis/epcs/{epc}/events")
+    if visible == "all":
+        assert got == whole
+    else:
+        assert 0 < len(got) < len(whole) and got == whole[: len(got)]
+        # the events naming the pack up to the distributor's own last one: the tote packed with it
+        assert got[-1]["parentID"] == cbv.sscc(chain["tote"]) and "dispensed" not in [e["pt:event"] for e in got]
+
+
+def test_no_key_is_401(world, chain):
+    assert get(world, None, "/epcis/events", {"MATCH_epc": pack_epc(chain, 1)}).status_code == 401
+
+
+@pytest.mark.parametrize(
+    ("params", "parameter"),
+    [
+        ({"MATCH_epc": "x", "colour": "red"}, "MATCH_epc"),
+        ({"colour": "red"}, "colour"),
+        ({"eventType": "ShipEvent"}, "eventType"),
+        ({"EQ_bizStep": "teleporting"}, "EQ_bizStep"),
+        ({"EQ_disposition": "lost"}, "EQ_disposition"),
+        ({"EQ_bizLocation": "Rotterdam"}, "EQ_bizLocation"),
+        ({"GE_eventTime": "yesterday"}, "GE_eventTime"),
+        ({"LT_eventTime": "2026-01-01T00:00:00"}, "LT_eventTime"),
+        ({"perPage": "0"}, "perPage"),
+        ({"perPage": "many"}, "perPage"),
+        ({"nextPageToken": "!!"}, "nextPageToken"),
+        ({"MATCH_anyEPC": "urn:epc:id:sgtin:0614141.812345"}, "MATCH_anyEPC"),
+    ],
+)
+def test_bad_parameters_are_400_naming_them(world, chain, params, parameter):
+    resp = get(world, "regulator", "/epcis/events", params)
+    body = resp.get_json()
+    assert resp.status_code == 400, body
+    assert body["type"] == PARAM_EXCEPTION and body["parameter"] == parameter, body
+    assert parameter in body["detail"]
+
+
+def test_a_query_naming_no_object_is_too_complex(world, chain):
+    resp = get(world, "regulator", "/epcis/events", {"eventType": "ObjectEvent"})
+    assert resp.status_code == 413 and resp.get_json()["type"] == "epcisException:QueryTooComplexException"
+
+
+def test_routes_are_in_the_openapi_document(world):
+    paths = world.client.get("/openapi.json").get_json()["paths"]
+    for path in ("/epcis/events", "/epcis/eventTypes/{event_type}/events", "/epcis/epcs/{epc}/events",
+                 "/epcis/bizSteps/{biz_step}/events", "/epcis/bizLocations/{location}/events",
+                 "/epcis/dispositions/{disposition}/events"):  # fmt: skip
+        assert path in paths, path

@@ -1,0 +1,159 @@
+"""Every custody event kind exported as an EPCIS 2.0 event, valid against the official JSON schema.
+
+The scenario (tests/epcis_scenario.py) runs through the real write path on anvil + Postgres; the export reads
+the mirror only.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import jsonschema
+import pytest
+
+from app import gs1
+from app.services.epcis import cbv, export, query
+from tests import epcis_scenario
+from tests.world import World, module_world
+
+SCHEMA = json.loads((Path(cbv.__file__).parent / "schemas" / "EPCIS-JSON-Schema.json").read_text())
+
+
+def valid(doc: dict) -> None:
+    jsonschema.Draft7Validator(SCHEMA).validate(doc)
+
+
+@pytest.fixture(scope="module")
+def world(w3, anvil, pg_server, migrated_template, tmp_path_factory) -> Iterator[World]:
+    with module_world(w3, anvil, pg_server, migrated_template, tmp_path_factory.mktemp("epcis-export")) as built:
+        yield built
+
+
+@pytest.fixture(scope="module")
+def chain(world: World) -> dict:
+    return epcis_scenario.build(world)
+
+
+def everything(world: World, chain: dict) -> tuple[list[dict], list]:
+    """The events of every object of the scenario, uncut (as the CLI exports them)."""
+    items = [gs1.Lot(chain["gtin"], chain["lot"]), gs1.Lot(chain["gtin"], chain["opened"])]
+    items += [gs1.LogisticUnit(chain[k]) for k in ("c0", "c1", "tree", "o0", "pallet", "tote")]
+    items += [gs1.parse(chain["pack"](n)) for n in (1, 2, 3, 5, 40)]
+    with world.db.connection() as conn:
+        return query.visible_events(conn, None, items)
+
+
+def test_every_event_kind_is_exported_and_the_document_is_schema_valid(world, chain):
+    events, provs = everything(world, chain)
+    kinds = {e["pt:event"] for e in events}
+    # a case's palletisation is its pallet's packing (one chain event); excursions are alarms in readings
+    assert kinds >= set(cbv.EVENT_VOCABULARY) - {"excursion", "palletised"}, set(cbv.EVENT_VOCABULARY) - kinds
+    valid(export.document(events, provs))
+    valid(export.query_document(events, provs))
+    for event in events:
+        vocab = cbv.EVENT_VOCABULARY[event["pt:event"]]
+        assert (event["type"], event["action"], event["bizStep"]) == vocab[:3], event
+        assert event.get("disposition") == vocab.disposition, event
+        assert event["eventID"].startswith("ni:///sha-256;") and event["eventID"].endswith("?ver=CBV2.0")
+        assert event["pt:txHash"].startswith("0x") and len(event["pt:txHash"]) == 66
+
+
+def test_commissioning_carries_ilmd_and_places_are_sglns(world, chain):
+    events, _ = everything(world, chain)
+    lot_class = cbv.lgtin(chain["gtin"], chain["lot"])
+    commissioned = [e for e in events if e["pt:event"] == "commissioned" and e.get("quantityList")]
+    lot_event = next(e for e in commissioned if e["quantityList"][0]["epcClass"] == lot_class)
+    assert lot_event["ilmd"] == {"cbvmda:lotNumber": chain["lot"], "cbvmda:itemExpirationDate": "2030-12-31"}
+    maker = cbv.sgln(world.parties["maker"].gln)
+    assert lot_event["readPoint"] == lot_event["bizLocation"] == {"id": maker}
+    pack_commissioning = [e for e in events if e["pt:event"] == "commissioned" and e["epcList"]]
+    assert cbv.sgtin(chain["gtin"], "S0000000001") in {x for e in pack_commissioning for x in e["epcList"]}
+
+
+def test_shipping_names_owning_parties_and_aggregations_their_parent(world, chain):
+    events, _ = everything(world, chain)
+    pallet = cbv.sscc(chain["pallet"])
+    shipped = next(e for e in events if e["pt:event"] == "shipped" and e["epcList"] == [pallet])
+    assert shipped["sourceList"] == [{"type": "owning_party", "source": cbv.pgln(world.parties["maker"].gln)}]
+    assert shipped["destinationList"] == [
+        {"type": "owning_party", "destination": cbv.pgln(world.parties["distributor"].gln)}
+    ]
+    (palletised,) = [e for e in events if e["pt:event"] == "packed" and e["parentID"] == pallet]
+    assert sorted(palletised["childEPCs"]) == sorted([cbv.sscc(chain["c0"]), cbv.sscc(chain["c1"])])
+    tote = next(e for e in events if e["pt:event"] == "packed" and e["parentID"] == cbv.sscc(chain["tote"]))
+    assert sorted(tote["childEPCs"]) == sorted(cbv.sgtin(chain["gtin"], f"S{n:010d}") for n in (1, 2, 3))
+    unpacked = next(e for e in events if e["pt:event"] == "unpacked" and e["parentID"] == pallet)
+    assert unpacked["action"] == "DELETE" and unpacked["bizStep"] == "unpacking"
+
+
+def test_readings_are_sensor_reports_with_the_excursion_as_an_alarm(world, chain):
+    events, _ = everything(world, chain)
+    (reading,) = [e for e in events if e["pt:event"] == "reading"]
+    assert reading["epcList"] == [cbv.sscc(chain["pallet"])]
+    reports = reading["sensorElementList"][0]["sensorReport"]
+    assert [r["value"] for r in reports] == [4.0, 9.5, 6.0]
+    assert {r["uom"] for r in reports} == {"CEL"} and {r["type"] for r in reports} == {"Temperature"}
+    assert [r.get("exception") for r in reports] == [None, "ALARM_CONDITION", None]
+
+
+def test_event_ids_are_deterministic(world, chain):
+    first, _ = everything(world, chain)
+    again, _ = everything(world, chain)
+    assert [e["eventID"] for e in first] == [e["eventID"] for e in again]
+    assert len({e["eventID"] for e in first}) == len(first)
+
+
+def test_the_cli_writes_the_same_events_to_a_file(world, chain, tmp_path, monkeypatch):
+    from app.cli import main
+
+    monkeypatch.setenv("DATABASE_URL", world.settings.database_url)
+    out = tmp_path / "export.json"
+    code = chain["pack"](1)
+    lot = f"(01){chain['gtin']}(10){chain['opened']}"
+    with pytest.raises(SystemExit) as done:
+        main(["epcis", "export", "--code", code, "--lot", lot, "--out", str(out)])
+    assert done.value.code == 0
+    doc = json.loads(out.read_text())
+    valid(doc)
+    with world.db.connection() as conn:
+        expected, _ = query.visible_events(conn, None, [gs1.parse(code), gs1.Lot(chain["gtin"], chain["opened"])])
+    assert [e["eventID"] for e in doc["epcisBody"]["eventList"]] == [e["eventID"] for e in expected]
+
+
+def test_the_cli_names_a_bad_code(world, chain, tmp_path, monkeypatch, capsys):
+    from app.cli import main
+
+    monkeypatch.setenv("DATABASE_URL", world.settings.database_url)
+    with pytest.raises(SystemExit) as done:
+        main(["epcis", "export", "--code", "(01)12345678901234(21)X", "--out", str(tmp_path / "x.json")])
+    assert done.value.code != 0
+    assert "--code" in capsys.readouterr().err
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")  # the reference implementation's importlib.resources use
+def test_event_ids_are_the_gs1_event_hash_of_the_reference_implementation(world, chain):
+    from epcis_event_hash_generator import hash_generator, json_to_py
+
+    from app.services.epcis import event_hash
+
+    events, provs = everything(world, chain)
+    doc = json.loads(json.dumps(export.document(events, provs)))
+    theirs = hash_generator.derive_prehashes_from_events(json_to_py.event_list_from_epcis_document_json(doc))
+    ours = [event_hash.pre_hash(e) for e in events]
+    for mine, reference in zip(ours, theirs, strict=True):
+        assert mine == reference
+    assert [e["eventID"] for e in events] == hash_generator.calculate_hashes_from_pre_hashes(theirs)
+
+
+VECTORS = Path(__file__).parent / "epcis_hash_vectors"
+
+
+@pytest.mark.parametrize("name", sorted(p.stem for p in VECTORS.glob("*.jsonld")))
+def test_event_hash_matches_the_published_test_vectors(name):
+    from app.services.epcis import event_hash
+
+    doc = json.loads((VECTORS / f"{name}.jsonld").read_text())
+    expected = [line.strip() for line in (VECTORS / f"{name}.hashes").read_text().splitlines() if line.strip()]
+    assert [event_hash.event_id(e) for e in doc["epcisBody"]["eventList"]] == expected
