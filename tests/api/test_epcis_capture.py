@@ -10,6 +10,7 @@ import pytest
 from app.gs1 import LogisticUnit, Lot, Pack, to_epc_uri
 from app.ids import sscc_id
 from app.services import custody
+from app.services.epcis import event_hash
 from tests.world import World, check_digit
 
 CP = 7  # the test SSCCs and GTINs carry a 7-digit company prefix (tests/world.py)
@@ -161,7 +162,8 @@ def test_an_event_sent_again_is_not_applied_twice(world: World, stock):
     plain = {k: v for k, v in packing.items() if k != "eventID"}
     one = job(world, "maker", capture(world, "maker", document(plain)))
     two = job(world, "maker", capture(world, "maker", document(plain)))
-    assert one["events"][0]["eventID"].startswith("ni:///sha-256;") and one["success"] is True, one
+    assert one["events"][0]["eventID"] == event_hash.event_id(plain) and one["success"] is True, one
+    assert one["events"][0]["eventID"].startswith("ni:///sha-256;") and one["events"][0]["eventID"].endswith("CBV2.0")
     assert two["events"][0]["operations"][0]["id"] == one["events"][0]["operations"][0]["id"]
     assert two["events"][0]["state"] == "already_captured"
 
@@ -191,6 +193,12 @@ def test_every_refused_event_names_its_field_and_rule(world: World, stock):
         (event("shipping", maker, epcList=[pallet]), "destinationList", "required", 422),
         (event("shipping", maker, epcList=["urn:epc:id:sscc:1950600.123"]), "epcList[0]", "length", 422),
         (event("teleporting", maker, epcList=[pallet]), "bizStep", "not_cbv", 422),
+        (
+            {**event("shipping", maker, epcList=[pallet]), "eventTimeZoneOffset": None},
+            "eventTimeZoneOffset",
+            "required",
+            422,
+        ),
         (event("picking", maker, epcList=[pallet]), "bizStep", "unsupported", 422),
         (event("shipping", maker, epcList=[pallet], disposition="lost"), "disposition", "not_cbv", 422),
         (event("receiving", maker, epcList=[pallet]), "epcList[0]", "not_in_transit", 409),

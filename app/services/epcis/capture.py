@@ -23,7 +23,7 @@ from app.db import captures as captures_db
 from app.gs1 import GS1Error, LogisticUnit, Pack, parse
 from app.ids import lgtin_id, sgtin_id
 from app.services import outbox, prechecks, readings, writes
-from app.services.epcis import cbv
+from app.services.epcis import cbv, event_hash
 from app.services.orgs import Principal
 
 CAPTURE_LIMIT = 500  # events per capture document
@@ -85,14 +85,17 @@ def gln_of_location(value, where: str) -> str:
 
 
 def event_identity(event: dict) -> str:
-    """The event's eventID, else a SHA-256 over its canonical JSON (recordTime and eventID left out).
-    Not yet the GS1 event hash algorithm (CBV 2.0 pre-hash string): see the report of issue 15."""
+    """The event's eventID, else its GS1 event hash (CBV 2.0, app/services/epcis/event_hash.py). An event too
+    broken to hash (it is refused by the mapping anyway) gets a SHA-256 of its JSON instead."""
     given = event.get("eventID")
     if isinstance(given, str) and given:
         return given
-    content = {k: v for k, v in event.items() if k not in ("eventID", "recordTime")}
-    digest = hashlib.sha256(json.dumps(content, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
-    return f"ni:///sha-256;{digest}?ver=CBV2.0"
+    try:
+        return event_hash.event_id(event)
+    except (KeyError, TypeError, ValueError, AttributeError):  # GS1Error is a ValueError
+        content = {k: v for k, v in event.items() if k not in ("eventID", "recordTime")}
+        digest = hashlib.sha256(json.dumps(content, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+        return f"sha-256:{digest}"
 
 
 # --------------------------------------------------------------------------- the document
@@ -189,6 +192,8 @@ def map_event(conn, principal: Principal, event) -> list[Write]:
         raise Unmappable("action", "format", "must be ADD, OBSERVE or DELETE")
     if not isinstance(event.get("eventTime"), str):
         raise Unmappable("eventTime", "required", "the time of the event (ISO 8601)")
+    if not isinstance(event.get("eventTimeZoneOffset"), str):
+        raise Unmappable("eventTimeZoneOffset", "required", "the event's time zone offset (+hh:mm)")
     if event.get("bizStep") is None:
         raise Unmappable("bizStep", "required", "a CBV 2.0 business step")
     step = _word(event["bizStep"], "bizStep", cbv.BIZ_STEPS)
