@@ -71,12 +71,10 @@ class Capture(MethodView):
         principal = g.principal
         db = current_app.extensions["pharmatrack"].db
         try:
-            if request.mimetype in XML_TYPES:
-                doc = capture_xml.to_document(request.get_data(cache=True))
-            else:
-                doc = request.get_json(silent=True)
+            xml = request.mimetype in XML_TYPES
+            doc = capture_xml.to_document(request.get_data(cache=True)) if xml else request.get_json(silent=True)
             with db.connection(timeout=120.0) as conn:
-                row = epcis_capture.capture(conn, principal, doc, behaviour)
+                row = epcis_capture.capture(conn, principal, doc, behaviour, validate=not xml)
         except epcis_capture.BadDocument as exc:
             if "at most" in exc.message:
                 return _epcis_problem(413, "epcisException:CaptureLimitExceededException", "Content Too Large",

@@ -194,6 +194,18 @@ def test_every_refused_event_names_its_field_and_rule(world: World, stock):
         (event("shipping", maker, epcList=["urn:epc:id:sscc:1950600.123"]), "epcList[0]", "length", 422),
         (event("teleporting", maker, epcList=[pallet]), "bizStep", "not_cbv", 422),
         (
+            {**ship(world, "maker", [stock["pallet"]], "distributor"), "eventTime": "yesterday"},
+            "eventTime",
+            "schema",
+            422,
+        ),
+        (
+            {**ship(world, "maker", [stock["pallet"]], "distributor"), "eventTimeZoneOffset": "+0:00"},
+            "eventTimeZoneOffset",
+            "schema",
+            422,
+        ),
+        (
             {**event("shipping", maker, epcList=[pallet]), "eventTimeZoneOffset": None},
             "eventTimeZoneOffset",
             "required",
@@ -264,6 +276,7 @@ def test_every_refused_event_names_its_field_and_rule(world: World, stock):
         ({**document(), "epcisBody": {}}, "epcisBody.eventList"),
         (document(), "epcisBody.eventList"),
         ([], "document"),
+        ({k: v for k, v in document().items() if k != "@context"} | {"epcisBody": {"eventList": [{}]}}, "@context"),
     ],
 )
 def test_a_malformed_document_is_a_400_naming_the_field(world: World, doc, field):

@@ -13,11 +13,17 @@ The vocabulary and identifier forms are app/services/epcis/cbv.py's (shared with
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
+import re
 import uuid
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from pathlib import Path
+
+import jsonschema
+from jsonschema.exceptions import best_match
 
 from app.db import captures as captures_db
 from app.gs1 import GS1Error, LogisticUnit, Pack, parse
@@ -120,6 +126,46 @@ def check_document(doc) -> list[dict]:
     if len(events) > CAPTURE_LIMIT:
         raise BadDocument("epcisBody.eventList", f"at most {CAPTURE_LIMIT} events (GS1-EPCIS-Capture-Limit)")
     return events
+
+
+SCHEMA_PATH = Path(__file__).parent / "schemas" / "EPCIS-JSON-Schema.json"
+REQUIRED = re.compile(r"^'([^']+)' is a required property$")
+
+
+@functools.cache
+def _validator() -> jsonschema.Draft7Validator:
+    schema = json.loads(SCHEMA_PATH.read_text())
+    return jsonschema.Draft7Validator(schema, format_checker=jsonschema.Draft7Validator.FORMAT_CHECKER)
+
+
+def _path(parts: list) -> str:
+    out = ""
+    for part in parts:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def _schema_field(error: jsonschema.ValidationError, parts: list) -> str:
+    """The field an error of the official schema names (a missing property: that property)."""
+    missing = REQUIRED.match(error.message) if error.validator == "required" else None
+    return _path([*parts, missing[1]] if missing else parts)
+
+
+def schema_errors(doc: dict) -> dict[int, tuple[str, str]]:
+    """The official EPCIS 2.0 JSON schema's verdict: per event index, the field it refuses and why; a refusal
+    outside the event list is BadDocument (the whole document is refused)."""
+    by_event: dict[int, list] = {}
+    for error in _validator().iter_errors(doc):
+        path = list(error.absolute_path)
+        if len(path) >= 3 and path[:2] == ["epcisBody", "eventList"] and isinstance(path[2], int):
+            by_event.setdefault(path[2], []).append(error)
+        else:
+            raise BadDocument(_schema_field(error, path) or "document", f"the EPCIS 2.0 JSON schema: {error.message}")
+    out = {}
+    for index, errors in by_event.items():
+        error = best_match(errors)
+        out[index] = (_schema_field(error, list(error.absolute_path)[3:]) or "event", error.message)
+    return out
 
 
 def _epcs(event: dict, key: str, kinds: tuple[str, ...], required: bool = True) -> list:
@@ -444,10 +490,12 @@ def _key(identity: str, k: int) -> str:
     return f"epcis:{hashlib.sha256(identity.encode()).hexdigest()}:{k}"
 
 
-def capture(conn, principal: Principal, doc, behaviour: str) -> dict:
+def capture(conn, principal: Principal, doc, behaviour: str, validate: bool = True) -> dict:
     """Run a capture in the caller's transaction; returns the job row. With rollback, a refused event leaves
-    nothing but the failed job (the caller's transaction is rolled back to the start, then the job stored)."""
+    nothing but the failed job (the caller's transaction is rolled back to the start, then the job stored).
+    validate: check the document against the official JSON schema (not for a document read from XML)."""
     events = check_document(doc)
+    invalid = schema_errors(doc) if validate else {}
     capture_id = str(uuid.uuid4())
     states, errors = [], []
     applied: list[tuple[int, str, list[str]]] = []
@@ -462,7 +510,7 @@ def capture(conn, principal: Principal, doc, behaviour: str) -> dict:
             continue
         captures_db.savepoint(conn)
         try:
-            ops = _apply(conn, principal, event, identity)
+            ops = _apply(conn, principal, event, identity, invalid.get(index))
         except (Unmappable, writes.Rejected) as refused:
             captures_db.rollback_to(conn)
             errors.append({"eventIndex": index, "eventID": identity, "field": refused.field, "reason": refused.rule,
@@ -492,9 +540,13 @@ def capture(conn, principal: Principal, doc, behaviour: str) -> dict:
     return row
 
 
-def _apply(conn, principal: Principal, event, identity: str) -> list[dict]:
+def _apply(conn, principal: Principal, event, identity: str, invalid: tuple[str, str] | None) -> list[dict]:
+    """The event's operations; the mapping names what it refuses first, then the official schema."""
+    mapped = map_event(conn, principal, event)
+    if invalid is not None:
+        raise Unmappable(invalid[0], "schema", f"the EPCIS 2.0 JSON schema: {invalid[1]}")
     ops = []
-    for k, write in enumerate(map_event(conn, principal, event)):
+    for k, write in enumerate(mapped):
         spec = writes.ACTIONS[write.action]
         if not principal.has_role(*spec.roles):
             raise Unmappable("bizStep", "forbidden", f"{write.action} needs the role {' or '.join(spec.roles)}",
