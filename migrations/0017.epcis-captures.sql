@@ -20,5 +20,6 @@ CREATE TABLE epcis_captured_events (
     capture_id       uuid        NOT NULL REFERENCES epcis_captures (id),
     event_index      integer     NOT NULL,
     operation_ids    uuid[]      NOT NULL,
+    content_sha256   bytea       NOT NULL CHECK (length(content_sha256) = 32),  -- the same eventID, other content: refused
     PRIMARY KEY (organisation_id, event_id)
 );

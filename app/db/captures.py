@@ -18,13 +18,13 @@ RETURNING *
 """
 CAPTURE_BY_ID = "SELECT * FROM epcis_captures WHERE id = %s"
 INSERT_EVENT = """
-INSERT INTO epcis_captured_events (organisation_id, event_id, capture_id, event_index, operation_ids)
-VALUES (%s, %s, %s, %s, %s::uuid[])
+INSERT INTO epcis_captured_events (organisation_id, event_id, capture_id, event_index, operation_ids, content_sha256)
+VALUES (%s, %s, %s, %s, %s::uuid[], %s)
 ON CONFLICT (organisation_id, event_id) DO NOTHING
 RETURNING event_id
 """
 EVENT_BY_ID = """
-SELECT capture_id, event_index, operation_ids::text[] AS operation_ids FROM epcis_captured_events WHERE organisation_id = %s AND event_id = %s
+SELECT capture_id, event_index, operation_ids::text[] AS operation_ids, content_sha256 FROM epcis_captured_events WHERE organisation_id = %s AND event_id = %s
 """
 SAVEPOINT = "SAVEPOINT epcis_event"
 RELEASE = "RELEASE SAVEPOINT epcis_event"
@@ -41,9 +41,11 @@ def capture_by_id(conn, capture_id: str) -> dict | None:
     return fetch_one(conn, CAPTURE_BY_ID, (capture_id,))
 
 
-def insert_event(conn, organisation_id: int, event_id: str, capture_id: str, index: int, operation_ids: list) -> bool:
+def insert_event(conn, organisation_id: int, event_id: str, capture_id: str, index: int, operation_ids: list,
+                 content_sha256: bytes) -> bool:  # fmt: skip
     """False when the organisation captured this event before."""
-    return fetch_one(conn, INSERT_EVENT, (organisation_id, event_id, capture_id, index, operation_ids)) is not None
+    row = fetch_one(conn, INSERT_EVENT, (organisation_id, event_id, capture_id, index, operation_ids, content_sha256))
+    return row is not None
 
 
 def event_by_id(conn, organisation_id: int, event_id: str) -> dict | None:

@@ -486,6 +486,16 @@ def _digest(action: str, event: dict, k: int) -> bytes:
     return writes.request_digest(action, f"epcis\0{k}\0{canonical}".encode())
 
 
+def _content(event) -> bytes:
+    """What an event says, canonically (its GS1 event hash: the same in JSON and XML, URN or bare CBV words): an
+    eventID sent again must say the same."""
+    try:
+        return hashlib.sha256(event_hash.pre_hash(event).encode()).digest()
+    except (KeyError, TypeError, ValueError, AttributeError):
+        content = {k: v for k, v in event.items() if k != "recordTime"} if isinstance(event, dict) else event
+        return hashlib.sha256(json.dumps(content, sort_keys=True, separators=(",", ":"), default=str).encode()).digest()
+
+
 def _key(identity: str, k: int) -> str:
     return f"epcis:{hashlib.sha256(identity.encode()).hexdigest()}:{k}"
 
@@ -504,6 +514,12 @@ def capture(conn, principal: Principal, doc, behaviour: str, validate: bool = Tr
         state = {"eventIndex": index, "eventID": identity, "state": "applied", "operations": []}
         states.append(state)
         seen = captures_db.event_by_id(conn, principal.organisation_id, identity)
+        if seen is not None and bytes(seen["content_sha256"]) != _content(event):
+            errors.append({"eventIndex": index, "eventID": identity, "field": "eventID", "reason": "event_id_conflict",
+                           "detail": f"event {identity} was captured before (capture {seen['capture_id']}) with "
+                           "other content", "status": 409})  # fmt: skip
+            state["state"] = "refused"
+            continue
         if seen is not None:
             state["state"], state["operations"] = "already_captured", [str(o) for o in seen["operation_ids"]]
             state["capturedBy"] = str(seen["capture_id"])
@@ -536,7 +552,8 @@ def capture(conn, principal: Principal, doc, behaviour: str, validate: bool = Tr
     row = captures_db.insert_capture(conn, capture_id, principal.organisation_id, status, behaviour, len(events),
                                      states, errors)  # fmt: skip
     for index, identity, op_ids in applied:
-        captures_db.insert_event(conn, principal.organisation_id, identity, capture_id, index, op_ids)
+        captures_db.insert_event(conn, principal.organisation_id, identity, capture_id, index, op_ids,
+                                 _content(events[index]))  # fmt: skip
     return row
 
 
