@@ -64,9 +64,11 @@ def job(world: World, who: str, resp) -> dict:
 def done(world: World, who: str, resp) -> dict:
     """Captured with success, relayed and mirrored: every operation confirmed."""
     first = job(world, who, resp)
-    assert first["success"] is True and first["errors"] == [], first
+    assert first["errors"] == [] and first["status"] in ("running", "success"), first
+    assert first["running"] == (first["status"] == "running")
     world.pump()
     final = job(world, who, resp)
+    assert final["success"] is True and final["running"] is False and final["finishedAt"], final
     assert all(op["status"] == "confirmed" for e in final["events"] for op in e["operations"]), final
     return final
 
@@ -166,7 +168,7 @@ def test_an_event_sent_again_is_not_applied_twice(world: World, stock):
     plain = {k: v for k, v in packing.items() if k != "eventID"}
     one = job(world, "maker", capture(world, "maker", document(plain)))
     two = job(world, "maker", capture(world, "maker", document(plain)))
-    assert one["events"][0]["eventID"] == event_hash.event_id(plain) and one["success"] is True, one
+    assert one["events"][0]["eventID"] == event_hash.event_id(plain) and one["status"] == "running", one
     assert one["events"][0]["eventID"].startswith("ni:///sha-256;") and one["events"][0]["eventID"].endswith("CBV2.0")
     assert two["events"][0]["operations"][0]["id"] == one["events"][0]["operations"][0]["id"]
     assert two["events"][0]["state"] == "already_captured"
@@ -472,3 +474,18 @@ def test_malformed_xml_is_a_400(world: World, body, field):
     resp = world.client.post("/epcis/capture", data=body, headers=auth)
     assert resp.status_code == 400, resp.get_json()
     assert field in resp.get_json()["errors"]["json"]
+
+
+def test_a_capture_whose_write_the_chain_refuses_fails(world: World, stock):
+    """Two captures ship the same pallet before either is mirrored: both pass the pre-check; the chain confirms
+    one, refuses the other, and that capture job is failed, naming the event and the contract's reason."""
+    first = capture(world, "maker", document(ship(world, "maker", [stock["pallet"]], "distributor")))
+    second = capture(world, "maker", document(ship(world, "maker", [stock["pallet"]], "pharmacy")))
+    assert job(world, "maker", second)["status"] == "running"
+    world.pump()
+    assert job(world, "maker", first)["success"] is True
+    failed = job(world, "maker", second)
+    assert failed["status"] == "failed" and failed["running"] is False
+    assert [(e["eventIndex"], e["field"], e["reason"]) for e in failed["errors"]] == [
+        (0, "operation", "UnitIsInTransit")
+    ]

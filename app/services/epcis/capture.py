@@ -579,12 +579,28 @@ def _apply(conn, principal: Principal, event, identity: str, invalid: tuple[str,
 
 
 def job(conn, capture_id: str, organisation_id: int) -> dict | None:
-    """The capture job with each event's operations as they are now (status, tx hash)."""
+    """The capture job with each event's operations as they are now (status, tx hash). Accepted, it is `running`
+    while an operation it applied is still pending or submitted, `failed` if the chain refused one (named in
+    `errors`, field `operation`), `success` once all are confirmed; refused at capture, `failed`."""
     row = captures_db.capture_by_id(conn, capture_id)
     if row is None or row["organisation_id"] != organisation_id:
         return None
+    running = False
     for state in row["events"]:
         state["operations"] = [_operation(conn, op, organisation_id) for op in state["operations"]]
+        if state["state"] != "applied":
+            continue
+        for op in state["operations"]:
+            running |= op["status"] in ("pending", "submitted")
+            if op["status"] == "failed":
+                reason = (op.get("error") or {}).get("error", "failed")
+                row["errors"].append({"eventIndex": state["eventIndex"], "eventID": state["eventID"],
+                                      "field": "operation", "reason": reason, "status": None,
+                                      "detail": f"operation {op['id']} ({op['action']}) failed on chain"})  # fmt: skip
+    if row["errors"]:
+        row["status"] = "failed"
+    elif running:
+        row["status"] = "running"
     return row
 
 
