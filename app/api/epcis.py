@@ -15,14 +15,16 @@ from flask import Response, current_app, g, json, request
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
+from app import gs1
 from app.api.auth import SECURITY
 from app.api.problems import problem
-from app.services.epcis import cbv, export
+from app.services.epcis import cbv, export, xmldoc
 from app.services.epcis import query as epcis_query
 
 blp = Blueprint("epcis", __name__, url_prefix="/epcis", description="EPCIS 2.0 query interface (CBV 2.0)")
 
 LD_JSON = "application/ld+json"
+XML = "application/xml"
 DOC = {
     "parameters": [
         {"name": name, "in": "query", "required": False, "schema": {"type": "string"}}
@@ -58,7 +60,10 @@ def _answer(fixed: list[tuple[str, str]], not_found: str | None = None) -> Respo
         detail = f"no event of {not_found} is visible to you"
         return _headers(problem(404, "Not Found", detail, type="epcisException:NoSuchResourceException"))
     doc = export.query_document(page, provs)
-    resp = Response(json.dumps(doc), status=200, mimetype=LD_JSON)
+    if request.accept_mimetypes.best_match([LD_JSON, "application/json", XML]) == XML:
+        resp = Response(xmldoc.query_document(doc), status=200, mimetype=XML)
+    else:
+        resp = Response(json.dumps(doc), status=200, mimetype=LD_JSON)
     if next_token is not None:
         rest = [(k, v) for k, v in items if k != "nextPageToken"] + [("nextPageToken", next_token)]
         resp.headers["Link"] = f'<{request.base_url}?{urlencode(rest)}>; rel="next"'
@@ -86,7 +91,13 @@ class EpcEvents(MethodView):
     @blp.doc(security=SECURITY, **DOC)
     def get(self, epc: str):
         """Events naming an EPC (SGTIN, SSCC, LGTIN class; URN or Digital Link), as MATCH_anyEPC + MATCH_epcClass"""
-        name = "MATCH_epcClass" if epc.lower().startswith("urn:epc:class:") else "MATCH_anyEPC"
+        try:
+            item = cbv.parse_epc(epc, field="epc")
+        except gs1.GS1Error as error:
+            detail = f"epc: {epc!r} is not an SGTIN, SSCC or LGTIN ({error.message})"
+            exception = epcis_query.QueryError("QueryParameterException", "epc", detail)
+            return _headers(problem(400, "Invalid EPC", detail, type=exception.type, parameter="epc"))
+        name = "MATCH_epcClass" if isinstance(item, gs1.Lot) else "MATCH_anyEPC"
         return _answer([(name, epc)], not_found=epc)
 
 

@@ -210,3 +210,39 @@ def test_routes_are_in_the_openapi_document(world):
                  "/epcis/bizSteps/{biz_step}/events", "/epcis/bizLocations/{location}/events",
                  "/epcis/dispositions/{disposition}/events"):  # fmt: skip
         assert path in paths, path
+
+
+def test_xml_on_accept_is_valid_against_the_official_xsd(world, chain):
+    from lxml import etree
+
+    xsd = Path(cbv.__file__).parent / "schemas" / "xsd" / "EPCglobal-epcis-query-2_0.xsd"
+    schema = etree.XMLSchema(etree.parse(str(xsd)))
+    params = {"MATCH_anyEPC": cbv.sscc(chain["pallet"])}
+    headers = {"Authorization": f"Bearer {world.parties['regulator'].key}", "Accept": "application/xml"}
+    resp = world.client.get(f"/epcis/events?{urlencode(params)}", headers=headers)
+    assert resp.status_code == 200 and resp.mimetype == "application/xml"
+    doc = etree.fromstring(resp.data)
+    schema.assertValid(doc)
+    as_json = events(world, "regulator", "/epcis/events", params)
+    ids = [e.text for e in doc.iter("eventID")]
+    assert ids == [e["eventID"] for e in as_json]
+    bizsteps = [e.text for e in doc.iter("bizStep")]
+    assert cbv.bizstep_uri("shipping") in bizsteps
+    lot = {"MATCH_epc": cbv.sgtin(chain["gtin"], "S0000000001")}
+    resp = world.client.get(f"/epcis/events?{urlencode(lot)}", headers=headers)
+    schema.assertValid(etree.fromstring(resp.data))
+
+
+def test_a_party_sees_a_case_up_to_its_own_last_event(world, chain):
+    case = quote(cbv.sscc(chain["c1"]), safe="")
+    whole = [e["pt:event"] for e in events(world, "regulator", f"/epcis/epcs/{case}/events")]
+    assert whole[-2:] == ["quarantined", "cleared"], whole
+    seen = [e["pt:event"] for e in events(world, "maker2", f"/epcis/epcs/{case}/events")]
+    assert seen == whole[: whole.index("refused") + 1]  # maker2 refused it: nothing after that
+    assert get(world, "pharmacy", f"/epcis/epcs/{case}/events").status_code == 404
+
+
+def test_a_bad_epc_in_the_path_is_400_naming_it(world, chain):
+    resp = get(world, "regulator", f"/epcis/epcs/{quote('urn:epc:id:sgtin:0614141.812345', safe='')}/events")
+    body = resp.get_json()
+    assert resp.status_code == 400 and body["type"] == PARAM_EXCEPTION and body["parameter"] == "epc", body
