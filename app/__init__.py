@@ -29,6 +29,7 @@ def create_app(settings: Settings | None = None, config: dict | None = None) -> 
     from app.api import (
         auth,
         epcis,
+        epcis_capture,
         health,
         lvm,
         me,
@@ -85,7 +86,7 @@ def create_app(settings: Settings | None = None, config: dict | None = None) -> 
     )
     for blueprint in (
         health.blp, metrics.blp, products.blp, me.blp, operations.blp, writes.blp,
-        verify.blp, lvm.blp, provenance.blp, regulator.blp, epcis.blp,
+        verify.blp, lvm.blp, provenance.blp, regulator.blp, epcis.blp, epcis_capture.blp,
     ):  # fmt: skip
         api.register_blueprint(blueprint)
     problems.register(app)

@@ -825,17 +825,21 @@ def record_sighting(conn, principal: Principal, body: dict, refused: Rejected) -
     conn.commit()
 
 
-def submit(conn, principal: Principal, action: str, body: dict, raw: bytes, idempotency_key: str) -> tuple[dict, bool]:
-    """Accept one write in the caller's transaction; returns (operation, created)."""
+def submit(conn, principal: Principal, action: str, body: dict, raw: bytes, idempotency_key: str,
+           digest: bytes | None = None, sightings: bool = True) -> tuple[dict, bool]:  # fmt: skip
+    """Accept one write in the caller's transaction; returns (operation, created). `digest`: what the key is
+    bound to, when not the raw body (an EPCIS event); `sightings`: log a refused scan (and commit it) or not
+    (an EPCIS capture, whose transaction may still be rolled back as a whole)."""
     spec = ACTIONS[action]
-    digest = request_digest(action, raw)
+    digest = digest or request_digest(action, raw)
     try:
         payload = spec.prepare(conn, principal, body)
     except Rejected as refused:
         # A rescan after the first one took effect: the pre-check now fails, the key answers.
         existing = outbox.by_key(conn, principal.organisation_id, idempotency_key)
         if existing is None:
-            record_sighting(conn, principal, body, refused)
+            if sightings:
+                record_sighting(conn, principal, body, refused)
             raise
         return outbox.replay(existing, digest), False
     stored = {k: v for k, v in payload.items() if not k.startswith("_")}

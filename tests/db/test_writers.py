@@ -18,6 +18,8 @@ WRITERS = {
     "api_keys": "db/organisations.py",
     "blocks": "db/indexer.py",
     "detector_cursor": "db/detector_cursor.py",
+    "epcis_captured_events": "db/captures.py",
+    "epcis_captures": "db/captures.py",
     "indexer_cursor": "db/indexer.py",
     "lot_commissions": "db/serials.py",
     "lot_serials": "db/serials.py",

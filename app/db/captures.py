@@ -1,0 +1,67 @@
+"""EPCIS capture jobs (`epcis_captures`) and the events they applied (`epcis_captured_events`).
+
+The ONLY module that writes those two tables (app/services/epcis/capture.py is its caller). The caller
+holds the transaction; SAVEPOINT/RELEASE/ROLLBACK TO let a capture that proceeds past a refused event
+drop that event's writes alone.
+"""
+
+from __future__ import annotations
+
+from psycopg2.extras import Json
+
+from app.db import fetch_one
+
+INSERT_CAPTURE = """
+INSERT INTO epcis_captures (id, organisation_id, status, error_behaviour, event_count, events, errors, finished_at)
+VALUES (%s, %s, %s, %s, %s, %s, %s, CASE WHEN %s = 'running' THEN NULL ELSE now() END)
+RETURNING *
+"""
+CAPTURE_BY_ID = "SELECT * FROM epcis_captures WHERE id = %s"
+INSERT_EVENT = """
+INSERT INTO epcis_captured_events (organisation_id, event_id, capture_id, event_index, operation_ids, content_sha256)
+VALUES (%s, %s, %s, %s, %s::uuid[], %s)
+ON CONFLICT (organisation_id, event_id) DO NOTHING
+RETURNING event_id
+"""
+EVENT_BY_ID = """
+SELECT capture_id, event_index, operation_ids::text[] AS operation_ids, content_sha256 FROM epcis_captured_events WHERE organisation_id = %s AND event_id = %s
+"""
+SAVEPOINT = "SAVEPOINT epcis_event"
+RELEASE = "RELEASE SAVEPOINT epcis_event"
+ROLLBACK_TO = "ROLLBACK TO SAVEPOINT epcis_event"
+
+
+def insert_capture(conn, capture_id: str, organisation_id: int, status: str, error_behaviour: str,
+                   event_count: int, events: list, errors: list) -> dict:  # fmt: skip
+    return fetch_one(conn, INSERT_CAPTURE, (capture_id, organisation_id, status, error_behaviour, event_count,
+                                            Json(events), Json(errors), status))  # fmt: skip
+
+
+def capture_by_id(conn, capture_id: str) -> dict | None:
+    return fetch_one(conn, CAPTURE_BY_ID, (capture_id,))
+
+
+def insert_event(conn, organisation_id: int, event_id: str, capture_id: str, index: int, operation_ids: list,
+                 content_sha256: bytes) -> bool:  # fmt: skip
+    """False when the organisation captured this event before."""
+    row = fetch_one(conn, INSERT_EVENT, (organisation_id, event_id, capture_id, index, operation_ids, content_sha256))
+    return row is not None
+
+
+def event_by_id(conn, organisation_id: int, event_id: str) -> dict | None:
+    return fetch_one(conn, EVENT_BY_ID, (organisation_id, event_id))
+
+
+def savepoint(conn) -> None:
+    with conn.cursor() as cur:
+        cur.execute(SAVEPOINT)
+
+
+def release(conn) -> None:
+    with conn.cursor() as cur:
+        cur.execute(RELEASE)
+
+
+def rollback_to(conn) -> None:
+    with conn.cursor() as cur:
+        cur.execute(ROLLBACK_TO)
