@@ -17,7 +17,7 @@ from datetime import datetime
 
 from app import gs1
 from app.errors import NotFound
-from app.services import provenance
+from app.services import access, provenance
 from app.services.epcis import cbv, export
 from app.services.orgs import Principal
 
@@ -157,14 +157,15 @@ def visible_events(conn, principal: Principal | None, items: list[gs1.Identifier
         prov = _provenance(conn, item)
         if prov is None:
             continue
-        vis = None
+        vis = viewer = None
         if principal is not None:
+            viewer = access.Viewer.of(principal)
             vis = provenance.visibility(conn, principal, prov)  # the access policy (app/services/access.py)
             if vis.verdict_only:
                 continue
             provenance.restrict(conn, prov, vis)
         provs.append(prov)
-        for event in export.events(conn, prov, vis):
+        for event in export.events(conn, prov, vis, viewer):
             events.setdefault(event["eventID"], event)
     ordered = sorted(events.values(), key=lambda e: (e["pt:blockNumber"], e["pt:logIndex"], e["eventID"]))
     return ordered, provs
