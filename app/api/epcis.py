@@ -93,8 +93,9 @@ class EpcEvents(MethodView):
         """Events naming an EPC (SGTIN, SSCC, LGTIN class; URN or Digital Link), as MATCH_anyEPC + MATCH_epcClass"""
         try:
             item = cbv.parse_epc(epc, field="epc")
-        except gs1.GS1Error as error:
-            detail = f"epc: {epc!r} is not an SGTIN, SSCC or LGTIN ({error.message})"
+        except (gs1.GS1Error, ValueError) as error:  # ValueError: e.g. a non-ASCII digit that int() refuses
+            message = error.message if isinstance(error, gs1.GS1Error) else str(error)
+            detail = f"epc: {epc!r} is not an SGTIN, SSCC or LGTIN ({message})"
             exception = epcis_query.QueryError("QueryParameterException", "epc", detail)
             return _headers(problem(400, "Invalid EPC", detail, type=exception.type, parameter="epc"))
         name = "MATCH_epcClass" if isinstance(item, gs1.Lot) else "MATCH_anyEPC"

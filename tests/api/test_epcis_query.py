@@ -312,3 +312,30 @@ def test_a_manufacturer_on_a_mixed_tote_sees_no_other_manufacturer_s_serials(wor
     packed = next(e for e in got if e["pt:event"] == "packed")
     assert packed["childQuantityList"] == [{"epcClass": cbv.lgtin(gtin2, lot2), "quantity": 1}]
     assert theirs in _sgtins(events(world, "maker2", "/epcis/events", {"MATCH_anyEPC": cbv.sscc(tote2)}))
+
+
+@pytest.mark.parametrize(
+    ("params", "parameter"),
+    [
+        ({"MATCH_epc": "urn:epc:id:sscc:0614141.1234567890", "perPage": "\u00b2"}, "perPage"),
+        ({"MATCH_epc": "urn:epc:id:sscc:0614141.1234567890", "perPage": "\u0663"}, "perPage"),  # Arabic-Indic 3
+        ({"EQ_bizLocation": "urn:epc:id:sgln:\u00b2614141.12345.0"}, "EQ_bizLocation"),
+        ({"EQ_readPoint": "urn:epc:id:sgln:0614141.\u00b912345.0"}, "EQ_readPoint"),
+        ({"MATCH_epc": "urn:epc:id:sgtin:\u00b2614141.812345.6789"}, "MATCH_epc"),
+        ({"MATCH_anyEPC": "urn:epc:id:sscc:\u00b2614141.1234567890"}, "MATCH_anyEPC"),
+        ({"MATCH_epcClass": "urn:epc:class:lgtin:\u00b2614141.812345.L1"}, "MATCH_epcClass"),
+    ],
+)
+def test_unicode_digits_are_400_naming_the_parameter(world, chain, params, parameter):
+    """Review 14-15 #7: "²".isdigit() is True but int("²") raises; that was a 500."""
+    resp = get(world, "regulator", "/epcis/events", params)
+    body = resp.get_json()
+    assert resp.status_code == 400, body
+    assert body["type"] == PARAM_EXCEPTION and body["parameter"] == parameter, body
+
+
+def test_unicode_digits_in_the_path_epc_are_400(world, chain):
+    for epc in ("urn:epc:id:sgtin:\u00b2614141.812345.6789", "urn:epc:id:sscc:\u00b2614141.1234567890"):
+        resp = get(world, "regulator", f"/epcis/epcs/{quote(epc, safe='')}/events")
+        body = resp.get_json()
+        assert resp.status_code == 400 and body["parameter"] == "epc", body

@@ -60,27 +60,38 @@ def parse(items: list[tuple[str, str]]) -> Query:
     """The query of these (name, value) pairs (repeated names and comma-separated values both list)."""
     query = Query()
     for name, value in items:
-        if name not in PARAMS:
-            raise _bad(name, "unknown query parameter")
-        if name in LIST_PARAMS:
-            values = [v.strip() for v in value.split(",") if v.strip()] if name != "EQ_eventID" else [value]
-            if not values:
-                raise _bad(name, "empty value")
-            query.lists.setdefault(name, []).extend(_list_value(name, v) for v in values)
-        elif name in TIME_PARAMS:
-            query.times[name] = _time(name, value)
-        elif name == "perPage":
-            if not value.isdigit() or not 1 <= int(value) <= MAX_PER_PAGE:
-                raise _bad(name, f"must be an integer 1..{MAX_PER_PAGE}")
-            query.per_page = int(value)
-        else:
-            query.after = _token(value)
+        try:
+            _parse_one(query, name, value)
+        except ValueError as error:  # any other parse failure (e.g. int() of a non-ASCII digit): still 400
+            raise _bad(name, f"{value!r} is not a valid value ({error})") from error
     for name in SCOPE_PARAMS:
         for value in query.lists.get(name, []):
-            item = cbv.parse_epc(value, field=name) if not value.startswith(cbv.PT_NS) else None
+            try:
+                item = cbv.parse_epc(value, field=name) if not value.startswith(cbv.PT_NS) else None
+            except ValueError as error:
+                raise _bad(name, f"{value!r} is not an EPC ({error})") from error
             if item is not None and item not in query.scope:
                 query.scope.append(item)
     return query
+
+
+def _parse_one(query: Query, name: str, value: str) -> None:
+    """One (name, value) pair into `query`; QueryError (400) naming `name` when it is not valid."""
+    if name not in PARAMS:
+        raise _bad(name, "unknown query parameter")
+    if name in LIST_PARAMS:
+        values = [v.strip() for v in value.split(",") if v.strip()] if name != "EQ_eventID" else [value]
+        if not values:
+            raise _bad(name, "empty value")
+        query.lists.setdefault(name, []).extend(_list_value(name, v) for v in values)
+    elif name in TIME_PARAMS:
+        query.times[name] = _time(name, value)
+    elif name == "perPage":
+        if not (value.isascii() and value.isdecimal()) or not 1 <= int(value) <= MAX_PER_PAGE:
+            raise _bad(name, f"must be an integer 1..{MAX_PER_PAGE} (ASCII digits)")
+        query.per_page = int(value)
+    else:
+        query.after = _token(value)
 
 
 def _list_value(name: str, value: str) -> str:
