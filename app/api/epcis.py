@@ -34,7 +34,10 @@ DOC = {
         "200": {"description": 'EPCISQueryDocument; Link: <…nextPageToken=…>; rel="next" when there is more'},
         "400": {"description": "epcisException:QueryParameterException naming the parameter"},
         "404": {"description": "/epcs/{epc}/events: no event of that EPC visible to the caller"},
-        "413": {"description": "epcisException:QueryTooComplexException: the query names no object"},
+        "413": {
+            "description": "epcisException:QueryTooComplexException: the query names no object, or more than "
+            f"{epcis_query.MAX_SCOPE} (the parameter named)"
+        },
     },
 }
 

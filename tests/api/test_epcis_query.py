@@ -339,3 +339,31 @@ def test_unicode_digits_in_the_path_epc_are_400(world, chain):
         resp = get(world, "regulator", f"/epcis/epcs/{quote(epc, safe='')}/events")
         body = resp.get_json()
         assert resp.status_code == 400 and body["parameter"] == "epc", body
+
+
+@pytest.mark.parametrize(
+    ("params", "parameter"),
+    [
+        ({"MATCH_anyEPC": ",".join(cbv.sgtin("09506000000008", f"X{n}") for n in range(51))}, "MATCH_anyEPC"),
+        ([("MATCH_epc", cbv.sgtin("09506000000008", f"X{n}")) for n in range(51)], "MATCH_epc"),
+        (
+            [("MATCH_epc", cbv.sgtin("09506000000008", f"X{n}")) for n in range(30)]
+            + [("MATCH_parentID", cbv.sscc(check_digit(f"0950600{n:010d}"))) for n in range(21)],
+            "MATCH_parentID",
+        ),
+        ({"MATCH_epc": cbv.sgtin("09506000000008", "X1"), "eventType": ",".join(["ObjectEvent"] * 201)}, "eventType"),
+    ],
+)
+def test_a_query_naming_too_many_objects_is_413_naming_the_parameter(world, chain, params, parameter):
+    """Review 14-15 #8: every object named is a whole provenance answer; the number is bounded."""
+    resp = get(world, "regulator", "/epcis/events", params)
+    body = resp.get_json()
+    assert resp.status_code == 413, body
+    assert body["type"] == "epcisException:QueryTooComplexException" and body["parameter"] == parameter, body
+    assert parameter in body["detail"]
+
+
+def test_fifty_objects_are_still_answered(world, chain):
+    many = [pack_epc(chain, n) for n in range(50)]
+    got = events(world, "regulator", "/epcis/events", {"MATCH_anyEPC": ",".join(many), "perPage": 1000})
+    assert {pack_epc(chain, 0), pack_epc(chain, 49)} <= _sgtins(got)

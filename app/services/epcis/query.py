@@ -28,6 +28,8 @@ LIST_PARAMS = ("eventType", "EQ_bizStep", "EQ_disposition", "EQ_bizLocation", "E
                "MATCH_anyEPC", "MATCH_parentID", "MATCH_epcClass", "EQ_eventID")  # fmt: skip
 TIME_PARAMS = ("GE_eventTime", "LT_eventTime", "GE_recordTime", "LT_recordTime")
 SCOPE_PARAMS = ("MATCH_epc", "MATCH_anyEPC", "MATCH_parentID", "MATCH_epcClass")
+MAX_SCOPE = 50  # objects one query may name (over all SCOPE_PARAMS): each is a whole provenance answer to build
+MAX_VALUES = 200  # values of any other list parameter
 PARAMS = frozenset((*LIST_PARAMS, *TIME_PARAMS, "perPage", "nextPageToken"))
 
 
@@ -83,6 +85,7 @@ def _parse_one(query: Query, name: str, value: str) -> None:
         values = [v.strip() for v in value.split(",") if v.strip()] if name != "EQ_eventID" else [value]
         if not values:
             raise _bad(name, "empty value")
+        _bound(query, name, len(values))
         query.lists.setdefault(name, []).extend(_list_value(name, v) for v in values)
     elif name in TIME_PARAMS:
         query.times[name] = _time(name, value)
@@ -92,6 +95,19 @@ def _parse_one(query: Query, name: str, value: str) -> None:
         query.per_page = int(value)
     else:
         query.after = _token(value)
+
+
+def _bound(query: Query, name: str, adding: int) -> None:
+    """413 QueryTooComplexException naming `name` when the query would name more than MAX_SCOPE objects (over
+    all scope parameters) or more than MAX_VALUES values of another parameter: bounded work per request."""
+    if name in SCOPE_PARAMS:
+        have, limit, what = sum(len(query.lists.get(n, [])) for n in SCOPE_PARAMS), MAX_SCOPE, "objects"
+    else:
+        have, limit, what = len(query.lists.get(name, [])), MAX_VALUES, "values"
+    if have + adding > limit:
+        raise QueryError(
+            "QueryTooComplexException", name, f"{name}: a query may name at most {limit} {what} (split it)", 413
+        )
 
 
 def _list_value(name: str, value: str) -> str:
