@@ -50,6 +50,8 @@ def _headers(resp: Response) -> Response:
 
 def _answer(fixed: list[tuple[str, str]], not_found: str | None = None) -> Response:
     items = list(request.args.items(multi=True))
+    if g.get("principal") is None:  # every /epcis route is authenticated; fail closed if one ever is not
+        return _headers(problem(401, "Unauthorized", "an EPCIS query needs an API key"))
     try:
         query = epcis_query.parse(items + fixed)
         db = current_app.extensions["pharmatrack"].db

@@ -175,8 +175,25 @@ def _provenance(conn, item: gs1.Identifier) -> provenance.Provenance | None:
         return None
 
 
-def visible_events(conn, principal: Principal | None, items: list[gs1.Identifier]) -> tuple[list[dict], list]:
-    """The EPCIS events of these objects the principal may see (None: no cut, for the CLI), and their answers."""
+class Operator:
+    """The operator's uncut export (the CLI): passed explicitly as OPERATOR, never implied by a missing principal."""
+
+    def __repr__(self) -> str:
+        return "OPERATOR"
+
+
+OPERATOR = Operator()
+
+
+def visible_events(conn, viewer: Principal | Operator, items: list[gs1.Identifier]) -> tuple[list[dict], list]:
+    """The EPCIS events of these objects `viewer` may see (the access policy), and their answers; OPERATOR:
+    no cut (the CLI export). Anything else (None: an anonymous request) is refused: the cut fails closed."""
+    if viewer is OPERATOR:
+        principal = None
+    elif isinstance(viewer, Principal):
+        principal = viewer
+    else:
+        raise TypeError(f"visible_events needs a Principal or OPERATOR, not {viewer!r}")
     events: dict[str, dict] = {}
     provs = []
     provenance.read_snapshot(conn)
@@ -238,8 +255,11 @@ def matches(query: Query, event: dict) -> bool:
     )
 
 
-def run(conn, principal: Principal | None, query: Query) -> tuple[list[dict], list, str | None]:
-    """(this page's events, the provenance answers read, the next page's token or None)."""
+def run(conn, principal: Principal, query: Query) -> tuple[list[dict], list, str | None]:
+    """(this page's events, the provenance answers read, the next page's token or None). A query answers a
+    principal only: None or OPERATOR is refused (the uncut export is visible_events(…, OPERATOR, …))."""
+    if not isinstance(principal, Principal):
+        raise TypeError(f"an EPCIS query answers a Principal, not {principal!r}")
     if not query.scope:
         raise QueryError(
             "QueryTooComplexException",
