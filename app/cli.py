@@ -500,7 +500,7 @@ def epcis_export(codes: tuple[str, ...], lots: tuple[str, ...], out: str):
     except gs1.GS1Error as exc:
         raise ConfigError("--code" if codes else "--lot", f"{exc.field}: {exc.message}") from None
     with _service_db() as conn:
-        events, provs = query.visible_events(conn, None, items)
+        events, provs = query.visible_events(conn, query.OPERATOR, items)
     with open(out, "w", encoding="utf-8") as f:
         json.dump(export.document(events, provs), f, indent=2, default=str)
     click.echo(f"{len(events)} EPCIS event(s) written to {out}")

@@ -34,7 +34,10 @@ DOC = {
         "200": {"description": 'EPCISQueryDocument; Link: <…nextPageToken=…>; rel="next" when there is more'},
         "400": {"description": "epcisException:QueryParameterException naming the parameter"},
         "404": {"description": "/epcs/{epc}/events: no event of that EPC visible to the caller"},
-        "413": {"description": "epcisException:QueryTooComplexException: the query names no object"},
+        "413": {
+            "description": "epcisException:QueryTooComplexException: the query names no object, or more than "
+            f"{epcis_query.MAX_SCOPE} (the parameter named)"
+        },
     },
 }
 
@@ -47,6 +50,8 @@ def _headers(resp: Response) -> Response:
 
 def _answer(fixed: list[tuple[str, str]], not_found: str | None = None) -> Response:
     items = list(request.args.items(multi=True))
+    if g.get("principal") is None:  # every /epcis route is authenticated; fail closed if one ever is not
+        return _headers(problem(401, "Unauthorized", "an EPCIS query needs an API key"))
     try:
         query = epcis_query.parse(items + fixed)
         db = current_app.extensions["pharmatrack"].db
@@ -93,8 +98,9 @@ class EpcEvents(MethodView):
         """Events naming an EPC (SGTIN, SSCC, LGTIN class; URN or Digital Link), as MATCH_anyEPC + MATCH_epcClass"""
         try:
             item = cbv.parse_epc(epc, field="epc")
-        except gs1.GS1Error as error:
-            detail = f"epc: {epc!r} is not an SGTIN, SSCC or LGTIN ({error.message})"
+        except (gs1.GS1Error, ValueError) as error:  # ValueError: e.g. a non-ASCII digit that int() refuses
+            message = error.message if isinstance(error, gs1.GS1Error) else str(error)
+            detail = f"epc: {epc!r} is not an SGTIN, SSCC or LGTIN ({message})"
             exception = epcis_query.QueryError("QueryParameterException", "epc", detail)
             return _headers(problem(400, "Invalid EPC", detail, type=exception.type, parameter="epc"))
         name = "MATCH_epcClass" if isinstance(item, gs1.Lot) else "MATCH_anyEPC"

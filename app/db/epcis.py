@@ -20,7 +20,10 @@ def reading_events(conn, unit_ids: list[bytes]) -> list[dict]:
 
 # The packs an event put into a container (a case or tote packed, packs moved into a tote or consignment).
 EVENT_PACKS = """
-SELECT l.gtin, s.serial FROM pack_events p
+SELECT l.gtin, s.serial, l.lot_number, l.manufacturer,
+       EXISTS (SELECT 1 FROM pack_events h WHERE h.lot_id = p.lot_id AND h.leaf_index = p.leaf_index
+               AND h.actor = %(viewer)s::bytea) AS held
+FROM pack_events p
 JOIN lot_serials s ON s.lot_id = p.lot_id AND s.leaf_index = p.leaf_index
 JOIN lot_status l ON l.lot_id = p.lot_id
 WHERE p.block_number = %(b)s AND p.container_id = %(u)s  -- a tote's packs are logged beside its event
@@ -36,10 +39,11 @@ ORDER BY u.sscc
 """
 
 
-def event_packs(conn, unit_id: bytes, block_number: int, log_index: int) -> list[dict]:
-    """(gtin, serial) of the packs the event at this position put into this unit."""
+def event_packs(conn, unit_id: bytes, block_number: int, log_index: int, viewer: bytes | None = None) -> list[dict]:
+    """(gtin, serial, lot_number, manufacturer, held) of the packs the event at this position put into this
+    unit; `held`: `viewer` acted on the pack itself (some pack event of it names the viewer as its actor)."""
     del log_index  # the pack rows of a tote packing or a pack move sit at other log indexes of the block
-    return fetch_all(conn, EVENT_PACKS, {"u": unit_id, "b": block_number})
+    return fetch_all(conn, EVENT_PACKS, {"u": unit_id, "b": block_number, "viewer": viewer})
 
 
 def pallet_children(conn, block_number: int, log_index: int) -> list[dict]:
@@ -49,7 +53,10 @@ def pallet_children(conn, block_number: int, log_index: int) -> list[dict]:
 
 # The packs one pack-set event names (dispensed, destroyed, moved, returned, stolen, undone, quarantined, cleared).
 PACKS_AT = """
-SELECT l.gtin, s.serial FROM pack_events p
+SELECT l.gtin, s.serial, l.lot_number, l.manufacturer,
+       EXISTS (SELECT 1 FROM pack_events h WHERE h.lot_id = p.lot_id AND h.leaf_index = p.leaf_index
+               AND h.actor = %(viewer)s::bytea) AS held
+FROM pack_events p
 JOIN lot_serials s ON s.lot_id = p.lot_id AND s.leaf_index = p.leaf_index
 JOIN lot_status l ON l.lot_id = p.lot_id
 WHERE p.block_number = %(b)s AND p.log_index = %(l)s
@@ -57,6 +64,7 @@ ORDER BY l.gtin, s.serial
 """
 
 
-def packs_at(conn, block_number: int, log_index: int) -> list[dict]:
-    """(gtin, serial) of the packs the pack-set event at this position names."""
-    return fetch_all(conn, PACKS_AT, {"b": block_number, "l": log_index})
+def packs_at(conn, block_number: int, log_index: int, viewer: bytes | None = None) -> list[dict]:
+    """(gtin, serial, lot_number, manufacturer, held) of the packs the pack-set event at this position names
+    (`held` as in event_packs)."""
+    return fetch_all(conn, PACKS_AT, {"b": block_number, "l": log_index, "viewer": viewer})

@@ -271,6 +271,15 @@ def may_see_alert(viewer: Viewer, named: Iterable[int], manufacturers: Iterable[
     return viewer.account is not None and viewer.account in set(manufacturers)
 
 
+def may_list_pack(viewer: Viewer, manufacturer: bytes, *, asked: bool, held: bool) -> bool:
+    """A pack's serial among the objects of an event (an EPCIS child or epc list): regulators, the pack's
+    manufacturer, and anyone for the pack it asked about or a pack it acted on itself. Anyone else gets a
+    count, as provenance gives: a list of a lot's valid serials is what a counterfeiter needs."""
+    if viewer.regulator or asked or held:
+        return True
+    return viewer.account is not None and viewer.account == bytes(manufacturer)
+
+
 def may_see_operation(viewer: Viewer, submitted_by: int) -> bool:
     """An accepted write: the organisation that submitted it, and regulators."""
     return viewer.regulator or (viewer.organisation_id is not None and viewer.organisation_id == submitted_by)

@@ -33,6 +33,7 @@ from app.services.access import (
     Stay,
     Viewer,
     lot_scope,
+    may_list_pack,
     may_see_activity,
     may_see_activity_row,
     may_see_alert,
@@ -218,3 +219,14 @@ def test_issue_14_moves_are_custody_events_of_who_made_them():
     assert visibility(Viewer(other), record) == VERDICT_ONLY
     assert Event("accepted", (24, 0), dist, pharm).parties == frozenset({dist})  # the receiver's, like received
     assert Event("undone", (26, 0), pharm).names(pharm)
+
+
+def test_a_pack_s_serial_among_an_event_s_objects():
+    """Review 14-15 #1: regulators, the pack's manufacturer, its asker and a party that acted on it list it."""
+    assert may_list_pack(Viewer(REG, regulator=True), MAKER, asked=False, held=False)
+    assert may_list_pack(Viewer(MAKER), MAKER, asked=False, held=False)
+    assert may_list_pack(Viewer(DIST), MAKER, asked=True, held=False)
+    assert may_list_pack(Viewer(DIST), MAKER, asked=False, held=True)
+    assert not may_list_pack(Viewer(DIST), MAKER, asked=False, held=False)
+    assert not may_list_pack(Viewer(STRANGER), MAKER, asked=False, held=False)  # a manufacturer, not of this pack
+    assert not may_list_pack(Viewer(None), MAKER, asked=False, held=False)

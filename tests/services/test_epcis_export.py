@@ -42,7 +42,7 @@ def everything(world: World, chain: dict) -> tuple[list[dict], list]:
     items += [gs1.LogisticUnit(chain[k]) for k in ("c0", "c1", "tree", "o0", "pallet", "tote")]
     items += [gs1.parse(chain["pack"](n)) for n in (1, 2, 3, 5, 40)]
     with world.db.connection() as conn:
-        return query.visible_events(conn, None, items)
+        return query.visible_events(conn, query.OPERATOR, items)
 
 
 def test_every_event_kind_is_exported_and_the_document_is_schema_valid(world, chain):
@@ -118,7 +118,9 @@ def test_the_cli_writes_the_same_events_to_a_file(world, chain, tmp_path, monkey
     doc = json.loads(out.read_text())
     valid(doc)
     with world.db.connection() as conn:
-        expected, _ = query.visible_events(conn, None, [gs1.parse(code), gs1.Lot(chain["gtin"], chain["opened"])])
+        expected, _ = query.visible_events(
+            conn, query.OPERATOR, [gs1.parse(code), gs1.Lot(chain["gtin"], chain["opened"])]
+        )
     assert [e["eventID"] for e in doc["epcisBody"]["eventList"]] == [e["eventID"] for e in expected]
 
 
@@ -157,3 +159,27 @@ def test_event_hash_matches_the_published_test_vectors(name):
     doc = json.loads((VECTORS / f"{name}.jsonld").read_text())
     expected = [line.strip() for line in (VECTORS / f"{name}.hashes").read_text().splitlines() if line.strip()]
     assert [event_hash.event_id(e) for e in doc["epcisBody"]["eventList"]] == expected
+
+
+def test_the_uncut_export_is_explicit_never_a_missing_principal(world, chain):
+    """Review 14-15 #9: no principal is not "no access cut": only OPERATOR skips the policy, and only in
+    visible_events; a query (run) answers a Principal only; an anonymous request is 401, not the uncut export."""
+    items = [gs1.parse(chain["pack"](1))]
+    asked = query.parse([("MATCH_epc", cbv.sgtin(chain["gtin"], "S0000000001"))])
+    with world.db.connection() as conn:
+        with pytest.raises(TypeError):
+            query.visible_events(conn, None, items)
+        for nobody in (None, query.OPERATOR):
+            with pytest.raises(TypeError):
+                query.run(conn, nobody, asked)
+        uncut, _ = query.visible_events(conn, query.OPERATOR, items)
+    assert uncut
+    from flask import g
+
+    from app.api import epcis as epcis_api
+
+    app = world.client.application
+    with app.test_request_context(f"/epcis/events?MATCH_epc={cbv.sgtin(chain['gtin'], 'S0000000001')}"):
+        g.principal = None
+        resp = epcis_api._answer([])
+    assert resp.status_code == 401, resp.get_json()

@@ -181,7 +181,7 @@ def gln_of_sgln(uri: str, field: str = "bizLocation") -> str:
         if uri.lower().startswith(scheme):
             parts = uri[len(scheme) :].split(".")
             body = "".join(parts[:2])
-            if len(parts) < 2 or not body.isdigit() or len(body) != 12:
+            if len(parts) < 2 or not (body.isascii() and body.isdecimal()) or len(body) != 12:
                 break
             return body + str(gs1_standard_check_digit(body))
     for ai in ("/414/", "/417/"):

@@ -154,28 +154,58 @@ def _unit_id(ref: dict | None) -> bytes | None:
     return bytes.fromhex(ref["id"][2:]) if ref.get("id") else None
 
 
-def _all_objects(conn, entry: Entry, event: dict) -> None:
+def _all_objects(conn, entry: Entry, event: dict, viewer: access.Viewer | None) -> list[dict]:
     """Every object of the chain event, whichever object's answer it is read through (so the same event is the
     same EPCIS event, with the same id, everywhere): a packing's children (a pallet's units, a case's or tote's
-    packs), a pack-set event's packs."""
+    packs), a pack-set event's packs. Returns the pack rows listed (for `_redact`)."""
     if entry.event == "palletised" or (entry.event == "packed" and entry.subject.get("kind") == "pallet"):
         event["childEPCs"] = [cbv.sscc(f"{int(r['sscc']):018d}") for r in reads.pallet_children(conn, *entry.position)]
-        return
+        return []
+    account = viewer.account if viewer is not None else None
     if entry.event == "packed":
-        rows = reads.event_packs(conn, _unit_id(entry.subject), *entry.position)
+        rows = reads.event_packs(conn, _unit_id(entry.subject), *entry.position, viewer=account)
     elif entry.subject.get("kind") in ("pack", "packs"):
-        rows = reads.packs_at(conn, *entry.position)
+        rows = reads.packs_at(conn, *entry.position, viewer=account)
     else:
-        return
+        return []
     if not rows:
-        return
-    sgtins = [cbv.sgtin(f"{int(r['gtin']):014d}", r["serial"]) for r in rows]
+        return []
+    sgtins = [_row_sgtin(r) for r in rows]
     if event["type"] == "AggregationEvent":
         event["childEPCs"] = sgtins
         event.pop("childQuantityList", None)
     else:
         event["epcList"] = sgtins
         event.pop("quantityList", None)
+    return rows
+
+
+def _row_sgtin(row: dict) -> str:
+    return cbv.sgtin(f"{int(row['gtin']):014d}", row["serial"])
+
+
+def _redact(prov: Provenance, event: dict, rows: list[dict], viewer: access.Viewer) -> None:
+    """The event's packs as this viewer may see them (access.may_list_pack): the SGTINs it may list, and a
+    quantity per lot class for the others, as provenance counts them. The eventID stays that of the whole
+    event (EPCIS 2.0 redaction: one event, one id, whoever reads it)."""
+    asked = cbv.sgtin(prov.subject["gtin"], prov.subject["serial"]) if prov.subject.get("kind") == "pack" else None
+    listed, counts = [], {}
+    for row in rows:
+        sgtin = _row_sgtin(row)
+        if access.may_list_pack(viewer, bytes(row["manufacturer"]), asked=sgtin == asked, held=bool(row["held"])):
+            listed.append(sgtin)
+        else:
+            lgtin = cbv.lgtin(f"{int(row['gtin']):014d}", row["lot_number"])
+            counts[lgtin] = counts.get(lgtin, 0) + 1
+    if not counts:
+        return
+    quantities = [{"epcClass": lgtin, "quantity": n} for lgtin, n in counts.items()]
+    if event["type"] == "AggregationEvent":
+        event["childEPCs"] = listed
+        event["childQuantityList"] = quantities
+    else:
+        event["epcList"] = listed
+        event["quantityList"] = quantities
 
 
 def reading_events(conn, prov: Provenance, vis: access.Visibility | None = None) -> list[dict]:
@@ -223,16 +253,21 @@ def reading_events(conn, prov: Provenance, vis: access.Visibility | None = None)
     return out
 
 
-def events(conn, prov: Provenance, vis: access.Visibility | None = None) -> list[dict]:
-    """Every event of this (already restricted) provenance answer, in chain order."""
+def events(
+    conn, prov: Provenance, vis: access.Visibility | None = None, viewer: access.Viewer | None = None
+) -> list[dict]:
+    """Every event of this (already restricted) provenance answer, in chain order; the packs each event names
+    redacted for `viewer` (None: the operator's uncut export)."""
     out = []
     packings = {(e.tx_hash, e.subject.get("sscc")) for e in prov.timeline if e.event == "packed"}
     for entry in prov.timeline:
         if entry.event == "moved" and (entry.tx_hash, (entry.container or {}).get("sscc")) in packings:
             continue  # the packs moved into a tote as it is packed: that packing's children
         event = entry_event(prov, entry)
-        _all_objects(conn, entry, event)
+        rows = _all_objects(conn, entry, event, viewer)
         event["eventID"] = event_hash.event_id(event)  # after the objects: they are part of the event
+        if viewer is not None and rows:
+            _redact(prov, event, rows, viewer)  # after the id: the whole event's id, a redacted copy
         out.append(event)
     out += reading_events(conn, prov, vis)
     out.sort(key=lambda e: (e["pt:blockNumber"], e["pt:logIndex"]))

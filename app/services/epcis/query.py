@@ -17,7 +17,7 @@ from datetime import datetime
 
 from app import gs1
 from app.errors import NotFound
-from app.services import provenance
+from app.services import access, provenance
 from app.services.epcis import cbv, export
 from app.services.orgs import Principal
 
@@ -28,6 +28,8 @@ LIST_PARAMS = ("eventType", "EQ_bizStep", "EQ_disposition", "EQ_bizLocation", "E
                "MATCH_anyEPC", "MATCH_parentID", "MATCH_epcClass", "EQ_eventID")  # fmt: skip
 TIME_PARAMS = ("GE_eventTime", "LT_eventTime", "GE_recordTime", "LT_recordTime")
 SCOPE_PARAMS = ("MATCH_epc", "MATCH_anyEPC", "MATCH_parentID", "MATCH_epcClass")
+MAX_SCOPE = 50  # objects one query may name (over all SCOPE_PARAMS): each is a whole provenance answer to build
+MAX_VALUES = 200  # values of any other list parameter
 PARAMS = frozenset((*LIST_PARAMS, *TIME_PARAMS, "perPage", "nextPageToken"))
 
 
@@ -60,27 +62,52 @@ def parse(items: list[tuple[str, str]]) -> Query:
     """The query of these (name, value) pairs (repeated names and comma-separated values both list)."""
     query = Query()
     for name, value in items:
-        if name not in PARAMS:
-            raise _bad(name, "unknown query parameter")
-        if name in LIST_PARAMS:
-            values = [v.strip() for v in value.split(",") if v.strip()] if name != "EQ_eventID" else [value]
-            if not values:
-                raise _bad(name, "empty value")
-            query.lists.setdefault(name, []).extend(_list_value(name, v) for v in values)
-        elif name in TIME_PARAMS:
-            query.times[name] = _time(name, value)
-        elif name == "perPage":
-            if not value.isdigit() or not 1 <= int(value) <= MAX_PER_PAGE:
-                raise _bad(name, f"must be an integer 1..{MAX_PER_PAGE}")
-            query.per_page = int(value)
-        else:
-            query.after = _token(value)
+        try:
+            _parse_one(query, name, value)
+        except ValueError as error:  # any other parse failure (e.g. int() of a non-ASCII digit): still 400
+            raise _bad(name, f"{value!r} is not a valid value ({error})") from error
     for name in SCOPE_PARAMS:
         for value in query.lists.get(name, []):
-            item = cbv.parse_epc(value, field=name) if not value.startswith(cbv.PT_NS) else None
+            try:
+                item = cbv.parse_epc(value, field=name) if not value.startswith(cbv.PT_NS) else None
+            except ValueError as error:
+                raise _bad(name, f"{value!r} is not an EPC ({error})") from error
             if item is not None and item not in query.scope:
                 query.scope.append(item)
     return query
+
+
+def _parse_one(query: Query, name: str, value: str) -> None:
+    """One (name, value) pair into `query`; QueryError (400) naming `name` when it is not valid."""
+    if name not in PARAMS:
+        raise _bad(name, "unknown query parameter")
+    if name in LIST_PARAMS:
+        values = [v.strip() for v in value.split(",") if v.strip()] if name != "EQ_eventID" else [value]
+        if not values:
+            raise _bad(name, "empty value")
+        _bound(query, name, len(values))
+        query.lists.setdefault(name, []).extend(_list_value(name, v) for v in values)
+    elif name in TIME_PARAMS:
+        query.times[name] = _time(name, value)
+    elif name == "perPage":
+        if not (value.isascii() and value.isdecimal()) or not 1 <= int(value) <= MAX_PER_PAGE:
+            raise _bad(name, f"must be an integer 1..{MAX_PER_PAGE} (ASCII digits)")
+        query.per_page = int(value)
+    else:
+        query.after = _token(value)
+
+
+def _bound(query: Query, name: str, adding: int) -> None:
+    """413 QueryTooComplexException naming `name` when the query would name more than MAX_SCOPE objects (over
+    all scope parameters) or more than MAX_VALUES values of another parameter: bounded work per request."""
+    if name in SCOPE_PARAMS:
+        have, limit, what = sum(len(query.lists.get(n, [])) for n in SCOPE_PARAMS), MAX_SCOPE, "objects"
+    else:
+        have, limit, what = len(query.lists.get(name, [])), MAX_VALUES, "values"
+    if have + adding > limit:
+        raise QueryError(
+            "QueryTooComplexException", name, f"{name}: a query may name at most {limit} {what} (split it)", 413
+        )
 
 
 def _list_value(name: str, value: str) -> str:
@@ -148,8 +175,25 @@ def _provenance(conn, item: gs1.Identifier) -> provenance.Provenance | None:
         return None
 
 
-def visible_events(conn, principal: Principal | None, items: list[gs1.Identifier]) -> tuple[list[dict], list]:
-    """The EPCIS events of these objects the principal may see (None: no cut, for the CLI), and their answers."""
+class Operator:
+    """The operator's uncut export (the CLI): passed explicitly as OPERATOR, never implied by a missing principal."""
+
+    def __repr__(self) -> str:
+        return "OPERATOR"
+
+
+OPERATOR = Operator()
+
+
+def visible_events(conn, viewer: Principal | Operator, items: list[gs1.Identifier]) -> tuple[list[dict], list]:
+    """The EPCIS events of these objects `viewer` may see (the access policy), and their answers; OPERATOR:
+    no cut (the CLI export). Anything else (None: an anonymous request) is refused: the cut fails closed."""
+    if viewer is OPERATOR:
+        principal = None
+    elif isinstance(viewer, Principal):
+        principal = viewer
+    else:
+        raise TypeError(f"visible_events needs a Principal or OPERATOR, not {viewer!r}")
     events: dict[str, dict] = {}
     provs = []
     provenance.read_snapshot(conn)
@@ -157,14 +201,15 @@ def visible_events(conn, principal: Principal | None, items: list[gs1.Identifier
         prov = _provenance(conn, item)
         if prov is None:
             continue
-        vis = None
+        vis = viewer = None
         if principal is not None:
+            viewer = access.Viewer.of(principal)
             vis = provenance.visibility(conn, principal, prov)  # the access policy (app/services/access.py)
             if vis.verdict_only:
                 continue
             provenance.restrict(conn, prov, vis)
         provs.append(prov)
-        for event in export.events(conn, prov, vis):
+        for event in export.events(conn, prov, vis, viewer):
             events.setdefault(event["eventID"], event)
     ordered = sorted(events.values(), key=lambda e: (e["pt:blockNumber"], e["pt:logIndex"], e["eventID"]))
     return ordered, provs
@@ -210,8 +255,11 @@ def matches(query: Query, event: dict) -> bool:
     )
 
 
-def run(conn, principal: Principal | None, query: Query) -> tuple[list[dict], list, str | None]:
-    """(this page's events, the provenance answers read, the next page's token or None)."""
+def run(conn, principal: Principal, query: Query) -> tuple[list[dict], list, str | None]:
+    """(this page's events, the provenance answers read, the next page's token or None). A query answers a
+    principal only: None or OPERATOR is refused (the uncut export is visible_events(…, OPERATOR, …))."""
+    if not isinstance(principal, Principal):
+        raise TypeError(f"an EPCIS query answers a Principal, not {principal!r}")
     if not query.scope:
         raise QueryError(
             "QueryTooComplexException",
