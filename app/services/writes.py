@@ -663,8 +663,8 @@ _NOT_UNDONE = {"destroyed": "destroyed", "stolen": "stolen"}
 def prepare_undo_dispense(conn, principal: Principal, body: dict) -> dict:
     """Undo a dispense (EU FMD): the same dispenser, within 10 days of it (chain time, as the mirror last saw
     it), for packs not expired, recalled, destroyed or stolen, still in the container they were dispensed from,
-    which the caller holds at rest. Packs are grouped by the dispense that ended them; the relayer rebuilds that
-    day's DispenseRecord list from the mirror when it sends the undo."""
+    which the caller holds at rest. Packs are grouped by the dispense that ended them; the relayer reads that
+    day's DispenseRecord list from the chain's Dispensed logs when it sends the undo."""
     me, now = _me(principal), prechecks.chain_now(conn)
     groups: dict[tuple[int, int, str], dict] = {}
     seen, ends = set(), {}

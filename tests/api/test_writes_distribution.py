@@ -462,13 +462,29 @@ def test_undo_dispense_within_10_days_is_accepted(world: World, at_pharmacy):
     assert world.w3.eth.get_transaction_receipt(op["tx_hash"])["status"] == 1
     assert not pack_view(world, w["a_lot_id"], 7)["dispensed"] and pack_view(world, w["a_lot_id"], 5)["dispensed"]
     assert pack_view(world, w["b_lot_id"], 8)["dispensed"]
-    # the first dispense of the day too, after the undo (its records are rebuilt from the mirror)
+    # the first dispense of the day too, after the undo (its records are read from the chain's logs)
     world.done("pharmacy", world.post("pharmacy", "/v1/dispensation-undos", {"packs": [a(w, 5), b(w, 8)]}))
     assert not pack_view(world, w["a_lot_id"], 5)["dispensed"] and not pack_view(world, w["b_lot_id"], 8)["dispensed"]
     refused(world.post("pharmacy", "/v1/dispensation-undos", {"packs": [a(w, 7)]}), 409, "packs[0]", "not_dispensed")
     # saleable again: dispensed anew
     dispense(world, [a(w, 7)])
     assert pack_view(world, w["a_lot_id"], 7)["dispensed"]
+
+
+def test_undo_dispense_is_sent_although_a_later_dispense_of_that_day_is_mined_but_not_mirrored(
+    world: World, at_pharmacy
+):
+    """The day's DispenseRecord list comes from the chain's logs, not the mirror (review 14-15 #2)."""
+    w = at_pharmacy
+    dispense(world, [a(w, 5), a(w, 7)])
+    later = world.post("pharmacy", "/v1/dispensations", {"packs": [a(w, 6)]})
+    assert later.status_code == 202, later.get_json()
+    world.relayer.run_once()  # mined (anvil mines at once), not indexed
+    assert world.relayer.counts().get("pending", 0) == 0
+    undo = world.post("pharmacy", "/v1/dispensation-undos", {"packs": [a(w, 7)]})
+    op = world.done("pharmacy", undo)
+    assert world.w3.eth.get_transaction_receipt(op["tx_hash"])["status"] == 1
+    assert not pack_view(world, w["a_lot_id"], 7)["dispensed"] and pack_view(world, w["a_lot_id"], 6)["dispensed"]
 
 
 def test_undo_dispense_after_10_days_is_refused(world: World, at_pharmacy):
