@@ -199,6 +199,9 @@ def prepare_commission_batch(conn, principal: Principal, body: dict) -> dict:
     row = serials_db.lock_commission(conn, lot_id)
     if row is None:
         raise _invalid("lot", "not_listed", f"lot {lot_number} was not opened through this service")
+    if int(row["next_batch"]) != int(row["batches"]):  # an earlier batch failed, later ones (which fail too) are held
+        raise _conflict("lot", "batch_pending_failed", "an earlier batch of the lot failed and later batches are "
+                        "still pending (they will fail too); retry once they have settled")  # fmt: skip
     serials = serial_list(body)
     if len(set(serials)) != len(serials):
         raise _invalid("serials", "duplicate", "serials must be unique within the batch")
@@ -217,7 +220,7 @@ def prepare_commission_batch(conn, principal: Principal, body: dict) -> dict:
         "gtin": gtin,
         "lot": lot_number,
         "lot_id": _hex(lot_id),
-        "batch": int(row["batches"]),
+        "batch": int(row["next_batch"]),
         "first_index": first,
         "count": len(serials),
         "root": _hex(lot_serials.root_of(nodes)),
@@ -228,8 +231,11 @@ def prepare_commission_batch(conn, principal: Principal, body: dict) -> dict:
 
 def after_commission_batch(conn, principal: Principal, payload: dict, operation_id: str) -> None:
     lot_id = bytes.fromhex(payload["lot_id"][2:])
-    taken = serials_db.insert_batch(conn, lot_id, payload["batch"], payload["first_index"], payload["_serials"],
-                                    payload["_nodes"], operation_id)  # fmt: skip
+    try:
+        taken = serials_db.insert_batch(conn, lot_id, payload["batch"], payload["first_index"], payload["_serials"],
+                                        payload["_nodes"], operation_id)  # fmt: skip
+    except serials_db.BatchTaken as exc:
+        raise _conflict("lot", "batch_taken", f"{exc}; retry the request") from exc
     if taken is not None:
         raise _conflict("serials", "already_commissioned", f"serial {taken} of this GTIN is already in a lot")
 

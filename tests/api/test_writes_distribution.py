@@ -99,6 +99,24 @@ def test_two_batches_accepted_before_either_is_mined_take_consecutive_ranges(wor
     assert world.pt.functions.batch(opened["lot_id"], 1).call()[0] == 5
 
 
+def test_a_batch_while_an_earlier_one_failed_and_later_ones_are_pending_is_refused_not_a_500(world: World, opened):
+    """B0 and B1 accepted; B0 fails (the relayer forgets its tree) while B1 is still held: B2 is refused with 409
+    batch_pending_failed (review 14-15 #6: was a 500 on the (lot, batch) key; B1 fails on chain anyway). Once B1 has
+    failed too, the next batch starts again where the chain is (batch 0, index 0)."""
+    b0, b1 = batch(world, opened, 0, 10), batch(world, opened, 10, 2)
+    assert b0.status_code == b1.status_code == 202
+    with world.db.connection() as conn:
+        world.relayer._fail(conn, {"id": b0.get_json()["operation"]["id"], "action": "commission_batch"},
+                            {"error": "test", "args": {}})  # fmt: skip
+    refused(batch(world, opened, 12, 3), 409, "lot", "batch_pending_failed")  # leaves 2..4 free, batch 1 is not
+    world.pump()  # B1 does not follow on from the chain's count (0): it fails
+    assert world.operation("maker", b1.get_json()["operation"]["id"])["status"] == "failed"
+    world.done("maker", batch(world, opened, 20, 5))
+    assert world.pt.functions.batch(opened["lot_id"], 0).call()[:2] == [0, 5]
+    world.done("maker", batch(world, opened, 30, 5))
+    assert world.pt.functions.batch(opened["lot_id"], 1).call()[:2] == [5, 5]
+
+
 def test_a_serial_already_commissioned_in_another_batch_or_lot_is_refused_by_name(world: World, opened):
     world.done("maker", batch(world, opened, 0, 5))
     body = refused(batch(world, opened, 3, 4), 409, "serial_range", "already_commissioned")
