@@ -251,9 +251,10 @@ interface IPharmaTrackTypes {
     /// @param unitId the returned consignment
     error ReturnNeedsAcceptance(bytes32 unitId);
     /// @notice A return must go back to the party that shipped the packs' container to the returner.
-    /// @param containerId the container the packs are returned from
+    /// @param containerId the container the packs are returned from (zero: the returner's own loose stock, which
+    ///        never travelled, so may not be returned to anyone)
     /// @param to the recipient named
-    /// @param sender who shipped the container to the returner (zero when unknown)
+    /// @param sender who shipped the container to the returner (zero when unknown or loose stock)
     error ReturnNotToSender(bytes32 containerId, address to, address sender);
     /// @notice `unitId` is not a pending return (use {receiveShipment}).
     /// @param unitId the unit

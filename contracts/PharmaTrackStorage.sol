@@ -504,6 +504,8 @@ abstract contract PharmaTrackStorage is IPharmaTrackTypes, AccessControl {
         if (lotFlags & LOT_QUARANTINED != 0) revert LotIsQuarantined(lotId);
         bytes32 source = g.source;
         if (source == bytes32(0)) {
+            // loose stock never travelled to `me`: it has no sender to return it to
+            if (returnTo != 0) revert ReturnNotToSender(source, _accounts[returnTo], address(0));
             if (l.manufacturer != me) revert LotNotManufacturer(lotId, msg.sender);
             if (g.proof.proof.length != 0 || g.proof.flags.length != 0) revert PackProofInvalid(source, lotId);
             _requireLeaves(lotId, l, g.packs);

@@ -641,6 +641,9 @@ def prepare_return_packs(conn, principal: Principal, body: dict) -> dict:
     to = _recipient(conn, principal, body["to"])
     picked = _pick(conn, principal, body["packs"])
     for i, pack in enumerate(picked.packs):
+        if pack["source"] is None:  # the caller's own loose stock (a manufacturer that dispenses): never shipped to it
+            raise _conflict(f"packs[{i}]", "not_from_that_party",
+                            "the pack is your own loose stock: no party shipped it to you, so it cannot be returned")  # fmt: skip
         source = bytes.fromhex(pack["source"][2:])
         loose = prechecks.consignment(conn, source)
         came_from = prechecks.sender(picked.sources[source], is_return=bool(loose and loose["is_return"]))

@@ -429,6 +429,16 @@ def test_return_prechecks_name_the_reason(world: World, at_pharmacy):
     refused(world.post("pharmacy", "/v1/return-acceptances", {"packs": [a(w, 10)]}), 409, "packs[0]", "not_a_return")
 
 
+def test_a_return_of_own_loose_stock_is_refused_not_a_500(world: World, stock):
+    """A manufacturer that also dispenses cannot return its never-shipped loose stock (review 14-15 #3)."""
+    with world.db.connection() as conn, conn.cursor() as cur:
+        cur.execute("UPDATE organisations SET roles = ARRAY['dispenser', 'manufacturer'] WHERE gln = %s",
+                    (world.parties["maker"].gln,))  # fmt: skip
+    loose = code(stock["gtin"], "S0000000090")  # the lot's leaves 80..99 are in no case
+    body = {"packs": [loose], "to": world.parties["distributor"].gln}
+    refused(world.post("maker", "/v1/returns", body), 409, "packs[0]", "not_from_that_party")
+
+
 def test_a_refused_return_is_back_at_the_pharmacy_and_may_be_returned_again(world: World, at_pharmacy):
     w, p = at_pharmacy, world.parties
     body = {"packs": [a(w, 7)], "to": p["distributor"].gln}
