@@ -363,6 +363,11 @@ interface IPharmaTrackTypes {
     /// @param lotId the lot
     /// @param index the pack's leaf index
     error UndoPackNotInRecord(bytes32 lotId, uint256 index);
+    /// @notice The record named has undone pack `index` of `lotId` already: the pack's dispense now is a later one
+    ///         (perhaps by another party), which this record does not prove.
+    /// @param lotId the lot
+    /// @param index the pack's leaf index
+    error UndoRecordUsed(bytes32 lotId, uint256 index);
 
     // ------------------------------------------------------------------ errors: readings
 
