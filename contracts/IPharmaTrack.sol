@@ -251,9 +251,10 @@ interface IPharmaTrackTypes {
     /// @param unitId the returned consignment
     error ReturnNeedsAcceptance(bytes32 unitId);
     /// @notice A return must go back to the party that shipped the packs' container to the returner.
-    /// @param containerId the container the packs are returned from
+    /// @param containerId the container the packs are returned from (zero: the returner's own loose stock, which
+    ///        never travelled, so may not be returned to anyone)
     /// @param to the recipient named
-    /// @param sender who shipped the container to the returner (zero when unknown)
+    /// @param sender who shipped the container to the returner (zero when unknown or loose stock)
     error ReturnNotToSender(bytes32 containerId, address to, address sender);
     /// @notice `unitId` is not a pending return (use {receiveShipment}).
     /// @param unitId the unit
@@ -362,6 +363,11 @@ interface IPharmaTrackTypes {
     /// @param lotId the lot
     /// @param index the pack's leaf index
     error UndoPackNotInRecord(bytes32 lotId, uint256 index);
+    /// @notice The record named has undone pack `index` of `lotId` already: the pack's dispense now is a later one
+    ///         (perhaps by another party), which this record does not prove.
+    /// @param lotId the lot
+    /// @param index the pack's leaf index
+    error UndoRecordUsed(bytes32 lotId, uint256 index);
 
     // ------------------------------------------------------------------ errors: readings
 

@@ -241,13 +241,16 @@ contract PharmaTrackPacks is PharmaTrackStorage {
         (uint32 me, uint8 roles) = _caller();
         _requireRole(roles, DISPENSER);
         _requireRecords(me, day, records, which);
-        _reactivate(me, records[which], packs);
+        _reactivate(me, records[which], packs, keccak256(abi.encode(me, day, which)));
     }
 
     // ------------------------------------------------------------------ internal
 
-    /// @dev Makes `packs` of a proven dispense `record` by `me` active again, if the rules of {undoDispense} allow.
-    function _reactivate(uint32 me, DispenseRecord calldata record, PackSet calldata packs) private {
+    /// @dev Makes `packs` of a proven dispense `record` (key `recordKey`) by `me` active again, if the rules of
+    ///      {undoDispense} allow; each pack once per record.
+    function _reactivate(uint32 me, DispenseRecord calldata record, PackSet calldata packs, bytes32 recordKey)
+        private
+    {
         uint256 deadline = uint256(record.time) + UNDO_WINDOW;
         if (block.timestamp > deadline) revert UndoWindowClosed(record.time, uint40(deadline));
         bytes32 lotId = record.lotId;
@@ -268,6 +271,8 @@ contract PharmaTrackPacks is PharmaTrackStorage {
         if (bad != PackSets.NONE) revert PackIsStolen(lotId, bad);
         bad = PackSets.clearAll(_inactive[lotId], packs);
         if (bad != PackSets.NONE) revert PackNotDispensed(lotId, bad);
+        bad = PackSets.setAll(_undoneBy[recordKey], packs);
+        if (bad != PackSets.NONE) revert UndoRecordUsed(lotId, bad);
         emit DispenseUndone(lotId, containerId, msg.sender, packs.firstWord, packs.masks);
     }
 

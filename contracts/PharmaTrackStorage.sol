@@ -116,6 +116,9 @@ abstract contract PharmaTrackStorage is IPharmaTrackTypes, AccessControl {
     /// @dev Per dispenser, a ring of 16 day accumulators of its dispenses: slot `day % 16` holds
     ///      `day << 224 | accumulator` ({_foldDispense}).
     mapping(uint32 dispenser => mapping(uint256 slot => uint256)) internal _dispenseDays;
+    /// @dev Per dispense record (`keccak256(dispenser, day, which)`), the packs an undo of it has reactivated: a record
+    ///      undoes each of its packs once, so it cannot undo a later dispense of the pack (by another party).
+    mapping(bytes32 record => BitMaps.BitMap) internal _undoneBy;
 
     uint256 internal constant UNDO_WINDOW = 10 days;
     uint256 internal constant DAY_RING = 16;
@@ -504,6 +507,8 @@ abstract contract PharmaTrackStorage is IPharmaTrackTypes, AccessControl {
         if (lotFlags & LOT_QUARANTINED != 0) revert LotIsQuarantined(lotId);
         bytes32 source = g.source;
         if (source == bytes32(0)) {
+            // loose stock never travelled to `me`: it has no sender to return it to
+            if (returnTo != 0) revert ReturnNotToSender(source, _accounts[returnTo], address(0));
             if (l.manufacturer != me) revert LotNotManufacturer(lotId, msg.sender);
             if (g.proof.proof.length != 0 || g.proof.flags.length != 0) revert PackProofInvalid(source, lotId);
             _requireLeaves(lotId, l, g.packs);

@@ -16,16 +16,6 @@ SELECT container_id, source, first_word, masks, block_number, log_index FROM ev_
 WHERE lot_id = %(lot)s ORDER BY block_number, log_index
 """
 
-# A dispenser's Dispensed events of one UTC day (block time), in chain order: the records undoDispense folds.
-DISPENSES_OF_DAY = """
-SELECT d.lot_id, d.case_id, d.first_word, d.masks, d.block_number, d.log_index,
-       extract(epoch FROM b.timestamp)::bigint AS time
-FROM ev_dispensed d JOIN blocks b ON b.number = d.block_number
-WHERE d.by = %(by)s AND b.timestamp >= to_timestamp(%(day)s::bigint * 86400)
-  AND b.timestamp < to_timestamp((%(day)s::bigint + 1) * 86400)
-ORDER BY d.block_number, d.log_index
-"""
-
 # The dispenses of packs of a lot, newest first, with their block time (which dispense a pack's is).
 DISPENSES_OF_LOT = """
 SELECT d.case_id, d.by, d.first_word, d.masks, d.block_number, d.log_index,
@@ -50,12 +40,6 @@ def pack_moves(conn, lot_id: bytes) -> list[dict]:
 def consignment(conn, unit_id: bytes) -> dict | None:
     """{consignment_id, from_org, to_org, is_return} of a loose consignment, None for any other id."""
     return fetch_one(conn, CONSIGNMENT_OF_TRANSIT, {"u": unit_id})
-
-
-def dispenses_of_day(conn, dispenser: bytes, day: int) -> list[dict]:
-    """The dispenser's Dispensed rows of a UTC day in chain order: lot_id, case_id, first_word, masks,
-    block_number, log_index, time (block time, unix seconds)."""
-    return fetch_all(conn, DISPENSES_OF_DAY, {"by": dispenser, "day": day})
 
 
 def dispenses_of_lot(conn, lot_id: bytes) -> list[dict]:

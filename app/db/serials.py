@@ -27,9 +27,12 @@ INSERT_SERIALS_IF_NEW = INSERT_SERIALS + " ON CONFLICT DO NOTHING"
 FIRST_TAKEN = "SELECT serial FROM lot_serials WHERE sgtin_id = ANY(%s) LIMIT 1"
 TAKEN = "SELECT sgtin_id FROM lot_serials WHERE sgtin_id = ANY(%s)"
 # The lot's commission row, locked until the caller's transaction ends: batches of one lot are accepted one at a time
-# (each takes the next leaf indexes and batch number).
+# (each takes the next leaf indexes and batch number). The next batch number is one past the highest held, not the
+# count: a failed earlier batch's tree is gone while later ones are still held (their numbers stay taken); the two
+# differ exactly while such a gap exists.
 LOCK_COMMISSION = """
 SELECT c.lot_id, c.gtin, c.lot, c.expiry, c.serial_count, c.capacity, c.organisation_id,
+       (SELECT coalesce(max(t.batch) + 1, 0) FROM lot_trees t WHERE t.lot_id = c.lot_id) AS next_batch,
        (SELECT count(*) FROM lot_trees t WHERE t.lot_id = c.lot_id) AS batches
 FROM lot_commissions c WHERE c.lot_id = %s FOR UPDATE
 """
@@ -113,8 +116,8 @@ def insert_opened_lot(
 
 
 def lock_commission(conn, lot_id: bytes) -> dict | None:
-    """The lot's commission row (serial_count: serials accepted so far, pending batches included; batches: how
-    many it has), locked until the caller's transaction ends; None when this service has none."""
+    """The lot's commission row (serial_count: serials accepted so far, pending batches included; next_batch: one
+    past its highest batch held; batches: how many it holds), locked until the caller's transaction ends; None when this service has none."""
     return fetch_one(conn, LOCK_COMMISSION, (lot_id,))
 
 
@@ -128,14 +131,30 @@ def insert_batch(
     conn, lot_id: bytes, batch: int, first: int, serials: list[tuple[str, bytes]], nodes: bytes, operation_id: str
 ) -> str | None:
     """A commissioning batch: its serials (leaf indexes from `first`), its tree, the lot's count raised. Returns
-    None, or a serial already in a lot (then nothing is written)."""
-    taken = insert_lot_serials(conn, lot_id, serials, first=first, batch=batch)
-    if taken is not None:
-        return taken
+    None, or a serial already in a lot (then nothing is written). A batch number the lot already holds raises
+    BatchTaken (nothing written)."""
     with conn.cursor() as cur:
-        cur.execute(INSERT_BATCH_TREE, (lot_id, batch, first, nodes, operation_id))
+        cur.execute("SAVEPOINT batch")
+        taken = insert_lot_serials(conn, lot_id, serials, first=first, batch=batch)
+        if taken is not None:
+            cur.execute("ROLLBACK TO SAVEPOINT batch")
+            return taken
+        try:
+            cur.execute(INSERT_BATCH_TREE, (lot_id, batch, first, nodes, operation_id))
+        except psycopg2.errors.UniqueViolation as exc:
+            cur.execute("ROLLBACK TO SAVEPOINT batch")
+            raise BatchTaken(batch) from exc
         cur.execute(ADD_SERIALS, (len(serials), lot_id))
+        cur.execute("RELEASE SAVEPOINT batch")
     return None
+
+
+class BatchTaken(Exception):
+    """The lot already holds a tree of this batch number."""
+
+    def __init__(self, batch: int):
+        super().__init__(f"batch {batch} of the lot is already held")
+        self.batch = batch
 
 
 def delete_batch_of(conn, operation_id: str) -> int:

@@ -103,7 +103,7 @@ def pack_groups(conn, packs: list[dict]) -> list[tuple]:
     return out
 
 
-def _picked(conn, op: dict) -> list[Call]:
+def _picked(conn, op: dict, day_records=None) -> list[Call]:
     p, oid = op["payload"], [str(op["id"])]
     match op["action"]:
         case "pack_tote":
@@ -117,14 +117,15 @@ def _picked(conn, op: dict) -> list[Call]:
         case "accept_return":
             return [Call("acceptReturn", [_b(c)], oid) for c in p["consignments"]]
         case "undo_dispense":
-            return [_undo(conn, _b(p["dispenser"]), group, oid) for group in p["undo"]]
+            return [_undo(day_records, _b(p["dispenser"]), group, oid) for group in p["undo"]]
     raise ValueError(f"no picking call for action {op['action']!r}")
 
 
-def _undo(conn, dispenser: bytes, group: dict, oid: list[str]) -> Call:
-    """undoDispense of packs of one dispense: that day's DispenseRecord list rebuilt from the mirror now (the
-    contract checks it against its accumulator of the day), and which record is the dispense."""
-    records = prechecks.dispense_records(conn, dispenser, group["day"])
+def _undo(day_records, dispenser: bytes, group: dict, oid: list[str]) -> Call:
+    """undoDispense of packs of one dispense: that day's DispenseRecord list read from the chain's Dispensed logs
+    now (`day_records(dispenser, day)`; the contract checks it against its accumulator of the day, which the
+    mirror may lag behind), and which record is the dispense."""
+    records = day_records(dispenser, group["day"])
     which = next(
         (
             i
@@ -132,7 +133,7 @@ def _undo(conn, dispenser: bytes, group: dict, oid: list[str]) -> Call:
             if (r["block_number"], r["log_index"]) == (group["block_number"], group["log_index"])
         ),
         len(records),
-    )  # fmt: skip  (not mirrored any more: the contract refuses, UndoRecordsInvalid)
+    )  # fmt: skip  (not on chain any more: the contract refuses, UndoRecordsInvalid)
     tuples = [(r["time"], r["lot_id"], r["container_id"], (r["first_word"], r["masks"])) for r in records]
     return Call("undoDispense", [group["day"], tuples, which, pack_set(group["indexes"])], oid)
 
@@ -140,8 +141,9 @@ def _undo(conn, dispenser: bytes, group: dict, oid: list[str]) -> Call:
 PICKED = ("pack_tote", "ship_packs", "return_packs", "report_stolen", "accept_return", "undo_dispense")
 
 
-def build(conn, action: str, ops: list[dict]) -> list[Call]:
-    """The calls that carry out `ops` (all of one organisation and action), in order."""
+def build(conn, action: str, ops: list[dict], day_records=None) -> list[Call]:
+    """The calls that carry out `ops` (all of one organisation and action), in order. `day_records(dispenser,
+    day)`: a dispenser's DispenseRecord list of a day from the chain (needed for undo_dispense only)."""
     if action in ("receive", "refuse", "unpack"):
         fn = {"receive": "receiveShipment", "refuse": "refuseShipment", "unpack": "unpack"}[action]
         return [_units_call(fn, ops)]
@@ -153,5 +155,5 @@ def build(conn, action: str, ops: list[dict]) -> list[Call]:
     if action in ("dispense", "destroy"):
         return _pack_calls(conn, action, ops)
     if action in PICKED:  # one call per operation: each is its own tote, consignment or report
-        return [call for op in ops for call in _picked(conn, op)]
+        return [call for op in ops for call in _picked(conn, op, day_records)]
     return [_one(op) for op in ops]

@@ -30,6 +30,7 @@ from eth_account.signers.local import LocalAccount
 from eth_utils import to_checksum_address
 from web3 import Web3
 
+from app.chain import dispenses
 from app.chain.client import describe
 from app.chain.compiler import load_artifacts
 from app.chain.deploy import load_checked
@@ -251,11 +252,14 @@ class Relayer:
         return True
 
     def _encode(self, conn, action: str, ops: list[dict]) -> str:
-        built = calls_mod.build(conn, action, ops)
+        built = calls_mod.build(conn, action, ops, self._day_records)
         encoded = [self.contract.encode_abi(c.fn, c.args) for c in built]
         if len(encoded) == 1:
             return encoded[0]
         return self.contract.encode_abi("multicall", [[bytes.fromhex(e[2:]) for e in encoded]])
+
+    def _day_records(self, dispenser: bytes, day: int) -> list[dict]:
+        return dispenses.dispense_records(self.w3, self.contract, dispenser, day)
 
     def _simulate(self, sender: str, data: str) -> int:
         tx = {"from": sender, "to": self.address, "data": data}

@@ -169,15 +169,3 @@ def dispense_of(conn, lot_id: bytes, index: int) -> dict | None:
         if index in set(unpack_set(int(row["first_word"]), [int(m) for m in row["masks"]])):
             return row
     return None
-
-
-def dispense_records(conn, dispenser: bytes, day: int) -> list[dict]:
-    """The contract's DispenseRecord list of a dispenser's day, rebuilt from the mirror: every Dispensed event by
-    it whose block time falls in that UTC day, in chain order, as {time, lot_id, container_id, first_word, masks,
-    block_number, log_index}."""
-    return [
-        {"time": int(r["time"]), "lot_id": bytes(r["lot_id"]), "container_id": bytes(r["case_id"]),
-         "first_word": int(r["first_word"]), "masks": [int(m) for m in r["masks"]],
-         "block_number": int(r["block_number"]), "log_index": int(r["log_index"])}
-        for r in distribution.dispenses_of_day(conn, dispenser, day)
-    ]  # fmt: skip

@@ -199,6 +199,9 @@ def prepare_commission_batch(conn, principal: Principal, body: dict) -> dict:
     row = serials_db.lock_commission(conn, lot_id)
     if row is None:
         raise _invalid("lot", "not_listed", f"lot {lot_number} was not opened through this service")
+    if int(row["next_batch"]) != int(row["batches"]):  # an earlier batch failed, later ones (which fail too) are held
+        raise _conflict("lot", "batch_pending_failed", "an earlier batch of the lot failed and later batches are "
+                        "still pending (they will fail too); retry once they have settled")  # fmt: skip
     serials = serial_list(body)
     if len(set(serials)) != len(serials):
         raise _invalid("serials", "duplicate", "serials must be unique within the batch")
@@ -217,7 +220,7 @@ def prepare_commission_batch(conn, principal: Principal, body: dict) -> dict:
         "gtin": gtin,
         "lot": lot_number,
         "lot_id": _hex(lot_id),
-        "batch": int(row["batches"]),
+        "batch": int(row["next_batch"]),
         "first_index": first,
         "count": len(serials),
         "root": _hex(lot_serials.root_of(nodes)),
@@ -228,8 +231,11 @@ def prepare_commission_batch(conn, principal: Principal, body: dict) -> dict:
 
 def after_commission_batch(conn, principal: Principal, payload: dict, operation_id: str) -> None:
     lot_id = bytes.fromhex(payload["lot_id"][2:])
-    taken = serials_db.insert_batch(conn, lot_id, payload["batch"], payload["first_index"], payload["_serials"],
-                                    payload["_nodes"], operation_id)  # fmt: skip
+    try:
+        taken = serials_db.insert_batch(conn, lot_id, payload["batch"], payload["first_index"], payload["_serials"],
+                                        payload["_nodes"], operation_id)  # fmt: skip
+    except serials_db.BatchTaken as exc:
+        raise _conflict("lot", "batch_taken", f"{exc}; retry the request") from exc
     if taken is not None:
         raise _conflict("serials", "already_commissioned", f"serial {taken} of this GTIN is already in a lot")
 
@@ -635,6 +641,9 @@ def prepare_return_packs(conn, principal: Principal, body: dict) -> dict:
     to = _recipient(conn, principal, body["to"])
     picked = _pick(conn, principal, body["packs"])
     for i, pack in enumerate(picked.packs):
+        if pack["source"] is None:  # the caller's own loose stock (a manufacturer that dispenses): never shipped to it
+            raise _conflict(f"packs[{i}]", "not_from_that_party",
+                            "the pack is your own loose stock: no party shipped it to you, so it cannot be returned")  # fmt: skip
         source = bytes.fromhex(pack["source"][2:])
         loose = prechecks.consignment(conn, source)
         came_from = prechecks.sender(picked.sources[source], is_return=bool(loose and loose["is_return"]))
@@ -663,8 +672,8 @@ _NOT_UNDONE = {"destroyed": "destroyed", "stolen": "stolen"}
 def prepare_undo_dispense(conn, principal: Principal, body: dict) -> dict:
     """Undo a dispense (EU FMD): the same dispenser, within 10 days of it (chain time, as the mirror last saw
     it), for packs not expired, recalled, destroyed or stolen, still in the container they were dispensed from,
-    which the caller holds at rest. Packs are grouped by the dispense that ended them; the relayer rebuilds that
-    day's DispenseRecord list from the mirror when it sends the undo."""
+    which the caller holds at rest. Packs are grouped by the dispense that ended them; the relayer reads that
+    day's DispenseRecord list from the chain's Dispensed logs when it sends the undo."""
     me, now = _me(principal), prechecks.chain_now(conn)
     groups: dict[tuple[int, int, str], dict] = {}
     seen, ends = set(), {}

@@ -99,6 +99,24 @@ def test_two_batches_accepted_before_either_is_mined_take_consecutive_ranges(wor
     assert world.pt.functions.batch(opened["lot_id"], 1).call()[0] == 5
 
 
+def test_a_batch_while_an_earlier_one_failed_and_later_ones_are_pending_is_refused_not_a_500(world: World, opened):
+    """B0 and B1 accepted; B0 fails (the relayer forgets its tree) while B1 is still held: B2 is refused with 409
+    batch_pending_failed (review 14-15 #6: was a 500 on the (lot, batch) key; B1 fails on chain anyway). Once B1 has
+    failed too, the next batch starts again where the chain is (batch 0, index 0)."""
+    b0, b1 = batch(world, opened, 0, 10), batch(world, opened, 10, 2)
+    assert b0.status_code == b1.status_code == 202
+    with world.db.connection() as conn:
+        world.relayer._fail(conn, {"id": b0.get_json()["operation"]["id"], "action": "commission_batch"},
+                            {"error": "test", "args": {}})  # fmt: skip
+    refused(batch(world, opened, 12, 3), 409, "lot", "batch_pending_failed")  # leaves 2..4 free, batch 1 is not
+    world.pump()  # B1 does not follow on from the chain's count (0): it fails
+    assert world.operation("maker", b1.get_json()["operation"]["id"])["status"] == "failed"
+    world.done("maker", batch(world, opened, 20, 5))
+    assert world.pt.functions.batch(opened["lot_id"], 0).call()[:2] == [0, 5]
+    world.done("maker", batch(world, opened, 30, 5))
+    assert world.pt.functions.batch(opened["lot_id"], 1).call()[:2] == [5, 5]
+
+
 def test_a_serial_already_commissioned_in_another_batch_or_lot_is_refused_by_name(world: World, opened):
     world.done("maker", batch(world, opened, 0, 5))
     body = refused(batch(world, opened, 3, 4), 409, "serial_range", "already_commissioned")
@@ -411,6 +429,16 @@ def test_return_prechecks_name_the_reason(world: World, at_pharmacy):
     refused(world.post("pharmacy", "/v1/return-acceptances", {"packs": [a(w, 10)]}), 409, "packs[0]", "not_a_return")
 
 
+def test_a_return_of_own_loose_stock_is_refused_not_a_500(world: World, stock):
+    """A manufacturer that also dispenses cannot return its never-shipped loose stock (review 14-15 #3)."""
+    with world.db.connection() as conn, conn.cursor() as cur:
+        cur.execute("UPDATE organisations SET roles = ARRAY['dispenser', 'manufacturer'] WHERE gln = %s",
+                    (world.parties["maker"].gln,))  # fmt: skip
+    loose = code(stock["gtin"], "S0000000090")  # the lot's leaves 80..99 are in no case
+    body = {"packs": [loose], "to": world.parties["distributor"].gln}
+    refused(world.post("maker", "/v1/returns", body), 409, "packs[0]", "not_from_that_party")
+
+
 def test_a_refused_return_is_back_at_the_pharmacy_and_may_be_returned_again(world: World, at_pharmacy):
     w, p = at_pharmacy, world.parties
     body = {"packs": [a(w, 7)], "to": p["distributor"].gln}
@@ -462,13 +490,29 @@ def test_undo_dispense_within_10_days_is_accepted(world: World, at_pharmacy):
     assert world.w3.eth.get_transaction_receipt(op["tx_hash"])["status"] == 1
     assert not pack_view(world, w["a_lot_id"], 7)["dispensed"] and pack_view(world, w["a_lot_id"], 5)["dispensed"]
     assert pack_view(world, w["b_lot_id"], 8)["dispensed"]
-    # the first dispense of the day too, after the undo (its records are rebuilt from the mirror)
+    # the first dispense of the day too, after the undo (its records are read from the chain's logs)
     world.done("pharmacy", world.post("pharmacy", "/v1/dispensation-undos", {"packs": [a(w, 5), b(w, 8)]}))
     assert not pack_view(world, w["a_lot_id"], 5)["dispensed"] and not pack_view(world, w["b_lot_id"], 8)["dispensed"]
     refused(world.post("pharmacy", "/v1/dispensation-undos", {"packs": [a(w, 7)]}), 409, "packs[0]", "not_dispensed")
     # saleable again: dispensed anew
     dispense(world, [a(w, 7)])
     assert pack_view(world, w["a_lot_id"], 7)["dispensed"]
+
+
+def test_undo_dispense_is_sent_although_a_later_dispense_of_that_day_is_mined_but_not_mirrored(
+    world: World, at_pharmacy
+):
+    """The day's DispenseRecord list comes from the chain's logs, not the mirror (review 14-15 #2)."""
+    w = at_pharmacy
+    dispense(world, [a(w, 5), a(w, 7)])
+    later = world.post("pharmacy", "/v1/dispensations", {"packs": [a(w, 6)]})
+    assert later.status_code == 202, later.get_json()
+    world.relayer.run_once()  # mined (anvil mines at once), not indexed
+    assert world.relayer.counts().get("pending", 0) == 0
+    undo = world.post("pharmacy", "/v1/dispensation-undos", {"packs": [a(w, 7)]})
+    op = world.done("pharmacy", undo)
+    assert world.w3.eth.get_transaction_receipt(op["tx_hash"])["status"] == 1
+    assert not pack_view(world, w["a_lot_id"], 7)["dispensed"] and pack_view(world, w["a_lot_id"], 6)["dispensed"]
 
 
 def test_undo_dispense_after_10_days_is_refused(world: World, at_pharmacy):

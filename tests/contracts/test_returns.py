@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import pytest
 
-from app.ids import pack_set, sscc_id
+from app.ids import lgtin_id, pack_set, sscc_id
 from tests.contracts.conftest import PALLET_SSCC
 from tests.contracts.helpers import NO_PROOF, events, reverts, role
 from tests.contracts.picking import Stock, group
 
 CONSIGNMENT = 4
 NOBODY = "0x" + "00" * 20
+ZERO32 = bytes(32)
+HOSPITAL_GTIN = 9506000999995
 
 
 @pytest.fixture
@@ -62,6 +64,22 @@ def test_returnPacks_from_a_case_delivered_on_a_pallet(world, shop):
     call = pt.functions.returnPacks([group(case, shop.l1, [601])], world.maker)
     reverts(pt, call, world.pharmacy, "ReturnNotToSender", case, world.maker, world.distributor)
     send_return(world, [group(case, shop.l1, [601])], world.distributor)
+
+
+def test_returnPacks_of_loose_stock_reverts_whoever_is_named(world, shop):
+    """A manufacturer that is also a dispenser (a compounding hospital) cannot "return" its never-shipped loose
+    stock to any party (review 14-15 #3): ReturnNotToSender(0, to, 0)."""
+    pt, hospital = world.pt, world.outsider
+    roles = [role("MANUFACTURER_ROLE"), role("DISPENSER_ROLE")]
+    world.send(pt.functions.registerOrganisation(hospital, 9506000000099, roles), world.admin)
+    world.send(pt.functions.registerProduct(HOSPITAL_GTIN, 2, 8), hospital)
+    world.send(pt.functions.commissionLot(HOSPITAL_GTIN, "H1", world.expiry, 16, b"\x01" * 32), hospital)
+    lot = lgtin_id(f"{HOSPITAL_GTIN:014d}", "H1")
+    for to in (world.distributor, world.pharmacy, world.maker):
+        call = pt.functions.returnPacks([group(ZERO32, lot, [0, 1])], to)
+        reverts(pt, call, hospital, "ReturnNotToSender", ZERO32, to, NOBODY)
+    # the same stock may still be shipped (a consignment, not a return)
+    world.send(pt.functions.shipPacks([group(ZERO32, lot, [0, 1])], world.distributor), hospital)
 
 
 def test_returnPacks_from_a_case_shipped_directly(world, shop):

@@ -80,6 +80,22 @@ def test_undoDispense_from_a_tote(world):
     assert not dispensed(world, 7, stock.l2)
 
 
+def test_undoDispense_a_used_record_cannot_undo_another_partys_later_dispense(world):
+    """Review 14-15 #4: P dispenses X from tote T and undoes it, ships T to Q, Q dispenses X, T comes back to P.
+    P's record of its own (undone) dispense must not undo Q's: a record undoes each of its packs once."""
+    stock = Stock(world)
+    tote = stock.tote(0, [group(stock.a, stock.l1, [5, 6]), group(stock.b, stock.l2, [7])])
+    world.deliver([tote], world.distributor, world.pharmacy)
+    p, q = Counter(world, world.pharmacy), Counter(world, world.pharmacy2)
+    day, which = p.dispense(tote, stock.l2, [7])
+    p.undo(day, which, [7])
+    world.deliver([tote], world.pharmacy, world.pharmacy2)
+    q.dispense(tote, stock.l2, [7])
+    world.deliver([tote], world.pharmacy2, world.pharmacy)
+    reverts(world.pt, p.undo_call(day, which, [7]), world.pharmacy, "UndoRecordUsed", stock.l2, 7)
+    assert dispensed(world, 7, stock.l2)
+
+
 @pytest.mark.parametrize("tamper", ["missing", "extra", "reordered", "altered", "which", "other day"])
 def test_undoDispense_records_not_the_days_reverts(world, counter, tamper):
     counter.dispense(counter.case, world.lot_id, [1])
