@@ -6,9 +6,11 @@ import ctypes
 import json
 import logging
 import os
+import shutil
 import signal
 import socket
 import subprocess
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -71,6 +73,9 @@ class AnvilNode:
     state_path: Path | None = None
     state_interval: float = 2.0
     process: subprocess.Popen | None = field(default=None, repr=False)
+    # Where anvil offloads the states of old blocks (a big chain writes gigabytes there): a folder of this node's
+    # own, removed when it stops. anvil's default (~/.foundry/anvil/tmp) is left behind when it is killed.
+    cache_dir: Path | None = field(default=None, repr=False)
 
     @property
     def rpc_url(self) -> str:
@@ -90,6 +95,9 @@ class AnvilNode:
             "--gas-limit", "30000000",
             "--silent",
         ]  # fmt: skip
+        if self.cache_dir is None:
+            self.cache_dir = Path(tempfile.mkdtemp(prefix="pharmatrack-anvil-cache-"))
+        args += ["--cache-path", str(self.cache_dir)]
         if self.block_time:
             args += ["--block-time", str(self.block_time)]
         if self.state_path is not None:
@@ -144,14 +152,19 @@ class AnvilNode:
 
     def stop(self, timeout: float = 10.0) -> None:
         proc, self.process = self.process, None
-        if proc is None or proc.poll() is not None:
-            return
-        os.killpg(proc.pid, signal.SIGTERM)
         try:
-            proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(timeout)
+            if proc is None or proc.poll() is not None:
+                return
+            os.killpg(proc.pid, signal.SIGTERM)
+            try:
+                proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait(timeout)
+        finally:
+            cache, self.cache_dir = self.cache_dir, None
+            if cache is not None:
+                shutil.rmtree(cache, ignore_errors=True)
 
     def __enter__(self) -> AnvilNode:
         return self.start() if self.process is None else self
