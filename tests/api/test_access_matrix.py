@@ -336,6 +336,60 @@ def test_partner_activity_and_operations(mworld: World, chain, who):
     assert status == (200 if who in ("regulator", "distributor") else 404)
 
 
+def epcis_events(world: World, who: str, path: str, **query) -> list[dict] | None:
+    """Every page of an EPCIS query as `who` (None: 404, the object is not on its path)."""
+    events, resp = [], get(world, who, path, perPage=1000, **query)
+    if resp.status_code == 404:
+        return None
+    body = ok(resp)
+    events += body["epcisBody"]["queryResults"]["resultsBody"]["eventList"]
+    assert "Link" not in resp.headers  # one page holds this small chain's events
+    return events
+
+
+def _position(event: dict) -> tuple[int, int]:
+    return event["pt:blockNumber"], event["pt:logIndex"]
+
+
+@pytest.mark.parametrize(("who", "what"), [(who, what) for who, what in PAIRS if what != "lot"])
+def test_epcis_routes(mworld: World, chain, who, what):
+    """/epcis/epcs/{epc}/events, /epcis/events?MATCH_epc= and the resource views (bizStep, disposition, event
+    type, bizLocation) of a pack or a unit: the same decision as provenance, event by event (the packs an event
+    names are redacted for a partial viewer, tests/api/test_epcis_query.py, so events compare by eventID). A lot's
+    class queries differ by design (a partial viewer gets counts where the regulator gets serials): that redaction
+    is tested in tests/api/test_epcis_query.py."""
+    from app import gs1
+    from app.api.fields import VerifiableCode
+    from app.services.epcis import cbv
+
+    decision = MATRIX[who][what]
+    epc = cbv.epc_uri(gs1.parse(chain["codes"][what], expect=VerifiableCode.kinds))
+    whole = epcis_events(mworld, "regulator", f"/epcis/epcs/{quote(epc, safe='')}/events")
+    body = epcis_events(mworld, who, f"/epcis/epcs/{quote(epc, safe='')}/events")
+    queried = epcis_events(mworld, who, "/epcis/events", MATCH_anyEPC=epc)  # anyEPC: parentID too, as the view
+    if decision == NONE:
+        assert body is None and queried == [], (who, what)  # the resource is not found; the query finds nothing
+        return
+    assert [e["eventID"] for e in queried] == [e["eventID"] for e in body]
+    ids = [e["eventID"] for e in body]
+    if decision in (FULL, CURRENT):
+        assert ids == [e["eventID"] for e in whole]
+    else:
+        cut = position_of(mworld, chain, chain["ops"][decision])
+        assert ids == [e["eventID"] for e in whole if _position(e) <= cut or e.get("pt:event") in LOT_STATUS]
+    views = {
+        "bizSteps": lambda e: e.get("bizStep"),
+        "dispositions": lambda e: e.get("disposition"),
+        "eventTypes": lambda e: e.get("type"),
+        "bizLocations": lambda e: (e.get("bizLocation") or {}).get("id"),
+    }
+    for view, value_of in views.items():
+        for value in {value_of(e) for e in body} - {None}:
+            word = value if view == "bizLocations" else value.rsplit("/", 1)[-1]
+            sub = epcis_events(mworld, who, f"/epcis/{view}/{quote(word, safe='')}/events", MATCH_anyEPC=epc)
+            assert [e["eventID"] for e in sub] == [e["eventID"] for e in body if value_of(e) == value], (view, value)
+
+
 # --------------------------------------------------------------------------------------------- meta
 
 
@@ -348,6 +402,7 @@ NO_OBJECT_RECORD = {
     ("get", "/v1/products"): "the public product registry (master data, README): no custody",
     ("get", "/v1/products/{gtin}"): "one product of the public registry",
     ("get", "/checkConnectivity"): "LVM connectivity check: no object",
+    ("get", "/epcis/capture/{capture_id}"): "a capture job: the submitting organisation's own request (others: 404)",
 }
 # Read routes the matrix above drives, with the test that does.
 IN_THE_MATRIX = {
@@ -363,6 +418,12 @@ IN_THE_MATRIX = {
     ("get", "/v1/alerts/{alert_id}"): test_alerts,
     ("get", "/v1/partners/{gln}/activity"): test_partner_activity_and_operations,
     ("get", "/v1/operations/{operation_id}"): test_partner_activity_and_operations,
+    ("get", "/epcis/epcs/{epc}/events"): test_epcis_routes,
+    ("get", "/epcis/events"): test_epcis_routes,
+    ("get", "/epcis/bizSteps/{biz_step}/events"): test_epcis_routes,
+    ("get", "/epcis/dispositions/{disposition}/events"): test_epcis_routes,
+    ("get", "/epcis/eventTypes/{event_type}/events"): test_epcis_routes,
+    ("get", "/epcis/bizLocations/{location}/events"): test_epcis_routes,
 }
 
 

@@ -10,7 +10,7 @@ from app.indexer.events import BASE_COLUMNS, column_types, specs_from_abi, sql_t
 
 # element type names of arrays in information_schema.columns.udt_name (without the leading "_")
 UDT = {"int8": "bigint", "int4": "integer", "int2": "smallint", "bool": "boolean", "bytea": "bytea", "text": "text",
-       "numeric": "numeric"}  # fmt: skip
+       "numeric": "numeric", "uuid": "uuid"}  # fmt: skip
 
 
 def _columns(url):
