@@ -86,8 +86,13 @@ class Capture(MethodView):
         return body, 202, _headers({"Location": location})
 
     @blp.doc(security=SECURITY, summary="The capture limits (GS1-EPCIS-Capture-Limit, …-File-Size-Limit)")
+    @blp.response(204, description="No body: the limits are in the GS1-EPCIS-Capture-Limit and "
+                  "GS1-EPCIS-Capture-File-Size-Limit headers")  # fmt: skip
     def options(self):
-        return "", 204, _headers({"Allow": "OPTIONS, POST", **_limits()})
+        # no body, so no Content-Type (Flask's default text/html would be an undocumented media type)
+        resp = current_app.response_class(status=204, headers=_headers({"Allow": "OPTIONS, POST", **_limits()}))
+        del resp.headers["Content-Type"]
+        return resp
 
 
 @blp.route("/capture/<uuid:capture_id>")
