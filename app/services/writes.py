@@ -121,6 +121,14 @@ def prepare_commission_lot(conn, principal: Principal, body: dict) -> dict:
         "lot_id": _hex(lot_id),
         "expiry_date": expiry.isoformat(),
         "expiry": expiry_seconds(expiry),
+        **_committed(serials, ids, nodes),
+    }
+
+
+def _committed(serials: list[str], ids: list[bytes], nodes) -> dict:
+    """What a commissioning payload carries of its serials: their count and tree root (what the chain commits), and
+    the serials with their ids and the tree's nodes (kept off the outbox payload: stored by the after-hook)."""
+    return {
         "count": len(serials),
         "root": _hex(lot_serials.root_of(nodes)),
         "_serials": list(zip(serials, ids, strict=True)),
@@ -222,10 +230,7 @@ def prepare_commission_batch(conn, principal: Principal, body: dict) -> dict:
         "lot_id": _hex(lot_id),
         "batch": int(row["next_batch"]),
         "first_index": first,
-        "count": len(serials),
-        "root": _hex(lot_serials.root_of(nodes)),
-        "_serials": list(zip(serials, ids, strict=True)),
-        "_nodes": nodes,
+        **_committed(serials, ids, nodes),
     }
 
 
