@@ -41,12 +41,15 @@ LIMIT 1
 
 # One unmined transaction per (organisation, action) at a time: while it is in flight the next
 # scans queue up, so batches grow with the load instead of one small transaction per round.
+# An undo_dispense also waits out the organisation's unmined dispenses: it must name all of the day's
+# dispenses as the chain will hold them when it runs, and it is built from the mined logs.
 PENDING_GROUPS = """
 SELECT o.organisation_id, o.action, g.account, count(*) AS n
 FROM operations o JOIN organisations g ON g.id = o.organisation_id
 WHERE o.status = 'pending'
   AND NOT EXISTS (SELECT 1 FROM relay_transactions t
-                  WHERE t.status = 'sent' AND t.organisation_id = o.organisation_id AND t.action = o.action)
+                  WHERE t.status = 'sent' AND t.organisation_id = o.organisation_id
+                    AND (t.action = o.action OR (o.action = 'undo_dispense' AND t.action = 'dispense')))
 GROUP BY 1, 2, 3 ORDER BY min(o.created_at)
 """
 CLAIM_PENDING = """

@@ -216,10 +216,17 @@ class Relayer:
         with self.db.connection() as conn:
             groups = operations.pending_groups(conn)
         sent = False
+        dispensed: set[int] = set()  # organisations that sent a dispense this round (unmined yet)
         for group in groups:
-            if self.blocked.get(group["organisation_id"], 0) > time.monotonic():
+            org = group["organisation_id"]
+            if self.blocked.get(org, 0) > time.monotonic():
                 continue
-            sent |= self._submit_group(group)
+            if group["action"] == "undo_dispense" and org in dispensed:
+                continue  # next round, once that dispense is mined (see operations.PENDING_GROUPS)
+            done = self._submit_group(group)
+            if done and group["action"] == "dispense":
+                dispensed.add(org)
+            sent |= done
         return sent
 
     def _signer(self, group: dict) -> LocalAccount | None:

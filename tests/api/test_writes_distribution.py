@@ -502,14 +502,26 @@ def test_undo_dispense_within_10_days_is_accepted(world: World, at_pharmacy):
 def test_undo_dispense_is_sent_although_a_later_dispense_of_that_day_is_mined_but_not_mirrored(
     world: World, at_pharmacy
 ):
-    """The day's DispenseRecord list comes from the chain's logs, not the mirror (review 14-15 #2)."""
+    """The day's DispenseRecord list comes from the chain's logs, not the mirror (review 14-15 #2), and an undo
+    waits out the dispenser's dispense still in flight (CI stop 21: built from the mined logs while a later
+    dispense sat in the pool, it reverted with UndoRecordsInvalid)."""
     w = at_pharmacy
     dispense(world, [a(w, 5), a(w, 7)])
     later = world.post("pharmacy", "/v1/dispensations", {"packs": [a(w, 6)]})
     assert later.status_code == 202, later.get_json()
-    world.relayer.run_once()  # mined (anvil mines at once), not indexed
-    assert world.relayer.counts().get("pending", 0) == 0
     undo = world.post("pharmacy", "/v1/dispensation-undos", {"packs": [a(w, 7)]})
+    assert undo.status_code == 202, undo.get_json()
+    world.w3.provider.make_request("evm_setAutomine", [False])
+    try:
+        world.relayer.run_once()  # the dispense is sent, not mined; the undo must not go with it
+        world.relayer.run_once()
+        assert world.operation("pharmacy", later.get_json()["operation"]["id"])["status"] == "submitted"
+        assert world.operation("pharmacy", undo.get_json()["operation"]["id"])["status"] == "pending"
+    finally:
+        world.w3.provider.make_request("evm_setAutomine", [True])
+    world.w3.provider.make_request("evm_mine", [])
+    world.relayer.run_once()  # the dispense settles (mined, not indexed); the undo goes now
+    assert world.relayer.counts().get("pending", 0) == 0
     op = world.done("pharmacy", undo)
     assert world.w3.eth.get_transaction_receipt(op["tx_hash"])["status"] == 1
     assert not pack_view(world, w["a_lot_id"], 7)["dispensed"] and pack_view(world, w["a_lot_id"], 6)["dispensed"]
