@@ -76,6 +76,12 @@ class AnvilNode:
     # Where anvil offloads the states of old blocks (a big chain writes gigabytes there): a folder of this node's
     # own, removed when it stops. anvil's default (~/.foundry/anvil/tmp) is left behind when it is killed.
     cache_dir: Path | None = field(default=None, repr=False)
+    # The states of at most this many recent blocks are kept (in memory; none go to disk); older blocks keep their
+    # logs and receipts, but a call at their state fails. By default anvil writes every block's whole state to
+    # the cache path: on a chain with many deployments that made each mined block cost more and more (anvil_mine
+    # of 200 blocks after 120 deployments: 7.9 s, against 0.21 s with this; CI stop 21 timed out there).
+    # Reorgs, anvil_rollback and evm_revert within this depth work as before.
+    keep_states: int | None = 256
 
     @property
     def rpc_url(self) -> str:
@@ -98,6 +104,8 @@ class AnvilNode:
         if self.cache_dir is None:
             self.cache_dir = Path(tempfile.mkdtemp(prefix="pharmatrack-anvil-cache-"))
         args += ["--cache-path", str(self.cache_dir)]
+        if self.keep_states:
+            args += ["--prune-history", str(self.keep_states)]
         if self.block_time:
             args += ["--block-time", str(self.block_time)]
         if self.state_path is not None:
