@@ -4,7 +4,8 @@ Every answer is an EPCISQueryDocument (JSON-LD) of the events the caller may see
 (app/services/access.py, through app/services/epcis/query.py as the provenance views are). Parameters follow
 SimpleEventQuery; an unknown parameter or a bad value is a 400 whose problem type names the EPCIS exception
 (`epcisException:QueryParameterException`) and whose detail names the parameter. Paging: perPage, and the next
-page's URL (with nextPageToken) in a Link header, rel="next".
+page's URL (with nextPageToken) in a Link header, rel="next". A query naming no object answers the events of the
+objects the caller may see (app/services/epcis/query.py says how, and how the work per page is bounded).
 """
 
 from __future__ import annotations
@@ -35,8 +36,8 @@ DOC = {
         "400": {"description": "epcisException:QueryParameterException naming the parameter"},
         "404": {"description": "/epcs/{epc}/events: no event of that EPC visible to the caller"},
         "413": {
-            "description": "epcisException:QueryTooComplexException: the query names no object, or more than "
-            f"{epcis_query.MAX_SCOPE} (the parameter named)"
+            "description": "epcisException:QueryTooComplexException: the query names more than "
+            f"{epcis_query.MAX_SCOPE} objects, or a parameter more than {epcis_query.MAX_VALUES} values (named)"
         },
     },
 }

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from app.db import access as access_db
 from app.db import fetch_all
 
 READING_EVENTS = """
@@ -68,3 +69,65 @@ def packs_at(conn, block_number: int, log_index: int, viewer: bytes | None = Non
     """(gtin, serial, lot_number, manufacturer, held) of the packs the pack-set event at this position names
     (`held` as in event_packs)."""
     return fetch_all(conn, PACKS_AT, {"b": block_number, "l": log_index, "viewer": viewer})
+
+
+# --------------------------------------------------------------------------------------- queries naming no object
+# The objects a query naming none reads (app/services/epcis/query.py): lots and SSCC units (cases, tree cases,
+# pallets, totes), each at the position of the event that made it, in chain order after a cursor. {lots}, {cases},
+# {pallets}, {totes} are the scope filters: empty for a regulator, else the viewer's objects (its lots, the units
+# it acted on or held within a pallet it acted on, and the units of the lots it manufactured). Every branch is an
+# ordered scan of a primary key (block_number, log_index) or an index lookup on an account or id column.
+_CANDIDATES = """
+candidates AS (
+    SELECT 'lot' AS kind, l.lot_id AS id, l.gtin, l.lot_number, NULL::numeric AS sscc, l.block_number, l.log_index
+    FROM lot_status l WHERE TRUE {lots}
+    UNION ALL SELECT 'unit', c.case_id, NULL, NULL, c.sscc, c.block_number, c.log_index
+    FROM ev_case_packed c WHERE TRUE {cases}
+    UNION ALL SELECT 'unit', c.case_id, NULL, NULL, c.sscc, c.block_number, c.log_index
+    FROM ev_case_tree_packed c WHERE TRUE {cases}
+    UNION ALL SELECT 'unit', p.pallet_id, NULL, NULL, p.sscc, p.block_number, p.log_index
+    FROM ev_pallet_packed p
+    WHERE NOT EXISTS (SELECT 1 FROM ev_pallet_packed q WHERE q.pallet_id = p.pallet_id
+                      AND (q.block_number, q.log_index) < (p.block_number, p.log_index)) {pallets}
+    UNION ALL SELECT 'unit', t.tote_id, NULL, NULL, t.sscc, t.block_number, t.log_index
+    FROM ev_tote_packed t
+    WHERE NOT EXISTS (SELECT 1 FROM ev_tote_packed q WHERE q.tote_id = t.tote_id
+                      AND (q.block_number, q.log_index) < (t.block_number, t.log_index)) {totes}
+)"""
+_SCOPED = {
+    "lots": "AND l.lot_id IN (SELECT lot_id FROM my_lots)",
+    "cases": "AND (c.case_id IN (SELECT case_id FROM my_case_events) OR c.lot_id IN (SELECT lot_id FROM made_lots))",
+    "pallets": "AND (p.pallet_id IN (SELECT case_id FROM my_case_events) OR p.case_ids && ARRAY("
+    "SELECT case_id FROM ev_case_packed WHERE lot_id IN (SELECT lot_id FROM made_lots) UNION ALL "
+    "SELECT case_id FROM ev_case_tree_packed WHERE lot_id IN (SELECT lot_id FROM made_lots)))",
+    "totes": "AND (t.tote_id IN (SELECT case_id FROM my_case_events) OR t.tote_id IN ("
+    "SELECT container_id FROM pack_events WHERE lot_id IN (SELECT lot_id FROM made_lots)))",
+}
+_MADE_LOTS = """,
+made_lots AS (
+    SELECT lot_id FROM ev_lot_commissioned WHERE manufacturer = %(me)s
+    UNION ALL SELECT lot_id FROM ev_lot_opened WHERE manufacturer = %(me)s
+),"""
+_PAGE = """
+SELECT k.kind, k.id, k.gtin, k.lot_number, k.sscc, k.block_number, k.log_index
+FROM candidates k LEFT JOIN blocks b ON b.number = k.block_number
+WHERE ((k.block_number, k.log_index, k.id) > (%(after_block)s, %(after_log)s, %(after_id)s::bytea)
+       OR (%(inclusive)s AND (k.block_number, k.log_index, k.id) = (%(after_block)s, %(after_log)s, %(after_id)s::bytea)))
+  AND (%(before)s::timestamptz IS NULL OR b.timestamp < %(before)s::timestamptz)
+ORDER BY k.block_number, k.log_index, k.id
+LIMIT %(n)s
+"""
+CANDIDATES_ALL = "WITH" + _CANDIDATES.format(lots="", cases="", pallets="", totes="") + _PAGE
+CANDIDATES_OF = access_db.MY_LOTS.rstrip() + _MADE_LOTS + _CANDIDATES.format(**_SCOPED) + _PAGE
+
+
+def query_candidates(
+    conn, scope: bytes | None, *, after: tuple[int, int, bytes], inclusive: bool, before, n: int
+) -> list[dict]:
+    """Up to n objects (kind 'lot' with gtin and lot_number, or 'unit' with sscc; id, block_number, log_index)
+    made after `after` (block, log index, id; or at it when `inclusive`) in chain order, and before the time `before` when given (an object's
+    events all follow the event that made it): every object for scope None (a regulator), else the objects of
+    account `scope` (see _CANDIDATES). Which of their events the viewer sees is the access policy's to say."""
+    params = {"me": scope, "after_block": after[0], "after_log": after[1], "after_id": after[2],
+              "inclusive": inclusive, "before": before, "n": n}  # fmt: skip
+    return fetch_all(conn, CANDIDATES_ALL if scope is None else CANDIDATES_OF, params)

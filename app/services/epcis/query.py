@@ -5,7 +5,23 @@ EPC of the /epcs/{epc}/events view): each is read as a provenance answer (app/se
 the one access policy exactly as the provenance views are (`provenance.visibility` / `restrict`: a regulator and
 the manufacturer see all, a party on the custody path up to its own last event, anyone else nothing), turned
 into EPCIS events (export.py), then filtered by every parameter with the standard's semantics and paged in
-chain order. A query naming no identifier is refused (QueryTooComplexException): the mirror is not scanned.
+chain order.
+
+A query naming no identifier (`GET /epcis/events?eventType=…&GE_eventTime=…`) reads the objects the caller may
+have a record of, found with indexed SQL (app/db/epcis.py query_candidates): for a regulator every lot and SSCC
+unit (case, pallet, tote); for anyone else the lots of `access.lot_scope` (manufactured or taken part in), the
+units it acted on or held inside a pallet it acted on, and the units of lots it manufactured. Each candidate is
+read as above (its provenance answer cut by the access policy: a party on its path up to its own last event, the
+manufacturer and a regulator all, anyone else nothing) and answers the events whose home it is: an event is
+answered through the object it happened to (the unit of a shipment, the container of a pack-set event, the parent
+of an aggregation, the lot of a lot event), so each event is answered once over all pages. Candidates are read
+in the order they were made (chain order), their events in chain order; the nextPageToken says where to resume.
+Work is bounded per page: at most MAX_OBJECTS_PER_PAGE candidates are read, so a page may hold fewer than
+perPage events (even none) with a next link: follow it until there is none. LT_eventTime is pushed down (an
+object made later has no earlier event); the other filters apply per event. Limits: an event a party could see
+only through the history of a contained object (a pallet's earlier shipment, for a party that held one of its
+cases later) and events of consignments (loose packs, no SSCC) are answered when the query names that object
+(MATCH_*), not here.
 """
 
 from __future__ import annotations
@@ -16,6 +32,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from app import gs1
+from app.db import epcis as reads
 from app.errors import NotFound
 from app.services import access, provenance
 from app.services.epcis import cbv, export
@@ -30,6 +47,7 @@ TIME_PARAMS = ("GE_eventTime", "LT_eventTime", "GE_recordTime", "LT_recordTime")
 SCOPE_PARAMS = ("MATCH_epc", "MATCH_anyEPC", "MATCH_parentID", "MATCH_epcClass")
 MAX_SCOPE = 50  # objects one query may name (over all SCOPE_PARAMS): each is a whole provenance answer to build
 MAX_VALUES = 200  # values of any other list parameter
+MAX_OBJECTS_PER_PAGE = 20  # candidates a query naming no object reads per page (each a provenance answer)
 PARAMS = frozenset((*LIST_PARAMS, *TIME_PARAMS, "perPage", "nextPageToken"))
 
 
@@ -55,6 +73,7 @@ class Query:
     times: dict[str, datetime] = field(default_factory=dict)
     per_page: int = DEFAULT_PER_PAGE
     after: tuple[int, int, str] | None = None  # the last event of the previous page
+    resume: tuple[int, int, bytes] | None = None  # naming no object: the candidate the last page ended in
     scope: list[gs1.Identifier] = field(default_factory=list)
 
 
@@ -94,7 +113,7 @@ def _parse_one(query: Query, name: str, value: str) -> None:
             raise _bad(name, f"must be an integer 1..{MAX_PER_PAGE} (ASCII digits)")
         query.per_page = int(value)
     else:
-        query.after = _token(value)
+        query.resume, query.after = _token(value)
 
 
 def _bound(query: Query, name: str, adding: int) -> None:
@@ -147,16 +166,27 @@ def _time(name: str, value: str) -> datetime:
     return moment
 
 
-def token(event: dict) -> str:
-    raw = f"{event['pt:blockNumber']}:{event['pt:logIndex']}:{event['eventID']}".encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+def token(event: dict | None, candidate: dict | None = None) -> str:
+    """The token of the page after `event`; for a query naming no object, after it in `candidate` (event None:
+    after the whole candidate)."""
+    raw = f"{event['pt:blockNumber']}:{event['pt:logIndex']}:{event['eventID']}" if event is not None else ""
+    if candidate is not None:
+        raw = f"U:{candidate['block_number']}:{candidate['log_index']}:{bytes(candidate['id']).hex()}:{raw}"
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
 
 
-def _token(value: str) -> tuple[int, int, str]:
+def _token(value: str) -> tuple[tuple[int, int, bytes] | None, tuple[int, int, str] | None]:
+    """(candidate, event) of a token: candidate None for a query naming objects; event None after a candidate."""
     try:
         raw = base64.urlsafe_b64decode(value + "=" * (-len(value) % 4)).decode()
+        resume = None
+        if raw.startswith("U:"):
+            _, block, log, object_id, raw = raw.split(":", 4)
+            resume = (int(block), int(log), bytes.fromhex(object_id))
+            if not raw:
+                return resume, None
         block, log, event_id = raw.split(":", 2)
-        return int(block), int(log), event_id
+        return resume, (int(block), int(log), event_id)
     except (binascii.Error, UnicodeDecodeError, ValueError) as error:
         raise _bad("nextPageToken", "not a token this server gave") from error
 
@@ -185,9 +215,12 @@ class Operator:
 OPERATOR = Operator()
 
 
-def visible_events(conn, viewer: Principal | Operator, items: list[gs1.Identifier]) -> tuple[list[dict], list]:
+def visible_events(
+    conn, viewer: Principal | Operator, items: list[gs1.Identifier], snapshot: bool = True
+) -> tuple[list[dict], list]:
     """The EPCIS events of these objects `viewer` may see (the access policy), and their answers; OPERATOR:
-    no cut (the CLI export). Anything else (None: an anonymous request) is refused: the cut fails closed."""
+    no cut (the CLI export). Anything else (None: an anonymous request) is refused: the cut fails closed.
+    `snapshot`: start the transaction's one snapshot (False: the caller did, first in its transaction)."""
     if viewer is OPERATOR:
         principal = None
     elif isinstance(viewer, Principal):
@@ -196,7 +229,8 @@ def visible_events(conn, viewer: Principal | Operator, items: list[gs1.Identifie
         raise TypeError(f"visible_events needs a Principal or OPERATOR, not {viewer!r}")
     events: dict[str, dict] = {}
     provs = []
-    provenance.read_snapshot(conn)
+    if snapshot:
+        provenance.read_snapshot(conn)
     for item in items:
         prov = _provenance(conn, item)
         if prov is None:
@@ -261,12 +295,9 @@ def run(conn, principal: Principal, query: Query) -> tuple[list[dict], list, str
     if not isinstance(principal, Principal):
         raise TypeError(f"an EPCIS query answers a Principal, not {principal!r}")
     if not query.scope:
-        raise QueryError(
-            "QueryTooComplexException",
-            None,
-            "name the objects: MATCH_epc, MATCH_anyEPC, MATCH_parentID or MATCH_epcClass (an SGTIN, SSCC or LGTIN)",
-            413,
-        )
+        return _run_unscoped(conn, principal, query)
+    if query.resume is not None:
+        raise _bad("nextPageToken", "a token of a query naming no object (a page of another query)")
     events, provs = visible_events(conn, principal, query.scope)
     chosen = [e for e in events if matches(query, e)]
     if query.after is not None:
@@ -274,3 +305,61 @@ def run(conn, principal: Principal, query: Query) -> tuple[list[dict], list, str
     page = chosen[: query.per_page]
     more = len(chosen) > query.per_page
     return page, provs, token(page[-1]) if more else None
+
+
+def home(event: dict) -> str | None:
+    """The EPC of the object an event happened to (module docstring): the container of a pack-set event, the
+    parent of an aggregation, the one EPC of an object event, else the one class of its quantities."""
+    if event.get("pt:container"):
+        return event["pt:container"]
+    if event["type"] == "AggregationEvent":
+        return event.get("parentID")
+    epcs = event.get("epcList") or []
+    if epcs:
+        return epcs[0] if len(epcs) == 1 else None
+    quantities = event.get("quantityList") or []
+    return quantities[0]["epcClass"] if len(quantities) == 1 else None
+
+
+def _candidate(row: dict) -> tuple[gs1.Identifier, str]:
+    """A candidate row as the identifier to read and the EPC its home events name."""
+    if row["kind"] == "lot":
+        item = gs1.Lot(f"{int(row['gtin']):014d}", row["lot_number"])
+        return item, cbv.lgtin(item.gtin, item.lot)
+    sscc = f"{int(row['sscc']):018d}"
+    return gs1.LogisticUnit(sscc), cbv.sscc(sscc)
+
+
+def _position(row: dict) -> tuple[int, int, bytes]:
+    return row["block_number"], row["log_index"], bytes(row["id"])
+
+
+def _run_unscoped(conn, principal: Principal, query: Query) -> tuple[list[dict], list, str | None]:
+    """A query naming no object (module docstring): the events whose home is one of the caller's candidate
+    objects, cut by the access policy, candidate by candidate; at most MAX_OBJECTS_PER_PAGE read per page."""
+    if query.after is not None and query.resume is None:
+        raise _bad("nextPageToken", "a token of a query naming objects (a page of another query)")
+    provenance.read_snapshot(conn)
+    scope = access.lot_scope(access.Viewer.of(principal))  # None: a regulator (every object)
+    inside = query.after is not None  # resume inside the candidate the last page ended in
+    rows = reads.query_candidates(conn, scope, after=query.resume or (-1, -1, b""), inclusive=inside,
+                                  before=query.times.get("LT_eventTime"), n=MAX_OBJECTS_PER_PAGE + 1)  # fmt: skip
+    page: list[dict] = []
+    provs: list = []
+    last = None  # the candidate of page[-1]
+    for row in rows[:MAX_OBJECTS_PER_PAGE]:
+        item, epc = _candidate(row)
+        events, answers = visible_events(conn, principal, [item], snapshot=False)
+        mine = [e for e in events if home(e) == epc and matches(query, e)]
+        if inside and _position(row) == query.resume:
+            mine = [e for e in mine if (e["pt:blockNumber"], e["pt:logIndex"], e["eventID"]) > query.after]
+        if mine:
+            provs += answers
+        for event in mine:
+            if len(page) == query.per_page:
+                return page, provs, token(page[-1], last)
+            page.append(event)
+            last = row
+    if len(rows) > MAX_OBJECTS_PER_PAGE:
+        return page, provs, token(None, rows[MAX_OBJECTS_PER_PAGE - 1])
+    return page, provs, None
