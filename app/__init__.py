@@ -30,6 +30,7 @@ def create_app(settings: Settings | None = None, config: dict | None = None) -> 
         auth,
         epcis,
         epcis_capture,
+        epcis_queries,
         health,
         lvm,
         me,
@@ -86,7 +87,7 @@ def create_app(settings: Settings | None = None, config: dict | None = None) -> 
     )
     for blueprint in (
         health.blp, metrics.blp, products.blp, me.blp, operations.blp, writes.blp,
-        verify.blp, lvm.blp, provenance.blp, regulator.blp, epcis.blp, epcis_capture.blp,
+        verify.blp, lvm.blp, provenance.blp, regulator.blp, epcis.blp, epcis_capture.blp, epcis_queries.blp,
     ):  # fmt: skip
         api.register_blueprint(blueprint)
     problems.register(app)

@@ -191,6 +191,28 @@ def detect():
         log.info("detector stopped")
 
 
+@cli.command()
+@click.option("--poll-seconds", default=0.5, show_default=True, help="Wait between idle rounds.")
+@click.option("--backoff-base", default=1.0, show_default=True, help="First retry after this many seconds, doubling.")
+@click.option("--backoff-max", default=3600.0, show_default=True, help="Longest wait between retries (seconds).")
+def deliver(poll_seconds: float, backoff_base: float, backoff_max: float):
+    """Run the EPCIS webhook delivery: queue what subscriptions match, POST it signed, retry with backoff."""
+    from app import stack
+    from app.db import Database
+    from app.services.epcis.subscriptions import Deliverer
+
+    settings = _settings()
+    with stack.database(settings) as url, stack.StopSignal() as stop:
+        db = Database.for_worker(settings, url, maxconn=1)
+        deliverer = Deliverer(db, backoff_base=backoff_base, backoff_max=backoff_max)
+        log.info("webhook delivery running", extra={"backoff_base": backoff_base})
+        try:
+            deliverer.run_forever(stop.event, poll_seconds)
+        finally:
+            db.close()
+        log.info("webhook delivery stopped")
+
+
 def _verify(url, chain, deployment, specs, stop) -> None:
     from app.indexer.audit import verify
 
@@ -272,6 +294,7 @@ def up(with_demo: bool, ready_timeout: float):
             "indexer": [sys.executable, "-m", "app.cli", "index", *reset],
             "relayer": [sys.executable, "-m", "app.cli", "relay", *reset],
             "detector": [sys.executable, "-m", "app.cli", "detect"],
+            "deliverer": [sys.executable, "-m", "app.cli", "deliver"],
             "api": stack.gunicorn_args(settings),
         }
         for name, argv in commands.items():

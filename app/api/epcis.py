@@ -43,7 +43,7 @@ DOC = {
 }
 
 
-def _headers(resp: Response) -> Response:
+def headers(resp: Response) -> Response:
     resp.headers["GS1-EPCIS-Version"] = cbv.EPCIS_VERSION
     resp.headers["GS1-CBV-Version"] = cbv.CBV_VERSION
     return resp
@@ -51,20 +51,29 @@ def _headers(resp: Response) -> Response:
 
 def _answer(fixed: list[tuple[str, str]], not_found: str | None = None) -> Response:
     items = list(request.args.items(multi=True))
+
+    def run(conn, principal):
+        return epcis_query.run(conn, principal, epcis_query.parse(items + fixed))
+
+    return answer(run, items, not_found)
+
+
+def answer(run, items: list[tuple[str, str]], not_found: str | None = None) -> Response:
+    """The EPCISQueryDocument of `run(conn, principal) -> (page, provs, next token)` for the caller, in
+    JSON-LD or XML as Accept asks, the next page in a Link header; a QueryError as its EPCIS problem."""
     if g.get("principal") is None:  # every /epcis route is authenticated; fail closed if one ever is not
-        return _headers(problem(401, "Unauthorized", "an EPCIS query needs an API key"))
+        return headers(problem(401, "Unauthorized", "an EPCIS query needs an API key"))
     try:
-        query = epcis_query.parse(items + fixed)
         db = current_app.extensions["pharmatrack"].db
         with db.connection() as conn:
-            page, provs, next_token = epcis_query.run(conn, g.principal, query)
+            page, provs, next_token = run(conn, g.principal)
     except epcis_query.QueryError as error:
         extra = {"parameter": error.parameter} if error.parameter else {}
         title = "Invalid query parameter" if error.status == 400 else "Query too complex"
-        return _headers(problem(error.status, title, error.reason, type=error.type, **extra))
-    if not_found is not None and not page and query.after is None:
+        return headers(problem(error.status, title, error.reason, type=error.type, **extra))
+    if not_found is not None and not page and all(k != "nextPageToken" for k, _ in items):
         detail = f"no event of {not_found} is visible to you"
-        return _headers(problem(404, "Not Found", detail, type="epcisException:NoSuchResourceException"))
+        return headers(problem(404, "Not Found", detail, type="epcisException:NoSuchResourceException"))
     doc = export.query_document(page, provs)
     if request.accept_mimetypes.best_match([LD_JSON, "application/json", XML]) == XML:
         resp = Response(xmldoc.query_document(doc), status=200, mimetype=XML)
@@ -73,7 +82,7 @@ def _answer(fixed: list[tuple[str, str]], not_found: str | None = None) -> Respo
     if next_token is not None:
         rest = [(k, v) for k, v in items if k != "nextPageToken"] + [("nextPageToken", next_token)]
         resp.headers["Link"] = f'<{request.base_url}?{urlencode(rest)}>; rel="next"'
-    return _headers(resp)
+    return headers(resp)
 
 
 @blp.route("/events")
@@ -103,7 +112,7 @@ class EpcEvents(MethodView):
             message = error.message if isinstance(error, gs1.GS1Error) else str(error)
             detail = f"epc: {epc!r} is not an SGTIN, SSCC or LGTIN ({message})"
             exception = epcis_query.QueryError("QueryParameterException", "epc", detail)
-            return _headers(problem(400, "Invalid EPC", detail, type=exception.type, parameter="epc"))
+            return headers(problem(400, "Invalid EPC", detail, type=exception.type, parameter="epc"))
         name = "MATCH_epcClass" if isinstance(item, gs1.Lot) else "MATCH_anyEPC"
         return _answer([(name, epc)], not_found=epc)
 

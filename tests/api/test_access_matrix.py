@@ -390,6 +390,27 @@ def test_epcis_routes(mworld: World, chain, who, what):
             assert [e["eventID"] for e in sub] == [e["eventID"] for e in body if value_of(e) == value], (view, value)
 
 
+@pytest.mark.parametrize(("who", "what"), [(who, what) for who, what in PAIRS if what != "lot"])
+def test_named_query_events(mworld: World, chain, who, what):
+    """GET /epcis/queries/{name}/events (issue 15) answers its owner exactly as GET /epcis/events with the same
+    parameters (the same decision, event by event)."""
+    import uuid
+
+    from app import gs1
+    from app.api.fields import VerifiableCode
+    from app.services.epcis import cbv
+
+    epc = cbv.epc_uri(gs1.parse(chain["codes"][what], expect=VerifiableCode.kinds))
+    name = f"q{uuid.uuid4().hex[:12]}"
+    resp = mworld.post(who, "/epcis/queries", {"name": name, "query": {"MATCH_anyEPC": [epc]}})
+    assert resp.status_code == 201, resp.get_json()
+    named = epcis_events(mworld, who, f"/epcis/queries/{name}/events")
+    queried = epcis_events(mworld, who, "/epcis/events", MATCH_anyEPC=epc)
+    assert [e["eventID"] for e in named] == [e["eventID"] for e in queried]
+    if MATRIX[who][what] == NONE:
+        assert named == []
+
+
 # --------------------------------------------------------------------------------------------- meta
 
 
@@ -403,6 +424,10 @@ NO_OBJECT_RECORD = {
     ("get", "/v1/products/{gtin}"): "one product of the public registry",
     ("get", "/checkConnectivity"): "LVM connectivity check: no object",
     ("get", "/epcis/capture/{capture_id}"): "a capture job: the submitting organisation's own request (others: 404)",
+    ("get", "/epcis/queries"): "the caller's organisation's named query definitions (no event)",
+    ("get", "/epcis/queries/{name}"): "one named query definition of the caller's organisation (others: 404)",
+    ("get", "/epcis/queries/{name}/subscriptions"): "the caller's organisation's webhook subscriptions (no event)",
+    ("get", "/epcis/queries/{name}/subscriptions/{subscription_id}"): "one subscription of the caller's own",
 }
 # Read routes the matrix above drives, with the test that does.
 IN_THE_MATRIX = {
@@ -424,6 +449,7 @@ IN_THE_MATRIX = {
     ("get", "/epcis/dispositions/{disposition}/events"): test_epcis_routes,
     ("get", "/epcis/eventTypes/{event_type}/events"): test_epcis_routes,
     ("get", "/epcis/bizLocations/{location}/events"): test_epcis_routes,
+    ("get", "/epcis/queries/{name}/events"): test_named_query_events,
 }
 
 
