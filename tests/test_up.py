@@ -131,6 +131,7 @@ def test_up_starts_everything_and_stops_everything(tmp_path, sig):
         ]
         names = " ".join(" ".join(p.cmdline()) for p in started)
         assert "anvil" in names and "gunicorn" in names and "postgres" in names and "relay" in names
+        assert "app.cli deliver" in names  # the EPCIS webhook delivery loop (issue 15)
         _demo_verdicts_through_the_stack(base, tmp_path / "data" / "demo-api-keys.json")
         _dispense_through_the_stack(base, tmp_path / "data" / "demo-api-keys.json")
     finally:

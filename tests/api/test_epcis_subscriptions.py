@@ -156,6 +156,7 @@ def test_named_query_crud_and_ownership(world, chain):
         ({"name": "x", "query": {"GE_eventTime": "yesterday"}}, "query.GE_eventTime"),
         ({"name": "x", "query": {"eventType": [3]}}, "query.eventType"),
         ({"name": "x", "query": {"perPage": "5"}}, "query.perPage"),
+        ({"name": "x", "query": {"EQ_eventID": "a\x00b"}}, "query.EQ_eventID"),
         ({"name": "x", "query": {}, "colour": 1}, "colour"),
     ],
 )
@@ -186,6 +187,8 @@ def test_a_bad_query_definition_is_400_naming_the_field(world, chain, body, fiel
             "initialRecordTime",
         ),
         ({"dest": "https://example.com/x", "stream": True, "secret": "x"}, "secret"),
+        ({"dest": "https://example.com/\x00", "stream": True}, "dest"),
+        ({"dest": "https://example.com/x", "stream": True, "signatureToken": "a\x00"}, "signatureToken"),
     ],
 )
 def test_a_bad_subscription_is_400_naming_the_field(world, chain, body, field):

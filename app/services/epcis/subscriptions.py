@@ -103,8 +103,8 @@ def check_query(body) -> tuple[str, dict]:
         if param not in QUERY_PARAMS:
             raise BadRequest(f"query.{param}", "not a query parameter of a named query (SimpleEventQuery)")
         values = value if isinstance(value, list) else [value]
-        if not values or not all(isinstance(v, str) and v for v in values):
-            raise BadRequest(f"query.{param}", "must be a non-empty string or a non-empty list of them")
+        if not values or not all(isinstance(v, str) and v and "\x00" not in v for v in values):
+            raise BadRequest(f"query.{param}", "must be a non-empty string or a non-empty list of them (no NUL)")
     try:
         parse_stored(query)
     except epcis_query.QueryError as error:
@@ -205,7 +205,7 @@ def next_run(schedule: dict, after: datetime) -> datetime | None:
 
 
 def _dest(value) -> str:
-    if not isinstance(value, str) or len(value) > MAX_DEST:
+    if not isinstance(value, str) or len(value) > MAX_DEST or "\x00" in value:
         raise BadRequest("dest", f"must be an http or https URL of at most {MAX_DEST} characters")
     parts = urlsplit(value)
     if parts.scheme not in ("http", "https") or not parts.hostname:
@@ -234,8 +234,8 @@ def check_subscription(body) -> dict:
     if unknown:
         raise BadRequest(unknown[0], f"unknown field ({', '.join(sorted(known))})")
     token = body.get("signatureToken")
-    if token is not None and (not isinstance(token, str) or not 1 <= len(token) <= MAX_TOKEN):
-        raise BadRequest("signatureToken", f"must be a string of 1 to {MAX_TOKEN} characters")
+    if token is not None and (not isinstance(token, str) or not 1 <= len(token) <= MAX_TOKEN or "\x00" in token):
+        raise BadRequest("signatureToken", f"must be a string of 1 to {MAX_TOKEN} characters (no NUL)")
     stream, schedule = body.get("stream", False), body.get("schedule")
     if not isinstance(stream, bool):
         raise BadRequest("stream", "must be true or false")
