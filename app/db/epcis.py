@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from app.db import access as access_db
-from app.db import fetch_all
+from app.db import fetch_all, fetch_one
 
 READING_EVENTS = """
 SELECT r.unit_id, r.sensor_id, r.by, r.start, r.interval, r.readings, r.block_number, r.log_index, r.tx_hash, b.timestamp
@@ -108,26 +108,67 @@ made_lots AS (
     SELECT lot_id FROM ev_lot_commissioned WHERE manufacturer = %(me)s
     UNION ALL SELECT lot_id FROM ev_lot_opened WHERE manufacturer = %(me)s
 ),"""
+# The objects an event happened to in blocks from %(since)s on: the unit of a unit event, the container of a
+# pack-set event, the unit a packing made, the lot of a lot event (query.home's objects). Each branch is a range
+# scan of a primary key (block_number, log_index).
+_TOUCHED = """,
+touched AS (
+    SELECT unit_id AS id FROM ev_shipped WHERE block_number >= %(since)s
+    UNION ALL SELECT unit_id FROM ev_received WHERE block_number >= %(since)s
+    UNION ALL SELECT unit_id FROM ev_refused WHERE block_number >= %(since)s
+    UNION ALL SELECT unit_id FROM ev_unpacked WHERE block_number >= %(since)s
+    UNION ALL SELECT unit_id FROM ev_unit_quarantined WHERE block_number >= %(since)s
+    UNION ALL SELECT unit_id FROM ev_unit_quarantine_cleared WHERE block_number >= %(since)s
+    UNION ALL SELECT unit_id FROM ev_temperature_recorded WHERE block_number >= %(since)s
+    UNION ALL SELECT unit_id FROM ev_excursion_detected WHERE block_number >= %(since)s
+    UNION ALL SELECT case_id FROM ev_case_packed WHERE block_number >= %(since)s
+    UNION ALL SELECT case_id FROM ev_case_tree_packed WHERE block_number >= %(since)s
+    UNION ALL SELECT pallet_id FROM ev_pallet_packed WHERE block_number >= %(since)s
+    UNION ALL SELECT tote_id FROM ev_tote_packed WHERE block_number >= %(since)s
+    UNION ALL SELECT container_id FROM pack_events WHERE block_number >= %(since)s
+    UNION ALL SELECT case_id FROM ev_dispensed WHERE block_number >= %(since)s
+    UNION ALL SELECT container_id FROM ev_destroyed WHERE block_number >= %(since)s
+    UNION ALL SELECT container_id FROM ev_packs_moved WHERE block_number >= %(since)s
+    UNION ALL SELECT source FROM ev_packs_moved WHERE block_number >= %(since)s
+    UNION ALL SELECT container_id FROM ev_packs_stolen WHERE block_number >= %(since)s
+    UNION ALL SELECT container_id FROM ev_dispense_undone WHERE block_number >= %(since)s
+    UNION ALL SELECT container_id FROM ev_packs_quarantined WHERE block_number >= %(since)s
+    UNION ALL SELECT container_id FROM ev_packs_quarantine_cleared WHERE block_number >= %(since)s
+    UNION ALL SELECT lot_id FROM ev_lot_commissioned WHERE block_number >= %(since)s
+    UNION ALL SELECT lot_id FROM ev_lot_opened WHERE block_number >= %(since)s
+    UNION ALL SELECT lot_id FROM ev_batch_commissioned WHERE block_number >= %(since)s
+    UNION ALL SELECT lot_id FROM ev_lot_recalled WHERE block_number >= %(since)s
+    UNION ALL SELECT lot_id FROM ev_lot_quarantined WHERE block_number >= %(since)s
+    UNION ALL SELECT lot_id FROM ev_lot_quarantine_cleared WHERE block_number >= %(since)s
+)"""
 _PAGE = """
 SELECT k.kind, k.id, k.gtin, k.lot_number, k.sscc, k.block_number, k.log_index
 FROM candidates k LEFT JOIN blocks b ON b.number = k.block_number
 WHERE ((k.block_number, k.log_index, k.id) > (%(after_block)s, %(after_log)s, %(after_id)s::bytea)
        OR (%(inclusive)s AND (k.block_number, k.log_index, k.id) = (%(after_block)s, %(after_log)s, %(after_id)s::bytea)))
   AND (%(before)s::timestamptz IS NULL OR b.timestamp < %(before)s::timestamptz)
+  AND (%(since)s::bigint IS NULL OR k.id IN (SELECT id FROM touched))
 ORDER BY k.block_number, k.log_index, k.id
 LIMIT %(n)s
 """
-CANDIDATES_ALL = "WITH" + _CANDIDATES.format(lots="", cases="", pallets="", totes="") + _PAGE
-CANDIDATES_OF = access_db.MY_LOTS.rstrip() + _MADE_LOTS + _CANDIDATES.format(**_SCOPED) + _PAGE
+CANDIDATES_ALL = "WITH" + _CANDIDATES.format(lots="", cases="", pallets="", totes="") + _TOUCHED + _PAGE
+CANDIDATES_OF = access_db.MY_LOTS.rstrip() + _MADE_LOTS + _CANDIDATES.format(**_SCOPED) + _TOUCHED + _PAGE
+FIRST_BLOCK_AT = "SELECT min(number) AS number FROM blocks WHERE timestamp >= %(t)s::timestamptz"
 
 
 def query_candidates(
-    conn, scope: bytes | None, *, after: tuple[int, int, bytes], inclusive: bool, before, n: int
+    conn, scope: bytes | None, *, after: tuple[int, int, bytes], inclusive: bool, before, since: int | None, n: int
 ) -> list[dict]:
     """Up to n objects (kind 'lot' with gtin and lot_number, or 'unit' with sscc; id, block_number, log_index)
     made after `after` (block, log index, id; or at it when `inclusive`) in chain order, and before the time `before` when given (an object's
     events all follow the event that made it): every object for scope None (a regulator), else the objects of
-    account `scope` (see _CANDIDATES). Which of their events the viewer sees is the access policy's to say."""
+    account `scope` (see _CANDIDATES); with `since`, only those an event happened to in a block from `since` on
+    (_TOUCHED). Which of their events the viewer sees is the access policy's to say."""
     params = {"me": scope, "after_block": after[0], "after_log": after[1], "after_id": after[2],
-              "inclusive": inclusive, "before": before, "n": n}  # fmt: skip
+              "inclusive": inclusive, "before": before, "since": since, "n": n}  # fmt: skip
     return fetch_all(conn, CANDIDATES_ALL if scope is None else CANDIDATES_OF, params)
+
+
+def first_block_at(conn, moment) -> int | None:
+    """The first block of the mirror with a time at or after `moment` (None: none yet)."""
+    return fetch_one(conn, FIRST_BLOCK_AT, {"t": moment})["number"]

@@ -145,3 +145,40 @@ def test_a_token_of_another_kind_of_query_is_400(world, chain):
     resp = world.client.get(f"/epcis/events?{urlencode({'MATCH_anyEPC': pallet})}&nextPageToken={token}",
                             headers=headers)  # fmt: skip
     assert resp.status_code == 400 and resp.get_json()["parameter"] == "nextPageToken"
+
+
+def test_the_time_pushdown_loses_no_event(world, chain):
+    """GE_eventTime / GE_recordTime read only the objects touched from that block on (app/db/epcis.py _TOUCHED): the
+    answer is the whole answer cut at that time, for every cut of this scenario (which has every kind of event)."""
+    whole, _ = pages(world, "regulator", {"perPage": 1000})
+    times = sorted({e["eventTime"] for e in whole})
+    for moment in [*times[:: max(1, len(times) // 8)], times[-1]]:
+        for param in ("GE_eventTime", "GE_recordTime"):
+            got, _ = pages(world, "regulator", {param: moment, "perPage": 1000})
+            assert sorted(ids(got)) == sorted(e["eventID"] for e in whole if e["eventTime"] >= moment), (param, moment)
+    assert pages(world, "regulator", {"GE_eventTime": "2999-01-01T00:00:00Z"})[0] == []
+
+
+def test_a_scan_from_a_block_reads_every_event_from_it(world, chain):
+    """What a subscription's scan reads (query.since_block): every event of the whole answer from that block on."""
+    from app.services.epcis import query as q
+    from app.services.orgs import authenticate
+
+    whole, _ = pages(world, "regulator", {"perPage": 1000})
+    blocks = sorted({e["pt:blockNumber"] for e in whole})
+    with world.db.connection() as conn:
+        principal = authenticate(conn, world.parties["regulator"].key)
+    for block in blocks:
+        query = q.parse([("perPage", "1000")])
+        query.since_block = block
+        got, token = [], None
+        while True:
+            if token:
+                query = q.parse([("perPage", "1000"), ("nextPageToken", token)])
+                query.since_block = block
+            with world.db.connection() as conn:
+                page, _, token = q.run(conn, principal, query)
+            got += page
+            if token is None:
+                break
+        assert sorted(ids(got)) == sorted(e["eventID"] for e in whole if e["pt:blockNumber"] >= block), block

@@ -17,8 +17,10 @@ answered through the object it happened to (the unit of a shipment, the containe
 of an aggregation, the lot of a lot event), so each event is answered once over all pages. Candidates are read
 in the order they were made (chain order), their events in chain order; the nextPageToken says where to resume.
 Work is bounded per page: at most MAX_OBJECTS_PER_PAGE candidates are read, so a page may hold fewer than
-perPage events (even none) with a next link: follow it until there is none. LT_eventTime is pushed down (an
-object made later has no earlier event); the other filters apply per event. Limits: an event a party could see
+perPage events (even none) with a next link: follow it until there is none. The times are pushed down (an
+event's eventTime and recordTime are its block's time): LT_eventTime skips the objects made later, GE_eventTime and
+GE_recordTime (and a subscription's scan, from the block after its last) keep only the objects something happened
+to from that block on (app/db/epcis.py _TOUCHED); bizStep, bizLocation and the rest apply per event. Limits: an event a party could see
 only through the history of a contained object (a pallet's earlier shipment, for a party that held one of its
 cases later) and events of consignments (loose packs, no SSCC) are answered when the query names that object
 (MATCH_*), not here.
@@ -74,6 +76,7 @@ class Query:
     per_page: int = DEFAULT_PER_PAGE
     after: tuple[int, int, str] | None = None  # the last event of the previous page
     resume: tuple[int, int, bytes] | None = None  # naming no object: the candidate the last page ended in
+    since_block: int | None = None  # not a parameter: only events in blocks from this one (a subscription's scan)
     scope: list[gs1.Identifier] = field(default_factory=list)
 
 
@@ -342,15 +345,24 @@ def _run_unscoped(conn, principal: Principal, query: Query) -> tuple[list[dict],
     provenance.read_snapshot(conn)
     scope = access.lot_scope(access.Viewer.of(principal))  # None: a regulator (every object)
     inside = query.after is not None  # resume inside the candidate the last page ended in
+    since = query.since_block
+    after_time = max((query.times[t] for t in ("GE_eventTime", "GE_recordTime") if t in query.times), default=None)
+    if after_time is not None:  # every event's time is its block's: an event at or after it is in such a block
+        first = reads.first_block_at(conn, after_time)
+        if first is None:
+            return [], [], None
+        since = max(first, since or 0)
     rows = reads.query_candidates(conn, scope, after=query.resume or (-1, -1, b""), inclusive=inside,
-                                  before=query.times.get("LT_eventTime"), n=MAX_OBJECTS_PER_PAGE + 1)  # fmt: skip
+                                  before=query.times.get("LT_eventTime"), since=since,
+                                  n=MAX_OBJECTS_PER_PAGE + 1)  # fmt: skip
     page: list[dict] = []
     provs: list = []
     last = None  # the candidate of page[-1]
     for row in rows[:MAX_OBJECTS_PER_PAGE]:
         item, epc = _candidate(row)
         events, answers = visible_events(conn, principal, [item], snapshot=False)
-        mine = [e for e in events if home(e) == epc and matches(query, e)]
+        mine = [e for e in events if home(e) == epc and matches(query, e)
+                and (query.since_block is None or e["pt:blockNumber"] >= query.since_block)]  # fmt: skip
         if inside and _position(row) == query.resume:
             mine = [e for e in mine if (e["pt:blockNumber"], e["pt:logIndex"], e["eventID"]) > query.after]
         if mine:

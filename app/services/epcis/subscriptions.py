@@ -394,8 +394,10 @@ class Deliverer:
         token = None
         while True:  # every page, each in its own snapshot; only blocks up to `head` (read before) are taken
             paging = [("perPage", str(epcis_query.MAX_PER_PAGE))] + ([("nextPageToken", token)] if token else [])
+            query = epcis_query.parse(_items(sub["query"]) + paging)
+            query.since_block = sub["scanned_block"] + 1  # a query naming no object reads only objects touched since
             with self.db.connection() as conn:
-                page, _, token = epcis_query.run(conn, principal, epcis_query.parse(_items(sub["query"]) + paging))
+                page, _, token = epcis_query.run(conn, principal, query)
             initial = sub["initial_record_time"]
             for event in page:
                 if not sub["scanned_block"] < event["pt:blockNumber"] <= head:
