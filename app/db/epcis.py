@@ -141,6 +141,35 @@ touched AS (
     UNION ALL SELECT lot_id FROM ev_lot_quarantined WHERE block_number >= %(since)s
     UNION ALL SELECT lot_id FROM ev_lot_quarantine_cleared WHERE block_number >= %(since)s
 )"""
+# The objects an event happened to whose actor (the party whose place is the event's bizLocation and readPoint) is
+# one of %(at)s: each branch is an index lookup on the actor column.
+_ACTED = """,
+acted AS (
+    SELECT unit_id AS id FROM ev_shipped WHERE from_org = ANY(%(at)s::bytea[])
+    UNION ALL SELECT unit_id FROM ev_received WHERE by = ANY(%(at)s::bytea[])
+    UNION ALL SELECT unit_id FROM ev_refused WHERE by = ANY(%(at)s::bytea[])
+    UNION ALL SELECT unit_id FROM ev_unpacked WHERE by = ANY(%(at)s::bytea[])
+    UNION ALL SELECT unit_id FROM ev_unit_quarantined WHERE by = ANY(%(at)s::bytea[])
+    UNION ALL SELECT unit_id FROM ev_unit_quarantine_cleared WHERE by = ANY(%(at)s::bytea[])
+    UNION ALL SELECT unit_id FROM ev_temperature_recorded WHERE by = ANY(%(at)s::bytea[])
+    UNION ALL SELECT case_id FROM ev_case_packed WHERE packer = ANY(%(at)s::bytea[])
+    UNION ALL SELECT case_id FROM ev_case_tree_packed WHERE packer = ANY(%(at)s::bytea[])
+    UNION ALL SELECT pallet_id FROM ev_pallet_packed WHERE packer = ANY(%(at)s::bytea[])
+    UNION ALL SELECT tote_id FROM ev_tote_packed WHERE packer = ANY(%(at)s::bytea[])
+    UNION ALL SELECT case_id FROM ev_dispensed WHERE by = ANY(%(at)s::bytea[])
+    UNION ALL SELECT container_id FROM ev_destroyed WHERE by = ANY(%(at)s::bytea[])
+    UNION ALL SELECT container_id FROM ev_packs_moved WHERE by = ANY(%(at)s::bytea[])
+    UNION ALL SELECT source FROM ev_packs_moved WHERE by = ANY(%(at)s::bytea[])
+    UNION ALL SELECT container_id FROM ev_packs_stolen WHERE by = ANY(%(at)s::bytea[])
+    UNION ALL SELECT container_id FROM ev_dispense_undone WHERE by = ANY(%(at)s::bytea[])
+    UNION ALL SELECT container_id FROM ev_packs_quarantined WHERE by = ANY(%(at)s::bytea[])
+    UNION ALL SELECT container_id FROM ev_packs_quarantine_cleared WHERE by = ANY(%(at)s::bytea[])
+    UNION ALL SELECT lot_id FROM ev_lot_commissioned WHERE manufacturer = ANY(%(at)s::bytea[])
+    UNION ALL SELECT lot_id FROM ev_lot_opened WHERE manufacturer = ANY(%(at)s::bytea[])
+    UNION ALL SELECT lot_id FROM ev_lot_recalled WHERE by = ANY(%(at)s::bytea[])
+    UNION ALL SELECT lot_id FROM ev_lot_quarantined WHERE by = ANY(%(at)s::bytea[])
+    UNION ALL SELECT lot_id FROM ev_lot_quarantine_cleared WHERE by = ANY(%(at)s::bytea[])
+)"""
 _PAGE = """
 SELECT k.kind, k.id, k.gtin, k.lot_number, k.sscc, k.block_number, k.log_index
 FROM candidates k LEFT JOIN blocks b ON b.number = k.block_number
@@ -148,27 +177,46 @@ WHERE ((k.block_number, k.log_index, k.id) > (%(after_block)s, %(after_log)s, %(
        OR (%(inclusive)s AND (k.block_number, k.log_index, k.id) = (%(after_block)s, %(after_log)s, %(after_id)s::bytea)))
   AND (%(before)s::timestamptz IS NULL OR b.timestamp < %(before)s::timestamptz)
   AND (%(since)s::bigint IS NULL OR k.id IN (SELECT id FROM touched))
+  AND (%(at)s::bytea[] IS NULL OR k.id IN (SELECT id FROM acted))
 ORDER BY k.block_number, k.log_index, k.id
 LIMIT %(n)s
 """
-CANDIDATES_ALL = "WITH" + _CANDIDATES.format(lots="", cases="", pallets="", totes="") + _TOUCHED + _PAGE
-CANDIDATES_OF = access_db.MY_LOTS.rstrip() + _MADE_LOTS + _CANDIDATES.format(**_SCOPED) + _TOUCHED + _PAGE
+CANDIDATES_ALL = "WITH" + _CANDIDATES.format(lots="", cases="", pallets="", totes="") + _TOUCHED + _ACTED + _PAGE
+CANDIDATES_OF = access_db.MY_LOTS.rstrip() + _MADE_LOTS + _CANDIDATES.format(**_SCOPED) + _TOUCHED + _ACTED + _PAGE
 FIRST_BLOCK_AT = "SELECT min(number) AS number FROM blocks WHERE timestamp >= %(t)s::timestamptz"
 
 
 def query_candidates(
-    conn, scope: bytes | None, *, after: tuple[int, int, bytes], inclusive: bool, before, since: int | None, n: int
+    conn,
+    scope: bytes | None,
+    *,
+    after: tuple[int, int, bytes],
+    inclusive: bool,
+    before,
+    since: int | None,
+    at: list[bytes] | None,
+    n: int,
 ) -> list[dict]:
     """Up to n objects (kind 'lot' with gtin and lot_number, or 'unit' with sscc; id, block_number, log_index)
     made after `after` (block, log index, id; or at it when `inclusive`) in chain order, and before the time `before` when given (an object's
     events all follow the event that made it): every object for scope None (a regulator), else the objects of
     account `scope` (see _CANDIDATES); with `since`, only those an event happened to in a block from `since` on
-    (_TOUCHED). Which of their events the viewer sees is the access policy's to say."""
+    (_TOUCHED); with `at`, only those an event of one of these accounts happened to (_ACTED). Which of their
+    events the viewer sees is the access policy's to say."""
     params = {"me": scope, "after_block": after[0], "after_log": after[1], "after_id": after[2],
-              "inclusive": inclusive, "before": before, "since": since, "n": n}  # fmt: skip
+              "inclusive": inclusive, "before": before, "since": since,
+              "at": at, "n": n}  # fmt: skip
     return fetch_all(conn, CANDIDATES_ALL if scope is None else CANDIDATES_OF, params)
 
 
 def first_block_at(conn, moment) -> int | None:
     """The first block of the mirror with a time at or after `moment` (None: none yet)."""
     return fetch_one(conn, FIRST_BLOCK_AT, {"t": moment})["number"]
+
+
+ACCOUNTS_OF_GLNS = "SELECT DISTINCT account FROM ev_organisation_registered WHERE gln = ANY(%(glns)s::numeric[])"
+
+
+def accounts_of_glns(conn, glns: list[str]) -> list[bytes]:
+    """The chain accounts registered with these GLNs (an event's place is its actor's GLN)."""
+    return [bytes(r["account"]) for r in fetch_all(conn, ACCOUNTS_OF_GLNS, {"glns": [int(g) for g in glns]})]

@@ -182,3 +182,20 @@ def test_a_scan_from_a_block_reads_every_event_from_it(world, chain):
             if token is None:
                 break
         assert sorted(ids(got)) == sorted(e["eventID"] for e in whole if e["pt:blockNumber"] >= block), block
+
+
+def test_the_place_pushdown_loses_no_event(world, chain):
+    """EQ_bizLocation / EQ_readPoint read only the objects those parties acted on (app/db/epcis.py _ACTED): the
+    answer is the whole answer filtered by place, for every party of this scenario (which has every kind of event)."""
+    whole, _ = pages(world, "regulator", {"perPage": 1000})
+    for who in world.parties:
+        at = cbv.sgln(world.parties[who].gln)
+        expected = sorted(e["eventID"] for e in whole if (e.get("bizLocation") or {}).get("id") == at)
+        for param in ("EQ_bizLocation", "EQ_readPoint"):
+            got, _ = pages(world, "regulator", {param: at, "perPage": 1000})
+            assert sorted(ids(got)) == expected, (who, param)
+    two = [cbv.sgln(world.parties["maker"].gln), cbv.sgln(world.parties["pharmacy"].gln)]
+    got, _ = pages(world, "regulator", {"EQ_bizLocation": ",".join(two), "perPage": 1000})
+    assert sorted(ids(got)) == sorted(e["eventID"] for e in whole if (e.get("bizLocation") or {}).get("id") in two)
+    nobody = cbv.sgln(check_digit("950000000000"))
+    assert pages(world, "regulator", {"EQ_bizLocation": nobody})[0] == []

@@ -20,7 +20,8 @@ Work is bounded per page: at most MAX_OBJECTS_PER_PAGE candidates are read, so a
 perPage events (even none) with a next link: follow it until there is none. The times are pushed down (an
 event's eventTime and recordTime are its block's time): LT_eventTime skips the objects made later, GE_eventTime and
 GE_recordTime (and a subscription's scan, from the block after its last) keep only the objects something happened
-to from that block on (app/db/epcis.py _TOUCHED); bizStep, bizLocation and the rest apply per event. Limits: an event a party could see
+to from that block on (app/db/epcis.py _TOUCHED). EQ_bizLocation and EQ_readPoint (an event's place is its actor's
+SGLN) keep only the objects those parties acted on (_ACTED). bizStep, disposition and the rest apply per event. Limits: an event a party could see
 only through the history of a contained object (a pallet's earlier shipment, for a party that held one of its
 cases later) and events of consignments (loose packs, no SSCC) are answered when the query names that object
 (MATCH_*), not here.
@@ -352,8 +353,16 @@ def _run_unscoped(conn, principal: Principal, query: Query) -> tuple[list[dict],
         if first is None:
             return [], [], None
         since = max(first, since or 0)
+    at = None
+    for param in ("EQ_bizLocation", "EQ_readPoint"):  # both are the acting party's place (export._where)
+        if param in query.lists:
+            glns = [cbv.gln_of_sgln(v, field=param) for v in query.lists[param]]
+            accounts = reads.accounts_of_glns(conn, glns)
+            at = accounts if at is None else [a for a in at if a in accounts]
+    if at == []:  # places of no party: no event is there
+        return [], [], None
     rows = reads.query_candidates(conn, scope, after=query.resume or (-1, -1, b""), inclusive=inside,
-                                  before=query.times.get("LT_eventTime"), since=since,
+                                  before=query.times.get("LT_eventTime"), since=since, at=at,
                                   n=MAX_OBJECTS_PER_PAGE + 1)  # fmt: skip
     page: list[dict] = []
     provs: list = []
