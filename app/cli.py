@@ -195,7 +195,9 @@ def detect():
 @click.option("--poll-seconds", default=0.5, show_default=True, help="Wait between idle rounds.")
 @click.option("--backoff-base", default=1.0, show_default=True, help="First retry after this many seconds, doubling.")
 @click.option("--backoff-max", default=3600.0, show_default=True, help="Longest wait between retries (seconds).")
-def deliver(poll_seconds: float, backoff_base: float, backoff_max: float):
+@click.option("--allow-private-destinations", is_flag=True,
+              help="Also POST to loopback, private and link-local addresses (a local receiver in development).")  # fmt: skip
+def deliver(poll_seconds: float, backoff_base: float, backoff_max: float, allow_private_destinations: bool):
     """Run the EPCIS webhook delivery: queue what subscriptions match, POST it signed, retry with backoff."""
     from app import stack
     from app.db import Database
@@ -204,7 +206,8 @@ def deliver(poll_seconds: float, backoff_base: float, backoff_max: float):
     settings = _settings()
     with stack.database(settings) as url, stack.StopSignal() as stop:
         db = Database.for_worker(settings, url, maxconn=1)
-        deliverer = Deliverer(db, backoff_base=backoff_base, backoff_max=backoff_max)
+        deliverer = Deliverer(db, backoff_base=backoff_base, backoff_max=backoff_max,
+                              allow_private=allow_private_destinations)  # fmt: skip
         log.info("webhook delivery running", extra={"backoff_base": backoff_base})
         try:
             deliverer.run_forever(stop.event, poll_seconds)

@@ -107,6 +107,11 @@ def all_events(world: World, who: str, url: str) -> list[dict]:
     return resp.get_json()["epcisBody"]["queryResults"]["resultsBody"]["eventList"]
 
 
+def local(db, **kwargs) -> Deliverer:
+    """A delivery loop that may POST to the test's receiver on 127.0.0.1."""
+    return Deliverer(db, allow_private=True, **kwargs)
+
+
 def drain(deliverer: Deliverer) -> None:
     """Rounds until a round handles nothing (each round: scan, then deliver what is due)."""
     while deliverer.run_once():
@@ -245,10 +250,10 @@ def test_every_matching_event_once_across_a_restart_signed(world, chain, receive
                                            "initialRecordTime": "2000-01-01T00:00:00Z"})  # fmt: skip
     expected = [e["eventID"] for e in all_events(world, "maker", f"/epcis/queries/{name}/events")]
     assert len(expected) >= 3
-    first = Deliverer(world.db, batch=2)
+    first = local(world.db, batch=2)
     first.run_once()  # scans all, delivers 2 of them: then the process "stops"
     assert len(receiver.received) == 2
-    second = Deliverer(world.db, batch=2)  # a new process: what is delivered is recorded, the rest is queued
+    second = local(world.db, batch=2)  # a new process: what is delivered is recorded, the rest is queued
     drain(second)
     got = [e["eventID"] for e in receiver.events()]
     assert sorted(got) == sorted(expected) and len(got) == len(set(got))
@@ -263,10 +268,10 @@ def test_every_matching_event_once_across_a_restart_signed(world, chain, receive
                                                           "first_index": 60, "count": 5}))  # fmt: skip
     world.done("maker", world.post("maker", "/v1/shipments", {"units": [case], "to": p["distributor"].gln}))
     world.indexer.run_until_caught_up()
-    drain(Deliverer(world.db))
+    drain(local(world.db))
     new = [e for e in receiver.events()[len(got) :]]
     assert [e["pt:event"] for e in new] == ["shipped"] and new[0]["epcList"] == [cbv.sscc(case)]
-    drain(Deliverer(world.db))  # nothing more: every row is recorded delivered
+    drain(local(world.db))  # nothing more: every row is recorded delivered
     assert len(receiver.received) == len(expected) + 1
     subscription = world.client.get(f"/epcis/queries/{name}/subscriptions/{sub['subscriptionID']}",
                                     headers=auth(world, "maker")).get_json()  # fmt: skip
@@ -276,7 +281,7 @@ def test_every_matching_event_once_across_a_restart_signed(world, chain, receive
 def test_a_stream_without_initial_record_time_starts_now(world, chain, receiver):
     name = create_query(world, "maker", {"EQ_bizStep": ["shipping"]})
     subscribe(world, "maker", name, {"dest": receiver.url, "stream": True})
-    drain(Deliverer(world.db))
+    drain(local(world.db))
     assert receiver.received == []  # the shipments before the subscription are not new
 
 
@@ -285,7 +290,7 @@ def test_a_failing_receiver_is_retried_with_backoff(world, chain, receiver):
     sub = subscribe(world, "maker", name, {"dest": receiver.url, "signatureToken": TOKEN, "stream": True,
                                            "initialRecordTime": "2000-01-01T00:00:00Z"})  # fmt: skip
     now = [datetime.now(UTC)]
-    deliverer = Deliverer(world.db, backoff_base=10.0, clock=lambda: now[0])
+    deliverer = local(world.db, backoff_base=10.0, clock=lambda: now[0])
     receiver.fail = [500, 503]
     deliverer.run_once()
     assert len(receiver.received) == 1  # failed: next attempt in 10 s
@@ -313,7 +318,7 @@ def test_an_unreachable_receiver_is_retried(world, chain):
     name = create_query(world, "maker", {"EQ_bizStep": ["shipping"], "MATCH_anyEPC": [cbv.sscc(chain["pallet"])]})
     sub = subscribe(world, "maker", name, {"dest": "http://127.0.0.1:9/nothing-listens", "stream": True,
                                            "initialRecordTime": "2000-01-01T00:00:00Z"})  # fmt: skip
-    Deliverer(world.db, timeout=2.0).run_once()
+    local(world.db, timeout=2.0).run_once()
     with world.db.connection() as conn:
         rows = store.deliveries(conn, sub["subscriptionID"])
     assert [(r["status"], r["attempts"]) for r in rows] == [("pending", 1)] and rows[0]["last_error"]
@@ -324,7 +329,7 @@ def test_a_subscriber_gets_only_what_it_may_see(world, chain, receiver):
     name = create_query(world, "distributor", {"eventType": ["ObjectEvent", "AggregationEvent"]})
     subscribe(world, "distributor", name, {"dest": receiver.url, "stream": True,
                                            "initialRecordTime": "2000-01-01T00:00:00Z"})  # fmt: skip
-    drain(Deliverer(world.db))
+    drain(local(world.db))
     got = {e["eventID"] for e in receiver.events()}
     mine = all_events(world, "distributor", f"/epcis/queries/{name}/events")
     assert got and got == {e["eventID"] for e in mine}
@@ -339,7 +344,7 @@ def test_an_event_no_longer_visible_at_delivery_is_withheld(world, chain, receiv
     name = create_query(world, "pharmacy2", {"MATCH_epc": [cbv.sgtin(chain["gtin"], "S0000000005")]})
     sub = subscribe(world, "pharmacy2", name, {"dest": receiver.url, "stream": True,
                                                "initialRecordTime": "2000-01-01T00:00:00Z"})  # fmt: skip
-    deliverer = Deliverer(world.db)
+    deliverer = local(world.db)
     deliverer.scan(datetime.now(UTC))  # queued while it may see them
     org = world.parties["pharmacy2"]
     with world.db.connection() as conn:
@@ -360,7 +365,7 @@ def test_a_scheduled_subscription_reports_when_due_even_if_empty(world, chain, r
     sub = subscribe(world, "maker", name, {"dest": receiver.url, "signatureToken": TOKEN, "reportIfEmpty": True,
                                            "schedule": {"minute": "0"}})  # fmt: skip
     now = [datetime.now(UTC)]
-    deliverer = Deliverer(world.db, clock=lambda: now[0])
+    deliverer = local(world.db, clock=lambda: now[0])
     drain(deliverer)
     assert receiver.received == []  # not due before the next full hour
     now[0] += timedelta(hours=1)
@@ -381,3 +386,20 @@ def test_a_query_name_in_the_path_is_quoted(world, chain):
     assert (
         world.client.get(f"/epcis/queries/{quote('no such', safe='')}", headers=auth(world, "maker")).status_code == 404
     )
+
+
+def test_a_private_destination_is_refused_unless_allowed(world, chain, receiver):
+    """SSRF: by default the deliverer POSTs to public addresses only; the row fails with the reason, is retried."""
+    name = create_query(world, "maker", {"EQ_bizStep": ["shipping"], "MATCH_anyEPC": [cbv.sscc(chain["pallet"])]})
+    sub = subscribe(world, "maker", name, {"dest": receiver.url, "stream": True,
+                                           "initialRecordTime": "2000-01-01T00:00:00Z"})  # fmt: skip
+    now = [datetime.now(UTC)]
+    Deliverer(world.db, clock=lambda: now[0]).run_once()
+    assert receiver.received == []
+    with world.db.connection() as conn:
+        rows = store.deliveries(conn, sub["subscriptionID"])
+    assert [(r["status"], r["attempts"]) for r in rows] == [("pending", 1)]
+    assert "not a public address" in rows[0]["last_error"]
+    now[0] += timedelta(hours=1)
+    local(world.db, clock=lambda: now[0]).run_once()
+    assert len(receiver.received) == 1

@@ -27,9 +27,11 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import ipaddress
 import json
 import logging
 import re
+import socket
 import threading
 import urllib.error
 import urllib.request
@@ -344,10 +346,28 @@ def http_post(url: str, body: bytes, headers: dict[str, str], timeout: float) ->
         return error.code
 
 
+def public_destination(url: str) -> str | None:
+    """None when every address `url`'s host resolves to is a public (global) one; else why not. A subscriber must
+    not make the server POST into its own network (loopback, private, link-local: SSRF)."""
+    host = urlsplit(url).hostname or ""
+    try:
+        infos = socket.getaddrinfo(host, None)
+    except OSError as exc:
+        return f"{host} does not resolve ({exc})"
+    for info in infos:
+        address = ipaddress.ip_address(info[4][0].split("%", 1)[0])
+        if not address.is_global:
+            return f"{host} resolves to {address}, not a public address (the deliverer allows public ones only)"
+    return None
+
+
 @dataclass
 class Deliverer:
     """The delivery loop (module docstring). `post(url, body, headers, timeout) -> status` is http_post but in
-    tests of the loop's logic; `clock` gives now (UTC) so that backoff is tested without waiting."""
+    tests of the loop's logic; `clock` gives now (UTC) so that backoff is tested without waiting.
+    `allow_private`: also POST to hosts on loopback, private or link-local addresses (a local receiver in
+    development and tests; `pharmatrack deliver --allow-private-destinations`); else such a row fails with the
+    reason and is retried (the operator may allow it)."""
 
     db: object
     post: Callable[[str, bytes, dict, float], int] = http_post
@@ -356,6 +376,7 @@ class Deliverer:
     backoff_max: float = 3600.0
     timeout: float = 10.0
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+    allow_private: bool = False
 
     def run_forever(self, stop: threading.Event, poll_seconds: float = 0.5) -> None:
         while not stop.is_set():
@@ -447,11 +468,13 @@ class Deliverer:
                    "GS1-CBV-Version": cbv.CBV_VERSION}  # fmt: skip
         if row["signature_token"]:
             headers[SIGNATURE_HEADER] = signature(body, row["signature_token"])
-        try:
-            status = self.post(row["dest"], body, headers, self.timeout)
-            error = None if 200 <= status < 300 else f"HTTP {status}"
-        except OSError as exc:  # no answer: refused, reset, timed out, bad host
-            error = f"{type(exc).__name__}: {exc}"
+        error = None if self.allow_private else public_destination(row["dest"])
+        if error is None:
+            try:
+                status = self.post(row["dest"], body, headers, self.timeout)
+                error = None if 200 <= status < 300 else f"HTTP {status}"
+            except OSError as exc:  # no answer: refused, reset, timed out, bad host
+                error = f"{type(exc).__name__}: {exc}"
         if error is None:
             store.mark_done(conn, sub_id, event_id, "delivered", now)
             return
