@@ -26,6 +26,7 @@ from app.db.embedded import EmbeddedPostgres, ensure_database
 from app.detector import hooks as detector_hooks
 from app.errors import ConfigError, PharmatrackError
 from app.relayer import hooks as relayer_hooks
+from app.services.epcis import subscriptions
 
 log = logging.getLogger(__name__)
 EMBEDDED_DB_NAME = "pharmatrack"
@@ -33,13 +34,18 @@ EMBEDDED_DB_NAME = "pharmatrack"
 
 def indexer_hooks() -> dict[str, list]:
     """What follows the chain mirror, for every Indexer a starter builds (`Indexer(..., **indexer_hooks())`):
-    on a rollback (reorg) the relayer's confirmations in the removed blocks are reopened and the
-    detector's cursor moves back; on a reset (a new chain) the detector's cursor starts over (the
-    relayer voids its own transactions when it adopts the new chain). The indexer never writes those
-    tables itself, and cannot import the relayer or the detector: the wiring is here."""
+    on a rollback (reorg) the relayer's confirmations in the removed blocks are reopened, and the
+    detector's cursor and the EPCIS subscriptions' scans move back; on a reset (a new chain) the
+    detector's cursor and the subscriptions' scans start over (the relayer voids its own transactions
+    when it adopts the new chain). The indexer never writes those tables itself, and cannot import the
+    relayer, the detector or the services: the wiring is here."""
     return {
-        "on_rollback": [relayer_hooks.on_mirror_rollback, detector_hooks.on_mirror_rollback],
-        "on_reset": [detector_hooks.on_mirror_reset],
+        "on_rollback": [
+            relayer_hooks.on_mirror_rollback,
+            detector_hooks.on_mirror_rollback,
+            subscriptions.on_mirror_rollback,
+        ],
+        "on_reset": [detector_hooks.on_mirror_reset, subscriptions.on_mirror_reset],
     }
 
 

@@ -76,12 +76,16 @@ JOIN epcis_queries q ON q.organisation_id = s.organisation_id AND q.name = s.que
 WHERE s.stream OR s.next_run_at <= %(now)s
 ORDER BY s.created_at, s.id
 """
+# Only while the scan's head block is still the mirror's (a reorg since removed it: the scan is redone).
 SCANNED = """
 UPDATE epcis_subscriptions SET scanned_block = %(block)s, next_run_at = %(next_run)s
 WHERE id = %(id)s AND scanned_block = %(was)s
+  AND (%(block)s = -1 OR EXISTS (SELECT 1 FROM blocks WHERE number = %(block)s AND hash = %(hash)s))
 RETURNING id
 """
-MIRROR_HEAD = "SELECT COALESCE(max(number), -1) AS head FROM blocks"
+MIRROR_HEAD = "SELECT number, hash FROM blocks ORDER BY number DESC LIMIT 1"
+REWIND = "UPDATE epcis_subscriptions SET scanned_block = %(block)s WHERE scanned_block > %(block)s"
+RESET = "UPDATE epcis_subscriptions SET scanned_block = -1"
 
 
 def insert_subscription(conn, row: dict) -> dict:
@@ -106,9 +110,20 @@ def due_subscriptions(conn, now) -> list[dict]:
     return fetch_all(conn, DUE_SUBSCRIPTIONS, {"now": now})
 
 
-def mirror_head(conn) -> int:
-    """The last block the mirror holds (-1: none)."""
-    return fetch_one(conn, MIRROR_HEAD)["head"]
+def mirror_head(conn) -> tuple[int, bytes | None]:
+    """The last block the mirror holds and its hash ((-1, None): none)."""
+    row = fetch_one(conn, MIRROR_HEAD)
+    return (-1, None) if row is None else (row["number"], bytes(row["hash"]))
+
+
+def rewind(conn, block: int) -> None:
+    """A reorg removed the blocks after `block`: every subscription scans them again."""
+    fetch_none(conn, REWIND, {"block": block})
+
+
+def reset(conn) -> None:
+    """The mirror was emptied (a new chain): every subscription scans it from its start."""
+    fetch_none(conn, RESET, {})
 
 
 # ------------------------------------------------------------------------------------------------ the outbox
@@ -155,9 +170,10 @@ def enqueue(conn, subscription_id: str, rows: list[dict], now) -> None:
         fetch_none(conn, ENQUEUE, {"id": subscription_id, "rows": json.dumps(rows), "now": now})
 
 
-def mark_scanned(conn, subscription_id: str, was: int, block: int, next_run) -> bool:
-    """Events up to `block` are queued (the scan started at `was`; False: another scan moved it meanwhile)."""
-    params = {"id": subscription_id, "was": was, "block": block, "next_run": next_run}
+def mark_scanned(conn, subscription_id: str, was: int, head: tuple[int, bytes | None], next_run) -> bool:
+    """Events up to block `head` (number, hash) are queued (the scan started at `was`); False when another scan
+    moved it meanwhile or a reorg removed that block (the scan is redone)."""
+    params = {"id": subscription_id, "was": was, "block": head[0], "hash": head[1], "next_run": next_run}
     return fetch_one(conn, SCANNED, params) is not None
 
 

@@ -53,6 +53,8 @@ class Receiver:
                 receiver.received.append(({k.lower(): v for k, v in self.headers.items()}, body))
                 status = receiver.fail.pop(0) if receiver.fail else 200
                 self.send_response(status)
+                if 300 <= status < 400:
+                    self.send_header("Location", receiver.url + "/elsewhere")
                 self.send_header("Content-Length", "0")
                 self.end_headers()
 
@@ -291,7 +293,7 @@ def test_a_failing_receiver_is_retried_with_backoff(world, chain, receiver):
                                            "initialRecordTime": "2000-01-01T00:00:00Z"})  # fmt: skip
     now = [datetime.now(UTC)]
     deliverer = local(world.db, backoff_base=10.0, clock=lambda: now[0])
-    receiver.fail = [500, 503]
+    receiver.fail = [500, 307]  # an error, then a redirect (a failure too: never followed)
     deliverer.run_once()
     assert len(receiver.received) == 1  # failed: next attempt in 10 s
     deliverer.run_once()
@@ -403,3 +405,36 @@ def test_a_private_destination_is_refused_unless_allowed(world, chain, receiver)
     now[0] += timedelta(hours=1)
     local(world.db, clock=lambda: now[0]).run_once()
     assert len(receiver.received) == 1
+
+
+def test_a_reorg_makes_the_scans_read_the_replayed_blocks_again(world, chain):
+    """The indexer's rollback and reset hooks (app.stack.indexer_hooks) move every scan back; a scan whose head
+    block a reorg removed meanwhile is not recorded (it is redone)."""
+    from app import stack
+    from app.db import fetch_one
+    from app.services.epcis import subscriptions
+
+    assert subscriptions.on_mirror_rollback in stack.indexer_hooks()["on_rollback"]
+    assert subscriptions.on_mirror_reset in stack.indexer_hooks()["on_reset"]
+    name = create_query(world, "maker", {"EQ_bizStep": ["shipping"]})
+    sub = subscribe(world, "maker", name, {"dest": "https://client.example.com/cb", "stream": True,
+                                           "initialRecordTime": "2000-01-01T00:00:00Z"})  # fmt: skip
+
+    def scanned() -> int:
+        with world.db.connection() as conn:
+            return fetch_one(conn, "SELECT scanned_block FROM epcis_subscriptions WHERE id = %s",
+                             (sub["subscriptionID"],))["scanned_block"]  # fmt: skip
+
+    local(world.db).scan(datetime.now(UTC))
+    with world.db.connection() as conn:
+        head, head_hash = store.mirror_head(conn)
+    assert scanned() == head
+    with world.db.connection() as conn:
+        subscriptions.on_mirror_rollback(conn, head - 1)
+    assert scanned() == head - 2
+    with world.db.connection() as conn:  # a scan that read a head block a reorg has replaced: not recorded
+        assert not store.mark_scanned(conn, sub["subscriptionID"], head - 2, (head, b"\x00" * 32), None)
+        assert store.mark_scanned(conn, sub["subscriptionID"], head - 2, (head, head_hash), None)
+    with world.db.connection() as conn:
+        subscriptions.on_mirror_reset(conn)
+    assert scanned() == -1

@@ -1,5 +1,5 @@
 """A mirror rollback moves back what follows the mirror through the hooks the composition roots register
-(app.stack.indexer_hooks): the relayer's confirmations and the detector's cursor. The indexer itself
+(app.stack.indexer_hooks): the relayer's confirmations, the detector's cursor and the EPCIS subscriptions' scans. The indexer itself
 never writes those tables, nor imports the relayer or the detector."""
 
 from __future__ import annotations
@@ -12,11 +12,13 @@ from pathlib import Path
 import psycopg2
 
 from app.db import indexer as db_indexer
+from app.db import subscriptions as subscriptions_db
 from app.detector import hooks as detector_hooks
 from app.indexer import writer
 from app.indexer.core import Indexer
 from app.relayer import hooks as relayer_hooks
 from app.services import orgs, outbox
+from app.services.epcis import subscriptions
 from app.stack import indexer_hooks
 from tests.world import World, check_digit
 
@@ -76,8 +78,9 @@ def test_the_hooks_reopen_what_the_removed_blocks_held_and_nothing_below(databas
 
 def test_the_composition_root_registers_the_relayers_and_the_detectors_hooks():
     hooks = indexer_hooks()
-    assert hooks["on_rollback"] == [relayer_hooks.on_mirror_rollback, detector_hooks.on_mirror_rollback]
-    assert hooks["on_reset"] == [detector_hooks.on_mirror_reset]
+    assert hooks["on_rollback"] == [relayer_hooks.on_mirror_rollback, detector_hooks.on_mirror_rollback,
+                                    subscriptions.on_mirror_rollback]  # fmt: skip
+    assert hooks["on_reset"] == [detector_hooks.on_mirror_reset, subscriptions.on_mirror_reset]
     assert indexer_hooks() == hooks  # every starter gets the same lists (fresh ones: no shared mutation)
     assert indexer_hooks()["on_rollback"] is not hooks["on_rollback"]
 
@@ -98,6 +101,12 @@ def test_a_reorg_through_the_indexer_moves_the_relayer_and_the_detector_back(wor
     indexer.run_until_caught_up()
     with world.db.connection() as conn:
         _rows(conn, "INSERT INTO detector_cursor (name, block_number) VALUES ('main', %s) RETURNING name", (fork + 5,))
+        maker = orgs.organisation_by_gln(conn, world.parties["maker"].gln)["id"]
+        subscriptions_db.insert_query(conn, maker, "reorg", {})
+        subscription = subscriptions_db.insert_subscription(conn, {
+            "id": str(uuid.uuid4()), "org": maker, "name": "reorg", "dest": "https://client.example.com/cb",
+            "token": None, "stream": True, "schedule": None, "report": False, "initial": None,
+            "scanned": subscriptions_db.mirror_head(conn)[0], "next_run": None})  # fmt: skip
 
     head = w3.eth.block_number
     assert w3.provider.make_request("evm_revert", [snapshot]).get("error") is None
@@ -113,6 +122,9 @@ def test_a_reorg_through_the_indexer_moves_the_relayer_and_the_detector_back(wor
                          "ON o.transaction_id = t.id WHERE o.id = %s", (op["id"],))  # fmt: skip
         assert tx == [("sent", None)]
         assert _rows(conn, "SELECT block_number FROM detector_cursor") == [(step.rolled_back_to,)]
+        assert _rows(
+            conn, "SELECT scanned_block FROM epcis_subscriptions WHERE id = %s", (str(subscription["id"]),)
+        ) == [(step.rolled_back_to,)]  # the EPCIS subscription's scan too
     world.indexer = indexer
     world.pump()  # and the relayer lands it on the new branch, the same signed bytes
     again = world.operation("maker", op["id"])

@@ -267,7 +267,7 @@ def create_subscription(conn, principal: Principal, name: str, body, now: dateti
         raise BadRequest("schedule", "matches no time (e.g. a day that no month has)")
     row.update(id=str(uuid.uuid4()), org=principal.organisation_id, name=name,
                # no initialRecordTime: the events recorded from now on (the mirror's blocks after its head)
-               scanned=-1 if row["initial"] is not None else store.mirror_head(conn),
+               scanned=-1 if row["initial"] is not None else store.mirror_head(conn)[0],
                next_run=next_run(row["schedule"], now) if row["schedule"] is not None else None)  # fmt: skip
     return store.insert_subscription(conn, row)
 
@@ -316,6 +316,21 @@ def _iso(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
+# ------------------------------------------------------------------------------------------------ mirror hooks
+
+
+def on_mirror_rollback(conn, first_removed_block: int) -> None:
+    """A reorg removed the mirror's blocks from `first_removed_block` on (the indexer calls this in its rollback
+    transaction, app.stack.indexer_hooks): the subscriptions scan the replayed blocks again. A row queued from a
+    removed block whose event is gone is withheld at delivery (the event is not found again)."""
+    store.rewind(conn, first_removed_block - 1)
+
+
+def on_mirror_reset(conn) -> None:
+    """The mirror was emptied (a new chain): the subscriptions scan it from its start."""
+    store.reset(conn)
+
+
 # ------------------------------------------------------------------------------------------------ delivery
 
 
@@ -334,13 +349,24 @@ def principal_of(conn, organisation_id: int) -> Principal | None:
                      key_prefix="subscription")  # fmt: skip
 
 
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    """A redirect is the subscriber's answer (a failure, retried), never followed: following it would POST (or GET)
+    to an address the public-destination check did not see."""
+
+    def redirect_request(self, req, fp, code, msg, headers, newurl):
+        return None
+
+
+_OPENER = urllib.request.build_opener(_NoRedirect())
+
+
 def http_post(url: str, body: bytes, headers: dict[str, str], timeout: float) -> int:
-    """POST and return the status; OSError (no answer) propagates."""
+    """POST and return the status (a redirect's too: not followed); OSError (no answer) propagates."""
     if urlsplit(url).scheme not in ("http", "https"):
         raise OSError(f"not an http or https URL: {url}")
     request = urllib.request.Request(url, data=body, headers=headers, method="POST")  # noqa: S310 (checked above)
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310 (http/https checked)
+        with _OPENER.open(request, timeout=timeout) as response:
             return response.status
     except urllib.error.HTTPError as error:
         return error.code
@@ -407,8 +433,9 @@ class Deliverer:
 
     def _scan_one(self, sub: dict, now: datetime) -> None:
         with self.db.connection() as conn:
-            head = store.mirror_head(conn)
+            head_block = store.mirror_head(conn)
             principal = principal_of(conn, sub["organisation_id"])
+        head = head_block[0]
         if principal is None or (head <= sub["scanned_block"] and sub["stream"]):
             return
         rows = []
@@ -433,7 +460,7 @@ class Deliverer:
             rows.append({"event_id": f"report:{_iso(now)}", "event": None, "block_number": head, "log_index": -1})
         following = next_run(sub["schedule"], now) if sub["schedule"] is not None else None
         with self.db.connection() as conn:
-            if store.mark_scanned(conn, str(sub["id"]), sub["scanned_block"], head, following):
+            if store.mark_scanned(conn, str(sub["id"]), sub["scanned_block"], head_block, following):
                 store.enqueue(conn, str(sub["id"]), rows, now)
 
     # -- deliver ---------------------------------------------------------------------------------------------
