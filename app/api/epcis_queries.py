@@ -30,7 +30,7 @@ QUERY_BODY = {
                 "type": "object",
                 "required": ["name", "query"],
                 "properties": {
-                    "name": {"type": "string", "pattern": subscriptions.NAME_RE.pattern},
+                    "name": {"type": "string", "pattern": f"^{subscriptions.NAME_RE.pattern}$"},
                     "query": {"type": "object", "description": "SimpleEventQuery parameters (GET /epcis/events)"},
                 },
             },

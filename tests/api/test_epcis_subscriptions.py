@@ -194,6 +194,8 @@ def test_a_bad_query_definition_is_400_naming_the_field(world, chain, body, fiel
             "initialRecordTime",
         ),
         ({"dest": "https://example.com/x", "stream": True, "secret": "x"}, "secret"),
+        ({"dest": "https://example.com/x", "stream": True, "initialRecordTime": None}, "initialRecordTime"),
+        ({"dest": "https://example.com/x", "stream": True, "schedule": None}, "schedule"),
         ({"dest": "https://example.com/\x00", "stream": True}, "dest"),
         ({"dest": "https://example.com/x", "stream": True, "signatureToken": "a\x00"}, "signatureToken"),
     ],

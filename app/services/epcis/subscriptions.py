@@ -235,6 +235,9 @@ def check_subscription(body) -> dict:
     unknown = sorted(set(body) - known)
     if unknown:
         raise BadRequest(unknown[0], f"unknown field ({', '.join(sorted(known))})")
+    null = sorted(k for k, v in body.items() if v is None)
+    if null:
+        raise BadRequest(null[0], "must not be null (leave it out instead)")
     token = body.get("signatureToken")
     if token is not None and (not isinstance(token, str) or not 1 <= len(token) <= MAX_TOKEN or "\x00" in token):
         raise BadRequest("signatureToken", f"must be a string of 1 to {MAX_TOKEN} characters (no NUL)")
