@@ -108,81 +108,64 @@ made_lots AS (
     SELECT lot_id FROM ev_lot_commissioned WHERE manufacturer = %(me)s
     UNION ALL SELECT lot_id FROM ev_lot_opened WHERE manufacturer = %(me)s
 ),"""
-# The objects an event happened to in blocks from %(since)s on: the unit of a unit event, the container of a
-# pack-set event, the unit a packing made, the lot of a lot event (query.home's objects). Each branch is a range
-# scan of a primary key (block_number, log_index).
-_TOUCHED = """,
-touched AS (
-    SELECT unit_id AS id FROM ev_shipped WHERE block_number >= %(since)s
-    UNION ALL SELECT unit_id FROM ev_received WHERE block_number >= %(since)s
-    UNION ALL SELECT unit_id FROM ev_refused WHERE block_number >= %(since)s
-    UNION ALL SELECT unit_id FROM ev_unpacked WHERE block_number >= %(since)s
-    UNION ALL SELECT unit_id FROM ev_unit_quarantined WHERE block_number >= %(since)s
-    UNION ALL SELECT unit_id FROM ev_unit_quarantine_cleared WHERE block_number >= %(since)s
-    UNION ALL SELECT unit_id FROM ev_temperature_recorded WHERE block_number >= %(since)s
-    UNION ALL SELECT unit_id FROM ev_excursion_detected WHERE block_number >= %(since)s
-    UNION ALL SELECT case_id FROM ev_case_packed WHERE block_number >= %(since)s
-    UNION ALL SELECT case_id FROM ev_case_tree_packed WHERE block_number >= %(since)s
-    UNION ALL SELECT pallet_id FROM ev_pallet_packed WHERE block_number >= %(since)s
-    UNION ALL SELECT tote_id FROM ev_tote_packed WHERE block_number >= %(since)s
-    UNION ALL SELECT container_id FROM pack_events WHERE block_number >= %(since)s
-    UNION ALL SELECT case_id FROM ev_dispensed WHERE block_number >= %(since)s
-    UNION ALL SELECT container_id FROM ev_destroyed WHERE block_number >= %(since)s
-    UNION ALL SELECT container_id FROM ev_packs_moved WHERE block_number >= %(since)s
-    UNION ALL SELECT source FROM ev_packs_moved WHERE block_number >= %(since)s
-    UNION ALL SELECT container_id FROM ev_packs_stolen WHERE block_number >= %(since)s
-    UNION ALL SELECT container_id FROM ev_dispense_undone WHERE block_number >= %(since)s
-    UNION ALL SELECT container_id FROM ev_packs_quarantined WHERE block_number >= %(since)s
-    UNION ALL SELECT container_id FROM ev_packs_quarantine_cleared WHERE block_number >= %(since)s
-    UNION ALL SELECT lot_id FROM ev_lot_commissioned WHERE block_number >= %(since)s
-    UNION ALL SELECT lot_id FROM ev_lot_opened WHERE block_number >= %(since)s
-    UNION ALL SELECT lot_id FROM ev_batch_commissioned WHERE block_number >= %(since)s
-    UNION ALL SELECT lot_id FROM ev_lot_recalled WHERE block_number >= %(since)s
-    UNION ALL SELECT lot_id FROM ev_lot_quarantined WHERE block_number >= %(since)s
-    UNION ALL SELECT lot_id FROM ev_lot_quarantine_cleared WHERE block_number >= %(since)s
-)"""
-# The objects an event happened to whose actor (the party whose place is the event's bizLocation and readPoint) is
-# one of %(at)s: each branch is an index lookup on the actor column.
-_ACTED = """,
-acted AS (
-    SELECT unit_id AS id FROM ev_shipped WHERE from_org = ANY(%(at)s::bytea[])
-    UNION ALL SELECT unit_id FROM ev_received WHERE by = ANY(%(at)s::bytea[])
-    UNION ALL SELECT unit_id FROM ev_refused WHERE by = ANY(%(at)s::bytea[])
-    UNION ALL SELECT unit_id FROM ev_unpacked WHERE by = ANY(%(at)s::bytea[])
-    UNION ALL SELECT unit_id FROM ev_unit_quarantined WHERE by = ANY(%(at)s::bytea[])
-    UNION ALL SELECT unit_id FROM ev_unit_quarantine_cleared WHERE by = ANY(%(at)s::bytea[])
-    UNION ALL SELECT unit_id FROM ev_temperature_recorded WHERE by = ANY(%(at)s::bytea[])
-    UNION ALL SELECT case_id FROM ev_case_packed WHERE packer = ANY(%(at)s::bytea[])
-    UNION ALL SELECT case_id FROM ev_case_tree_packed WHERE packer = ANY(%(at)s::bytea[])
-    UNION ALL SELECT pallet_id FROM ev_pallet_packed WHERE packer = ANY(%(at)s::bytea[])
-    UNION ALL SELECT tote_id FROM ev_tote_packed WHERE packer = ANY(%(at)s::bytea[])
-    UNION ALL SELECT case_id FROM ev_dispensed WHERE by = ANY(%(at)s::bytea[])
-    UNION ALL SELECT container_id FROM ev_destroyed WHERE by = ANY(%(at)s::bytea[])
-    UNION ALL SELECT container_id FROM ev_packs_moved WHERE by = ANY(%(at)s::bytea[])
-    UNION ALL SELECT source FROM ev_packs_moved WHERE by = ANY(%(at)s::bytea[])
-    UNION ALL SELECT container_id FROM ev_packs_stolen WHERE by = ANY(%(at)s::bytea[])
-    UNION ALL SELECT container_id FROM ev_dispense_undone WHERE by = ANY(%(at)s::bytea[])
-    UNION ALL SELECT container_id FROM ev_packs_quarantined WHERE by = ANY(%(at)s::bytea[])
-    UNION ALL SELECT container_id FROM ev_packs_quarantine_cleared WHERE by = ANY(%(at)s::bytea[])
-    UNION ALL SELECT lot_id FROM ev_lot_commissioned WHERE manufacturer = ANY(%(at)s::bytea[])
-    UNION ALL SELECT lot_id FROM ev_lot_opened WHERE manufacturer = ANY(%(at)s::bytea[])
-    UNION ALL SELECT lot_id FROM ev_lot_recalled WHERE by = ANY(%(at)s::bytea[])
-    UNION ALL SELECT lot_id FROM ev_lot_quarantined WHERE by = ANY(%(at)s::bytea[])
-    UNION ALL SELECT lot_id FROM ev_lot_quarantine_cleared WHERE by = ANY(%(at)s::bytea[])
-)"""
+# Every chain event an object answers as its home (query.home): (our event name, its table with the object's id,
+# its block, its actor: the party whose place is the event's bizLocation and readPoint). Consignments are not
+# candidates: their events are not here.
+_EVENTS = (
+    ("shipped", "ev_shipped e", "e.unit_id", "e.from_org"),
+    ("received", "ev_received e", "e.unit_id", "e.by"),
+    ("refused", "ev_refused e", "e.unit_id", "e.by"),
+    ("unpacked", "ev_unpacked e", "e.unit_id", "e.by"),
+    ("quarantined", "ev_unit_quarantined e", "e.unit_id", "e.by"),
+    ("cleared", "ev_unit_quarantine_cleared e", "e.unit_id", "e.by"),
+    ("reading", "ev_temperature_recorded e", "e.unit_id", "e.by"),
+    ("packed", "ev_case_packed e", "e.case_id", "e.packer"),
+    ("packed", "ev_case_tree_packed e", "e.case_id", "e.packer"),
+    ("packed", "ev_pallet_packed e", "e.pallet_id", "e.packer"),
+    ("packed", "ev_tote_packed e", "e.tote_id", "e.packer"),
+    ("dispensed", "ev_dispensed e", "e.case_id", "e.by"),
+    ("destroyed", "ev_destroyed e", "e.container_id", "e.by"),
+    ("moved", "ev_packs_moved e", "e.container_id", "e.by"),
+    ("moved", "ev_packs_moved e", "e.source", "e.by"),
+    ("stolen", "ev_packs_stolen e", "e.container_id", "e.by"),
+    ("undone", "ev_dispense_undone e", "e.container_id", "e.by"),
+    ("quarantined", "ev_packs_quarantined e", "e.container_id", "e.by"),
+    ("cleared", "ev_packs_quarantine_cleared e", "e.container_id", "e.by"),
+    ("commissioned", "ev_lot_commissioned e", "e.lot_id", "e.manufacturer"),
+    ("commissioned", "ev_batch_commissioned e JOIN ev_lot_opened o USING (lot_id)", "e.lot_id", "o.manufacturer"),
+    ("opened", "ev_lot_opened e", "e.lot_id", "e.manufacturer"),
+    ("recalled", "ev_lot_recalled e", "e.lot_id", "e.by"),
+    ("quarantined", "ev_lot_quarantined e", "e.lot_id", "e.by"),
+    ("cleared", "ev_lot_quarantine_cleared e", "e.lot_id", "e.by"),
+)
+# The objects with an event that could match: in a block from %(since)s on, by one of the accounts %(at)s, of one of
+# the kinds %(kinds)s (each NULL: any). The three hold for one same event row; each branch is a range scan of a
+# primary key (block_number, log_index), an index lookup on the actor or, for a kind not asked, nothing.
+_RELEVANT = (
+    ",\nrelevant AS (\n"
+    + "\n    UNION ALL ".join(
+        f"SELECT {object_id} AS id FROM {table}"
+        f" WHERE (%(since)s::bigint IS NULL OR e.block_number >= %(since)s::bigint)"
+        f" AND (%(at)s::bytea[] IS NULL OR {actor} = ANY(%(at)s::bytea[]))"
+        f" AND (%(kinds)s::text[] IS NULL OR '{kind}' = ANY(%(kinds)s::text[]))"
+        for kind, table, object_id, actor in _EVENTS
+    )
+    + "\n)"
+)
+EVENT_KINDS = frozenset(kind for kind, *_ in _EVENTS)
 _PAGE = """
 SELECT k.kind, k.id, k.gtin, k.lot_number, k.sscc, k.block_number, k.log_index
 FROM candidates k LEFT JOIN blocks b ON b.number = k.block_number
 WHERE ((k.block_number, k.log_index, k.id) > (%(after_block)s, %(after_log)s, %(after_id)s::bytea)
        OR (%(inclusive)s AND (k.block_number, k.log_index, k.id) = (%(after_block)s, %(after_log)s, %(after_id)s::bytea)))
   AND (%(before)s::timestamptz IS NULL OR b.timestamp < %(before)s::timestamptz)
-  AND (%(since)s::bigint IS NULL OR k.id IN (SELECT id FROM touched))
-  AND (%(at)s::bytea[] IS NULL OR k.id IN (SELECT id FROM acted))
+  AND ((%(since)s::bigint IS NULL AND %(at)s::bytea[] IS NULL AND %(kinds)s::text[] IS NULL)
+       OR k.id IN (SELECT id FROM relevant))
 ORDER BY k.block_number, k.log_index, k.id
 LIMIT %(n)s
 """
-CANDIDATES_ALL = "WITH" + _CANDIDATES.format(lots="", cases="", pallets="", totes="") + _TOUCHED + _ACTED + _PAGE
-CANDIDATES_OF = access_db.MY_LOTS.rstrip() + _MADE_LOTS + _CANDIDATES.format(**_SCOPED) + _TOUCHED + _ACTED + _PAGE
+CANDIDATES_ALL = "WITH" + _CANDIDATES.format(lots="", cases="", pallets="", totes="") + _RELEVANT + _PAGE
+CANDIDATES_OF = access_db.MY_LOTS.rstrip() + _MADE_LOTS + _CANDIDATES.format(**_SCOPED) + _RELEVANT + _PAGE
 FIRST_BLOCK_AT = "SELECT min(number) AS number FROM blocks WHERE timestamp >= %(t)s::timestamptz"
 
 
@@ -195,17 +178,18 @@ def query_candidates(
     before,
     since: int | None,
     at: list[bytes] | None,
+    kinds: list[str] | None,
     n: int,
 ) -> list[dict]:
     """Up to n objects (kind 'lot' with gtin and lot_number, or 'unit' with sscc; id, block_number, log_index)
     made after `after` (block, log index, id; or at it when `inclusive`) in chain order, and before the time `before` when given (an object's
     events all follow the event that made it): every object for scope None (a regulator), else the objects of
-    account `scope` (see _CANDIDATES); with `since`, only those an event happened to in a block from `since` on
-    (_TOUCHED); with `at`, only those an event of one of these accounts happened to (_ACTED). Which of their
-    events the viewer sees is the access policy's to say."""
+    account `scope` (see _CANDIDATES); with `since`, `at`, `kinds`: only those with an event in a block from `since`
+    on, by one of the accounts `at`, of one of our event names `kinds` (_RELEVANT). Which of their events the
+    viewer sees is the access policy's to say."""
     params = {"me": scope, "after_block": after[0], "after_log": after[1], "after_id": after[2],
               "inclusive": inclusive, "before": before, "since": since,
-              "at": at, "n": n}  # fmt: skip
+              "at": at, "kinds": kinds, "n": n}  # fmt: skip
     return fetch_all(conn, CANDIDATES_ALL if scope is None else CANDIDATES_OF, params)
 
 

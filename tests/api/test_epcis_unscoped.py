@@ -199,3 +199,26 @@ def test_the_place_pushdown_loses_no_event(world, chain):
     assert sorted(ids(got)) == sorted(e["eventID"] for e in whole if (e.get("bizLocation") or {}).get("id") in two)
     nobody = cbv.sgln(check_digit("950000000000"))
     assert pages(world, "regulator", {"EQ_bizLocation": nobody})[0] == []
+
+
+def test_the_bizstep_pushdown_loses_no_event(world, chain):
+    """EQ_bizStep reads only the objects with an event of ours of that bizStep (app/db/epcis.py _RELEVANT), alone and
+    with a place and a time (the three of one same event): every bizStep of this scenario gives the whole answer
+    filtered."""
+    whole, _ = pages(world, "regulator", {"perPage": 1000})
+    steps = {e["bizStep"] for e in whole}
+    assert {"commissioning", "packing", "shipping", "receiving", "unpacking", "dispensing", "holding",
+            "sensor_reporting"} <= steps, steps  # fmt: skip
+    for step in steps:
+        got, _ = pages(world, "regulator", {"EQ_bizStep": step, "perPage": 1000})
+        assert sorted(ids(got)) == sorted(e["eventID"] for e in whole if e["bizStep"] == step), step
+    middle = sorted(e["eventTime"] for e in whole)[len(whole) // 3]
+    for who in ("maker", "distributor", "pharmacy"):
+        at = cbv.sgln(world.parties[who].gln)
+        for step in steps:
+            params = {"EQ_bizStep": step, "EQ_bizLocation": at, "GE_eventTime": middle, "perPage": 1000}
+            got, _ = pages(world, "regulator", params)
+            expected = [e["eventID"] for e in whole if e["bizStep"] == step and e["eventTime"] >= middle
+                        and (e.get("bizLocation") or {}).get("id") == at]  # fmt: skip
+            assert sorted(ids(got)) == sorted(expected), (who, step)
+    assert pages(world, "regulator", {"EQ_bizStep": "repairing"})[0] == []  # no event of ours has it

@@ -20,8 +20,9 @@ Work is bounded per page: at most MAX_OBJECTS_PER_PAGE candidates are read, so a
 perPage events (even none) with a next link: follow it until there is none. The times are pushed down (an
 event's eventTime and recordTime are its block's time): LT_eventTime skips the objects made later, GE_eventTime and
 GE_recordTime (and a subscription's scan, from the block after its last) keep only the objects something happened
-to from that block on (app/db/epcis.py _TOUCHED). EQ_bizLocation and EQ_readPoint (an event's place is its actor's
-SGLN) keep only the objects those parties acted on (_ACTED). bizStep, disposition and the rest apply per event. Limits: an event a party could see
+to from that block on; EQ_bizLocation and EQ_readPoint (an event's place is its actor's SGLN) keep only the objects
+those parties acted on; EQ_bizStep only the objects with an event of ours of such a bizStep; all three of one same
+event (app/db/epcis.py _RELEVANT). Disposition, event type and the rest apply per event. Limits: an event a party could see
 only through the history of a contained object (a pallet's earlier shipment, for a party that held one of its
 cases later) and events of consignments (loose packs, no SSCC) are answered when the query names that object
 (MATCH_*), not here.
@@ -338,6 +339,30 @@ def _position(row: dict) -> tuple[int, int, bytes]:
     return row["block_number"], row["log_index"], bytes(row["id"])
 
 
+def _pushdown(conn, query: Query) -> dict | None:
+    """The filters of a query naming no object that select its candidates (module docstring): since (a block),
+    at (the accounts of its places), kinds (our event names of its bizSteps); None when no event can match."""
+    since = query.since_block
+    after_time = max((query.times[t] for t in ("GE_eventTime", "GE_recordTime") if t in query.times), default=None)
+    if after_time is not None:  # every event's time is its block's: an event at or after it is in such a block
+        first = reads.first_block_at(conn, after_time)
+        if first is None:
+            return None
+        since = max(first, since or 0)
+    at = None
+    for param in ("EQ_bizLocation", "EQ_readPoint"):  # both are the acting party's place (export._where)
+        if param in query.lists:
+            accounts = reads.accounts_of_glns(conn, [cbv.gln_of_sgln(v, field=param) for v in query.lists[param]])
+            at = accounts if at is None else [a for a in at if a in accounts]
+    kinds = None
+    if "EQ_bizStep" in query.lists:
+        steps = set(query.lists["EQ_bizStep"])
+        kinds = sorted(k for k, v in cbv.EVENT_VOCABULARY.items() if v.biz_step in steps and k in reads.EVENT_KINDS)
+    if at == [] or kinds == []:  # places of no party, or bizSteps no candidate's event has
+        return None
+    return {"since": since, "at": at, "kinds": kinds}
+
+
 def _run_unscoped(conn, principal: Principal, query: Query) -> tuple[list[dict], list, str | None]:
     """A query naming no object (module docstring): the events whose home is one of the caller's candidate
     objects, cut by the access policy, candidate by candidate; at most MAX_OBJECTS_PER_PAGE read per page."""
@@ -346,24 +371,12 @@ def _run_unscoped(conn, principal: Principal, query: Query) -> tuple[list[dict],
     provenance.read_snapshot(conn)
     scope = access.lot_scope(access.Viewer.of(principal))  # None: a regulator (every object)
     inside = query.after is not None  # resume inside the candidate the last page ended in
-    since = query.since_block
-    after_time = max((query.times[t] for t in ("GE_eventTime", "GE_recordTime") if t in query.times), default=None)
-    if after_time is not None:  # every event's time is its block's: an event at or after it is in such a block
-        first = reads.first_block_at(conn, after_time)
-        if first is None:
-            return [], [], None
-        since = max(first, since or 0)
-    at = None
-    for param in ("EQ_bizLocation", "EQ_readPoint"):  # both are the acting party's place (export._where)
-        if param in query.lists:
-            glns = [cbv.gln_of_sgln(v, field=param) for v in query.lists[param]]
-            accounts = reads.accounts_of_glns(conn, glns)
-            at = accounts if at is None else [a for a in at if a in accounts]
-    if at == []:  # places of no party: no event is there
+    pushed = _pushdown(conn, query)
+    if pushed is None:  # nothing can match: no object is read
         return [], [], None
     rows = reads.query_candidates(conn, scope, after=query.resume or (-1, -1, b""), inclusive=inside,
-                                  before=query.times.get("LT_eventTime"), since=since, at=at,
-                                  n=MAX_OBJECTS_PER_PAGE + 1)  # fmt: skip
+                                  before=query.times.get("LT_eventTime"), n=MAX_OBJECTS_PER_PAGE + 1,
+                                  **pushed)  # fmt: skip
     page: list[dict] = []
     provs: list = []
     last = None  # the candidate of page[-1]
