@@ -73,36 +73,46 @@ def packs_at(conn, block_number: int, log_index: int, viewer: bytes | None = Non
 
 # --------------------------------------------------------------------------------------- queries naming no object
 # The objects a query naming none reads (app/services/epcis/query.py): lots and SSCC units (cases, tree cases,
-# pallets, totes), each at the position of the event that made it, in chain order after a cursor. {lots}, {cases},
-# {pallets}, {totes} are the scope filters: empty for a regulator, else the viewer's objects (its lots, the units
-# it acted on or held within a pallet it acted on, and the units of the lots it manufactured). Every branch is an
-# ordered scan of a primary key (block_number, log_index) or an index lookup on an account or id column.
-_CANDIDATES = """
-candidates AS (
-    SELECT 'lot' AS kind, l.lot_id AS id, l.gtin, l.lot_number, NULL::numeric AS sscc, l.block_number, l.log_index
-    FROM lot_status l WHERE TRUE {lots}
-    UNION ALL SELECT 'unit', c.case_id, NULL, NULL, c.sscc, c.block_number, c.log_index
-    FROM ev_case_packed c WHERE TRUE {cases}
-    UNION ALL SELECT 'unit', c.case_id, NULL, NULL, c.sscc, c.block_number, c.log_index
-    FROM ev_case_tree_packed c WHERE TRUE {cases}
-    UNION ALL SELECT 'unit', p.pallet_id, NULL, NULL, p.sscc, p.block_number, p.log_index
-    FROM ev_pallet_packed p
-    WHERE NOT EXISTS (SELECT 1 FROM ev_pallet_packed q WHERE q.pallet_id = p.pallet_id
-                      AND (q.block_number, q.log_index) < (p.block_number, p.log_index)) {pallets}
-    UNION ALL SELECT 'unit', t.tote_id, NULL, NULL, t.sscc, t.block_number, t.log_index
-    FROM ev_tote_packed t
-    WHERE NOT EXISTS (SELECT 1 FROM ev_tote_packed q WHERE q.tote_id = t.tote_id
-                      AND (q.block_number, q.log_index) < (t.block_number, t.log_index)) {totes}
-)"""
-_SCOPED = {
-    "lots": "AND l.lot_id IN (SELECT lot_id FROM my_lots)",
-    "cases": "AND (c.case_id IN (SELECT case_id FROM my_case_events) OR c.lot_id IN (SELECT lot_id FROM made_lots))",
-    "pallets": "AND (p.pallet_id IN (SELECT case_id FROM my_case_events) OR p.case_ids && ARRAY("
-    "SELECT case_id FROM ev_case_packed WHERE lot_id IN (SELECT lot_id FROM made_lots) UNION ALL "
-    "SELECT case_id FROM ev_case_tree_packed WHERE lot_id IN (SELECT lot_id FROM made_lots)))",
-    "totes": "AND (t.tote_id IN (SELECT case_id FROM my_case_events) OR t.tote_id IN ("
-    "SELECT container_id FROM pack_events WHERE lot_id IN (SELECT lot_id FROM made_lots)))",
-}
+# pallets, totes), each at the position of the event that made it (one object per position), in chain order after
+# a cursor. For a regulator every one: each branch an ordered range scan of its primary key (block_number,
+# log_index), merged. For anyone else the viewer's objects only (its lots; the units it acted on or held inside a
+# pallet it acted on; the units of the lots it manufactured), each branch driven by the viewer's own rows through
+# an index (on the unit or lot id, or the GIN index of a pallet's cases): never a scan of every object.
+_OBJECTS = {  # name: (columns, table with alias, alias, condition that this is the object's first packing)
+    "lots": ("'lot' AS kind, l.lot_id AS id, l.gtin, l.lot_number, NULL::numeric AS sscc, l.block_number, l.log_index",
+             "lot_status l", "l", None),
+    "cases": ("'unit', c.case_id, NULL, NULL, c.sscc, c.block_number, c.log_index", "ev_case_packed c", "c", None),
+    "trees": ("'unit', c.case_id, NULL, NULL, c.sscc, c.block_number, c.log_index", "ev_case_tree_packed c", "c",
+              None),
+    "pallets": ("'unit', p.pallet_id, NULL, NULL, p.sscc, p.block_number, p.log_index", "ev_pallet_packed p", "p",
+                "NOT EXISTS (SELECT 1 FROM ev_pallet_packed q WHERE q.pallet_id = p.pallet_id"
+                " AND (q.block_number, q.log_index) < (p.block_number, p.log_index))"),
+    "totes": ("'unit', t.tote_id, NULL, NULL, t.sscc, t.block_number, t.log_index", "ev_tote_packed t", "t",
+              "NOT EXISTS (SELECT 1 FROM ev_tote_packed q WHERE q.tote_id = t.tote_id"
+              " AND (q.block_number, q.log_index) < (t.block_number, t.log_index))"),
+}  # fmt: skip
+_MADE_CASES = ("SELECT case_id FROM ev_case_packed WHERE lot_id IN (SELECT lot_id FROM made_lots) UNION ALL "
+               "SELECT case_id FROM ev_case_tree_packed WHERE lot_id IN (SELECT lot_id FROM made_lots)")  # fmt: skip
+_OF_VIEWER = {  # name: the ways an object is the viewer's, each alone an index-driven selection
+    "lots": ["l.lot_id IN (SELECT lot_id FROM my_lots)"],
+    "cases": ["c.case_id IN (SELECT case_id FROM my_case_events)", "c.lot_id IN (SELECT lot_id FROM made_lots)"],
+    "trees": ["c.case_id IN (SELECT case_id FROM my_case_events)", "c.lot_id IN (SELECT lot_id FROM made_lots)"],
+    "pallets": ["p.pallet_id IN (SELECT case_id FROM my_case_events)", f"p.case_ids && ARRAY({_MADE_CASES})"],
+    "totes": ["t.tote_id IN (SELECT case_id FROM my_case_events)",
+              "t.tote_id IN (SELECT container_id FROM pack_events WHERE lot_id IN (SELECT lot_id FROM made_lots))"],
+}  # fmt: skip
+
+
+def _candidates(of_viewer: bool) -> str:
+    branches = []
+    for name, (columns, table, alias, first) in _OBJECTS.items():
+        after = f"({alias}.block_number, {alias}.log_index) > (%(after_block)s, %(after_log)s)"
+        for condition in _OF_VIEWER[name] if of_viewer else [None]:
+            where = " AND ".join(c for c in (after, condition, first) if c)
+            branches.append(f"SELECT {columns} FROM {table} WHERE {where}")
+    return "\ncandidates AS (\n    " + ("\n    UNION " if of_viewer else "\n    UNION ALL ").join(branches) + "\n)"
+
+
 _MADE_LOTS = """,
 made_lots AS (
     SELECT lot_id FROM ev_lot_commissioned WHERE manufacturer = %(me)s
@@ -156,16 +166,14 @@ EVENT_KINDS = frozenset(kind for kind, *_ in _EVENTS)
 _PAGE = """
 SELECT k.kind, k.id, k.gtin, k.lot_number, k.sscc, k.block_number, k.log_index
 FROM candidates k LEFT JOIN blocks b ON b.number = k.block_number
-WHERE ((k.block_number, k.log_index, k.id) > (%(after_block)s, %(after_log)s, %(after_id)s::bytea)
-       OR (%(inclusive)s AND (k.block_number, k.log_index, k.id) = (%(after_block)s, %(after_log)s, %(after_id)s::bytea)))
-  AND (%(before)s::timestamptz IS NULL OR b.timestamp < %(before)s::timestamptz)
+WHERE (%(before)s::timestamptz IS NULL OR b.timestamp < %(before)s::timestamptz)
   AND ((%(since)s::bigint IS NULL AND %(at)s::bytea[] IS NULL AND %(kinds)s::text[] IS NULL)
        OR k.id IN (SELECT id FROM relevant))
-ORDER BY k.block_number, k.log_index, k.id
+ORDER BY k.block_number, k.log_index
 LIMIT %(n)s
 """
-CANDIDATES_ALL = "WITH" + _CANDIDATES.format(lots="", cases="", pallets="", totes="") + _RELEVANT + _PAGE
-CANDIDATES_OF = access_db.MY_LOTS.rstrip() + _MADE_LOTS + _CANDIDATES.format(**_SCOPED) + _RELEVANT + _PAGE
+CANDIDATES_ALL = "WITH" + _candidates(of_viewer=False) + _RELEVANT + _PAGE
+CANDIDATES_OF = access_db.MY_LOTS.rstrip() + _MADE_LOTS + _candidates(of_viewer=True) + _RELEVANT + _PAGE
 FIRST_BLOCK_AT = "SELECT min(number) AS number FROM blocks WHERE timestamp >= %(t)s::timestamptz"
 
 
@@ -187,8 +195,9 @@ def query_candidates(
     account `scope` (see _CANDIDATES); with `since`, `at`, `kinds`: only those with an event in a block from `since`
     on, by one of the accounts `at`, of one of our event names `kinds` (_RELEVANT). Which of their events the
     viewer sees is the access policy's to say."""
-    params = {"me": scope, "after_block": after[0], "after_log": after[1], "after_id": after[2],
-              "inclusive": inclusive, "before": before, "since": since,
+    # one object per position: at `after` itself (inclusive) is after the log index before it
+    params = {"me": scope, "after_block": after[0], "after_log": after[1] - 1 if inclusive else after[1],
+              "before": before, "since": since,
               "at": at, "kinds": kinds, "n": n}  # fmt: skip
     return fetch_all(conn, CANDIDATES_ALL if scope is None else CANDIDATES_OF, params)
 
