@@ -154,9 +154,17 @@ WITH d AS (
 UPDATE epcis_subscriptions SET last_notified_at = %(now)s
 WHERE id IN (SELECT subscription_id FROM d) AND %(status)s = 'delivered'
 """
+# The failed row's next attempt; the subscription's other pending rows wait as long (one dead subscriber costs one
+# attempt per backoff step, not one per queued row: the others' deliveries are not held up behind it).
 RETRY = """
-UPDATE epcis_deliveries SET attempts = attempts + 1, next_attempt_at = %(next)s, last_error = %(error)s
-WHERE subscription_id = %(id)s AND event_id = %(event_id)s AND status = 'pending'
+WITH failed AS (
+    UPDATE epcis_deliveries SET attempts = attempts + 1, next_attempt_at = %(next)s, last_error = %(error)s
+    WHERE subscription_id = %(id)s AND event_id = %(event_id)s AND status = 'pending'
+    RETURNING subscription_id
+)
+UPDATE epcis_deliveries SET next_attempt_at = %(next)s
+WHERE subscription_id IN (SELECT subscription_id FROM failed) AND event_id <> %(event_id)s
+  AND status = 'pending' AND next_attempt_at < %(next)s
 """
 DELIVERIES = """
 SELECT event_id, status, attempts, next_attempt_at, last_error, delivered_at FROM epcis_deliveries
