@@ -78,18 +78,30 @@ def packs_at(conn, block_number: int, log_index: int, viewer: bytes | None = Non
 # log_index), merged. For anyone else the viewer's objects only (its lots; the units it acted on or held inside a
 # pallet it acted on; the units of the lots it manufactured), each branch driven by the viewer's own rows through
 # an index (on the unit or lot id, or the GIN index of a pallet's cases): never a scan of every object.
+# A pack of a consignment (%s: its id), of a lot account %(me)s manufactured first.
+_CONSIGNMENT_PACK = """SELECT l.gtin, s.serial FROM pack_events p
+JOIN lot_serials s ON s.lot_id = p.lot_id AND s.leaf_index = p.leaf_index JOIN lot_status l ON l.lot_id = p.lot_id
+WHERE p.container_id = %s
+ORDER BY (l.manufacturer = %%(me)s::bytea) DESC NULLS LAST, p.lot_id, p.leaf_index LIMIT 1"""
 _OBJECTS = {  # name: (columns, table with alias, alias, condition that this is the object's first packing)
-    "lots": ("'lot' AS kind, l.lot_id AS id, l.gtin, l.lot_number, NULL::numeric AS sscc, l.block_number, l.log_index",
+    "lots": ("'lot' AS kind, l.lot_id AS id, l.gtin, l.lot_number, NULL::numeric AS sscc, NULL::text AS serial, "
+             "l.block_number, l.log_index",
              "lot_status l", "l", None),
-    "cases": ("'unit', c.case_id, NULL, NULL, c.sscc, c.block_number, c.log_index", "ev_case_packed c", "c", None),
-    "trees": ("'unit', c.case_id, NULL, NULL, c.sscc, c.block_number, c.log_index", "ev_case_tree_packed c", "c",
+    "cases": ("'unit', c.case_id, NULL, NULL, c.sscc, NULL, c.block_number, c.log_index", "ev_case_packed c", "c",
               None),
-    "pallets": ("'unit', p.pallet_id, NULL, NULL, p.sscc, p.block_number, p.log_index", "ev_pallet_packed p", "p",
+    "trees": ("'unit', c.case_id, NULL, NULL, c.sscc, NULL, c.block_number, c.log_index", "ev_case_tree_packed c", "c",
+              None),
+    "pallets": ("'unit', p.pallet_id, NULL, NULL, p.sscc, NULL, p.block_number, p.log_index", "ev_pallet_packed p", "p",
                 "NOT EXISTS (SELECT 1 FROM ev_pallet_packed q WHERE q.pallet_id = p.pallet_id"
                 " AND (q.block_number, q.log_index) < (p.block_number, p.log_index))"),
-    "totes": ("'unit', t.tote_id, NULL, NULL, t.sscc, t.block_number, t.log_index", "ev_tote_packed t", "t",
+    "totes": ("'unit', t.tote_id, NULL, NULL, t.sscc, NULL, t.block_number, t.log_index", "ev_tote_packed t", "t",
               "NOT EXISTS (SELECT 1 FROM ev_tote_packed q WHERE q.tote_id = t.tote_id"
               " AND (q.block_number, q.log_index) < (t.block_number, t.log_index))"),
+    # a consignment (loose packs: no SSCC) is read through one of its packs (its record holds the consignment's
+    # events while the pack was in it): one of the viewer's own lots when it has some there
+    "consignments": ("'consignment', n.consignment_id, x.gtin, NULL, NULL, x.serial, n.block_number, n.log_index",
+                     f"ev_consignment_created n CROSS JOIN LATERAL ({_CONSIGNMENT_PACK % 'n.consignment_id'}) x",
+                     "n", None),
 }  # fmt: skip
 _MADE_CASES = ("SELECT case_id FROM ev_case_packed WHERE lot_id IN (SELECT lot_id FROM made_lots) UNION ALL "
                "SELECT case_id FROM ev_case_tree_packed WHERE lot_id IN (SELECT lot_id FROM made_lots)")  # fmt: skip
@@ -100,6 +112,10 @@ _OF_VIEWER = {  # name: the ways an object is the viewer's, each alone an index-
     "pallets": ["p.pallet_id IN (SELECT case_id FROM my_case_events)", f"p.case_ids && ARRAY({_MADE_CASES})"],
     "totes": ["t.tote_id IN (SELECT case_id FROM my_case_events)",
               "t.tote_id IN (SELECT container_id FROM pack_events WHERE lot_id IN (SELECT lot_id FROM made_lots))"],
+    "consignments": ["n.from_org = %(me)s", "n.to_org = %(me)s",
+                     "n.consignment_id IN (SELECT case_id FROM my_case_events)",
+                     "n.consignment_id IN (SELECT container_id FROM pack_events "
+                     "WHERE lot_id IN (SELECT lot_id FROM made_lots))"],
 }  # fmt: skip
 
 
@@ -119,8 +135,7 @@ made_lots AS (
     UNION ALL SELECT lot_id FROM ev_lot_opened WHERE manufacturer = %(me)s
 ),"""
 # Every chain event an object answers as its home (query.home): (our event name, its table with the object's id,
-# its block, its actor: the party whose place is the event's bizLocation and readPoint). Consignments are not
-# candidates: their events are not here.
+# its block, its actor: the party whose place is the event's bizLocation and readPoint).
 _EVENTS = (
     ("shipped", "ev_shipped e", "e.unit_id", "e.from_org"),
     ("received", "ev_received e", "e.unit_id", "e.by"),
@@ -141,6 +156,9 @@ _EVENTS = (
     ("undone", "ev_dispense_undone e", "e.container_id", "e.by"),
     ("quarantined", "ev_packs_quarantined e", "e.container_id", "e.by"),
     ("cleared", "ev_packs_quarantine_cleared e", "e.container_id", "e.by"),
+    ("consigned", "ev_consignment_created e", "e.consignment_id", "e.from_org"),
+    ("returned", "ev_consignment_created e", "e.consignment_id", "e.from_org"),
+    ("accepted", "ev_return_accepted e", "e.consignment_id", "e.by"),
     ("commissioned", "ev_lot_commissioned e", "e.lot_id", "e.manufacturer"),
     ("commissioned", "ev_batch_commissioned e JOIN ev_lot_opened o USING (lot_id)", "e.lot_id", "o.manufacturer"),
     ("opened", "ev_lot_opened e", "e.lot_id", "e.manufacturer"),
@@ -164,7 +182,7 @@ _RELEVANT = (
 )
 EVENT_KINDS = frozenset(kind for kind, *_ in _EVENTS)
 _PAGE = """
-SELECT k.kind, k.id, k.gtin, k.lot_number, k.sscc, k.block_number, k.log_index
+SELECT k.kind, k.id, k.gtin, k.lot_number, k.sscc, k.serial, k.block_number, k.log_index
 FROM candidates k LEFT JOIN blocks b ON b.number = k.block_number
 WHERE (%(before)s::timestamptz IS NULL OR b.timestamp < %(before)s::timestamptz)
   AND ((%(since)s::bigint IS NULL AND %(at)s::bytea[] IS NULL AND %(kinds)s::text[] IS NULL)
@@ -213,3 +231,11 @@ ACCOUNTS_OF_GLNS = "SELECT DISTINCT account FROM ev_organisation_registered WHER
 def accounts_of_glns(conn, glns: list[str]) -> list[bytes]:
     """The chain accounts registered with these GLNs (an event's place is its actor's GLN)."""
     return [bytes(r["account"]) for r in fetch_all(conn, ACCOUNTS_OF_GLNS, {"glns": [int(g) for g in glns]})]
+
+
+CONSIGNMENT_PACK = _CONSIGNMENT_PACK % "%(consignment)s::bytea"
+
+
+def consignment_pack(conn, consignment_id: bytes, me: bytes | None) -> dict | None:
+    """(gtin, serial) of a pack of the consignment, of a lot `me` manufactured when it has one there; None: none."""
+    return fetch_one(conn, CONSIGNMENT_PACK, {"consignment": consignment_id, "me": me})

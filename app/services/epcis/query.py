@@ -9,8 +9,10 @@ chain order.
 
 A query naming no identifier (`GET /epcis/events?eventType=…&GE_eventTime=…`) reads the objects the caller may
 have a record of, found with indexed SQL (app/db/epcis.py query_candidates): for a regulator every lot and SSCC
-unit (case, pallet, tote); for anyone else the lots of `access.lot_scope` (manufactured or taken part in), the
-units it acted on or held inside a pallet it acted on, and the units of lots it manufactured. Each candidate is
+unit (case, pallet, tote) and consignment (loose packs); for anyone else the lots of `access.lot_scope`
+(manufactured or taken part in), the units and consignments it acted on or held inside a pallet it acted on, and
+those holding its lots. A consignment has no GS1 key: it is read through one of its packs (one of the viewer's
+own lots when there is one), whose record holds the consignment's events while the pack was in it. Each candidate is
 read as above (its provenance answer cut by the access policy: a party on its path up to its own last event, the
 manufacturer and a regulator all, anyone else nothing) and answers the events whose home it is: an event is
 answered through the object it happened to (the unit of a shipment, the container of a pack-set event, the parent
@@ -22,10 +24,9 @@ event's eventTime and recordTime are its block's time): LT_eventTime skips the o
 GE_recordTime (and a subscription's scan, from the block after its last) keep only the objects something happened
 to from that block on; EQ_bizLocation and EQ_readPoint (an event's place is its actor's SGLN) keep only the objects
 those parties acted on; EQ_bizStep only the objects with an event of ours of such a bizStep; all three of one same
-event (app/db/epcis.py _RELEVANT). Disposition, event type and the rest apply per event. Limits: an event a party could see
-only through the history of a contained object (a pallet's earlier shipment, for a party that held one of its
-cases later) and events of consignments (loose packs, no SSCC) are answered when the query names that object
-(MATCH_*), not here.
+event (app/db/epcis.py _RELEVANT). Disposition, event type and the rest apply per event. Limit: an event a party
+could see only through the history of a contained object (a pallet's earlier shipment, for a party that held one of
+its cases later) is answered when the query names that object (MATCH_*), not here.
 """
 
 from __future__ import annotations
@@ -326,11 +327,30 @@ def home(event: dict) -> str | None:
     return quantities[0]["epcClass"] if len(quantities) == 1 else None
 
 
+def consignment_epc(consignment_id: bytes) -> str:
+    """Our URI of a consignment (export.unit_epc: it has no GS1 key)."""
+    return f"{cbv.PT_NS}consignments/0x{bytes(consignment_id).hex()}"
+
+
+def consignment_of(epc: str) -> bytes | None:
+    """The consignment id of our consignment URI; None for anything else."""
+    prefix = f"{cbv.PT_NS}consignments/0x"
+    if not epc.startswith(prefix):
+        return None
+    try:
+        return bytes.fromhex(epc[len(prefix) :])
+    except ValueError:
+        return None
+
+
 def _candidate(row: dict) -> tuple[gs1.Identifier, str]:
-    """A candidate row as the identifier to read and the EPC its home events name."""
+    """A candidate row as the identifier to read and the EPC its home events name (a consignment: read through
+    one of its packs, app/db/epcis.py)."""
     if row["kind"] == "lot":
         item = gs1.Lot(f"{int(row['gtin']):014d}", row["lot_number"])
         return item, cbv.lgtin(item.gtin, item.lot)
+    if row["kind"] == "consignment":
+        return gs1.Pack(f"{int(row['gtin']):014d}", row["serial"]), consignment_epc(row["id"])
     sscc = f"{int(row['sscc']):018d}"
     return gs1.LogisticUnit(sscc), cbv.sscc(sscc)
 

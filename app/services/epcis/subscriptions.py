@@ -42,9 +42,11 @@ from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
 
 from app import gs1
+from app.db import epcis as epcis_reads
 from app.db import organisations as organisations_db
 from app.db import subscriptions as store
 from app.errors import NotFound
+from app.services import access
 from app.services.epcis import cbv, export
 from app.services.epcis import query as epcis_query
 from app.services.orgs import Principal
@@ -518,16 +520,26 @@ class Deliverer:
         query = parse_stored(row["query"])
         items = query.scope
         if not items:
-            home = epcis_query.home(row["event"])
-            try:
-                items = [cbv.parse_epc(home, field="event")] if home else []
-            except (gs1.GS1Error, ValueError):
-                items = []  # a consignment (our URI): not an object a query naming none answers through
+            items = _home_items(conn, principal, epcis_query.home(row["event"]) or "")
         if not items:
             return None
         events, provs = epcis_query.visible_events(conn, principal, items, snapshot=False)
         same = [e for e in events if e["eventID"] == row["event_id"]]
         return (same[:1], provs) if same else None
+
+
+def _home_items(conn, principal: Principal, home: str) -> list:
+    """The object to read an event's home through, as a query naming no object does: a consignment through one of
+    its packs (app/db/epcis.py consignment_pack), anything else by its EPC; [] when there is none."""
+    consignment = epcis_query.consignment_of(home)
+    if consignment is not None:
+        account = access.Viewer.of(principal).account
+        pack = epcis_reads.consignment_pack(conn, consignment, account)
+        return [gs1.Pack(f"{int(pack['gtin']):014d}", pack["serial"])] if pack else []
+    try:
+        return [cbv.parse_epc(home, field="event")] if home else []
+    except (gs1.GS1Error, ValueError):
+        return []
 
 
 def _parse_time(value: str) -> datetime:
