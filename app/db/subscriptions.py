@@ -166,6 +166,10 @@ UPDATE epcis_deliveries SET next_attempt_at = %(next)s
 WHERE subscription_id IN (SELECT subscription_id FROM failed) AND event_id <> %(event_id)s
   AND status = 'pending' AND next_attempt_at < %(next)s
 """
+RETRY_ONE = """
+UPDATE epcis_deliveries SET attempts = attempts + 1, next_attempt_at = %(next)s, last_error = %(error)s
+WHERE subscription_id = %(id)s AND event_id = %(event_id)s AND status = 'pending'
+"""
 DELIVERIES = """
 SELECT event_id, status, attempts, next_attempt_at, last_error, delivered_at FROM epcis_deliveries
 WHERE subscription_id = %(id)s ORDER BY block_number, log_index, event_id
@@ -195,9 +199,11 @@ def mark_done(conn, subscription_id: str, event_id: str, status: str, now) -> No
     fetch_none(conn, DELIVERED, {"id": subscription_id, "event_id": event_id, "status": status, "now": now})
 
 
-def mark_retry(conn, subscription_id: str, event_id: str, next_attempt_at, error: str) -> None:
+def mark_retry(conn, subscription_id: str, event_id: str, next_attempt_at, error: str, others: bool = True) -> None:
+    """The row's next attempt; `others`: the subscription's other pending rows wait as long (the subscriber failed),
+    else only this row (reading it failed: the others are not held up behind it)."""
     params = {"id": subscription_id, "event_id": event_id, "next": next_attempt_at, "error": error[:500]}
-    fetch_none(conn, RETRY, params)
+    fetch_none(conn, RETRY if others else RETRY_ONE, params)
 
 
 def deliveries(conn, subscription_id: str) -> list[dict]:

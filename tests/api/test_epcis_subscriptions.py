@@ -450,3 +450,24 @@ def test_a_reorg_makes_the_scans_read_the_replayed_blocks_again(world, chain):
     with world.db.connection() as conn:
         subscriptions.on_mirror_reset(conn)
     assert scanned() == -1
+
+
+def test_a_row_that_cannot_be_read_backs_off_and_does_not_block_the_others(world, chain, receiver):
+    """A queued row whose event cannot be read (here: not an event at all) fails with the reason and is retried
+    later; the rows behind it, of its subscription too, are delivered meanwhile."""
+    name = create_query(world, "maker", {"EQ_bizStep": ["shipping"]})  # naming no object: read through its home
+    sub = subscribe(world, "maker", name, {"dest": receiver.url, "stream": True,
+                                           "initialRecordTime": "2000-01-01T00:00:00Z"})  # fmt: skip
+    now = [datetime.now(UTC)]
+    deliverer = local(world.db, clock=lambda: now[0])
+    deliverer.scan(now[0])
+    with world.db.connection() as conn:
+        store.enqueue(conn, sub["subscriptionID"], [{"event_id": "broken", "event": "not an event", "block_number": 0,
+                                                     "log_index": 0}], now[0] - timedelta(seconds=1))  # fmt: skip
+    drain(deliverer)
+    with world.db.connection() as conn:
+        rows = {r["event_id"]: r for r in store.deliveries(conn, sub["subscriptionID"])}
+    assert rows["broken"]["status"] == "pending" and rows["broken"]["attempts"] == 1
+    assert "AttributeError" in rows["broken"]["last_error"]
+    others = [r["status"] for k, r in rows.items() if k != "broken"]
+    assert others and set(others) == {"delivered"} and len(receiver.received) == len(others)

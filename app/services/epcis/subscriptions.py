@@ -435,6 +435,8 @@ class Deliverer:
                 self._scan_one(sub, now)
             except epcis_query.QueryError as error:  # a stored query no longer valid: logged, the others go on
                 log.warning("subscription query refused", extra={"subscription": str(sub["id"]), "why": error.reason})
+            except Exception:  # one subscription's failure must not starve the others: logged, scanned again next round
+                log.exception("subscription scan failed", extra={"subscription": str(sub["id"])})
 
     def _scan_one(self, sub: dict, now: datetime) -> None:
         with self.db.connection() as conn:
@@ -474,13 +476,28 @@ class Deliverer:
         """Deliver up to `batch` due rows, each in its own transaction (claimed, sent, marked)."""
         handled = 0
         while handled < self.batch:
-            with self.db.connection() as conn:
-                rows = store.claim_due(conn, now, 1)
+            rows: list[dict] = []
+            try:
+                with self.db.connection() as conn:
+                    rows = store.claim_due(conn, now, 1)
+                    if not rows:
+                        return handled
+                    self._deliver_one(conn, rows[0], now)
+            except Exception as exc:  # reading the event failed: the row backs off (logged), the others go on
                 if not rows:
-                    return handled
-                self._deliver_one(conn, rows[0], now)
+                    raise
+                log.exception("delivery failed", extra={"subscription": str(rows[0]["subscription_id"])})
+                with self.db.connection() as conn:
+                    self._retry(conn, rows[0], now, f"{type(exc).__name__}: {exc}", others=False)
             handled += 1
         return handled
+
+    def _retry(self, conn, row: dict, now: datetime, error: str, others: bool = True) -> None:
+        wait = min(self.backoff_base * 2 ** row["attempts"], self.backoff_max)
+        next_attempt = now + timedelta(seconds=wait)
+        store.mark_retry(conn, str(row["subscription_id"]), row["event_id"], next_attempt, error, others)
+        log.info("delivery failed, retrying", extra={"subscription": str(row["subscription_id"]), "why": error,
+                                                     "in_seconds": wait})  # fmt: skip
 
     def _deliver_one(self, conn, row: dict, now: datetime) -> None:
         sub_id, event_id = str(row["subscription_id"]), row["event_id"]
@@ -510,9 +527,7 @@ class Deliverer:
         if error is None:
             store.mark_done(conn, sub_id, event_id, "delivered", now)
             return
-        wait = min(self.backoff_base * 2 ** row["attempts"], self.backoff_max)
-        store.mark_retry(conn, sub_id, event_id, now + timedelta(seconds=wait), error)
-        log.info("delivery failed, retrying", extra={"subscription": sub_id, "why": error, "in_seconds": wait})
+        self._retry(conn, row, now, error)
 
     def _visible(self, conn, principal: Principal, row: dict) -> tuple[list[dict], list] | None:
         """The event as the subscriber may see it now (the access policy), read through the objects its query
