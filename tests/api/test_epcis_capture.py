@@ -448,9 +448,9 @@ def test_xml_capture_of_epcis_1_2_and_2_0(world: World, stock, version):
     auth = {"Authorization": f"Bearer {world.parties['maker'].key}", "Content-Type": "application/xml"}
     event_id = f"urn:uuid:{uuid.uuid4()}"
     xml = _xml_shipping(version, world, [stock["pallet"]], "distributor", event_id)
-    if version == "2":  # the test's document is valid EPCIS 2.0 XML (the official XSD, vendored by the export)
-        xsd = Path(event_hash.__file__).parent / "schemas" / "xsd" / "EPCglobal-epcis-2_0.xsd"
-        etree.XMLSchema(etree.parse(str(xsd))).assertValid(etree.fromstring(xml.encode()))
+    # the test's document is valid against the official XSD of its version (vendored; capture checks it too)
+    xsd = Path(event_hash.__file__).parent / "schemas" / "xsd" / f"EPCglobal-epcis-{'1_2' if version == '1' else '2_0'}.xsd"
+    etree.XMLSchema(etree.parse(str(xsd))).assertValid(etree.fromstring(xml.encode()))
     resp = world.client.post("/epcis/capture", data=xml, headers=auth)
     final = done(world, "maker", resp)
     assert final["events"][0]["eventID"] == event_id and _actions(final) == ["ship"]
@@ -479,6 +479,33 @@ def test_malformed_xml_is_a_400(world: World, body, field):
     resp = world.client.post("/epcis/capture", data=body, headers=auth)
     assert resp.status_code == 400, resp.get_json()
     assert field in resp.get_json()["errors"]["json"]
+
+
+@pytest.mark.parametrize("version", ["1", "2"])
+@pytest.mark.parametrize(
+    ("change", "element", "rule"),
+    [
+        (("<action>OBSERVE</action>", "<action>LOOK</action>"), "ObjectEvent/action", "SCHEMAV_CVC_ENUMERATION_VALID"),
+        (("<eventTime>2026-12-05T10:00:00Z</eventTime>", "<eventTime>yesterday</eventTime>"), "ObjectEvent/eventTime",
+         "SCHEMAV_CVC_DATATYPE_VALID_1_2_1"),
+        (("<action>OBSERVE</action>", ""), "ObjectEvent/bizStep", "SCHEMAV_ELEMENT_CONTENT"),  # action expected
+        (("<ObjectEvent>", "<ObjectEvent><colour>red</colour>"), "ObjectEvent/colour", "SCHEMAV_ELEMENT_CONTENT"),
+    ],
+)
+def test_xml_invalid_against_the_xsd_is_a_400_naming_element_line_and_rule(world: World, stock, version, change,
+                                                                           element, rule):  # fmt: skip
+    """Well-formed but invalid against the official XSD of its version (1.2 or 2.0): refused as a whole, before
+    any event is mapped, with the error shape of the JSON checks (errors.json.<field>: [message])."""
+    auth = {"Authorization": f"Bearer {world.parties['maker'].key}", "Content-Type": "application/xml"}
+    xml = _xml_shipping(version, world, [stock["pallet"]], "distributor", f"urn:uuid:{uuid.uuid4()}")
+    xml = xml.replace(*change).replace("<EPCISBody>", "\n<EPCISBody>")  # the events on line 2
+    resp = world.client.post("/epcis/capture", data=xml, headers=auth)
+    assert resp.status_code == 400, resp.get_json()
+    body = resp.get_json()
+    assert body["type"] == "epcisException:ValidationException"
+    [(field, [message])] = body["errors"]["json"].items()
+    assert field.endswith(element), field
+    assert message.startswith(f"line 2: the EPCIS {'1.2' if version == '1' else '2.0'} XSD refuses it ({rule})")
 
 
 def test_a_capture_whose_write_the_chain_refuses_fails(world: World, stock):
