@@ -25,7 +25,7 @@ CBVMDA = "urn:epcglobal:cbv:mda"
 TEXT_FIELDS = ("eventTime", "eventTimeZoneOffset", "recordTime", "eventID", "action", "bizStep", "disposition",
                "parentID")  # fmt: skip
 EPC_LISTS = ("epcList", "childEPCs")
-PARTY_LISTS = {"sourceList": "source", "destinationList": "destination"}
+PARTY_LISTS = {"sourceList": "source", "destinationList": "destination", "bizTransactionList": "bizTransaction"}
 XSD_DIR = Path(__file__).parent / "schemas" / "xsd"
 XSD = {"1.2": "EPCglobal-epcis-1_2.xsd", "2.0": "EPCglobal-epcis-2_0.xsd"}  # EPCISDocument, per version
 
@@ -140,7 +140,8 @@ def _fields(el: Element, event: dict) -> None:
             event[name] = {"id": ids[0] if ids else None}
         elif name in PARTY_LISTS:
             key = PARTY_LISTS[name]
-            event[name] = [{"type": c.get("type"), key: _text(c)} for c in child]
+            event[name] = [{key: _text(c)} | ({"type": c.get("type")} if c.get("type") is not None else {})
+                           for c in child]  # fmt: skip
         elif name in ("quantityList", "childQuantityList"):
             event[name] = [_quantity(q) for q in child]
         elif name == "ilmd":
