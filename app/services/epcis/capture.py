@@ -496,9 +496,11 @@ def _timestamp(value, where: str) -> int:
 # --------------------------------------------------------------------------- recorded events (no custody effect)
 
 
-def record_event(conn, principal: Principal, event) -> Recorded:
+def record_event(conn, principal: Principal, event, checked: dict | None = None) -> Recorded:
     """A TransactionEvent or AssociationEvent in canonical form, every object it names checked against the
-    caller's record; Unmappable naming the field otherwise."""
+    caller's record; Unmappable naming the field otherwise. `checked`: the verdicts of objects already checked
+    in this capture (a document's events often name the same pallet: its record is read once)."""
+    checked = {} if checked is None else checked
     kind, action = _common(event)
     out = _recorded_head(principal, event, kind, action)
     objects = _recorded_objects(event, kind, out)
@@ -506,11 +508,18 @@ def record_event(conn, principal: Principal, event) -> Recorded:
         raise Unmappable("epcList" if kind == "TransactionEvent" else "childEPCs", "too_many",
                          f"a recorded event names at most {RECORD_LIMIT} objects")  # fmt: skip
     for where, item in objects:
-        if not _in_record(conn, principal, item):
+        key = _uri(item)
+        if key not in checked:
+            checked[key] = _in_record(conn, principal, item)
+        if not checked[key]:
             raise Unmappable(where, "not_your_object", "not an object of your record (never commissioned, or you "
                              "took no part in it)", status=403)  # fmt: skip
-    epcs = [cbv.epc_uri(Pack(i.gtin, i.serial) if isinstance(i, Pack) else i) for _, i in objects]
-    return Recorded(out, list(dict.fromkeys(epcs)))
+    return Recorded(out, list(dict.fromkeys(_uri(item) for _, item in objects)))
+
+
+def _uri(item) -> str:
+    """The canonical EPC URI of one of our identifiers (a pack's SGTIN without anything parsed beside it)."""
+    return cbv.epc_uri(Pack(item.gtin, item.serial) if isinstance(item, Pack) else item)
 
 
 def _recorded_head(principal: Principal, event: dict, kind: str, action: str) -> dict:
@@ -548,7 +557,7 @@ def _recorded_objects(event: dict, kind: str, out: dict) -> list[tuple[str, obje
         out["parentID"] = cbv.epc_uri(unit)
         objects.append(("parentID", unit))
     items = _epcs(event, epc_key, ("pack", "logistic_unit"), required=False)
-    out[epc_key] = [cbv.epc_uri(Pack(i.gtin, i.serial) if isinstance(i, Pack) else i) for i in items]
+    out[epc_key] = [_uri(item) for item in items]
     objects += [(f"{epc_key}[{i}]", item) for i, item in enumerate(items)]
     quantities = _quantity_list(event, quantity_key)
     if quantities:
@@ -684,6 +693,7 @@ def capture(conn, principal: Principal, doc, behaviour: str, validate: bool = Tr
     capture_id = str(uuid.uuid4())
     states, errors = [], []
     applied: list[tuple[int, str, list[str], Recorded | None]] = []
+    checked: dict[str, bool] = {}  # objects recorded events name, checked against the caller's record
     for index, event in enumerate(events):
         identity = event_identity(event) if isinstance(event, dict) else f"index:{index}"
         state = {"eventIndex": index, "eventID": identity, "state": "applied", "operations": []}
@@ -701,7 +711,7 @@ def capture(conn, principal: Principal, doc, behaviour: str, validate: bool = Tr
             continue
         captures_db.savepoint(conn)
         try:
-            ops, recorded = _apply(conn, principal, event, identity, invalid.get(index))
+            ops, recorded = _apply(conn, principal, event, identity, invalid.get(index), checked)
         except (Unmappable, writes.Rejected) as refused:
             captures_db.rollback_to(conn)
             errors.append({"eventIndex": index, "eventID": identity, "field": refused.field, "reason": refused.rule,
@@ -737,12 +747,12 @@ def capture(conn, principal: Principal, doc, behaviour: str, validate: bool = Tr
     return row
 
 
-def _apply(conn, principal: Principal, event, identity: str,
-           invalid: tuple[str, str] | None) -> tuple[list[dict], Recorded | None]:  # fmt: skip
+def _apply(conn, principal: Principal, event, identity: str, invalid: tuple[str, str] | None,
+           checked: dict[str, bool]) -> tuple[list[dict], Recorded | None]:  # fmt: skip
     """The event's operations, or what is recorded of it (a TransactionEvent, an AssociationEvent); the mapping
     names what it refuses first, then the official schema."""
     if isinstance(event, dict) and event.get("type") in RECORDED_TYPES:
-        recorded = record_event(conn, principal, event)
+        recorded = record_event(conn, principal, event, checked)
         if invalid is not None:
             raise Unmappable(invalid[0], "schema", f"the EPCIS 2.0 JSON schema: {invalid[1]}")
         return [], recorded
