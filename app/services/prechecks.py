@@ -103,8 +103,17 @@ def first_cased(conn, lot_id: bytes, indexes: list[int] | None = None, first: in
 
 
 def pack_end_states(conn, lot_id: bytes) -> dict[int, str]:
-    """Leaf index -> 'dispensed' or 'destroyed', for the packs of a lot that left the supply chain."""
+    """Leaf index -> 'dispensed', 'destroyed' or 'stolen', for the packs of a lot that left the supply chain."""
     return mirror.pack_end_states(conn, lot_id)
+
+
+def first_ended(conn, lot_id: bytes, indexes) -> tuple[int, str] | None:
+    """(the lowest of `indexes` that left the supply chain, how: 'destroyed', 'stolen' or 'dispensed'), else None:
+    the contract refuses to pack such a pack again (PackIsInactive)."""
+    ends = pack_end_states(conn, lot_id)
+    wanted = indexes if isinstance(indexes, range) else set(indexes)
+    first = min((i for i in ends if i in wanted), default=None)
+    return None if first is None else (first, ends[first])
 
 
 # --------------------------------------------------------------------------- issue 14: totes, consignments, returns

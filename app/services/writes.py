@@ -446,6 +446,10 @@ def prepare_pack_case(conn, principal: Principal, body: dict) -> dict:
         taken = prechecks.first_cased(conn, state.lot_id, indexes=indexes)
         if taken is not None:
             raise _conflict(f"packs[{indexes.index(taken)}]", "already_packed", "the pack is already in a case")
+        ended = prechecks.first_ended(conn, state.lot_id, indexes)
+        if ended is not None:
+            index, end = ended
+            raise _conflict(f"packs[{indexes.index(index)}]", f"already_{end}", f"the pack was already {end}")
         return out | {"indexes": sorted(indexes)}
     first, count = body["first_index"], body["count"]
     if first + count > state.serial_count:
@@ -453,6 +457,10 @@ def prepare_pack_case(conn, principal: Principal, body: dict) -> dict:
     taken = prechecks.first_cased(conn, state.lot_id, first=first, count=count)
     if taken is not None:
         raise _conflict("first_index", "already_packed", f"leaf index {taken} of the run is already in a case")
+    ended = prechecks.first_ended(conn, state.lot_id, range(first, first + count))
+    if ended is not None:
+        raise _conflict("first_index", f"already_{ended[1]}",
+                        f"leaf index {ended[0]} of the run was {ended[1]} from the loose stock: pack around it")  # fmt: skip
     return out | {"first_index": first, "count": count}
 
 

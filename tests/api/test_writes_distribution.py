@@ -476,6 +476,21 @@ def test_report_stolen_by_the_holder_ends_the_packs(world: World, wholesale):
     refused(world.post("distributor", "/v1/thefts", {"packs": [b(w, 3)]}), 409, "packs[0]", "not_holder")
 
 
+def test_a_pack_stolen_or_destroyed_from_loose_stock_cannot_be_packed_into_a_case(world: World, wholesale):
+    """Issue 14 review #10: the pre-check names the pack and why, before the contract's PackIsInactive would."""
+    w = wholesale
+    world.done("maker", world.post("maker", "/v1/thefts", {"packs": [b(w, 5)]}))
+    world.done("maker", world.post("maker", "/v1/destructions", {"packs": [a(w, 85)]}))
+    tree = {"sscc": world.sscc(), "gtin": w["b_gtin"], "lot": w["b_lot"], "packs": [b(w, 3), b(w, 5)]}
+    refused(world.post("maker", "/v1/cases", tree), 409, "packs[1]", "already_stolen")
+    run = {"sscc": world.sscc(), "gtin": w["gtin"], "lot": w["lot"], "first_index": 80, "count": 20}
+    refused(world.post("maker", "/v1/cases", run), 409, "first_index", "already_destroyed")
+    refused(world.post("maker", "/v1/totes", {"sscc": world.sscc(), "packs": [b(w, 5)]}),
+            409, "packs[0]", "already_stolen")  # fmt: skip
+    world.done("maker", world.post("maker", "/v1/cases", run | {"sscc": world.sscc(), "count": 5}))  # 80-84
+    assert pack_view(world, w["a_lot_id"], 84)["allocated"] and not pack_view(world, w["a_lot_id"], 85)["allocated"]
+
+
 def dispense(world: World, packs: list[str]) -> dict:
     return world.done("pharmacy", world.post("pharmacy", "/v1/dispensations", {"packs": packs}))
 
