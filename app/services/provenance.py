@@ -239,7 +239,7 @@ def unit_provenance(conn, sscc: str) -> Provenance:
     units = {unit_id: ref}
     if origin["kind"] == "tote":  # packs of any lots: its own events, its pallets', its packs' events
         prov = Provenance(subject={**ref, "id": _hex(unit_id)},
-                          manufacturers=reads.container_manufacturers(conn, unit_id))  # fmt: skip
+                          manufacturers=access_db.unit_manufacturers(conn, unit_id))  # fmt: skip
         prov.timeline += _unit_events(conn, unit_id, ref)
         _add_pallets(conn, prov, {unit_id: ref}, units)
         packs = {"kind": "packs"}
@@ -247,7 +247,7 @@ def unit_provenance(conn, sscc: str) -> Provenance:
         _finish(conn, prov, units)
         return prov
     if origin["kind"] == "pallet":
-        manufacturers = reads.pallet_manufacturers(conn, unit_id)
+        manufacturers = access_db.unit_manufacturers(conn, unit_id)
         prov = Provenance(subject={**ref, "id": _hex(unit_id)}, manufacturers=manufacturers)
         prov.timeline += _unit_events(conn, unit_id, ref)
         case_ids = reads.pallet_cases(conn, unit_id)
