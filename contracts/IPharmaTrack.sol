@@ -341,12 +341,6 @@ interface IPharmaTrackTypes {
     /// @param containerId the case
     /// @param lotId the packs' lot
     error PackProofInvalid(bytes32 containerId, bytes32 lotId);
-    /// @notice The block of 256 packs of `lotId` from `firstIndex` was moved in groups 65,535 times already (each move
-    ///         of packs out of a container adds an entry to its block's table of containers; see PackPointers), so
-    ///         none of its packs can move again.
-    /// @param lotId the lot
-    /// @param firstIndex the block's lowest leaf index (a multiple of 256)
-    error PackPointersFull(bytes32 lotId, uint256 firstIndex);
 
     // ------------------------------------------------------------------ errors: undoing a dispense
 

@@ -515,7 +515,7 @@ abstract contract PharmaTrackStorage is IPharmaTrackTypes, AccessControl {
             if (l.minTemp > minTemp) minTemp = l.minTemp;
             if (l.maxTemp < maxTemp) maxTemp = l.maxTemp;
             count += uint32(PackSets.size(g.packs));
-            PackPointers.write(_packContainers[g.lotId], g.lotId, g.packs, key);
+            PackPointers.write(_packContainers[g.lotId], g.packs, key);
             emit PacksMoved(g.lotId, containerId, msg.sender, g.source, g.packs.firstWord, g.packs.masks);
         }
     }
