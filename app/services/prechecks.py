@@ -134,21 +134,6 @@ def consignment(conn, unit_id: bytes) -> dict | None:
     return distribution.consignment(conn, unit_id)
 
 
-def sender(state: custody.Custody, is_return: bool = False) -> bytes | None:
-    """Who shipped the unit (or the pallet it came on) to its holder, as the contract's `unit().sender`: the
-    sender of its latest receipt, None when it never travelled, after a refusal, or while in transit. A refused
-    return is the exception: its packs came from the refuser, so a new return of them may go there again."""
-    found = None
-    for step in state.path:
-        if step.event == "received":
-            found = step.sender
-        elif step.event == "refused" and (is_return or state.kind == "return") and step.unit == state.unit_id:
-            found = step.recipient  # the refuser
-        elif step.event in ("shipped", "refused"):
-            found = None
-    return None if state.in_transit else found
-
-
 def pack_containers(conn, lot_id: bytes) -> dict[int, bytes]:
     """Leaf index -> the tote or consignment the pack is in now, for the lot's packs that left their case (or the
     loose stock)."""

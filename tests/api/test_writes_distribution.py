@@ -429,6 +429,27 @@ def test_return_prechecks_name_the_reason(world: World, at_pharmacy):
     refused(world.post("pharmacy", "/v1/return-acceptances", {"packs": [a(w, 10)]}), 409, "packs[0]", "not_a_return")
 
 
+def test_a_return_after_the_case_came_back_on_a_refused_pallet_goes_to_the_cases_sender(world: World, wholesale):
+    """Issue 14 review #12: the return-sender rule is the custody fold's (the contract's _sender), not a second
+    walk of the path. The pharmacy palletises a case the distributor sent it and ships the pallet on; refused, the
+    pallet comes back with no sender of its own, so the case's own sender (the distributor) is where its packs
+    may return. The second walk forgot it at the pallet's refusal and refused the return (not_from_that_party)."""
+    w, pt = wholesale, world.pt
+    case = sscc_id(w["cases"][1])  # packs 40-79, closed, at the distributor
+    world.deliver([case], "distributor", "pharmacy", unpack=False)
+    pallet = world.sscc()
+    world.act("pharmacy", pt.functions.packPallet(int(pallet), [case]))
+    world.act("pharmacy", pt.functions.ship([sscc_id(pallet)], world.account("pharmacy2")))
+    world.act("pharmacy2", pt.functions.refuseShipment([sscc_id(pallet)]))
+    world.act("pharmacy", pt.functions.unpack([sscc_id(pallet), case]))
+    assert unit_view(world, case)["sender"] == world.account("distributor")  # the contract's _sender
+    body = {"packs": [a(w, 41)], "to": world.parties["distributor"].gln}
+    world.done("pharmacy", world.post("pharmacy", "/v1/returns", body))
+    assert pack_view(world, w["a_lot_id"], 41)["returnPending"]
+    refused(world.post("pharmacy", "/v1/returns", {"packs": [a(w, 42)], "to": world.parties["pharmacy2"].gln}),
+            409, "packs[0]", "not_from_that_party")  # fmt: skip
+
+
 def test_a_return_of_own_loose_stock_is_refused_not_a_500(world: World, stock):
     """A manufacturer that also dispenses cannot return its never-shipped loose stock (review 14-15 #3)."""
     with world.db.connection() as conn, conn.cursor() as cur:
