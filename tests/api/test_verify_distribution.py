@@ -232,6 +232,9 @@ def test_a_containers_readings_count_for_a_pack_only_while_the_pack_was_in_it(wo
     world.act("distributor", world.pt.functions.recordReadings(tote, b"\3" * 32, 1_700_200_000, 60,
                                                                pack_readings([500])))  # fmt: skip
     pallet, case_sscc = sscc_id(stock["pallet"]), stock["cases"][0]
+    # and a hot one on the pallet, unpacked long since: it carries nothing any more
+    world.act("distributor", world.pt.functions.recordReadings(pallet, b"\4" * 32, 1_700_300_000, 60,
+                                                               pack_readings([2500])))  # fmt: skip
 
     picked = ask(world, "regulator", code(stock, 1))
     assert [x["unit"] for x in picked["excursions"]] == [_hex(pallet)]
@@ -245,6 +248,9 @@ def test_a_containers_readings_count_for_a_pack_only_while_the_pack_was_in_it(wo
     body = ok(world, "regulator", pack_url(stock, 3))
     assert [x["unit"]["kind"] for x in body["excursions"]] == ["pallet", "case"]
     assert body["readings"]["overall"]["count"] == 4
+    case_body = ok(world, "regulator", f"/v1/units/%2800%29{case_sscc}/provenance")  # the case: the same rule
+    assert [x["unit"]["kind"] for x in case_body["excursions"]] == ["pallet", "case"]
+    assert case_body["readings"]["overall"]["count"] == 4
 
     with world.db.connection() as conn:
         exported = export.reading_events(conn, provenance.pack_provenance(conn, gs1.Pack(stock["gtin"], "S0000000001")))
