@@ -340,10 +340,8 @@ def _consignments_of(conn, principal: Principal, packs: list[Pack], returns: boo
     """The loose consignments in transit to the caller that the scanned packs travel in (one pack of each is
     enough), in the order first scanned. returns: True for returns only, False for plain consignments only."""
     found: list[bytes] = []
-    for i, pack in enumerate(packs):
-        field = f"packs[{i}]"
-        lot_id, index = _pack_index(conn, pack, field)
-        container = prechecks.pack_containers(conn, lot_id).get(index)
+    for pack in _lookup(conn, packs):
+        field, container = pack.field, pack.source
         loose = prechecks.consignment(conn, container) if container is not None else None
         state = prechecks.unit_state(conn, container) if loose is not None else None
         if state is None:
@@ -435,21 +433,16 @@ def prepare_pack_case(conn, principal: Principal, body: dict) -> dict:
         raise _conflict("lot", "quarantined", "the lot is quarantined")
     out = {"sscc": body["sscc"], "unit_id": _hex(unit_id), "lot_id": _hex(state.lot_id)}
     if body.get("packs"):
-        indexes = []
-        for i, pack in enumerate(body["packs"]):
-            lot_id, index = _pack_index(conn, pack, f"packs[{i}]")
-            if lot_id != state.lot_id:
-                raise _invalid(f"packs[{i}]", "other_lot", "is not of the case's lot")
-            indexes.append(index)
-        if len(set(indexes)) != len(indexes):
-            raise _invalid("packs", "duplicate", "lists a pack twice")
+        found = _lookup(conn, body["packs"], where=False)
+        for pack in found:
+            if pack.lot_id != state.lot_id:
+                raise _invalid(pack.field, "other_lot", "is not of the case's lot")
+        indexes = [pack.index for pack in found]
         taken = prechecks.first_cased(conn, state.lot_id, indexes=indexes)
         if taken is not None:
             raise _conflict(f"packs[{indexes.index(taken)}]", "already_packed", "the pack is already in a case")
-        ended = prechecks.first_ended(conn, state.lot_id, indexes)
-        if ended is not None:
-            index, end = ended
-            raise _conflict(f"packs[{indexes.index(index)}]", f"already_{end}", f"the pack was already {end}")
+        for pack in found:
+            _not_ended(pack)
         return out | {"indexes": sorted(indexes)}
     first, count = body["first_index"], body["count"]
     if first + count > state.serial_count:
