@@ -227,6 +227,8 @@ def reading_events(conn, prov: Provenance, vis: access.Visibility | None = None)
     out = []
     for row in reads.reading_events(conn, list(units)):
         position = (row["block_number"], row["log_index"])
+        if not prov.carried(bytes(row["unit_id"]), position):  # only while the unit held the object (custody.py)
+            continue
         if vis is not None and not vis.full and not vis.current and not vis.shows(position):
             continue
         ref = units[bytes(row["unit_id"])]
