@@ -89,7 +89,7 @@ LIMIT 1
 """
 
 # The manufacturers of a unit: those of every lot in a case, tote, consignment or pallet (the SQL function
-# unit_manufacturers, migration 0018: the one place the rule is written).
+# unit_manufacturers, migration 0019: the one place the rule is written).
 UNIT_MANUFACTURERS = "SELECT m AS manufacturer FROM unit_manufacturers(%(u)s::bytea) m"
 
 # The manufacturers of what an alert (row alias `a`) is about: its product, its lot, its pack's lot, the
