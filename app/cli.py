@@ -510,12 +510,20 @@ def epcis():
 )
 @click.option("--lot", "lots", multiple=True, help="A lot: (01)<GTIN>(10)<lot>, urn:epc:class:lgtin:… (repeatable).")
 @click.option("--out", "out", type=click.Path(dir_okay=False, writable=True), required=True, help="File to write.")
-def epcis_export(codes: tuple[str, ...], lots: tuple[str, ...], out: str):
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["json", "xml12"]),
+    default="json",
+    show_default=True,
+    help="json: EPCIS 2.0 JSON-LD; xml12: EPCIS 1.2 XML (what a DSCSA partner's 1.2 system reads).",
+)
+def epcis_export(codes: tuple[str, ...], lots: tuple[str, ...], out: str, fmt: str):
     """Write the EPCIS events of these objects (the whole record: an operator's export) as an EPCISDocument."""
     import json
 
     from app import gs1
-    from app.services.epcis import export, query
+    from app.services.epcis import export, query, xmldoc
 
     if not codes and not lots:
         raise ConfigError("--code", "give --code or --lot")
@@ -527,8 +535,13 @@ def epcis_export(codes: tuple[str, ...], lots: tuple[str, ...], out: str):
         raise ConfigError("--code" if codes else "--lot", f"{exc.field}: {exc.message}") from None
     with _service_db() as conn:
         events, provs = query.visible_events(conn, query.OPERATOR, items)
-    with open(out, "w", encoding="utf-8") as f:
-        json.dump(export.document(events, provs), f, indent=2, default=str)
+    doc = export.document(events, provs)
+    if fmt == "xml12":
+        with open(out, "wb") as f:
+            f.write(xmldoc.document_1_2(doc))
+    else:
+        with open(out, "w", encoding="utf-8") as f:
+            json.dump(doc, f, indent=2, default=str)
     click.echo(f"{len(events)} EPCIS event(s) written to {out}")
 
 

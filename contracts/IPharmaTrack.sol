@@ -300,7 +300,7 @@ interface IPharmaTrackTypes {
     /// @param lotId the lot
     /// @param index the pack's leaf index
     error PackAlreadyAllocated(bytes32 lotId, uint256 index);
-    /// @notice Pack `index` of `lotId` is dispensed or destroyed.
+    /// @notice Pack `index` of `lotId` is dispensed, destroyed or stolen.
     /// @param lotId the lot
     /// @param index the pack's leaf index
     error PackIsInactive(bytes32 lotId, uint256 index);
@@ -341,12 +341,6 @@ interface IPharmaTrackTypes {
     /// @param containerId the case
     /// @param lotId the packs' lot
     error PackProofInvalid(bytes32 containerId, bytes32 lotId);
-    /// @notice The block of 256 packs of `lotId` from `firstIndex` was moved in groups 65,535 times already (each move
-    ///         of packs out of a container adds an entry to its block's table of containers; see PackPointers), so
-    ///         none of its packs can move again.
-    /// @param lotId the lot
-    /// @param firstIndex the block's lowest leaf index (a multiple of 256)
-    error PackPointersFull(bytes32 lotId, uint256 firstIndex);
 
     // ------------------------------------------------------------------ errors: undoing a dispense
 
@@ -780,8 +774,9 @@ interface IPharmaTrack is IPharmaTrackTypes {
     // ------------------------------------------------------------------ containers
 
     /// @notice Pack a run of consecutive loose packs of a lot into a new case, as a packaging line does (the lot's
-    ///         manufacturer, who holds its loose stock). Packs destroyed loose inside the run (line rejects) stay
-    ///         destroyed. One storage word, whatever the case holds.
+    ///         manufacturer, who holds its loose stock). A run holding a pack destroyed or reported stolen from the
+    ///         loose stock (a line reject) is refused ({PackIsInactive}): pack around it with {packCaseTree}. One
+    ///         storage word, whatever the case holds.
     /// @param sscc the case's SSCC-18
     /// @param lotId the packs' lot
     /// @param firstIndex leaf index of the first pack
@@ -790,7 +785,8 @@ interface IPharmaTrack is IPharmaTrackTypes {
     function packCase(uint64 sscc, bytes32 lotId, uint32 firstIndex, uint32 count) external returns (bytes32 caseId);
 
     /// @notice Pack any set of loose packs of a lot into a new case (the lot's manufacturer). The case commits to
-    ///         its children by the Merkle root the contract computes from `packs`.
+    ///         its children by the Merkle root the contract computes from `packs`. A pack destroyed or reported
+    ///         stolen from the loose stock is refused ({PackIsInactive}).
     /// @param sscc the case's SSCC-18
     /// @param lotId the packs' lot
     /// @param packs the packs

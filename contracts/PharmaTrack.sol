@@ -171,6 +171,7 @@ contract PharmaTrack is IPharmaTrack, PharmaTrackStorage, Multicall {
         if (count == 0) revert UnitEmpty(caseId);
         uint256 end = uint256(firstIndex) + count;
         if (end > l.serialCount) revert PackIndexOutOfRange(lotId, end - 1, l.serialCount);
+        _requireLooseActiveRun(lotId, l, firstIndex, count);
         uint256 conflict = PackSets.setRun(_allocated[lotId], firstIndex, count);
         if (conflict != PackSets.NONE) revert PackAlreadyAllocated(lotId, conflict);
         _units[caseId] =
@@ -184,6 +185,7 @@ contract PharmaTrack is IPharmaTrack, PharmaTrackStorage, Multicall {
         Lot storage l = _lotToPack(lotId, me);
         caseId = _newUnitId(sscc);
         uint256 n = _requireLeaves(lotId, l, packs);
+        _requireLooseActive(lotId, l, packs);
         uint256 conflict = PackSets.setAll(_allocated[lotId], packs);
         if (conflict != PackSets.NONE) revert PackAlreadyAllocated(lotId, conflict);
         bytes32 root = CaseTree.root(lotId, PackSets.indexes(packs, n));
@@ -381,6 +383,7 @@ contract PharmaTrack is IPharmaTrack, PharmaTrackStorage, Multicall {
         if (containerId == bytes32(0)) {
             if (l.manufacturer != me) revert LotNotManufacturer(lotId, msg.sender);
             _requireLooseStock(lotId, l, packs);
+            _looseEnded(l);
         } else {
             Unit u = _containerAtRest(containerId, false);
             if (_custodian(u) != me) revert UnitNotHeld(containerId, msg.sender);

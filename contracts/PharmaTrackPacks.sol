@@ -218,6 +218,7 @@ contract PharmaTrackPacks is PharmaTrackStorage {
                 if (l.manufacturer != me) revert LotNotManufacturer(lotId, msg.sender);
                 if (g.proof.proof.length != 0 || g.proof.flags.length != 0) revert PackProofInvalid(g.source, lotId);
                 _requireLooseStock(lotId, l, g.packs);
+                _looseEnded(l);
             } else {
                 Unit u = _existingUnit(g.source);
                 if (_custodian(u) != me) revert UnitNotHeld(g.source, msg.sender);

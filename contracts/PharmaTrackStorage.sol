@@ -81,6 +81,9 @@ abstract contract PharmaTrackStorage is IPharmaTrackTypes, AccessControl {
 
     uint8 internal constant LOT_RECALLED = 1;
     uint8 internal constant LOT_QUARANTINED = 2;
+    /// @dev Some pack of the lot's loose stock was destroyed or stolen (never packed, so not allocated): only then
+    ///      does packing loose stock read the inactive bitmap.
+    uint8 internal constant LOT_LOOSE_ENDED = 4;
 
     mapping(address account => Organisation) internal _organisations;
     mapping(uint32 index => address) internal _accounts;
@@ -236,6 +239,27 @@ abstract contract PharmaTrackStorage is IPharmaTrackTypes, AccessControl {
         n = _requireLeaves(lotId, l, packs);
         uint256 allocated = PackSets.firstSet(_allocated[lotId], packs);
         if (allocated != PackSets.NONE) revert PackAlreadyAllocated(lotId, allocated);
+    }
+
+    /// @dev Marks that loose-stock packs of the lot were destroyed or stolen ({LOT_LOOSE_ENDED}).
+    function _looseEnded(Lot storage l) internal {
+        uint8 flags = l.flags;
+        if (flags & LOT_LOOSE_ENDED == 0) l.flags = flags | LOT_LOOSE_ENDED;
+    }
+
+    /// @dev Reverts with {PackIsInactive} if a pack of the run first .. first + count - 1, about to leave the loose
+    ///      stock, was destroyed or stolen there; reads nothing unless the lot ever lost a loose pack.
+    function _requireLooseActiveRun(bytes32 lotId, Lot storage l, uint256 first, uint256 count) internal view {
+        if (l.flags & LOT_LOOSE_ENDED == 0) return;
+        uint256 ended = PackSets.firstSetRun(_inactive[lotId], first, count);
+        if (ended != PackSets.NONE) revert PackIsInactive(lotId, ended);
+    }
+
+    /// @dev {_requireLooseActiveRun} for a set of packs.
+    function _requireLooseActive(bytes32 lotId, Lot storage l, PackSet calldata packs) internal view {
+        if (l.flags & LOT_LOOSE_ENDED == 0) return;
+        uint256 ended = PackSets.firstSet(_inactive[lotId], packs);
+        if (ended != PackSets.NONE) revert PackIsInactive(lotId, ended);
     }
 
     /// @dev A non-empty set of leaves of the lot; returns its size.
@@ -491,7 +515,7 @@ abstract contract PharmaTrackStorage is IPharmaTrackTypes, AccessControl {
             if (l.minTemp > minTemp) minTemp = l.minTemp;
             if (l.maxTemp < maxTemp) maxTemp = l.maxTemp;
             count += uint32(PackSets.size(g.packs));
-            PackPointers.write(_packContainers[g.lotId], g.lotId, g.packs, key);
+            PackPointers.write(_packContainers[g.lotId], g.packs, key);
             emit PacksMoved(g.lotId, containerId, msg.sender, g.source, g.packs.firstWord, g.packs.masks);
         }
     }

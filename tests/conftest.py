@@ -59,17 +59,18 @@ def repo_data_untouched() -> Iterator[None]:
     assert not changed, f"tests wrote into {REPO_DATA_DIR}: {changed}"
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def anvil() -> Iterator[AnvilNode]:
-    """One anvil node for the session (automine). Tests that need a pristine chain use
-    ``chain_snapshot``."""
+    """One anvil node per test module (automine). Tests that need a pristine chain use ``chain_snapshot``.
+    Not one per session: a chain that every module deployed onto grew to where each mined block cost tens of
+    milliseconds (anvil clones or writes a block's whole state), and a 200-block anvil_mine timed out (CI stop 21)."""
     node = AnvilNode(port=free_port(), chain_id=31337, block_time=None)
     node.start()
     yield node
     node.stop()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def w3(anvil: AnvilNode) -> Web3:
     return make_web3(anvil.rpc_url)
 
@@ -180,7 +181,7 @@ def empty_database_url(pg_server: PgServer) -> Iterator[str]:
 
 @pytest.fixture
 def deployment(w3: Web3, tmp_path):
-    """The service contracts freshly deployed on the session anvil, with their record file."""
+    """The service contracts freshly deployed on the module's anvil, with their record file."""
     from app.chain.deploy import Signer, deploy_all
 
     return deploy_all(w3, Signer(w3), tmp_path / "deployment.json")

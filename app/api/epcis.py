@@ -44,7 +44,7 @@ DOC = {
 
 
 def headers(resp: Response) -> Response:
-    resp.headers["GS1-EPCIS-Version"] = cbv.EPCIS_VERSION
+    resp.headers.setdefault("GS1-EPCIS-Version", cbv.EPCIS_VERSION)  # 1.2 XML sets its own
     resp.headers["GS1-CBV-Version"] = cbv.CBV_VERSION
     return resp
 
@@ -75,7 +75,10 @@ def answer(run, items: list[tuple[str, str]], not_found: str | None = None) -> R
         detail = f"no event of {not_found} is visible to you"
         return headers(problem(404, "Not Found", detail, type="epcisException:NoSuchResourceException"))
     doc = export.query_document(page, provs)
-    if request.accept_mimetypes.best_match([LD_JSON, "application/json", XML]) == XML:
+    if xmldoc.wants_1_2(request.headers.get("Accept"), request.headers.get("GS1-EPCIS-Version")):
+        resp = Response(xmldoc.query_document_1_2(doc, g.principal.gln), status=200, mimetype=XML)
+        resp.headers["GS1-EPCIS-Version"] = xmldoc.EPCIS12_VERSION
+    elif request.accept_mimetypes.best_match([LD_JSON, "application/json", XML]) == XML:
         resp = Response(xmldoc.query_document(doc), status=200, mimetype=XML)
     else:
         resp = Response(json.dumps(doc), status=200, mimetype=LD_JSON)

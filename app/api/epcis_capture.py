@@ -46,10 +46,13 @@ def _limits() -> dict:
 class Capture(MethodView):
     @blp.doc(
         security=SECURITY,
-        summary="Capture an EPCISDocument (JSON / JSON-LD)",
+        summary="Capture an EPCISDocument (JSON / JSON-LD, or EPCIS 1.2 / 2.0 XML)",
         description="Each event is mapped (CBV 2.0) to a write and accepted into the outbox, as the scanner API "
-        "does. `GS1-Capture-Error-Behaviour`: `rollback` (default: nothing applied if one event is refused) or "
-        "`proceed`. An event captured before (same eventID, else same content) is not applied again.",
+        "does; a TransactionEvent or AssociationEvent is recorded without a write (no custody effect on chain). "
+        "`GS1-Capture-Error-Behaviour`: `rollback` (default: nothing applied if one event is refused) or "
+        "`proceed`. An event captured before (same eventID, else same content) is not applied again. XML is "
+        "validated against GS1's XSD of its version: an invalid document is a 400 naming the element, line and "
+        "XSD rule.",
         responses={"202": {"description": "Accepted: the capture job is at Location"}},
     )
     def post(self):

@@ -88,33 +88,18 @@ ORDER BY block_number DESC, log_index DESC
 LIMIT 1
 """
 
-# The manufacturers of every lot in a case, tote, consignment or pallet (a tote's or consignment's: of the packs
-# moved into it).
-UNIT_MANUFACTURERS = """
-SELECT DISTINCT l.manufacturer
-FROM (
-    SELECT %(u)s::bytea AS case_id
-    UNION ALL SELECT unnest(case_ids) FROM ev_pallet_packed WHERE pallet_id = %(u)s
-) c
-JOIN (SELECT case_id, lot_id FROM ev_case_packed UNION ALL SELECT case_id, lot_id FROM ev_case_tree_packed
-      UNION ALL SELECT container_id, lot_id FROM pack_events WHERE kind IN ('moved', 'returned')) k
-  USING (case_id)
-JOIN lot_status l ON l.lot_id = k.lot_id
-"""
+# The manufacturers of a unit: those of every lot in a case, tote, consignment or pallet (the SQL function
+# unit_manufacturers, migration 0019: the one place the rule is written).
+UNIT_MANUFACTURERS = "SELECT m AS manufacturer FROM unit_manufacturers(%(u)s::bytea) m"
 
 # The manufacturers of what an alert (row alias `a`) is about: its product, its lot, its pack's lot, the
-# lots in its case or pallet.
+# lots in its unit (case, tote, consignment or pallet).
 _ALERT_OBJECT_MANUFACTURERS = """
     SELECT p.manufacturer FROM ev_product_registered p WHERE p.gtin = a.gtin
     UNION ALL SELECT l.manufacturer FROM lot_status l WHERE l.lot_id = a.lot_id
     UNION ALL SELECT l.manufacturer FROM lot_serials s JOIN lot_status l USING (lot_id)
               WHERE s.sgtin_id = a.sgtin_id
-    UNION ALL SELECT l.manufacturer
-              FROM (SELECT a.unit_id AS case_id
-                    UNION ALL SELECT unnest(case_ids) FROM ev_pallet_packed WHERE pallet_id = a.unit_id) c
-              JOIN (SELECT case_id, lot_id FROM ev_case_packed
-                    UNION ALL SELECT case_id, lot_id FROM ev_case_tree_packed) k USING (case_id)
-              JOIN lot_status l ON l.lot_id = k.lot_id"""
+    UNION ALL SELECT m FROM unit_manufacturers(a.unit_id) m"""
 # A predicate on an alert row `a`: account %(me)s manufactured what it is about (alert lists).
 ALERT_MANUFACTURED_BY = f"%(me)s::bytea IN ({_ALERT_OBJECT_MANUFACTURERS}\n)"
 ALERT_MANUFACTURERS = f"""
@@ -131,7 +116,7 @@ def last_in_lot(conn, account: bytes, lot_id: bytes) -> dict | None:
 
 
 def unit_manufacturers(conn, unit_id: bytes) -> set[bytes]:
-    """The manufacturers of every lot in a case or pallet."""
+    """The manufacturers of every lot in a case, tote, consignment or pallet."""
     return {bytes(r["manufacturer"]) for r in fetch_all(conn, UNIT_MANUFACTURERS, {"u": unit_id})}
 
 

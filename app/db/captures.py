@@ -1,6 +1,7 @@
-"""EPCIS capture jobs (`epcis_captures`) and the events they applied (`epcis_captured_events`).
+"""EPCIS capture jobs (`epcis_captures`), the events they applied (`epcis_captured_events`), and the events they
+recorded without a custody effect on chain (`epcis_recorded_events`: TransactionEvent, AssociationEvent).
 
-The ONLY module that writes those two tables (app/services/epcis/capture.py is its caller). The caller
+The ONLY module that writes those three tables (app/services/epcis/capture.py is its caller). The caller
 holds the transaction; SAVEPOINT/RELEASE/ROLLBACK TO let a capture that proceeds past a refused event
 drop that event's writes alone.
 """
@@ -9,7 +10,7 @@ from __future__ import annotations
 
 from psycopg2.extras import Json
 
-from app.db import fetch_one
+from app.db import fetch_all, fetch_one
 
 INSERT_CAPTURE = """
 INSERT INTO epcis_captures (id, organisation_id, status, error_behaviour, event_count, events, errors, finished_at)
@@ -25,6 +26,17 @@ RETURNING event_id
 """
 EVENT_BY_ID = """
 SELECT capture_id, event_index, operation_ids::text[] AS operation_ids, content_sha256 FROM epcis_captured_events WHERE organisation_id = %s AND event_id = %s
+"""
+INSERT_RECORDED = """
+INSERT INTO epcis_recorded_events (organisation_id, event_id, capture_id, event_index, event_type, epcs, event,
+                                   head_block)
+VALUES (%s, %s, %s, %s, %s, %s::text[], %s,
+        coalesce((SELECT block_number FROM indexer_cursor WHERE name = 'main'), 0))
+ON CONFLICT (organisation_id, event_id) DO NOTHING
+"""
+RECORDED_FOR = """
+SELECT organisation_id, event_id, capture_id, event, head_block, recorded_at FROM epcis_recorded_events
+WHERE epcs && %s::text[] ORDER BY head_block, recorded_at, event_id
 """
 SAVEPOINT = "SAVEPOINT epcis_event"
 RELEASE = "RELEASE SAVEPOINT epcis_event"
@@ -46,6 +58,18 @@ def insert_event(conn, organisation_id: int, event_id: str, capture_id: str, ind
     """False when the organisation captured this event before."""
     row = fetch_one(conn, INSERT_EVENT, (organisation_id, event_id, capture_id, index, operation_ids, content_sha256))
     return row is not None
+
+
+def insert_recorded(conn, organisation_id: int, event_id: str, capture_id: str, index: int, event_type: str,
+                    epcs: list[str], event: dict) -> None:  # fmt: skip
+    """A recorded event (no custody effect), sorted at the mirror's head when recorded."""
+    with conn.cursor() as cur:
+        cur.execute(INSERT_RECORDED, (organisation_id, event_id, capture_id, index, event_type, epcs, Json(event)))
+
+
+def recorded_for(conn, epcs: list[str]) -> list[dict]:
+    """The recorded events naming any of these EPC URIs, every organisation's (the caller applies the policy)."""
+    return fetch_all(conn, RECORDED_FOR, (epcs,))
 
 
 def event_by_id(conn, organisation_id: int, event_id: str) -> dict | None:

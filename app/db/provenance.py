@@ -147,23 +147,6 @@ SELECT count(*) AS packs FROM (
 ) latest WHERE kind = 'quarantined'
 """
 PALLET_CASES = "SELECT case_ids FROM ev_pallet_packed WHERE pallet_id = %s"
-# The manufacturers of the lots of the packs ever put in a tote or consignment.
-CONTAINER_MANUFACTURERS = """
-SELECT DISTINCT l.manufacturer FROM pack_events p JOIN lot_status l ON l.lot_id = p.lot_id
-WHERE p.container_id = %(u)s AND p.kind IN ('moved', 'returned')
-"""
-PALLET_MANUFACTURERS = """
-SELECT DISTINCT l.manufacturer
-FROM ev_pallet_packed p
-CROSS JOIN LATERAL unnest(p.case_ids) AS c (case_id)
-CROSS JOIN LATERAL (
-    SELECT lot_id FROM ev_case_packed WHERE case_id = c.case_id
-    UNION ALL SELECT lot_id FROM ev_case_tree_packed WHERE case_id = c.case_id
-    UNION ALL SELECT lot_id FROM pack_events WHERE container_id = c.case_id AND kind = 'moved'
-) k
-JOIN lot_status l ON l.lot_id = k.lot_id
-WHERE p.pallet_id = %(u)s
-"""
 READINGS = """
 SELECT unit_id, sensor_id, start, interval, readings, block_number, log_index FROM ev_temperature_recorded
 WHERE unit_id = ANY(%(units)s::bytea[])
@@ -221,11 +204,6 @@ def pack_legs(conn, lot_id: bytes, index: int) -> list[dict]:
     return fetch_all(conn, PACK_LEGS, {"lot": lot_id, "index": index})
 
 
-def container_manufacturers(conn, unit_id: bytes) -> set[bytes]:
-    """The manufacturers of the lots of the packs a tote or consignment was made with."""
-    return {bytes(r["manufacturer"]) for r in fetch_all(conn, CONTAINER_MANUFACTURERS, {"u": unit_id})}
-
-
 def pack_timeline(conn, lot_id: bytes, index: int) -> list[dict]:
     """The pack's own pack-set events but its casing, with their transactions and block times."""
     return fetch_all(conn, PACK_EVENTS, {"lot": lot_id, "index": index})
@@ -255,11 +233,6 @@ def pallet_cases(conn, pallet_id: bytes) -> list[bytes]:
     """The cases a pallet was packed with ([] for an unknown pallet)."""
     row = fetch_one(conn, PALLET_CASES, (pallet_id,))
     return [] if row is None else [bytes(c) for c in row["case_ids"]]
-
-
-def pallet_manufacturers(conn, pallet_id: bytes) -> set[bytes]:
-    """The manufacturers of the lots of the cases a pallet was packed with."""
-    return {bytes(r["manufacturer"]) for r in fetch_all(conn, PALLET_MANUFACTURERS, {"u": pallet_id})}
 
 
 def readings(conn, unit_ids: list[bytes]) -> list[dict]:

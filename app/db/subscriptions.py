@@ -1,4 +1,4 @@
-"""EPCIS named queries, webhook subscriptions and their delivery outbox (migration 0018): the one module that writes
+"""EPCIS named queries, webhook subscriptions and their delivery outbox (migration 0020): the one module that writes
 epcis_queries, epcis_subscriptions and epcis_deliveries. Who may see which row is decided above
 (app/services/epcis/subscriptions.py): every statement here is scoped by the organisation it is given."""
 

@@ -55,6 +55,10 @@ Decisions where the issue is silent (as a pharmacist, a distributor and an FDA i
   failed verifications) is seen by regulators and the parties it names. Who may see an alert may also
   acknowledge it; closing stays with regulators and manufacturers (app/services/alerts.py).
 - Operations (accepted writes): the submitting organisation and regulators.
+- EPCIS events recorded without a custody effect on chain (a TransactionEvent: a purchase order or despatch
+  advice; an AssociationEvent: a sensor device to a unit; table epcis_recorded_events): as operations, the
+  capturing organisation and regulators, in the answers about the objects they name (which the viewer must
+  see at all: the rule above). A trading partner's purchase orders are its business, not the object's record.
 - The manufacturer of a lot is the product's public master data (the product registry, the LVM
   responder), not a custody party: a verification names it to anyone, and a partial view lists it
   among the parties.
@@ -283,3 +287,9 @@ def may_list_pack(viewer: Viewer, manufacturer: bytes, *, asked: bool, held: boo
 def may_see_operation(viewer: Viewer, submitted_by: int) -> bool:
     """An accepted write: the organisation that submitted it, and regulators."""
     return viewer.regulator or (viewer.organisation_id is not None and viewer.organisation_id == submitted_by)
+
+
+def may_see_recorded_event(viewer: Viewer, captured_by: int) -> bool:
+    """An EPCIS event recorded without a custody effect (TransactionEvent, AssociationEvent): the organisation
+    that captured it, and regulators (module docstring)."""
+    return may_see_operation(viewer, captured_by)

@@ -504,6 +504,60 @@ def containers(pack_rows: list[dict]) -> list[bytes]:
 HOLDING_STEPS = frozenset({"packed", "received", "accepted", "unpacked"})  # the actor holds it after these
 
 
+@dataclass(frozen=True)
+class Carrier:
+    """A unit that carried the object from `start` to `end` (exclusive; None: unbounded): a pack's container over
+    its leg (only the end bounds it, as Leg.covers), or a pallet that a container sat on, over the stay."""
+
+    unit: bytes
+    start: Position | None
+    end: Position | None
+
+    def covers(self, position: Position) -> bool:
+        position = tuple(position)
+        return (self.start is None or position >= self.start) and (self.end is None or position < self.end)
+
+
+def _stays_within(stays: list[Stay], end: Position | None) -> list[Carrier]:
+    """The pallets of `stays`, each over its stay cut at `end` (a leg's end), those that began before it."""
+    out = []
+    for stay in stays:
+        if end is not None and stay.start >= end:
+            continue
+        until = stay.end if end is None or (stay.end is not None and stay.end < end) else end
+        out.append(Carrier(stay.pallet_id, stay.start, until))
+    return out
+
+
+def unit_carriers(state: Custody) -> list[Carrier]:
+    """What carried a case or tote: itself, always, and each pallet over its stay on it."""
+    return [Carrier(state.unit_id, None, None), *_stays_within(state.stays, None)]
+
+
+def _pack_carriers(route: list[Leg], folds: dict[bytes, Custody | None]) -> list[Carrier]:
+    out = []
+    for leg in route:
+        out.append(Carrier(leg.container, None, leg.end))
+        held = folds.get(leg.container)
+        if held is not None:
+            out += _stays_within(held.stays, leg.end)
+    return out
+
+
+def pack_carriers(pack_rows: list[dict], unit_rows: list[dict]) -> list[Carrier]:
+    """What carried a pack, and when: each container over its leg, and each pallet one of them sat on over the
+    stay within the leg (`unit_rows` as for `follow`). THE rule of what temperature counts for an object: a
+    unit's readings and excursions concern it only while that unit carried it (`carried`); verification's
+    temperature_excursion (`follow`), provenance's cold chain and its EPCIS export all ask it."""
+    route = legs(pack_rows)
+    return _pack_carriers(route, fold_many([leg.container for leg in route], unit_rows)) if route else []
+
+
+def carried(carriers: list[Carrier], unit: bytes, position: Position) -> bool:
+    """Whether something recorded on `unit` at chain `position` happened while that unit carried the object."""
+    return any(c.unit == unit and c.covers(position) for c in carriers)
+
+
 def follow(pack_rows: list[dict], unit_rows: list[dict]) -> Custody | None:
     """A pack's custody now: the fold of the container it is in (its latest cased/moved/returned row), with
     the path, excursions, holders and recipients of every container that carried it, each while it did
@@ -519,12 +573,13 @@ def follow(pack_rows: list[dict], unit_rows: list[dict]) -> Custody | None:
         return None
     path: list[Step] = []
     excursions: list[Excursion] = []
+    carriers = _pack_carriers(route, folds)
     for leg in route:
         held = folds.get(leg.container)
         if held is None:
             continue
         path += [step for step in held.path if leg.covers((step.block_number, step.log_index))]
-        excursions += [x for x in held.excursions if leg.covers((x.block_number, x.log_index))]
+        excursions += [x for x in held.excursions if carried(carriers, x.unit, (x.block_number, x.log_index))]
     path.sort(key=lambda step: (step.block_number, step.log_index))
     excursions.sort(key=lambda x: (x.block_number, x.log_index))
     holders = {step.actor for step in path if step.event in HOLDING_STEPS and step.actor is not None}

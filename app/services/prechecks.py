@@ -103,8 +103,17 @@ def first_cased(conn, lot_id: bytes, indexes: list[int] | None = None, first: in
 
 
 def pack_end_states(conn, lot_id: bytes) -> dict[int, str]:
-    """Leaf index -> 'dispensed' or 'destroyed', for the packs of a lot that left the supply chain."""
+    """Leaf index -> 'dispensed', 'destroyed' or 'stolen', for the packs of a lot that left the supply chain."""
     return mirror.pack_end_states(conn, lot_id)
+
+
+def first_ended(conn, lot_id: bytes, indexes) -> tuple[int, str] | None:
+    """(the lowest of `indexes` that left the supply chain, how: 'destroyed', 'stolen' or 'dispensed'), else None:
+    the contract refuses to pack such a pack again (PackIsInactive)."""
+    ends = pack_end_states(conn, lot_id)
+    wanted = indexes if isinstance(indexes, range) else set(indexes)
+    first = min((i for i in ends if i in wanted), default=None)
+    return None if first is None else (first, ends[first])
 
 
 # --------------------------------------------------------------------------- issue 14: totes, consignments, returns
@@ -123,21 +132,6 @@ def consignment(conn, unit_id: bytes) -> dict | None:
     """{consignment_id, from_org, to_org, is_return} of a loose consignment (shipPacks, returnPacks); None for any
     other unit."""
     return distribution.consignment(conn, unit_id)
-
-
-def sender(state: custody.Custody, is_return: bool = False) -> bytes | None:
-    """Who shipped the unit (or the pallet it came on) to its holder, as the contract's `unit().sender`: the
-    sender of its latest receipt, None when it never travelled, after a refusal, or while in transit. A refused
-    return is the exception: its packs came from the refuser, so a new return of them may go there again."""
-    found = None
-    for step in state.path:
-        if step.event == "received":
-            found = step.sender
-        elif step.event == "refused" and (is_return or state.kind == "return") and step.unit == state.unit_id:
-            found = step.recipient  # the refuser
-        elif step.event in ("shipped", "refused"):
-            found = None
-    return None if state.in_transit else found
 
 
 def pack_containers(conn, lot_id: bytes) -> dict[int, bytes]:

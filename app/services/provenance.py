@@ -99,6 +99,12 @@ class Provenance:
     pack_counts: dict | None = None
     parties: dict[bytes, dict] = field(default_factory=dict)  # account -> {account, gln, name}
     units: dict[bytes, dict] = field(default_factory=dict)  # the units whose cold chain counts
+    carriers: list[custody.Carrier] | None = None  # when they count (None: always; a pallet's, a lot's answer)
+
+    def carried(self, unit_id: bytes, position: Position) -> bool:
+        """Whether a reading or excursion on `unit_id` at `position` concerns the object: only while that unit
+        carried it (custody.carried, the rule verification's temperature_excursion follows)."""
+        return self.carriers is None or custody.carried(self.carriers, unit_id, position)
 
     def to_dict(self) -> dict:
         """The answer, JSON-ready but for datetimes and dates."""
@@ -182,7 +188,7 @@ def restrict(conn, prov: Provenance, vis: access.Visibility) -> Provenance:
     prov.pack_counts = None
     prov.parties = {}
     _parties(conn, prov)
-    prov.readings, prov.excursions = _cold_chain(conn, prov.units, until=None if vis.current else vis.position)
+    prov.readings, prov.excursions = _cold_chain(conn, prov, until=None if vis.current else vis.position)
     return prov
 
 
@@ -225,6 +231,7 @@ def pack_provenance(conn, pack: gs1.Pack) -> Provenance:
     for row in reads.pack_timeline(conn, lot.lot_id, index):
         container = bytes(row["container_id"])
         prov.timeline.append(_entry(row, me, container=units.get(container) if container != ZERO_ID else None))
+    prov.carriers = custody.pack_carriers(rows, mirror.custody_events_of(conn, custody.containers(rows)))
     _finish(conn, prov, units)
     return prov
 
@@ -239,15 +246,15 @@ def unit_provenance(conn, sscc: str) -> Provenance:
     units = {unit_id: ref}
     if origin["kind"] == "tote":  # packs of any lots: its own events, its pallets', its packs' events
         prov = Provenance(subject={**ref, "id": _hex(unit_id)},
-                          manufacturers=reads.container_manufacturers(conn, unit_id))  # fmt: skip
+                          manufacturers=access_db.unit_manufacturers(conn, unit_id))  # fmt: skip
         prov.timeline += _unit_events(conn, unit_id, ref)
-        _add_pallets(conn, prov, {unit_id: ref}, units)
+        prov.carriers = _add_pallets(conn, prov, {unit_id: ref}, units)
         packs = {"kind": "packs"}
         prov.timeline += [_entry(row, packs, container=ref) for row in reads.case_pack_events(conn, unit_id)]
         _finish(conn, prov, units)
         return prov
     if origin["kind"] == "pallet":
-        manufacturers = reads.pallet_manufacturers(conn, unit_id)
+        manufacturers = access_db.unit_manufacturers(conn, unit_id)
         prov = Provenance(subject={**ref, "id": _hex(unit_id)}, manufacturers=manufacturers)
         prov.timeline += _unit_events(conn, unit_id, ref)
         case_ids = reads.pallet_cases(conn, unit_id)
@@ -262,7 +269,7 @@ def unit_provenance(conn, sscc: str) -> Provenance:
     prov = Provenance(subject={**_lot_subject(lot), **ref, "id": _hex(unit_id)}, manufacturers={lot.manufacturer})
     prov.timeline += _lot_events(conn, lot)
     prov.timeline += _unit_events(conn, unit_id, ref)
-    _add_pallets(conn, prov, {unit_id: ref}, units)
+    prov.carriers = _add_pallets(conn, prov, {unit_id: ref}, units)
     packs = {"kind": "packs", "gtin": lot.gtin, "lot": lot.number}
     prov.timeline += [_entry(row, packs, container=ref) for row in reads.case_pack_events(conn, unit_id)]
     _finish(conn, prov, units)
@@ -345,11 +352,14 @@ def _unit_events(conn, unit_id: bytes, ref: dict, after: Position | None = None,
 
 
 def _add_pallets(conn, prov: Provenance, cases: dict[bytes, dict], units: dict[bytes, dict], timeline=True,
-                 before: Position | None = None):  # fmt: skip
+                 before: Position | None = None) -> list[custody.Carrier]:  # fmt: skip
     """The pallets `cases` (cases or totes) sat on: containment, and (with `timeline`) each pallet's events
     during the stay; with `before`, only what happened strictly before it (a pack picked out of its case then).
-    Adds the pallets to `units` (whose readings count)."""
+    Adds the pallets to `units` (whose readings count); returns what carried the cases and when
+    (custody.unit_carriers)."""
+    carriers: list[custody.Carrier] = []
     for case_id, state in _custody(conn, list(cases)).items():
+        carriers += custody.unit_carriers(state)
         pallet_refs = {}
         for stay in state.stays:
             if before is not None and stay.start >= before:
@@ -365,6 +375,7 @@ def _add_pallets(conn, prov: Provenance, cases: dict[bytes, dict], units: dict[b
                 and step.event != "packed"
                 and (before is None or (step.block_number, step.log_index) < before)
             ]
+    return carriers
 
 
 def _custody(conn, case_ids: list[bytes]) -> dict[bytes, custody.Custody]:
@@ -433,7 +444,7 @@ def _finish(conn, prov: Provenance, units: dict[bytes, dict]) -> None:
     prov.containment.sort(key=lambda c: c["since"]["block_number"])
     prov.units = units
     _parties(conn, prov)
-    prov.readings, prov.excursions = _cold_chain(conn, units)
+    prov.readings, prov.excursions = _cold_chain(conn, prov)
 
 
 def _parties(conn, prov: Provenance) -> None:
@@ -446,14 +457,17 @@ def _parties(conn, prov: Provenance) -> None:
     prov.parties = {account: found[account].as_dict() for account in accounts}
 
 
-def _cold_chain(conn, units: dict[bytes, dict], until: Position | None = None) -> tuple[dict, list[dict]]:
+def _cold_chain(conn, prov: Provenance, until: Position | None = None) -> tuple[dict, list[dict]]:
     """Readings summarised per sensor and overall (each reading weighted by its logger's interval), and the
-    excursions the contract flagged on these units; with `until`, only those recorded up to that position."""
+    excursions the contract flagged on the answer's units, each only while the unit carried the object
+    (Provenance.carried); with `until`, only those recorded up to that position."""
+    units = prov.units
     if not units:
         return {"overall": None, "sensors": []}, []
 
     def recorded(row) -> bool:
-        return until is None or (row["block_number"], row["log_index"]) <= until
+        position = (row["block_number"], row["log_index"])
+        return (until is None or position <= until) and prov.carried(bytes(row["unit_id"]), position)
 
     points: dict[bytes, list[tuple[int, int, int]]] = {}  # sensor -> (centi-degrees, weight s, unix time)
     sensor_units: dict[bytes, list[str]] = {}

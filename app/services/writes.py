@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
 
 from web3 import Web3
@@ -340,10 +340,8 @@ def _consignments_of(conn, principal: Principal, packs: list[Pack], returns: boo
     """The loose consignments in transit to the caller that the scanned packs travel in (one pack of each is
     enough), in the order first scanned. returns: True for returns only, False for plain consignments only."""
     found: list[bytes] = []
-    for i, pack in enumerate(packs):
-        field = f"packs[{i}]"
-        lot_id, index = _pack_index(conn, pack, field)
-        container = prechecks.pack_containers(conn, lot_id).get(index)
+    for pack in _lookup(conn, packs):
+        field, container = pack.field, pack.source
         loose = prechecks.consignment(conn, container) if container is not None else None
         state = prechecks.unit_state(conn, container) if loose is not None else None
         if state is None:
@@ -435,17 +433,16 @@ def prepare_pack_case(conn, principal: Principal, body: dict) -> dict:
         raise _conflict("lot", "quarantined", "the lot is quarantined")
     out = {"sscc": body["sscc"], "unit_id": _hex(unit_id), "lot_id": _hex(state.lot_id)}
     if body.get("packs"):
-        indexes = []
-        for i, pack in enumerate(body["packs"]):
-            lot_id, index = _pack_index(conn, pack, f"packs[{i}]")
-            if lot_id != state.lot_id:
-                raise _invalid(f"packs[{i}]", "other_lot", "is not of the case's lot")
-            indexes.append(index)
-        if len(set(indexes)) != len(indexes):
-            raise _invalid("packs", "duplicate", "lists a pack twice")
+        found = _lookup(conn, body["packs"], where=False)
+        for pack in found:
+            if pack.lot_id != state.lot_id:
+                raise _invalid(pack.field, "other_lot", "is not of the case's lot")
+        indexes = [pack.index for pack in found]
         taken = prechecks.first_cased(conn, state.lot_id, indexes=indexes)
         if taken is not None:
             raise _conflict(f"packs[{indexes.index(taken)}]", "already_packed", "the pack is already in a case")
+        for pack in found:
+            _not_ended(pack)
         return out | {"indexes": sorted(indexes)}
     first, count = body["first_index"], body["count"]
     if first + count > state.serial_count:
@@ -453,6 +450,10 @@ def prepare_pack_case(conn, principal: Principal, body: dict) -> dict:
     taken = prechecks.first_cased(conn, state.lot_id, first=first, count=count)
     if taken is not None:
         raise _conflict("first_index", "already_packed", f"leaf index {taken} of the run is already in a case")
+    ended = prechecks.first_ended(conn, state.lot_id, range(first, first + count))
+    if ended is not None:
+        raise _conflict("first_index", f"already_{ended[1]}",
+                        f"leaf index {ended[0]} of the run was {ended[1]} from the loose stock: pack around it")  # fmt: skip
     return out | {"first_index": first, "count": count}
 
 
@@ -480,13 +481,30 @@ def _pack_index(conn, pack: Pack, field: str) -> tuple[bytes, int]:
     return found["lot_id"], found["leaf_index"]
 
 
-def _packs(conn, principal: Principal, packs: list[Pack], loose_ok: bool) -> list[dict]:
-    """Resolve packs to (case, lot, index) the caller holds, and refuse ones that left the chain.
+@dataclass(frozen=True)
+class _Found:
+    """A pack of a request, as the one pack lookup (`_lookup`) found it."""
 
-    Dispensing (not loose_ok) needs sellable stock: lot neither recalled, quarantined nor expired, case
-    and its pallet not quarantined. Destruction (loose_ok) is what recalled and quarantined stock is for."""
-    sellable = not loose_ok
-    out, ends, moves, seen = [], {}, {}, set()
+    field: str  # packs[i]
+    serial: str
+    lot: prechecks.LotState
+    index: int  # leaf index in the lot
+    end: str | None  # how it left the supply chain: dispensed, destroyed, stolen (None: it did not)
+    source: bytes | None = None  # where it is now: the tote or consignment it was moved into, else its case
+    tree: bool = False  # the source is a tree case
+
+    @property
+    def lot_id(self) -> bytes:
+        return self.lot.lot_id
+
+
+def _lookup(conn, packs: list[Pack], where: bool = True) -> list[_Found]:
+    """THE pack lookup of the write pre-checks: each pack's lot and leaf index (an unknown serial or a pack listed
+    twice: 422; its lot, or the batch of its serial, not on chain yet: 409), how it ended, and (where) the
+    container it is in now (None: its manufacturer's loose stock). The callers' own rules follow."""
+    out, seen = [], set()
+    ends: dict[bytes, dict[int, str]] = {}
+    moved: dict[bytes, dict[int, bytes]] = {}
     for i, pack in enumerate(packs):
         field = f"packs[{i}]"
         lot_id, index = _pack_index(conn, pack, field)
@@ -494,32 +512,54 @@ def _packs(conn, principal: Principal, packs: list[Pack], loose_ok: bool) -> lis
             raise _invalid("packs", "duplicate", f"lists pack {pack.serial} twice")
         seen.add((lot_id, index))
         state = prechecks.lot(conn, lot_id)
-        if state is None:
-            raise _conflict(field, "lot_not_commissioned", "the pack's lot is not commissioned on chain yet")
+        if state is None or index >= state.serial_count:
+            raise _conflict(field, "lot_not_commissioned", "the pack's lot (or batch) is not commissioned on chain yet")
+        if lot_id not in ends:
+            ends[lot_id] = prechecks.pack_end_states(conn, lot_id)
+        found = _Found(field, pack.serial, state, index, ends[lot_id].get(index))
+        if where:
+            if lot_id not in moved:
+                moved[lot_id] = prechecks.pack_containers(conn, lot_id)
+            source, tree = moved[lot_id].get(index), False
+            if source is None:
+                source, tree = prechecks.case_of_pack(conn, lot_id, index) or (None, False)
+            found = replace(found, source=source, tree=tree)
+        out.append(found)
+    return out
+
+
+def _not_ended(found: _Found) -> None:
+    if found.end:
+        raise _conflict(found.field, f"already_{found.end}", f"the pack was already {found.end}")
+
+
+def _packs(conn, principal: Principal, packs: list[Pack], loose_ok: bool) -> list[dict]:
+    """Resolve packs to (case, lot, index) the caller holds, and refuse ones that left the chain.
+
+    Dispensing (not loose_ok) needs sellable stock: lot neither recalled, quarantined nor expired, case
+    and its pallet not quarantined. Destruction (loose_ok) is what recalled and quarantined stock is for."""
+    sellable = not loose_ok
+    out = []
+    for found in _lookup(conn, packs):
+        state, field = found.lot, found.field
         if sellable and state.recalled:
             raise _conflict(field, "recalled", f"lot {state.lot_number} is recalled")
         if sellable and state.quarantined:
             raise _conflict(field, "quarantined", f"lot {state.lot_number} is quarantined")
         if sellable and state.expired:
             raise _conflict(field, "expired", f"lot {state.lot_number} has expired")
-        if lot_id not in ends:
-            ends[lot_id] = prechecks.pack_end_states(conn, lot_id)
-            moves[lot_id] = prechecks.pack_containers(conn, lot_id)
-        if index in ends[lot_id]:
-            raise _conflict(field, f"already_{ends[lot_id][index]}", f"the pack was already {ends[lot_id][index]}")
-        out.append(_pack_holder(conn, principal, state, index, field, loose_ok, moves[lot_id].get(index)))
+        _not_ended(found)
+        out.append(_pack_holder(conn, principal, found, loose_ok))
     return out
 
 
-def _pack_holder(conn, principal, state: prechecks.LotState, index: int, field: str, loose_ok: bool,
-                 moved: bytes | None) -> dict:  # fmt: skip
-    """moved: the tote or consignment the pack was picked into, if it was."""
-    where = (moved, False) if moved is not None else prechecks.case_of_pack(conn, state.lot_id, index)
-    if where is None:
+def _pack_holder(conn, principal, found: _Found, loose_ok: bool) -> dict:
+    field, state = found.field, found.lot
+    if found.source is None:
         if not loose_ok or state.manufacturer != _me(principal):
             raise _conflict(field, "not_holder", "the pack is in the manufacturer's loose stock")
-        return {"case": None, "tree": False, "lot_id": _hex(state.lot_id), "index": index}
-    case_id, tree = where
+        return {"case": None, "tree": False, "lot_id": _hex(state.lot_id), "index": found.index}
+    case_id = found.source
     unit = prechecks.unit_state(conn, case_id)
     if unit.custodian != _me(principal):
         raise _conflict(field, "not_holder", "the pack's case is not held by your organisation")
@@ -529,7 +569,7 @@ def _pack_holder(conn, principal, state: prechecks.LotState, index: int, field: 
         raise _conflict(field, "quarantined", "the pack's case is quarantined")
     if not loose_ok and unit.container is not None and custody.unit_state(conn, unit.container).quarantined:
         raise _conflict(field, "quarantined", "the pack's case is on a quarantined pallet")
-    return {"case": _hex(case_id), "tree": tree, "lot_id": _hex(state.lot_id), "index": index}
+    return {"case": _hex(case_id), "tree": found.tree, "lot_id": _hex(state.lot_id), "index": found.index}
 
 
 def prepare_dispense(conn, principal: Principal, body: dict) -> dict:
@@ -559,27 +599,16 @@ def _pick(conn, principal: Principal, packs: list[Pack], *, opened: bool = True,
     destroyed, stolen), a recalled or quarantined lot or pack (lot_ok: not for a report of theft), a source the
     caller does not hold, in transit, quarantined, or (opened: packs are taken out of it) not opened yet."""
     me = _me(principal)
-    out, sources, seen = [], {}, set()
-    ends: dict[bytes, dict[int, str]] = {}
-    moved: dict[bytes, dict[int, bytes]] = {}
-    for i, pack in enumerate(packs):
-        field = f"packs[{i}]"
-        lot_id, index = _pack_index(conn, pack, field)
-        if (lot_id, index) in seen:
-            raise _invalid("packs", "duplicate", f"lists pack {pack.serial} twice")
-        seen.add((lot_id, index))
-        state = _movable_lot(conn, lot_id, index, field, lot_ok)
-        if lot_id not in ends:
-            ends[lot_id] = prechecks.pack_end_states(conn, lot_id)
-            moved[lot_id] = prechecks.pack_containers(conn, lot_id)
-        if index in ends[lot_id]:
-            raise _conflict(field, f"already_{ends[lot_id][index]}", f"the pack was already {ends[lot_id][index]}")
-        if lot_ok and prechecks.pack_quarantined(conn, lot_id, index):
+    out, sources = [], {}
+    for found in _lookup(conn, packs):
+        state, field, source = found.lot, found.field, found.source
+        if lot_ok and state.recalled:
+            raise _conflict(field, "recalled", f"lot {state.lot_number} is recalled")
+        if lot_ok and state.quarantined:
+            raise _conflict(field, "quarantined", f"lot {state.lot_number} is quarantined")
+        _not_ended(found)
+        if lot_ok and prechecks.pack_quarantined(conn, found.lot_id, found.index):
             raise _conflict(field, "quarantined", "the pack is quarantined")
-        source, tree = moved[lot_id].get(index), False
-        if source is None:
-            where = prechecks.case_of_pack(conn, lot_id, index)
-            source, tree = where if where is not None else (None, False)
         if source is None:
             if state.manufacturer != me:
                 raise _conflict(field, "not_holder", "the pack is in its manufacturer's loose stock")
@@ -587,19 +616,9 @@ def _pick(conn, principal: Principal, packs: list[Pack], *, opened: bool = True,
             if source not in sources:
                 sources[source] = prechecks.unit_state(conn, source)
             _source_held(sources[source], me, field, opened)
-        out.append({"source": _hex(source) if source else None, "tree": tree, "lot_id": _hex(lot_id), "index": index})
+        out.append({"source": _hex(source) if source else None, "tree": found.tree, "lot_id": _hex(found.lot_id),
+                    "index": found.index})  # fmt: skip
     return _Picking(out, sources)
-
-
-def _movable_lot(conn, lot_id: bytes, index: int, field: str, lot_ok: bool) -> prechecks.LotState:
-    state = prechecks.lot(conn, lot_id)
-    if state is None or index >= state.serial_count:
-        raise _conflict(field, "lot_not_commissioned", "the pack's lot (or batch) is not commissioned on chain yet")
-    if lot_ok and state.recalled:
-        raise _conflict(field, "recalled", f"lot {state.lot_number} is recalled")
-    if lot_ok and state.quarantined:
-        raise _conflict(field, "quarantined", f"lot {state.lot_number} is quarantined")
-    return state
 
 
 def _source_held(unit: custody.Custody | None, me: bytes, field: str, opened: bool) -> None:
@@ -649,9 +668,7 @@ def prepare_return_packs(conn, principal: Principal, body: dict) -> dict:
         if pack["source"] is None:  # the caller's own loose stock (a manufacturer that dispenses): never shipped to it
             raise _conflict(f"packs[{i}]", "not_from_that_party",
                             "the pack is your own loose stock: no party shipped it to you, so it cannot be returned")  # fmt: skip
-        source = bytes.fromhex(pack["source"][2:])
-        loose = prechecks.consignment(conn, source)
-        came_from = prechecks.sender(picked.sources[source], is_return=bool(loose and loose["is_return"]))
+        came_from = picked.sources[bytes.fromhex(pack["source"][2:])].sender  # custody.py: the contract's _sender
         if came_from != to:
             whom = "no one (it never travelled to you)" if came_from is None else "another party"
             raise _conflict(f"packs[{i}]", "not_from_that_party",
@@ -681,17 +698,8 @@ def prepare_undo_dispense(conn, principal: Principal, body: dict) -> dict:
     day's DispenseRecord list from the chain's Dispensed logs when it sends the undo."""
     me, now = _me(principal), prechecks.chain_now(conn)
     groups: dict[tuple[int, int, str], dict] = {}
-    seen, ends = set(), {}
-    for i, pack in enumerate(body["packs"]):
-        field = f"packs[{i}]"
-        lot_id, index = _pack_index(conn, pack, field)
-        if (lot_id, index) in seen:
-            raise _invalid("packs", "duplicate", f"lists pack {pack.serial} twice")
-        seen.add((lot_id, index))
-        state = _movable_lot(conn, lot_id, index, field, lot_ok=False)
-        if lot_id not in ends:
-            ends[lot_id] = prechecks.pack_end_states(conn, lot_id)
-        end = ends[lot_id].get(index)
+    for found in _lookup(conn, body["packs"], where=False):
+        state, field, lot_id, index, end = found.lot, found.field, found.lot_id, found.index, found.end
         if end != "dispensed":
             rule = _NOT_UNDONE.get(end, "not_dispensed")
             raise _conflict(field, rule, f"the pack is {end or 'not dispensed'}: there is no dispense to undo")

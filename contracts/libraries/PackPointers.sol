@@ -13,8 +13,10 @@ import {IPharmaTrackTypes} from "../IPharmaTrack.sol";
 ///           a consignment: the unit id follows from it ({idOf}), so no number-to-id record is written for either.
 ///         Moving a group of packs adds one entry to each block it touches and writes the entry's number (not the
 ///         container's) into the packs' pointers, so a moved pack costs 16 bits of storage, not 32: half the new
-///         words a pick writes. A block holds at most 65,535 entries (group moves touching it, over the lot's life:
-///         about 256 moves of each of its packs); one more reverts with {IPharmaTrackTypes-PackPointersFull}.
+///         words a pick writes. A table holds 65,535 entries; when a move finds its block's table full, the table
+///         is compacted first ({_compact}): its 256 pointers use at most 256 entries, renumbered 1.. in place, so
+///         the table is reused and no holder can ever freeze a block (issue 14 review #14: one holder moving one
+///         pack 65,535 times used to stop every pack of its block, whoever held them).
 library PackPointers {
     /// @notice Returned when every pack matches.
     uint256 internal constant NONE = type(uint256).max;
@@ -66,32 +68,32 @@ library PackPointers {
         return NONE;
     }
 
-    /// @notice Point every pack of `set` (of lot `lotId`) at the container of key `key`.
-    function write(
-        mapping(uint256 => uint256) storage map,
-        bytes32 lotId,
-        IPharmaTrackTypes.PackSet calldata set,
-        uint64 key
-    ) internal {
+    /// @notice Point every pack of `set` at the container of key `key`.
+    function write(mapping(uint256 => uint256) storage map, IPharmaTrackTypes.PackSet calldata set, uint64 key)
+        internal
+    {
         uint256[] calldata masks = set.masks;
         for (uint256 k; k < masks.length; ++k) {
             uint256 mask = masks[k];
             if (mask == 0) continue;
             uint256 blockIndex = set.firstWord + k;
-            uint256 e = _addEntry(map, lotId, blockIndex, key);
+            uint256 e = _addEntry(map, blockIndex, key);
             _write(map, blockIndex << 4, mask, e * REPEAT);
         }
     }
 
-    /// @dev Appends `key` to block `blockIndex`'s table; returns its entry.
-    function _addEntry(mapping(uint256 => uint256) storage map, bytes32 lotId, uint256 blockIndex, uint64 key)
+    /// @dev Appends `key` to block `blockIndex`'s table (compacted first when full); returns its entry.
+    function _addEntry(mapping(uint256 => uint256) storage map, uint256 blockIndex, uint64 key)
         private
         returns (uint256 e)
     {
         uint256 at0 = TABLE | (blockIndex << 16);
         uint256 head = map[at0];
         e = (head & ENTRY) + 1;
-        if (e > MAX_ENTRIES) revert IPharmaTrackTypes.PackPointersFull(lotId, blockIndex << 8);
+        if (e > MAX_ENTRIES) {
+            e = _compact(map, blockIndex) + 1;
+            head = map[at0];
+        }
         head = (head & ~ENTRY) | e;
         uint256 shift = (e & 3) << 6;
         if (e >> 2 == 0) {
@@ -101,6 +103,63 @@ library PackPointers {
             uint256 at = at0 | (e >> 2);
             map[at] = (map[at] & ~(ENTRY << shift)) | (uint256(key) << shift);
         }
+    }
+
+    /// @dev Rewrites block `blockIndex`'s table to hold only the entries its pointers still use, numbered 1.. in
+    ///      order of first use by leaf index, and its pointers to match; returns how many (at most 256, so at least
+    ///      65,279 entries are free after it). Runs only on a full table: its cost (16 pointer words, the live
+    ///      entries' keys, the new table words: 614,140 gas for the whole move at worst, 256 live entries) comes once per
+    ///      65,279 or more moves touching the block.
+    function _compact(mapping(uint256 => uint256) storage map, uint256 blockIndex) private returns (uint256 live) {
+        uint256[] memory olds = new uint256[](256); // the old entry of new entry i + 1
+        uint256[] memory seen = new uint256[](512); // open addressing by old entry: old << 16 | new (0: free)
+        uint256 base = blockIndex << 4;
+        for (uint256 slot = base; slot < base + 16; ++slot) {
+            uint256 word = map[slot];
+            if (word == 0) continue;
+            uint256 renumbered;
+            uint256 lastOld;
+            uint256 lastNew;
+            for (uint256 shift; shift < 256; shift += 16) {
+                uint256 e = (word >> shift) & LANE;
+                if (e == 0) continue;
+                if (e != lastOld) {
+                    lastOld = e;
+                    for (uint256 h = e & 511;; h = (h + 1) & 511) {
+                        uint256 found = seen[h];
+                        if (found == 0) {
+                            olds[live] = e;
+                            lastNew = ++live;
+                            seen[h] = (e << 16) | lastNew;
+                            break;
+                        }
+                        if (found >> 16 == e) {
+                            lastNew = found & LANE;
+                            break;
+                        }
+                    }
+                }
+                renumbered |= lastNew << shift;
+            }
+            map[slot] = renumbered;
+        }
+        // every live key is read from the old table before a word of it is rewritten
+        uint256[] memory keys = new uint256[](live);
+        for (uint256 i; i < live; ++i) {
+            keys[i] = _entry(map, blockIndex, olds[i]);
+        }
+        uint256 at0 = TABLE | (blockIndex << 16);
+        uint256 k; // the table word being built: entry e is lane e % 4 of word e / 4; word 0's lane 0 counts
+        uint256 built = live;
+        for (uint256 e = 1; e <= live; ++e) {
+            if (e >> 2 != k) {
+                map[at0 | k] = built;
+                k = e >> 2;
+                built = 0;
+            }
+            built |= keys[e - 1] << ((e & 3) << 6);
+        }
+        map[at0 | k] = built;
     }
 
     /// @dev The container key of entry `e` (non-zero) of block `blockIndex`'s table.

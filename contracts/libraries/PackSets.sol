@@ -116,6 +116,16 @@ library PackSets {
         return NONE;
     }
 
+    /// @notice The lowest index of the run first .. first + count - 1 set in `map`, else {NONE}.
+    function firstSetRun(BitMaps.BitMap storage map, uint256 first, uint256 count) internal view returns (uint256) {
+        uint256 end = first + count;
+        for (uint256 bucket = first >> 8; bucket << 8 < end; ++bucket) {
+            uint256 hit = map._data[bucket] & _runMask(bucket, first, end);
+            if (hit != 0) return (bucket << 8) + _lowestBit(hit);
+        }
+        return NONE;
+    }
+
     /// @notice The indexes of `set` (of size `n`), ascending.
     function indexes(IPharmaTrackTypes.PackSet calldata set, uint256 n) internal pure returns (uint256[] memory out) {
         out = new uint256[](n);

@@ -8,14 +8,16 @@ from __future__ import annotations
 
 import itertools
 import threading
+import uuid
 from datetime import UTC, datetime
 
 import pytest
 
 from app.db import connect, fetch_one
+from app.ids import lgtin_id, sscc_id
 from app.services import alerts
 from tests.api.test_regulator import fresh_world, get, ok, walk
-from tests.world import World
+from tests.world import GTIN_BASE, World, check_digit, group
 
 
 @pytest.fixture(scope="module")
@@ -198,6 +200,31 @@ def test_each_party_sees_only_the_alerts_naming_it(mworld: World, org):
         assert post(mworld, who, f"/v1/alerts/{alert_id}/acknowledge").status_code == 404
         assert post(mworld, who, f"/v1/alerts/{alert_id}/close", {"resolution": "x"}).status_code == 404
     assert row(mworld, shared)["status"] == row(mworld, nobody)["status"] == "open"  # nothing changed
+
+
+def test_a_tote_of_two_manufacturers_lots_shows_its_alerts_to_both(mworld: World):
+    """Issue 14 review #11: the manufacturers of a unit are one rule (SQL unit_manufacturers); the alert list and
+    the alert itself once knew only a case's and a pallet's cases' lots, so neither maker saw a tote's alert."""
+    w, pt = mworld, mworld.pt
+    expiry = w.w3.eth.get_block("latest").timestamp + 365 * 86400
+    sources = []
+    for who in ("maker", "maker2"):
+        gtin = check_digit(f"0{GTIN_BASE}{uuid.uuid4().int % 10**5:05d}")
+        w.act(who, pt.functions.registerProduct(int(gtin), 2, 25))
+        w.act(who, pt.functions.commissionLot(int(gtin), "TOTE1", expiry, 10, b"\x11" * 32))
+        case = w.sscc()
+        w.act(who, pt.functions.packCase(int(case), lgtin_id(gtin, "TOTE1"), 0, 10))
+        w.deliver([sscc_id(case)], who, "distributor")
+        sources.append(group(sscc_id(case), lgtin_id(gtin, "TOTE1"), [0, 1]))
+    _, tote = w.tote("distributor", sources)
+    rule = rule_name()
+    made = raise_(w, rule, "tote", unit_id=tote)["id"]
+    for who in ("maker", "maker2", "regulator"):
+        assert [a["id"] for a in ok(get(w, who, "/v1/alerts", rule=rule))["items"]] == [made], who
+        assert get(w, who, f"/v1/alerts/{made}").status_code == 200, who
+    for who in ("pharmacy", "distributor"):  # not named on it, made nothing in it
+        assert ok(get(w, who, "/v1/alerts", rule=rule))["items"] == [], who
+        assert get(w, who, f"/v1/alerts/{made}").status_code == 404, who
 
 
 def test_alerts_filter_by_status_and_rule(mworld: World, org):

@@ -3,16 +3,19 @@ mirrored; every refusal names the event and the field; rollback vs proceed; an e
 
 from __future__ import annotations
 
+import json
 import uuid
 from pathlib import Path
+from urllib.parse import urlencode
 
+import jsonschema
 import pytest
 from lxml import etree
 
 from app.gs1 import LogisticUnit, Lot, Pack, to_epc_uri
 from app.ids import sscc_id
 from app.services import custody
-from app.services.epcis import event_hash
+from app.services.epcis import capture_xml, cbv, event_hash
 from tests.world import World, check_digit
 
 CP = 7  # the test SSCCs and GTINs carry a 7-digit company prefix (tests/world.py)
@@ -448,9 +451,8 @@ def test_xml_capture_of_epcis_1_2_and_2_0(world: World, stock, version):
     auth = {"Authorization": f"Bearer {world.parties['maker'].key}", "Content-Type": "application/xml"}
     event_id = f"urn:uuid:{uuid.uuid4()}"
     xml = _xml_shipping(version, world, [stock["pallet"]], "distributor", event_id)
-    if version == "2":  # the test's document is valid EPCIS 2.0 XML (the official XSD, vendored by the export)
-        xsd = Path(event_hash.__file__).parent / "schemas" / "xsd" / "EPCglobal-epcis-2_0.xsd"
-        etree.XMLSchema(etree.parse(str(xsd))).assertValid(etree.fromstring(xml.encode()))
+    # the test's document is valid against the official XSD of its version (vendored; capture checks it too)
+    capture_xml.schema("1.2" if version == "1" else "2.0").assertValid(etree.fromstring(xml.encode()))
     resp = world.client.post("/epcis/capture", data=xml, headers=auth)
     final = done(world, "maker", resp)
     assert final["events"][0]["eventID"] == event_id and _actions(final) == ["ship"]
@@ -481,6 +483,36 @@ def test_malformed_xml_is_a_400(world: World, body, field):
     assert field in resp.get_json()["errors"]["json"]
 
 
+@pytest.mark.parametrize("version", ["1", "2"])
+@pytest.mark.parametrize(
+    ("change", "element", "rule"),
+    [
+        (("<action>OBSERVE</action>", "<action>LOOK</action>"), "ObjectEvent/action", "SCHEMAV_CVC_ENUMERATION_VALID"),
+        (
+            ("<eventTime>2026-12-05T10:00:00Z</eventTime>", "<eventTime>yesterday</eventTime>"),
+            "ObjectEvent/eventTime",
+            "SCHEMAV_CVC_DATATYPE_VALID_1_2_1",
+        ),
+        (("<action>OBSERVE</action>", ""), "ObjectEvent/bizStep", "SCHEMAV_ELEMENT_CONTENT"),  # action expected
+        (("<ObjectEvent>", "<ObjectEvent><colour>red</colour>"), "ObjectEvent/colour", "SCHEMAV_ELEMENT_CONTENT"),
+    ],
+)
+def test_xml_invalid_against_the_xsd_is_a_400_naming_element_line_and_rule(world: World, stock, version, change,
+                                                                           element, rule):  # fmt: skip
+    """Well-formed but invalid against the official XSD of its version (1.2 or 2.0): refused as a whole, before
+    any event is mapped, with the error shape of the JSON checks (errors.json.<field>: [message])."""
+    auth = {"Authorization": f"Bearer {world.parties['maker'].key}", "Content-Type": "application/xml"}
+    xml = _xml_shipping(version, world, [stock["pallet"]], "distributor", f"urn:uuid:{uuid.uuid4()}")
+    xml = xml.replace(*change).replace("<EPCISBody>", "\n<EPCISBody>")  # the events on line 2
+    resp = world.client.post("/epcis/capture", data=xml, headers=auth)
+    assert resp.status_code == 400, resp.get_json()
+    body = resp.get_json()
+    assert body["type"] == "epcisException:ValidationException"
+    [(field, [message])] = body["errors"]["json"].items()
+    assert field.endswith(element), field
+    assert message.startswith(f"line 2: the EPCIS {'1.2' if version == '1' else '2.0'} XSD refuses it ({rule})")
+
+
 def test_a_capture_whose_write_the_chain_refuses_fails(world: World, stock):
     """Two captures ship the same pallet before either is mirrored: both pass the pre-check; the chain confirms
     one, refuses the other, and that capture job is failed, naming the event and the contract's reason."""
@@ -494,3 +526,153 @@ def test_a_capture_whose_write_the_chain_refuses_fails(world: World, stock):
     assert [(e["eventIndex"], e["field"], e["reason"]) for e in failed["errors"]] == [
         (0, "operation", "UnitIsInTransit")
     ]
+
+
+# --------------------------------------------------------------------------- recorded events (no custody effect)
+
+SCHEMA = json.loads((Path(capture_xml.__file__).parent / "schemas" / "EPCIS-JSON-Schema.json").read_text())
+
+
+def query(world: World, who: str, epc: str, **headers):
+    url = f"/epcis/events?{urlencode({'MATCH_anyEPC': epc})}"
+    return world.client.get(url, headers={"Authorization": f"Bearer {world.parties[who].key}", **headers})
+
+
+def queried(world: World, who: str, epc: str) -> list[dict]:
+    resp = query(world, who, epc)
+    assert resp.status_code == 200, resp.get_json()
+    jsonschema.Draft7Validator(SCHEMA).validate(resp.get_json())
+    return resp.get_json()["epcisBody"]["queryResults"]["resultsBody"]["eventList"]
+
+
+def transaction(world: World, who: str, epcs: list[str], **fields) -> dict:
+    gln = world.parties[who].gln
+    bts = [{"type": "po", "bizTransaction": f"urn:epcglobal:cbv:bt:{gln}:PO-{uuid.uuid4().hex[:8]}"},
+           {"type": "https://ref.gs1.org/cbv/BTT-desadv", "bizTransaction": f"urn:epcglobal:cbv:bt:{gln}:DA-1"}]  # fmt: skip
+    fields = {"bizTransactionList": bts, "epcList": epcs, **fields}
+    ev = event("shipping", gln, kind="TransactionEvent", action="ADD", **fields)
+    del ev["bizStep"]  # optional in a TransactionEvent
+    return ev
+
+
+def test_a_transaction_event_is_recorded_and_exported_to_its_capturer_and_regulators(world: World, stock):
+    """A purchase order / despatch advice naming a pallet (Digital Link form) and a pack: no operation, kept with
+    the capture, answered back in the queries of those objects (canonical EPC URIs, CBV words), valid against the
+    JSON schema and both XSDs; the capturer and regulators see it, a trading partner on the pallet's path not."""
+    pallet, pack = sscc_epc(stock["pallet"]), sgtin(stock["gtin"], "S0000000003")
+    done(world, "maker", capture(world, "maker", document(ship(world, "maker", [stock["pallet"]], "distributor"))))
+    before = world.relayer.counts()
+    ev = transaction(world, "maker", [f"https://id.gs1.org/00/{stock['pallet']}", pack])
+    final = job(world, "maker", capture(world, "maker", document(ev)))
+    assert final["success"] is True and final["errors"] == [], final
+    [state] = final["events"]
+    assert (state["state"], state["operations"], state["eventID"]) == ("recorded", [], ev["eventID"])
+    assert world.relayer.counts() == before  # nothing for the chain
+    for who in ("maker", "regulator"):
+        [got] = [e for e in queried(world, who, pallet) if e["type"] == "TransactionEvent"]
+        assert got["eventID"] == ev["eventID"]
+        assert got["epcList"] == [cbv.sscc(stock["pallet"]), cbv.sgtin(stock["gtin"], "S0000000003")]  # canonical
+        assert [b["type"] for b in got["bizTransactionList"]] == ["po", "desadv"]
+        assert got["pt:event"] == "recorded" and got["pt:captureID"] == final["captureID"] and "pt:txHash" not in got
+        assert got["readPoint"] == ev["readPoint"] and got["action"] == "ADD"
+    assert [e["eventID"] for e in queried(world, "maker", pack) if e["type"] == "TransactionEvent"] == [ev["eventID"]]
+    seen = queried(world, "distributor", pallet)  # a participant of the pallet, not of the maker's orders
+    assert seen and not [e for e in seen if e["type"] == "TransactionEvent"]
+    for version, headers in (("2.0", {"Accept": "application/xml"}), ("1.2", {"GS1-EPCIS-Version": "1.2"})):
+        root = etree.fromstring(query(world, "maker", pallet, **headers).data)
+        name = "EPCglobal-epcis-query-2_0.xsd" if version == "2.0" else "EPCglobal-epcis-query-1_2.xsd"
+        etree.XMLSchema(etree.parse(str(capture_xml.XSD_DIR / name))).assertValid(root)
+        [element] = root.iter("TransactionEvent")
+        types = [b.get("type") for b in element.iter("bizTransaction")]
+        assert types == (["https://ref.gs1.org/cbv/BTT-po", "https://ref.gs1.org/cbv/BTT-desadv"] if version == "2.0"
+                         else ["urn:epcglobal:cbv:btt:po", "urn:epcglobal:cbv:btt:desadv"])  # fmt: skip
+    again = job(world, "maker", capture(world, "maker", document(ev)))
+    assert again["events"][0]["state"] == "already_captured"
+    assert len([e for e in queried(world, "maker", pallet) if e["type"] == "TransactionEvent"]) == 1
+
+
+def test_an_association_event_is_recorded(world: World, stock):
+    """A data logger associated with a pallet: recorded; in 1.2 XML (which has no AssociationEvent) it travels in
+    the event list's extension, and the document stays valid."""
+    pallet = sscc_epc(stock["pallet"])
+    ev = event("installing", world.parties["maker"].gln, kind="AssociationEvent", action="ADD",
+               parentID="urn:epc:id:giai:0614141.LOGGER-7", childEPCs=[pallet])  # fmt: skip
+    final = job(world, "maker", capture(world, "maker", document(ev)))
+    assert final["success"] is True and final["events"][0]["state"] == "recorded", final
+    [got] = [e for e in queried(world, "regulator", pallet) if e["type"] == "AssociationEvent"]
+    assert got["parentID"] == ev["parentID"] and got["bizStep"] == "installing"
+    assert got["childEPCs"] == [cbv.sscc(stock["pallet"])]
+    root = etree.fromstring(query(world, "regulator", pallet, Accept="application/xml; version=1.2").data)
+    etree.XMLSchema(etree.parse(str(capture_xml.XSD_DIR / "EPCglobal-epcis-query-1_2.xsd"))).assertValid(root)
+    [element] = root.iter("AssociationEvent")
+    assert element.getparent().tag == "extension" and element.getparent().getparent().tag == "extension"
+    assert not [e for e in queried(world, "distributor", pallet) if e["type"] == "AssociationEvent"]
+
+
+def test_every_refused_recorded_event_names_its_field_and_rule(world: World, stock):
+    maker = world.parties["maker"].gln
+    pallet = sscc_epc(stock["pallet"])
+    no_bts = transaction(world, "maker", [pallet])
+    del no_bts["bizTransactionList"]
+    cases = [
+        ("maker", no_bts, "bizTransactionList", "required", 422),
+        ("maker", transaction(world, "maker", [pallet], bizTransactionList=[{"type": "bribe", "bizTransaction": "urn:x:1"}]),
+         "bizTransactionList[0].type", "not_cbv", 422),
+        ("maker", transaction(world, "maker", [pallet], bizTransactionList=[{"type": "po"}]),
+         "bizTransactionList[0].bizTransaction", "format", 422),
+        ("maker", transaction(world, "maker", []), "epcList", "required", 422),
+        ("maker", transaction(world, "maker", [pallet, "urn:epc:id:sgtin:bad"]), "epcList[1]", "charset", 422),
+        # another manufacturer's pallet and a pallet that does not exist: the same answer (no oracle of serials)
+        ("maker2", transaction(world, "maker2", [pallet]), "epcList[0]", "not_your_object", 403),
+        ("maker", transaction(world, "maker", [sscc_epc(world.sscc())]), "epcList[0]", "not_your_object", 403),
+        ("maker", transaction(world, "maker", [], epcList=None,
+                              quantityList=[{"epcClass": to_epc_uri(Lot(stock["gtin"], "NOPE"), CP), "quantity": 3}]),
+         "quantityList[0].epcClass", "not_your_object", 403),
+        ("maker", event("installing", maker, kind="AssociationEvent", action="ADD", childEPCs=[pallet]), "parentID",
+         "required", 422),
+        ("maker", {**transaction(world, "maker", [pallet]), "readPoint": {"id": sgln(world.parties["pharmacy"].gln)}},
+         "readPoint.id", "not_your_location", 403),
+    ]  # fmt: skip
+    for who, sent, field, reason, status in cases:
+        ev = {k: v for k, v in sent.items() if v is not None}
+        error = _refused(world, who, ev)
+        assert (error["field"], error["reason"], error["status"]) == (field, reason, status), (ev, error)
+
+
+def test_a_recorded_event_is_rolled_back_with_its_document(world: World, stock):
+    pallet = sscc_epc(stock["pallet"])
+    good = transaction(world, "maker", [pallet])
+    bad = ship(world, "maker", [world.sscc()], "distributor")
+    final = job(world, "maker", capture(world, "maker", document(good, bad)))
+    assert [e["state"] for e in final["events"]] == ["not_applied", "refused"]
+    assert not [e for e in queried(world, "maker", pallet) if e["type"] == "TransactionEvent"]
+    final = job(
+        world, "maker", capture(world, "maker", document(good, bad), **{"GS1-Capture-Error-Behaviour": "proceed"})
+    )
+    assert [e["state"] for e in final["events"]] == ["recorded", "refused"]
+    assert [e["eventID"] for e in queried(world, "maker", pallet) if e["type"] == "TransactionEvent"] == [
+        good["eventID"]
+    ]
+
+
+def test_a_transaction_event_in_epcis_1_2_xml_is_recorded(world: World, stock):
+    """The GS1 US DSCSA shape: a 1.2 TransactionEvent (quantityList in its extension), valid against the 1.2 XSD."""
+    maker = world.parties["maker"].gln
+    lgtin = to_epc_uri(Lot(stock["gtin"], stock["lot"]), CP)
+    xml = (
+        '<?xml version="1.0"?><epcis:EPCISDocument xmlns:epcis="urn:epcglobal:epcis:xsd:1" schemaVersion="1.2" '
+        'creationDate="2026-12-05T10:00:00Z"><EPCISBody><EventList><TransactionEvent>'
+        "<eventTime>2026-12-05T10:00:00Z</eventTime><eventTimeZoneOffset>+00:00</eventTimeZoneOffset>"
+        f'<bizTransactionList><bizTransaction type="urn:epcglobal:cbv:btt:po">urn:epcglobal:cbv:bt:{maker}:PO-77'
+        f"</bizTransaction></bizTransactionList><epcList><epc>{sscc_epc(stock['pallet'])}</epc></epcList>"
+        f"<action>ADD</action><readPoint><id>{sgln(maker)}</id></readPoint>"
+        f"<extension><quantityList><quantityElement><epcClass>{lgtin}</epcClass><quantity>80</quantity>"
+        "</quantityElement></quantityList></extension></TransactionEvent></EventList></EPCISBody></epcis:EPCISDocument>"
+    )
+    capture_xml.schema("1.2").assertValid(etree.fromstring(xml.encode()))
+    auth = {"Authorization": f"Bearer {world.parties['maker'].key}", "Content-Type": "application/xml"}
+    final = job(world, "maker", world.client.post("/epcis/capture", data=xml, headers=auth))
+    assert final["success"] is True and final["events"][0]["state"] == "recorded", final
+    [got] = [e for e in queried(world, "maker", sscc_epc(stock["pallet"])) if e["type"] == "TransactionEvent"]
+    assert got["bizTransactionList"] == [{"type": "po", "bizTransaction": f"urn:epcglobal:cbv:bt:{maker}:PO-77"}]
+    assert got["quantityList"] == [{"epcClass": cbv.lgtin(stock["gtin"], stock["lot"]), "quantity": 80}]

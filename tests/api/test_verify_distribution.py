@@ -214,3 +214,47 @@ def test_a_lots_pack_counts_leave_out_undone_dispenses(world: World, stock):
     records = [(at, lot_id, tote, pack_set([1, 2]))]
     world.act("pharmacy", world.pt.functions.undoDispense(at // 86400, records, 0, pack_set([2])))
     assert ok(world, "maker", lot_url(stock))["pack_counts"]["dispensed"] == 1
+
+
+def test_a_containers_readings_count_for_a_pack_only_while_the_pack_was_in_it(world: World, stock):
+    """Issue 14 review #5: provenance's cold chain and its EPCIS export count a unit's readings and excursions for
+    a pack only while that unit carried it (custody.carried), as verification's temperature_excursion does."""
+    from app import gs1
+    from app.services import provenance
+    from app.services.epcis import export
+    from tests.api.test_provenance import ok, pack_url
+
+    lot_id, case_a, _ = _at_distributor(world, stock)  # the pallet's excursion: case A sat on it then
+    tote_sscc, tote = world.tote("distributor", [group(case_a, lot_id, [1, 2])])
+    # after the pick: a hot reading on the case (pack 3 is still in it, packs 1 and 2 are not), a cool one on the tote
+    world.act("distributor", world.pt.functions.recordReadings(case_a, b"\2" * 32, 1_700_100_000, 60,
+                                                               pack_readings([1900, 600])))  # fmt: skip
+    world.act("distributor", world.pt.functions.recordReadings(tote, b"\3" * 32, 1_700_200_000, 60,
+                                                               pack_readings([500])))  # fmt: skip
+    pallet, case_sscc = sscc_id(stock["pallet"]), stock["cases"][0]
+    # and a hot one on the pallet, unpacked long since: it carries nothing any more
+    world.act("distributor", world.pt.functions.recordReadings(pallet, b"\4" * 32, 1_700_300_000, 60,
+                                                               pack_readings([2500])))  # fmt: skip
+
+    picked = ask(world, "regulator", code(stock, 1))
+    assert [x["unit"] for x in picked["excursions"]] == [_hex(pallet)]
+    body = ok(world, "regulator", pack_url(stock, 1))
+    assert [x["unit"]["kind"] for x in body["excursions"]] == ["pallet"]
+    assert {s["sensor_id"] for s in body["readings"]["sensors"]} == {_hex(b"\1" * 32), _hex(b"\3" * 32)}
+    assert body["readings"]["overall"]["count"] == 3  # the pallet's two, the tote's one: not the case's after
+
+    left = ask(world, "regulator", code(stock, 3))
+    assert [x["unit"] for x in left["excursions"]] == [_hex(pallet), _hex(case_a)]
+    body = ok(world, "regulator", pack_url(stock, 3))
+    assert [x["unit"]["kind"] for x in body["excursions"]] == ["pallet", "case"]
+    assert body["readings"]["overall"]["count"] == 4
+    case_body = ok(world, "regulator", f"/v1/units/%2800%29{case_sscc}/provenance")  # the case: the same rule
+    assert [x["unit"]["kind"] for x in case_body["excursions"]] == ["pallet", "case"]
+    assert case_body["readings"]["overall"]["count"] == 4
+
+    with world.db.connection() as conn:
+        exported = export.reading_events(conn, provenance.pack_provenance(conn, gs1.Pack(stock["gtin"], "S0000000001")))
+    assert sorted(e["epcList"][0] for e in exported) == sorted(
+        export.unit_epc({"sscc": sscc}) for sscc in (stock["pallet"], tote_sscc)
+    )
+    assert export.unit_epc({"sscc": case_sscc}) not in [e["epcList"][0] for e in exported]

@@ -429,6 +429,27 @@ def test_return_prechecks_name_the_reason(world: World, at_pharmacy):
     refused(world.post("pharmacy", "/v1/return-acceptances", {"packs": [a(w, 10)]}), 409, "packs[0]", "not_a_return")
 
 
+def test_a_return_after_the_case_came_back_on_a_refused_pallet_goes_to_the_cases_sender(world: World, wholesale):
+    """Issue 14 review #12: the return-sender rule is the custody fold's (the contract's _sender), not a second
+    walk of the path. The pharmacy palletises a case the distributor sent it and ships the pallet on; refused, the
+    pallet comes back with no sender of its own, so the case's own sender (the distributor) is where its packs
+    may return. The second walk forgot it at the pallet's refusal and refused the return (not_from_that_party)."""
+    w, pt = wholesale, world.pt
+    case = sscc_id(w["cases"][1])  # packs 40-79, closed, at the distributor
+    world.deliver([case], "distributor", "pharmacy", unpack=False)
+    pallet = world.sscc()
+    world.act("pharmacy", pt.functions.packPallet(int(pallet), [case]))
+    world.act("pharmacy", pt.functions.ship([sscc_id(pallet)], world.account("pharmacy2")))
+    world.act("pharmacy2", pt.functions.refuseShipment([sscc_id(pallet)]))
+    world.act("pharmacy", pt.functions.unpack([sscc_id(pallet), case]))
+    assert unit_view(world, case)["sender"] == world.account("distributor")  # the contract's _sender
+    body = {"packs": [a(w, 41)], "to": world.parties["distributor"].gln}
+    world.done("pharmacy", world.post("pharmacy", "/v1/returns", body))
+    assert pack_view(world, w["a_lot_id"], 41)["returnPending"]
+    refused(world.post("pharmacy", "/v1/returns", {"packs": [a(w, 42)], "to": world.parties["pharmacy2"].gln}),
+            409, "packs[0]", "not_from_that_party")  # fmt: skip
+
+
 def test_a_return_of_own_loose_stock_is_refused_not_a_500(world: World, stock):
     """A manufacturer that also dispenses cannot return its never-shipped loose stock (review 14-15 #3)."""
     with world.db.connection() as conn, conn.cursor() as cur:
@@ -474,6 +495,21 @@ def test_report_stolen_by_the_holder_ends_the_packs(world: World, wholesale):
             409, "packs[0]", "already_stolen")  # fmt: skip
     refused(world.post("pharmacy", "/v1/thefts", {"packs": [a(w, 12)]}), 409, "packs[0]", "not_holder")
     refused(world.post("distributor", "/v1/thefts", {"packs": [b(w, 3)]}), 409, "packs[0]", "not_holder")
+
+
+def test_a_pack_stolen_or_destroyed_from_loose_stock_cannot_be_packed_into_a_case(world: World, wholesale):
+    """Issue 14 review #10: the pre-check names the pack and why, before the contract's PackIsInactive would."""
+    w = wholesale
+    world.done("maker", world.post("maker", "/v1/thefts", {"packs": [b(w, 5)]}))
+    world.done("maker", world.post("maker", "/v1/destructions", {"packs": [a(w, 85)]}))
+    tree = {"sscc": world.sscc(), "gtin": w["b_gtin"], "lot": w["b_lot"], "packs": [b(w, 3), b(w, 5)]}
+    refused(world.post("maker", "/v1/cases", tree), 409, "packs[1]", "already_stolen")
+    run = {"sscc": world.sscc(), "gtin": w["gtin"], "lot": w["lot"], "first_index": 80, "count": 20}
+    refused(world.post("maker", "/v1/cases", run), 409, "first_index", "already_destroyed")
+    refused(world.post("maker", "/v1/totes", {"sscc": world.sscc(), "packs": [b(w, 5)]}),
+            409, "packs[0]", "already_stolen")  # fmt: skip
+    world.done("maker", world.post("maker", "/v1/cases", run | {"sscc": world.sscc(), "count": 5}))  # 80-84
+    assert pack_view(world, w["a_lot_id"], 84)["allocated"] and not pack_view(world, w["a_lot_id"], 85)["allocated"]
 
 
 def dispense(world: World, packs: list[str]) -> dict:

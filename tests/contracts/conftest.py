@@ -1,4 +1,4 @@
-"""A PharmaTrack world on the session anvil: deployed once, every test runs in a snapshot of it.
+"""A PharmaTrack world on the module's anvil: deployed once a module, every test runs in a snapshot of it.
 
 Parties (anvil dev accounts): admin 0, manufacturers 1 and 2, distributor 3, pharmacies 4 and 5, regulator 6;
 accounts 7 and 8 are not registered. Manufacturer 1 makes the cold-chain product GTIN and has commissioned lot L1 of
@@ -82,7 +82,7 @@ class World:
         return tuple(self.pt.functions.packState(lot_id or self.lot_id, index).call())
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def pharma_world(w3: Web3, artifacts) -> World:
     accounts = w3.eth.accounts
     admin, maker, maker2, distributor, pharmacy, pharmacy2, regulator, outsider, spare = accounts[:9]

@@ -223,11 +223,28 @@ def test_destroy_line_rejects_from_loose_stock(world):
     receipt = world.send(pt.functions.destroy(ZERO, world.lot_id, pack_set([5, 6]), NO_PROOF), world.maker)
     assert world.pack_state(5) == (False, False, True, False)
     assert only(pt, receipt, "Destroyed")[0]["containerId"] == ZERO
-    # The run around them is packed as usual; the rejects stay dead.
-    case = world.pack_case(1, 0, 10)
-    world.deliver([case], world.maker, world.pharmacy)
-    world.dispense(case, [4, 7])
-    reverts(pt, case_call(world, "dispense", case, [5]), world.pharmacy, "PackIsInactive", world.lot_id, 5)
+    # A run over them is refused (issue 14 review #10: a destroyed pack must not travel again); a tree case packs
+    # around them, and a run beside them is packed as usual.
+    reverts(pt, pt.functions.packCase(100, world.lot_id, 0, 10), world.maker, "PackIsInactive", world.lot_id, 5)
+    reverts(pt, pt.functions.packCase(100, world.lot_id, 6, 1), world.maker, "PackIsInactive", world.lot_id, 6)
+    tree_call = pt.functions.packCaseTree(100, world.lot_id, pack_set([4, 6, 7]))
+    reverts(pt, tree_call, world.maker, "PackIsInactive", world.lot_id, 6)
+    world.pack_tree(1, [0, 1, 2, 3, 4, 7, 8, 9])
+    world.pack_case(2, 10, 300)  # crosses a bitmap word: nothing ended there
+    assert world.pack_state(5) == (False, False, True, False)
+
+
+def test_packCase_refuses_a_pack_stolen_from_loose_stock(world):
+    pt = world.pt
+    world.send(pt.functions.reportStolen([(ZERO, world.lot_id, pack_set([300]), NO_PROOF)]), world.maker)
+    call = pt.functions.packCase(100, world.lot_id, 200, 200)
+    reverts(pt, call, world.maker, "PackIsInactive", world.lot_id, 300)
+    call = pt.functions.packCaseTree(100, world.lot_id, pack_set([299, 300]))
+    reverts(pt, call, world.maker, "PackIsInactive", world.lot_id, 300)
+    world.pack_case(1, 200, 100)  # up to the stolen one
+    world.pack_case(2, 301, 10)
+    assert world.pack_state(300) == (False, False, False, False)
+    assert pt.functions.pack(world.lot_id, 300).call()[6] is True  # stolen
 
 
 def test_destroy_unknown_lot_reverts(world, held):

@@ -38,6 +38,7 @@ from app.services.access import (
     may_see_activity_row,
     may_see_alert,
     may_see_operation,
+    may_see_recorded_event,
     shown_events,
     visibility,
 )
@@ -186,6 +187,9 @@ def test_list_level_questions():
     # operations: the submitting organisation and regulators
     assert may_see_operation(dist, DIST[0]) and not may_see_operation(dist, PHARM[0])
     assert may_see_operation(regulator, PHARM[0])
+    # EPCIS events recorded without a custody effect (purchase orders, sensor associations): the same
+    assert may_see_recorded_event(dist, DIST[0]) and not may_see_recorded_event(dist, PHARM[0])
+    assert may_see_recorded_event(regulator, PHARM[0]) and not may_see_recorded_event(Viewer(MAKER), DIST[0])
 
 
 def test_viewer_from_a_principal_or_a_requester():

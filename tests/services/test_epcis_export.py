@@ -14,7 +14,7 @@ import jsonschema
 import pytest
 
 from app import gs1
-from app.services.epcis import cbv, export, query
+from app.services.epcis import cbv, export, query, xmldoc
 from tests import epcis_scenario
 from tests.world import World, module_world
 
@@ -183,3 +183,108 @@ def test_the_uncut_export_is_explicit_never_a_missing_principal(world, chain):
         g.principal = None
         resp = epcis_api._answer([])
     assert resp.status_code == 401, resp.get_json()
+
+
+# --------------------------------------------------------------------------- EPCIS 1.2 XML (DSCSA partners)
+
+PT = f"{{{cbv.PT_NS}}}"
+
+
+def schema_1_2(name: str = "EPCglobal-epcis-1_2.xsd"):
+    from lxml import etree
+
+    return etree.XMLSchema(etree.parse(str(Path(cbv.__file__).parent / "schemas" / "xsd" / name)))
+
+
+def _ids_1_2(root) -> list[str]:
+    return [e.text for e in root.iter("eventID")]
+
+
+def test_every_event_is_valid_epcis_1_2_xml(world, chain):
+    """The whole record as a 1.2 EPCISDocument, valid against GS1's 1.2 XSD: CBV words as 1.2 URNs, eventID in
+    baseExtension, readings (1.2 has no sensorElementList) and the transaction in our namespace, master data in
+    the header behind the SBDH."""
+    from lxml import etree
+
+    events, provs = everything(world, chain)
+    data = xmldoc.document_1_2(export.document(events, provs))
+    root = etree.fromstring(data)
+    schema_1_2().assertValid(root)
+    assert root.tag == f"{{{xmldoc.EPCIS12_NS}}}EPCISDocument" and root.get("schemaVersion") == "1.2"
+    assert _ids_1_2(root) == [e["eventID"] for e in events]
+    assert all(e.getparent().tag == "baseExtension" for e in root.iter("eventID"))
+    assert {e.text for e in root.iter("bizStep")} == {
+        f"urn:epcglobal:cbv:bizstep:{e['bizStep']}" for e in events if e.get("bizStep")
+    }
+    assert [e.text for e in root.iter(f"{PT}txHash")] == [e["pt:txHash"] for e in events]
+    assert not list(root.iter("sensorElementList"))  # not a 1.2 element: ours
+    reports = [r.attrib for r in root.iter(f"{PT}sensorReport")]
+    expected = [r for e in events for s in e.get("sensorElementList", []) for r in s["sensorReport"]]
+    assert reports and [float(r["value"]) for r in reports] == [r["value"] for r in expected]
+    assert any(r.get("exception", "").endswith("ALARM_CONDITION") for r in reports)
+    for element in root.iter("sourceList", "destinationList"):  # in the 1.2 event's extension
+        assert element.getparent().tag == "extension"
+        assert all(c.get("type") == "urn:epcglobal:cbv:sdt:owning_party" for c in element)
+    lots = {e.get("id") for e in root.iter("VocabularyElement")}
+    assert cbv.lgtin(chain["gtin"], chain["lot"]) in lots
+    assert [e.text for e in root.iter("{urn:epcglobal:cbv:mda}lotNumber")]  # ILMD of the commissioning
+
+
+def test_the_query_answers_epcis_1_2_xml_on_request(world, chain):
+    """`Accept: application/xml; version=1.2` or the REST binding's `GS1-EPCIS-Version: 1.2`: the same events as
+    the JSON-LD answer, valid against the 1.2 query XSD, addressed to the caller's GLN."""
+    from urllib.parse import urlencode
+
+    from lxml import etree
+
+    schema = schema_1_2("EPCglobal-epcis-query-1_2.xsd")
+    url = f"/epcis/events?{urlencode({'MATCH_anyEPC': cbv.sscc(chain['pallet'])})}"
+    auth = {"Authorization": f"Bearer {world.parties['regulator'].key}"}
+    as_json = world.client.get(url, headers=auth).get_json()["epcisBody"]["queryResults"]["resultsBody"]["eventList"]
+    for extra in ({"Accept": "application/xml; version=1.2"}, {"GS1-EPCIS-Version": "1.2"}):
+        resp = world.client.get(url, headers={**auth, **extra})
+        assert resp.status_code == 200 and resp.mimetype == "application/xml", extra
+        assert resp.headers["GS1-EPCIS-Version"] == "1.2.0"
+        root = etree.fromstring(resp.data)
+        schema.assertValid(root)
+        assert root.tag == f"{{{xmldoc.QUERY12_NS}}}EPCISQueryDocument"
+        assert _ids_1_2(root) == [e["eventID"] for e in as_json]
+        receiver = root.find(".//{*}Receiver/{*}Identifier")
+        assert receiver.text == world.parties["regulator"].gln and receiver.get("Authority") == "GS1"
+    plain = world.client.get(url, headers={**auth, "Accept": "application/xml"})  # 2.0 stays the default XML
+    assert plain.headers["GS1-EPCIS-Version"] == "2.0.0" and b"urn:epcglobal:epcis-query:xsd:2" in plain.data
+
+
+def test_the_cli_writes_epcis_1_2_xml(world, chain, tmp_path, monkeypatch):
+    from lxml import etree
+
+    from app.cli import main
+
+    monkeypatch.setenv("DATABASE_URL", world.settings.database_url)
+    out = tmp_path / "export.xml"
+    code = chain["pack"](1)
+    with pytest.raises(SystemExit) as done:
+        main(["epcis", "export", "--code", code, "--format", "xml12", "--out", str(out)])
+    assert done.value.code == 0
+    root = etree.parse(str(out)).getroot()
+    schema_1_2().assertValid(root)
+    with world.db.connection() as conn:
+        expected, _ = query.visible_events(conn, query.OPERATOR, [gs1.parse(code)])
+    assert _ids_1_2(root) == [e["eventID"] for e in expected]
+
+
+@pytest.mark.parametrize(
+    ("accept", "version", "wanted"),
+    [
+        ("application/xml; version=1.2", None, True),
+        ("application/ld+json, text/xml;version=1.2.0", None, True),
+        ("application/xml", None, False),
+        ("application/xml", "2.0.0", False),
+        (None, "1.2", True),
+        (None, "1.2.0", True),
+        ("application/ld+json", None, False),
+        ("application/json; version=1.2", None, False),
+    ],
+)
+def test_which_requests_want_1_2(accept, version, wanted):
+    assert xmldoc.wants_1_2(accept, version) is wanted

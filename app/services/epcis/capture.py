@@ -8,6 +8,13 @@ is its eventID, else a hash of its content; an event the organisation captured b
 GS1-Capture-Error-Behaviour: `rollback` (the default) applies nothing if one event is refused; `proceed`
 applies every event that is accepted. The job is recorded either way (GET /epcis/capture/{id}).
 
+A TransactionEvent (bizTransactionList: a purchase order, a despatch advice) or an AssociationEvent (a sensor
+device to a unit) has no custody effect on chain: it maps to no operation but is recorded with the capture
+(app/db/captures.py, table epcis_recorded_events), after checking that every object it names is one the caller
+may see (the access policy: never commissioned, or no part of the caller's record, is refused alike). The
+EPCIS queries of those objects export it back to the capturing organisation and regulators (export.py,
+access.may_see_recorded_event). A TransformationEvent is refused (`unsupported`, field `type`).
+
 The vocabulary and identifier forms are app/services/epcis/cbv.py's (shared with export and query).
 """
 
@@ -26,14 +33,17 @@ import jsonschema
 from jsonschema.exceptions import best_match
 
 from app.db import captures as captures_db
-from app.gs1 import GS1Error, LogisticUnit, Pack, parse
+from app.errors import NotFound
+from app.gs1 import GS1Error, LogisticUnit, Lot, Pack, parse
 from app.ids import lgtin_id, sgtin_id
-from app.services import outbox, prechecks, readings, writes
+from app.services import outbox, prechecks, provenance, readings, writes
 from app.services.epcis import cbv, event_hash
 from app.services.orgs import Principal
 
 CAPTURE_LIMIT = 500  # events per capture document
-EVENT_TYPES = ("ObjectEvent", "AggregationEvent")
+EVENT_TYPES = ("ObjectEvent", "AggregationEvent")  # mapped to writes
+RECORDED_TYPES = ("TransactionEvent", "AssociationEvent")  # recorded, no custody effect on chain
+RECORD_LIMIT = 50  # objects one recorded event may name: each is checked against the caller's record
 BEHAVIOURS = ("rollback", "proceed")
 LOT_KEYS = ("cbvmda:lotNumber", "lotNumber", "urn:epcglobal:cbv:mda#lotNumber")
 EXPIRY_KEYS = ("cbvmda:itemExpirationDate", "itemExpirationDate", "urn:epcglobal:cbv:mda#itemExpirationDate")
@@ -54,6 +64,14 @@ class BadDocument(Exception):
     def __init__(self, field: str, message: str):
         super().__init__(f"{field}: {message}")
         self.field, self.message = field, message
+
+
+@dataclass
+class Recorded:
+    """An event recorded without a write: its canonical form (EPC URIs, bare CBV words) and our objects' EPCs."""
+
+    event: dict
+    epcs: list[str]
 
 
 @dataclass
@@ -226,13 +244,13 @@ def _check_locations(event: dict, principal: Principal) -> None:
                                  status=403)  # fmt: skip
 
 
-def map_event(conn, principal: Principal, event) -> list[Write]:
-    """The writes one event stands for (CBV 2.0 bizStep, action, disposition), or Unmappable."""
+def _common(event) -> tuple[str, str]:
+    """(type, action) of an event of a type we capture, with its time; Unmappable naming the field if not."""
     if not isinstance(event, dict):
         raise Unmappable("event", "format", "must be an object")
     kind = event.get("type")
-    if kind not in EVENT_TYPES:
-        raise Unmappable("type", "unsupported", f"must be one of {', '.join(EVENT_TYPES)}")
+    if kind not in EVENT_TYPES + RECORDED_TYPES:
+        raise Unmappable("type", "unsupported", f"must be one of {', '.join(EVENT_TYPES + RECORDED_TYPES)}")
     action = event.get("action")
     if action not in ("ADD", "OBSERVE", "DELETE"):
         raise Unmappable("action", "format", "must be ADD, OBSERVE or DELETE")
@@ -240,11 +258,19 @@ def map_event(conn, principal: Principal, event) -> list[Write]:
         raise Unmappable("eventTime", "required", "the time of the event (ISO 8601)")
     if not isinstance(event.get("eventTimeZoneOffset"), str):
         raise Unmappable("eventTimeZoneOffset", "required", "the event's time zone offset (+hh:mm)")
+    return kind, action
+
+
+def map_event(conn, principal: Principal, event) -> list[Write]:
+    """The writes one event stands for (CBV 2.0 bizStep, action, disposition), or Unmappable."""
+    kind, action = _common(event)
     if event.get("bizStep") is None:
         raise Unmappable("bizStep", "required", "a CBV 2.0 business step")
     step = _word(event["bizStep"], "bizStep", cbv.BIZ_STEPS)
     disposition = _word(event["disposition"], "disposition", cbv.DISPOSITIONS) if event.get("disposition") else None
     _check_locations(event, principal)
+    if kind in RECORDED_TYPES:
+        raise Unmappable("type", "unsupported", f"a {kind} is recorded, not mapped to a write (record_event)")
     if kind == "AggregationEvent":
         return _aggregation(conn, event, action, step)
     return _object(conn, event, action, step, disposition)
@@ -467,6 +493,164 @@ def _timestamp(value, where: str) -> int:
     return int(when.timestamp())
 
 
+# --------------------------------------------------------------------------- recorded events (no custody effect)
+
+
+def record_event(conn, principal: Principal, event, checked: dict | None = None) -> Recorded:
+    """A TransactionEvent or AssociationEvent in canonical form, every object it names checked against the
+    caller's record; Unmappable naming the field otherwise. `checked`: the verdicts of objects already checked
+    in this capture (a document's events often name the same pallet: its record is read once)."""
+    checked = {} if checked is None else checked
+    kind, action = _common(event)
+    out = _recorded_head(principal, event, kind, action)
+    objects = _recorded_objects(event, kind, out)
+    if len(objects) > RECORD_LIMIT:
+        raise Unmappable("epcList" if kind == "TransactionEvent" else "childEPCs", "too_many",
+                         f"a recorded event names at most {RECORD_LIMIT} objects")  # fmt: skip
+    for where, item in objects:
+        key = _uri(item)
+        if key not in checked:
+            checked[key] = _in_record(conn, principal, item)
+        if not checked[key]:
+            raise Unmappable(where, "not_your_object", "not an object of your record (never commissioned, or you "
+                             "took no part in it)", status=403)  # fmt: skip
+    return Recorded(out, list(dict.fromkeys(_uri(item) for _, item in objects)))
+
+
+def _uri(item) -> str:
+    """The canonical EPC URI of one of our identifiers (a pack's SGTIN without anything parsed beside it)."""
+    return cbv.epc_uri(Pack(item.gtin, item.serial) if isinstance(item, Pack) else item)
+
+
+def _recorded_head(principal: Principal, event: dict, kind: str, action: str) -> dict:
+    """Everything of a recorded event but its objects: time, CBV words, the caller's own places, transactions."""
+    out: dict = {"type": kind, "eventTime": event["eventTime"], "eventTimeZoneOffset": event["eventTimeZoneOffset"],
+                 "action": action}  # fmt: skip
+    for key, vocabulary in (("bizStep", cbv.BIZ_STEPS), ("disposition", cbv.DISPOSITIONS)):
+        if event.get(key) is not None:
+            out[key] = _word(event[key], key, vocabulary)
+    _check_locations(event, principal)
+    for key in ("readPoint", "bizLocation"):
+        if event.get(key) is not None:
+            out[key] = {"id": cbv.sgln(gln_of_location(event[key], key))}
+    transactions = _biz_transactions(event, required=kind == "TransactionEvent")
+    if transactions:
+        out["bizTransactionList"] = transactions
+    for key in ("sourceList", "destinationList"):
+        if event.get(key):
+            out[key] = _source_destinations(event, key)
+    return out
+
+
+def _recorded_objects(event: dict, kind: str, out: dict) -> list[tuple[str, object]]:
+    """The objects of ours a recorded event names, (field, identifier), their canonical EPCs set in `out`."""
+    objects: list[tuple[str, object]] = []
+    transaction = kind == "TransactionEvent"
+    epc_key, quantity_key = ("epcList", "quantityList") if transaction else ("childEPCs", "childQuantityList")
+    parent = event.get("parentID")
+    if not transaction:  # the device (or other thing) the objects are associated with: any URI
+        if not isinstance(parent, str) or ":" not in parent:
+            raise Unmappable("parentID", "required", "the device the objects are associated with (a URI, e.g. GIAI)")
+        out["parentID"] = parent
+    elif parent is not None:
+        unit = _one(parent, "parentID", ("logistic_unit",))
+        out["parentID"] = cbv.epc_uri(unit)
+        objects.append(("parentID", unit))
+    items = _epcs(event, epc_key, ("pack", "logistic_unit"), required=False)
+    out[epc_key] = [_uri(item) for item in items]
+    objects += [(f"{epc_key}[{i}]", item) for i, item in enumerate(items)]
+    quantities = _quantity_list(event, quantity_key)
+    if quantities:
+        out[quantity_key] = [q for q, _ in quantities]
+        objects += [(f"{quantity_key}[{i}].epcClass", lot) for i, (_, lot) in enumerate(quantities)]
+    if not items and not quantities:
+        raise Unmappable(epc_key, "required", f"a {kind} names its objects: {epc_key} (SGTIN, SSCC) or "
+                         f"{quantity_key} (LGTIN)")  # fmt: skip
+    return objects
+
+
+def _one(value, where: str, kinds: tuple[str, ...]):
+    try:
+        item = parse(value, expect=kinds) if isinstance(value, str) else None
+    except GS1Error as exc:
+        raise Unmappable(where, exc.rule, exc.message) from None
+    if item is None:
+        raise Unmappable(where, "format", "must be an EPC URI or a GS1 Digital Link")
+    return item
+
+
+def _biz_transactions(event: dict, required: bool) -> list[dict]:
+    items = event.get("bizTransactionList")
+    if items is None and not required:
+        return []
+    if not isinstance(items, list) or not items:
+        raise Unmappable("bizTransactionList", "required", "a non-empty list of business transactions (type and "
+                         "bizTransaction)")  # fmt: skip
+    out = []
+    for i, item in enumerate(items):
+        ident = item.get("bizTransaction") if isinstance(item, dict) else None
+        if not isinstance(ident, str) or ":" not in ident:
+            raise Unmappable(f"bizTransactionList[{i}].bizTransaction", "format", "the transaction's URI (e.g. "
+                             "urn:epcglobal:cbv:bt:<GLN>:<number>)")  # fmt: skip
+        entry = {"bizTransaction": ident}
+        if item.get("type") is not None:
+            word = cbv.cbv_word(item["type"]) if isinstance(item["type"], str) else ""
+            if word not in cbv.BTT_WORDS and ":" not in word:
+                raise Unmappable(f"bizTransactionList[{i}].type", "not_cbv", f"{item['type']!r} is not a CBV 2.0 "
+                                 "business transaction type (nor a URI of its own)")  # fmt: skip
+            entry["type"] = word
+        out.append(entry)
+    return out
+
+
+def _source_destinations(event: dict, key: str) -> list[dict]:
+    name = "source" if key == "sourceList" else "destination"
+    out = []
+    for i, item in enumerate(event[key] if isinstance(event[key], list) else [None]):
+        word = cbv.cbv_word(item.get("type")) if isinstance(item, dict) and isinstance(item.get("type"), str) else ""
+        if word not in cbv.SOURCE_DEST_TYPES:
+            raise Unmappable(f"{key}[{i}].type", "not_cbv", "owning_party, possessing_party or location")
+        gln_of(item.get(name), f"{key}[{i}].{name}")  # an SGLN or PGLN
+        out.append({"type": word, name: item[name]})
+    return out
+
+
+def _quantity_list(event: dict, key: str) -> list[tuple[dict, Lot]]:
+    values = event.get(key)
+    if values is None:
+        return []
+    if not isinstance(values, list):
+        raise Unmappable(key, "format", "a list of quantity elements (epcClass, quantity, uom)")
+    out = []
+    for i, entry in enumerate(values):
+        where = f"{key}[{i}]"
+        lot = _one(entry.get("epcClass") if isinstance(entry, dict) else None, f"{where}.epcClass", ("lot",))
+        element: dict = {"epcClass": cbv.epc_uri(lot)}
+        quantity = entry.get("quantity")
+        if quantity is not None:
+            if isinstance(quantity, bool) or not isinstance(quantity, int | float) or quantity < 0:
+                raise Unmappable(f"{where}.quantity", "format", "a non-negative number")
+            element["quantity"] = quantity
+        if isinstance(entry.get("uom"), str):
+            element["uom"] = entry["uom"]
+        out.append((element, lot))
+    return out
+
+
+def _in_record(conn, principal: Principal, item) -> bool:
+    """Whether the object exists and the caller may see its record (not verdict-only: the access policy)."""
+    try:
+        if isinstance(item, Pack):
+            prov = provenance.pack_provenance(conn, Pack(item.gtin, item.serial))
+        elif isinstance(item, LogisticUnit):
+            prov = provenance.unit_provenance(conn, item.sscc)
+        else:
+            prov = provenance.lot_provenance(conn, item.gtin, item.lot)
+    except NotFound:
+        return False
+    return not provenance.visibility(conn, principal, prov).verdict_only
+
+
 # --------------------------------------------------------------------------- the capture job
 
 
@@ -508,7 +692,8 @@ def capture(conn, principal: Principal, doc, behaviour: str, validate: bool = Tr
     invalid = schema_errors(doc) if validate else {}
     capture_id = str(uuid.uuid4())
     states, errors = [], []
-    applied: list[tuple[int, str, list[str]]] = []
+    applied: list[tuple[int, str, list[str], Recorded | None]] = []
+    checked: dict[str, bool] = {}  # objects recorded events name, checked against the caller's record
     for index, event in enumerate(events):
         identity = event_identity(event) if isinstance(event, dict) else f"index:{index}"
         state = {"eventIndex": index, "eventID": identity, "state": "applied", "operations": []}
@@ -526,7 +711,7 @@ def capture(conn, principal: Principal, doc, behaviour: str, validate: bool = Tr
             continue
         captures_db.savepoint(conn)
         try:
-            ops = _apply(conn, principal, event, identity, invalid.get(index))
+            ops, recorded = _apply(conn, principal, event, identity, invalid.get(index), checked)
         except (Unmappable, writes.Rejected) as refused:
             captures_db.rollback_to(conn)
             errors.append({"eventIndex": index, "eventID": identity, "field": refused.field, "reason": refused.rule,
@@ -541,24 +726,36 @@ def capture(conn, principal: Principal, doc, behaviour: str, validate: bool = Tr
             continue
         captures_db.release(conn)
         state["operations"] = [str(op["id"]) for op in ops]
-        applied.append((index, identity, state["operations"]))
+        if recorded is not None:
+            state["state"] = "recorded"  # kept with the capture, no operation: no custody effect on chain
+        applied.append((index, identity, state["operations"], recorded))
     if errors and behaviour == "rollback":
         conn.rollback()
         for state in states:
-            if state["state"] == "applied":
+            if state["state"] in ("applied", "recorded"):
                 state["state"], state["operations"] = "not_applied", []
         applied = []
     status = "failed" if errors else "success"
     row = captures_db.insert_capture(conn, capture_id, principal.organisation_id, status, behaviour, len(events),
                                      states, errors)  # fmt: skip
-    for index, identity, op_ids in applied:
+    for index, identity, op_ids, recorded in applied:
         captures_db.insert_event(conn, principal.organisation_id, identity, capture_id, index, op_ids,
                                  _content(events[index]))  # fmt: skip
+        if recorded is not None:
+            captures_db.insert_recorded(conn, principal.organisation_id, identity, capture_id, index,
+                                        recorded.event["type"], recorded.epcs, recorded.event)  # fmt: skip
     return row
 
 
-def _apply(conn, principal: Principal, event, identity: str, invalid: tuple[str, str] | None) -> list[dict]:
-    """The event's operations; the mapping names what it refuses first, then the official schema."""
+def _apply(conn, principal: Principal, event, identity: str, invalid: tuple[str, str] | None,
+           checked: dict[str, bool]) -> tuple[list[dict], Recorded | None]:  # fmt: skip
+    """The event's operations, or what is recorded of it (a TransactionEvent, an AssociationEvent); the mapping
+    names what it refuses first, then the official schema."""
+    if isinstance(event, dict) and event.get("type") in RECORDED_TYPES:
+        recorded = record_event(conn, principal, event, checked)
+        if invalid is not None:
+            raise Unmappable(invalid[0], "schema", f"the EPCIS 2.0 JSON schema: {invalid[1]}")
+        return [], recorded
     mapped = map_event(conn, principal, event)
     if invalid is not None:
         raise Unmappable(invalid[0], "schema", f"the EPCIS 2.0 JSON schema: {invalid[1]}")
@@ -575,7 +772,7 @@ def _apply(conn, principal: Principal, event, identity: str, invalid: tuple[str,
             raise writes.Rejected(refused.status, _event_field(write, refused.field), refused.rule,
                                   refused.message) from None  # fmt: skip
         ops.append(row)
-    return ops
+    return ops, None
 
 
 def job(conn, capture_id: str, organisation_id: int) -> dict | None:

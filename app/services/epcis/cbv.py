@@ -26,6 +26,7 @@ CBV_BASE = "https://ref.gs1.org/cbv/"
 CBV12_BIZSTEP = "urn:epcglobal:cbv:bizstep:"
 CBV12_DISP = "urn:epcglobal:cbv:disp:"
 CBV12_SDT = "urn:epcglobal:cbv:sdt:"
+CBV12_BTT = "urn:epcglobal:cbv:btt:"
 EPCIS_CONTEXT = "https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld"
 PT_NS = "https://pharmatrack.example/epcis/"  # our own extension namespace, prefix `pt`
 PT_PREFIX = "pt"
@@ -51,6 +52,8 @@ DISPOSITIONS = frozenset({
     "no_pedigree_match", "non_conformant", "non_sellable_other", "partially_dispensed", "recalled", "reserved",
     "retail_sold", "returned", "sellable_accessible", "sellable_not_accessible", "stolen", "unavailable", "unknown",
 })  # fmt: skip
+BTT_WORDS = frozenset({"bol", "cert", "desadv", "inv", "pedigree", "po", "poc", "prodorder", "recadv", "rma",
+                       "testprd", "testres", "upevt"})  # CBV 2.0 business transaction types  # fmt: skip
 SOURCE_DEST_TYPES = frozenset({"owning_party", "possessing_party", "location"})
 SENSOR_TYPES = frozenset({"Temperature"})  # gs1: sensor measurement types we emit
 UOM_CELSIUS = "CEL"
@@ -108,9 +111,21 @@ def sdt_uri(word: str) -> str:
     return f"{CBV_BASE}SDT-{word}"
 
 
+def btt_uri(word: str) -> str:
+    """A business transaction type: a CBV word as its URI; anything else (a private type's URI) as it is."""
+    return f"{CBV_BASE}BTT-{word}" if word in BTT_WORDS else word
+
+
+def cbv12_uri(kind: str, word: str) -> str:
+    """The CBV 1.2 URN of a word (kind: bizstep, disp, sdt, btt); a non-CBV value (a URI of its own) as it is."""
+    return word if ":" in word else f"urn:epcglobal:cbv:{kind}:{word}"
+
+
 def cbv_word(value: str) -> str:
-    """The CBV bare word of a bizStep / disposition / source-destination type in any of its forms."""
-    for prefix in (f"{CBV_BASE}BizStep-", f"{CBV_BASE}Disp-", f"{CBV_BASE}SDT-", CBV12_BIZSTEP, CBV12_DISP, CBV12_SDT):
+    """The CBV bare word of a bizStep / disposition / source-destination / business transaction type in any of
+    its forms."""
+    for prefix in (f"{CBV_BASE}BizStep-", f"{CBV_BASE}Disp-", f"{CBV_BASE}SDT-", f"{CBV_BASE}BTT-", CBV12_BIZSTEP,
+                   CBV12_DISP, CBV12_SDT, CBV12_BTT):  # fmt: skip
         if value.startswith(prefix):
             return value[len(prefix) :]
     return value

@@ -9,12 +9,19 @@ location of each party) in its header.
 Every event names its transaction in our extension namespace (`pt:` → cbv.PT_NS): pt:txHash, pt:blockNumber,
 pt:logIndex, pt:event (our event name). eventID is the GS1 event hash of the event (event_hash.py): the same
 event read through any object's answer has the same id.
+
+`recorded_events` adds the events captured without a custody effect on chain (TransactionEvent, AssociationEvent:
+app/services/epcis/capture.py) that name the object, to the organisation that captured them and regulators
+(access.may_see_recorded_event). Such an event has no transaction: pt:event `recorded`, pt:captureID, and for
+chain order pt:blockNumber = the mirror's head when it was captured, pt:logIndex = RECORDED_LOG_INDEX (after that
+block's logs). Its eventID is the one it was captured under (its own, else its GS1 event hash).
 """
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from app.db import captures as captures_db
 from app.db import epcis as reads
 from app.ids import sscc_id, unpack_readings
 from app.services import access
@@ -22,6 +29,7 @@ from app.services.epcis import cbv, event_hash
 from app.services.provenance import Entry, Provenance
 
 OFFSET = "+00:00"  # block times are UTC
+RECORDED_LOG_INDEX = 2**31 - 1  # a recorded event sorts after the logs of the block the mirror had reached
 
 
 def _time(moment: datetime | None) -> str:
@@ -219,6 +227,8 @@ def reading_events(conn, prov: Provenance, vis: access.Visibility | None = None)
     out = []
     for row in reads.reading_events(conn, list(units)):
         position = (row["block_number"], row["log_index"])
+        if not prov.carried(bytes(row["unit_id"]), position):  # only while the unit held the object (custody.py)
+            continue
         if vis is not None and not vis.full and not vis.current and not vis.shows(position):
             continue
         ref = units[bytes(row["unit_id"])]
@@ -253,6 +263,32 @@ def reading_events(conn, prov: Provenance, vis: access.Visibility | None = None)
     return out
 
 
+def _object_epcs(prov: Provenance) -> list[str]:
+    """The EPC URIs recorded events name this object by: a pack's SGTIN and its lot's class, a unit's SSCC, a
+    lot's class."""
+    s = prov.subject
+    if s.get("kind") == "pack":
+        return [cbv.sgtin(s["gtin"], s["serial"]), cbv.lgtin(s["gtin"], s["lot"])]
+    if s.get("kind") == "lot":
+        return [cbv.lgtin(s["gtin"], s["lot"])]
+    return [cbv.sscc(s["sscc"])] if s.get("sscc") else []
+
+
+def recorded_events(conn, prov: Provenance, viewer: access.Viewer | None = None) -> list[dict]:
+    """The TransactionEvents and AssociationEvents captured about this object that `viewer` may see (None: the
+    operator's uncut export), as EPCIS 2.0 events (module docstring)."""
+    epcs = _object_epcs(prov)
+    out = []
+    for row in captures_db.recorded_for(conn, epcs) if epcs else []:
+        if viewer is not None and not access.may_see_recorded_event(viewer, row["organisation_id"]):
+            continue
+        event = {**row["event"], "eventID": row["event_id"], "recordTime": _time(row["recorded_at"])}
+        event.update({"pt:event": "recorded", "pt:captureID": str(row["capture_id"]),
+                      "pt:blockNumber": row["head_block"], "pt:logIndex": RECORDED_LOG_INDEX})  # fmt: skip
+        out.append(event)
+    return out
+
+
 def events(
     conn, prov: Provenance, vis: access.Visibility | None = None, viewer: access.Viewer | None = None
 ) -> list[dict]:
@@ -270,6 +306,7 @@ def events(
             _redact(prov, event, rows, viewer)  # after the id: the whole event's id, a redacted copy
         out.append(event)
     out += reading_events(conn, prov, vis)
+    out += recorded_events(conn, prov, viewer)
     out.sort(key=lambda e: (e["pt:blockNumber"], e["pt:logIndex"]))
     return out
 

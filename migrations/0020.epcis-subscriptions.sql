@@ -1,4 +1,4 @@
--- depends: 0017.lot-status-lookup
+-- depends: 0018.epcis-recorded-events 0019.unit-manufacturers
 -- EPCIS named queries and webhook subscriptions (issue 15). A named query belongs to the organisation that created
 -- it (its name is unique per organisation). A subscription runs its query for that organisation; the events it
 -- finds are queued in epcis_deliveries (the outbox: one row per subscription and event), POSTed to `dest` at least
