@@ -26,7 +26,9 @@ to from that block on; EQ_bizLocation and EQ_readPoint (an event's place is its 
 those parties acted on; EQ_bizStep only the objects with an event of ours of such a bizStep; all three of one same
 event (app/db/epcis.py _RELEVANT). Disposition, event type and the rest apply per event. Limit: an event a party
 could see only through the history of a contained object (a pallet's earlier shipment, for a party that held one of
-its cases later) is answered when the query names that object (MATCH_*), not here.
+its cases later) is answered when the query names that object (MATCH_*), not here; so are recorded events
+(export.recorded_events: not chain events, so neither their time nor their object is in the pushdown; only a
+single-EPC one about a lot or unit is answered here, without time, place or bizStep filters).
 """
 
 from __future__ import annotations
