@@ -20,6 +20,7 @@ WRITERS = {
     "detector_cursor": "db/detector_cursor.py",
     "epcis_captured_events": "db/captures.py",
     "epcis_captures": "db/captures.py",
+    "epcis_recorded_events": "db/captures.py",
     "indexer_cursor": "db/indexer.py",
     "lot_commissions": "db/serials.py",
     "lot_serials": "db/serials.py",
