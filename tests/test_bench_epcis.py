@@ -15,7 +15,7 @@ def _cases(pair, steps: list[int]) -> list[Case]:
 
 def _mapped(event: dict) -> list[capture.Write]:
     """capture's mapping of an event that needs no database (every kind the bench sends but commissioning)."""
-    kind, action = capture._common(event)
+    _kind, action = capture._common(event)
     step = capture._word(event["bizStep"], "bizStep", capture.cbv.BIZ_STEPS)
     return capture._object(None, event, action, step, None)
 
