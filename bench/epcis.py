@@ -209,6 +209,7 @@ class EpcisLoad:
         self.go = threading.Event()
         self.stop_polling = threading.Event()
         self.deadline = 0.0
+        self.table_work: dict[str, list[int]] = {}
 
     def party_of(self, case: Case) -> Party:
         maker = case.step in (0, 3)
@@ -315,6 +316,21 @@ class EpcisLoad:
 # --------------------------------------------------------------------------- the run
 
 
+TABLE_COUNTERS = ("idx_scan", "seq_scan", "n_tup_ins", "n_tup_upd", "n_tup_del")
+
+
+def table_counters(db_url: str) -> dict[str, tuple[int, ...]]:
+    """Per table: index scans, sequential scans, rows inserted, updated, deleted so far (cumulative statistics)."""
+    conn = psycopg2.connect(db_url)
+    try:
+        with conn, conn.cursor() as cur:
+            cur.execute("SELECT relname, COALESCE(idx_scan, 0), seq_scan, n_tup_ins, n_tup_upd, n_tup_del "
+                        "FROM pg_stat_user_tables")  # fmt: skip
+            return {name: tuple(int(x) for x in rest) for name, *rest in cur.fetchall()}
+    finally:
+        conn.close()
+
+
 def wait_drained(db_url: str, seconds: float, what: str) -> tuple[float, int]:
     start = time.monotonic()
     while (left := ingest.db_scalar(db_url, "SELECT count(*) FROM operations WHERE status IN ('pending', "
@@ -376,6 +392,7 @@ def epcis_phase(args, chain, port: int, procs: dict, pairs: list[Pair], cases: l
     poller = threading.Thread(target=load.poll, daemon=True)
     for t in [*threads, poller]:
         t.start()
+    tables_start = table_counters(chain.db_url)
     cpu_start = meter.sample()
     t_start = time.monotonic()
     load.deadline = t_start + args.seconds
@@ -388,6 +405,11 @@ def epcis_phase(args, chain, port: int, procs: dict, pairs: list[Pair], cases: l
     window = time.monotonic() - t_start
     cpu = meter.diff(cpu_start, meter.sample())
     drained, _ = wait_drained(chain.db_url, args.drain, "EPCIS")
+    time.sleep(1.0)  # backends flush their table statistics about once a second
+    tables = table_counters(chain.db_url)
+    load.table_work = {
+        t: [b - a for a, b in zip(tables_start.get(t, (0,) * 5), v, strict=True)] for t, v in tables.items()
+    }
     time.sleep(2 * POLL_SECONDS)
     load.stop_polling.set()
     poller.join(5)
@@ -434,6 +456,14 @@ def report(load: EpcisLoad, db_url: str, window: float, drained: float, cpu, sca
     for action, txs, action_gas, ops in sorted(per_action):
         print(f"  relay {action:<16} {txs:>4} tx {int(ops):>7,} ops  {int(ops) / txs:6.1f} ops/tx  "
               f"{int(action_gas) / max(int(ops), 1):>8,.0f} gas/op")  # fmt: skip
+    busy_tables = sorted(load.table_work.items(), key=lambda kv: -sum(kv[1]))[:10]
+    print("Postgres work per event, window to drain (index scans, seq scans, rows inserted, updated, deleted):")
+    for table, work in busy_tables:
+        if sum(work):
+            print(
+                f"  {table:<28} "
+                + " ".join(f"{k} {v / max(events, 1):5.2f}" for k, v in zip(TABLE_COUNTERS, work, strict=True))
+            )
     used, busy, span_cpu = cpu
     ours = sum(used.values())
     print(f"CPU over the EPCIS window ({span_cpu:.1f}s, {psutil.cpu_count()} cores; % of one core; µs per event):")
@@ -480,7 +510,7 @@ def profile_split(paths: list[Path], events: int, top: int) -> None:
         seconds = cumulative(path, name)
         print(f"  {label:<40} {seconds / total:6.1%} {seconds / max(events, 1) * 1e6:8.0f} µs/event")
     inside = [kv for kv in raw.items() if kv[1][4] and _under_capture(raw, kv[0])]
-    print(f"  top {top} functions by own time, of those capture() calls (share of capture()):")
+    print(f"  top {top} functions by own time, of those capture() reaches (per-function call graph: approximate):")
     for key, (_, _, tt, ct, _) in sorted(inside, key=lambda kv: -kv[1][2])[:top]:
         where = key[0].split("site-packages/")[-1].replace(str(Path.cwd()) + "/", "")
         print(f"    {tt / total:6.1%} own {ct / total:6.1%} cum  {where}:{key[1]}({key[2]})")
