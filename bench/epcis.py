@@ -45,9 +45,6 @@ import json
 import os
 import pstats
 import secrets
-import shutil
-import sys
-import tempfile
 import threading
 import time
 import uuid
@@ -276,41 +273,36 @@ class EpcisLoad:
                 self.outstanding[t.key] = t
 
     def poll(self) -> None:
-        conn = psycopg2.connect(self.db_url)
-        conn.autocommit = True
-        try:
-            while not self.stop_polling.wait(POLL_SECONDS):
-                with self.lock:
-                    keys = list(self.outstanding)
-                if not keys:
+        ingest.poll_finished(
+            self.db_url, self.stop_polling, POLL_SECONDS, self._outstanding_keys,
+            "SELECT idempotency_key, status, error FROM operations WHERE organisation_id = ANY(%s) "
+            "AND idempotency_key = ANY(%s) AND status IN ('confirmed', 'failed')",
+            lambda keys: (self.org_ids, keys), self._finished,
+        )  # fmt: skip
+
+    def _outstanding_keys(self) -> list[str]:
+        with self.lock:
+            return list(self.outstanding)
+
+    def _finished(self, rows: list[tuple]) -> None:
+        back = []
+        with self.lock:
+            for key, status, error in rows:
+                t = self.outstanding.pop(key)
+                if status == "failed":
+                    self.failed[t.kind] += 1
+                    if len(self.failed_samples) < SHOW_ERRORS:
+                        self.failed_samples.append(f"{t.kind}: {json.dumps(error)[:300]}")
                     continue
-                with conn.cursor() as cur:
-                    cur.execute(
-                        "SELECT idempotency_key, status, error FROM operations WHERE organisation_id = ANY(%s) "
-                        "AND idempotency_key = ANY(%s) AND status IN ('confirmed', 'failed')",
-                        (self.org_ids, keys),
-                    )
-                    rows = cur.fetchall()
-                back = []
-                with self.lock:
-                    for key, status, error in rows:
-                        t = self.outstanding.pop(key)
-                        if status == "failed":
-                            self.failed[t.kind] += 1
-                            if len(self.failed_samples) < SHOW_ERRORS:
-                                self.failed_samples.append(f"{t.kind}: {json.dumps(error)[:300]}")
-                            continue
-                        self.confirmed[t.kind] += 1
-                        if t.case is not None:
-                            t.case.step = t.next_step
-                            back.append(t.case)
-                if back:
-                    with self.cond:
-                        for case in back:
-                            self.party_of(case).ready.append(case)
-                        self.cond.notify_all()
-        finally:
-            conn.close()
+                self.confirmed[t.kind] += 1
+                if t.case is not None:
+                    t.case.step = t.next_step
+                    back.append(t.case)
+        if back:
+            with self.cond:
+                for case in back:
+                    self.party_of(case).ready.append(case)
+                self.cond.notify_all()
 
 
 # --------------------------------------------------------------------------- the run
@@ -580,11 +572,7 @@ def run(args: argparse.Namespace, tmp: Path) -> str:
         print(f"elapsed {time.monotonic() - started:.0f}s")
         return last
     finally:
-        for stop in reversed(cleanup):
-            try:
-                stop()
-            except Exception as exc:  # keep stopping the rest
-                print(f"cleanup: {type(exc).__name__}: {exc}", file=sys.stderr)
+        ingest.stop_all(cleanup)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -592,9 +580,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seconds", type=float, default=30.0, help="each phase's posting window (default 30)")
     parser.add_argument("--clients", type=int, default=4, help="clients posting EPCIS documents (default 4)")
     parser.add_argument("--events", type=int, default=1000, help="events per document (default 1000)")
-    parser.add_argument("--cases", type=int, default=24000, help="cases for the EPCIS phase (default 24000)")
+    parser.add_argument("--cases", type=int, default=16000, help="cases for the EPCIS phase (default 16000)")
     parser.add_argument("--scan-clients", type=int, default=8, help="clients of the single-scan phase (default 8)")
-    parser.add_argument("--scan-cases", type=int, default=6000, help="cases for the single-scan phase (6000)")
+    parser.add_argument("--scan-cases", type=int, default=4000, help="cases for the single-scan phase (4000)")
     parser.add_argument("--pairs", type=int, default=2, help="manufacturer ⇄ distributor pairs (default 2)")
     parser.add_argument("--block-time", type=float, default=1.0, help="anvil block time in s (default 1)")
     ingest.add_server_options(parser)
@@ -608,15 +596,7 @@ def main(argv: list[str] | None = None) -> None:
         args.seconds, args.cases, args.scan_cases, args.drain = 5.0, 4000, 1500, 30.0
     if args.clients < 1 or args.events < 1 or args.pairs < 1 or args.seconds <= 0 or args.scan_clients < 1:
         parser.error("need --clients, --events, --pairs, --scan-clients ≥ 1 and --seconds > 0")
-    tmp = Path(tempfile.mkdtemp(prefix="pharmatrack-bench-epcis-"))
-    try:
-        last = run(args, tmp)
-    finally:
-        if args.keep:
-            print(f"kept {tmp}", file=sys.stderr)
-        else:
-            shutil.rmtree(tmp, ignore_errors=True)
-    print(last, flush=True)
+    print(ingest.run_in_tmp("pharmatrack-bench-epcis-", run, args), flush=True)
 
 
 if __name__ == "__main__":
