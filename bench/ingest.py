@@ -397,36 +397,51 @@ class Load:
     # ---- the poller
 
     def poll(self) -> None:
-        conn = psycopg2.connect(self.db_url)
-        conn.autocommit = True
-        try:
-            while not self.stop_polling.wait(POLL_SECONDS):
-                with self.lock:
-                    ids = list(self.outstanding)
-                if not ids:
-                    continue
-                with conn.cursor() as cur:
-                    cur.execute(
-                        "SELECT id::text, status, error FROM operations WHERE id = ANY(%s::uuid[]) "
-                        "AND status IN ('confirmed', 'failed')",
-                        (ids,),
-                    )
-                    rows = cur.fetchall()
-                for op_id, status, error in rows:
-                    with self.lock:
-                        client, case = self.outstanding.pop(op_id)
-                    if status == "failed":
-                        self.failed_seen += 1
-                        if len(self.failed_samples) < SHOW_ERRORS:
-                            self.failed_samples.append(f"{case.sscc} step {case.step}: {json.dumps(error)[:300]}")
-                        continue
-                    self.confirmed_seen += 1
-                    case.step = (case.step + 1) % 4
-                    with self.cond[client]:
-                        self.ready[client].appendleft(case)  # follow-up scans before fresh cases
-                        self.cond[client].notify()
-        finally:
-            conn.close()
+        poll_finished(
+            self.db_url, self.stop_polling, POLL_SECONDS, self._outstanding_ids,
+            "SELECT id::text, status, error FROM operations WHERE id = ANY(%s::uuid[]) "
+            "AND status IN ('confirmed', 'failed')",
+            lambda ids: (ids,), self._finished,
+        )  # fmt: skip
+
+    def _outstanding_ids(self) -> list[str]:
+        with self.lock:
+            return list(self.outstanding)
+
+    def _finished(self, rows: list[tuple]) -> None:
+        for op_id, status, error in rows:
+            with self.lock:
+                client, case = self.outstanding.pop(op_id)
+            if status == "failed":
+                self.failed_seen += 1
+                if len(self.failed_samples) < SHOW_ERRORS:
+                    self.failed_samples.append(f"{case.sscc} step {case.step}: {json.dumps(error)[:300]}")
+                continue
+            self.confirmed_seen += 1
+            case.step = (case.step + 1) % 4
+            with self.cond[client]:
+                self.ready[client].appendleft(case)  # follow-up scans before fresh cases
+                self.cond[client].notify()
+
+
+def poll_finished(
+    db_url: str, stop: threading.Event, interval: float, outstanding, query: str, params, finished
+) -> None:
+    """Every `interval` until `stop`: the operations among `outstanding()` that are confirmed or failed, by
+    `query` with `params(outstanding ids)`, handed to `finished(rows)` (one connection, autocommit)."""
+    conn = psycopg2.connect(db_url)
+    conn.autocommit = True
+    try:
+        while not stop.wait(interval):
+            ids = outstanding()
+            if not ids:
+                continue
+            with conn.cursor() as cur:
+                cur.execute(query, params(ids))
+                rows = cur.fetchall()
+            finished(rows)
+    finally:
+        conn.close()
 
 
 def percentile(sorted_values: list[float], q: float) -> float:
@@ -553,6 +568,27 @@ def service_env(
     }
 
 
+def stop_all(cleanup: list) -> None:
+    """Run a bench's stop functions in reverse order, each whatever the others did."""
+    for stop in reversed(cleanup):
+        try:
+            stop()
+        except Exception as exc:  # keep stopping the rest
+            print(f"cleanup: {type(exc).__name__}: {exc}", file=sys.stderr)
+
+
+def run_in_tmp(prefix: str, run, args: argparse.Namespace) -> str:
+    """`run(args, tmp)` in a fresh temporary folder, removed afterwards unless ``args.keep``."""
+    tmp = Path(tempfile.mkdtemp(prefix=prefix))
+    try:
+        return run(args, tmp)
+    finally:
+        if args.keep:
+            print(f"kept {tmp}", file=sys.stderr)
+        else:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
 def run(args: argparse.Namespace, tmp: Path) -> str:
     started = time.monotonic()
     with_cleanup: list = []
@@ -669,11 +705,7 @@ def run(args: argparse.Namespace, tmp: Path) -> str:
         return report(args, load, db_url, window, drained, left, meter.diff(cpu_start, cpu_end), pg,
                       head_end - head_start, time.monotonic() - started)  # fmt: skip
     finally:
-        for stop in reversed(with_cleanup):
-            try:
-                stop()
-            except Exception as exc:  # keep stopping the rest
-                print(f"cleanup: {type(exc).__name__}: {exc}", file=sys.stderr)
+        stop_all(with_cleanup)
 
 
 def report(args, load: Load, db_url: str, window: float, drained: float, left: int, cpu, pg: dict, blocks: int,
@@ -766,15 +798,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     if args.clients < 1 or args.cases < args.pairs or args.pairs < 1 or args.seconds <= 0:
         parser.error("need --clients ≥ 1, --pairs ≥ 1, --cases ≥ --pairs and --seconds > 0")
-    tmp = Path(tempfile.mkdtemp(prefix="pharmatrack-bench-ingest-"))
-    try:
-        last = run(args, tmp)
-    finally:
-        if args.keep:
-            print(f"kept {tmp}", file=sys.stderr)
-        else:
-            shutil.rmtree(tmp, ignore_errors=True)
-    print(last, flush=True)
+    print(run_in_tmp("pharmatrack-bench-ingest-", run, args), flush=True)
 
 
 if __name__ == "__main__":

@@ -15,6 +15,7 @@ from lxml import etree
 from app.gs1 import LogisticUnit, Lot, Pack, to_epc_uri
 from app.ids import sscc_id
 from app.services import custody
+from app.services.epcis import capture as epcis_capture
 from app.services.epcis import capture_xml, cbv, event_hash
 from tests.world import World, check_digit
 
@@ -301,7 +302,7 @@ def test_headers_media_type_and_limits(world: World, stock):
     auth = {"Authorization": f"Bearer {world.parties['maker'].key}"}
     resp = world.client.options("/epcis/capture", headers=auth)
     assert resp.status_code == 204 and "Content-Type" not in resp.headers  # no body, no media type
-    assert resp.headers["GS1-EPCIS-Capture-Limit"] == "500"
+    assert resp.headers["GS1-EPCIS-Capture-Limit"] == "1000"
     assert int(resp.headers["GS1-EPCIS-Capture-File-Size-Limit"]) > 0
     assert resp.headers["GS1-EPCIS-Version"] == "2.0.0" and resp.headers["GS1-CBV-Version"] == "2.0.0"
     resp = world.client.post("/epcis/capture", data="a,b", headers={**auth, "Content-Type": "text/csv"})
@@ -312,7 +313,7 @@ def test_headers_media_type_and_limits(world: World, stock):
     resp = capture(world, "maker", document(ship(world, "maker", [stock["pallet"]], "distributor")),
                    **{"GS1-EPCIS-Version": "1.2.0"})  # fmt: skip
     assert resp.status_code == 406
-    many = document(*[event("shipping", world.parties["maker"].gln)] * 501)
+    many = document(*[event("shipping", world.parties["maker"].gln)] * (epcis_capture.CAPTURE_LIMIT + 1))
     resp = capture(world, "maker", many)
     assert resp.status_code == 413 and resp.get_json()["type"] == "epcisException:CaptureLimitExceededException"
     ld = world.client.post("/epcis/capture", data=b"{}", headers={**auth, "Content-Type": "application/ld+json"})

@@ -30,6 +30,7 @@ from datetime import date, datetime
 from pathlib import Path
 
 import jsonschema
+import jsonschema_rs
 from jsonschema.exceptions import best_match
 
 from app.db import captures as captures_db
@@ -40,7 +41,7 @@ from app.services import outbox, prechecks, provenance, readings, writes
 from app.services.epcis import cbv, event_hash
 from app.services.orgs import Principal
 
-CAPTURE_LIMIT = 500  # events per capture document
+CAPTURE_LIMIT = 1000  # events per capture document
 EVENT_TYPES = ("ObjectEvent", "AggregationEvent")  # mapped to writes
 RECORDED_TYPES = ("TransactionEvent", "AssociationEvent")  # recorded, no custody effect on chain
 RECORD_LIMIT = 50  # objects one recorded event may name: each is checked against the caller's record
@@ -151,9 +152,30 @@ REQUIRED = re.compile(r"^'([^']+)' is a required property$")
 
 
 @functools.cache
+def _schema() -> dict:
+    return json.loads(SCHEMA_PATH.read_text())
+
+
+@functools.cache
 def _validator() -> jsonschema.Draft7Validator:
-    schema = json.loads(SCHEMA_PATH.read_text())
-    return jsonschema.Draft7Validator(schema, format_checker=jsonschema.Draft7Validator.FORMAT_CHECKER)
+    return jsonschema.Draft7Validator(_schema(), format_checker=jsonschema.Draft7Validator.FORMAT_CHECKER)
+
+
+def _formats(node) -> set[str]:
+    if isinstance(node, dict):
+        own = {node["format"]} if isinstance(node.get("format"), str) else set()
+        return own.union(*(_formats(v) for v in node.values()))
+    return set().union(*(_formats(v) for v in node)) if isinstance(node, list) else set()
+
+
+@functools.cache
+def _fast_validator() -> jsonschema_rs.Draft7Validator:
+    """The same schema compiled by jsonschema-rs (Rust: a 1,000-event document in ~5 ms, jsonschema's validator
+    takes ~750 ms). Its formats are jsonschema's own checks (what our FORMAT_CHECKER checks, date-time with
+    rfc3339-validator; a format it does not check, such as uri, passes), so both give one verdict."""
+    checker = jsonschema.Draft7Validator.FORMAT_CHECKER
+    formats = {name: functools.partial(checker.conforms, format=name) for name in _formats(_schema())}
+    return jsonschema_rs.Draft7Validator(_schema(), validate_formats=True, formats=formats)
 
 
 def _path(parts: list) -> str:
@@ -172,6 +194,8 @@ def _schema_field(error: jsonschema.ValidationError, parts: list) -> str:
 def schema_errors(doc: dict) -> dict[int, tuple[str, str]]:
     """The official EPCIS 2.0 JSON schema's verdict: per event index, the field it refuses and why; a refusal
     outside the event list is BadDocument (the whole document is refused)."""
+    if _fast_validator().is_valid(doc):  # the usual case; a refusal is explained by jsonschema's errors below
+        return {}
     by_event: dict[int, list] = {}
     for error in _validator().iter_errors(doc):
         path = list(error.absolute_path)
