@@ -575,7 +575,8 @@ def test_a_transaction_event_is_recorded_and_exported_to_its_capturer_and_regula
         assert got["epcList"] == [cbv.sscc(stock["pallet"]), cbv.sgtin(stock["gtin"], "S0000000003")]  # canonical
         assert [b["type"] for b in got["bizTransactionList"]] == ["po", "desadv"]
         assert got["pt:event"] == "recorded" and got["pt:captureID"] == final["captureID"] and "pt:txHash" not in got
-        assert got["readPoint"] == ev["readPoint"] and got["action"] == "ADD"
+        # stored canonical: the company prefix split by GS1's prefix lengths, not as the sender split it
+        assert got["readPoint"] == {"id": cbv.sgln(world.parties["maker"].gln)} and got["action"] == "ADD"
     assert [e["eventID"] for e in queried(world, "maker", pack) if e["type"] == "TransactionEvent"] == [ev["eventID"]]
     seen = queried(world, "distributor", pallet)  # a participant of the pallet, not of the maker's orders
     assert seen and not [e for e in seen if e["type"] == "TransactionEvent"]
