@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import NamedTuple
 
 from biip import BiipException
@@ -204,3 +205,14 @@ def gln_of_sgln(uri: str, field: str = "bizLocation") -> str:
             value = uri.split(ai, 1)[1][:13]
             return gs1.parse_gln(value)
     raise gs1.GS1Error(field, "format", f"{field} must be an SGLN (urn:epc:id:sgln:…) or a Digital Link /414/")
+
+
+def zoned_time(value: str) -> datetime:
+    """An EPCIS date-time (ISO 8601 with its zone, `Z` or ±hh:mm); ValueError naming what is wrong otherwise."""
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise ValueError(f"{value!r} is not an ISO 8601 date-time") from None
+    if moment.tzinfo is None:
+        raise ValueError("the time must carry its zone (Z or ±hh:mm)")
+    return moment

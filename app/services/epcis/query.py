@@ -166,12 +166,9 @@ def _list_value(name: str, value: str) -> str:
 
 def _time(name: str, value: str) -> datetime:
     try:
-        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        return cbv.zoned_time(value)
     except ValueError as error:
-        raise _bad(name, f"{value!r} is not an ISO 8601 date-time") from error
-    if moment.tzinfo is None:
-        raise _bad(name, "the time must carry its zone (Z or ±hh:mm)")
-    return moment
+        raise _bad(name, str(error)) from None
 
 
 def token(event: dict | None, candidate: dict | None = None) -> str:

@@ -221,12 +221,9 @@ def _time(field: str, value) -> datetime:
     if not isinstance(value, str):
         raise BadRequest(field, "must be an ISO 8601 date-time with its zone")
     try:
-        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        return cbv.zoned_time(value)
     except ValueError as error:
-        raise BadRequest(field, f"{value!r} is not an ISO 8601 date-time") from error
-    if moment.tzinfo is None:
-        raise BadRequest(field, "the time must carry its zone (Z or ±hh:mm)")
-    return moment
+        raise BadRequest(field, str(error)) from None
 
 
 def check_subscription(body) -> dict:
