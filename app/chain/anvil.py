@@ -82,6 +82,9 @@ class AnvilNode:
     # of 200 blocks after 120 deployments: 7.9 s, against 0.21 s with this; CI stop 21 timed out there).
     # Reorgs, anvil_rollback and evm_revert within this depth work as before.
     keep_states: int | None = 256
+    # The genesis block's time (anvil's --timestamp; default: now). Two nodes started within the same second with
+    # the same chain id and accounts have the same genesis hash, the same chain to every client.
+    genesis_timestamp: int | None = None
 
     @property
     def rpc_url(self) -> str:
@@ -111,6 +114,8 @@ class AnvilNode:
         if self.state_path is not None:
             args += ["--state", str(self.state_path), "--state-interval", str(max(1, round(self.state_interval)))]
             args += ["--timestamp", str(self._genesis_timestamp())]
+        elif self.genesis_timestamp is not None:
+            args += ["--timestamp", str(self.genesis_timestamp)]
         out = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL  # noqa: SIM115 - kept open for the child
         # A process group of its own, so stopping it never signals our own group.
         # SIGTERM when the process that started it dies (anvil then saves its state and exits), so a

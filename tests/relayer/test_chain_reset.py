@@ -37,8 +37,12 @@ def _rows(world: World, sql: str, args=()):
 
 
 @pytest.fixture
-def new_chain(tmp_path):
-    node = AnvilNode(port=free_port(), chain_id=31337, block_time=None).start()
+def new_chain(w3):
+    """Another chain with the same id: another genesis (its time one hour on from the module's node's, which may
+    have started within the same second, and then had the same genesis hash)."""
+    genesis = w3.eth.get_block(0)["timestamp"] + 3600
+    node = AnvilNode(port=free_port(), chain_id=31337, block_time=None, genesis_timestamp=genesis).start()
+    assert make_web3(node.rpc_url).eth.get_block(0)["hash"] != w3.eth.get_block(0)["hash"]
     yield node
     node.stop()
 
