@@ -19,17 +19,22 @@ def reading_events(conn, unit_ids: list[bytes]) -> list[dict]:
     return fetch_all(conn, READING_EVENTS, {"units": unit_ids})
 
 
-# The packs an event put into a container (a case or tote packed, packs moved into a tote or consignment).
-EVENT_PACKS = """
+# The packs of pack_events rows `p` (the WHERE follows): (gtin, serial, lot_number, manufacturer, held).
+_PACKS_OF_EVENTS = """
 SELECT l.gtin, s.serial, l.lot_number, l.manufacturer,
        EXISTS (SELECT 1 FROM pack_events h WHERE h.lot_id = p.lot_id AND h.leaf_index = p.leaf_index
                AND h.actor = %(viewer)s::bytea) AS held
 FROM pack_events p
 JOIN lot_serials s ON s.lot_id = p.lot_id AND s.leaf_index = p.leaf_index
 JOIN lot_status l ON l.lot_id = p.lot_id
-WHERE p.block_number = %(b)s AND p.container_id = %(u)s  -- a tote's packs are logged beside its event
+"""
+# The packs an event put into a container (a case or tote packed, packs moved into a tote or consignment).
+EVENT_PACKS = (
+    _PACKS_OF_EVENTS
+    + """WHERE p.block_number = %(b)s AND p.container_id = %(u)s  -- a tote's packs are logged beside its event
 ORDER BY l.gtin, s.serial
 """
+)
 # The cases (and totes) a pallet packing put on the pallet, with their SSCCs.
 PALLET_CHILDREN = """
 SELECT u.sscc FROM ev_pallet_packed p, unnest(p.case_ids) AS c(case_id)
@@ -53,16 +58,12 @@ def pallet_children(conn, block_number: int, log_index: int) -> list[dict]:
 
 
 # The packs one pack-set event names (dispensed, destroyed, moved, returned, stolen, undone, quarantined, cleared).
-PACKS_AT = """
-SELECT l.gtin, s.serial, l.lot_number, l.manufacturer,
-       EXISTS (SELECT 1 FROM pack_events h WHERE h.lot_id = p.lot_id AND h.leaf_index = p.leaf_index
-               AND h.actor = %(viewer)s::bytea) AS held
-FROM pack_events p
-JOIN lot_serials s ON s.lot_id = p.lot_id AND s.leaf_index = p.leaf_index
-JOIN lot_status l ON l.lot_id = p.lot_id
-WHERE p.block_number = %(b)s AND p.log_index = %(l)s
+PACKS_AT = (
+    _PACKS_OF_EVENTS
+    + """WHERE p.block_number = %(b)s AND p.log_index = %(l)s
 ORDER BY l.gtin, s.serial
 """
+)
 
 
 def packs_at(conn, block_number: int, log_index: int, viewer: bytes | None = None) -> list[dict]:

@@ -342,21 +342,33 @@ def _consignments_of(conn, principal: Principal, packs: list[Pack], returns: boo
     found: list[bytes] = []
     for pack in _lookup(conn, packs):
         field, container = pack.field, pack.source
-        loose = prechecks.consignment(conn, container) if container is not None else None
-        state = prechecks.unit_state(conn, container) if loose is not None else None
-        if state is None:
+        if container is None or not _consignment_to_me(conn, principal, container, returns, field,
+                                                        "the pack's consignment"):  # fmt: skip
             raise _conflict(field, "not_in_consignment", "the pack does not travel loose in a consignment")
-        if not state.in_transit:
-            raise _conflict(field, "not_in_transit", "the pack's consignment is not in transit")
-        if state.recipient != _me(principal):
-            raise _conflict(field, "not_recipient", "the pack's consignment is in transit to another organisation")
-        if returns is True and not loose["is_return"]:
-            raise _conflict(field, "not_a_return", "the pack's consignment is not a return: receive it")
-        if returns is False and loose["is_return"]:
-            raise _conflict(field, "return_needs_acceptance", "the pack's consignment is a return: accept it")
         if container not in found:
             found.append(container)
     return found
+
+
+def _consignment_to_me(
+    conn, principal: Principal, consignment_id: bytes, returns: bool | None, field: str, what: str
+) -> bool:
+    """False when `consignment_id` is no loose consignment on chain; refuses (naming `field`, `what` in the
+    message) one that is not in transit to the caller, or not the kind `returns` asks for (True: a return only,
+    False: a plain consignment only)."""
+    loose = prechecks.consignment(conn, consignment_id)
+    state = prechecks.unit_state(conn, consignment_id) if loose is not None else None
+    if state is None:
+        return False
+    if not state.in_transit:
+        raise _conflict(field, "not_in_transit", f"{what} is not in transit")
+    if state.recipient != _me(principal):
+        raise _conflict(field, "not_recipient", f"{what} is in transit to another organisation")
+    if returns is True and not loose["is_return"]:
+        raise _conflict(field, "not_a_return", f"{what} is not a return: receive it")
+    if returns is False and loose["is_return"]:
+        raise _conflict(field, "return_needs_acceptance", f"{what} is a return: accept it")
+    return True
 
 
 def _consignments_by_id(conn, principal: Principal, ids: list[str], returns: bool | None) -> list[bytes]:
@@ -365,18 +377,8 @@ def _consignments_by_id(conn, principal: Principal, ids: list[str], returns: boo
     found: list[bytes] = []
     for i, text in enumerate(ids):
         field, consignment_id = f"consignments[{i}]", bytes.fromhex(text[2:])
-        loose = prechecks.consignment(conn, consignment_id)
-        state = prechecks.unit_state(conn, consignment_id) if loose is not None else None
-        if state is None:
+        if not _consignment_to_me(conn, principal, consignment_id, returns, field, "the consignment"):
             raise _conflict(field, "unknown_consignment", f"no loose consignment {text} is on chain")
-        if not state.in_transit:
-            raise _conflict(field, "not_in_transit", "the consignment is not in transit")
-        if state.recipient != _me(principal):
-            raise _conflict(field, "not_recipient", "the consignment is in transit to another organisation")
-        if returns is True and not loose["is_return"]:
-            raise _conflict(field, "not_a_return", "the consignment is not a return: receive it")
-        if returns is False and loose["is_return"]:
-            raise _conflict(field, "return_needs_acceptance", "the consignment is a return: accept it")
         if consignment_id in found:
             raise _invalid("consignments", "duplicate", f"lists consignment {text} twice")
         found.append(consignment_id)
