@@ -23,7 +23,7 @@ def _run(conn, sql, *params):
 
 def _rows(conn, relation: str) -> list[tuple]:
     with conn.cursor() as cur:
-        cur.execute(f"SELECT {COLUMNS} FROM {relation} ORDER BY lot_id")  # noqa: S608 - constants of this test
+        cur.execute(f"SELECT {COLUMNS} FROM {relation} ORDER BY lot_id")
         return [tuple(bytes(v) if isinstance(v, memoryview) else v for v in row) for row in cur.fetchall()]
 
 
