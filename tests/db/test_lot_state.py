@@ -1,6 +1,7 @@
-"""lot_state (migrations/0021): the table lot_status reads stays equal to lot_status_of_events, the rule, through
-every change of the lot events (commissioning, opened lots and their batches, recall, quarantine and clearance),
-their deletion (a reorg rollback) and truncation (a chain reset)."""
+"""lot_state and lot_batch_state (migrations/0021): the tables lot_status and lot_batches read stay equal to the
+rules (lot_status_of_events, lot_batches_of_events) through every change of the lot events (commissioning, opened
+lots and their batches, recall, quarantine and clearance), their deletion (a reorg rollback) and truncation (a chain
+reset)."""
 
 from __future__ import annotations
 
@@ -27,8 +28,18 @@ def _rows(conn, relation: str) -> list[tuple]:
         return [tuple(bytes(v) if isinstance(v, memoryview) else v for v in row) for row in cur.fetchall()]
 
 
-def _same(conn) -> None:
-    assert _rows(conn, "lot_status") == _rows(conn, "lot_status_of_events")
+BATCH_COLUMNS = "lot_id, batch, first_index, count, serials_root, block_number, log_index, tx_hash"
+
+
+def _batches(conn, relation: str) -> list[tuple]:
+    with conn.cursor() as cur:
+        cur.execute(f"SELECT {BATCH_COLUMNS} FROM {relation} ORDER BY lot_id, batch, block_number")
+        return [tuple(bytes(v) if isinstance(v, memoryview) else v for v in row) for row in cur.fetchall()]
+
+
+def _same(conn, what: str = "") -> None:
+    assert _rows(conn, "lot_status") == _rows(conn, "lot_status_of_events"), what
+    assert _batches(conn, "lot_batches") == _batches(conn, "lot_batches_of_events"), what
 
 
 class Chain:
@@ -93,9 +104,9 @@ def test_lot_state_equals_the_rule_through_random_event_histories(conn, seed):
     chain = Chain(conn, random.Random(seed))
     _same(conn)
     for _ in range(60):
-        what = chain.step()
-        assert _rows(conn, "lot_status") == _rows(conn, "lot_status_of_events"), what
+        _same(conn, chain.step())
     assert _rows(conn, "lot_status"), "the history made lots"
+    assert _batches(conn, "lot_batches"), "and batches"
 
 
 def test_a_truncated_event_table_empties_or_recomputes_the_lots(conn):

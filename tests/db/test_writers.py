@@ -39,7 +39,10 @@ WRITERS = {
     "verifications": "db/verifications.py",
 }
 # Tables no module of app/ writes: derived by triggers of the migrations from the mirror's event tables
-DERIVED = {"lot_state"}  # lot_status's rows (migrations/0021): tests/db/test_lot_state.py
+DERIVED = {
+    "lot_state",
+    "lot_batch_state",
+}  # lot_status's and lot_batches' rows (migrations/0021): tests/db/test_lot_state.py
 CREATE_TABLE = re.compile(r"\bcreate\s+(?:unlogged\s+)?table\s+(?:if\s+not\s+exists\s+)?(\w+)", re.IGNORECASE)
 
 
