@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 
-from psycopg2.extras import Json
+from psycopg2.extras import Json, execute_values
 
 from app.db import fetch_all, fetch_one
 
@@ -25,6 +25,12 @@ INSERT INTO operations (id, organisation_id, action, payload, idempotency_key, r
 VALUES (%s, %s, %s, %s, %s, %s)
 ON CONFLICT (organisation_id, idempotency_key) DO NOTHING
 RETURNING *
+"""
+INSERT_MANY = """
+INSERT INTO operations (id, organisation_id, action, payload, idempotency_key, request_sha256)
+VALUES %s
+ON CONFLICT (organisation_id, idempotency_key) DO NOTHING
+RETURNING id::text
 """
 BY_KEY = "SELECT * FROM operations WHERE organisation_id = %s AND idempotency_key = %s"
 BY_ID = "SELECT * FROM operations WHERE id = %s"
@@ -106,6 +112,18 @@ def insert_operation(
     return fetch_one(
         conn, INSERT, (operation_id, organisation_id, action, json.dumps(payload), idempotency_key, digest)
     )
+
+
+def insert_operations(conn, organisation_id: int, rows: list[tuple[str, str, dict, str, bytes]]) -> set[str]:
+    """Store pending operations in one statement: rows of (id, action, payload, idempotency_key, digest); returns
+    the ids stored (a row whose key this organisation already used is not)."""
+    if not rows:
+        return set()
+    values = [(op_id, organisation_id, action, json.dumps(payload), key, digest)
+              for op_id, action, payload, key, digest in rows]  # fmt: skip
+    with conn.cursor() as cur:
+        stored = execute_values(cur, INSERT_MANY, values, page_size=1000, fetch=True)
+    return {row[0] for row in stored}
 
 
 def by_key(conn, organisation_id: int, idempotency_key: str) -> dict | None:

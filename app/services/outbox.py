@@ -62,6 +62,25 @@ def accept(
     return replay(by_key(conn, organisation_id, idempotency_key), digest), False
 
 
+def accept_many(conn, organisation_id: int, rows: list[tuple[str, dict, str, bytes]]) -> list[str | IdempotencyConflict]:
+    """`accept` for several operations in one statement: rows of (action, payload, idempotency_key, digest); per
+    row, the id of its operation (stored now, or the first of its key, the same key twice among `rows`
+    included), or the IdempotencyConflict of a key used before for another request (nothing stored for it)."""
+    ids = [str(uuid.uuid4()) for _ in rows]
+    stored = operations.insert_operations(conn, organisation_id,
+                                          [(op_id, *row) for op_id, row in zip(ids, rows, strict=True)])  # fmt: skip
+    out: list[str | IdempotencyConflict] = []
+    for op_id, (_, _, key, digest) in zip(ids, rows, strict=True):
+        if op_id in stored:
+            out.append(op_id)
+            continue
+        try:
+            out.append(str(replay(by_key(conn, organisation_id, key), digest)["id"]))
+        except IdempotencyConflict as exc:
+            out.append(exc)
+    return out
+
+
 def by_key(conn, organisation_id: int, idempotency_key: str) -> dict | None:
     return operations.by_key(conn, organisation_id, idempotency_key)
 
