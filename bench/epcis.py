@@ -473,13 +473,14 @@ def report(load: EpcisLoad, db_url: str, window: float, drained: float, cpu, sca
 # capture's stages, as functions of app/services/epcis/capture.py and what it calls (cumulative, inclusive)
 STAGES = [
     ("  schema validation", "app/services/epcis/capture.py", "schema_errors"),
-    ("  event identity (eventID or hash)", "app/services/epcis/capture.py", "event_identity"),
-    ("  already captured? (lookup)", "app/db/captures.py", "event_by_id"),
+    ("  identity and content hash (pre-hash)", "app/services/epcis/capture.py", "_identify"),
+    ("  already captured? (one lookup)", "app/db/captures.py", "events_by_ids"),
     ("  mapping (CBV, EPCs)", "app/services/epcis/capture.py", "map_event"),
-    ("  writes.submit (pre-check + outbox)", "app/services/writes.py", "submit"),
-    ("  savepoints", "app/db/captures.py", None),
-    ("  job and events rows", "app/db/captures.py", "insert_event"),
-    ("  content hash", "app/services/epcis/capture.py", "_content"),
+    ("  custody of the named units (one read)", "app/services/prechecks.py", "one_document"),
+    ("  pre-checks (writes.prepare)", "app/services/writes.py", "prepare"),
+    ("  outbox rows (one insert)", "app/services/outbox.py", "accept_many"),
+    ("  savepoints (per-event writes only)", "app/db/captures.py", None),
+    ("  job and events rows", "app/db/captures.py", "insert_events"),
 ]
 
 

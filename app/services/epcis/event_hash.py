@@ -9,6 +9,7 @@ sorted). It covers the fields our export writes; tests compare it with the refer
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -173,6 +174,7 @@ def _vocab(value: str, prefix: str) -> str:
     return value
 
 
+@functools.lru_cache(maxsize=65536)  # pure; locations and parties repeat in every event of a document
 def _id(uri: str) -> str:
     """An EPC / class / SGLN / PGLN URN as its canonical GS1 Digital Link; other URIs as they are."""
     uri = uri.strip()
