@@ -22,7 +22,9 @@ once ``--events`` cases are ready (or after 0.5 s with what is ready). The error
 
 Figures (last line ``epcis_events_per_s E confirmed_events_per_s C single_scan_per_s S ratio E/S gas_per_event G``):
 - E: events of the documents answered 202 whose capture was not refused / the posting window (from the start to
-  the last answer: a document sent before the deadline counts, so the window runs a little over ``--seconds``);
+  the last answer: a document sent before the deadline counts, so the window runs a little over ``--seconds``)
+  (capture is synchronous: the job's row is written, success or failed, before the 202, so the window runs from
+  the first post to the last such job's completion; E counts only events of jobs stored with success);
 - C: EPCIS operations confirmed / (last confirmation - first accept), as bench/ingest defines C;
 - S: bench/ingest's accepted_per_s of phase 1;
 - G: gas of the relayer's transactions carrying EPCIS operations / EPCIS operations confirmed.

@@ -62,7 +62,9 @@ def accept(
     return replay(by_key(conn, organisation_id, idempotency_key), digest), False
 
 
-def accept_many(conn, organisation_id: int, rows: list[tuple[str, dict, str, bytes]]) -> list[str | IdempotencyConflict]:
+def accept_many(
+    conn, organisation_id: int, rows: list[tuple[str, dict, str, bytes]]
+) -> list[str | IdempotencyConflict]:
     """`accept` for several operations in one statement: rows of (action, payload, idempotency_key, digest); per
     row, the id of its operation (stored now, or the first of its key, the same key twice among `rows`
     included), or the IdempotencyConflict of a key used before for another request (nothing stored for it)."""

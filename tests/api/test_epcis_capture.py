@@ -192,7 +192,9 @@ def test_one_event_twice_in_a_document_is_one_operation(world: World, stock):
     assert world.relayer.counts().get("pending", 0) == before.get("pending", 0) + 1
     # the same eventID saying something else in the same document is refused, naming its index
     fresh = {**ev, "eventID": f"urn:uuid:{uuid.uuid4()}"}  # not mirrored yet: the pre-check still passes
-    refused = job(world, "maker", capture(world, "maker", document(fresh, {**fresh, "eventTime": "2026-12-05T11:00:00Z"})))
+    refused = job(
+        world, "maker", capture(world, "maker", document(fresh, {**fresh, "eventTime": "2026-12-05T11:00:00Z"}))
+    )
     assert [(e["eventIndex"], e["field"], e["reason"]) for e in refused["errors"]] == [(1, "eventID", "conflict")]
     assert [e["state"] for e in refused["events"]] == ["not_applied", "refused"]
 

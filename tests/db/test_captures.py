@@ -11,7 +11,9 @@ def test_events_are_stored_and_looked_up_by_document(conn):
     first, second = str(uuid.uuid4()), str(uuid.uuid4())
     op = str(uuid.uuid4())
     captures.insert_capture(conn, first, org, "success", "rollback", 2, [], [])
-    captures.insert_events(conn, org, first, [("urn:uuid:a", 0, [op], b"\x01" * 32), ("urn:uuid:b", 1, [], b"\x02" * 32)])
+    captures.insert_events(
+        conn, org, first, [("urn:uuid:a", 0, [op], b"\x01" * 32), ("urn:uuid:b", 1, [], b"\x02" * 32)]
+    )
     # captured again by a later document: the first capture's row stays
     captures.insert_capture(conn, second, org, "success", "proceed", 1, [], [])
     captures.insert_events(conn, org, second, [("urn:uuid:a", 5, [], b"\x03" * 32)])

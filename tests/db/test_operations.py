@@ -33,11 +33,11 @@ def test_many_operations_in_one_statement_keep_idempotency(conn):
     """outbox.accept_many: new keys stored; a key used before, or twice in the batch, answers its first operation
     when the request is the same one, and an IdempotencyConflict when it is not."""
     org_id = orgs.add_organisation(conn, "Riverside Pharmacy", "9506000000039", "0x" + "ab" * 20, ["dispenser"])
-    D0, D1, D2, OTHER = (bytes([n]) * 32 for n in range(4))  # noqa: N806 - request digests, SHA-256 wide
-    earlier, _ = outbox.accept(conn, org_id, "ship", {"n": 0}, "k0", digest=D0)
-    results = outbox.accept_many(conn, org_id, [("ship", {"n": 1}, "k1", D1), ("ship", {"n": 0}, "k0", D0),
-                                                ("ship", {"n": 1}, "k1", D1), ("ship", {"n": 9}, "k0", OTHER),
-                                                ("receive", {"n": 2}, "k2", D2)])  # fmt: skip
+    d0, d1, d2, other_digest = (bytes([n]) * 32 for n in range(4))  # request digests: SHA-256 wide
+    earlier, _ = outbox.accept(conn, org_id, "ship", {"n": 0}, "k0", digest=d0)
+    results = outbox.accept_many(conn, org_id, [("ship", {"n": 1}, "k1", d1), ("ship", {"n": 0}, "k0", d0),
+                                                ("ship", {"n": 1}, "k1", d1), ("ship", {"n": 9}, "k0", other_digest),
+                                                ("receive", {"n": 2}, "k2", d2)])  # fmt: skip
     new, old, twice, conflict, other = results
     assert old == str(earlier["id"]) and twice == new and new != old
     assert isinstance(conflict, outbox.IdempotencyConflict) and conflict.operation_id == str(earlier["id"])

@@ -760,31 +760,7 @@ def capture(conn, principal: Principal, doc, behaviour: str, validate: bool = Tr
     invalid = schema_errors(doc) if validate else {}
     capture_id = str(uuid.uuid4())
     identified = [_identify(event, index) for index, event in enumerate(events)]
-    seen_rows = captures_db.events_by_ids(conn, principal.organisation_id, [i for i, _ in identified])
-    states, errors, mapped = [], [], []
-    checked: dict[str, bool] = {}  # objects recorded events name, checked against the caller's record
-    for index, event in enumerate(events):
-        identity, content = identified[index]
-        state = {"eventIndex": index, "eventID": identity, "state": "applied", "operations": []}
-        states.append(state)
-        item = _Event(index, identity, state, [], None, event)
-        seen = seen_rows.get(identity)
-        if seen is not None and bytes(seen["content_sha256"]) != content:
-            errors.append(_error(item, "eventID", "event_id_conflict", f"event {identity} was captured before "
-                                 f"(capture {seen['capture_id']}) with other content", 409))  # fmt: skip
-            state["state"] = "refused"
-            continue
-        if seen is not None:
-            state["state"], state["operations"] = "already_captured", [str(o) for o in seen["operation_ids"]]
-            state["capturedBy"] = str(seen["capture_id"])
-            continue
-        try:
-            item.writes, item.recorded = _map(conn, principal, event, invalid.get(index), checked)
-        except Unmappable as refused:
-            errors.append(_error(item, refused.field, refused.rule, refused.message, refused.status))
-            state["state"] = "refused"
-            continue
-        mapped.append(item)
+    states, errors, mapped = _sort_out(conn, principal, events, identified, invalid)
     later: list[tuple[_Event, tuple[str, dict, str, bytes]]] = []  # operations stored at the end
     applied: list[_Event] = []
     with prechecks.one_document(conn, _units_named(mapped)):
@@ -797,14 +773,7 @@ def capture(conn, principal: Principal, doc, behaviour: str, validate: bool = Tr
                 continue
             applied.append(item)
     if later and not (errors and behaviour == "rollback"):
-        results = outbox.accept_many(conn, principal.organisation_id, [row for _, row in later])
-        for (item, _), result in zip(later, results, strict=True):
-            if isinstance(result, outbox.IdempotencyConflict):  # the same event captured at the same moment
-                errors.append(_error(item, "eventID", "conflict", str(result), 409))
-                item.state["state"], item.state["operations"] = "refused", []
-                applied.remove(item)
-            else:
-                item.state["operations"].append(result)
+        errors += _store_later(conn, principal, later, applied)
     errors.sort(key=lambda e: e["eventIndex"])
     if errors and behaviour == "rollback":
         conn.rollback()
@@ -823,6 +792,52 @@ def capture(conn, principal: Principal, doc, behaviour: str, validate: bool = Tr
             captures_db.insert_recorded(conn, principal.organisation_id, item.identity, capture_id, item.index,
                                         item.recorded.event["type"], item.recorded.epcs, item.recorded.event)  # fmt: skip
     return row
+
+
+def _sort_out(conn, principal: Principal, events: list, identified: list[tuple[str, bytes]],
+              invalid: dict) -> tuple[list[dict], list[dict], list[_Event]]:  # fmt: skip
+    """(each event's state, the errors so far, the events mapped to writes or recorded): an event captured before
+    is not applied again (refused if its eventID now says something else), an unmappable one is refused."""
+    seen_rows = captures_db.events_by_ids(conn, principal.organisation_id, [i for i, _ in identified])
+    states, errors, mapped = [], [], []
+    checked: dict[str, bool] = {}  # objects recorded events name, checked against the caller's record
+    for index, event in enumerate(events):
+        identity, content = identified[index]
+        state = {"eventIndex": index, "eventID": identity, "state": "applied", "operations": []}
+        states.append(state)
+        item = _Event(index, identity, state, [], None, event)
+        seen = seen_rows.get(identity)
+        if seen is not None and bytes(seen["content_sha256"]) != content:
+            errors.append(_error(item, "eventID", "event_id_conflict", f"event {identity} was captured before "
+                                 f"(capture {seen['capture_id']}) with other content", 409))  # fmt: skip
+            state["state"] = "refused"
+        elif seen is not None:
+            state["state"], state["operations"] = "already_captured", [str(o) for o in seen["operation_ids"]]
+            state["capturedBy"] = str(seen["capture_id"])
+        else:
+            try:
+                item.writes, item.recorded = _map(conn, principal, event, invalid.get(index), checked)
+            except Unmappable as refused:
+                errors.append(_error(item, refused.field, refused.rule, refused.message, refused.status))
+                state["state"] = "refused"
+                continue
+            mapped.append(item)
+    return states, errors, mapped
+
+
+def _store_later(conn, principal: Principal, later: list, applied: list[_Event]) -> list[dict]:
+    """Store the queued operations in one statement; the errors of events whose key was taken meanwhile for
+    another request (the same event captured at the same moment), dropped from `applied`."""
+    errors = []
+    results = outbox.accept_many(conn, principal.organisation_id, [row for _, row in later])
+    for (item, _), result in zip(later, results, strict=True):
+        if isinstance(result, outbox.IdempotencyConflict):
+            errors.append(_error(item, "eventID", "conflict", str(result), 409))
+            item.state["state"], item.state["operations"] = "refused", []
+            applied.remove(item)
+        else:
+            item.state["operations"].append(result)
+    return errors
 
 
 def _map(conn, principal: Principal, event, invalid: tuple[str, str] | None,
@@ -867,27 +882,7 @@ def _apply(conn, principal: Principal, item: _Event, later: list) -> None:
         captures_db.savepoint(conn)
     try:
         for k, write in enumerate(item.writes):
-            spec = writes.ACTIONS[write.action]
-            if not principal.has_role(*spec.roles):
-                raise Unmappable("bizStep", "forbidden", f"{write.action} needs the role {' or '.join(spec.roles)}",
-                                 status=403)  # fmt: skip
-            key, digest = _key(item.identity, k), _digest(write.action, item.event, k)
-            try:
-                if deferred:
-                    payload, replayed = writes.prepare(conn, principal, write.action, write.body, key, digest,
-                                                       sightings=False)  # fmt: skip
-                    if replayed is not None:
-                        item.state["operations"].append(str(replayed["id"]))
-                    else:
-                        stored = {n: v for n, v in payload.items() if not n.startswith("_")}
-                        later.append((item, (write.action, stored, key, digest)))
-                    continue
-                row, _ = writes.submit(conn, principal, write.action, write.body, b"", key, digest=digest,
-                                       sightings=False)  # fmt: skip
-            except writes.Rejected as refused:
-                raise writes.Rejected(refused.status, _event_field(write, refused.field), refused.rule,
-                                      refused.message) from None  # fmt: skip
-            item.state["operations"].append(str(row["id"]))
+            _write(conn, principal, item, k, write, later if deferred else None)
     except (Unmappable, writes.Rejected) as refused:
         if not deferred:
             captures_db.rollback_to(conn)
@@ -898,6 +893,29 @@ def _apply(conn, principal: Principal, item: _Event, later: list) -> None:
         raise _Refused(_error(item, "eventID", "conflict", str(exc), 409)) from None
     if not deferred:
         captures_db.release(conn)
+
+
+def _write(conn, principal: Principal, item: _Event, k: int, write: Write, later: list | None) -> None:
+    """One write of the event: pre-checked, its operation queued on `later` (or, None, stored now); a replayed key
+    answers its first operation. Rejected names the event's field."""
+    spec = writes.ACTIONS[write.action]
+    if not principal.has_role(*spec.roles):
+        raise Unmappable("bizStep", "forbidden", f"{write.action} needs the role {' or '.join(spec.roles)}",
+                         status=403)  # fmt: skip
+    key, digest = _key(item.identity, k), _digest(write.action, item.event, k)
+    try:
+        if later is None:
+            row, _ = writes.submit(conn, principal, write.action, write.body, b"", key, digest=digest,
+                                   sightings=False)  # fmt: skip
+        else:
+            payload, row = writes.prepare(conn, principal, write.action, write.body, key, digest, sightings=False)
+    except writes.Rejected as refused:
+        raise writes.Rejected(refused.status, _event_field(write, refused.field), refused.rule,
+                              refused.message) from None  # fmt: skip
+    if row is not None:
+        item.state["operations"].append(str(row["id"]))
+    else:
+        later.append((item, (write.action, {n: v for n, v in payload.items() if not n.startswith("_")}, key, digest)))
 
 
 def job(conn, capture_id: str, organisation_id: int) -> dict | None:
