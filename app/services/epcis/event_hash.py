@@ -157,16 +157,19 @@ def _bare(value: str) -> str:
     return _id(value)
 
 
+@functools.lru_cache(maxsize=4096, typed=True)  # pure; readings repeat (typed: True is no 1)
 def _number(value) -> str:
     text = format(Decimal(str(value)).normalize(), "f")
     return text
 
 
+@functools.lru_cache(maxsize=16384)  # pure; a document's events and readings share their times
 def _time(text: str) -> str:
     moment = datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(UTC)
     return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
+@functools.lru_cache(maxsize=1024)  # pure; a document names a few steps, dispositions and types
 def _vocab(value: str, prefix: str) -> str:
     word = cbv.cbv_word(value)
     if word != value or ":" not in value:
