@@ -34,6 +34,7 @@ RETURNING id::text
 """
 BY_KEY = "SELECT * FROM operations WHERE organisation_id = %s AND idempotency_key = %s"
 BY_ID = "SELECT * FROM operations WHERE id = %s"
+BY_IDS = "SELECT * FROM operations WHERE id = ANY(%s::uuid[])"
 
 # Serialises status changes of one target (a lot or unit) for the caller's transaction.
 LOCK_TARGET = "SELECT pg_advisory_xact_lock(%s)"
@@ -137,6 +138,13 @@ def by_key(conn, organisation_id: int, idempotency_key: str) -> dict | None:
 
 def by_id(conn, operation_id: str) -> dict | None:
     return fetch_one(conn, BY_ID, (operation_id,))
+
+
+def by_ids(conn, operation_ids: list[str]) -> dict[str, dict]:
+    """id (text) -> row, of those that exist."""
+    if not operation_ids:
+        return {}
+    return {str(row["id"]): row for row in fetch_all(conn, BY_IDS, (list(operation_ids),))}
 
 
 def lock_status_target(conn, target: bytes) -> None:

@@ -45,3 +45,19 @@ def test_many_operations_in_one_statement_keep_idempotency(conn):
     assert str(outbox.by_key(conn, org_id, "k2")["id"]) == other
     groups = {(g["action"], g["n"]) for g in operations.pending_groups(conn)}
     assert groups == {("ship", 2), ("receive", 1)}
+
+
+def test_a_capture_job_reads_its_operations_in_one_statement(conn):
+    """outbox.rows_of: the rows of the ids that exist, of the caller's organisation only."""
+    mine = orgs.add_organisation(conn, "Riverside Pharmacy", "9506000000039", "0x" + "ab" * 20, ["dispenser"])
+    theirs = orgs.add_organisation(conn, "Northside Wholesale", "9506000000046", "0x" + "cd" * 20, ["distributor"])
+    own, _ = outbox.accept(conn, mine, "ship", {"n": 1}, "k1")
+    other, _ = outbox.accept(conn, theirs, "ship", {"n": 2}, "k1")
+    missing = "00000000-0000-4000-8000-000000000000"
+    found = outbox.rows_of(conn, [str(own["id"]), str(other["id"]), missing], mine)
+    assert list(found) == [str(own["id"])] and found[str(own["id"])]["payload"] == {"n": 1}
+    assert set(operations.by_ids(conn, [str(own["id"]), str(other["id"]), missing])) == {
+        str(own["id"]),
+        str(other["id"]),
+    }
+    assert operations.by_ids(conn, []) == {}

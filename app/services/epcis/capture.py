@@ -926,8 +926,9 @@ def job(conn, capture_id: str, organisation_id: int) -> dict | None:
     if row is None or row["organisation_id"] != organisation_id:
         return None
     running = False
+    found = outbox.rows_of(conn, [op for state in row["events"] for op in state["operations"]], organisation_id)
     for state in row["events"]:
-        state["operations"] = [_operation(conn, op, organisation_id) for op in state["operations"]]
+        state["operations"] = [_operation(found.get(op), op) for op in state["operations"]]
         if state["state"] != "applied":
             continue
         for op in state["operations"]:
@@ -944,8 +945,7 @@ def job(conn, capture_id: str, organisation_id: int) -> dict | None:
     return row
 
 
-def _operation(conn, op_id: str, organisation_id: int) -> dict:
-    row = outbox.get(conn, op_id, organisation_id)
+def _operation(row: dict | None, op_id: str) -> dict:
     if row is None:
         return {"id": op_id, "status": "unknown"}
     tx = "0x" + bytes(row["tx_hash"]).hex() if row["tx_hash"] is not None else None
