@@ -211,6 +211,25 @@ def test_a_status_change_is_checked_against_one_earlier_in_the_document(world: W
     assert [(e["eventIndex"], e["reason"], e["status"]) for e in final["errors"]] == [(1, "quarantine_pending", 409)]
 
 
+def test_each_event_is_mapped_after_the_writes_of_those_before_it(world: World):
+    """Events are mapped and pre-checked in document order, each after the writes of the events before it (a
+    packing of serials commissioned earlier in the same document finds them, pending, and is refused because
+    their lot is not on chain yet, as it was when each event was captured in turn)."""
+    gtin = check_digit(f"09506000{uuid.uuid4().int % 10**5:05d}")
+    world.done("maker", world.post("maker", "/v1/products", {"gtin": gtin, "name": "Ibuprofen 200 mg",
+               "storage": {"min_celsius": 15, "max_celsius": 25}}))  # fmt: skip
+    gln = world.parties["maker"].gln
+    serials = [sgtin(gtin, f"P{n:04d}") for n in range(3)]
+    commission = event("commissioning", gln, action="ADD", disposition="active", epcList=serials,
+                       ilmd={"cbvmda:lotNumber": "LOTP1", "cbvmda:itemExpirationDate": "2031-06-30"})  # fmt: skip
+    packing = event("packing", gln, kind="AggregationEvent", action="ADD", parentID=sscc_epc(world.sscc()),
+                    childEPCs=serials)  # fmt: skip
+    final = job(world, "maker", capture(world, "maker", document(commission, packing),
+                                        **{"GS1-Capture-Error-Behaviour": "proceed"}))  # fmt: skip
+    assert [e["state"] for e in final["events"]] == ["applied", "refused"], final
+    assert [(e["eventIndex"], e["field"], e["reason"]) for e in final["errors"]] == [(1, "childEPCs", "unknown_lot")]
+
+
 def _refused(world: World, who: str, ev: dict) -> dict:
     final = job(world, who, capture(world, who, document(ev)))
     assert final["success"] is False and final["events"][0]["state"] == "refused"

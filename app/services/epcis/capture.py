@@ -751,22 +751,29 @@ def capture(conn, principal: Principal, doc, behaviour: str, validate: bool = Tr
     nothing but the failed job (the caller's transaction is rolled back to the start, then the job stored).
     validate: check the document against the official JSON schema (not for a document read from XML).
 
-    Set-based: the document's events are looked up among those captured before in one statement, mapped, then
-    pre-checked against one read of the units they name (prechecks.one_document); the operations of the usual
-    writes (those stored_later allows) are stored in one statement at the end, so they take no savepoint; a
-    write with side tables (commissioning) or a status change is stored as it is pre-checked, inside a
-    savepoint, as a scan is. The applied events are stored in one statement."""
+    Set-based: the document's events are looked up among those captured before in one statement; each of the
+    others is mapped and pre-checked in turn, against one read of the logistic units the document names
+    (prechecks.one_document); the operations of the usual writes (those stored_later allows) are stored in one
+    statement at the end, so they take no savepoint; a write with side tables (commissioning) or a status change
+    is stored as it is pre-checked, inside a savepoint, as a scan is. The applied events are stored in one
+    statement."""
     events = check_document(doc)
     invalid = schema_errors(doc) if validate else {}
     capture_id = str(uuid.uuid4())
     identified = [_identify(event, index) for index, event in enumerate(events)]
-    states, errors, mapped = _sort_out(conn, principal, events, identified, invalid)
+    states, errors, todo = _sort_out(conn, principal, events, identified)
     later: list[tuple[_Event, tuple[str, dict, str, bytes]]] = []  # operations stored at the end
     applied: list[_Event] = []
-    with prechecks.one_document(conn, _units_named(mapped)):
-        for item in mapped:
+    checked: dict[str, bool] = {}  # objects recorded events name, checked against the caller's record
+    with prechecks.one_document(conn, _units_in(todo)):
+        for item in todo:
             try:
+                item.writes, item.recorded = _map(conn, principal, item.event, invalid.get(item.index), checked)
                 _apply(conn, principal, item, later)
+            except Unmappable as refused:
+                errors.append(_error(item, refused.field, refused.rule, refused.message, refused.status))
+                item.state["state"] = "refused"
+                continue
             except _Refused as refused:
                 errors.append(refused.error)
                 item.state["state"], item.state["operations"] = "refused", []
@@ -794,13 +801,12 @@ def capture(conn, principal: Principal, doc, behaviour: str, validate: bool = Tr
     return row
 
 
-def _sort_out(conn, principal: Principal, events: list, identified: list[tuple[str, bytes]],
-              invalid: dict) -> tuple[list[dict], list[dict], list[_Event]]:  # fmt: skip
-    """(each event's state, the errors so far, the events mapped to writes or recorded): an event captured before
-    is not applied again (refused if its eventID now says something else), an unmappable one is refused."""
+def _sort_out(conn, principal: Principal, events: list,
+              identified: list[tuple[str, bytes]]) -> tuple[list[dict], list[dict], list[_Event]]:  # fmt: skip
+    """(each event's state, the errors so far, the events to map and apply): an event captured before is not
+    applied again (refused if its eventID now says something else)."""
     seen_rows = captures_db.events_by_ids(conn, principal.organisation_id, [i for i, _ in identified])
-    states, errors, mapped = [], [], []
-    checked: dict[str, bool] = {}  # objects recorded events name, checked against the caller's record
+    states, errors, todo = [], [], []
     for index, event in enumerate(events):
         identity, content = identified[index]
         state = {"eventIndex": index, "eventID": identity, "state": "applied", "operations": []}
@@ -815,14 +821,8 @@ def _sort_out(conn, principal: Principal, events: list, identified: list[tuple[s
             state["state"], state["operations"] = "already_captured", [str(o) for o in seen["operation_ids"]]
             state["capturedBy"] = str(seen["capture_id"])
         else:
-            try:
-                item.writes, item.recorded = _map(conn, principal, event, invalid.get(index), checked)
-            except Unmappable as refused:
-                errors.append(_error(item, refused.field, refused.rule, refused.message, refused.status))
-                state["state"] = "refused"
-                continue
-            mapped.append(item)
-    return states, errors, mapped
+            todo.append(item)
+    return states, errors, todo
 
 
 def _store_later(conn, principal: Principal, later: list, applied: list[_Event]) -> list[dict]:
@@ -855,19 +855,24 @@ def _map(conn, principal: Principal, event, invalid: tuple[str, str] | None,
     return writes_, None
 
 
-SSCC_FIELDS = ("units", "cases", "sscc")  # write body fields naming logistic units the pre-checks fold
+UNIT_FIELDS = ("epcList", "childEPCs", "parentID")  # where an event names logistic units (SSCC)
 
 
-def _units_named(items: list[_Event]) -> list[bytes]:
-    """The ids of the logistic units the document's writes name (their custody is read once)."""
+def _units_in(items: list[_Event]) -> list[bytes]:
+    """The ids of the logistic units the events name (their custody is read once for the document); what is not
+    a well-formed SSCC is left to the mapping to refuse."""
     out = []
     for item in items:
-        for write in item.writes:
-            for name in SSCC_FIELDS:
-                value = write.body.get(name)
-                for sscc in [value] if isinstance(value, str) else value if isinstance(value, list) else []:
-                    if isinstance(sscc, str):
-                        out.append(sscc_id(sscc))
+        event = item.event if isinstance(item.event, dict) else {}
+        for name in UNIT_FIELDS:
+            value = event.get(name)
+            for text in [value] if isinstance(value, str) else value if isinstance(value, list) else []:
+                try:
+                    unit = parse(text, expect=["logistic_unit"]) if isinstance(text, str) else None
+                except GS1Error:
+                    continue
+                if unit is not None:
+                    out.append(sscc_id(unit.sscc))
     return out
 
 
