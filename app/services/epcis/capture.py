@@ -689,9 +689,10 @@ def _event_field(write: Write, action_field: str) -> str:
     return f"{mapped}[{rest}" if sep and "[" not in mapped else mapped
 
 
-def _digest(action: str, event: dict, k: int) -> bytes:
-    canonical = json.dumps(event, sort_keys=True, separators=(",", ":"), default=str)
-    return writes.request_digest(action, f"epcis\0{k}\0{canonical}".encode())
+def _digest(action: str, content: bytes, k: int) -> bytes:
+    """What an operation's key (the event's identity and k) is bound to: the action and what the event says (its
+    content hash, as the eventID check compares it: recordTime and the form of its URIs and words aside)."""
+    return writes.request_digest(action, f"epcis\0{k}\0".encode() + content)
 
 
 def _content(event) -> bytes:
@@ -731,6 +732,7 @@ class _Event:
     writes: list[Write]
     recorded: Recorded | None
     event: dict
+    content: bytes  # the SHA-256 of what it says (_identify)
 
 
 class _Refused(Exception):
@@ -811,7 +813,7 @@ def _sort_out(conn, principal: Principal, events: list,
         identity, content = identified[index]
         state = {"eventIndex": index, "eventID": identity, "state": "applied", "operations": []}
         states.append(state)
-        item = _Event(index, identity, state, [], None, event)
+        item = _Event(index, identity, state, [], None, event, content)
         seen = seen_rows.get(identity)
         if seen is not None and bytes(seen["content_sha256"]) != content:
             errors.append(_error(item, "eventID", "event_id_conflict", f"event {identity} was captured before "
@@ -907,7 +909,7 @@ def _write(conn, principal: Principal, item: _Event, k: int, write: Write, later
     if not principal.has_role(*spec.roles):
         raise Unmappable("bizStep", "forbidden", f"{write.action} needs the role {' or '.join(spec.roles)}",
                          status=403)  # fmt: skip
-    key, digest = _key(item.identity, k), _digest(write.action, item.event, k)
+    key, digest = _key(item.identity, k), _digest(write.action, item.content, k)
     try:
         if later is None:
             row, _ = writes.submit(conn, principal, write.action, write.body, b"", key, digest=digest,
