@@ -117,4 +117,3 @@ def taken_sets(listing: Sequence[Group], lot_id: bytes, indexes: Iterable[int]) 
     if wanted:
         raise ValueError(f"pack {min(wanted)} of lot 0x{lot_id.hex()} is not in the listing")
     return out
-

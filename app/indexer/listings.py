@@ -73,20 +73,21 @@ def _load(conn, unit_ids: set[bytes]) -> dict[bytes, _Unit]:
     return units
 
 
+def _ids(name: str, spec: EventSpec, row: tuple) -> set[bytes]:
+    """The units an event may change (whose current listings the fold needs)."""
+    if name == "PacksMoved":
+        return {bytes(_args(spec, row, "container_id")), bytes(_args(spec, row, "source"))}
+    if name == "CagePacked":
+        return {bytes(_args(spec, row, "cage_id")), *map(bytes, _args(spec, row, "tote_ids"))}
+    return {bytes(_args(spec, row, "cage_id")), bytes(_args(spec, row, "tote_id"))}
+
+
 def listing_rows(conn, rows_by_spec: dict[EventSpec, list[tuple]]) -> Iterator[tuple]:
-    """unit_listings rows for the window's PacksMoved and CagePacked events (module docstring)."""
+    """unit_listings rows for the window's PacksMoved, CagePacked and ToteDetached events (module docstring)."""
     events = _by_name(rows_by_spec, "PacksMoved", "CagePacked", "ToteDetached")
     if not events:
         return
-    wanted: set[bytes] = set()
-    for name, spec, row in events:
-        if name == "PacksMoved":
-            wanted |= {bytes(_args(spec, row, "container_id")), bytes(_args(spec, row, "source"))}
-        elif name == "CagePacked":
-            wanted |= {bytes(_args(spec, row, "cage_id")), *map(bytes, _args(spec, row, "tote_ids"))}
-        else:
-            wanted |= {bytes(_args(spec, row, "cage_id")), bytes(_args(spec, row, "tote_id"))}
-    units = _load(conn, wanted)
+    units = _load(conn, set().union(*(_ids(*e) for e in events)))
     tx, changed, packed = None, {}, set()  # the transaction folded; unit -> its last change in it; new cages
     for name, spec, row in events:
         if row[2] != tx:
@@ -94,15 +95,8 @@ def listing_rows(conn, rows_by_spec: dict[EventSpec, list[tuple]]) -> Iterator[t
             tx, changed, packed = row[2], {}, set()
         position = (row[0], row[1])
         if name == "ToteDetached":
-            tote, cage = bytes(_args(spec, row, "tote_id")), bytes(_args(spec, row, "cage_id"))
-            if tote not in units or units[tote].cage_id != cage:
-                raise ListingDiverged(f"ToteDetached at {position}: 0x{tote.hex()} is not on cage 0x{cage.hex()}")
-            if listing_hash(units[tote].groups) != bytes(_args(spec, row, "listing_hash")):
-                raise ListingDiverged(f"ToteDetached at {position} commits another listing of 0x{tote.hex()}")
-            units[tote].cage_id = None
-            changed[tote] = changed[cage] = position
-            continue
-        if name == "CagePacked":
+            _detached(units, changed, position, spec, row)
+        elif name == "CagePacked":
             cage = bytes(_args(spec, row, "cage_id"))
             tote_ids = tuple(map(bytes, _args(spec, row, "tote_ids")))
             units[cage] = _Unit("cage", tote_ids=tote_ids, hashes=tuple(map(bytes, _args(spec, row, "hashes"))))
@@ -111,19 +105,34 @@ def listing_rows(conn, rows_by_spec: dict[EventSpec, list[tuple]]) -> Iterator[t
             for tote in tote_ids:
                 units.setdefault(tote, _Unit("listed")).cage_id = cage
                 changed[tote] = position
-            continue
-        lot, first, masks = bytes(_args(spec, row, "lot_id")), _args(spec, row, "first_word"), _args(spec, row, "masks")
-        source, container = bytes(_args(spec, row, "source")), bytes(_args(spec, row, "container_id"))
-        was = units.get(source)
-        if was is not None and was.kind == "listed":
-            try:
-                was.groups = list(clear(was.groups, lot, first, masks))
-            except ValueError as e:
-                raise ListingDiverged(f"PacksMoved at {position} out of 0x{source.hex()}: {e}") from e
-            changed[source] = position
-        units.setdefault(container, _Unit("listed")).groups.append(Group(source, lot, first, tuple(masks)))
-        changed[container] = position
+        else:
+            _moved(units, changed, position, spec, row)
     yield from _flush(units, changed, packed)
+
+
+def _detached(units: dict[bytes, _Unit], changed: dict, position: tuple[int, int], spec: EventSpec, row: tuple) -> None:
+    tote, cage = bytes(_args(spec, row, "tote_id")), bytes(_args(spec, row, "cage_id"))
+    if tote not in units or units[tote].cage_id != cage:
+        raise ListingDiverged(f"ToteDetached at {position}: 0x{tote.hex()} is not on cage 0x{cage.hex()}")
+    if listing_hash(units[tote].groups) != bytes(_args(spec, row, "listing_hash")):
+        raise ListingDiverged(f"ToteDetached at {position} commits another listing of 0x{tote.hex()}")
+    units[tote].cage_id = None
+    changed[tote] = changed[cage] = position
+
+
+def _moved(units: dict[bytes, _Unit], changed: dict, position: tuple[int, int], spec: EventSpec, row: tuple) -> None:
+    """A PacksMoved: out of its source's listing (if the source is a listed unit), into its container's."""
+    lot, first, masks = bytes(_args(spec, row, "lot_id")), _args(spec, row, "first_word"), _args(spec, row, "masks")
+    source, container = bytes(_args(spec, row, "source")), bytes(_args(spec, row, "container_id"))
+    was = units.get(source)
+    if was is not None and was.kind == "listed":
+        try:
+            was.groups = list(clear(was.groups, lot, first, masks))
+        except ValueError as e:
+            raise ListingDiverged(f"PacksMoved at {position} out of 0x{source.hex()}: {e}") from e
+        changed[source] = position
+    units.setdefault(container, _Unit("listed")).groups.append(Group(source, lot, first, tuple(masks)))
+    changed[container] = position
 
 
 def _flush(units: dict[bytes, _Unit], changed: dict[bytes, tuple[int, int]], packed: set[bytes]) -> Iterator[tuple]:
@@ -140,16 +149,20 @@ def _flush(units: dict[bytes, _Unit], changed: dict[bytes, tuple[int, int]], pac
             cages[u.cage_id] = max(position, cages.get(u.cage_id, position))
     for cage_id, position in cages.items():
         cage = units[cage_id]
-        hashes = tuple(_caged_hash(units.get(t), cage_id) for t in cage.tote_ids)
+        # the totes this transaction changed get their new hash; the others keep the one the cage holds
+        hashes = tuple(
+            _caged_hash(units[t], cage_id) if t in changed else h
+            for t, h in zip(cage.tote_ids, cage.hashes, strict=True)
+        )
         if cage_id in packed and hashes != cage.hashes:
             raise ListingDiverged(f"CagePacked of 0x{cage_id.hex()} at {position} commits other tote listings")
         cage.hashes = hashes
         yield (*position, cage_id, "cage", encode_cage(cage.tote_ids, hashes), cage_hash(cage.tote_ids, hashes), None)
 
 
-def _caged_hash(tote: _Unit | None, cage_id: bytes) -> bytes:
+def _caged_hash(tote: _Unit, cage_id: bytes) -> bytes:
     """A tote's hash in its cage's listing: its listing's while it rides on the cage, zero once detached."""
-    return listing_hash(tote.groups) if tote is not None and tote.cage_id == cage_id else bytes(32)
+    return listing_hash(tote.groups) if tote.cage_id == cage_id else bytes(32)
 
 
 def case_rows(rows_by_spec: dict[EventSpec, list[tuple]]) -> Iterator[tuple]:
