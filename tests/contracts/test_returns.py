@@ -110,7 +110,7 @@ def test_acceptReturn_makes_the_packs_saleable_stock_again(world, shop):
     # restocked: picked again for another pharmacy, which sells it
     tote = shop.tote(1, [group(consignment, shop.l1, [3])])
     world.deliver([tote], world.distributor, world.pharmacy2)
-    world.send(pt.functions.dispense(tote, shop.l1, pack_set([3]), NO_PROOF), world.pharmacy2)
+    world.send(pt.functions.dispenseDay([(tote, shop.l1, pack_set([3]), NO_PROOF)], [], []), world.pharmacy2)
 
 
 def test_refuseShipment_of_a_return_leaves_the_packs_with_the_returner(world, shop):
@@ -126,7 +126,7 @@ def test_refuseShipment_of_a_return_leaves_the_packs_with_the_returner(world, sh
         True,
         world.distributor,
     )
-    world.send(pt.functions.dispense(consignment, shop.l1, pack_set([3]), NO_PROOF), world.pharmacy)
+    world.send(pt.functions.dispenseDay([(consignment, shop.l1, pack_set([3]), NO_PROOF)], [], []), world.pharmacy)
 
 
 def test_refuseShipment_of_a_return_it_may_be_returned_again(world, shop):
@@ -150,7 +150,9 @@ def test_returnPacks_from_a_container_that_never_travelled_reverts(world, shop):
 
 
 def test_returnPacks_dispensed_pack_reverts(world, shop):
-    world.send(world.pt.functions.dispense(shop.tote_id, shop.l1, pack_set([4]), NO_PROOF), world.pharmacy)
+    world.send(
+        world.pt.functions.dispenseDay([(shop.tote_id, shop.l1, pack_set([4]), NO_PROOF)], [], []), world.pharmacy
+    )
     call = world.pt.functions.returnPacks([group(shop.tote_id, shop.l1, [3, 4])], world.distributor)
     reverts(world.pt, call, world.pharmacy, "PackIsInactive", shop.l1, 4)
 

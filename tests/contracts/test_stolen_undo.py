@@ -202,7 +202,9 @@ def test_undoDispense_container_no_longer_held_reverts(world, counter):
     day, which = counter.dispense(case, world.lot_id, [201])
     counter.undo(day, which, [201])
     world.deliver([case], world.pharmacy, world.pharmacy2)
-    world.send(world.pt.functions.dispense(case, world.lot_id, pack_set([201]), NO_PROOF), world.pharmacy2)
+    world.send(
+        world.pt.functions.dispenseDay([(case, world.lot_id, pack_set([201]), NO_PROOF)], [], []), world.pharmacy2
+    )
     reverts(world.pt, counter.undo_call(day, which, [201]), world.pharmacy, "UnitNotHeld", case, world.pharmacy)
 
 
@@ -239,7 +241,7 @@ def test_reportStolen_makes_the_packs_inactive_for_good(world, counter):
         )
     ]  # fmt: skip
     assert world.pack_state(3) == (True, False, False, False)  # neither dispensed nor destroyed: stolen
-    call = pt.functions.dispense(counter.case, world.lot_id, pack_set([3]), NO_PROOF)
+    call = pt.functions.dispenseDay([(counter.case, world.lot_id, pack_set([3]), NO_PROOF)], [], [])
     reverts(pt, call, world.pharmacy, "PackIsInactive", world.lot_id, 3)
 
 

@@ -26,7 +26,9 @@ def stock(world):
 
 
 def dispense(world, container, lot_id, indexes, by=None):
-    return world.send(world.pt.functions.dispense(container, lot_id, pack_set(indexes), NO_PROOF), by or world.pharmacy)
+    return world.send(
+        world.pt.functions.dispenseDay([(container, lot_id, pack_set(indexes), NO_PROOF)], [], []), by or world.pharmacy
+    )
 
 
 # ---------------------------------------------------------------- packTote
@@ -94,7 +96,7 @@ def test_packTote_tote_travels_on_a_pallet_and_its_packs_dispense(world, stock):
     dispense(world, tote, stock.l2, [9])
     assert world.pack_state(4) == (True, True, False, False)
     # the case the packs came from no longer holds them, and the distributor no longer holds them either
-    reverts(pt, pt.functions.dispense(stock.a, stock.l1, pack_set([3]), NO_PROOF), world.pharmacy, "UnitNotHeld",
+    reverts(pt, pt.functions.dispenseDay([(stock.a, stock.l1, pack_set([3]), NO_PROOF)], [], []), world.pharmacy, "UnitNotHeld",
             stock.a, world.pharmacy)  # fmt: skip
 
 
@@ -144,7 +146,7 @@ def test_packTote_quarantined_tote_cannot_be_dispensed_from(world, stock):
     tote = stock.tote(0, [group(stock.a, stock.l1, [3])])
     world.deliver([tote], world.distributor, world.pharmacy)
     world.send(world.pt.functions.quarantineUnit(tote), world.pharmacy)
-    call = world.pt.functions.dispense(tote, stock.l1, pack_set([3]), NO_PROOF)
+    call = world.pt.functions.dispenseDay([(tote, stock.l1, pack_set([3]), NO_PROOF)], [], [])
     reverts(world.pt, call, world.pharmacy, "UnitIsQuarantined", tote)
 
 
