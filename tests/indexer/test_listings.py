@@ -1,7 +1,8 @@
 """The listed units' mirror (app/listings.py, app/indexer/listings.py) on decoded rows written through the writer
 into a real Postgres: a tote's listing built from its PacksMoved, a roll cage's from its CagePacked, the rest after a
 return, a detached tote, and a CagePacked the mirror did not build stopping it. The hashes are checked against
-eth_abi's encoding of the contract's types (tests/indexer/test_listing_chain.py checks them against `listingOf`)."""
+eth_abi's encoding of the contract's types (tests/services/test_custody_fold.py checks every listed unit's and cage's
+against the contract's `listingOf` on random supply chains)."""
 
 from __future__ import annotations
 
