@@ -646,22 +646,38 @@ def _recipient(conn, principal: Principal, gln: str) -> bytes:
     return to
 
 
+def _pickable(picked: _Picking) -> None:
+    """Packs move into another unit only out of a run case or a listed unit (tote, consignment), as the contract
+    takes them (docs/gas-redesign.md): not out of loose stock, nor out of a case packed by its children's root."""
+    for i, pack in enumerate(picked.packs):
+        if pack["source"] is None:
+            raise _conflict(f"packs[{i}]", "loose_stock",
+                            "the pack is in loose stock: pack it into a case first, then pick it out of the case")  # fmt: skip
+        if pack["tree"]:
+            raise _conflict(f"packs[{i}]", "tree_case",
+                            "the pack is in a case committed by its children's root: such a case moves whole")  # fmt: skip
+
+
 def prepare_pack_tote(conn, principal: Principal, body: dict) -> dict:
-    """Pick packs of any products and lots out of opened containers the caller holds into a new tote (packTote)."""
+    """Pick packs of any products and lots out of opened cases, totes and consignments the caller holds into a new
+    tote (packToteListed)."""
     unit_id = _new_sscc(conn, body["sscc"])
     picked = _pick(conn, principal, body["packs"])
+    _pickable(picked)
     return {"sscc": body["sscc"], "unit_id": _hex(unit_id), "packs": picked.packs}
 
 
 def prepare_ship_packs(conn, principal: Principal, body: dict) -> dict:
-    """Ship loose packs picked out of opened containers the caller holds to a party, as a consignment (shipPacks)."""
+    """Ship loose packs picked out of opened containers the caller holds to a party, as a consignment (shipListed)."""
     to = _recipient(conn, principal, body["to"])
     picked = _pick(conn, principal, body["packs"])
+    _pickable(picked)
     return {"to": _hex(to), "to_gln": body["to"], "packs": picked.packs}
 
 
 def prepare_return_packs(conn, principal: Principal, body: dict) -> dict:
-    """Return saleable packs to the party that shipped them to the caller (returnPacks, DSCSA saleable returns):
+    """Return saleable packs to the party that shipped them to the caller (returnListed/returnCaged, DSCSA
+    saleable returns):
     refused, with the reason, for a pack the caller does not hold, one dispensed (or destroyed, stolen), or one
     whose container came from another party."""
     to = _recipient(conn, principal, body["to"])
@@ -670,7 +686,12 @@ def prepare_return_packs(conn, principal: Principal, body: dict) -> dict:
         if pack["source"] is None:  # the caller's own loose stock (a manufacturer that dispenses): never shipped to it
             raise _conflict(f"packs[{i}]", "not_from_that_party",
                             "the pack is your own loose stock: no party shipped it to you, so it cannot be returned")  # fmt: skip
-        came_from = picked.sources[bytes.fromhex(pack["source"][2:])].sender  # custody.py: the contract's _sender
+        source = picked.sources[bytes.fromhex(pack["source"][2:])]
+        if source.kind == "case":  # the contract returns packs out of a tote or consignment (returnListed)
+            raise _conflict(f"packs[{i}]", "in_case",
+                            "the pack is still in its case: a case goes back whole (ship it), or pick the pack "
+                            "into a tote first")  # fmt: skip
+        came_from = source.sender  # custody.py: the contract's _sender
         if came_from != to:
             whom = "no one (it never travelled to you)" if came_from is None else "another party"
             raise _conflict(f"packs[{i}]", "not_from_that_party",
@@ -696,8 +717,8 @@ _NOT_UNDONE = {"destroyed": "destroyed", "stolen": "stolen"}
 def prepare_undo_dispense(conn, principal: Principal, body: dict) -> dict:
     """Undo a dispense (EU FMD): the same dispenser, within 10 days of it (chain time, as the mirror last saw
     it), for packs not expired, recalled, destroyed or stolen, still in the container they were dispensed from,
-    which the caller holds at rest. Packs are grouped by the dispense that ended them; the relayer reads that
-    day's DispenseRecord list from the chain's Dispensed logs when it sends the undo."""
+    which the caller holds at rest. Packs are grouped by the dispense that ended them; the relayer proves that
+    dispense (its dispenseDay call and the dispenser's chain links after it) when it sends the undo."""
     me, now = _me(principal), prechecks.chain_now(conn)
     groups: dict[tuple[int, int, str], dict] = {}
     for found in _lookup(conn, body["packs"], where=False):
@@ -724,7 +745,8 @@ def prepare_undo_dispense(conn, principal: Principal, body: dict) -> dict:
             raise _conflict(field, "in_transit", "the container the pack was dispensed from is in transit")
         key = (int(row["block_number"]), int(row["log_index"]), _hex(lot_id))
         group = groups.setdefault(key, {"day": int(row["time"]) // prechecks.DAY, "block_number": key[0],
-                                        "log_index": key[1], "lot_id": key[2], "indexes": []})  # fmt: skip
+                                        "log_index": key[1], "lot_id": key[2], "container_id": _hex(container),
+                                        "indexes": []})  # fmt: skip
         group["indexes"].append(index)
     return {"dispenser": _hex(me), "undo": list(groups.values())}
 

@@ -178,16 +178,13 @@ def test_partner_activity_shows_totes_loose_moves_returns_and_stolen_packs(world
 
 
 def test_an_undone_dispense_and_a_refused_return(world: World, stock):
-    from app.ids import pack_set
 
     lot_id, case_a, _ = _at_distributor(world, stock)
     _, tote = world.tote("distributor", [group(case_a, lot_id, [7, 8])])
     world.deliver([tote], "distributor", "pharmacy")
-    receipt = world.act("pharmacy", world.pt.functions.dispense(tote, lot_id, pack_set([7]), ([], [])))
+    receipt = world.dispense("pharmacy", tote, lot_id, [7])
     assert ask(world, "pharmacy", code(stock, 7))["verdict"] == "dispensed"
-    at = world.w3.eth.get_block(receipt.blockNumber)["timestamp"]
-    records = [(at, lot_id, tote, pack_set([7]))]
-    world.act("pharmacy", world.pt.functions.undoDispense(at // 86400, records, 0, pack_set([7])))
+    world.undo("pharmacy", receipt, tote, lot_id, [7])
     undone = ask(world, "pharmacy", code(stock, 7))
     assert "dispensed" not in reasons(undone) and not undone["state"]["dispensed"]
     assert undone["custody"]["container"] == _hex(tote) and undone["custody"]["holder"]["gln"] == world.parties[
@@ -202,17 +199,14 @@ def test_an_undone_dispense_and_a_refused_return(world: World, stock):
 
 
 def test_a_lots_pack_counts_leave_out_undone_dispenses(world: World, stock):
-    from app.ids import pack_set
     from tests.api.test_provenance import lot_url, ok
 
     lot_id, case_a, _ = _at_distributor(world, stock)
     _, tote = world.tote("distributor", [group(case_a, lot_id, [1, 2])])
     world.deliver([tote], "distributor", "pharmacy")
-    receipt = world.act("pharmacy", world.pt.functions.dispense(tote, lot_id, pack_set([1, 2]), ([], [])))
+    receipt = world.dispense("pharmacy", tote, lot_id, [1, 2])
     assert ok(world, "maker", lot_url(stock))["pack_counts"]["dispensed"] == 2
-    at = world.w3.eth.get_block(receipt.blockNumber)["timestamp"]
-    records = [(at, lot_id, tote, pack_set([1, 2]))]
-    world.act("pharmacy", world.pt.functions.undoDispense(at // 86400, records, 0, pack_set([2])))
+    world.undo("pharmacy", receipt, tote, lot_id, [2])
     assert ok(world, "maker", lot_url(stock))["pack_counts"]["dispensed"] == 1
 
 
