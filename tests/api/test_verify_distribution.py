@@ -81,7 +81,7 @@ def test_loose_packs_a_return_and_a_stolen_pack(world: World, stock):
     assert "accepted" not in [s["event"] for s in mine["custody"]["path"]]
 
     # stolen: suspect, for everyone
-    world.act("pharmacy", world.pt.functions.reportStolen([group(loose, lot_id, [6])]))
+    world.act("pharmacy", world.pt.functions.reportStolenListed([world.draw(loose, lot_id, [6])]))
     for who in ("pharmacy", "regulator"):
         stolen = ask(world, who, code(stock, 6))
         assert stolen["verdict"] == "suspect" and "stolen" in reasons(stolen) and stolen["state"]["stolen"]
@@ -162,7 +162,7 @@ def test_partner_activity_shows_totes_loose_moves_returns_and_stolen_packs(world
     world.deliver([tote], "distributor", "pharmacy")
     back = world.consign("pharmacy", [group(tote, lot_id, [2])], "distributor", returning=True)
     world.act("distributor", world.pt.functions.acceptReturn(back))
-    world.act("pharmacy", world.pt.functions.reportStolen([group(tote, lot_id, [3])]))
+    world.act("pharmacy", world.pt.functions.reportStolenListed([world.draw(tote, lot_id, [3])]))
     p = world.parties
     mine = [(i["event"], i["role"], i.get("packs")) for i in activity(world, "regulator", p["pharmacy"].gln)]
     for row in [("packs_returned", "actor", None), ("packs_moved", "actor", 1), ("packs_stolen", "actor", 1),
