@@ -267,7 +267,7 @@ contract PharmaTrackListed is PharmaTrackStorage {
                 if (mask != 0) masks[offset + k - listedFirst] &= ~mask;
             }
             f.all[f.at++] = Listed(d.unitId, lotId, packs);
-            _widen(f, l, PackSets.size(packs));
+            _widen(f, l, _size(lotId, packs));
             emit PacksMoved(lotId, into, msg.sender, d.unitId, packs.firstWord, packs.masks);
         }
         restHash = keccak256(abi.encode(rest));
