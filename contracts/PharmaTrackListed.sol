@@ -160,7 +160,16 @@ contract PharmaTrackListed is PharmaTrackStorage {
         uint32 serialCount = l.serialCount;
         if (end > serialCount) revert PackIndexOutOfRange(lotId, end - 1, serialCount);
         _requireLooseActiveRun(lotId, l, firstIndex, total);
-        uint256 conflict = PackSets.setRun(_allocated[lotId], firstIndex, total);
+        uint256 packedTo = _lotBatches[lotId].packedTo;
+        uint256 conflict;
+        if (firstIndex == packedTo) {
+            // in leaf order: the watermark moves, no bitmap word is written (none of the run may be allocated)
+            conflict = PackSets.firstSetRun(_allocated[lotId], firstIndex, total);
+            if (conflict == PackSets.NONE) _lotBatches[lotId].packedTo = uint32(end);
+        } else {
+            if (firstIndex < packedTo) revert PackAlreadyAllocated(lotId, firstIndex);
+            conflict = PackSets.setRun(_allocated[lotId], firstIndex, total);
+        }
         if (conflict != PackSets.NONE) revert PackAlreadyAllocated(lotId, conflict);
     }
 
@@ -330,6 +339,7 @@ contract PharmaTrackListed is PharmaTrackStorage {
         caseId = _newUnitId(sscc);
         uint256 n = _requireLeaves(lotId, l, packs);
         _requireLooseActive(lotId, l, packs);
+        _requireAboveWatermark(lotId, packs);
         uint256 conflict = PackSets.setAll(_allocated[lotId], packs);
         if (conflict != PackSets.NONE) revert PackAlreadyAllocated(lotId, conflict);
         bytes32 root = CaseTree.root(lotId, PackSets.indexes(packs, n));
@@ -394,7 +404,7 @@ contract PharmaTrackListed is PharmaTrackStorage {
         lotId = _openLot(gtin, lotNumber, expiry, serialCount);
         if (serialCount == 0) revert LotInvalidSerialCount(serialCount);
         if (serialsRoot == bytes32(0)) revert LotInvalidRoot(serialsRoot);
-        _lotBatches[lotId] = LotBatches({capacity: serialCount, count: 1});
+        _lotBatches[lotId] = LotBatches({capacity: serialCount, count: 1, packedTo: 0});
         _batches[lotId][0] = Batch({root: serialsRoot, first: 0, count: serialCount});
         emit LotCommissioned(lotId, gtin, msg.sender, lotNumber, expiry, serialCount, serialsRoot);
     }

@@ -361,3 +361,26 @@ def test_dispenseDay_a_moved_pack_from_its_case_reverts(world, stock):
     call = world.pt.functions.dispenseDay([(stock.a, stock.l1, pack_set([2, 3]), ([], []))], [], [])
     world.send(world.pt.functions.grantRole(role("DISPENSER_ROLE"), world.distributor), world.admin)
     reverts(world.pt, call, world.distributor, "PackMoved", stock.l1, 3, ZERO)
+
+
+def test_packCases_in_leaf_order_moves_the_watermark(world):
+    """Run cases packed in leaf order from the lowest unpacked leaf write no bitmap word: every leaf below the
+    watermark counts as allocated for every other packing, loose-stock and view path."""
+    pt, lot = world.pt, world.lot_id
+    world.send(pt.functions.packCases([CASE_SSCC + 50, CASE_SSCC + 51], lot, 0, 10), world.maker)
+    assert world.pack_state(19)[0] is True and world.pack_state(20)[0] is False
+    assert pt.functions.pack(lot, 5).call()[2] is True  # allocated
+    reverts(pt, pt.functions.packCase(CASE_SSCC + 52, lot, 15, 10), world.maker, "PackAlreadyAllocated", lot, 15)
+    call = pt.functions.packCaseTree(CASE_SSCC + 52, lot, pack_set([3, 40]))
+    reverts(pt, call, world.maker, "PackAlreadyAllocated", lot, 3)
+    call = pt.functions.destroy(ZERO, lot, pack_set([7]), ([], []))
+    reverts(pt, call, world.maker, "PackAlreadyAllocated", lot, 7)
+    call = pt.functions.packCases([CASE_SSCC + 52], lot, 10, 10)
+    reverts(pt, call, world.maker, "PackAlreadyAllocated", lot, 10)
+    world.pack_case(3, 25, 1)  # above the watermark: a bit
+    call = pt.functions.packCases([CASE_SSCC + 52], lot, 20, 10)
+    reverts(pt, call, world.maker, "PackAlreadyAllocated", lot, 25)
+    world.send(pt.functions.packCases([CASE_SSCC + 52], lot, 30, 10), world.maker)  # out of order: bitmap
+    reverts(pt, pt.functions.packCase(CASE_SSCC + 53, lot, 35, 1), world.maker, "PackAlreadyAllocated", lot, 35)
+    world.send(pt.functions.packCases([CASE_SSCC + 53], lot, 20, 5), world.maker)  # at the watermark again
+    assert world.pack_state(24)[0] is True and world.pack_state(40)[0] is False
