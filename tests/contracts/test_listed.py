@@ -384,3 +384,58 @@ def test_packCases_in_leaf_order_moves_the_watermark(world):
     reverts(pt, pt.functions.packCase(CASE_SSCC + 53, lot, 35, 1), world.maker, "PackAlreadyAllocated", lot, 35)
     world.send(pt.functions.packCases([CASE_SSCC + 53], lot, 20, 5), world.maker)  # at the watermark again
     assert world.pack_state(24)[0] is True and world.pack_state(40)[0] is False
+
+
+def test_returns_of_listed_units_more_reverts(world, stock):
+    pt = world.pt
+    tote = stock.tote(0, [group(stock.a, stock.l1, [3, 4])])
+    world.send(pt.functions.ship([tote], world.pharmacy), world.distributor)
+    d = stock.draw(tote, [(stock.l1, [3])])
+    call = pt.functions.returnListed(d, world.distributor)
+    reverts(pt, call, world.pharmacy, "UnitNotHeld", tote, world.pharmacy)
+    world.send(pt.functions.receiveShipment([tote]), world.pharmacy)
+    reverts(pt, call, world.pharmacy, "UnitNotUnpacked", tote)
+    world.send(pt.functions.unpack([tote]), world.pharmacy)
+    world.send(pt.functions.quarantineUnit(tote), world.pharmacy)
+    reverts(pt, call, world.pharmacy, "UnitIsQuarantined", tote)
+    world.send(pt.functions.clearUnitQuarantine(tote), world.pharmacy)
+    reverts(pt, pt.functions.returnListed(d, world.pharmacy), world.pharmacy, "ShipmentToSelf", world.pharmacy)
+    nothing = pt.functions.returnListed(stock.draw(tote, []), world.distributor)
+    reverts(pt, nothing, world.pharmacy, "ShipmentEmpty", world.distributor)
+    consignment, _ = stock.give_back(tote, [(stock.l1, [3])], world.distributor)
+    again = pt.functions.returnListed(stock.draw(consignment, [(stock.l1, [3])]), world.distributor)
+    reverts(pt, again, world.pharmacy, "UnitIsInTransit", consignment)
+
+
+def test_returnCaged_and_cage_cases_more_reverts(world, stock):
+    pt = world.pt
+    tote = stock.tote(5, [group(stock.a, stock.l1, [40])])
+    call = pt.functions.packCageListed((CAGE_SSCC + 1, [], [], [tote]))
+    reverts(pt, call, world.distributor, "UnitWrongKind", tote, TOTE)
+    cage = Cage(world, stock)
+    cage.deliver()
+    world.send(pt.functions.unpack([cage.id]), world.pharmacy)
+    back = cage.draw(0, [(stock.l1, [0])])
+    world.send(pt.functions.quarantineUnit(cage.id), world.pharmacy)
+    reverts(pt, pt.functions.returnCaged(back, world.distributor), world.pharmacy, "UnitIsQuarantined", cage.id)
+    world.send(pt.functions.clearUnitQuarantine(cage.id), world.pharmacy)
+    reverts(pt, pt.functions.returnCaged(back, world.pharmacy), world.pharmacy, "ShipmentToSelf", world.pharmacy)
+    nothing = pt.functions.returnCaged(cage.draw(0, []), world.distributor)
+    reverts(pt, nothing, world.pharmacy, "ShipmentEmpty", world.distributor)
+    forged = cage.draw(0, [(stock.l1, [0])], hashes=[cage.hashes[0], cage.hashes[0]])
+    reverts(pt, pt.functions.returnCaged(forged, world.distributor), world.pharmacy, "ListingMismatch", cage.id)
+    reverts(pt, pt.functions.detachTote(forged), world.pharmacy, "ListingMismatch", cage.id)
+
+
+def test_undoDispenseDay_pallet_in_transit_reverts(world, stock):
+    pt = world.pt
+    tote = stock.tote(0, [group(stock.a, stock.l1, [3])])
+    world.deliver([tote], world.distributor, world.pharmacy)
+    counter = Counter(world, world.pharmacy, stock)
+    which = counter.dispense(tote, stock.l1, [3])
+    world.send(pt.functions.packPallet(CAGE_SSCC + 2, [tote]), world.pharmacy)
+    world.send(pt.functions.ship([sscc_id(CAGE_SSCC + 2)], world.pharmacy2), world.pharmacy)
+    call = counter.undo_call(which, tote, stock.l1, [3])
+    reverts(pt, call, world.pharmacy, "UnitIsInTransit", sscc_id(CAGE_SSCC + 2))
+    world.send(pt.functions.refuseShipment([sscc_id(CAGE_SSCC + 2)]), world.pharmacy2)
+    counter.undo(which, tote, stock.l1, [3])
