@@ -222,6 +222,11 @@ contract PharmaTrack is IPharmaTrack, PharmaTrackStorage, Multicall {
     }
 
     /// @inheritdoc IPharmaTrack
+    function packToteFromCase(uint64, CaseDraw calldata) external returns (bytes32 toteId) {
+        toteId = _delegateTo(_listed);
+    }
+
+    /// @inheritdoc IPharmaTrack
     function packCageListed(Cage calldata) external returns (bytes32 cageId) {
         cageId = _delegateTo(_listed);
     }

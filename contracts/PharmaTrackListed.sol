@@ -63,6 +63,30 @@ contract PharmaTrackListed is PharmaTrackStorage {
         _units[toteId] = UnitRecord.create(UnitRecord.TOTE, 0, me, f.minTemp, f.maxTemp, number, 0, f.count);
     }
 
+    /// @notice See {IPharmaTrack-packToteFromCase}.
+    function packToteFromCase(uint64 sscc, CaseDraw calldata pick) external returns (bytes32 toteId) {
+        (uint32 me,) = _caller();
+        toteId = _newUnitId(sscc);
+        uint32 number = ++_containerCount;
+        emit TotePacked(toteId, msg.sender, sscc, number);
+        bytes32 lotId = pick.lotId;
+        bytes32 source = pick.caseId;
+        Lot storage l = _movableLot(lotId);
+        Unit u = _existingUnit(source);
+        if (u.kind() != UnitRecord.CASE) revert UnitWrongKind(source, u.kind());
+        _requireOpened(source, u, me);
+        uint256 n = _requireChildren(source, u, l, lotId, pick.packs, pick.proof);
+        uint256 moved = PackSets.setAll(_moved[lotId], pick.packs);
+        if (moved != PackSets.NONE) revert PackMoved(lotId, moved, bytes32(0));
+        if (!u.hasFlag(UnitRecord.PICKED)) _units[source] = u.withFlag(UnitRecord.PICKED);
+        _requireMovable(lotId, l, pick.packs);
+        emit PacksMoved(lotId, toteId, msg.sender, source, pick.packs.firstWord, pick.packs.masks);
+        Listed[] memory listing = new Listed[](1);
+        listing[0] = Listed(source, lotId, pick.packs);
+        _listings[toteId] = keccak256(abi.encode(listing));
+        _units[toteId] = UnitRecord.create(UnitRecord.TOTE, 0, me, l.minTemp, l.maxTemp, number, 0, uint32(n));
+    }
+
     /// @notice See {IPharmaTrack-packCageListed}.
     function packCageListed(Cage calldata order) external returns (bytes32 cageId) {
         (uint32 me,) = _caller();

@@ -439,3 +439,50 @@ def test_undoDispenseDay_pallet_in_transit_reverts(world, stock):
     reverts(pt, call, world.pharmacy, "UnitIsInTransit", sscc_id(CAGE_SSCC + 2))
     world.send(pt.functions.refuseShipment([sscc_id(CAGE_SSCC + 2)]), world.pharmacy2)
     counter.undo(which, tote, stock.l1, [3])
+
+
+# ---------------------------------------------------------------- packToteFromCase: a tree case's packs
+
+
+def test_packToteFromCase_picks_a_tree_cases_packs_with_a_multiproof(world, stock):
+    pt = world.pt
+    packs, proof = stock.tree.children_proof([202, 260])
+    receipt = world.send(pt.functions.packToteFromCase(TOTE_SSCC, (stock.c, stock.l1, packs, proof)), world.distributor)
+    tote = sscc_id(TOTE_SSCC)
+    logged = events(pt, receipt)
+    assert [n for n, _ in logged] == ["TotePacked", "PacksMoved"]
+    assert (logged[1][1]["source"], logged[1][1]["containerId"]) == (stock.c, tote)
+    listing = [(stock.c, stock.l1, packs)]
+    assert pt.functions.listingOf(tote).call() == listing_hash(listing)
+    assert (world.unit(tote)["kind"], world.unit(tote)["children"]) == (TOTE, 2)
+    again = pt.functions.packToteFromCase(TOTE_SSCC + 1, (stock.c, stock.l1, packs, proof))
+    reverts(pt, again, world.distributor, "PackMoved", stock.l1, 202, ZERO)
+    stock.listings[tote] = listing
+    world.send(pt.functions.unpack([tote]), world.distributor)
+    second = stock.tote(1, [group(tote, stock.l1, [260])])  # re-picked like any listed unit
+    world.deliver([second], world.distributor, world.pharmacy)
+    stock.dispense(second, stock.l1, [260])
+    assert world.pack_state(260)[1] is True
+
+
+def test_packToteFromCase_reverts(world, stock):
+    pt = world.pt
+    packs, proof = stock.tree.children_proof([202, 260])
+    _, other = stock.tree.children_proof([204, 260])
+    call = pt.functions.packToteFromCase(TOTE_SSCC, (stock.c, stock.l1, packs, other))
+    reverts(pt, call, world.distributor, "PackProofInvalid", stock.c, stock.l1)
+    call = pt.functions.packToteFromCase(TOTE_SSCC, (stock.c, stock.l1, packs, proof))
+    reverts(pt, call, world.pharmacy, "UnitNotHeld", stock.c, world.pharmacy)
+    run = pt.functions.packToteFromCase(TOTE_SSCC, (stock.a, stock.l1, pack_set([3, 100]), ([], [])))
+    reverts(pt, run, world.distributor, "PackNotInCase", stock.a, stock.l1, 100)
+    tote = stock.tote(5, [group(stock.a, stock.l1, [3])])
+    call = pt.functions.packToteFromCase(TOTE_SSCC, (tote, stock.l1, pack_set([3]), ([], [])))
+    reverts(pt, call, world.distributor, "UnitWrongKind", tote, TOTE)
+    closed = world.pack_case(7, 700, 10)
+    call = pt.functions.packToteFromCase(TOTE_SSCC, (closed, stock.l1, pack_set([701]), ([], [])))
+    reverts(pt, call, world.maker, "UnitNotUnpacked", closed)
+    world.send(pt.functions.destroy(stock.c, stock.l1, *stock.tree.children_proof([202])), world.distributor)
+    call = pt.functions.packToteFromCase(TOTE_SSCC, (stock.c, stock.l1, packs, proof))
+    reverts(pt, call, world.distributor, "PackIsInactive", stock.l1, 202)
+    world.send(pt.functions.quarantineLot(stock.l1), world.regulator)
+    reverts(pt, call, world.distributor, "LotIsQuarantined", stock.l1)

@@ -116,7 +116,7 @@ def test_packTote_from_an_opened_tote(world, stock):
 
 
 def test_packTote_a_tree_case_is_not_a_pick_source(world, stock):
-    """Listed picks carry no multiproof: a tree case ships whole, its packs are dispensed with a proof."""
+    """Listed picks carry no multiproof: a tree case's packs leave it by packToteFromCase (test_listed)."""
     packs, proof = stock.tree.children_proof([202, 260])
     call = stock.tote_call(0, [(stock.c, stock.l1, packs, proof)])
     reverts(world.pt, call, world.distributor, "PackNotInCase", stock.c, stock.l1, 202)
