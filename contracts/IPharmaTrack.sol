@@ -1045,6 +1045,15 @@ interface IPharmaTrack is IPharmaTrackTypes {
     /// @return consignmentId the return consignment
     function returnListed(ToteDraw calldata d, address to) external returns (bytes32 consignmentId);
 
+    /// @notice Return saleable packs of one case the caller (a dispenser) holds opened (a tree case with its
+    ///         multiproof) to `to`, who shipped the case (or its pallet) to the caller: a return consignment whose
+    ///         listing is that one group, in transit until accepted ({acceptReturn}) or refused; the packs leave the
+    ///         case for good.
+    /// @param pick the case, lot, packs and multiproof
+    /// @param to the party that shipped the case to the caller
+    /// @return consignmentId the return consignment
+    function returnFromCase(CaseDraw calldata pick, address to) external returns (bytes32 consignmentId);
+
     /// @notice {returnListed} for one tote riding on a roll cage the caller holds, opened and shipped by `to`.
     /// @param c the cage's listing and one tote's draw
     /// @param to the party that shipped the cage to the caller

@@ -227,6 +227,11 @@ contract PharmaTrack is IPharmaTrack, PharmaTrackStorage, Multicall {
     }
 
     /// @inheritdoc IPharmaTrack
+    function returnFromCase(CaseDraw calldata, address) external returns (bytes32 consignmentId) {
+        consignmentId = _delegateTo(_listed);
+    }
+
+    /// @inheritdoc IPharmaTrack
     function packCageListed(Cage calldata) external returns (bytes32 cageId) {
         cageId = _delegateTo(_listed);
     }

@@ -69,22 +69,43 @@ contract PharmaTrackListed is PharmaTrackStorage {
         toteId = _newUnitId(sscc);
         uint32 number = ++_containerCount;
         emit TotePacked(toteId, msg.sender, sscc, number);
+        (Lot storage l, uint256 n) = _pickCase(pick, me, toteId);
+        _units[toteId] = UnitRecord.create(UnitRecord.TOTE, 0, me, l.minTemp, l.maxTemp, number, 0, uint32(n));
+    }
+
+    /// @notice See {IPharmaTrack-returnFromCase}.
+    function returnFromCase(CaseDraw calldata pick, address to) external returns (bytes32 consignmentId) {
+        (uint32 me, uint8 roles) = _caller();
+        _requireRole(roles, DISPENSER);
+        uint32 recipient = _shipTo(to);
+        uint32 number = ++_containerCount;
+        consignmentId = _consignmentId(number);
+        emit ConsignmentCreated(consignmentId, msg.sender, to, number, true);
+        (Lot storage l, uint256 n) = _pickCase(pick, me, consignmentId);
+        uint32 from = _sender(_units[pick.caseId]);
+        if (from != recipient) revert ReturnNotToSender(pick.caseId, to, _accounts[from]);
+        _units[consignmentId] = _returnRecord(me, l.minTemp, l.maxTemp, number, uint32(n), recipient);
+        emit Shipped(consignmentId, msg.sender, to);
+    }
+
+    /// @dev Picks `pick` (any case `me` holds opened; a tree case with its multiproof) into new listed unit `into`,
+    ///      whose listing word it writes (that one group); returns the lot and the number of packs.
+    function _pickCase(CaseDraw calldata pick, uint32 me, bytes32 into) private returns (Lot storage l, uint256 n) {
         bytes32 lotId = pick.lotId;
         bytes32 source = pick.caseId;
-        Lot storage l = _movableLot(lotId);
+        l = _movableLot(lotId);
         Unit u = _existingUnit(source);
         if (u.kind() != UnitRecord.CASE) revert UnitWrongKind(source, u.kind());
         _requireOpened(source, u, me);
-        uint256 n = _requireChildren(source, u, l, lotId, pick.packs, pick.proof);
+        n = _requireChildren(source, u, l, lotId, pick.packs, pick.proof);
         uint256 moved = PackSets.setAll(_moved[lotId], pick.packs);
         if (moved != PackSets.NONE) revert PackMoved(lotId, moved, bytes32(0));
         if (!u.hasFlag(UnitRecord.PICKED)) _units[source] = u.withFlag(UnitRecord.PICKED);
         _requireMovable(lotId, l, pick.packs);
-        emit PacksMoved(lotId, toteId, msg.sender, source, pick.packs.firstWord, pick.packs.masks);
+        emit PacksMoved(lotId, into, msg.sender, source, pick.packs.firstWord, pick.packs.masks);
         Listed[] memory listing = new Listed[](1);
         listing[0] = Listed(source, lotId, pick.packs);
-        _listings[toteId] = keccak256(abi.encode(listing));
-        _units[toteId] = UnitRecord.create(UnitRecord.TOTE, 0, me, l.minTemp, l.maxTemp, number, 0, uint32(n));
+        _listings[into] = keccak256(abi.encode(listing));
     }
 
     /// @notice See {IPharmaTrack-packCageListed}.
@@ -319,17 +340,19 @@ contract PharmaTrackListed is PharmaTrackStorage {
         restHash = _take(d, consignmentId, f);
         if (f.count == 0) revert ShipmentEmpty(to);
         _listings[consignmentId] = keccak256(abi.encode(f.all));
-        _units[consignmentId] = UnitRecord.create(
-            UnitRecord.CONSIGNMENT,
-            UnitRecord.IN_TRANSIT | UnitRecord.RETURN_PENDING,
-            me,
-            f.minTemp,
-            f.maxTemp,
-            number,
-            0,
-            f.count
-        ).withRecipient(recipient);
+        _units[consignmentId] = _returnRecord(me, f.minTemp, f.maxTemp, number, f.count, recipient);
         emit Shipped(consignmentId, msg.sender, to);
+    }
+
+    /// @dev The record of a return consignment `number` from `me` to `recipient`, in transit and pending.
+    function _returnRecord(uint32 me, int16 minTemp, int16 maxTemp, uint32 number, uint32 count, uint32 recipient)
+        private
+        pure
+        returns (Unit)
+    {
+        uint8 flags = UnitRecord.IN_TRANSIT | UnitRecord.RETURN_PENDING;
+        return UnitRecord.create(UnitRecord.CONSIGNMENT, flags, me, minTemp, maxTemp, number, 0, count)
+            .withRecipient(recipient);
     }
 
     /// @dev The party `to` a shipment or return goes to: active and not the caller.

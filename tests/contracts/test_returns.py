@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from app.ids import sscc_id
+from app.ids import pack_set, sscc_id
 from tests.contracts.conftest import PALLET_SSCC
-from tests.contracts.helpers import events, reverts, role
+from tests.contracts.helpers import NO_PROOF, events, reverts, role
 from tests.contracts.picking import Stock, group, listed, listing_hash
 
 CONSIGNMENT = 4
@@ -79,14 +79,55 @@ def test_returnPacks_from_a_tote_delivered_on_a_pallet(world, shop):
     send_return(shop, [group(tote, shop.l1, [61])], world.distributor)
 
 
-def test_returnPacks_of_a_case_is_not_a_listed_return(world, shop):
-    """Packs go back out of a listed unit only: a case's packs are returned in a tote (re-picked), or the case whole."""
+def test_returnFromCase_from_a_case_delivered_on_a_pallet(world, shop):
+    pt = world.pt
+    case = world.pack_case(7, 600, 20)
+    world.deliver([case], world.maker, world.distributor)
+    world.send(pt.functions.packPallet(PALLET_SSCC + 1, [case]), world.distributor)
+    pallet = sscc_id(PALLET_SSCC + 1)
+    world.deliver([pallet], world.distributor, world.pharmacy)
+    world.send(pt.functions.unpack([pallet]), world.pharmacy)
+    pick = (case, shop.l1, pack_set([601]), NO_PROOF)
+    reverts(pt, pt.functions.returnFromCase(pick, world.distributor), world.pharmacy, "UnitNotUnpacked", case)
+    world.send(pt.functions.unpack([case]), world.pharmacy)
+    assert world.unit(case)["sender"] == world.distributor  # kept when it leaves the pallet
+    call = pt.functions.returnFromCase(pick, world.maker)
+    reverts(pt, call, world.pharmacy, "ReturnNotToSender", case, world.maker, world.distributor)
+    call = pt.functions.returnFromCase(pick, world.distributor)
+    consignment = call.call({"from": world.pharmacy})
+    receipt = world.send(call, world.pharmacy)
+    assert [n for n, _ in events(pt, receipt)] == ["ConsignmentCreated", "PacksMoved", "Shipped"]
+    assert pt.functions.listingOf(consignment).call() == listing_hash([listed(case, shop.l1, [601])])
+    info = world.unit(consignment)
+    assert (info["returnPending"], info["recipient"], info["children"]) == (True, world.distributor, 1)
+    reverts(pt, call, world.pharmacy, "PackMoved", shop.l1, 601, ZERO32)
+    world.send(pt.functions.acceptReturn(consignment), world.distributor)
+
+
+def test_returnFromCase_of_a_case_shipped_directly_and_a_tree_case(world, shop):
+    pt = world.pt
     case = world.pack_case(7, 600, 20)
     world.deliver([case], world.maker, world.pharmacy)
-    world.send(world.pt.functions.unpack([case]), world.pharmacy)
+    world.send(pt.functions.unpack([case]), world.pharmacy)
     assert world.unit(case)["sender"] == world.maker
+    world.send(pt.functions.returnFromCase((case, shop.l1, pack_set([610]), NO_PROOF), world.maker), world.pharmacy)
     call = world.pt.functions.returnListed((case, [], []), world.maker)
-    reverts(world.pt, call, world.pharmacy, "UnitWrongKind", case, 1)
+    reverts(world.pt, call, world.pharmacy, "UnitWrongKind", case, 1)  # a case is no listed unit
+    tree_case, tree = world.pack_tree(8, list(range(400, 420, 2)))
+    world.deliver([tree_case], world.maker, world.pharmacy)
+    world.send(pt.functions.unpack([tree_case]), world.pharmacy)
+    packs, proof = tree.children_proof([404])
+    world.send(pt.functions.returnFromCase((tree_case, shop.l1, packs, proof), world.maker), world.pharmacy)
+    assert world.pt.functions.pack(shop.l1, 404).call()[3] is True  # moved
+
+
+def test_returnFromCase_reverts(world, shop):
+    pt = world.pt
+    pick = (shop.a, shop.l1, pack_set([20]), NO_PROOF)
+    call = pt.functions.returnFromCase(pick, world.maker)
+    reverts(pt, call, world.distributor, "OrganisationMissingRole", world.distributor, role("DISPENSER_ROLE"))
+    reverts(pt, pt.functions.returnFromCase(pick, world.pharmacy), world.pharmacy, "ShipmentToSelf", world.pharmacy)
+    reverts(pt, call, world.pharmacy, "UnitNotHeld", shop.a, world.pharmacy)
 
 
 def test_returnPacks_of_loose_stock_reverts(world, shop):
