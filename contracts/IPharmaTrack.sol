@@ -1013,6 +1013,14 @@ interface IPharmaTrack is IPharmaTrackTypes {
         external
         returns (bytes32 toteId);
 
+    /// @notice Pick packs of one case, a tree case with its multiproof (or a run case, proof empty), into a new
+    ///         listed tote whose listing is that one group: how a tree case's packs leave it (the other picking
+    ///         functions take run cases only). The tote may then be re-picked with {packToteListed}.
+    /// @param sscc the tote's SSCC-18
+    /// @param pick the case, lot, packs and multiproof
+    /// @return toteId keccak256(abi.encode("sscc", sscc))
+    function packToteFromCase(uint64 sscc, CaseDraw calldata pick) external returns (bytes32 toteId);
+
     /// @notice A delivery in one call: new totes (picked from run cases, as {packToteListed}) made straight onto a
     ///         new roll cage (a pallet) with whole cases the caller holds loose. The cage stores its unit word and
     ///         one listing word over its totes' listing hashes; the totes have no word of their own.
@@ -1036,6 +1044,15 @@ interface IPharmaTrack is IPharmaTrackTypes {
     /// @param to the party that shipped the unit to the caller
     /// @return consignmentId the return consignment
     function returnListed(ToteDraw calldata d, address to) external returns (bytes32 consignmentId);
+
+    /// @notice Return saleable packs of one case the caller (a dispenser) holds opened (a tree case with its
+    ///         multiproof) to `to`, who shipped the case (or its pallet) to the caller: a return consignment whose
+    ///         listing is that one group, in transit until accepted ({acceptReturn}) or refused; the packs leave the
+    ///         case for good.
+    /// @param pick the case, lot, packs and multiproof
+    /// @param to the party that shipped the case to the caller
+    /// @return consignmentId the return consignment
+    function returnFromCase(CaseDraw calldata pick, address to) external returns (bytes32 consignmentId);
 
     /// @notice {returnListed} for one tote riding on a roll cage the caller holds, opened and shipped by `to`.
     /// @param c the cage's listing and one tote's draw

@@ -166,6 +166,7 @@ contract PharmaTrack is IPharmaTrack, PharmaTrackStorage, Multicall {
         uint256 end = uint256(firstIndex) + count;
         if (end > l.serialCount) revert PackIndexOutOfRange(lotId, end - 1, l.serialCount);
         _requireLooseActiveRun(lotId, l, firstIndex, count);
+        _requireRunAboveWatermark(lotId, firstIndex);
         uint256 conflict = PackSets.setRun(_allocated[lotId], firstIndex, count);
         if (conflict != PackSets.NONE) revert PackAlreadyAllocated(lotId, conflict);
         _units[caseId] =
@@ -218,6 +219,16 @@ contract PharmaTrack is IPharmaTrack, PharmaTrackStorage, Multicall {
     /// @inheritdoc IPharmaTrack
     function packToteListed(uint64, Listed[] calldata, ToteDraw[] calldata) external returns (bytes32 toteId) {
         toteId = _delegateTo(_listed);
+    }
+
+    /// @inheritdoc IPharmaTrack
+    function packToteFromCase(uint64, CaseDraw calldata) external returns (bytes32 toteId) {
+        toteId = _delegateTo(_listed);
+    }
+
+    /// @inheritdoc IPharmaTrack
+    function returnFromCase(CaseDraw calldata, address) external returns (bytes32 consignmentId) {
+        consignmentId = _delegateTo(_listed);
     }
 
     /// @inheritdoc IPharmaTrack
@@ -428,7 +439,7 @@ contract PharmaTrack is IPharmaTrack, PharmaTrackStorage, Multicall {
         view
         returns (bool allocated, bool dispensed, bool destroyed, bool quarantined)
     {
-        allocated = _allocated[lotId].get(index);
+        allocated = _isAllocated(lotId, index);
         destroyed = _destroyed[lotId].get(index);
         dispensed = _inactive[lotId].get(index) && !destroyed && !_stolen[lotId].get(index);
         quarantined = _quarantined[lotId].get(index);
@@ -438,7 +449,7 @@ contract PharmaTrack is IPharmaTrack, PharmaTrackStorage, Multicall {
     function pack(bytes32 lotId, uint256 index) external view returns (PackInfo memory info) {
         Lot storage l = _lots[lotId];
         if (l.manufacturer == 0 || index >= l.serialCount) return info;
-        info.allocated = _allocated[lotId].get(index);
+        info.allocated = _isAllocated(lotId, index);
         info.moved = _moved[lotId].get(index);
         info.destroyed = _destroyed[lotId].get(index);
         info.stolen = _stolen[lotId].get(index);

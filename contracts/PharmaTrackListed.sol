@@ -63,6 +63,51 @@ contract PharmaTrackListed is PharmaTrackStorage {
         _units[toteId] = UnitRecord.create(UnitRecord.TOTE, 0, me, f.minTemp, f.maxTemp, number, 0, f.count);
     }
 
+    /// @notice See {IPharmaTrack-packToteFromCase}.
+    function packToteFromCase(uint64 sscc, CaseDraw calldata pick) external returns (bytes32 toteId) {
+        (uint32 me,) = _caller();
+        toteId = _newUnitId(sscc);
+        uint32 number = ++_containerCount;
+        emit TotePacked(toteId, msg.sender, sscc, number);
+        (Lot storage l, uint256 n) = _pickCase(pick, me, toteId);
+        _units[toteId] = UnitRecord.create(UnitRecord.TOTE, 0, me, l.minTemp, l.maxTemp, number, 0, uint32(n));
+    }
+
+    /// @notice See {IPharmaTrack-returnFromCase}.
+    function returnFromCase(CaseDraw calldata pick, address to) external returns (bytes32 consignmentId) {
+        (uint32 me, uint8 roles) = _caller();
+        _requireRole(roles, DISPENSER);
+        uint32 recipient = _shipTo(to);
+        uint32 number = ++_containerCount;
+        consignmentId = _consignmentId(number);
+        emit ConsignmentCreated(consignmentId, msg.sender, to, number, true);
+        (Lot storage l, uint256 n) = _pickCase(pick, me, consignmentId);
+        uint32 from = _sender(_units[pick.caseId]);
+        if (from != recipient) revert ReturnNotToSender(pick.caseId, to, _accounts[from]);
+        _units[consignmentId] = _returnRecord(me, l.minTemp, l.maxTemp, number, uint32(n), recipient);
+        emit Shipped(consignmentId, msg.sender, to);
+    }
+
+    /// @dev Picks `pick` (any case `me` holds opened; a tree case with its multiproof) into new listed unit `into`,
+    ///      whose listing word it writes (that one group); returns the lot and the number of packs.
+    function _pickCase(CaseDraw calldata pick, uint32 me, bytes32 into) private returns (Lot storage l, uint256 n) {
+        bytes32 lotId = pick.lotId;
+        bytes32 source = pick.caseId;
+        l = _movableLot(lotId);
+        Unit u = _existingUnit(source);
+        if (u.kind() != UnitRecord.CASE) revert UnitWrongKind(source, u.kind());
+        _requireOpened(source, u, me);
+        n = _requireChildren(source, u, l, lotId, pick.packs, pick.proof);
+        uint256 moved = PackSets.setAll(_moved[lotId], pick.packs);
+        if (moved != PackSets.NONE) revert PackMoved(lotId, moved, bytes32(0));
+        if (!u.hasFlag(UnitRecord.PICKED)) _units[source] = u.withFlag(UnitRecord.PICKED);
+        _requireMovable(lotId, l, pick.packs);
+        emit PacksMoved(lotId, into, msg.sender, source, pick.packs.firstWord, pick.packs.masks);
+        Listed[] memory listing = new Listed[](1);
+        listing[0] = Listed(source, lotId, pick.packs);
+        _listings[into] = keccak256(abi.encode(listing));
+    }
+
     /// @notice See {IPharmaTrack-packCageListed}.
     function packCageListed(Cage calldata order) external returns (bytes32 cageId) {
         (uint32 me,) = _caller();
@@ -160,7 +205,16 @@ contract PharmaTrackListed is PharmaTrackStorage {
         uint32 serialCount = l.serialCount;
         if (end > serialCount) revert PackIndexOutOfRange(lotId, end - 1, serialCount);
         _requireLooseActiveRun(lotId, l, firstIndex, total);
-        uint256 conflict = PackSets.setRun(_allocated[lotId], firstIndex, total);
+        uint256 packedTo = _lotBatches[lotId].packedTo;
+        uint256 conflict;
+        if (firstIndex == packedTo) {
+            // in leaf order: the watermark moves, no bitmap word is written (none of the run may be allocated)
+            conflict = PackSets.firstSetRun(_allocated[lotId], firstIndex, total);
+            if (conflict == PackSets.NONE) _lotBatches[lotId].packedTo = uint32(end);
+        } else {
+            if (firstIndex < packedTo) revert PackAlreadyAllocated(lotId, firstIndex);
+            conflict = PackSets.setRun(_allocated[lotId], firstIndex, total);
+        }
         if (conflict != PackSets.NONE) revert PackAlreadyAllocated(lotId, conflict);
     }
 
@@ -267,7 +321,7 @@ contract PharmaTrackListed is PharmaTrackStorage {
                 if (mask != 0) masks[offset + k - listedFirst] &= ~mask;
             }
             f.all[f.at++] = Listed(d.unitId, lotId, packs);
-            _widen(f, l, PackSets.size(packs));
+            _widen(f, l, _size(lotId, packs));
             emit PacksMoved(lotId, into, msg.sender, d.unitId, packs.firstWord, packs.masks);
         }
         restHash = keccak256(abi.encode(rest));
@@ -286,17 +340,19 @@ contract PharmaTrackListed is PharmaTrackStorage {
         restHash = _take(d, consignmentId, f);
         if (f.count == 0) revert ShipmentEmpty(to);
         _listings[consignmentId] = keccak256(abi.encode(f.all));
-        _units[consignmentId] = UnitRecord.create(
-            UnitRecord.CONSIGNMENT,
-            UnitRecord.IN_TRANSIT | UnitRecord.RETURN_PENDING,
-            me,
-            f.minTemp,
-            f.maxTemp,
-            number,
-            0,
-            f.count
-        ).withRecipient(recipient);
+        _units[consignmentId] = _returnRecord(me, f.minTemp, f.maxTemp, number, f.count, recipient);
         emit Shipped(consignmentId, msg.sender, to);
+    }
+
+    /// @dev The record of a return consignment `number` from `me` to `recipient`, in transit and pending.
+    function _returnRecord(uint32 me, int16 minTemp, int16 maxTemp, uint32 number, uint32 count, uint32 recipient)
+        private
+        pure
+        returns (Unit)
+    {
+        uint8 flags = UnitRecord.IN_TRANSIT | UnitRecord.RETURN_PENDING;
+        return UnitRecord.create(UnitRecord.CONSIGNMENT, flags, me, minTemp, maxTemp, number, 0, count)
+            .withRecipient(recipient);
     }
 
     /// @dev The party `to` a shipment or return goes to: active and not the caller.
@@ -330,6 +386,7 @@ contract PharmaTrackListed is PharmaTrackStorage {
         caseId = _newUnitId(sscc);
         uint256 n = _requireLeaves(lotId, l, packs);
         _requireLooseActive(lotId, l, packs);
+        _requireAboveWatermark(lotId, packs);
         uint256 conflict = PackSets.setAll(_allocated[lotId], packs);
         if (conflict != PackSets.NONE) revert PackAlreadyAllocated(lotId, conflict);
         bytes32 root = CaseTree.root(lotId, PackSets.indexes(packs, n));
@@ -394,7 +451,7 @@ contract PharmaTrackListed is PharmaTrackStorage {
         lotId = _openLot(gtin, lotNumber, expiry, serialCount);
         if (serialCount == 0) revert LotInvalidSerialCount(serialCount);
         if (serialsRoot == bytes32(0)) revert LotInvalidRoot(serialsRoot);
-        _lotBatches[lotId] = LotBatches({capacity: serialCount, count: 1});
+        _lotBatches[lotId] = LotBatches({capacity: serialCount, count: 1, packedTo: 0});
         _batches[lotId][0] = Batch({root: serialsRoot, first: 0, count: serialCount});
         emit LotCommissioned(lotId, gtin, msg.sender, lotNumber, expiry, serialCount, serialsRoot);
     }

@@ -71,7 +71,7 @@ contract PharmaTrackPacks is PharmaTrackStorage {
     {
         lotId = _openLot(gtin, lotNumber, expiry, 0);
         if (capacity == 0) revert LotInvalidCapacity(capacity);
-        _lotBatches[lotId] = LotBatches({capacity: capacity, count: 0});
+        _lotBatches[lotId] = LotBatches({capacity: capacity, count: 0, packedTo: 0});
         emit LotOpened(lotId, gtin, msg.sender, lotNumber, expiry, capacity);
     }
 

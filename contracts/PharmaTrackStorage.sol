@@ -60,10 +60,13 @@ abstract contract PharmaTrackStorage is IPharmaTrackTypes, AccessControl {
         uint32 quarantinedPacks;
     }
 
-    /// @dev A lot's commissioning bookkeeping, apart from {Lot} because only commissioning touches it.
+    /// @dev A lot's commissioning bookkeeping, apart from {Lot} because only commissioning and packing touch it.
+    ///      `packedTo`: every leaf below it is allocated (packed into run cases by {packCases} in leaf order), which
+    ///      the `_allocated` bitmap then does not record: a lot cased in order writes no bitmap word.
     struct LotBatches {
         uint32 capacity;
         uint32 count;
+        uint32 packedTo;
     }
 
     /// @dev One commissioning batch: leaves first .. first + count - 1 under `root`.
@@ -236,8 +239,25 @@ abstract contract PharmaTrackStorage is IPharmaTrackTypes, AccessControl {
         returns (uint256 n)
     {
         n = _requireLeaves(lotId, l, packs);
+        _requireAboveWatermark(lotId, packs);
         uint256 allocated = PackSets.firstSet(_allocated[lotId], packs);
         if (allocated != PackSets.NONE) revert PackAlreadyAllocated(lotId, allocated);
+    }
+
+    /// @dev Whether leaf `index` of the lot left the loose stock: below the packed watermark, or its bit set.
+    function _isAllocated(bytes32 lotId, uint256 index) internal view returns (bool) {
+        return index < _lotBatches[lotId].packedTo || _allocated[lotId].get(index);
+    }
+
+    /// @dev Reverts with {PackAlreadyAllocated} for the lowest pack of `packs` below the lot's packed watermark.
+    function _requireAboveWatermark(bytes32 lotId, PackSet calldata packs) internal view {
+        uint256 below = PackSets.outside(packs, _lotBatches[lotId].packedTo, type(uint256).max);
+        if (below != PackSets.NONE) revert PackAlreadyAllocated(lotId, below);
+    }
+
+    /// @dev Reverts with {PackAlreadyAllocated} if a run from `first` starts below the lot's packed watermark.
+    function _requireRunAboveWatermark(bytes32 lotId, uint256 first) internal view {
+        if (first < _lotBatches[lotId].packedTo) revert PackAlreadyAllocated(lotId, first);
     }
 
     /// @dev Marks that loose-stock packs of the lot were destroyed or stolen ({LOT_LOOSE_ENDED}).

@@ -130,9 +130,6 @@ class Stock:
             return self.world.pt.functions.dispenseDay([], [self.draw(unit, [(lot_id, indexes)])], [])
         return self.world.pt.functions.dispenseDay([(unit, lot_id, pack_set(indexes), multiproof)], [], [])
 
-    def return_call(self, unit: bytes, lot_id: bytes, indexes, to):
-        return self.world.pt.functions.returnListed(self.draw(unit, [(lot_id, indexes)]), to)
-
     # ---------------------------------------------------------------- sending, keeping the listings
 
     def tote(self, n: int, groups, by=None) -> bytes:
@@ -156,18 +153,17 @@ class Stock:
     def dispense(self, unit: bytes, lot_id: bytes, indexes, by=None):
         return self.world.send(self.dispense_call(unit, lot_id, indexes), by or self.world.pharmacy)
 
-    def give_back(self, unit: bytes, lot_id: bytes, indexes, to, by=None) -> bytes:
-        """returnListed of packs of one listed unit; returns the return consignment."""
+    def give_back(self, unit: bytes, wanted, to, by=None) -> tuple[bytes, object]:
+        """returnListed of `wanted` [(lot, indexes)] of listed unit `unit`; returns the consignment and receipt."""
         world = self.world
-        d = self.draw(unit, [(lot_id, indexes)])
+        d = self.draw(unit, wanted)
         call = world.pt.functions.returnListed(d, to)
         consignment = call.call({"from": by or world.pharmacy})
-        world.send(call, by or world.pharmacy)
-        self.listings[consignment] = [
-            (unit, lot, t) for (_, lot, _), t in zip(self.listings[unit], d[2], strict=True) if t[1]
-        ]
+        receipt = world.send(call, by or world.pharmacy)
+        groups = zip(self.listings[unit], d[2], strict=True)
+        self.listings[consignment] = [(unit, lot, t) for (_, lot, _), t in groups if t[1]]
         self.listings[unit] = rest(self.listings[unit], d[2])
-        return consignment
+        return consignment, receipt
 
 
 class Counter:

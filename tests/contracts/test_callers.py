@@ -46,6 +46,8 @@ ACTIONS = {
     "reportStolen": lambda w: [[(X, w.lot_id, PACKS, NO_PROOF)]],
     "packCases": lambda w: [[1], w.lot_id, 0, 1],
     "packToteListed": lambda w: [1, [(X, w.lot_id, PACKS)], []],
+    "packToteFromCase": lambda w: [1, (X, w.lot_id, PACKS, NO_PROOF)],
+    "returnFromCase": lambda w: [(X, w.lot_id, PACKS, NO_PROOF), w.distributor],
     "packCageListed": lambda w: [(1, [2], [[(X, w.lot_id, PACKS)]], [])],
     "shipListed": lambda w: [[(X, w.lot_id, PACKS)], [], w.distributor],
     "returnListed": lambda w: [draw(w), w.distributor],
