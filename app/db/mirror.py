@@ -104,7 +104,7 @@ SERIAL = """
 SELECT s.lot_id, s.leaf_index, c.gtin, c.lot FROM lot_serials s JOIN lot_commissions c USING (lot_id)
 WHERE s.sgtin_id = %s
 """
-# The consignment a confirmed shipPacks/returnPacks made, found by one pack it moved: the pack's move in the
+# The consignment a confirmed shipListed/return… call made, found by one pack it moved: the pack's move in the
 # operation's block into a consignment created by the operation's transaction.
 CONSIGNMENT_OF_MOVE = """
 SELECT c.consignment_id FROM pack_events p

@@ -198,9 +198,12 @@ def _detach_caged(listings: Listings, found: _Sources, oid: list[str]) -> list[C
 
 def _moving(conn, listings: Listings, fn: str, packs: list[dict], head: list, tail: list, oid: list[str]) -> list[Call]:
     """packToteListed / shipListed: picks straight from run cases, draws from listed units (caged totes detached
-    first); each draw's unit is left with its rest."""
+    first); each draw's unit is left with its rest. A tote of one tree case's packs: packToteFromCase."""
     found = _sources(listings, packs)
     calls = _detach_caged(listings, found, oid)
+    if fn == "packToteListed" and any(tree for _, _, tree in found.cases):
+        # a tree case's packs leave it with their multiproof, one case a tote (the pre-check sees to that)
+        return [*calls, Call("packToteFromCase", [*head, _case_draws(conn, found.cases)[0]], oid)]
     picks = [(case or ZERO32, lot_id, pack_set(indexes)) for (case, lot_id, _), indexes in found.cases.items()]
     draws = [listings.draw(unit_id, by_lot) for unit_id, by_lot in found.listed.items()]
     for unit_id, by_lot in found.listed.items():
@@ -209,13 +212,11 @@ def _moving(conn, listings: Listings, fn: str, packs: list[dict], head: list, ta
     return calls
 
 
-def _returns(listings: Listings, packs: list[dict], to: str, oid: list[str]) -> list[Call]:
-    """One return consignment per unit the packs come from: returnListed, or returnCaged for a caged tote. Packs of
-    a case cannot be returned (the contract refuses a case: UnitWrongKind)."""
+def _returns(conn, listings: Listings, packs: list[dict], to: str, oid: list[str]) -> list[Call]:
+    """One return consignment per unit the packs come from: returnFromCase (a tree case with its multiproof),
+    returnListed, or returnCaged for a caged tote."""
     found = _sources(listings, packs)
-    calls = []
-    for case in dict.fromkeys(case for case, _, _ in found.cases):
-        calls.append(Call("returnListed", [(case or ZERO32, [], []), to], oid))
+    calls = [Call("returnFromCase", [draw, to], oid) for draw in _case_draws(conn, found.cases)]
     for unit_id, by_lot in found.listed.items():
         calls.append(Call("returnListed", [listings.draw(unit_id, by_lot), to], oid))
         listings.take(unit_id, by_lot)
@@ -263,7 +264,7 @@ def _one_picked(conn, listings: Listings, op: dict, undo_proof=None) -> list[Cal
         case "ship_packs":
             return _moving(conn, listings, "shipListed", p["packs"], [], [to_checksum_address(p["to"])], oid)
         case "return_packs":
-            return _returns(listings, p["packs"], to_checksum_address(p["to"]), oid)
+            return _returns(conn, listings, p["packs"], to_checksum_address(p["to"]), oid)
         case "report_stolen" | "destroy":
             return _ended(conn, listings, op["action"], p["packs"], oid)
         case "accept_return":

@@ -646,16 +646,19 @@ def _recipient(conn, principal: Principal, gln: str) -> bytes:
     return to
 
 
-def _pickable(picked: _Picking) -> None:
-    """Packs move into another unit only out of a run case or a listed unit (tote, consignment), as the contract
-    takes them (docs/gas-redesign.md): not out of loose stock, nor out of a case packed by its children's root."""
+def _pickable(picked: _Picking, tote: bool) -> None:
+    """Packs move into another unit out of a run case or a listed unit (tote, consignment), as the contract takes
+    them (docs/gas-redesign.md): not out of loose stock; out of a case packed by its children's root only into a
+    tote of that case's packs alone (packToteFromCase)."""
+    sources = {pack["source"] for pack in picked.packs}
     for i, pack in enumerate(picked.packs):
         if pack["source"] is None:
             raise _conflict(f"packs[{i}]", "loose_stock",
                             "the pack is in loose stock: pack it into a case first, then pick it out of the case")  # fmt: skip
-        if pack["tree"]:
+        if pack["tree"] and not (tote and len(sources) == 1):
             raise _conflict(f"packs[{i}]", "tree_case",
-                            "the pack is in a case committed by its children's root: such a case moves whole")  # fmt: skip
+                            "the pack is in a case committed by its children's root: its packs go into a tote of "
+                            "their own, with no others")  # fmt: skip
 
 
 def prepare_pack_tote(conn, principal: Principal, body: dict) -> dict:
@@ -663,7 +666,7 @@ def prepare_pack_tote(conn, principal: Principal, body: dict) -> dict:
     tote (packToteListed)."""
     unit_id = _new_sscc(conn, body["sscc"])
     picked = _pick(conn, principal, body["packs"])
-    _pickable(picked)
+    _pickable(picked, tote=True)
     return {"sscc": body["sscc"], "unit_id": _hex(unit_id), "packs": picked.packs}
 
 
@@ -671,13 +674,13 @@ def prepare_ship_packs(conn, principal: Principal, body: dict) -> dict:
     """Ship loose packs picked out of opened containers the caller holds to a party, as a consignment (shipListed)."""
     to = _recipient(conn, principal, body["to"])
     picked = _pick(conn, principal, body["packs"])
-    _pickable(picked)
+    _pickable(picked, tote=False)
     return {"to": _hex(to), "to_gln": body["to"], "packs": picked.packs}
 
 
 def prepare_return_packs(conn, principal: Principal, body: dict) -> dict:
-    """Return saleable packs to the party that shipped them to the caller (returnListed/returnCaged, DSCSA
-    saleable returns):
+    """Return saleable packs to the party that shipped them to the caller (returnFromCase/returnListed/returnCaged,
+    DSCSA saleable returns):
     refused, with the reason, for a pack the caller does not hold, one dispensed (or destroyed, stolen), or one
     whose container came from another party."""
     to = _recipient(conn, principal, body["to"])
@@ -686,12 +689,7 @@ def prepare_return_packs(conn, principal: Principal, body: dict) -> dict:
         if pack["source"] is None:  # the caller's own loose stock (a manufacturer that dispenses): never shipped to it
             raise _conflict(f"packs[{i}]", "not_from_that_party",
                             "the pack is your own loose stock: no party shipped it to you, so it cannot be returned")  # fmt: skip
-        source = picked.sources[bytes.fromhex(pack["source"][2:])]
-        if source.kind == "case":  # the contract returns packs out of a tote or consignment (returnListed)
-            raise _conflict(f"packs[{i}]", "in_case",
-                            "the pack is still in its case: a case goes back whole (ship it), or pick the pack "
-                            "into a tote first")  # fmt: skip
-        came_from = source.sender  # custody.py: the contract's _sender
+        came_from = picked.sources[bytes.fromhex(pack["source"][2:])].sender  # custody.py: the contract's _sender
         if came_from != to:
             whom = "no one (it never travelled to you)" if came_from is None else "another party"
             raise _conflict(f"packs[{i}]", "not_from_that_party",

@@ -464,34 +464,61 @@ def test_return_prechecks_name_the_reason(world: World, at_pharmacy):
     refused(world.post("pharmacy", "/v1/return-acceptances", {"packs": [a(w, 10)]}), 409, "packs[0]", "not_a_return")
 
 
-def test_a_return_after_the_tote_came_back_on_a_refused_pallet_goes_to_the_totes_sender(world: World, wholesale):
-    """Issue 14 review #12: the return-sender rule is the custody fold's (the contract's _sender), not a second
-    walk of the path. The pharmacy palletises a tote the distributor sent it and ships the pallet on; refused, the
-    pallet comes back with no sender of its own, so the tote's own sender (the distributor) is where its packs
-    may return. Packs still in their case are not returned one by one (the contract returns packs out of a tote
-    or consignment): refused, naming why."""
-    w, pt = wholesale, world.pt
-    tote_sscc, tote = world.sscc(), None
-    world.done(
-        "distributor", world.post("distributor", "/v1/totes", {"sscc": tote_sscc, "packs": [a(w, 13), a(w, 14)]})
-    )
-    tote = sscc_id(tote_sscc)
-    world.deliver([tote], "distributor", "pharmacy", unpack=False)
+def _returned_after_a_refused_pallet(world: World, w: dict, unit: bytes, packs: tuple[int, int]) -> None:
+    """The pharmacy palletises `unit` (sent to it by the distributor) and ships the pallet to pharmacy2, who refuses
+    it; back, unpacked, the first pack returns to the distributor, the second not to pharmacy2."""
+    pt = world.pt
+    world.deliver([unit], "distributor", "pharmacy", unpack=False)
     pallet = world.sscc()
-    world.act("pharmacy", pt.functions.packPallet(int(pallet), [tote]))
+    world.act("pharmacy", pt.functions.packPallet(int(pallet), [unit]))
     world.act("pharmacy", pt.functions.ship([sscc_id(pallet)], world.account("pharmacy2")))
     world.act("pharmacy2", pt.functions.refuseShipment([sscc_id(pallet)]))
-    world.act("pharmacy", pt.functions.unpack([sscc_id(pallet), tote]))
-    assert unit_view(world, tote)["sender"] == world.account("distributor")  # the contract's _sender
-    body = {"packs": [a(w, 13)], "to": world.parties["distributor"].gln}
+    world.act("pharmacy", pt.functions.unpack([sscc_id(pallet), unit]))
+    assert unit_view(world, unit)["sender"] == world.account("distributor")  # the contract's _sender
+    body = {"packs": [a(w, packs[0])], "to": world.parties["distributor"].gln}
     world.done("pharmacy", world.post("pharmacy", "/v1/returns", body))
-    assert pack_view(world, w["a_lot_id"], 13)["returnPending"]
-    refused(world.post("pharmacy", "/v1/returns", {"packs": [a(w, 14)], "to": world.parties["pharmacy2"].gln}),
+    assert pack_view(world, w["a_lot_id"], packs[0])["returnPending"]
+    refused(world.post("pharmacy", "/v1/returns", {"packs": [a(w, packs[1])], "to": world.parties["pharmacy2"].gln}),
             409, "packs[0]", "not_from_that_party")  # fmt: skip
-    case = sscc_id(w["cases"][1])  # packs 40-79, closed, at the distributor
-    world.deliver([case], "distributor", "pharmacy")
-    refused(world.post("pharmacy", "/v1/returns", {"packs": [a(w, 41)], "to": world.parties["distributor"].gln}),
-            409, "packs[0]", "in_case")  # fmt: skip
+
+
+def test_a_return_after_the_case_came_back_on_a_refused_pallet_goes_to_the_cases_sender(world: World, wholesale):
+    """Issue 14 review #12: the return-sender rule is the custody fold's (the contract's _sender), not a second
+    walk of the path. The pharmacy palletises a case the distributor sent it and ships the pallet on; refused, the
+    pallet comes back with no sender of its own, so the case's own sender (the distributor) is where its packs
+    may return (returnFromCase). The second walk forgot it at the pallet's refusal and refused the return
+    (not_from_that_party)."""
+    _returned_after_a_refused_pallet(world, wholesale, sscc_id(wholesale["cases"][1]), (41, 42))  # packs 40-79
+
+
+def test_a_return_after_the_tote_came_back_on_a_refused_pallet_goes_to_the_totes_sender(world: World, wholesale):
+    """The same for a tote the distributor picked (returnListed)."""
+    tote = world.sscc()
+    body = {"sscc": tote, "packs": [a(wholesale, 13), a(wholesale, 14)]}
+    world.done("distributor", world.post("distributor", "/v1/totes", body))
+    _returned_after_a_refused_pallet(world, wholesale, sscc_id(tote), (13, 14))
+
+
+def test_a_tree_cases_packs_go_into_a_tote_of_their_own(world: World, wholesale):
+    """A case committed by its children's root is no pick source among others (the contract takes its packs with
+    their multiproof, one case a tote: packToteFromCase); the tote is then drawn from like any listed unit."""
+    w, p = wholesale, world.parties
+    tree = world.sscc()
+    world.done("maker", world.post("maker", "/v1/cases", {"sscc": tree, "gtin": w["b_gtin"], "lot": w["b_lot"],
+                                                          "packs": [b(w, 20), b(w, 22)]}))  # fmt: skip
+    world.done("maker", world.post("maker", "/v1/unpackings", {"units": [tree]}))
+    mixed = {"sscc": world.sscc(), "packs": [b(w, 20), b(w, 23)]}  # with a pack of the loose stock
+    refused(world.post("maker", "/v1/totes", mixed), 409, "packs[0]", "tree_case")
+    refused(world.post("maker", "/v1/pack-shipments", {"packs": [b(w, 22)], "to": p["distributor"].gln}),
+            409, "packs[0]", "tree_case")  # fmt: skip
+    tote = world.sscc()
+    world.done("maker", world.post("maker", "/v1/totes", {"sscc": tote, "packs": [b(w, 20), b(w, 22)]}))
+    assert pack_view(world, w["b_lot_id"], 22)["container"] == sscc_id(tote)
+    world.done("maker", world.post("maker", "/v1/unpackings", {"units": [tote]}))
+    world.done("maker", world.post("maker", "/v1/pack-shipments", {"packs": [b(w, 22)], "to": p["distributor"].gln}))
+    view = pack_view(world, w["b_lot_id"], 22)
+    assert view["inTransit"] and view["container"] != sscc_id(tote)
+    assert pack_view(world, w["b_lot_id"], 20)["container"] == sscc_id(tote)
 
 
 def test_a_return_of_own_loose_stock_is_refused_not_a_500(world: World, stock):
