@@ -256,11 +256,21 @@ def _dispense_day(conn, listings: Listings, ops: list[dict]) -> list[Call]:
     return [Call("dispenseDay", [cases, totes, caged], [str(op["id"]) for op in ops])]
 
 
-def _one_picked(conn, listings: Listings, op: dict, undo_proof=None) -> list[Call]:
+def _cage(listings: Listings, p: dict, oid: list[str]) -> Call:
+    """packCageListed: each tote's picks out of run cases, the cage's cases."""
+    totes = [_sources(listings, t["packs"]).cases for t in p["totes"]]
+    picks = [[(case, lot_id, pack_set(ix)) for (case, lot_id, _), ix in tote.items()] for tote in totes]
+    order = (int(p["sscc"]), [int(t["sscc"]) for t in p["totes"]], picks, [_b(c) for c in p["cases"]])
+    return Call("packCageListed", [order], oid)
+
+
+def _one_picked(conn, listings: Listings, op: dict, undo_proof=None) -> list[Call]:  # noqa: PLR0911 - one return per action
     p, oid = op["payload"], [str(op["id"])]
     match op["action"]:
         case "pack_tote":
             return _moving(conn, listings, "packToteListed", p["packs"], [int(p["sscc"])], [], oid)
+        case "pack_cage":
+            return [_cage(listings, p, oid)]
         case "ship_packs":
             return _moving(conn, listings, "shipListed", p["packs"], [], [to_checksum_address(p["to"])], oid)
         case "return_packs":
@@ -285,7 +295,16 @@ def _undo(undo_proof, dispenser: bytes, group: dict, oid: list[str]) -> Call:
     return Call("undoDispenseDay", [call, later, container, _b(group["lot_id"]), pack_set(group["indexes"])], oid)
 
 
-PICKED = ("pack_tote", "ship_packs", "return_packs", "report_stolen", "destroy", "accept_return", "undo_dispense")
+PICKED = (
+    "pack_tote",
+    "pack_cage",
+    "ship_packs",
+    "return_packs",
+    "report_stolen",
+    "destroy",
+    "accept_return",
+    "undo_dispense",
+)
 # actions whose calls draw packs out of listed units, and those of them that move packs to another unit (which
 # rewrites the unit's listing): a draw waits until the mirror has seen the moves before it (operations.py)
 MOVING = ("pack_tote", "ship_packs", "return_packs")

@@ -670,6 +670,37 @@ def prepare_pack_tote(conn, principal: Principal, body: dict) -> dict:
     return {"sscc": body["sscc"], "unit_id": _hex(unit_id), "packs": picked.packs}
 
 
+def prepare_pack_cage(conn, principal: Principal, body: dict) -> dict:
+    """A roll cage (packCageListed, docs/gas-redesign.md): totes picked straight out of opened run cases the caller
+    holds, each tote's listing carried in the cage's word, with loose cases the caller holds. The cage is shipped,
+    received and unpacked as a pallet; its totes are opened with it."""
+    unit_id = _new_sscc(conn, body["sscc"])
+    _distinct([body["sscc"], *(t["sscc"] for t in body["totes"])], "totes")
+    totes, seen = [], set()
+    for i, tote in enumerate(body["totes"]):
+        try:
+            tote_id = _new_sscc(conn, tote["sscc"])
+            picked = _pick(conn, principal, tote["packs"])
+            _pickable(picked, tote=False)
+            for j, pack in enumerate(picked.packs):
+                if picked.sources[bytes.fromhex(pack["source"][2:])].kind != "case":
+                    raise _conflict(f"packs[{j}]", "not_in_case", "a roll cage's totes are picked out of cases")
+                if (pack["lot_id"], pack["index"]) in seen:
+                    raise _invalid(f"packs[{j}]", "duplicate", "the pack is in another tote of the cage")
+                seen.add((pack["lot_id"], pack["index"]))
+        except Rejected as e:
+            raise Rejected(e.status, f"totes[{i}].{e.field}", e.rule, e.message) from e
+        totes.append({"sscc": tote["sscc"], "unit_id": _hex(tote_id), "packs": picked.packs})
+    cases = body.get("cases", [])
+    _distinct(cases, "cases")
+    for k, sscc in enumerate(cases):
+        state = _held_loose(conn, principal, sscc, f"cases[{k}]")
+        if state.kind != "case" or state.unpacked:
+            raise _conflict(f"cases[{k}]", "not_a_case", f"SSCC {sscc} is not a closed case: a roll cage takes cases")
+    return {"sscc": body["sscc"], "unit_id": _hex(unit_id), "totes": totes,
+            "cases": [_hex(sscc_id(c)) for c in cases]}  # fmt: skip
+
+
 def prepare_ship_packs(conn, principal: Principal, body: dict) -> dict:
     """Ship loose packs picked out of opened containers the caller holds to a party, as a consignment (shipListed)."""
     to = _recipient(conn, principal, body["to"])
@@ -830,6 +861,7 @@ ACTIONS = {
         Action("clear_quarantine", ("manufacturer", "distributor", "dispenser", "regulator"), prepare_clear_quarantine),
         Action("record_readings", ("manufacturer", "distributor", "dispenser"), prepare_record_readings),
         Action("pack_tote", ("manufacturer", "distributor", "dispenser"), prepare_pack_tote),
+        Action("pack_cage", ("manufacturer", "distributor"), prepare_pack_cage),
         Action("ship_packs", ("manufacturer", "distributor", "dispenser"), prepare_ship_packs),
         Action("return_packs", ("dispenser",), prepare_return_packs),
         Action("accept_return", ("manufacturer", "distributor", "dispenser"), prepare_accept_return),

@@ -53,6 +53,7 @@ ENDPOINTS = {
     "open_lot": "/v1/lots/openings",
     "commission_batch": "/v1/lots/batches",
     "pack_tote": "/v1/totes",
+    "pack_cage": "/v1/roll-cages",
     "ship_packs": "/v1/pack-shipments",
     "return_packs": "/v1/returns",
     "accept_return": "/v1/return-acceptances",
@@ -317,6 +318,10 @@ TARGETS = [
     *[T("pack_tote", f"{o}s-packs", lambda s, i=i: {"sscc": s["new_case"], "packs": [pack3(s, i)]}, {o},
         "packs[0]", "not_holder")
       for o, i in (("maker", 32), ("distributor", 3), ("pharmacy", 16))],
+    *[T("pack_cage", f"{o}s-packs", lambda s, i=i: {"sscc": s["new_case"], "totes": [{"sscc": s["new_pallet"],
+                                                                                     "packs": [pack3(s, i)]}]},
+        {o}, "totes[0].packs[0]", "not_holder")
+      for o, i in (("maker", 35), ("distributor", 6))],
     *[T("ship_packs", f"{o}s-packs", lambda s, i=i: {"packs": [pack3(s, i)], "to": s["east"]}, {o},
         "packs[0]", "not_holder")
       for o, i in (("maker", 33), ("distributor", 4), ("pharmacy", 17))],

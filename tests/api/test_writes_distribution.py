@@ -255,6 +255,45 @@ def test_pack_tote_of_two_products_ships_and_dispenses_at_the_pharmacy(world: Wo
     assert not pack_view(world, w["a_lot_id"], 2)["dispensed"]
 
 
+def test_a_roll_cage_of_totes_and_a_case_through_the_api(world: World, wholesale):
+    """POST /v1/roll-cages: totes picked out of opened run cases onto a new roll cage with a closed case (one
+    packCageListed); the cage goes to the pharmacy as a pallet and its totes are opened with it; a pack of a tote
+    is dispensed and another returned through the cage (dispenseDay, returnCaged)."""
+    w, p = wholesale, world.parties
+    cage, t1, t2 = world.sscc(), world.sscc(), world.sscc()
+    body = {"sscc": cage, "totes": [{"sscc": t1, "packs": [a(w, 21), b(w, 11)]}, {"sscc": t2, "packs": [a(w, 22)]}],
+            "cases": [w["cases"][1]]}  # fmt: skip
+    world.done("distributor", world.post("distributor", "/v1/roll-cages", body))
+    assert unit_view(world, sscc_id(cage))["kind"] == 2 and unit_view(world, sscc_id(t1))["kind"] == 0  # no word
+    assert pack_view(world, w["a_lot_id"], 21)["container"] == sscc_id(t1)
+    assert unit_view(world, sscc_id(w["cases"][1]))["container"] == sscc_id(cage)
+    world.done("distributor", world.post("distributor", "/v1/shipments", {"units": [cage], "to": p["pharmacy"].gln}))
+    world.done("pharmacy", world.post("pharmacy", "/v1/receipts", {"units": [cage]}))
+    world.done("pharmacy", world.post("pharmacy", "/v1/unpackings", {"units": [cage]}))
+    world.done("pharmacy", world.post("pharmacy", "/v1/dispensations", {"packs": [a(w, 21), a(w, 22)]}))
+    assert pack_view(world, w["a_lot_id"], 21)["dispensed"] and pack_view(world, w["a_lot_id"], 22)["dispensed"]
+    world.done("pharmacy", world.post("pharmacy", "/v1/returns", {"packs": [b(w, 11)], "to": p["distributor"].gln}))
+    assert pack_view(world, w["b_lot_id"], 11)["returnPending"]
+
+
+def test_roll_cage_prechecks(world: World, wholesale):
+    w = wholesale
+    post = lambda body: world.post("distributor", "/v1/roll-cages", body)  # noqa: E731
+    tote = lambda *packs: {"sscc": world.sscc(), "packs": list(packs)}  # noqa: E731
+    refused(post({"sscc": world.sscc(), "totes": [tote(a(w, 41))]}), 409, "totes[0].packs[0]", "not_unpacked")
+    refused(post({"sscc": world.sscc(), "totes": [tote(a(w, 23)), tote(a(w, 23))]}), 422, "totes[1].packs[0]",
+            "duplicate")  # fmt: skip
+    refused(
+        post({"sscc": world.sscc(), "totes": [tote(a(w, 23))], "cases": [w["cases"][0]]}), 409, "cases[0]", "unpacked"
+    )  # fmt: skip  (opened)
+    refused(post({"sscc": world.sscc(), "totes": [{"sscc": w["cases"][0], "packs": [a(w, 23)]}]}), 409,
+            "totes[0].sscc", "already_used")  # fmt: skip
+    moved = world.sscc()
+    world.done("distributor", world.post("distributor", "/v1/totes", {"sscc": moved, "packs": [a(w, 24)]}))
+    world.done("distributor", world.post("distributor", "/v1/unpackings", {"units": [moved]}))
+    refused(post({"sscc": world.sscc(), "totes": [tote(a(w, 24))]}), 409, "totes[0].packs[0]", "not_in_case")
+
+
 def test_pack_tote_prechecks(world: World, wholesale):
     w = wholesale
     tote = world.sscc()
