@@ -131,7 +131,8 @@ def seed(settings: Settings) -> dict:
         send(pt.functions.receiveShipment(cases), pharmacy.account)
         send(pt.functions.unpack(cases), pharmacy.account)
         first = case_ids.index(cases[0]) * PER_CASE
-        send(pt.functions.dispense(cases[0], lot_id, pack_set(range(first, first + 5)), ([], [])), pharmacy.account)
+        draw = (cases[0], lot_id, pack_set(range(first, first + 5)), ([], []))
+        send(pt.functions.dispenseDay([draw], [], []), pharmacy.account)
     return summary | {"already_seeded": False, "block": w3.eth.block_number}
 
 

@@ -37,6 +37,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from eth_abi import encode as abi_encode
 from web3 import Web3
 
 from app.chain.anvil import AnvilNode, free_port
@@ -109,17 +110,25 @@ def deploy(w3: Web3, artifact, *args, sender: str):
     return w3.eth.contract(address=receipt.contractAddress, abi=artifact.abi), receipt.gasUsed
 
 
+def deploy_pharmatrack(w3: Web3, artifacts, admin: str):
+    """PharmaTrack as the service deploys it (app/chain/deploy.py): its PharmaTrackListed, then PharmaTrack given
+    that address; returns the contract and the gas of both."""
+    listed, gas = deploy(w3, artifacts["PharmaTrackListed"], sender=admin)
+    pt, more = deploy(w3, artifacts["PharmaTrack"], admin, listed.address, sender=admin)
+    return pt, gas + more
+
+
 def readings_for(seed: int) -> bytes:
     """Ten plausible in-range logger readings (centi-degrees)."""
     return pack_readings([450 + ((seed * 37 + i * 11) % 200) for i in range(READINGS_PER_UNIT)])
 
 
-def run_pharmatrack(w3: Web3, artifact) -> tuple[Ledger, dict[str, int]]:
+def run_pharmatrack(w3: Web3, artifacts) -> tuple[Ledger, dict[str, int]]:
     accounts = w3.eth.accounts
     admin, maker, distributor = accounts[0], accounts[1], accounts[2]
     pharmacies = accounts[3 : 3 + PHARMACIES]
     setup: dict[str, int] = {}
-    pt, setup["deploy PharmaTrack"] = deploy(w3, artifact, admin, sender=admin)
+    pt, setup["deploy PharmaTrack"] = deploy_pharmatrack(w3, artifacts, admin)
 
     parties = [(maker, [MANUFACTURER_ROLE]), (distributor, [DISTRIBUTOR_ROLE])] + [
         (p, [DISPENSER_ROLE]) for p in pharmacies
@@ -178,7 +187,7 @@ def run_pharmatrack(w3: Web3, artifact) -> tuple[Ledger, dict[str, int]]:
         for c in range(j * CASES_PER_PALLET, (j + 1) * CASES_PER_PALLET):
             for first in range(c * PER_CASE, (c + 1) * PER_CASE, DISPENSE_BATCH):
                 packs = pack_set(range(first, first + DISPENSE_BATCH))
-                call = pt.functions.dispense(case_ids[c], lot_id, packs, ([], []))
+                call = pt.functions.dispenseDay([(case_ids[c], lot_id, packs, ([], []))], [], [])
                 send(w3, call, pharmacy, ledger, "dispense (50/tx)")
 
     assert pt.functions.packState(lot_id, PACKS - 1).call() == [True, True, False, False]
@@ -198,7 +207,7 @@ def tree_case_path(w3: Web3, pt, maker: str, pharmacy: str, expiry: int) -> dict
     send(w3, pt.functions.ship([sscc_id(sscc)], pharmacy), maker)
     send(w3, pt.functions.receiveShipment([sscc_id(sscc)]), pharmacy)
     packs, multiproof = tree.children_proof(tree.indexes[:DISPENSE_BATCH])
-    call = pt.functions.dispense(sscc_id(sscc), lot_id, packs, multiproof)
+    call = pt.functions.dispenseDay([(sscc_id(sscc), lot_id, packs, multiproof)], [], [])
     gas["tree case: dispense 50 with a multiproof"] = send(w3, call, pharmacy)
     return gas
 
@@ -217,24 +226,48 @@ R_TOTE_SSCC_BASE = 106141418000000000
 R_PALLET_SSCC_BASE = 106141419500000000
 R_CAGE_SSCC_BASE = 106141419600000000
 
-Pick = tuple[bytes, bytes, int]  # (container, lot id, leaf index)
+Pick = tuple[bytes, bytes, int]  # (source case, lot id, leaf index)
+Listing = list[list]  # a listed unit's groups, each [source, lotId, firstWord, masks]
 
 
-def _groups(picks: list[Pick]) -> list:
-    """PackGroups (source, lotId, PackSet, empty proof) of picks, one per source and lot, in first-seen order."""
+def _listing(picks: list[Pick]) -> Listing:
+    """The listing of a tote picked as `picks`: one group per source case and lot, in first-seen order."""
     by_key: dict[tuple[bytes, bytes], list[int]] = {}
     for source, lot_id, index in picks:
         by_key.setdefault((source, lot_id), []).append(index)
-    return [(source, lot_id, pack_set(indexes), ([], [])) for (source, lot_id), indexes in by_key.items()]
+    return [[source, lot_id, *pack_set(indexes)] for (source, lot_id), indexes in by_key.items()]
 
 
-def run_realistic(w3: Web3, artifact) -> tuple[Ledger, dict[str, int]]:
+def _as_listed(listing: Listing) -> list[tuple]:
+    return [(source, lot_id, (first, list(masks))) for source, lot_id, first, masks in listing]
+
+
+def listing_hash(listing: Listing) -> bytes:
+    """keccak256(abi.encode(Listed[])): a listed unit's word."""
+    return Web3.keccak(abi_encode(["(bytes32,bytes32,(uint32,uint256[]))[]"], [_as_listed(listing)]))
+
+
+def _draw(tote: bytes, listing: Listing, picks: list[Pick]) -> tuple:
+    """The ToteDraw of `picks` (source case, lot, index) out of `tote`, and the listing's rest (taken bits cleared)."""
+    taken = []
+    rest = [[s, lot, first, list(masks)] for s, lot, first, masks in listing]
+    for group in rest:
+        source, lot_id, first, masks = group
+        mine = [i for s, lot, i in picks if s == source and lot == lot_id]
+        ps = pack_set(mine) if mine else (0, [])
+        taken.append(ps)
+        for k, mask in enumerate(ps[1]):
+            masks[ps[0] - first + k] &= ~mask
+    return (tote, _as_listed(listing), taken), rest
+
+
+def run_realistic(w3: Web3, artifacts) -> tuple[Ledger, dict[str, int]]:
     """Issue 14's lifecycle (see the module docstring) on a fresh PharmaTrack; returns its ledger and setup gas."""
     accounts = w3.eth.accounts
     admin, maker, distributor = accounts[0], accounts[1], accounts[2]
     pharmacies = accounts[3 : 3 + R_PHARMACIES]
     setup: dict[str, int] = {}
-    pt, setup["deploy PharmaTrack"] = deploy(w3, artifact, admin, sender=admin)
+    pt, setup["deploy PharmaTrack"] = deploy_pharmatrack(w3, artifacts, admin)
     parties = [(maker, [MANUFACTURER_ROLE]), (distributor, [DISTRIBUTOR_ROLE])] + [
         (p, [DISPENSER_ROLE]) for p in pharmacies
     ]
@@ -259,7 +292,8 @@ def run_realistic(w3: Web3, artifact) -> tuple[Ledger, dict[str, int]]:
         ]
         multicall(calls, recorder, op)
 
-    # Manufacturer: 4 lots declared, commissioned in 20 batches over the shift, cased, palletised, shipped
+    # Manufacturer: 4 lots declared, commissioned in 20 batches over the shift, cased (a lot's run cases per call),
+    # palletised, shipped
     expiry = w3.eth.get_block("latest").timestamp + 2 * 365 * 86400
     lot_ids = [lgtin_id(g, "R2025-1") for g in R_GTINS]
     multicall([("openLot", [int(g), "R2025-1", expiry, R_PER_LOT]) for g in R_GTINS], maker, "openLot (4 lots)")
@@ -272,12 +306,10 @@ def run_realistic(w3: Web3, artifact) -> tuple[Ledger, dict[str, int]]:
             send(w3, call, maker, ledger, "commissionBatch (500/tx)")
     cases = [(lot, first) for lot in range(len(R_GTINS)) for first in range(0, R_PER_LOT, PER_CASE)]
     case_ids = [sscc_id(CASE_SSCC_BASE + c) for c in range(len(cases))]
-    for start in range(0, len(cases), CASES_PER_PACK_TX):
-        calls = [
-            ("packCase", [CASE_SSCC_BASE + c, lot_ids[cases[c][0]], cases[c][1], PER_CASE])
-            for c in range(start, start + CASES_PER_PACK_TX)
-        ]
-        multicall(calls, maker, "packCase (10/tx)")
+    for lot in range(len(R_GTINS)):
+        mine = [c for c in range(len(cases)) if cases[c][0] == lot]
+        call = pt.functions.packCases([CASE_SSCC_BASE + c for c in mine], lot_ids[lot], cases[mine[0]][1], PER_CASE)
+        send(w3, call, maker, ledger, "packCases (a lot's 25/tx)")
     pallet_ids = [sscc_id(R_PALLET_SSCC_BASE + p) for p in range(len(cases) // CASES_PER_PALLET)]
     pallets = [
         ("packPallet", [R_PALLET_SSCC_BASE + p, case_ids[p * CASES_PER_PALLET : (p + 1) * CASES_PER_PALLET]])
@@ -306,12 +338,17 @@ def run_realistic(w3: Web3, artifact) -> tuple[Ledger, dict[str, int]]:
 
     # Each-picking (pick-to-tote): a pharmacy's order is 50 packs of each lot; the picker walks its order lines and
     # fills totes of 20-40 in turn, so a tote closes in the middle of a line and the next starts with its rest (a
-    # tote holds one to three lots). One multicall of a pharmacy's totes.
+    # tote holds one to three lots). A pharmacy's delivery, its totes and 2 whole cases on a roll cage (a pallet
+    # unit, one logger), is made in one packCageListed call: the totes ride in the cage's listing.
     per_line = (PACKS // 2) // R_PHARMACIES // len(R_GTINS)
+    whole_of = [[case_ids[c] for c in whole[j * 2 : j * 2 + 2]] for j in range(R_PHARMACIES)]
+    cages = [sscc_id(R_CAGE_SSCC_BASE + j) for j in range(R_PHARMACIES)]
     totes_of: list[list[bytes]] = []
-    in_tote: dict[bytes, list[Pick]] = {}
+    in_tote: dict[bytes, list[Pick]] = {}  # what is still in each tote, by source case
+    listing_of: dict[bytes, Listing] = {}
+    hashes_of: list[list[bytes]] = []  # per cage, its totes' listing hashes
     sscc = R_TOTE_SSCC_BASE
-    for _ in pharmacies:
+    for j in range(R_PHARMACIES):
         order: list[Pick] = []
         for queue in queues:
             order += queue[:per_line]
@@ -319,50 +356,58 @@ def run_realistic(w3: Web3, artifact) -> tuple[Ledger, dict[str, int]]:
         for queue in queues:  # a line short of stock is made up from another lot's
             while len(order) < sum(R_TOTE_SIZES) and queue:
                 order.append(queue.pop(0))
-        calls, mine = [], []
+        ssccs, listings, mine = [], [], []
         for tote_size in R_TOTE_SIZES:
             picks, order = order[:tote_size], order[tote_size:]
-            calls.append(("packTote", [sscc, _groups(picks)]))
-            in_tote[sscc_id(sscc)] = [(sscc_id(sscc), lot_id, i) for _, lot_id, i in picks]
-            mine.append(sscc_id(sscc))
+            tote = sscc_id(sscc)
+            ssccs.append(sscc)
+            listing_of[tote] = _listing(picks)
+            listings.append(_as_listed(listing_of[tote]))
+            in_tote[tote] = picks
+            mine.append(tote)
             sscc += 1
-        multicall(calls, distributor, "packTote (a pharmacy's 7 totes/tx)")
+        call = pt.functions.packCageListed((R_CAGE_SSCC_BASE + j, ssccs, listings, whole_of[j]))
+        send(w3, call, distributor, ledger, "packCageListed (7 totes+2 cases/tx)")
         totes_of.append(mine)
-    # A pharmacy's delivery: its totes and 2 whole cases on a roll cage (an SSCC, packed as a pallet), one logger
-    whole_of = [[case_ids[c] for c in whole[j * 2 : j * 2 + 2]] for j in range(R_PHARMACIES)]
-    cages = [sscc_id(R_CAGE_SSCC_BASE + j) for j in range(R_PHARMACIES)]
-    multicall(
-        [("packPallet", [R_CAGE_SSCC_BASE + j, totes_of[j] + whole_of[j]]) for j in range(R_PHARMACIES)],
-        distributor,
-        "packPallet (roll cages)",
+        hashes_of.append([listing_hash(listing_of[t]) for t in mine])
+    assert pt.functions.listingOf(cages[0]).call() == Web3.keccak(
+        abi_encode(["bytes32[]", "bytes32[]"], [totes_of[0], hashes_of[0]])
     )
-    for j, pharmacy in enumerate(pharmacies):
-        send(w3, pt.functions.ship([cages[j]], pharmacy), distributor, ledger, "ship roll cages")
+    multicall(
+        [("ship", [[cages[j]], pharmacy]) for j, pharmacy in enumerate(pharmacies)],
+        distributor,
+        "ship roll cages (1 multicall)",
+    )
 
-    # Pharmacies: leg-2 readings, receipt; the cage is unpacked, and the tote a return is taken from opened
+    # Pharmacies: leg-2 readings, receipt, the cage unpacked (its totes count as opened)
     for j, pharmacy in enumerate(pharmacies):
         record([cages[j]], pharmacy, 2, "readings leg 2 (roll cages)")
         send(w3, pt.functions.receiveShipment([cages[j]]), pharmacy, ledger, "receive roll cages")
-        send(w3, pt.functions.unpack([cages[j], totes_of[j][0]]), pharmacy, ledger, "unpack cage, open a tote")
+        send(w3, pt.functions.unpack([cages[j]]), pharmacy, ledger, "unpack roll cage")
 
     # Returns: 8 packs of each pharmacy's first tote back to the distributor, accepted into its stock
     returns = []
     for j, pharmacy in enumerate(pharmacies):
         tote = totes_of[j][0]
         back, in_tote[tote] = in_tote[tote][:R_RETURNED_PER_PHARMACY], in_tote[tote][R_RETURNED_PER_PHARMACY:]
-        call = pt.functions.returnPacks(_groups(back), distributor)
+        draw, listing_of[tote] = _draw(tote, listing_of[tote], back)
+        call = pt.functions.returnCaged((cages[j], totes_of[j], list(hashes_of[j]), [0], [draw]), distributor)
+        hashes_of[j][0] = listing_hash(listing_of[tote])
         returns.append(call.call({"from": pharmacy}))
-        send(w3, call, pharmacy, ledger, "returnPacks")
+        send(w3, call, pharmacy, ledger, "returnCaged")
+    assert pt.functions.listingOf(totes_of[0][0]).call() == b"\0" * 32  # a caged tote has no word of its own
     record(returns, distributor, 3, "readings leg 3 (returns)")
     multicall([("acceptReturn", [r]) for r in returns], distributor, "acceptReturn")
 
-    # Dispensing: the rest, in daily batches (one multicall per pharmacy and day)
+    # Dispensing: the rest, in daily batches: one dispenseDay call per pharmacy and day, over its cases (by a
+    # CaseDraw) and its totes (one CageDraw: the cage's listing once, a draw per tote drawn from). Dispensed packs stay
+    # listed (their inactive bit stops them), so the listings do not change.
     stock_of = []
     for j in range(R_PHARMACIES):
-        stock = [p for t in totes_of[j] for p in in_tote[t]]
+        stock = [(t, p) for t in totes_of[j] for p in in_tote[t]]
         for case in whole_of[j]:
             lot, first = cases[case_ids.index(case)]
-            stock += [(case, lot_ids[lot], i) for i in range(first, first + PER_CASE)]
+            stock += [(case, (case, lot_ids[lot], i)) for i in range(first, first + PER_CASE)]
         stock_of.append(stock)
     dispensed = 0
     for day in range(R_DAYS):
@@ -370,7 +415,18 @@ def run_realistic(w3: Web3, artifact) -> tuple[Ledger, dict[str, int]]:
             share = len(stock_of[j]) // R_DAYS
             today = stock_of[j][day * share : (day + 1) * share if day < R_DAYS - 1 else None]
             dispensed += len(today)
-            multicall([("dispense", list(g)) for g in _groups(today)], pharmacy, "dispense (daily, per pharmacy)")
+            totes = [t for t in totes_of[j] if any(at == t for at, _ in today)]
+            draws = [_draw(t, listing_of[t], [p for at, p in today if at == t])[0] for t in totes]
+            by_case: dict[bytes, list[int]] = {}
+            for at, (_, _, i) in today:
+                if at in whole_of[j]:
+                    by_case.setdefault(at, []).append(i)
+            case_draws = [
+                (c, lot_ids[cases[case_ids.index(c)][0]], pack_set(ix), ([], [])) for c, ix in by_case.items()
+            ]
+            caged = [(cages[j], totes_of[j], list(hashes_of[j]), [totes_of[j].index(t) for t in totes], draws)]
+            call = pt.functions.dispenseDay(case_draws, [], caged if totes else [])
+            send(w3, call, pharmacy, ledger, "dispenseDay (1/pharmacy/day)")
         w3.provider.make_request("evm_increaseTime", [86400])
         w3.provider.make_request("evm_mine", [])
     assert dispensed == PACKS - R_PHARMACIES * R_RETURNED_PER_PHARMACY
@@ -458,9 +514,9 @@ def main() -> None:
     node = AnvilNode(port=free_port(), chain_id=31337, block_time=None, accounts=3 + R_PHARMACIES)
     with node:
         w3 = make_web3(node.rpc_url, timeout=60)
-        ledger, setup = run_pharmatrack(w3, artifacts["PharmaTrack"])
+        ledger, setup = run_pharmatrack(w3, artifacts)
         naive, notes = run_naive(w3, naive_artifacts["NaiveCustody"])
-        realistic, realistic_setup = run_realistic(w3, artifacts["PharmaTrack"])
+        realistic, realistic_setup = run_realistic(w3, artifacts)
     print(
         f"PharmaTrack reference lifecycle: {PACKS:,} packs, {PACKS // PER_CASE} cases, "
         f"{PACKS // PER_CASE // CASES_PER_PALLET} pallets, {PHARMACIES} pharmacies"

@@ -43,7 +43,7 @@ interface IPharmaTrackTypes {
     }
 
     /// @notice Packs of one lot taken from where they are now: `source` is the container that holds them (an
-    ///         opened case, tote or consignment), or zero for the manufacturer's loose stock of the lot.
+    ///         opened case), or zero for the manufacturer's loose stock of the lot.
     /// @dev `proof` is the multiproof of the packs against a tree case's children root when the source is a tree
     ///      case; empty otherwise.
     struct PackGroup {
@@ -53,22 +53,70 @@ interface IPharmaTrackTypes {
         Multiproof proof;
     }
 
-    /// @notice One {dispense} call as the contract folded it into its dispenser's day accumulator: what
-    ///         {undoDispense} takes, in the order of the day's {Dispensed} events, to show what was dispensed.
-    /// @dev time: the dispensing block's timestamp; lotId, containerId (the event's caseId) and packs as in the
-    ///      {Dispensed} event.
-    struct DispenseRecord {
-        uint40 time;
+    /// @notice One group of a listed unit's listing: packs of lot `lotId` that came from `source` (a run case or a
+    ///         listed unit). A listed unit (tote, consignment) is committed by `keccak256(abi.encode(Listed[]))`.
+    struct Listed {
+        bytes32 source;
         bytes32 lotId;
-        bytes32 containerId;
         PackSet packs;
     }
 
+    /// @notice Packs of one lot taken straight from a case; `proof` as for a tree case (empty for a run case).
+    struct CaseDraw {
+        bytes32 caseId;
+        bytes32 lotId;
+        PackSet packs;
+        Multiproof proof;
+    }
+
+    /// @notice Packs taken out of listed unit `unitId`: its whole current `listing`, and per listing group the packs
+    ///         taken (`taken[j]` within `listing[j].packs`; an empty set for a group nothing is taken from).
+    struct ToteDraw {
+        bytes32 unitId;
+        Listed[] listing;
+        PackSet[] taken;
+    }
+
+    /// @notice Packs taken out of totes riding on roll cage `cageId`: the cage's whole listing (`toteIds` and the
+    ///         hashes of their listings, `keccak256(abi.encode(toteIds, hashes))` is the cage's word), and a draw of
+    ///         each tote drawn from (`draws[i]` is tote `toteIds[totes[i]]`).
+    struct CageDraw {
+        bytes32 cageId;
+        bytes32[] toteIds;
+        bytes32[] hashes;
+        uint256[] totes;
+        ToteDraw[] draws;
+    }
+
+    /// @notice What {packCageListed} makes: roll cage `sscc` carrying new totes `toteSsccs` (tote `t` of the
+    ///         groups `totes[t]`, picked from run cases) and whole cases `caseIds`.
+    struct Cage {
+        uint64 sscc;
+        uint64[] toteSsccs;
+        Listed[][] totes;
+        bytes32[] caseIds;
+    }
+
+    /// @notice One {dispenseDay} call as {undoDispenseDay} proves it: the dispenser's chain word before it, its
+    ///         block time and its arguments.
+    struct DispenseCall {
+        uint256 before;
+        uint40 time;
+        CaseDraw[] cases;
+        ToteDraw[] totes;
+        CageDraw[] caged;
+    }
+
+    /// @notice A later {dispenseDay} call in a dispenser's chain: its block time and `keccak256` of its call data.
+    struct ChainLink {
+        uint40 time;
+        bytes32 callHash;
+    }
+
     /// @notice One pack as the chain sees it now.
-    /// @dev container: the tote or consignment a moved pack is in (zero for a pack still in the case it was packed in,
-    ///      which is not stored per pack — the API knows it from {CasePacked}/{CaseTreePacked} — and for loose stock).
-    ///      custodian: that container's custodian (resolved through its pallet), the manufacturer for a pack still in
-    ///      its loose stock, zero for a pack in its original case. inTransit and returnPending: of its container.
+    /// @dev container: always zero (where a moved pack is follows from the listings, which the mirror holds; a pack
+    ///      still in its case is not stored per pack either). custodian: the manufacturer for a pack still in its
+    ///      loose stock, else zero. inTransit and returnPending: always false (see container).
     ///      allocated: it left the loose stock; moved: it left its case (or the loose stock) for a tote or
     ///      consignment; dispensed, destroyed, stolen: its terminal state if any; quarantined: on its own.
     struct PackInfo {
@@ -342,13 +390,24 @@ interface IPharmaTrackTypes {
     /// @param lotId the packs' lot
     error PackProofInvalid(bytes32 containerId, bytes32 lotId);
 
+    // ------------------------------------------------------------------ errors: listed units
+
+    /// @notice The listing given for `unitId` (a listed unit or a roll cage) does not hash to its stored word.
+    /// @param unitId the unit
+    error ListingMismatch(bytes32 unitId);
+    /// @notice A draw on `unitId` is malformed: not one taken set per listing group, a tote index or id out of
+    ///         place, or a cage's SSCCs and totes of different lengths.
+    /// @param unitId the unit (or cage)
+    error ListingShape(bytes32 unitId);
+    /// @notice `sscc` already names a unit (a tote riding on a roll cage has no unit record but keeps its SSCC).
+    /// @param sscc the SSCC-18
+    error SsccUsed(uint64 sscc);
+
     // ------------------------------------------------------------------ errors: undoing a dispense
 
-    /// @notice The records do not fold to `dispenser`'s accumulator of `day` (missing, extra, altered or reordered
-    ///         records, a record of another day, a day no longer kept, or `which` out of range).
+    /// @notice The call and the later links given do not chain to `dispenser`'s dispense chain word.
     /// @param dispenser the caller
-    /// @param day the day named, unix time / 86400
-    error UndoRecordsInvalid(address dispenser, uint32 day);
+    error UndoProofInvalid(address dispenser);
     /// @notice A dispense can be undone only within 10 days (EU FMD).
     /// @param dispensedAt when the packs were dispensed, unix seconds
     /// @param deadline the last second the dispense could be undone
@@ -547,6 +606,41 @@ interface IPharmaTrackTypes {
     /// @param firstWord the packs, as a {PackSet}: its first word
     /// @param masks the packs, as a {PackSet}: its masks
     event Dispensed(bytes32 indexed lotId, bytes32 indexed caseId, address indexed by, uint32 firstWord, uint256[] masks);
+    /// @notice Run cases of one lot were packed by {packCases}: case `i` is SSCC `ssccs[i]`, leaves
+    ///         `firstIndex + i * perCase` .. `firstIndex + (i + 1) * perCase - 1`.
+    /// @param lotId the lot
+    /// @param packer the manufacturer
+    /// @param firstIndex the first case's first leaf
+    /// @param perCase packs per case
+    /// @param ssccs the cases' SSCC-18s
+    event CasesPacked(bytes32 indexed lotId, address indexed packer, uint32 firstIndex, uint32 perCase, uint64[] ssccs);
+    /// @notice A roll cage (a pallet) made by {packCageListed}: totes `toteIds` (listing hashes `hashes`; no unit
+    ///         record of their own while they ride on it) and cases `caseIds`.
+    /// @param cageId the cage's unit id
+    /// @param packer who packed it
+    /// @param sscc the cage's SSCC-18
+    /// @param toteIds its totes
+    /// @param hashes their listings' hashes
+    /// @param caseIds its whole cases
+    event CagePacked(
+        bytes32 indexed cageId,
+        address indexed packer,
+        uint64 sscc,
+        bytes32[] toteIds,
+        bytes32[] hashes,
+        bytes32[] caseIds
+    );
+    /// @notice A tote riding on roll cage `cageId` got its own unit record and listing word ({detachTote}); its hash
+    ///         in the cage's listing is zero from now on.
+    /// @param toteId the tote
+    /// @param cageId its cage (still its parent)
+    /// @param listingHash the tote's listing word
+    event ToteDetached(bytes32 indexed toteId, bytes32 indexed cageId, bytes32 listingHash);
+    /// @notice A {dispenseDay} call was folded into its dispenser's chain word.
+    /// @param dispenser the dispenser
+    /// @param word the chain word after the call
+    /// @param callHash keccak256 of the call's data
+    event DispenseChained(address indexed dispenser, uint256 word, bytes32 callHash);
     /// @notice A dispense of packs was undone by the dispenser (EU FMD, within 10 days): they are active again, in the
     ///         container they were dispensed from.
     /// @param lotId the packs' lot
@@ -641,10 +735,13 @@ interface IPharmaTrackTypes {
 ///      packaging line produces: no proof is ever needed), or any set committed by the Merkle root of its
 ///      `(bytes32 lotId, uint256 index)` leaves (`packCaseTree`: dispensing from it takes an OpenZeppelin multiproof).
 ///      A batch of packs is a {PackSet}: per-word bitmasks in the shape of the on-chain bitmaps.
-///      Packs leave their case one by one (each-picking): a tote (an SSCC, kind 3) or a loose consignment (kind 4)
-///      holds packs of any products and lots, named per lot by a {PackGroup}; a moved pack's current container is
-///      recorded per pack as a 16-bit pointer, sixteen to a storage word, into its 256-pack block's table of the
-///      containers (a tote's SSCC, a consignment's number) its packs went to (see PackPointers).
+///      Packs leave their case one by one (each-picking) into listed units: a tote (an SSCC, kind 3) or a
+///      consignment (kind 4) is committed by ONE word, the hash of its listing ({Listed}[]: source, lot and packs of
+///      each group). Every call that takes packs out of a listed unit passes its current listing ({ToteDraw}); the
+///      contract checks the hash, that the packs are listed, and, when they go to another unit, stores the hash of
+///      the rest (the same groups, the taken bits cleared). A pack picked out of its case sets one bit of its lot's
+///      "moved" bitmap, so it leaves its case once. Totes made onto a roll cage ({packCageListed}) ride in the
+///      cage's listing and have no word of their own until {detachTote}. See docs/gas-redesign.md.
 interface IPharmaTrack is IPharmaTrackTypes {
     // ------------------------------------------------------------------ organisations
 
@@ -805,26 +902,6 @@ interface IPharmaTrack is IPharmaTrackTypes {
     /// @param units the units
     function unpack(bytes32[] calldata units) external;
 
-    /// @notice Pick packs out of opened containers the caller holds (or, for a manufacturer, its lots' loose stock)
-    ///         into a new tote, with packs of any products and lots. The tote is then shipped, received, refused,
-    ///         quarantined, packed onto a pallet and unpacked like a case. A pack is in at most one container: it
-    ///         leaves its source. Each group's lot must be neither recalled nor quarantined, its packs active and not
-    ///         quarantined. Costs a bit per pack, a 16-bit pointer per pack (sixteen to a storage word)
-    ///         and, per 256-pack block a group touches, a 64-bit entry in that block's table of containers.
-    /// @param sscc the tote's SSCC-18
-    /// @param groups the packs, per source and lot
-    /// @return toteId keccak256(abi.encode("sscc", sscc))
-    function packTote(uint64 sscc, PackGroup[] calldata groups) external returns (bytes32 toteId);
-
-    /// @notice Ship loose packs (picked as for {packTote}) to `to` without a logistic unit: they travel as a new
-    ///         consignment, created in transit, received or refused like any unit and opened on arrival (its packs
-    ///         loose at the receiver, or back at the sender on a refusal). A pack already in transit or not held by
-    ///         the caller cannot be shipped.
-    /// @param groups the packs, per source and lot
-    /// @param to the recipient, a registered, active organisation
-    /// @return consignmentId keccak256(abi.encode("consignment", uint256 number)), number in {ConsignmentCreated}
-    function shipPacks(PackGroup[] calldata groups, address to) external returns (bytes32 consignmentId);
-
     /// @notice A unit's record, with its custodian resolved through its container.
     /// @param unitId the unit
     /// @return info its record (kind 0 when unknown)
@@ -846,17 +923,6 @@ interface IPharmaTrack is IPharmaTrackTypes {
     /// @param units the units
     function refuseShipment(bytes32[] calldata units) external;
 
-    /// @notice Return saleable packs the caller (a dispenser) holds to where they came from (DSCSA saleable
-    ///         returns): picked as for {shipPacks} into a consignment in transit to `to`, flagged as a return.
-    ///         Every group's source must have been shipped to the caller by `to` (directly, or on a pallet); a
-    ///         dispensed, destroyed or stolen pack is refused ({PackIsInactive}). The recipient verifies the packs
-    ///         and takes them back with {acceptReturn}, or refuses them with {refuseShipment} (they are then back at
-    ///         the caller, and may be returned to `to` again).
-    /// @param groups the packs, per source and lot
-    /// @param to the party that shipped them to the caller
-    /// @return consignmentId the return consignment (see {ConsignmentCreated}, `isReturn` true)
-    function returnPacks(PackGroup[] calldata groups, address to) external returns (bytes32 consignmentId);
-
     /// @notice Accept a return shipped to the caller, instead of {receiveShipment}: the caller holds the consignment,
     ///         opened, and its packs are its saleable stock again.
     /// @param consignmentId the return consignment
@@ -864,40 +930,14 @@ interface IPharmaTrack is IPharmaTrackTypes {
 
     // ------------------------------------------------------------------ packs
 
-    /// @notice Dispense packs of a case, tote or consignment the caller (a dispenser) holds, directly or through its
-    ///         pallet. Packs picked out of a case are dispensed from the container they are in now.
-    /// @param caseId the case, tote or consignment
-    /// @param lotId the packs' lot
-    /// @param packs the packs
-    /// @param multiproof for a tree case, of the (lotId, index) leaves against its children root; else empty
-    function dispense(
-        bytes32 caseId,
-        bytes32 lotId,
-        PackSet calldata packs,
-        Multiproof calldata multiproof
-    ) external;
-
-    /// @notice Undo a dispense (EU FMD): the same dispenser, within 10 days of it, for packs not expired, recalled,
-    ///         destroyed or stolen since, still in the container they were dispensed from, which the caller holds at
-    ///         rest. Proof of the dispense costs {dispense} one storage word per dispenser and day: each call folds
-    ///         `keccak256(previous, time, lotId, containerId, firstWord, keccak256(masks))` (truncated to 224 bits)
-    ///         into a ring of 16 day slots (`day % 16`); the caller passes that day's records in order and which one
-    ///         to undo, and the contract folds them again.
-    /// @param day the day of the dispense, unix time / 86400
-    /// @param records every {dispense} by the caller that day, in chain order
-    /// @param which the record the packs were dispensed by
-    /// @param packs the packs to reactivate, among that record's
-    function undoDispense(uint32 day, DispenseRecord[] calldata records, uint256 which, PackSet calldata packs)
-        external;
-
-    /// @notice Report packs stolen (their holder, through the container they are in, or a manufacturer from its loose
-    ///         stock with `source` zero): they become inactive and flagged stolen, for good.
+    /// @notice Report packs stolen (their holder, through the case they are in, or a manufacturer from its loose
+    ///         stock with `source` zero; packs of a listed unit: {reportStolenListed}): they become inactive and flagged stolen, for good.
     /// @param groups the packs, per container and lot (a tree case's packs with their multiproof)
     function reportStolen(PackGroup[] calldata groups) external;
 
-    /// @notice Destroy packs the caller holds: through a case, tote or consignment, or, with `containerId` zero,
+    /// @notice Destroy packs the caller holds: through a case (a listed unit's: {destroyListed}), or, with `containerId` zero,
     ///         from the manufacturer's loose stock.
-    /// @param containerId the case, tote or consignment, or zero
+    /// @param containerId the case, or zero
     /// @param lotId the packs' lot
     /// @param packs the packs
     /// @param multiproof against a tree case's children root (else empty)
@@ -908,9 +948,9 @@ interface IPharmaTrack is IPharmaTrackTypes {
         Multiproof calldata multiproof
     ) external;
 
-    /// @notice Quarantine packs: their holder (through a case, tote or consignment, or loose stock with
+    /// @notice Quarantine packs: their holder (through a case — a listed unit's: {quarantineListed} — or loose stock with
     ///         `containerId` zero), or a regulator (any packs of the lot, with `containerId` zero).
-    /// @param containerId the case, tote or consignment, or zero
+    /// @param containerId the case, or zero
     /// @param lotId the packs' lot
     /// @param packs the packs
     /// @param multiproof against a tree case's children root (else empty)
@@ -922,7 +962,7 @@ interface IPharmaTrack is IPharmaTrackTypes {
     ) external;
 
     /// @notice Clear packs' quarantine; same parties and arguments as {quarantinePacks}.
-    /// @param containerId the case, tote or consignment, or zero
+    /// @param containerId the case, or zero
     /// @param lotId the packs' lot
     /// @param packs the packs
     /// @param multiproof against a tree case's children root (else empty)
@@ -951,14 +991,131 @@ interface IPharmaTrack is IPharmaTrackTypes {
     /// @return info its state (all zero for an unknown lot or an index never commissioned)
     function pack(bytes32 lotId, uint256 index) external view returns (PackInfo memory info);
 
-    /// @notice A dispenser's accumulator of its dispenses of `day` (what {undoDispense} checks records against).
-    /// @param dispenser the dispenser
-    /// @param day unix time / 86400
-    /// @return accumulator the 224-bit fold of that day's records, zero when it dispensed nothing that day or the
-    ///         day is no longer kept (16 days)
-    function dispenseAccumulator(address dispenser, uint32 day) external view returns (uint256 accumulator);
+    // ------------------------------------------------------------------ listed units (docs/gas-redesign.md)
 
-    // ------------------------------------------------------------------ status
+    /// @notice Pack run cases of one lot in one call (the lot's manufacturer): case `i` is SSCC `ssccs[i]` with
+    ///         leaves `firstIndex + i * perCase` onwards; one {CasesPacked} event.
+    /// @param ssccs the cases' SSCC-18s
+    /// @param lotId the lot
+    /// @param firstIndex the first case's first leaf
+    /// @param perCase packs per case
+    function packCases(uint64[] calldata ssccs, bytes32 lotId, uint32 firstIndex, uint32 perCase) external;
+
+    /// @notice Pick packs into a new listed tote: `picks` out of opened run cases the caller holds (each pack once:
+    ///         its "moved" bit), `draws` out of opened listed units the caller holds (a re-pick: their listings
+    ///         become the rest). The tote's listing is `picks`, then each draw's non-empty taken groups (source: the
+    ///         drawn unit). Lots neither recalled nor quarantined; packs active and not quarantined.
+    /// @param sscc the tote's SSCC-18
+    /// @param picks the packs picked from run cases, per case and lot
+    /// @param draws the packs taken from listed units
+    /// @return toteId keccak256(abi.encode("sscc", sscc))
+    function packToteListed(uint64 sscc, Listed[] calldata picks, ToteDraw[] calldata draws)
+        external
+        returns (bytes32 toteId);
+
+    /// @notice Pick packs of one case, a tree case with its multiproof (or a run case, proof empty), into a new
+    ///         listed tote whose listing is that one group: how a tree case's packs leave it (the other picking
+    ///         functions take run cases only). The tote may then be re-picked with {packToteListed}.
+    /// @param sscc the tote's SSCC-18
+    /// @param pick the case, lot, packs and multiproof
+    /// @return toteId keccak256(abi.encode("sscc", sscc))
+    function packToteFromCase(uint64 sscc, CaseDraw calldata pick) external returns (bytes32 toteId);
+
+    /// @notice A delivery in one call: new totes (picked from run cases, as {packToteListed}) made straight onto a
+    ///         new roll cage (a pallet) with whole cases the caller holds loose. The cage stores its unit word and
+    ///         one listing word over its totes' listing hashes; the totes have no word of their own.
+    /// @param order the cage, its totes and cases
+    /// @return cageId keccak256(abi.encode("sscc", order.sscc))
+    function packCageListed(Cage calldata order) external returns (bytes32 cageId);
+
+    /// @notice Ship packs to `to` as a new listed consignment in transit, picked as for {packToteListed}.
+    /// @param picks the packs picked from run cases
+    /// @param draws the packs taken from listed units
+    /// @param to the recipient, a registered, active organisation
+    /// @return consignmentId keccak256(abi.encode("consignment", uint256 number))
+    function shipListed(Listed[] calldata picks, ToteDraw[] calldata draws, address to)
+        external
+        returns (bytes32 consignmentId);
+
+    /// @notice Return saleable packs of one opened listed unit the caller (a dispenser) holds to `to`, who shipped it
+    ///         to the caller: a return consignment (listing: the taken groups) in transit, accepted with
+    ///         {acceptReturn} or refused; the unit's listing becomes the rest.
+    /// @param d the unit, its listing and the packs taken
+    /// @param to the party that shipped the unit to the caller
+    /// @return consignmentId the return consignment
+    function returnListed(ToteDraw calldata d, address to) external returns (bytes32 consignmentId);
+
+    /// @notice Return saleable packs of one case the caller (a dispenser) holds opened (a tree case with its
+    ///         multiproof) to `to`, who shipped the case (or its pallet) to the caller: a return consignment whose
+    ///         listing is that one group, in transit until accepted ({acceptReturn}) or refused; the packs leave the
+    ///         case for good.
+    /// @param pick the case, lot, packs and multiproof
+    /// @param to the party that shipped the case to the caller
+    /// @return consignmentId the return consignment
+    function returnFromCase(CaseDraw calldata pick, address to) external returns (bytes32 consignmentId);
+
+    /// @notice {returnListed} for one tote riding on a roll cage the caller holds, opened and shipped by `to`.
+    /// @param c the cage's listing and one tote's draw
+    /// @param to the party that shipped the cage to the caller
+    /// @return consignmentId the return consignment
+    function returnCaged(CageDraw calldata c, address to) external returns (bytes32 consignmentId);
+
+    /// @notice A dispenser's dispenses, over all its sources, in one call: packs of cases, listed units and totes on
+    ///         roll cages it holds at rest (not quarantined); lots neither recalled, quarantined nor expired; packs
+    ///         active and not quarantined. Listings are not rewritten (a dispensed pack's inactive bit stops it). The
+    ///         call is folded into the dispenser's chain word ({DispenseChained}).
+    /// @param cases draws straight from cases
+    /// @param totes draws from listed units
+    /// @param caged draws from totes on roll cages
+    function dispenseDay(CaseDraw[] calldata cases, ToteDraw[] calldata totes, CageDraw[] calldata caged) external;
+
+    /// @notice Undo a dispense (EU FMD): the same dispenser, within 10 days of it, for packs not expired, recalled,
+    ///         destroyed or stolen since, still in the container they were dispensed from, which the caller holds at
+    ///         rest; each pack once per call. The call is proved by the chain: `call` (the word before it, its time
+    ///         and arguments) and every later call's link fold to the caller's chain word.
+    /// @param call the {dispenseDay} call
+    /// @param later the dispenser's later calls, in order
+    /// @param containerId the case or tote the packs were dispensed from
+    /// @param lotId the packs' lot
+    /// @param packs the packs to reactivate
+    function undoDispenseDay(
+        DispenseCall calldata call,
+        ChainLink[] calldata later,
+        bytes32 containerId,
+        bytes32 lotId,
+        PackSet calldata packs
+    ) external;
+
+    /// @notice Give one tote riding on a roll cage the caller holds its own unit record (parent: the cage) and
+    ///         listing word; its hash in the cage's listing becomes zero.
+    /// @param c the cage's listing and the tote's draw (its taken sets ignored)
+    function detachTote(CageDraw calldata c) external;
+
+    /// @notice Destroy packs of a listed unit the caller holds at rest (they stay listed, inactive).
+    /// @param d the unit, its listing and the packs
+    function destroyListed(ToteDraw calldata d) external;
+
+    /// @notice Report packs of listed units the caller holds stolen (they stay listed, inactive).
+    /// @param draws the units, their listings and the packs
+    function reportStolenListed(ToteDraw[] calldata draws) external;
+
+    /// @notice Quarantine packs of a listed unit: its custodian or a regulator.
+    /// @param d the unit, its listing and the packs
+    function quarantineListed(ToteDraw calldata d) external;
+
+    /// @notice Clear the quarantine of packs of a listed unit: its custodian or a regulator.
+    /// @param d the unit, its listing and the packs
+    function clearListedQuarantine(ToteDraw calldata d) external;
+
+    /// @notice A listed unit's or roll cage's listing word.
+    /// @param unitId the unit
+    /// @return the word (zero if none)
+    function listingOf(bytes32 unitId) external view returns (bytes32);
+
+    /// @notice A dispenser's dispense chain word (`day << 224 | accumulator`, see {dispenseDay}).
+    /// @param dispenser the dispenser
+    /// @return word the word (zero before its first call)
+    function dispenseChain(address dispenser) external view returns (uint256 word);
 
     /// @notice Quarantine a unit (its holder or a regulator); nothing it holds can move or be dispensed.
     /// @param unitId the unit

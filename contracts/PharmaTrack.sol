@@ -9,7 +9,6 @@ import {IPharmaTrack} from "./IPharmaTrack.sol";
 import {PharmaTrackPacks} from "./PharmaTrackPacks.sol";
 import {PharmaTrackStorage} from "./PharmaTrackStorage.sol";
 import {CaseTree} from "./libraries/CaseTree.sol";
-import {PackPointers} from "./libraries/PackPointers.sol";
 import {PackSets} from "./libraries/PackSets.sol";
 import {Unit, UnitRecord} from "./libraries/UnitRecord.sol";
 
@@ -19,9 +18,10 @@ import {Unit, UnitRecord} from "./libraries/UnitRecord.sol";
 ///         - a case or pallet is one word (a tree case adds the root of its children), so a handoff of a pallet is
 ///           one write whatever it holds, and a pack's custodian is its outermost container's;
 ///         - a pack has no record at all, only bits (by leaf index) in per-lot bitmaps: allocated (packed into a
-///           case), inactive (dispensed, destroyed or stolen), destroyed, stolen, quarantined; a pack picked out of
-///           its case adds a 32-bit container number, eight to a word;
-///         - a dispense adds one word per dispenser and day (the accumulator {undoDispense} checks records against).
+///           case), inactive (dispensed, destroyed or stolen), destroyed, stolen, quarantined, moved (picked out of
+///           its case);
+///         - a tote or consignment is one word more, the hash of its listing (docs/gas-redesign.md);
+///         - a dispenser has one word, the hash chain of its {dispenseDay} calls ({undoDispenseDay} proves against it).
 ///         Relayers batch calls with {multicall}.
 ///         The pack-level and administrative functions (totes, consignments, returns, theft, undoing a dispense,
 ///         lots in batches, organisations, recall and quarantine) run in {PharmaTrackPacks}, which the constructor
@@ -32,11 +32,16 @@ contract PharmaTrack is IPharmaTrack, PharmaTrackStorage, Multicall {
 
     /// @notice Where the pack-level functions run (by DELEGATECALL, on this contract's storage).
     address private immutable _packs;
+    /// @notice Where the listed-unit functions run ({PharmaTrackListed}, by DELEGATECALL, on this contract's storage).
+    address private immutable _listed;
 
     /// @param admin the consortium operator, holder of DEFAULT_ADMIN_ROLE
-    constructor(address admin) {
+    /// @param listed a deployed {PharmaTrackListed} (too big to be deployed from this constructor, EIP-3860)
+    constructor(address admin, address listed) {
+        if (listed.code.length == 0) revert OrganisationInvalidAccount(listed);
         _grantRole(DEFAULT_ADMIN_ROLE, admin);
         _packs = address(new PharmaTrackPacks());
+        _listed = listed;
     }
 
     // ------------------------------------------------------------------ organisations
@@ -92,19 +97,8 @@ contract PharmaTrack is IPharmaTrack, PharmaTrackStorage, Multicall {
     }
 
     /// @inheritdoc IPharmaTrack
-    function commissionLot(
-        uint64 gtin,
-        string calldata lotNumber,
-        uint40 expiry,
-        uint32 serialCount,
-        bytes32 serialsRoot
-    ) external returns (bytes32 lotId) {
-        lotId = _openLot(gtin, lotNumber, expiry, serialCount);
-        if (serialCount == 0) revert LotInvalidSerialCount(serialCount);
-        if (serialsRoot == bytes32(0)) revert LotInvalidRoot(serialsRoot);
-        _lotBatches[lotId] = LotBatches({capacity: serialCount, count: 1});
-        _batches[lotId][0] = Batch({root: serialsRoot, first: 0, count: serialCount});
-        emit LotCommissioned(lotId, gtin, msg.sender, lotNumber, expiry, serialCount, serialsRoot);
+    function commissionLot(uint64, string calldata, uint40, uint32, bytes32) external returns (bytes32 lotId) {
+        lotId = _delegateTo(_listed);
     }
 
     /// @inheritdoc IPharmaTrack
@@ -172,28 +166,12 @@ contract PharmaTrack is IPharmaTrack, PharmaTrackStorage, Multicall {
         uint256 end = uint256(firstIndex) + count;
         if (end > l.serialCount) revert PackIndexOutOfRange(lotId, end - 1, l.serialCount);
         _requireLooseActiveRun(lotId, l, firstIndex, count);
+        _requireRunAboveWatermark(lotId, firstIndex);
         uint256 conflict = PackSets.setRun(_allocated[lotId], firstIndex, count);
         if (conflict != PackSets.NONE) revert PackAlreadyAllocated(lotId, conflict);
         _units[caseId] =
             UnitRecord.create(UnitRecord.CASE, 0, me, l.minTemp, l.maxTemp, l.number, firstIndex, count);
         emit CasePacked(caseId, lotId, msg.sender, sscc, firstIndex, count);
-    }
-
-    /// @inheritdoc IPharmaTrack
-    function packCaseTree(uint64 sscc, bytes32 lotId, PackSet calldata packs) external returns (bytes32 caseId) {
-        (uint32 me,) = _caller();
-        Lot storage l = _lotToPack(lotId, me);
-        caseId = _newUnitId(sscc);
-        uint256 n = _requireLeaves(lotId, l, packs);
-        _requireLooseActive(lotId, l, packs);
-        uint256 conflict = PackSets.setAll(_allocated[lotId], packs);
-        if (conflict != PackSets.NONE) revert PackAlreadyAllocated(lotId, conflict);
-        bytes32 root = CaseTree.root(lotId, PackSets.indexes(packs, n));
-        _units[caseId] = UnitRecord.create(
-            UnitRecord.CASE, UnitRecord.BY_ROOT, me, l.minTemp, l.maxTemp, l.number, 0, uint32(n)
-        );
-        _childrenRoots[caseId] = root;
-        emit CaseTreePacked(caseId, lotId, msg.sender, sscc, root, packs.firstWord, packs.masks);
     }
 
     /// @inheritdoc IPharmaTrack
@@ -234,27 +212,109 @@ contract PharmaTrack is IPharmaTrack, PharmaTrackStorage, Multicall {
     }
 
     /// @inheritdoc IPharmaTrack
-    function packTote(uint64, PackGroup[] calldata) external returns (bytes32 toteId) {
-        toteId = _delegate();
+    function packCases(uint64[] calldata, bytes32, uint32, uint32) external {
+        _delegateTo(_listed);
     }
 
     /// @inheritdoc IPharmaTrack
-    function shipPacks(PackGroup[] calldata, address) external returns (bytes32 consignmentId) {
-        consignmentId = _delegate();
+    function packToteListed(uint64, Listed[] calldata, ToteDraw[] calldata) external returns (bytes32 toteId) {
+        toteId = _delegateTo(_listed);
     }
 
     /// @inheritdoc IPharmaTrack
-    function returnPacks(PackGroup[] calldata, address) external returns (bytes32 consignmentId) {
-        consignmentId = _delegate();
+    function packToteFromCase(uint64, CaseDraw calldata) external returns (bytes32 toteId) {
+        toteId = _delegateTo(_listed);
     }
 
     /// @inheritdoc IPharmaTrack
-    function acceptReturn(bytes32) external {
+    function returnFromCase(CaseDraw calldata, address) external returns (bytes32 consignmentId) {
+        consignmentId = _delegateTo(_listed);
+    }
+
+    /// @inheritdoc IPharmaTrack
+    function packCageListed(Cage calldata) external returns (bytes32 cageId) {
+        cageId = _delegateTo(_listed);
+    }
+
+    /// @inheritdoc IPharmaTrack
+    function shipListed(Listed[] calldata, ToteDraw[] calldata, address) external returns (bytes32 consignmentId) {
+        consignmentId = _delegateTo(_listed);
+    }
+
+    /// @inheritdoc IPharmaTrack
+    function returnListed(ToteDraw calldata, address) external returns (bytes32 consignmentId) {
+        consignmentId = _delegateTo(_listed);
+    }
+
+    /// @inheritdoc IPharmaTrack
+    function returnCaged(CageDraw calldata, address) external returns (bytes32 consignmentId) {
+        consignmentId = _delegateTo(_listed);
+    }
+
+    /// @inheritdoc IPharmaTrack
+    function undoDispenseDay(DispenseCall calldata, ChainLink[] calldata, bytes32, bytes32, PackSet calldata)
+        external
+    {
         _delegate();
     }
 
     /// @inheritdoc IPharmaTrack
-    function undoDispense(uint32, DispenseRecord[] calldata, uint256, PackSet calldata) external {
+    function detachTote(CageDraw calldata) external {
+        _delegate();
+    }
+
+    /// @inheritdoc IPharmaTrack
+    function destroyListed(ToteDraw calldata) external {
+        _delegate();
+    }
+
+    /// @inheritdoc IPharmaTrack
+    function reportStolenListed(ToteDraw[] calldata) external {
+        _delegate();
+    }
+
+    /// @inheritdoc IPharmaTrack
+    function quarantineListed(ToteDraw calldata) external {
+        _delegate();
+    }
+
+    /// @inheritdoc IPharmaTrack
+    function clearListedQuarantine(ToteDraw calldata) external {
+        _delegate();
+    }
+
+    /// @inheritdoc IPharmaTrack
+    function listingOf(bytes32 unitId) external view returns (bytes32) {
+        return _listings[unitId];
+    }
+
+    /// @inheritdoc IPharmaTrack
+    function dispenseChain(address dispenser) external view returns (uint256 word) {
+        return _dispenseChain[_organisations[dispenser].index];
+    }
+
+    /// @inheritdoc IPharmaTrack
+    function packCaseTree(uint64, bytes32, PackSet calldata) external returns (bytes32 caseId) {
+        caseId = _delegateTo(_listed);
+    }
+
+    /// @inheritdoc IPharmaTrack
+    function refuseShipment(bytes32[] calldata) external {
+        _delegateTo(_listed);
+    }
+
+    /// @inheritdoc IPharmaTrack
+    function quarantineUnit(bytes32) external {
+        _delegate();
+    }
+
+    /// @inheritdoc IPharmaTrack
+    function clearUnitQuarantine(bytes32) external {
+        _delegate();
+    }
+
+    /// @inheritdoc IPharmaTrack
+    function acceptReturn(bytes32) external {
         _delegate();
     }
 
@@ -322,77 +382,45 @@ contract PharmaTrack is IPharmaTrack, PharmaTrackStorage, Multicall {
         }
     }
 
-    /// @inheritdoc IPharmaTrack
-    function refuseShipment(bytes32[] calldata units) external {
-        (uint32 me,) = _caller();
-        for (uint256 i; i < units.length; ++i) {
-            bytes32 unitId = units[i];
-            Unit u = _inTransitTo(unitId, me);
-            // Who shipped the unit to its holder before is not kept, except for a refused return: its packs came
-            // from the refuser, so a new return of them may go there again.
-            Unit back = u.withRecipient(u.hasFlag(UnitRecord.RETURN_PENDING) ? me : 0).withoutFlag(
-                UnitRecord.IN_TRANSIT | UnitRecord.RETURN_PENDING
-            );
-            bool consignment = u.kind() == UnitRecord.CONSIGNMENT;
-            if (consignment) back = back.withFlag(UnitRecord.UNPACKED);
-            _units[unitId] = back;
-            emit Refused(unitId, _accounts[u.holder()], msg.sender);
-            if (consignment) emit Unpacked(unitId, _accounts[u.holder()]);
-        }
-    }
-
     // ------------------------------------------------------------------ packs
 
     /// @inheritdoc IPharmaTrack
-    function dispense(
-        bytes32 caseId,
-        bytes32 lotId,
-        PackSet calldata packs,
-        Multiproof calldata multiproof
-    ) external {
+    function dispenseDay(CaseDraw[] calldata cases, ToteDraw[] calldata totes, CageDraw[] calldata caged) external {
         (uint32 me, uint8 roles) = _caller();
         _requireRole(roles, DISPENSER);
-        Lot storage l = _existingLot(lotId);
-        uint8 lotFlags = l.flags;
-        if (lotFlags & LOT_RECALLED != 0) revert LotIsRecalled(lotId);
-        if (lotFlags & LOT_QUARANTINED != 0) revert LotIsQuarantined(lotId);
-        uint40 expiry = l.expiry;
-        if (block.timestamp > expiry) revert LotIsExpired(lotId, expiry);
-        Unit u = _containerAtRest(caseId, true);
-        if (_custodian(u) != me) revert UnitNotHeld(caseId, msg.sender);
-        _requirePacksIn(caseId, u, l, lotId, packs, multiproof);
-        if (l.quarantinedPacks != 0) {
-            uint256 quarantined = PackSets.firstSet(_quarantined[lotId], packs);
-            if (quarantined != PackSets.NONE) revert PackIsQuarantined(lotId, quarantined);
+        if (cases.length + totes.length + caged.length == 0) revert PackSetEmpty(bytes32(0));
+        for (uint256 i; i < cases.length; ++i) {
+            CaseDraw calldata c = cases[i];
+            Lot storage l = _sellableLot(c.lotId);
+            Unit u = _containerAtRest(c.caseId, true);
+            if (_custodian(u) != me) revert UnitNotHeld(c.caseId, msg.sender);
+            _requirePacksIn(c.caseId, u, l, c.lotId, c.packs, c.proof);
+            _deactivate(c.lotId, l, c.packs);
+            emit Dispensed(c.lotId, c.caseId, msg.sender, c.packs.firstWord, c.packs.masks);
         }
-        uint256 conflict = PackSets.setAll(_inactive[lotId], packs);
-        if (conflict != PackSets.NONE) revert PackIsInactive(lotId, conflict);
-        _foldDispense(me, lotId, caseId, packs);
-        emit Dispensed(lotId, caseId, msg.sender, packs.firstWord, packs.masks);
+        for (uint256 i; i < totes.length; ++i) {
+            ToteDraw calldata d = totes[i];
+            Unit u = _containerAtRest(d.unitId, true);
+            if (_custodian(u) != me) revert UnitNotHeld(d.unitId, msg.sender);
+            _requireListing(d, u);
+            _dispenseListed(d);
+        }
+        for (uint256 i; i < caged.length; ++i) {
+            CageDraw calldata c = caged[i];
+            _requireCage(c, me, true);
+            for (uint256 t; t < c.draws.length; ++t) {
+                _dispenseListed(c.draws[t]);
+            }
+        }
+        bytes32 callHash = keccak256(msg.data);
+        uint256 word = _chained(_dispenseChain[me], block.timestamp, callHash);
+        _dispenseChain[me] = word;
+        emit DispenseChained(msg.sender, word, callHash);
     }
 
     /// @inheritdoc IPharmaTrack
-    function destroy(
-        bytes32 containerId,
-        bytes32 lotId,
-        PackSet calldata packs,
-        Multiproof calldata multiproof
-    ) external {
-        (uint32 me,) = _caller();
-        Lot storage l = _existingLot(lotId);
-        if (containerId == bytes32(0)) {
-            if (l.manufacturer != me) revert LotNotManufacturer(lotId, msg.sender);
-            _requireLooseStock(lotId, l, packs);
-            _looseEnded(l);
-        } else {
-            Unit u = _containerAtRest(containerId, false);
-            if (_custodian(u) != me) revert UnitNotHeld(containerId, msg.sender);
-            _requirePacksIn(containerId, u, l, lotId, packs, multiproof);
-        }
-        uint256 conflict = PackSets.setAll(_inactive[lotId], packs);
-        if (conflict != PackSets.NONE) revert PackIsInactive(lotId, conflict);
-        PackSets.setAll(_destroyed[lotId], packs);
-        emit Destroyed(lotId, containerId, msg.sender, packs.firstWord, packs.masks);
+    function destroy(bytes32, bytes32, PackSet calldata, Multiproof calldata) external {
+        _delegateTo(_listed);
     }
 
     /// @inheritdoc IPharmaTrack
@@ -411,7 +439,7 @@ contract PharmaTrack is IPharmaTrack, PharmaTrackStorage, Multicall {
         view
         returns (bool allocated, bool dispensed, bool destroyed, bool quarantined)
     {
-        allocated = _allocated[lotId].get(index);
+        allocated = _isAllocated(lotId, index);
         destroyed = _destroyed[lotId].get(index);
         dispensed = _inactive[lotId].get(index) && !destroyed && !_stolen[lotId].get(index);
         quarantined = _quarantined[lotId].get(index);
@@ -421,47 +449,18 @@ contract PharmaTrack is IPharmaTrack, PharmaTrackStorage, Multicall {
     function pack(bytes32 lotId, uint256 index) external view returns (PackInfo memory info) {
         Lot storage l = _lots[lotId];
         if (l.manufacturer == 0 || index >= l.serialCount) return info;
-        info.allocated = _allocated[lotId].get(index);
-        info.moved = PackPointers.moved(_packContainers[lotId], index);
+        info.allocated = _isAllocated(lotId, index);
+        info.moved = _moved[lotId].get(index);
         info.destroyed = _destroyed[lotId].get(index);
         info.stolen = _stolen[lotId].get(index);
         info.dispensed = _inactive[lotId].get(index) && !info.destroyed && !info.stolen;
         info.quarantined = _quarantined[lotId].get(index);
-        if (info.moved) {
-            info.container = _containerOf(lotId, index);
-            Unit u = _units[info.container];
-            (Unit outer, bytes32 palletId, uint32 custodian) = _outer(u);
-            info.custodian = _accounts[custodian];
-            info.inTransit = u.hasFlag(UnitRecord.IN_TRANSIT) || (palletId != 0 && outer.hasFlag(UnitRecord.IN_TRANSIT));
-            info.returnPending = u.hasFlag(UnitRecord.RETURN_PENDING);
-        } else if (!info.allocated) {
+        if (!info.allocated) {
             info.custodian = _accounts[l.manufacturer];
         }
     }
 
-    /// @inheritdoc IPharmaTrack
-    function dispenseAccumulator(address dispenser, uint32 day) external view returns (uint256 accumulator) {
-        uint256 word = _dispenseDays[_organisations[dispenser].index][day % DAY_RING];
-        return word >> 224 == day ? word & ACCUMULATOR : 0;
-    }
-
     // ------------------------------------------------------------------ status
-
-    /// @inheritdoc IPharmaTrack
-    function quarantineUnit(bytes32 unitId) external {
-        Unit u = _unitWithAuthority(unitId);
-        if (u.hasFlag(UnitRecord.QUARANTINED)) revert UnitIsQuarantined(unitId);
-        _units[unitId] = u.withFlag(UnitRecord.QUARANTINED);
-        emit UnitQuarantined(unitId, msg.sender);
-    }
-
-    /// @inheritdoc IPharmaTrack
-    function clearUnitQuarantine(bytes32 unitId) external {
-        Unit u = _unitWithAuthority(unitId);
-        if (!u.hasFlag(UnitRecord.QUARANTINED)) revert UnitNotQuarantined(unitId);
-        _units[unitId] = u.withoutFlag(UnitRecord.QUARANTINED);
-        emit UnitQuarantineCleared(unitId, msg.sender);
-    }
 
     // ------------------------------------------------------------------ cold chain
 
@@ -514,7 +513,11 @@ contract PharmaTrack is IPharmaTrack, PharmaTrackStorage, Multicall {
     ///      what it returned; never returns to the stub. Declared to return a word only to keep the stubs' return
     ///      variables assigned.
     function _delegate() private returns (bytes32) {
-        address target = _packs;
+        return _delegateTo(_packs);
+    }
+
+    /// @dev {_delegate} to `target`.
+    function _delegateTo(address target) private returns (bytes32) {
         assembly ("memory-safe") {
             let free := mload(0x40)
             calldatacopy(free, 0, calldatasize())

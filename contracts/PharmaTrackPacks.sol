@@ -3,8 +3,8 @@ pragma solidity 0.8.30;
 
 import {BitMaps} from "@openzeppelin/contracts/utils/structs/BitMaps.sol";
 
+import {IPharmaTrack} from "./IPharmaTrack.sol";
 import {PharmaTrackStorage} from "./PharmaTrackStorage.sol";
-import {PackPointers} from "./libraries/PackPointers.sol";
 import {PackSets} from "./libraries/PackSets.sol";
 import {Unit, UnitRecord} from "./libraries/UnitRecord.sol";
 
@@ -71,7 +71,7 @@ contract PharmaTrackPacks is PharmaTrackStorage {
     {
         lotId = _openLot(gtin, lotNumber, expiry, 0);
         if (capacity == 0) revert LotInvalidCapacity(capacity);
-        _lotBatches[lotId] = LotBatches({capacity: capacity, count: 0});
+        _lotBatches[lotId] = LotBatches({capacity: capacity, count: 0, packedTo: 0});
         emit LotOpened(lotId, gtin, msg.sender, lotNumber, expiry, capacity);
     }
 
@@ -153,43 +153,6 @@ contract PharmaTrackPacks is PharmaTrackStorage {
         emit PacksQuarantineCleared(lotId, containerId, msg.sender, packs.firstWord, packs.masks);
     }
 
-    // ------------------------------------------------------------------ totes and consignments
-
-    /// @notice See {IPharmaTrack-packTote}.
-    /// @param sscc the tote's SSCC-18
-    /// @param groups the packs, per source and lot
-    /// @return toteId keccak256(abi.encode("sscc", sscc))
-    function packTote(uint64 sscc, PackGroup[] calldata groups) external returns (bytes32 toteId) {
-        (uint32 me,) = _caller();
-        toteId = _newUnitId(sscc);
-        if (groups.length == 0) revert UnitEmpty(toteId);
-        uint32 number = ++_containerCount;
-        emit TotePacked(toteId, msg.sender, sscc, number);
-        (int16 minTemp, int16 maxTemp, uint32 count) = _movePacks(groups, me, sscc, toteId, 0);
-        _units[toteId] = UnitRecord.create(UnitRecord.TOTE, 0, me, minTemp, maxTemp, number, 0, count);
-    }
-
-    /// @notice See {IPharmaTrack-shipPacks}.
-    /// @param groups the packs, per source and lot
-    /// @param to the recipient
-    /// @return consignmentId the new consignment
-    function shipPacks(PackGroup[] calldata groups, address to) external returns (bytes32 consignmentId) {
-        (uint32 me,) = _caller();
-        return _consign(groups, me, to, false);
-    }
-
-    // ------------------------------------------------------------------ returns
-
-    /// @notice See {IPharmaTrack-returnPacks}.
-    /// @param groups the packs, per source and lot
-    /// @param to the party that shipped them to the caller
-    /// @return consignmentId the return consignment
-    function returnPacks(PackGroup[] calldata groups, address to) external returns (bytes32 consignmentId) {
-        (uint32 me, uint8 roles) = _caller();
-        _requireRole(roles, DISPENSER);
-        return _consign(groups, me, to, true);
-    }
-
     /// @notice See {IPharmaTrack-acceptReturn}.
     /// @param consignmentId the return consignment
     function acceptReturn(bytes32 consignmentId) external {
@@ -231,81 +194,211 @@ contract PharmaTrackPacks is PharmaTrackStorage {
         }
     }
 
-    /// @notice See {IPharmaTrack-undoDispense}.
-    /// @param day the day of the dispense, unix time / 86400
-    /// @param records every dispense by the caller that day, in chain order
-    /// @param which the record the packs were dispensed by
-    /// @param packs the packs to reactivate
-    function undoDispense(uint32 day, DispenseRecord[] calldata records, uint256 which, PackSet calldata packs)
-        external
-    {
+    // ------------------------------------------------------------------ listed units: the rarer operations
+
+    uint8 private constant DESTROY = 1;
+    uint8 private constant STEAL = 2;
+    uint8 private constant QUARANTINE = 3;
+    uint8 private constant CLEAR = 4;
+
+    /// @notice See {IPharmaTrack-undoDispenseDay}.
+    function undoDispenseDay(
+        DispenseCall calldata call,
+        ChainLink[] calldata later,
+        bytes32 containerId,
+        bytes32 lotId,
+        PackSet calldata packs
+    ) external {
         (uint32 me, uint8 roles) = _caller();
         _requireRole(roles, DISPENSER);
-        _requireRecords(me, day, records, which);
-        _reactivate(me, records[which], packs, keccak256(abi.encode(me, day, which)));
-    }
-
-    // ------------------------------------------------------------------ internal
-
-    /// @dev Makes `packs` of a proven dispense `record` (key `recordKey`) by `me` active again, if the rules of
-    ///      {undoDispense} allow; each pack once per record.
-    function _reactivate(uint32 me, DispenseRecord calldata record, PackSet calldata packs, bytes32 recordKey)
-        private
-    {
-        uint256 deadline = uint256(record.time) + UNDO_WINDOW;
-        if (block.timestamp > deadline) revert UndoWindowClosed(record.time, uint40(deadline));
-        bytes32 lotId = record.lotId;
+        bytes32 key = _provenCall(me, call, later);
+        uint256 deadline = uint256(call.time) + UNDO_WINDOW;
+        if (block.timestamp > deadline) revert UndoWindowClosed(call.time, uint40(deadline));
         Lot storage l = _existingLot(lotId);
         if (l.flags & LOT_RECALLED != 0) revert LotIsRecalled(lotId);
         uint40 expiry = l.expiry;
         if (block.timestamp > expiry) revert LotIsExpired(lotId, expiry);
         _size(lotId, packs);
-        uint256 stray = PackSets.notWithin(packs, record.packs);
-        if (stray != PackSets.NONE) revert UndoPackNotInRecord(lotId, stray);
-        bytes32 containerId = record.containerId;
-        Unit u = _containerAtRest(containerId, false);
-        if (_custodian(u) != me) revert UnitNotHeld(containerId, msg.sender);
-        _requireStillIn(containerId, u, l, lotId, packs);
+        _requireHeldAtRest(_undoSource(call, containerId, lotId, packs), me);
         uint256 bad = PackSets.firstSet(_destroyed[lotId], packs);
         if (bad != PackSets.NONE) revert PackIsDestroyed(lotId, bad);
         bad = PackSets.firstSet(_stolen[lotId], packs);
         if (bad != PackSets.NONE) revert PackIsStolen(lotId, bad);
         bad = PackSets.clearAll(_inactive[lotId], packs);
         if (bad != PackSets.NONE) revert PackNotDispensed(lotId, bad);
-        bad = PackSets.setAll(_undoneBy[recordKey], packs);
+        bad = PackSets.setAll(_undoneBy[key], packs);
         if (bad != PackSets.NONE) revert UndoRecordUsed(lotId, bad);
         emit DispenseUndone(lotId, containerId, msg.sender, packs.firstWord, packs.masks);
     }
 
-    /// @dev Reverts unless `records` are exactly `me`'s dispenses of `day` (all of them, in order) and `which` is one.
-    function _requireRecords(uint32 me, uint32 day, DispenseRecord[] calldata records, uint256 which) private view {
-        uint256 word = _dispenseDays[me][day % DAY_RING];
-        if (which >= records.length || word >> 224 != day) revert UndoRecordsInvalid(msg.sender, day);
-        uint256 acc;
-        for (uint256 i; i < records.length; ++i) {
-            DispenseRecord calldata r = records[i];
-            if (r.time / 1 days != day) revert UndoRecordsInvalid(msg.sender, day);
-            acc = _dispenseHash(acc, r.time, r.lotId, r.containerId, r.packs);
+    /// @notice See {IPharmaTrack-detachTote}.
+    function detachTote(CageDraw calldata c) external {
+        (uint32 me,) = _caller();
+        Unit cage = _requireCage(c, me, false);
+        if (c.draws.length != 1) revert ListingShape(c.cageId);
+        ToteDraw calldata d = c.draws[0];
+        int16 minTemp = type(int16).min;
+        int16 maxTemp = type(int16).max;
+        uint256 count;
+        for (uint256 j; j < d.listing.length; ++j) {
+            Lot storage l = _existingLot(d.listing[j].lotId);
+            if (l.minTemp > minTemp) minTemp = l.minTemp;
+            if (l.maxTemp < maxTemp) maxTemp = l.maxTemp;
+            count += PackSets.size(d.listing[j].packs);
         }
-        if (acc != word & ACCUMULATOR) revert UndoRecordsInvalid(msg.sender, day);
+        uint8 flags = cage.hasFlag(UnitRecord.UNPACKED) ? UnitRecord.UNPACKED : 0;
+        _units[d.unitId] = UnitRecord.create(UnitRecord.TOTE, flags, me, minTemp, maxTemp, 0, 0, uint32(count))
+            .withParent(cage.ref());
+        uint256 t = c.totes[0];
+        bytes32 listingHash = c.hashes[t];
+        _listings[d.unitId] = listingHash;
+        bytes32[] memory hashes = c.hashes;
+        hashes[t] = bytes32(0);
+        _listings[c.cageId] = keccak256(abi.encode(c.toteIds, hashes));
+        emit ToteDetached(d.unitId, c.cageId, listingHash);
     }
 
-    /// @dev A new consignment of the groups' packs from `me` to `to`, in transit; a return when `isReturn`.
-    function _consign(PackGroup[] calldata groups, uint32 me, address to, bool isReturn)
+    /// @notice See {IPharmaTrack-destroyListed}.
+    function destroyListed(ToteDraw calldata d) external {
+        _markListed(d, DESTROY);
+    }
+
+    /// @notice See {IPharmaTrack-reportStolenListed}.
+    function reportStolenListed(ToteDraw[] calldata draws) external {
+        if (draws.length == 0) revert PackSetEmpty(bytes32(0));
+        for (uint256 i; i < draws.length; ++i) {
+            _markListed(draws[i], STEAL);
+        }
+    }
+
+    /// @notice See {IPharmaTrack-quarantineListed}.
+    function quarantineListed(ToteDraw calldata d) external {
+        _markListed(d, QUARANTINE);
+    }
+
+    /// @notice See {IPharmaTrack-clearListedQuarantine}.
+    function clearListedQuarantine(ToteDraw calldata d) external {
+        _markListed(d, CLEAR);
+    }
+
+    // ------------------------------------------------------------------ internal: listed units
+
+    /// @dev Destroys, steals, quarantines or clears (`action`) `d.taken` of listed unit `d.unitId`; the listing stays.
+    function _markListed(ToteDraw calldata d, uint8 action) private {
+        (uint32 me, uint8 roles) = _caller();
+        Unit u = _existingUnit(d.unitId);
+        _requireListing(d, u);
+        bool regulator = action >= QUARANTINE && roles & REGULATOR != 0;
+        if (!regulator && _custodian(u) != me) revert UnitNotHeld(d.unitId, msg.sender);
+        if (action == DESTROY) _containerAtRest(d.unitId, false);
+        for (uint256 j; j < d.taken.length; ++j) {
+            PackSet calldata packs = d.taken[j];
+            if (packs.masks.length == 0) continue;
+            bytes32 lotId = d.listing[j].lotId;
+            Lot storage l = _existingLot(lotId);
+            uint256 n = _size(lotId, packs);
+            _requireListed(d.unitId, lotId, packs, d.listing[j].packs);
+            if (action == QUARANTINE) {
+                uint256 conflict = PackSets.setAll(_quarantined[lotId], packs);
+                if (conflict != PackSets.NONE) revert PackIsQuarantined(lotId, conflict);
+                l.quarantinedPacks += uint32(n);
+                emit PacksQuarantined(lotId, d.unitId, msg.sender, packs.firstWord, packs.masks);
+            } else if (action == CLEAR) {
+                uint256 missing = PackSets.clearAll(_quarantined[lotId], packs);
+                if (missing != PackSets.NONE) revert PackNotQuarantined(lotId, missing);
+                l.quarantinedPacks -= uint32(n);
+                emit PacksQuarantineCleared(lotId, d.unitId, msg.sender, packs.firstWord, packs.masks);
+            } else {
+                uint256 conflict = PackSets.setAll(_inactive[lotId], packs);
+                if (conflict != PackSets.NONE) revert PackIsInactive(lotId, conflict);
+                if (action == DESTROY) {
+                    PackSets.setAll(_destroyed[lotId], packs);
+                    emit Destroyed(lotId, d.unitId, msg.sender, packs.firstWord, packs.masks);
+                } else {
+                    PackSets.setAll(_stolen[lotId], packs);
+                    emit PacksStolen(lotId, d.unitId, msg.sender, packs.firstWord, packs.masks);
+                }
+            }
+        }
+    }
+
+    /// @dev Reverts unless `call` and `later` fold to `me`'s chain word; returns the call's undo key.
+    function _provenCall(uint32 me, DispenseCall calldata call, ChainLink[] calldata later)
         private
-        returns (bytes32 consignmentId)
+        view
+        returns (bytes32 key)
     {
-        if (groups.length == 0) revert ShipmentEmpty(to);
-        if (to == msg.sender) revert ShipmentToSelf(to);
-        (uint32 recipient,) = _active(to);
-        uint32 number = ++_containerCount;
-        consignmentId = _consignmentId(number);
-        emit ConsignmentCreated(consignmentId, msg.sender, to, number, isReturn);
-        (int16 minTemp, int16 maxTemp, uint32 count) =
-            _movePacks(groups, me, PackPointers.CONSIGNMENT | number, consignmentId, isReturn ? recipient : 0);
-        uint8 flags = isReturn ? UnitRecord.IN_TRANSIT | UnitRecord.RETURN_PENDING : UnitRecord.IN_TRANSIT;
-        _units[consignmentId] = UnitRecord.create(UnitRecord.CONSIGNMENT, flags, me, minTemp, maxTemp, number, 0, count)
-            .withRecipient(recipient);
-        emit Shipped(consignmentId, msg.sender, to);
+        bytes32 callHash = keccak256(abi.encodeCall(IPharmaTrack.dispenseDay, (call.cases, call.totes, call.caged)));
+        uint256 word = _chained(call.before, call.time, callHash);
+        key = keccak256(abi.encode(me, word));
+        for (uint256 i; i < later.length; ++i) {
+            word = _chained(word, later[i].time, later[i].callHash);
+        }
+        if (word != _dispenseChain[me]) revert UndoProofInvalid(msg.sender);
+    }
+
+    /// @dev The unit whose custody an undo of `packs` (lot `lotId`) dispensed from `containerId` by `call` rests on:
+    ///      the container, or, for a tote still riding on its roll cage, the cage.
+    function _undoSource(DispenseCall calldata call, bytes32 containerId, bytes32 lotId, PackSet calldata packs)
+        private
+        view
+        returns (bytes32)
+    {
+        for (uint256 i; i < call.cases.length; ++i) {
+            CaseDraw calldata c = call.cases[i];
+            if (c.caseId == containerId && c.lotId == lotId && PackSets.notWithin(packs, c.packs) == PackSets.NONE) {
+                return containerId;
+            }
+        }
+        for (uint256 i; i < call.totes.length; ++i) {
+            if (_drew(call.totes[i], containerId, lotId, packs)) return containerId;
+        }
+        for (uint256 i; i < call.caged.length; ++i) {
+            CageDraw calldata c = call.caged[i];
+            for (uint256 t; t < c.draws.length; ++t) {
+                if (_drew(c.draws[t], containerId, lotId, packs)) {
+                    return _units[containerId].kind() != 0 ? containerId : c.cageId;
+                }
+            }
+        }
+        revert UndoPackNotInRecord(lotId, PackSets.outside(packs, 0, 0));
+    }
+
+    /// @dev Whether `d` took all of `packs` (lot `lotId`) out of `containerId` in one group.
+    function _drew(ToteDraw calldata d, bytes32 containerId, bytes32 lotId, PackSet calldata packs)
+        private
+        pure
+        returns (bool)
+    {
+        if (d.unitId != containerId) return false;
+        for (uint256 j; j < d.taken.length && j < d.listing.length; ++j) {
+            if (d.listing[j].lotId == lotId && PackSets.notWithin(packs, d.taken[j]) == PackSets.NONE) return true;
+        }
+        return false;
+    }
+
+    /// @dev Reverts unless `me` holds `unitId` and neither it nor its pallet is in transit.
+    function _requireHeldAtRest(bytes32 unitId, uint32 me) private view {
+        Unit u = _existingUnit(unitId);
+        (Unit outer, bytes32 palletId, uint32 custodian) = _outer(u);
+        if (custodian != me) revert UnitNotHeld(unitId, msg.sender);
+        if (u.hasFlag(UnitRecord.IN_TRANSIT)) revert UnitIsInTransit(unitId);
+        if (palletId != bytes32(0) && outer.hasFlag(UnitRecord.IN_TRANSIT)) revert UnitIsInTransit(palletId);
+    }
+
+    /// @notice See {IPharmaTrack-quarantineUnit}.
+    function quarantineUnit(bytes32 unitId) external {
+        Unit u = _unitWithAuthority(unitId);
+        if (u.hasFlag(UnitRecord.QUARANTINED)) revert UnitIsQuarantined(unitId);
+        _units[unitId] = u.withFlag(UnitRecord.QUARANTINED);
+        emit UnitQuarantined(unitId, msg.sender);
+    }
+
+    /// @notice See {IPharmaTrack-clearUnitQuarantine}.
+    function clearUnitQuarantine(bytes32 unitId) external {
+        Unit u = _unitWithAuthority(unitId);
+        if (!u.hasFlag(UnitRecord.QUARANTINED)) revert UnitNotQuarantined(unitId);
+        _units[unitId] = u.withoutFlag(UnitRecord.QUARANTINED);
+        emit UnitQuarantineCleared(unitId, msg.sender);
     }
 }

@@ -7,7 +7,6 @@ import {BitMaps} from "@openzeppelin/contracts/utils/structs/BitMaps.sol";
 
 import {IPharmaTrackTypes} from "./IPharmaTrack.sol";
 import {CaseTree} from "./libraries/CaseTree.sol";
-import {PackPointers} from "./libraries/PackPointers.sol";
 import {PackSets} from "./libraries/PackSets.sol";
 import {Unit, UnitRecord} from "./libraries/UnitRecord.sol";
 
@@ -61,10 +60,13 @@ abstract contract PharmaTrackStorage is IPharmaTrackTypes, AccessControl {
         uint32 quarantinedPacks;
     }
 
-    /// @dev A lot's commissioning bookkeeping, apart from {Lot} because only commissioning touches it.
+    /// @dev A lot's commissioning bookkeeping, apart from {Lot} because only commissioning and packing touch it.
+    ///      `packedTo`: every leaf below it is allocated (packed into run cases by {packCases} in leaf order), which
+    ///      the `_allocated` bitmap then does not record: a lot cased in order writes no bitmap word.
     struct LotBatches {
         uint32 capacity;
         uint32 count;
+        uint32 packedTo;
     }
 
     /// @dev One commissioning batch: leaves first .. first + count - 1 under `root`.
@@ -101,8 +103,7 @@ abstract contract PharmaTrackStorage is IPharmaTrackTypes, AccessControl {
     mapping(bytes32 unitId => Unit) internal _units;
     mapping(bytes32 unitId => bytes32) internal _childrenRoots;
     /// @dev Pallets, totes and consignments share one numbering (a unit's `ref`); only pallets, the only parents
-    ///      (a unit's `parent`), are recorded here. A moved pack's pointer names a tote or consignment by a key its id
-    ///      follows from ({PackPointers}), so totes and consignments need no entry.
+    ///      (a unit's `parent`), are recorded here.
     mapping(uint32 number => bytes32 unitId) internal _containerIds;
     uint32 internal _containerCount;
 
@@ -110,21 +111,22 @@ abstract contract PharmaTrackStorage is IPharmaTrackTypes, AccessControl {
     mapping(bytes32 lotId => BitMaps.BitMap) internal _inactive;
     mapping(bytes32 lotId => BitMaps.BitMap) internal _destroyed;
     mapping(bytes32 lotId => BitMaps.BitMap) internal _quarantined;
-    /// @dev A moved pack's current container number, as a 16-bit pointer into a per-256-packs table of container
-    ///      numbers ({PackPointers}); zero for a pack that never left its case (or the loose stock). Moved is pointer
-    ///      non-zero: no separate bitmap to write.
-    mapping(bytes32 lotId => mapping(uint256 word => uint256)) internal _packContainers;
     /// @dev Reported stolen (also inactive).
     mapping(bytes32 lotId => BitMaps.BitMap) internal _stolen;
-    /// @dev Per dispenser, a ring of 16 day accumulators of its dispenses: slot `day % 16` holds
-    ///      `day << 224 | accumulator` ({_foldDispense}).
-    mapping(uint32 dispenser => mapping(uint256 slot => uint256)) internal _dispenseDays;
-    /// @dev Per dispense record (`keccak256(dispenser, day, which)`), the packs an undo of it has reactivated: a record
-    ///      undoes each of its packs once, so it cannot undo a later dispense of the pack (by another party).
+    /// @dev Per dispense call (`keccak256(dispenser, chain word after it)`), the packs an undo of it has
+    ///      reactivated: a call undoes each of its packs once.
     mapping(bytes32 record => BitMaps.BitMap) internal _undoneBy;
+    /// @dev A listed unit's (tote, consignment) one word, `keccak256(abi.encode(Listed[]))`, or a roll cage's,
+    ///      `keccak256(abi.encode(toteIds, hashes))` (docs/gas-redesign.md).
+    mapping(bytes32 unitId => bytes32) internal _listings;
+    /// @dev Per lot, the packs picked out of their case (one bit a pack): a pack leaves its case once.
+    mapping(bytes32 lotId => BitMaps.BitMap) internal _moved;
+    /// @dev Per dispenser, one word: a hash chain over its {dispenseDay} calls, `day << 224 | accumulator`.
+    mapping(uint32 dispenser => uint256) internal _dispenseChain;
+    /// @dev SSCCs of totes made onto a roll cage, which have no unit record: no later unit may take them.
+    BitMaps.BitMap internal _ssccUsed;
 
     uint256 internal constant UNDO_WINDOW = 10 days;
-    uint256 internal constant DAY_RING = 16;
     uint256 internal constant ACCUMULATOR = type(uint224).max;
 
     // ------------------------------------------------------------------ internal: parties
@@ -237,8 +239,25 @@ abstract contract PharmaTrackStorage is IPharmaTrackTypes, AccessControl {
         returns (uint256 n)
     {
         n = _requireLeaves(lotId, l, packs);
+        _requireAboveWatermark(lotId, packs);
         uint256 allocated = PackSets.firstSet(_allocated[lotId], packs);
         if (allocated != PackSets.NONE) revert PackAlreadyAllocated(lotId, allocated);
+    }
+
+    /// @dev Whether leaf `index` of the lot left the loose stock: below the packed watermark, or its bit set.
+    function _isAllocated(bytes32 lotId, uint256 index) internal view returns (bool) {
+        return index < _lotBatches[lotId].packedTo || _allocated[lotId].get(index);
+    }
+
+    /// @dev Reverts with {PackAlreadyAllocated} for the lowest pack of `packs` below the lot's packed watermark.
+    function _requireAboveWatermark(bytes32 lotId, PackSet calldata packs) internal view {
+        uint256 below = PackSets.outside(packs, _lotBatches[lotId].packedTo, type(uint256).max);
+        if (below != PackSets.NONE) revert PackAlreadyAllocated(lotId, below);
+    }
+
+    /// @dev Reverts with {PackAlreadyAllocated} if a run from `first` starts below the lot's packed watermark.
+    function _requireRunAboveWatermark(bytes32 lotId, uint256 first) internal view {
+        if (first < _lotBatches[lotId].packedTo) revert PackAlreadyAllocated(lotId, first);
     }
 
     /// @dev Marks that loose-stock packs of the lot were destroyed or stolen ({LOT_LOOSE_ENDED}).
@@ -319,6 +338,7 @@ abstract contract PharmaTrackStorage is IPharmaTrackTypes, AccessControl {
         if (sscc == 0 || sscc >= 1e18) revert UnitInvalidSscc(sscc);
         unitId = _ssccId(sscc);
         if (_units[unitId].kind() != 0) revert UnitAlreadyExists(unitId);
+        if (_ssccUsed.get(sscc)) revert SsccUsed(sscc);
     }
 
     function _existingUnit(bytes32 unitId) internal view returns (Unit u) {
@@ -448,10 +468,9 @@ abstract contract PharmaTrackStorage is IPharmaTrackTypes, AccessControl {
         }
     }
 
-    /// @dev Reverts unless every pack of `packs` is in container `containerId` now; returns how many there are. A
-    ///      case holds its own packs (see {_requireChildren}) that never moved out of it; a tote or consignment holds
-    ///      the packs whose pointer names it (by key). A pointer is only ever written for a checked leaf of the lot,
-    ///      so no range check is needed for those.
+    /// @dev Reverts unless every pack of `packs` is in case `containerId` now; returns how many there are. A case
+    ///      holds its own packs (see {_requireChildren}) that never moved out of it. A listed unit's packs are checked
+    ///      against its listing by the functions that take a {ToteDraw}: here it is the wrong kind.
     function _requirePacksIn(
         bytes32 containerId,
         Unit u,
@@ -464,11 +483,6 @@ abstract contract PharmaTrackStorage is IPharmaTrackTypes, AccessControl {
         if (kind == UnitRecord.CASE) {
             n = _requireChildren(containerId, u, l, lotId, packs, multiproof);
             _requireNotPicked(u, lotId, packs);
-        } else if (kind == UnitRecord.TOTE || kind == UnitRecord.CONSIGNMENT) {
-            n = _size(lotId, packs);
-            if (multiproof.proof.length != 0 || multiproof.flags.length != 0) revert PackProofInvalid(containerId, lotId);
-            uint256 stray = PackPointers.firstOther(_packContainers[lotId], packs, containerId);
-            if (stray != PackPointers.NONE) revert PackNotInCase(containerId, lotId, stray);
         } else {
             revert UnitWrongKind(containerId, kind);
         }
@@ -477,13 +491,8 @@ abstract contract PharmaTrackStorage is IPharmaTrackTypes, AccessControl {
     /// @dev For a case: reverts if one of `packs` was taken out of it (read only once the case was picked from).
     function _requireNotPicked(Unit u, bytes32 lotId, PackSet calldata packs) internal view {
         if (!u.hasFlag(UnitRecord.PICKED)) return;
-        uint256 moved = PackPointers.firstOther(_packContainers[lotId], packs, bytes32(0));
-        if (moved != PackPointers.NONE) revert PackMoved(lotId, moved, _containerOf(lotId, moved));
-    }
-
-    /// @dev The tote or consignment a moved pack is in (zero if it never moved).
-    function _containerOf(bytes32 lotId, uint256 index) internal view returns (bytes32) {
-        return PackPointers.containerOf(_packContainers[lotId], index);
+        uint256 moved = PackSets.firstSet(_moved[lotId], packs);
+        if (moved != PackSets.NONE) revert PackMoved(lotId, moved, bytes32(0));
     }
 
     /// @dev Who shipped `u` to its holder: its own sender, or, for a unit still on an (unpacked) pallet, the pallet's
@@ -497,103 +506,85 @@ abstract contract PharmaTrackStorage is IPharmaTrackTypes, AccessControl {
         return u.sender();
     }
 
-    /// @dev Takes the packs of every group out of where they are for the caller `me` and puts them in container
-    ///      `containerId` (pointer key `key`, see {PackPointers}). With `returnTo` non-zero, each source must have been shipped to the
-    ///      caller by `returnTo`. Returns the intersection of the lots' storage ranges and the number of packs.
-    function _movePacks(
-        PackGroup[] calldata groups,
-        uint32 me,
-        uint64 key,
-        bytes32 containerId,
-        uint32 returnTo
-    ) internal returns (int16 minTemp, int16 maxTemp, uint32 count) {
-        minTemp = type(int16).min;
-        maxTemp = type(int16).max;
-        for (uint256 i; i < groups.length; ++i) {
-            PackGroup calldata g = groups[i];
-            Lot storage l = _takePacks(g, me, returnTo);
-            if (l.minTemp > minTemp) minTemp = l.minTemp;
-            if (l.maxTemp < maxTemp) maxTemp = l.maxTemp;
-            count += uint32(PackSets.size(g.packs));
-            PackPointers.write(_packContainers[g.lotId], g.packs, key);
-            emit PacksMoved(g.lotId, containerId, msg.sender, g.source, g.packs.firstWord, g.packs.masks);
+    // ------------------------------------------------------------------ internal: listed units
+
+    /// @dev Reverts unless `d` names a listed unit with its current listing and one taken set a group.
+    function _requireListing(ToteDraw calldata d, Unit u) internal view {
+        uint8 kind = u.kind();
+        if (kind != UnitRecord.TOTE && kind != UnitRecord.CONSIGNMENT) revert UnitWrongKind(d.unitId, kind);
+        if (keccak256(abi.encode(d.listing)) != _listings[d.unitId]) revert ListingMismatch(d.unitId);
+        if (d.taken.length != d.listing.length) revert ListingShape(d.unitId);
+    }
+
+    /// @dev Reverts unless `c` shows the current listing of roll cage `c.cageId` (held by `me`, not in transit;
+    ///      `sellable`: not quarantined) and, for each draw, of its tote, with one taken set a group.
+    function _requireCage(CageDraw calldata c, uint32 me, bool sellable) internal view returns (Unit u) {
+        u = _existingUnit(c.cageId);
+        if (u.kind() != UnitRecord.PALLET) revert UnitWrongKind(c.cageId, u.kind());
+        if (u.holder() != me) revert UnitNotHeld(c.cageId, msg.sender);
+        if (u.hasFlag(UnitRecord.IN_TRANSIT)) revert UnitIsInTransit(c.cageId);
+        if (sellable && u.hasFlag(UnitRecord.QUARANTINED)) revert UnitIsQuarantined(c.cageId);
+        if (keccak256(abi.encode(c.toteIds, c.hashes)) != _listings[c.cageId]) revert ListingMismatch(c.cageId);
+        if (c.totes.length != c.draws.length || c.hashes.length != c.toteIds.length) revert ListingShape(c.cageId);
+        for (uint256 i; i < c.draws.length; ++i) {
+            ToteDraw calldata d = c.draws[i];
+            uint256 t = c.totes[i];
+            if (t >= c.toteIds.length || d.unitId != c.toteIds[t]) revert ListingShape(c.cageId);
+            if (keccak256(abi.encode(d.listing)) != c.hashes[t]) revert ListingMismatch(d.unitId);
+            if (d.taken.length != d.listing.length) revert ListingShape(d.unitId);
         }
     }
 
-    /// @dev Checks that `me` may move the packs of `g`: the lot neither recalled nor quarantined; the source an
-    ///      opened container `me` holds (not in transit, not quarantined) holding them, or, for the lot's manufacturer, its loose
-    ///      stock (which the packs then leave for good); each pack active and not quarantined.
-    function _takePacks(PackGroup calldata g, uint32 me, uint32 returnTo) private returns (Lot storage l) {
-        bytes32 lotId = g.lotId;
+    /// @dev Reverts unless every pack of `packs` is in the listing group's `listed`.
+    function _requireListed(bytes32 unitId, bytes32 lotId, PackSet calldata packs, PackSet calldata listed)
+        internal
+        pure
+    {
+        uint256 stray = PackSets.notWithin(packs, listed);
+        if (stray != PackSets.NONE) revert PackNotInCase(unitId, lotId, stray);
+    }
+
+    /// @dev The chain word after a {dispenseDay} call with data hash `callHash` at `time` on `word`.
+    function _chained(uint256 word, uint256 time, bytes32 callHash) internal pure returns (uint256) {
+        return ((time / 1 days) << 224) | (uint256(keccak256(abi.encode(word, time, callHash))) & ACCUMULATOR);
+    }
+
+    /// @dev Dispenses `d.taken` (its listing checked).
+    function _dispenseListed(ToteDraw calldata d) internal {
+        for (uint256 j; j < d.taken.length; ++j) {
+            PackSet calldata packs = d.taken[j];
+            if (packs.masks.length == 0) continue;
+            bytes32 lotId = d.listing[j].lotId;
+            Lot storage l = _sellableLot(lotId);
+            _size(lotId, packs);
+            _requireListed(d.unitId, lotId, packs, d.listing[j].packs);
+            _deactivate(lotId, l, packs);
+            emit Dispensed(lotId, d.unitId, msg.sender, packs.firstWord, packs.masks);
+        }
+    }
+
+    /// @dev A lot whose packs may move: neither recalled nor quarantined.
+    function _movableLot(bytes32 lotId) internal view returns (Lot storage l) {
         l = _existingLot(lotId);
         uint8 lotFlags = l.flags;
         if (lotFlags & LOT_RECALLED != 0) revert LotIsRecalled(lotId);
         if (lotFlags & LOT_QUARANTINED != 0) revert LotIsQuarantined(lotId);
-        bytes32 source = g.source;
-        if (source == bytes32(0)) {
-            // loose stock never travelled to `me`: it has no sender to return it to
-            if (returnTo != 0) revert ReturnNotToSender(source, _accounts[returnTo], address(0));
-            if (l.manufacturer != me) revert LotNotManufacturer(lotId, msg.sender);
-            if (g.proof.proof.length != 0 || g.proof.flags.length != 0) revert PackProofInvalid(source, lotId);
-            _requireLeaves(lotId, l, g.packs);
-            uint256 conflict = PackSets.setAll(_allocated[lotId], g.packs);
-            if (conflict != PackSets.NONE) revert PackAlreadyAllocated(lotId, conflict);
-        } else {
-            Unit u = _existingUnit(source);
-            if (_custodian(u) != me) revert UnitNotHeld(source, msg.sender);
-            if (u.hasFlag(UnitRecord.IN_TRANSIT)) revert UnitIsInTransit(source);
-            if (!u.hasFlag(UnitRecord.UNPACKED)) revert UnitNotUnpacked(source);
-            if (u.hasFlag(UnitRecord.QUARANTINED)) revert UnitIsQuarantined(source);
-            if (returnTo != 0) {
-                uint32 from = _sender(u);
-                if (from != returnTo) revert ReturnNotToSender(source, _accounts[returnTo], _accounts[from]);
-            }
-            _requirePacksIn(source, u, l, lotId, g.packs, g.proof);
-            if (u.kind() == UnitRecord.CASE && !u.hasFlag(UnitRecord.PICKED)) {
-                _units[source] = u.withFlag(UnitRecord.PICKED);
-            }
-        }
-        uint256 inactive = PackSets.firstSet(_inactive[lotId], g.packs);
-        if (inactive != PackSets.NONE) revert PackIsInactive(lotId, inactive);
+    }
+
+    /// @dev A lot whose packs may be dispensed: neither recalled, quarantined nor expired.
+    function _sellableLot(bytes32 lotId) internal view returns (Lot storage l) {
+        l = _movableLot(lotId);
+        uint40 expiry = l.expiry;
+        if (block.timestamp > expiry) revert LotIsExpired(lotId, expiry);
+    }
+
+    /// @dev Marks `packs` inactive (dispensed): none quarantined, none already inactive.
+    function _deactivate(bytes32 lotId, Lot storage l, PackSet calldata packs) internal {
         if (l.quarantinedPacks != 0) {
-            uint256 quarantined = PackSets.firstSet(_quarantined[lotId], g.packs);
+            uint256 quarantined = PackSets.firstSet(_quarantined[lotId], packs);
             if (quarantined != PackSets.NONE) revert PackIsQuarantined(lotId, quarantined);
         }
-    }
-
-    /// @dev The accumulator after folding one dispense into `acc` (224 bits).
-    function _dispenseHash(uint256 acc, uint256 time, bytes32 lotId, bytes32 containerId, PackSet calldata packs)
-        internal
-        pure
-        returns (uint256)
-    {
-        bytes32 masks = keccak256(abi.encodePacked(packs.masks));
-        return uint256(keccak256(abi.encode(acc, time, lotId, containerId, packs.firstWord, masks))) & ACCUMULATOR;
-    }
-
-    /// @dev Folds a dispense by `dispenser` now into its accumulator of today (restarting a slot last used 16 or more
-    ///      days ago): one storage word per dispenser and day.
-    function _foldDispense(uint32 dispenser, bytes32 lotId, bytes32 containerId, PackSet calldata packs) internal {
-        uint256 day = block.timestamp / 1 days;
-        mapping(uint256 => uint256) storage ring = _dispenseDays[dispenser];
-        uint256 slot = day % DAY_RING;
-        uint256 word = ring[slot];
-        uint256 acc = word >> 224 == day ? word & ACCUMULATOR : 0;
-        ring[slot] = (day << 224) | _dispenseHash(acc, block.timestamp, lotId, containerId, packs);
-    }
-
-    /// @dev Reverts unless every pack of `packs` is still in `containerId`, in which they were once shown to be (so a
-    ///      tree case needs no proof again): for a case, none has moved out; for a tote or consignment, each points
-    ///      at it.
-    function _requireStillIn(bytes32 containerId, Unit u, Lot storage l, bytes32 lotId, PackSet calldata packs)
-        internal
-        view
-    {
-        if (u.kind() == UnitRecord.CASE) {
-            _requireNotPicked(u, lotId, packs);
-        } else {
-            uint256 stray = PackPointers.firstOther(_packContainers[lotId], packs, containerId);
-            if (stray != PackPointers.NONE) revert PackNotInCase(containerId, lotId, stray);
-        }
+        uint256 conflict = PackSets.setAll(_inactive[lotId], packs);
+        if (conflict != PackSets.NONE) revert PackIsInactive(lotId, conflict);
     }
 }

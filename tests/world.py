@@ -19,11 +19,14 @@ from biip.checksums import gs1_standard_check_digit
 from eth_account import Account
 from web3.logs import DISCARD
 
+from app.chain import dispenses
 from app.chain.client import ChainClient
 from app.chain.keystore import KeyStore
 from app.db import Database, connect
-from app.ids import pack_set, sscc_id
+from app.db import listings as listings_db
+from app.ids import pack_set, sscc_id, unpack_set
 from app.indexer.core import Indexer
+from app.listings import decode_listing, taken_sets
 from app.relayer.core import Relayer
 from app.services import orgs
 from app.stack import indexer_hooks
@@ -125,19 +128,61 @@ class World:
     def account(self, who: str) -> str:
         return self.parties[who].account
 
+    def _listing(self, unit_id: bytes):
+        """The mirror's current listing of a listed unit (None for a case)."""
+        with self.db.connection() as conn:
+            row = listings_db.current(conn, [unit_id]).get(unit_id)
+        return None if row is None else decode_listing(row.listing)
+
+    def draw(self, unit_id: bytes, lot_id: bytes, indexes) -> tuple:
+        """A ToteDraw of packs of one lot out of a listed unit, with its current listing from the mirror."""
+        listing = self._listing(unit_id)
+        return (unit_id, [g.as_abi() for g in listing], taken_sets(listing, lot_id, indexes))
+
+    def _split(self, groups) -> tuple[list, list]:
+        """PackGroups as picks out of run cases (Listed) and draws out of listed units (ToteDraw)."""
+        picks, draws = [], []
+        for source, lot_id, packs, _ in groups:
+            if self._listing(source) is None:
+                picks.append((source, lot_id, packs))
+            else:
+                draws.append(self.draw(source, lot_id, unpack_set(*packs)))
+        return picks, draws
+
     def tote(self, who: str, groups) -> tuple[str, bytes]:
-        """packTote by `who`: (the tote's SSCC, its unit id)."""
+        """packToteListed by `who` of these PackGroups: (the tote's SSCC, its unit id)."""
         sscc = self.sscc()
-        self.act(who, self.pt.functions.packTote(int(sscc), groups))
+        self.act(who, self.pt.functions.packToteListed(int(sscc), *self._split(groups)))
         return sscc, sscc_id(sscc)
 
     def consign(self, who: str, groups, to: str, returning: bool = False) -> bytes:
-        """shipPacks (or returnPacks) by `who` to party `to`: the consignment's id."""
-        fn = self.pt.functions.returnPacks if returning else self.pt.functions.shipPacks
-        receipt = self.act(who, fn(groups, self.account(to)))
+        """shipListed (or returnListed, out of one listed unit) by `who` to party `to`: the consignment's id."""
+        picks, draws = self._split(groups)
+        if returning:
+            call = self.pt.functions.returnListed(draws[0], self.account(to))
+        else:
+            call = self.pt.functions.shipListed(picks, draws, self.account(to))
+        receipt = self.act(who, call)
         return bytes(
             self.pt.events.ConsignmentCreated().process_receipt(receipt, errors=DISCARD)[0].args["consignmentId"]
         )
+
+    def dispense(self, who: str, container: bytes, lot_id: bytes, indexes):
+        """dispenseDay by `who` of packs of one lot out of a case or a listed unit: the receipt."""
+        if self._listing(container) is None:
+            return self.act(who, self.pt.functions.dispenseDay([(container, lot_id, pack_set(indexes), NO_PROOF)],
+                                                                [], []))  # fmt: skip
+        return self.act(who, self.pt.functions.dispenseDay([], [self.draw(container, lot_id, indexes)], []))
+
+    def undo(self, who: str, dispensed, container: bytes, lot_id: bytes, indexes):
+        """undoDispenseDay by `who` of packs the dispenseDay of receipt `dispensed` dispensed (the proof from the
+        chain: its DispenseChained links and the call's data)."""
+        event = self.pt.events.Dispensed().process_receipt(dispensed, errors=DISCARD)[0]
+        links = dispenses.chain_links(self.w3, self.pt, bytes.fromhex(self.account(who)[2:]))
+        proof = dispenses.undo_proof(links, (event.blockNumber, event.logIndex),
+                                     lambda h: bytes(self.w3.eth.get_transaction(h)["input"]), self.pt)  # fmt: skip
+        assert proof is not None
+        return self.act(who, self.pt.functions.undoDispenseDay(*proof, container, lot_id, pack_set(indexes)))
 
     def deliver(self, units: list[bytes], sender: str, to: str, unpack: bool = True) -> None:
         """ship, receive (and unpack) units straight on the chain."""

@@ -171,6 +171,14 @@ class ToteSchema(Schema):
                         metadata={"description": "Packs of any products and lots, from opened containers you hold"})  # fmt: skip
 
 
+class CageSchema(Schema):
+    sscc = gs1f.SSCC(required=True, metadata={"description": "The new roll cage's SSCC"})
+    totes = fields.List(fields.Nested(ToteSchema), required=True, validate=UNITS,
+                        metadata={"description": "Its totes, each picked out of opened run cases you hold"})  # fmt: skip
+    cases = fields.List(gs1f.SSCC(), load_default=list, validate=validate.Length(max=writes.MAX_UNITS),
+                        metadata={"description": "Closed cases you hold, on the cage beside the totes"})  # fmt: skip
+
+
 class PackShipmentSchema(Schema):
     packs = fields.List(gs1f.PackCode(), required=True, validate=UNITS,
                         metadata={"description": "Loose packs from opened containers you hold"})  # fmt: skip
@@ -309,6 +317,7 @@ _route("/shipments", "ship", ShipSchema, "Ship units you hold to a trading partn
 _route("/receipts", "receive", ReceiptSchema, "Receive units or loose consignments shipped to you")
 _route("/refusals", "refuse", ReceiptSchema, "Refuse units, loose consignments or returns shipped to you")
 _route("/totes", "pack_tote", ToteSchema, "Pick packs out of opened containers into a new tote")
+_route("/roll-cages", "pack_cage", CageSchema, "Pick totes out of opened cases onto a new roll cage, with cases")
 _route("/pack-shipments", "ship_packs", PackShipmentSchema, "Ship loose packs to a trading partner (a consignment)")
 _route(
     "/returns", "return_packs", PackShipmentSchema, "Return saleable packs to the party that shipped them (dispenser)"

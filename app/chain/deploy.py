@@ -17,10 +17,13 @@ from web3 import Web3
 from app.chain.compiler import Artifact, load_artifacts
 from app.errors import ConfigError
 
-# Contracts the service deploys, in order, with their constructor arguments. The deployer
-# becomes PharmaTrack's admin (DEFAULT_ADMIN_ROLE: registers and suspends organisations).
+# Contracts the service deploys, in order, with their constructor arguments (from the deployer and
+# the records of those deployed before). The deployer becomes PharmaTrack's admin (DEFAULT_ADMIN_ROLE:
+# registers and suspends organisations); PharmaTrack runs the listed-unit functions in the
+# PharmaTrackListed deployed before it (too big to be deployed from its constructor).
 SERVICE_CONTRACTS: dict[str, callable] = {
-    "PharmaTrack": lambda deployer: [deployer],
+    "PharmaTrackListed": lambda deployer, deployed: [],
+    "PharmaTrack": lambda deployer, deployed: [deployer, deployed["PharmaTrackListed"]["address"]],
 }
 
 
@@ -112,7 +115,7 @@ def deploy_all(w3: Web3, signer: Signer, path: Path, artifacts: dict[str, Artifa
     for name, args_for in SERVICE_CONTRACTS.items():
         artifact = artifacts[name]
         contract = w3.eth.contract(abi=artifact.abi, bytecode=artifact.bytecode)
-        tx = contract.constructor(*args_for(signer.address)).build_transaction({"from": signer.address})
+        tx = contract.constructor(*args_for(signer.address, records)).build_transaction({"from": signer.address})
         receipt = signer.send(tx)
         records[name] = {
             "address": receipt["contractAddress"],

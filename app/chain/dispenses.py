@@ -1,37 +1,45 @@
-"""A dispenser's DispenseRecord list of one UTC day, read from the chain's Dispensed logs (not the mirror, which
-may lag): what undoDispense must be given, exactly as the contract's accumulator of that day saw it."""
+"""What an undo of a dispense proves (docs/gas-redesign.md, "Interface (implemented)": `undoDispenseDay`): the
+dispenser's hash chain, read from the chain's `DispenseChained` logs (not the mirror, which may lag), and the
+`dispenseDay` call that dispensed the packs, from its transaction's data.
+
+Each `dispenseDay` call folds `word = day << 224 | uint224(keccak256(abi.encode(wordBefore, time, keccak256(msg.data))))`
+into the dispenser's one word and emits `DispenseChained(dispenser, word, callHash)`. An undo passes the call
+(`DispenseCall(before, time, cases, totes, caged)`) and the `(time, callHash)` of every later call, and the contract
+folds them again up to the dispenser's current word.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
+from eth_abi import decode
+from eth_utils import keccak
 from web3 import Web3
 
-DAY = 86400
-DISPENSED = Web3.keccak(text="Dispensed(bytes32,bytes32,address,uint32,uint256[])")
+DISPENSE_CHAINED = Web3.keccak(text="DispenseChained(address,uint256,bytes32)")
 
 
-def _first_block_at(w3: Web3, timestamp: int, latest: int) -> int:
-    """The first block whose timestamp is >= `timestamp` (latest + 1 when none is): block times never go back."""
-    lo, hi = 0, latest + 1
-    while lo < hi:
-        mid = (lo + hi) // 2
-        if w3.eth.get_block(mid)["timestamp"] >= timestamp:
-            hi = mid
-        else:
-            lo = mid + 1
-    return lo
+def _types(entry: dict) -> list[str]:
+    def one(inp: dict) -> str:
+        if inp["type"].startswith("tuple"):
+            return "(" + ",".join(one(c) for c in inp["components"]) + ")" + inp["type"][5:]
+        return inp["type"]
+
+    return [one(i) for i in entry["inputs"]]
 
 
-def dispense_records(w3: Web3, contract, dispenser: bytes, day: int) -> list[dict]:
-    """Every Dispensed event by `dispenser` (an address, 20 bytes) whose block time falls in `day`, in chain order,
-    as {time, lot_id, container_id, first_word, masks, block_number, log_index}; up to the latest block."""
-    latest = w3.eth.block_number
-    start = _first_block_at(w3, day * DAY, latest)
-    if start > latest:
-        return []
-    event = contract.events.Dispensed()
+def _function(contract, name: str) -> tuple[bytes, list[str]]:
+    entry = next(e for e in contract.abi if e.get("type") == "function" and e["name"] == name)
+    types = _types(entry)
+    return keccak(text=f"{name}({','.join(types)})")[:4], types
+
+
+def chain_links(w3: Web3, contract, dispenser: bytes) -> list[dict]:
+    """Every DispenseChained of `dispenser` (20 bytes), in chain order, up to the latest block: {block_number,
+    log_index, tx_hash, time (block time), word, call_hash}."""
     logs = w3.eth.get_logs({
-        "fromBlock": start, "toBlock": latest, "address": contract.address,
-        "topics": [DISPENSED, None, None, b"\x00" * 12 + dispenser],
+        "fromBlock": 0, "toBlock": "latest", "address": contract.address,
+        "topics": [DISPENSE_CHAINED, b"\x00" * 12 + dispenser],
     })  # fmt: skip
     times: dict[int, int] = {}
     out = []
@@ -39,10 +47,47 @@ def dispense_records(w3: Web3, contract, dispenser: bytes, day: int) -> list[dic
         number = log["blockNumber"]
         if number not in times:
             times[number] = int(w3.eth.get_block(number)["timestamp"])
-        if times[number] // DAY != day:
-            continue
-        args = event.process_log(log)["args"]
-        out.append({"time": times[number], "lot_id": bytes(args["lotId"]), "container_id": bytes(args["caseId"]),
-                    "first_word": int(args["firstWord"]), "masks": [int(m) for m in args["masks"]],
-                    "block_number": number, "log_index": int(log["logIndex"])})  # fmt: skip
+        word, call_hash = decode(["uint256", "bytes32"], bytes(log["data"]))
+        out.append({"block_number": number, "log_index": int(log["logIndex"]), "tx_hash": bytes(log["transactionHash"]),
+                    "time": times[number], "word": word, "call_hash": bytes(call_hash)})  # fmt: skip
     return out
+
+
+def dispense_call(contract, calldata: bytes, call_hash: bytes) -> tuple | None:
+    """The (cases, totes, caged) of the dispenseDay call among a transaction's data (the call itself, or one call
+    of a multicall) whose keccak256 is `call_hash`; None if there is none."""
+    selector, types = _function(contract, "dispenseDay")
+    multicall, multicall_types = _function(contract, "multicall")
+    calls = [calldata]
+    if calldata[:4] == multicall:
+        (inner,) = decode(multicall_types, calldata[4:])
+        calls = [bytes(c) for c in inner]
+    for data in calls:
+        if data[:4] == selector and keccak(data) == call_hash:
+            return decode(types, data[4:])
+    return None
+
+
+def undo_proof(
+    links: list[dict], dispensed_at: tuple[int, int], calldata_of: Callable[[bytes], bytes | None], contract
+) -> tuple[tuple, list[tuple]] | None:
+    """(DispenseCall, later ChainLinks) for the dispense whose Dispensed event is at `dispensed_at` (block, log
+    index): its call is the first DispenseChained of the dispenser after it in that block. `calldata_of(tx_hash)`
+    gives a transaction's data (the relayer's record of what it sent). None if the chain or the data lack it."""
+    i = next(
+        (k for k, link in enumerate(links)
+         if link["block_number"] == dispensed_at[0] and link["log_index"] > dispensed_at[1]),
+        None,
+    )  # fmt: skip
+    if i is None:
+        return None
+    link = links[i]
+    data = calldata_of(link["tx_hash"])
+    if data is None:
+        return None
+    args = dispense_call(contract, data, link["call_hash"])
+    if args is None:
+        return None
+    before = links[i - 1]["word"] if i > 0 else 0
+    later = [(k["time"], k["call_hash"]) for k in links[i + 1 :]]
+    return (before, link["time"], *args), later

@@ -23,7 +23,7 @@ CURSOR_NAME = "main"
 BOOKKEEPING = ("blocks", "indexer_cursor")
 # The mirror tables derived from the event rows (app/indexer/writer.DERIVED says how), beside one `ev_*`
 # table per event.
-DERIVED_TABLES = ("pack_events",)
+DERIVED_TABLES = ("pack_events", "unit_listings")
 
 READ_CURSOR = """
 SELECT name, chain_id, genesis_hash, block_number, block_hash, updated_at

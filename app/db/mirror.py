@@ -104,7 +104,7 @@ SERIAL = """
 SELECT s.lot_id, s.leaf_index, c.gtin, c.lot FROM lot_serials s JOIN lot_commissions c USING (lot_id)
 WHERE s.sgtin_id = %s
 """
-# The consignment a confirmed shipPacks/returnPacks made, found by one pack it moved: the pack's move in the
+# The consignment a confirmed shipListed/return… call made, found by one pack it moved: the pack's move in the
 # operation's block into a consignment created by the operation's transaction.
 CONSIGNMENT_OF_MOVE = """
 SELECT c.consignment_id FROM pack_events p
@@ -219,8 +219,10 @@ SELECT e.*, b.timestamp AS at FROM (
            NULL, NULL, NULL, NULL, NULL, CASE WHEN is_return THEN 'return' ELSE 'consignment' END
       FROM ev_consignment_created WHERE consignment_id {is_one}
     UNION ALL SELECT pallet_id, 'packed', block_number, log_index, tx_hash, packer, NULL, sscc, NULL, case_ids,
-           NULL, NULL, NULL, NULL, NULL, 'pallet'
-      FROM ev_pallet_packed WHERE pallet_id IN (SELECT u FROM units)
+           NULL, NULL, NULL, NULL, NULL,
+           CASE WHEN EXISTS (SELECT 1 FROM ev_cage_packed c WHERE (c.block_number, c.log_index) = (p.block_number,
+                p.log_index)) THEN 'cage' ELSE 'pallet' END
+      FROM ev_pallet_packed p WHERE pallet_id IN (SELECT u FROM units)
     UNION ALL SELECT unit_id, 'shipped', block_number, log_index, tx_hash, from_org, to_org, NULL, NULL, NULL,
            NULL, NULL, NULL, NULL, NULL, NULL
       FROM ev_shipped WHERE unit_id IN (SELECT u FROM units)
@@ -277,7 +279,7 @@ def custody_events(conn, unit_id: bytes) -> list[dict]:
     chain order: dicts of unit, kind (packed, shipped, received, accepted, refused, unpacked, quarantined,
     cleared, excursion), block_number, log_index, tx_hash, actor, other, sscc, lot_id, case_ids (a pallet's,
     on its `packed` row), sensor_id, value, min_temp, max_temp, time, unit_kind (on `packed` rows: case,
-    pallet, tote, consignment or return), at (block time). `actor` acted; `other` is the recipient of a
+    pallet, cage (a roll cage of CagePacked, a pallet carrying totes' listings), tote, consignment or return), at (block time). `actor` acted; `other` is the recipient of a
     shipment (and of a consignment, on its `packed` row) and the sender of a receipt, an accepted return or
     a refusal. A prepared statement (verification asks it per request)."""
     return fetch_all_prepared(conn, "mirror_custody_events", CUSTODY_EVENTS, (unit_id,))

@@ -50,6 +50,10 @@ LIMIT 1
 # scans queue up, so batches grow with the load instead of one small transaction per round.
 # An undo_dispense also waits out the organisation's unmined dispenses: it must name all of the day's
 # dispenses as the chain will hold them when it runs, and it is built from the mined logs.
+# A dispense waits out an undo in flight likewise (it would change the chain the undo proves against).
+# An action that draws packs out of listed units (docs/gas-redesign.md) passes their current listings, read
+# from the mirror: it waits until the mirror has seen every move out of the organisation's units
+# (pack_tote, ship_packs, return_packs) that it submitted, so two draws from one unit never use one listing.
 PENDING_GROUPS = """
 SELECT p.organisation_id, p.action, g.account, p.n
 FROM (SELECT organisation_id, action, count(*) AS n, min(created_at) AS first FROM operations
@@ -57,7 +61,12 @@ FROM (SELECT organisation_id, action, count(*) AS n, min(created_at) AS first FR
 JOIN organisations g ON g.id = p.organisation_id
 WHERE NOT EXISTS (SELECT 1 FROM relay_transactions t
                   WHERE t.status = 'sent' AND t.organisation_id = p.organisation_id
-                    AND (t.action = p.action OR (p.action = 'undo_dispense' AND t.action = 'dispense')))
+                    AND (t.action = p.action OR (p.action = 'undo_dispense' AND t.action = 'dispense')
+                         OR (p.action = 'dispense' AND t.action = 'undo_dispense')))
+  AND NOT (p.action IN ('pack_tote', 'ship_packs', 'return_packs', 'dispense', 'destroy', 'report_stolen')
+           AND EXISTS (SELECT 1 FROM operations m
+                       WHERE m.status = 'submitted' AND m.organisation_id = p.organisation_id
+                         AND m.action IN ('pack_tote', 'ship_packs', 'return_packs')))
 ORDER BY p.first
 """
 CLAIM_PENDING = """

@@ -77,6 +77,8 @@ SELECT 1 FROM relay_transactions WHERE id = %s AND status = 'reverted' AND block
 """
 # The indexer holds its cursor row FOR UPDATE while it rolls back: confirming waits for that, so a
 # rollback never misses an operation confirmed from a block it is dropping.
+# The data of the transaction the relayer sent that was mined as `tx_hash` (what an undo proof re-sends).
+CALLDATA_OF_MINED = "SELECT calldata FROM relay_transactions WHERE mined_hash = %s AND status = 'mined'"
 SHARE_MIRROR_CURSOR = "SELECT 1 FROM indexer_cursor WHERE name = 'main' FOR SHARE"
 
 LOCK_CHAIN = "SELECT chain_id, genesis_hash FROM relay_chain WHERE name = 'main' FOR UPDATE"
@@ -222,3 +224,11 @@ def void_all(conn) -> list[tuple[int, str]]:
 
 def attempt_hashes(conn, transaction_ids: list[int]) -> list[bytes]:
     return [bytes(r["tx_hash"]) for r in fetch_all(conn, ATTEMPT_HASHES, (transaction_ids,))]
+
+
+def calldata_of_mined(conn, tx_hash: bytes) -> bytes | None:
+    """The calldata of the relayer's transaction mined as `tx_hash`; None if the relayer did not send it."""
+    with conn.cursor() as cur:
+        cur.execute(CALLDATA_OF_MINED, (tx_hash,))
+        row = cur.fetchone()
+    return None if row is None else bytes(row[0])

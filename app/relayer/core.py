@@ -218,16 +218,21 @@ class Relayer:
         with self.db.connection() as conn:
             groups = operations.pending_groups(conn)
         sent = False
-        dispensed: set[int] = set()  # organisations that sent a dispense this round (unmined yet)
+        dispensed: set[int] = set()  # organisations that sent a dispense or an undo this round (unmined yet)
+        moved: set[int] = set()  # organisations that sent a move out of listed units this round (unmirrored)
         for group in groups:
-            org = group["organisation_id"]
+            org, action = group["organisation_id"], group["action"]
             if self.blocked.get(org, 0) > time.monotonic():
                 continue
-            if group["action"] == "undo_dispense" and org in dispensed:
+            if action in ("undo_dispense", "dispense") and org in dispensed:
                 continue  # next round, once that dispense is mined (see operations.PENDING_GROUPS)
+            if action in calls_mod.DRAWING and org in moved:
+                continue  # next round, once the mirror has the listings that move left
             done = self._submit_group(group)
-            if done and group["action"] == "dispense":
+            if done and action in ("dispense", "undo_dispense"):
                 dispensed.add(org)
+            if done and action in calls_mod.MOVING:
+                moved.add(org)
             sent |= done
         return sent
 
@@ -261,14 +266,25 @@ class Relayer:
         return True
 
     def _encode(self, conn, action: str, ops: list[dict]) -> str:
-        built = calls_mod.build(conn, action, ops, self._day_records)
+        built = calls_mod.build(conn, action, ops, lambda dispenser, at: self._undo_proof(conn, dispenser, at))
         encoded = [self.calldata.encode(c.fn, c.args) for c in built]
         if len(encoded) == 1:
             return encoded[0]
         return self.calldata.encode("multicall", [[bytes.fromhex(e[2:]) for e in encoded]])
 
-    def _day_records(self, dispenser: bytes, day: int) -> list[dict]:
-        return dispenses.dispense_records(self.w3, self.contract, dispenser, day)
+    def _undo_proof(self, conn, dispenser: bytes, dispensed_at: tuple[int, int]):
+        """The dispenseDay call that dispensed at `dispensed_at` and the chain links after it: the links from the
+        chain's DispenseChained logs, the call's data as this relayer sent it (else the transaction's own input)."""
+        links = dispenses.chain_links(self.w3, self.contract, dispenser)
+
+        def calldata_of(tx_hash: bytes) -> bytes | None:
+            kept = relay.calldata_of_mined(conn, tx_hash)
+            if kept is not None:
+                return kept
+            tx = self.w3.eth.get_transaction(tx_hash)
+            return bytes(tx["input"])
+
+        return dispenses.undo_proof(links, dispensed_at, calldata_of, self.contract)
 
     def _simulate(self, sender: str, data: str) -> int:
         tx = {"from": sender, "to": self.address, "data": data}

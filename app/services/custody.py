@@ -81,6 +81,8 @@ Rules the contract applies, replayed here in chain order:
   `accepted` (ReturnAccepted: held by the recipient, saleable stock, then unpacked);
 - unpacked: held loose by whoever unpacked it and marked unpacked. An unpacked pallet releases its
   cases lazily: they stay at the pallet's (now fixed) holder until they move themselves;
+- a roll cage (CagePacked, docs/gas-redesign.md) is a pallet whose totes ride on it: a caged tote's
+  custodian is the cage's holder, and it is opened when the cage is unpacked (no unpack of its own);
 - a case on a closed pallet is custodied, and in transit, with the pallet.
 """
 
@@ -189,6 +191,7 @@ class _Pallet:
     quarantined: bool = False
     unpacked: bool = False
     slot: bytes | None = None  # the contract's recipient/sender slot of the pallet
+    cage: bool = False  # a roll cage (CagePacked): a tote on it is opened when the cage is unpacked
 
 
 def _b(value) -> bytes | None:
@@ -234,7 +237,7 @@ class _Fold:
         sscc = row.get("sscc")
         self.state = Custody(
             unit_id=self.unit_id,
-            kind="consignment" if kind == "return" else kind,
+            kind={"return": "consignment", "cage": "pallet"}.get(kind, kind),
             sscc=None if sscc is None else int(sscc),
             packer=actor,
             holder=actor,
@@ -253,7 +256,7 @@ class _Fold:
         self._end_stay(row, "case_palletised")
         self.state.holder = actor  # the packer holds the case loose before it goes on (contract: loose(me))
         self.state.parent = pallet_id
-        self.pallet = _Pallet(pallet_id, actor)
+        self.pallet = _Pallet(pallet_id, actor, cage=row.get("unit_kind") == "cage")
         self.state.stays.append(Stay(pallet_id, int(row["sscc"]), actor, _position(row), row.get("at")))
 
     def _own(self, kind: str, row: dict, actor: bytes | None, other: bytes | None) -> None:
@@ -299,6 +302,7 @@ class _Fold:
             state.recipients.add(actor)
         elif kind == "unpacked":
             pallet.holder, pallet.unpacked = actor, True
+            state.unpacked |= pallet.cage and state.kind == "tote"  # a caged tote is opened with its cage
             state.holders.add(actor)
             self._end_stay(row, "pallet_unpacked")
         elif kind in ("quarantined", "cleared"):

@@ -172,8 +172,8 @@ def unit_state(conn, unit_id: bytes) -> custody.Custody | None:
 
 
 def consignment(conn, unit_id: bytes) -> dict | None:
-    """{consignment_id, from_org, to_org, is_return} of a loose consignment (shipPacks, returnPacks); None for any
-    other unit."""
+    """{consignment_id, from_org, to_org, is_return} of a loose consignment (shipListed; returnListed, returnCaged,
+    returnFromCase); None for any other unit."""
     return distribution.consignment(conn, unit_id)
 
 

@@ -646,22 +646,72 @@ def _recipient(conn, principal: Principal, gln: str) -> bytes:
     return to
 
 
+def _pickable(picked: _Picking, tote: bool) -> None:
+    """Packs move into another unit out of a run case or a listed unit (tote, consignment), as the contract takes
+    them (docs/gas-redesign.md): not out of loose stock; out of a case packed by its children's root only into a
+    tote of that case's packs alone (packToteFromCase)."""
+    sources = {pack["source"] for pack in picked.packs}
+    for i, pack in enumerate(picked.packs):
+        if pack["source"] is None:
+            raise _conflict(f"packs[{i}]", "loose_stock",
+                            "the pack is in loose stock: pack it into a case first, then pick it out of the case")  # fmt: skip
+        if pack["tree"] and not (tote and len(sources) == 1):
+            raise _conflict(f"packs[{i}]", "tree_case",
+                            "the pack is in a case committed by its children's root: its packs go into a tote of "
+                            "their own, with no others")  # fmt: skip
+
+
 def prepare_pack_tote(conn, principal: Principal, body: dict) -> dict:
-    """Pick packs of any products and lots out of opened containers the caller holds into a new tote (packTote)."""
+    """Pick packs of any products and lots out of opened cases, totes and consignments the caller holds into a new
+    tote (packToteListed)."""
     unit_id = _new_sscc(conn, body["sscc"])
     picked = _pick(conn, principal, body["packs"])
+    _pickable(picked, tote=True)
     return {"sscc": body["sscc"], "unit_id": _hex(unit_id), "packs": picked.packs}
 
 
+def prepare_pack_cage(conn, principal: Principal, body: dict) -> dict:
+    """A roll cage (packCageListed, docs/gas-redesign.md): totes picked straight out of opened run cases the caller
+    holds, each tote's listing carried in the cage's word, with loose cases the caller holds. The cage is shipped,
+    received and unpacked as a pallet; its totes are opened with it."""
+    unit_id = _new_sscc(conn, body["sscc"])
+    _distinct([body["sscc"], *(t["sscc"] for t in body["totes"])], "totes")
+    totes, seen = [], set()
+    for i, tote in enumerate(body["totes"]):
+        try:
+            tote_id = _new_sscc(conn, tote["sscc"])
+            picked = _pick(conn, principal, tote["packs"])
+            _pickable(picked, tote=False)
+            for j, pack in enumerate(picked.packs):
+                if picked.sources[bytes.fromhex(pack["source"][2:])].kind != "case":
+                    raise _conflict(f"packs[{j}]", "not_in_case", "a roll cage's totes are picked out of cases")
+                if (pack["lot_id"], pack["index"]) in seen:
+                    raise _invalid(f"packs[{j}]", "duplicate", "the pack is in another tote of the cage")
+                seen.add((pack["lot_id"], pack["index"]))
+        except Rejected as e:
+            raise Rejected(e.status, f"totes[{i}].{e.field}", e.rule, e.message) from e
+        totes.append({"sscc": tote["sscc"], "unit_id": _hex(tote_id), "packs": picked.packs})
+    cases = body.get("cases", [])
+    _distinct(cases, "cases")
+    for k, sscc in enumerate(cases):
+        state = _held_loose(conn, principal, sscc, f"cases[{k}]")
+        if state.kind != "case" or state.unpacked:
+            raise _conflict(f"cases[{k}]", "not_a_case", f"SSCC {sscc} is not a closed case: a roll cage takes cases")
+    return {"sscc": body["sscc"], "unit_id": _hex(unit_id), "totes": totes,
+            "cases": [_hex(sscc_id(c)) for c in cases]}  # fmt: skip
+
+
 def prepare_ship_packs(conn, principal: Principal, body: dict) -> dict:
-    """Ship loose packs picked out of opened containers the caller holds to a party, as a consignment (shipPacks)."""
+    """Ship loose packs picked out of opened containers the caller holds to a party, as a consignment (shipListed)."""
     to = _recipient(conn, principal, body["to"])
     picked = _pick(conn, principal, body["packs"])
+    _pickable(picked, tote=False)
     return {"to": _hex(to), "to_gln": body["to"], "packs": picked.packs}
 
 
 def prepare_return_packs(conn, principal: Principal, body: dict) -> dict:
-    """Return saleable packs to the party that shipped them to the caller (returnPacks, DSCSA saleable returns):
+    """Return saleable packs to the party that shipped them to the caller (returnFromCase/returnListed/returnCaged,
+    DSCSA saleable returns):
     refused, with the reason, for a pack the caller does not hold, one dispensed (or destroyed, stolen), or one
     whose container came from another party."""
     to = _recipient(conn, principal, body["to"])
@@ -696,8 +746,8 @@ _NOT_UNDONE = {"destroyed": "destroyed", "stolen": "stolen"}
 def prepare_undo_dispense(conn, principal: Principal, body: dict) -> dict:
     """Undo a dispense (EU FMD): the same dispenser, within 10 days of it (chain time, as the mirror last saw
     it), for packs not expired, recalled, destroyed or stolen, still in the container they were dispensed from,
-    which the caller holds at rest. Packs are grouped by the dispense that ended them; the relayer reads that
-    day's DispenseRecord list from the chain's Dispensed logs when it sends the undo."""
+    which the caller holds at rest. Packs are grouped by the dispense that ended them; the relayer proves that
+    dispense (its dispenseDay call and the dispenser's chain links after it) when it sends the undo."""
     me, now = _me(principal), prechecks.chain_now(conn)
     groups: dict[tuple[int, int, str], dict] = {}
     for found in _lookup(conn, body["packs"], where=False):
@@ -724,7 +774,8 @@ def prepare_undo_dispense(conn, principal: Principal, body: dict) -> dict:
             raise _conflict(field, "in_transit", "the container the pack was dispensed from is in transit")
         key = (int(row["block_number"]), int(row["log_index"]), _hex(lot_id))
         group = groups.setdefault(key, {"day": int(row["time"]) // prechecks.DAY, "block_number": key[0],
-                                        "log_index": key[1], "lot_id": key[2], "indexes": []})  # fmt: skip
+                                        "log_index": key[1], "lot_id": key[2], "container_id": _hex(container),
+                                        "indexes": []})  # fmt: skip
         group["indexes"].append(index)
     return {"dispenser": _hex(me), "undo": list(groups.values())}
 
@@ -810,6 +861,7 @@ ACTIONS = {
         Action("clear_quarantine", ("manufacturer", "distributor", "dispenser", "regulator"), prepare_clear_quarantine),
         Action("record_readings", ("manufacturer", "distributor", "dispenser"), prepare_record_readings),
         Action("pack_tote", ("manufacturer", "distributor", "dispenser"), prepare_pack_tote),
+        Action("pack_cage", ("manufacturer", "distributor"), prepare_pack_cage),
         Action("ship_packs", ("manufacturer", "distributor", "dispenser"), prepare_ship_packs),
         Action("return_packs", ("dispenser",), prepare_return_packs),
         Action("accept_return", ("manufacturer", "distributor", "dispenser"), prepare_accept_return),

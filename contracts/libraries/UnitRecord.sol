@@ -30,7 +30,7 @@ library UnitRecord {
     /// @notice A consignment of returned packs, in transit until its recipient accepts or refuses it.
     uint8 internal constant RETURN_PENDING = 32;
     /// @notice A case some of whose packs were taken out (to a tote or consignment): only then does acting through
-    ///         it read its packs' container pointers.
+    ///         it read its lot's "moved" bitmap.
     uint8 internal constant PICKED = 64;
 
     uint256 private constant HOLDER = 0;
@@ -124,6 +124,10 @@ library UnitRecord {
 
     function withParent(Unit u, uint32 parent_) internal pure returns (Unit) {
         return Unit.wrap((Unit.unwrap(u) & ~(MASK32 << PARENT)) | (uint256(parent_) << PARENT));
+    }
+
+    function withFirst(Unit u, uint32 first_) internal pure returns (Unit) {
+        return Unit.wrap((Unit.unwrap(u) & ~(MASK32 << FIRST)) | (uint256(first_) << FIRST));
     }
 
     function withFlag(Unit u, uint8 flag) internal pure returns (Unit) {

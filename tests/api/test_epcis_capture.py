@@ -431,9 +431,12 @@ def test_the_other_business_steps(world: World, stock):
     assert go("pharmacy", event("other", gln["pharmacy"], epcList=packs_of(stock, 4), disposition="stolen")) == [
         "report_stolen"
     ]
-    back = dest("pharmacy", "distributor", packs_of(stock, 5), disposition="returned")
+    # a return comes out of a tote or consignment (docs/gas-redesign.md): a pack shipped loose, received, returned
+    assert go("distributor", dest("distributor", "pharmacy", packs_of(stock, 44))) == ["ship_packs"]
+    go("pharmacy", event("receiving", gln["pharmacy"], epcList=packs_of(stock, 44)))
+    back = dest("pharmacy", "distributor", packs_of(stock, 44), disposition="returned")
     assert go("pharmacy", back) == ["return_packs"]
-    assert go("distributor", event("accepting", gln["distributor"], epcList=packs_of(stock, 5))) == ["accept_return"]
+    assert go("distributor", event("accepting", gln["distributor"], epcList=packs_of(stock, 44))) == ["accept_return"]
     # the maker recalls the lot (class level)
     lot_class = to_epc_uri(Lot(stock["gtin"], stock["lot"]), CP)
     recall = event("holding", gln["maker"], quantityList=[{"epcClass": lot_class, "quantity": 100}],

@@ -54,6 +54,41 @@ def test_a_pack_in_a_tote_is_followed_to_the_pharmacy(world: World, stock):
     assert "quarantined" in reasons(ask(world, "pharmacy", code(stock, 2)))
 
 
+def test_a_pack_in_a_caged_tote_is_followed_through_its_roll_cage(world: World, stock):
+    """A roll cage carrying a tote's listing (packCageListed, docs/gas-redesign.md): the tote has no word of its own
+    on chain, rides with its cage and is opened with it. Verify shows the tote as the pack's container and the cage
+    on its path; the pharmacy then dispenses out of the tote (dispenseDay with the cage's draw) and returns a pack
+    (returnCaged) through the write API, each built on the mirror's listings."""
+    from app.ids import pack_set
+
+    lot_id, case_a, _ = _at_distributor(world, stock)
+    cage_sscc, tote_sscc = world.sscc(), world.sscc()
+    cage, tote = sscc_id(cage_sscc), sscc_id(tote_sscc)
+    order = (int(cage_sscc), [int(tote_sscc)], [[(case_a, lot_id, pack_set([1, 2, 3]))]], [])
+    world.act("distributor", world.pt.functions.packCageListed(order))
+    world.deliver([cage], "distributor", "pharmacy")
+
+    at_pharmacy = ask(world, "pharmacy", code(stock, 1))
+    assert "not_received_by_requester" not in reasons(at_pharmacy)
+    custody = at_pharmacy["custody"]
+    assert custody["container"] == _hex(tote) and custody["container_kind"] == "tote"
+    assert custody["holder"]["gln"] == world.parties["pharmacy"].gln and not custody["in_transit"]
+    events = [(s["event"], s["unit"]) for s in custody["path"]]
+    assert ("packed", _hex(tote)) in events and ("received", _hex(cage)) in events
+
+    p = world.parties
+    world.done("pharmacy", world.post("pharmacy", "/v1/dispensations", {"packs": [code(stock, 1)]}))
+    assert ask(world, "pharmacy", code(stock, 1))["verdict"] == "dispensed"
+    back = world.done("pharmacy", world.post("pharmacy", "/v1/returns", {"packs": [code(stock, 2)],
+                                                                         "to": p["distributor"].gln}))  # fmt: skip
+    returned = ask(world, "distributor", code(stock, 2))
+    assert returned["state"]["return_pending"] and returned["custody"]["container"] == back["consignment"]
+    assert world.pt.functions.listingOf(tote).call() == bytes(32)  # its listing lives in its cage's word
+    world.done("pharmacy", world.post("pharmacy", "/v1/dispensation-undos", {"packs": [code(stock, 1)]}))
+    undone = ask(world, "pharmacy", code(stock, 1))  # active again (its excursion on the way still counts)
+    assert reasons(undone) == ["temperature_excursion"] and not undone["state"]["dispensed"]
+
+
 def test_loose_packs_a_return_and_a_stolen_pack(world: World, stock):
     lot_id, case_a, case_b = _at_distributor(world, stock)
     loose = world.consign("distributor", [group(case_a, lot_id, [5, 6]), group(case_b, lot_id, [41])], "pharmacy")
@@ -81,7 +116,7 @@ def test_loose_packs_a_return_and_a_stolen_pack(world: World, stock):
     assert "accepted" not in [s["event"] for s in mine["custody"]["path"]]
 
     # stolen: suspect, for everyone
-    world.act("pharmacy", world.pt.functions.reportStolen([group(loose, lot_id, [6])]))
+    world.act("pharmacy", world.pt.functions.reportStolenListed([world.draw(loose, lot_id, [6])]))
     for who in ("pharmacy", "regulator"):
         stolen = ask(world, who, code(stock, 6))
         assert stolen["verdict"] == "suspect" and "stolen" in reasons(stolen) and stolen["state"]["stolen"]
@@ -162,7 +197,7 @@ def test_partner_activity_shows_totes_loose_moves_returns_and_stolen_packs(world
     world.deliver([tote], "distributor", "pharmacy")
     back = world.consign("pharmacy", [group(tote, lot_id, [2])], "distributor", returning=True)
     world.act("distributor", world.pt.functions.acceptReturn(back))
-    world.act("pharmacy", world.pt.functions.reportStolen([group(tote, lot_id, [3])]))
+    world.act("pharmacy", world.pt.functions.reportStolenListed([world.draw(tote, lot_id, [3])]))
     p = world.parties
     mine = [(i["event"], i["role"], i.get("packs")) for i in activity(world, "regulator", p["pharmacy"].gln)]
     for row in [("packs_returned", "actor", None), ("packs_moved", "actor", 1), ("packs_stolen", "actor", 1),
@@ -178,16 +213,13 @@ def test_partner_activity_shows_totes_loose_moves_returns_and_stolen_packs(world
 
 
 def test_an_undone_dispense_and_a_refused_return(world: World, stock):
-    from app.ids import pack_set
 
     lot_id, case_a, _ = _at_distributor(world, stock)
     _, tote = world.tote("distributor", [group(case_a, lot_id, [7, 8])])
     world.deliver([tote], "distributor", "pharmacy")
-    receipt = world.act("pharmacy", world.pt.functions.dispense(tote, lot_id, pack_set([7]), ([], [])))
+    receipt = world.dispense("pharmacy", tote, lot_id, [7])
     assert ask(world, "pharmacy", code(stock, 7))["verdict"] == "dispensed"
-    at = world.w3.eth.get_block(receipt.blockNumber)["timestamp"]
-    records = [(at, lot_id, tote, pack_set([7]))]
-    world.act("pharmacy", world.pt.functions.undoDispense(at // 86400, records, 0, pack_set([7])))
+    world.undo("pharmacy", receipt, tote, lot_id, [7])
     undone = ask(world, "pharmacy", code(stock, 7))
     assert "dispensed" not in reasons(undone) and not undone["state"]["dispensed"]
     assert undone["custody"]["container"] == _hex(tote) and undone["custody"]["holder"]["gln"] == world.parties[
@@ -202,17 +234,14 @@ def test_an_undone_dispense_and_a_refused_return(world: World, stock):
 
 
 def test_a_lots_pack_counts_leave_out_undone_dispenses(world: World, stock):
-    from app.ids import pack_set
     from tests.api.test_provenance import lot_url, ok
 
     lot_id, case_a, _ = _at_distributor(world, stock)
     _, tote = world.tote("distributor", [group(case_a, lot_id, [1, 2])])
     world.deliver([tote], "distributor", "pharmacy")
-    receipt = world.act("pharmacy", world.pt.functions.dispense(tote, lot_id, pack_set([1, 2]), ([], [])))
+    receipt = world.dispense("pharmacy", tote, lot_id, [1, 2])
     assert ok(world, "maker", lot_url(stock))["pack_counts"]["dispensed"] == 2
-    at = world.w3.eth.get_block(receipt.blockNumber)["timestamp"]
-    records = [(at, lot_id, tote, pack_set([1, 2]))]
-    world.act("pharmacy", world.pt.functions.undoDispense(at // 86400, records, 0, pack_set([2])))
+    world.undo("pharmacy", receipt, tote, lot_id, [2])
     assert ok(world, "maker", lot_url(stock))["pack_counts"]["dispensed"] == 1
 
 

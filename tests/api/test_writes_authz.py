@@ -53,6 +53,7 @@ ENDPOINTS = {
     "open_lot": "/v1/lots/openings",
     "commission_batch": "/v1/lots/batches",
     "pack_tote": "/v1/totes",
+    "pack_cage": "/v1/roll-cages",
     "ship_packs": "/v1/pack-shipments",
     "return_packs": "/v1/returns",
     "accept_return": "/v1/return-acceptances",
@@ -155,14 +156,16 @@ def build_state(world: World) -> dict:
     return s
 
 
-DIST_CASES = ("OD", "OP", "OM")  # run cases of 10 packs of lot L3, in this order; packs 30..39 stay loose
+DIST_CASES = ("OD", "OP", "OM", "OK")  # run cases of 10 packs of lot L3, in this order
 
 
 def build_distribution(world: World, s: dict) -> None:
     """Issue 14's state: lot L3 of G (40 packs) commissioned in a batch of an opened lot (and lot O of G opened,
-    with no serials); opened cases OD at the distributor, OP and OM at the pharmacy (OP came through the
-    distributor, OM straight from the maker); pack 15 shipped loose by the pharmacy to pharmacy2; returns in
-    transit: pack 11 to the distributor, 21 to the maker, 15 to the pharmacy; pack 14 dispensed by the pharmacy."""
+    with no serials); opened run cases OD and OP at the distributor and OK at the maker; packs 11-19 of OP shipped
+    loose by the distributor to the pharmacy and 21-29 of OM by the maker (consignments, opened on arrival: returns
+    and picks come out of a tote or consignment, docs/gas-redesign.md); pack 15 shipped loose by the pharmacy to
+    pharmacy2; returns in transit: pack 11 to the distributor, 21 to the maker, 15 to the pharmacy; pack 14
+    dispensed by the pharmacy."""
     p = world.parties
     s["lot3"], s["olot"] = s["lot"] + "3", s["lot"] + "O"
     opening = {"gtin": s["gtin"], "expiry": "2030-12-31", "capacity": 40}
@@ -175,13 +178,14 @@ def build_distribution(world: World, s: dict) -> None:
     settle(world, *[("maker", world.post("maker", "/v1/cases", {"sscc": s[n], "first_index": 10 * i} | run))
                     for i, n in enumerate(DIST_CASES)])  # fmt: skip
     settle(world, ("maker", world.post("maker", "/v1/shipments", {"units": [s["OD"], s["OP"]], "to": p["distributor"].gln})),
-           ("maker", world.post("maker", "/v1/shipments", {"units": [s["OM"]], "to": p["pharmacy"].gln})))  # fmt: skip
-    settle(world, ("distributor", world.post("distributor", "/v1/receipts", {"units": [s["OD"], s["OP"]]})),
-           ("pharmacy", world.post("pharmacy", "/v1/receipts", {"units": [s["OM"]]})))  # fmt: skip
-    settle(world, ("distributor", world.post("distributor", "/v1/shipments", {"units": [s["OP"]], "to": p["pharmacy"].gln})),
-           ("distributor", world.post("distributor", "/v1/unpackings", {"units": [s["OD"]]})))  # fmt: skip
-    settle(world, ("pharmacy", world.post("pharmacy", "/v1/receipts", {"units": [s["OP"]]})))
-    settle(world, ("pharmacy", world.post("pharmacy", "/v1/unpackings", {"units": [s["OP"], s["OM"]]})))
+           ("maker", world.post("maker", "/v1/unpackings", {"units": [s["OM"], s["OK"]]})))  # fmt: skip
+    settle(world, ("distributor", world.post("distributor", "/v1/receipts", {"units": [s["OD"], s["OP"]]})))
+    settle(world, ("distributor", world.post("distributor", "/v1/unpackings", {"units": [s["OD"], s["OP"]]})))
+    settle(world, ("distributor", world.post("distributor", "/v1/pack-shipments", {
+                       "packs": [pack3(s, i) for i in range(11, 20)], "to": p["pharmacy"].gln})),
+           ("maker", world.post("maker", "/v1/pack-shipments", {
+               "packs": [pack3(s, i) for i in range(21, 30)], "to": p["pharmacy"].gln})))  # fmt: skip
+    settle(world, ("pharmacy", world.post("pharmacy", "/v1/receipts", {"packs": [pack3(s, 11), pack3(s, 21)]})))
     settle(world, ("pharmacy", world.post("pharmacy", "/v1/pack-shipments", {"packs": [pack3(s, 15)], "to": p["pharmacy2"].gln})),
            ("pharmacy", world.post("pharmacy", "/v1/dispensations", {"packs": [pack3(s, 14)]})))  # fmt: skip
     settle(world, ("pharmacy2", world.post("pharmacy2", "/v1/receipts", {"packs": [pack3(s, 15)]})))
@@ -314,6 +318,10 @@ TARGETS = [
     *[T("pack_tote", f"{o}s-packs", lambda s, i=i: {"sscc": s["new_case"], "packs": [pack3(s, i)]}, {o},
         "packs[0]", "not_holder")
       for o, i in (("maker", 32), ("distributor", 3), ("pharmacy", 16))],
+    *[T("pack_cage", f"{o}s-packs", lambda s, i=i: {"sscc": s["new_case"], "totes": [{"sscc": s["new_pallet"],
+                                                                                     "packs": [pack3(s, i)]}]},
+        {o}, "totes[0].packs[0]", "not_holder")
+      for o, i in (("maker", 35), ("distributor", 6))],
     *[T("ship_packs", f"{o}s-packs", lambda s, i=i: {"packs": [pack3(s, i)], "to": s["east"]}, {o},
         "packs[0]", "not_holder")
       for o, i in (("maker", 33), ("distributor", 4), ("pharmacy", 17))],

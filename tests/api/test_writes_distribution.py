@@ -8,9 +8,13 @@ import uuid
 
 import pytest
 
+from app.db import listings as listings_db
+from app.db import mirror
 from app.ids import lgtin_id, sgtin_id, sscc_id
+from app.listings import decode_listing
 from app.merkle import LOT_LEAF
 from app.merkle import verify as merkle_verify
+from app.services import custody
 from app.services import serials as lot_serials
 from tests.world import GTIN_BASE, World, check_digit
 
@@ -176,24 +180,20 @@ def a(stock: dict, n: int) -> str:
 
 @pytest.fixture
 def wholesale(world: World, stock) -> dict:
-    """The distributor holds, opened: run case 0 of `stock` (off its unpacked pallet) and a tree case of a second
-    product's lot commissioned in a batch (packs B000000, B000002 … B000018); case 1 is loose and closed."""
+    """The distributor holds, opened: run case 0 of `stock` (off its unpacked pallet) and a run case of a second
+    product's lot commissioned in a batch (packs B000000 … B000019; B000020 … B000023 stay in the maker's loose
+    stock); case 1 is loose and closed. (Packs are picked out of run cases only: a case committed by its children's
+    root moves whole, docs/gas-redesign.md.)"""
     p = world.parties
     gtin = new_product(world)
     lot = f"B{uuid.uuid4().hex[:6].upper()}"
     world.done("maker", world.post("maker", "/v1/lots/openings",
                                    {"gtin": gtin, "lot": lot, "expiry": "2031-06-30", "capacity": 100}))  # fmt: skip
     world.done("maker", world.post("maker", "/v1/lots/batches", {"gtin": gtin, "lot": lot, "serial_range": {
-        "prefix": "B", "first": 0, "count": 20, "digits": 6}}))  # fmt: skip
+        "prefix": "B", "first": 0, "count": 24, "digits": 6}}))  # fmt: skip
     tree = world.sscc()
-    world.done(
-        "maker",
-        world.post(
-            "maker",
-            "/v1/cases",
-            {"sscc": tree, "gtin": gtin, "lot": lot, "packs": [code(gtin, f"B{i:06d}") for i in range(0, 20, 2)]},
-        ),
-    )
+    world.done("maker", world.post("maker", "/v1/cases", {"sscc": tree, "gtin": gtin, "lot": lot, "first_index": 0,
+                                                          "count": 20}))  # fmt: skip
     world.done(
         "maker", world.post("maker", "/v1/shipments", {"units": [stock["pallet"], tree], "to": p["distributor"].gln})
     )
@@ -209,8 +209,19 @@ def b(w: dict, n: int) -> str:
 
 
 def pack_view(world: World, lot_id: bytes, index: int) -> dict:
+    """The contract's pack(); a moved pack's container is no longer stored on chain (docs/gas-redesign.md): it is
+    the mirror's (the container of the pack's last PacksMoved), and its custodian, transit and pending return are
+    the chain's unit() of that container (a caged tote's: of its cage)."""
     fields = next(i for i in world.pt.abi if i.get("name") == "pack")["outputs"][0]["components"]
-    return dict(zip([f["name"] for f in fields], world.pt.functions.pack(lot_id, index).call(), strict=True))
+    view = dict(zip([f["name"] for f in fields], world.pt.functions.pack(lot_id, index).call(), strict=True))
+    if view["moved"]:
+        with world.db.connection() as conn:
+            container = custody.pack_state(mirror.pack_events(conn, lot_id, index)).container
+            row = listings_db.current(conn, [container]).get(container)
+        unit = unit_view(world, row.cage_id if row is not None and row.cage_id else container)
+        view |= {"container": container, "custodian": unit["custodian"], "inTransit": unit["inTransit"],
+                 "returnPending": unit["returnPending"]}  # fmt: skip
+    return view
 
 
 def unit_view(world: World, unit_id: bytes) -> dict:
@@ -244,6 +255,45 @@ def test_pack_tote_of_two_products_ships_and_dispenses_at_the_pharmacy(world: Wo
     assert not pack_view(world, w["a_lot_id"], 2)["dispensed"]
 
 
+def test_a_roll_cage_of_totes_and_a_case_through_the_api(world: World, wholesale):
+    """POST /v1/roll-cages: totes picked out of opened run cases onto a new roll cage with a closed case (one
+    packCageListed); the cage goes to the pharmacy as a pallet and its totes are opened with it; a pack of a tote
+    is dispensed and another returned through the cage (dispenseDay, returnCaged)."""
+    w, p = wholesale, world.parties
+    cage, t1, t2 = world.sscc(), world.sscc(), world.sscc()
+    body = {"sscc": cage, "totes": [{"sscc": t1, "packs": [a(w, 21), b(w, 11)]}, {"sscc": t2, "packs": [a(w, 22)]}],
+            "cases": [w["cases"][1]]}  # fmt: skip
+    world.done("distributor", world.post("distributor", "/v1/roll-cages", body))
+    assert unit_view(world, sscc_id(cage))["kind"] == 2 and unit_view(world, sscc_id(t1))["kind"] == 0  # no word
+    assert pack_view(world, w["a_lot_id"], 21)["container"] == sscc_id(t1)
+    assert unit_view(world, sscc_id(w["cases"][1]))["container"] == sscc_id(cage)
+    world.done("distributor", world.post("distributor", "/v1/shipments", {"units": [cage], "to": p["pharmacy"].gln}))
+    world.done("pharmacy", world.post("pharmacy", "/v1/receipts", {"units": [cage]}))
+    world.done("pharmacy", world.post("pharmacy", "/v1/unpackings", {"units": [cage]}))
+    world.done("pharmacy", world.post("pharmacy", "/v1/dispensations", {"packs": [a(w, 21), a(w, 22)]}))
+    assert pack_view(world, w["a_lot_id"], 21)["dispensed"] and pack_view(world, w["a_lot_id"], 22)["dispensed"]
+    world.done("pharmacy", world.post("pharmacy", "/v1/returns", {"packs": [b(w, 11)], "to": p["distributor"].gln}))
+    assert pack_view(world, w["b_lot_id"], 11)["returnPending"]
+
+
+def test_roll_cage_prechecks(world: World, wholesale):
+    w = wholesale
+    post = lambda body: world.post("distributor", "/v1/roll-cages", body)  # noqa: E731
+    tote = lambda *packs: {"sscc": world.sscc(), "packs": list(packs)}  # noqa: E731
+    refused(post({"sscc": world.sscc(), "totes": [tote(a(w, 41))]}), 409, "totes[0].packs[0]", "not_unpacked")
+    refused(post({"sscc": world.sscc(), "totes": [tote(a(w, 23)), tote(a(w, 23))]}), 422, "totes[1].packs[0]",
+            "duplicate")  # fmt: skip
+    refused(
+        post({"sscc": world.sscc(), "totes": [tote(a(w, 23))], "cases": [w["cases"][0]]}), 409, "cases[0]", "unpacked"
+    )  # fmt: skip  (opened)
+    refused(post({"sscc": world.sscc(), "totes": [{"sscc": w["cases"][0], "packs": [a(w, 23)]}]}), 409,
+            "totes[0].sscc", "already_used")  # fmt: skip
+    moved = world.sscc()
+    world.done("distributor", world.post("distributor", "/v1/totes", {"sscc": moved, "packs": [a(w, 24)]}))
+    world.done("distributor", world.post("distributor", "/v1/unpackings", {"units": [moved]}))
+    refused(post({"sscc": world.sscc(), "totes": [tote(a(w, 24))]}), 409, "totes[0].packs[0]", "not_in_case")
+
+
 def test_pack_tote_prechecks(world: World, wholesale):
     w = wholesale
     tote = world.sscc()
@@ -253,7 +303,7 @@ def test_pack_tote_prechecks(world: World, wholesale):
     refused(post("distributor", [a(w, 3), a(w, 3)]), 422, "packs", "duplicate")
     refused(post("distributor", [a(w, 3), code(w["gtin"], "NOSUCH")]), 422, "packs[1]", "unknown_serial")
     refused(post("distributor", [a(w, 3)], sscc=w["cases"][0]), 409, "sscc", "already_used")
-    refused(post("distributor", [b(w, 1)]), 409, "packs[0]", "not_holder")  # in the maker's loose stock
+    refused(post("distributor", [b(w, 21)]), 409, "packs[0]", "not_holder")  # in the maker's loose stock
     world.done("distributor", world.post("distributor", "/v1/totes", {"sscc": tote, "packs": [a(w, 3)]}))
     other = world.sscc()
     refused(post("distributor", [a(w, 3)], sscc=other), 409, "packs[0]", "not_unpacked")  # now in the closed tote
@@ -345,6 +395,30 @@ def test_a_return_accepted_is_saleable_stock_of_the_distributor_again(world: Wor
     assert pack_view(world, w["a_lot_id"], 6)["container"] == sscc_id(tote)
 
 
+def test_draws_from_one_unit_queued_together_use_the_rest_the_first_leaves(world: World, at_pharmacy):
+    """Two returns and a dispense out of one consignment, all queued before the relayer runs: the two returns go in
+    one transaction, the second built on the rest the first leaves; the dispense waits until the mirror has that
+    rest (docs/gas-redesign.md: draws from one listed unit are serialised). All three reach the chain, and the
+    mirror's listing of the consignment is the chain's."""
+    w, p = at_pharmacy, world.parties
+    first = world.post("pharmacy", "/v1/returns", {"packs": [a(w, 6)], "to": p["distributor"].gln})
+    second = world.post("pharmacy", "/v1/returns", {"packs": [b(w, 8)], "to": p["distributor"].gln})
+    dispense = world.post("pharmacy", "/v1/dispensations", {"packs": [a(w, 7)]})
+    assert {r.status_code for r in (first, second, dispense)} == {202}
+    world.relayer.run_once()  # one round: the returns are sent together, the dispense is not built yet
+    ops = [world.operation("pharmacy", r.get_json()["operation"]["id"]) for r in (first, second, dispense)]
+    assert [o["status"] for o in ops] == ["submitted", "submitted", "pending"]
+    assert ops[0]["tx_hash"] == ops[1]["tx_hash"]
+    world.pump()
+    assert all(world.operation("pharmacy", r.get_json()["operation"]["id"])["status"] == "confirmed"
+               for r in (first, second, dispense))  # fmt: skip
+    assert pack_view(world, w["a_lot_id"], 7)["dispensed"]
+    with world.db.connection() as conn:
+        row = listings_db.current(conn, [w["consignment"]])[w["consignment"]]
+    assert row.listing_hash == world.pt.functions.listingOf(w["consignment"]).call()
+    assert {i for g in decode_listing(row.listing) for i in g.indexes()} == {5, 7}  # a6 and b8 left it
+
+
 def test_a_consignment_is_named_by_its_id_once_mined_and_received_by_it(world: World, wholesale):
     w, p = wholesale, world.parties
     body = {"packs": [a(w, 11), b(w, 10)], "to": p["pharmacy"].gln}
@@ -429,25 +503,61 @@ def test_return_prechecks_name_the_reason(world: World, at_pharmacy):
     refused(world.post("pharmacy", "/v1/return-acceptances", {"packs": [a(w, 10)]}), 409, "packs[0]", "not_a_return")
 
 
+def _returned_after_a_refused_pallet(world: World, w: dict, unit: bytes, packs: tuple[int, int]) -> None:
+    """The pharmacy palletises `unit` (sent to it by the distributor) and ships the pallet to pharmacy2, who refuses
+    it; back, unpacked, the first pack returns to the distributor, the second not to pharmacy2."""
+    pt = world.pt
+    world.deliver([unit], "distributor", "pharmacy", unpack=False)
+    pallet = world.sscc()
+    world.act("pharmacy", pt.functions.packPallet(int(pallet), [unit]))
+    world.act("pharmacy", pt.functions.ship([sscc_id(pallet)], world.account("pharmacy2")))
+    world.act("pharmacy2", pt.functions.refuseShipment([sscc_id(pallet)]))
+    world.act("pharmacy", pt.functions.unpack([sscc_id(pallet), unit]))
+    assert unit_view(world, unit)["sender"] == world.account("distributor")  # the contract's _sender
+    body = {"packs": [a(w, packs[0])], "to": world.parties["distributor"].gln}
+    world.done("pharmacy", world.post("pharmacy", "/v1/returns", body))
+    assert pack_view(world, w["a_lot_id"], packs[0])["returnPending"]
+    refused(world.post("pharmacy", "/v1/returns", {"packs": [a(w, packs[1])], "to": world.parties["pharmacy2"].gln}),
+            409, "packs[0]", "not_from_that_party")  # fmt: skip
+
+
 def test_a_return_after_the_case_came_back_on_a_refused_pallet_goes_to_the_cases_sender(world: World, wholesale):
     """Issue 14 review #12: the return-sender rule is the custody fold's (the contract's _sender), not a second
     walk of the path. The pharmacy palletises a case the distributor sent it and ships the pallet on; refused, the
     pallet comes back with no sender of its own, so the case's own sender (the distributor) is where its packs
-    may return. The second walk forgot it at the pallet's refusal and refused the return (not_from_that_party)."""
-    w, pt = wholesale, world.pt
-    case = sscc_id(w["cases"][1])  # packs 40-79, closed, at the distributor
-    world.deliver([case], "distributor", "pharmacy", unpack=False)
-    pallet = world.sscc()
-    world.act("pharmacy", pt.functions.packPallet(int(pallet), [case]))
-    world.act("pharmacy", pt.functions.ship([sscc_id(pallet)], world.account("pharmacy2")))
-    world.act("pharmacy2", pt.functions.refuseShipment([sscc_id(pallet)]))
-    world.act("pharmacy", pt.functions.unpack([sscc_id(pallet), case]))
-    assert unit_view(world, case)["sender"] == world.account("distributor")  # the contract's _sender
-    body = {"packs": [a(w, 41)], "to": world.parties["distributor"].gln}
-    world.done("pharmacy", world.post("pharmacy", "/v1/returns", body))
-    assert pack_view(world, w["a_lot_id"], 41)["returnPending"]
-    refused(world.post("pharmacy", "/v1/returns", {"packs": [a(w, 42)], "to": world.parties["pharmacy2"].gln}),
-            409, "packs[0]", "not_from_that_party")  # fmt: skip
+    may return (returnFromCase). The second walk forgot it at the pallet's refusal and refused the return
+    (not_from_that_party)."""
+    _returned_after_a_refused_pallet(world, wholesale, sscc_id(wholesale["cases"][1]), (41, 42))  # packs 40-79
+
+
+def test_a_return_after_the_tote_came_back_on_a_refused_pallet_goes_to_the_totes_sender(world: World, wholesale):
+    """The same for a tote the distributor picked (returnListed)."""
+    tote = world.sscc()
+    body = {"sscc": tote, "packs": [a(wholesale, 13), a(wholesale, 14)]}
+    world.done("distributor", world.post("distributor", "/v1/totes", body))
+    _returned_after_a_refused_pallet(world, wholesale, sscc_id(tote), (13, 14))
+
+
+def test_a_tree_cases_packs_go_into_a_tote_of_their_own(world: World, wholesale):
+    """A case committed by its children's root is no pick source among others (the contract takes its packs with
+    their multiproof, one case a tote: packToteFromCase); the tote is then drawn from like any listed unit."""
+    w, p = wholesale, world.parties
+    tree = world.sscc()
+    world.done("maker", world.post("maker", "/v1/cases", {"sscc": tree, "gtin": w["b_gtin"], "lot": w["b_lot"],
+                                                          "packs": [b(w, 20), b(w, 22)]}))  # fmt: skip
+    world.done("maker", world.post("maker", "/v1/unpackings", {"units": [tree]}))
+    mixed = {"sscc": world.sscc(), "packs": [b(w, 20), b(w, 23)]}  # with a pack of the loose stock
+    refused(world.post("maker", "/v1/totes", mixed), 409, "packs[0]", "tree_case")
+    refused(world.post("maker", "/v1/pack-shipments", {"packs": [b(w, 22)], "to": p["distributor"].gln}),
+            409, "packs[0]", "tree_case")  # fmt: skip
+    tote = world.sscc()
+    world.done("maker", world.post("maker", "/v1/totes", {"sscc": tote, "packs": [b(w, 20), b(w, 22)]}))
+    assert pack_view(world, w["b_lot_id"], 22)["container"] == sscc_id(tote)
+    world.done("maker", world.post("maker", "/v1/unpackings", {"units": [tote]}))
+    world.done("maker", world.post("maker", "/v1/pack-shipments", {"packs": [b(w, 22)], "to": p["distributor"].gln}))
+    view = pack_view(world, w["b_lot_id"], 22)
+    assert view["inTransit"] and view["container"] != sscc_id(tote)
+    assert pack_view(world, w["b_lot_id"], 20)["container"] == sscc_id(tote)
 
 
 def test_a_return_of_own_loose_stock_is_refused_not_a_500(world: World, stock):
@@ -488,25 +598,25 @@ def test_report_stolen_by_the_holder_ends_the_packs(world: World, wholesale):
     w = wholesale
     world.done("distributor", world.post("distributor", "/v1/thefts", {"packs": [a(w, 11), a(w, 45)]}))
     assert pack_view(world, w["a_lot_id"], 11)["stolen"] and pack_view(world, w["a_lot_id"], 45)["stolen"]
-    world.done("maker", world.post("maker", "/v1/thefts", {"packs": [b(w, 1)]}))  # its loose stock
-    assert pack_view(world, w["b_lot_id"], 1)["stolen"]
+    world.done("maker", world.post("maker", "/v1/thefts", {"packs": [b(w, 21)]}))  # its loose stock
+    assert pack_view(world, w["b_lot_id"], 21)["stolen"]
     refused(world.post("distributor", "/v1/thefts", {"packs": [a(w, 11)]}), 409, "packs[0]", "already_stolen")
     refused(world.post("distributor", "/v1/totes", {"sscc": world.sscc(), "packs": [a(w, 11)]}),
             409, "packs[0]", "already_stolen")  # fmt: skip
     refused(world.post("pharmacy", "/v1/thefts", {"packs": [a(w, 12)]}), 409, "packs[0]", "not_holder")
-    refused(world.post("distributor", "/v1/thefts", {"packs": [b(w, 3)]}), 409, "packs[0]", "not_holder")
+    refused(world.post("distributor", "/v1/thefts", {"packs": [b(w, 22)]}), 409, "packs[0]", "not_holder")
 
 
 def test_a_pack_stolen_or_destroyed_from_loose_stock_cannot_be_packed_into_a_case(world: World, wholesale):
     """Issue 14 review #10: the pre-check names the pack and why, before the contract's PackIsInactive would."""
     w = wholesale
-    world.done("maker", world.post("maker", "/v1/thefts", {"packs": [b(w, 5)]}))
+    world.done("maker", world.post("maker", "/v1/thefts", {"packs": [b(w, 21)]}))
     world.done("maker", world.post("maker", "/v1/destructions", {"packs": [a(w, 85)]}))
-    tree = {"sscc": world.sscc(), "gtin": w["b_gtin"], "lot": w["b_lot"], "packs": [b(w, 3), b(w, 5)]}
+    tree = {"sscc": world.sscc(), "gtin": w["b_gtin"], "lot": w["b_lot"], "packs": [b(w, 22), b(w, 21)]}
     refused(world.post("maker", "/v1/cases", tree), 409, "packs[1]", "already_stolen")
     run = {"sscc": world.sscc(), "gtin": w["gtin"], "lot": w["lot"], "first_index": 80, "count": 20}
     refused(world.post("maker", "/v1/cases", run), 409, "first_index", "already_destroyed")
-    refused(world.post("maker", "/v1/totes", {"sscc": world.sscc(), "packs": [b(w, 5)]}),
+    refused(world.post("maker", "/v1/totes", {"sscc": world.sscc(), "packs": [b(w, 21)]}),
             409, "packs[0]", "already_stolen")  # fmt: skip
     world.done("maker", world.post("maker", "/v1/cases", run | {"sscc": world.sscc(), "count": 5}))  # 80-84
     assert pack_view(world, w["a_lot_id"], 84)["allocated"] and not pack_view(world, w["a_lot_id"], 85)["allocated"]

@@ -68,10 +68,13 @@ class World:
         self.send(self.pt.functions.ship(units, recipient), sender)
         self.send(self.pt.functions.receiveShipment(units), recipient)
 
-    def dispense(self, case_id: bytes, indexes, by: str | None = None, multiproof=NO_PROOF):
-        return self.send(
-            self.pt.functions.dispense(case_id, self.lot_id, pack_set(indexes), multiproof), by or self.pharmacy
-        )
+    def dispense(self, case_id: bytes, indexes, by: str | None = None, multiproof=NO_PROOF, lot_id=None):
+        """Dispense packs of a case: a dispenseDay call of one CaseDraw."""
+        draw = (case_id, lot_id or self.lot_id, pack_set(indexes), multiproof)
+        return self.send(self.pt.functions.dispenseDay([draw], [], []), by or self.pharmacy)
+
+    def dispense_call(self, case_id: bytes, indexes, multiproof=NO_PROOF, lot_id=None):
+        return self.pt.functions.dispenseDay([(case_id, lot_id or self.lot_id, pack_set(indexes), multiproof)], [], [])
 
     def unit(self, unit_id: bytes) -> dict:
         """`unit(id)` as a dict of the UnitInfo fields."""
@@ -82,11 +85,17 @@ class World:
         return tuple(self.pt.functions.packState(lot_id or self.lot_id, index).call())
 
 
+def deploy_pharmatrack(w3: Web3, artifacts, admin: str):
+    """PharmaTrack as the service deploys it: its PharmaTrackListed first, then PharmaTrack given its address."""
+    listed = deploy(w3, artifacts["PharmaTrackListed"], sender=admin)
+    return deploy(w3, artifacts["PharmaTrack"], admin, listed.address, sender=admin)
+
+
 @pytest.fixture(scope="module")
 def pharma_world(w3: Web3, artifacts) -> World:
     accounts = w3.eth.accounts
     admin, maker, maker2, distributor, pharmacy, pharmacy2, regulator, outsider, spare = accounts[:9]
-    pt = deploy(w3, artifacts["PharmaTrack"], admin, sender=admin)
+    pt = deploy_pharmatrack(w3, artifacts, admin)
     parties = [
         (maker, "MANUFACTURER_ROLE"),
         (maker2, "MANUFACTURER_ROLE"),

@@ -229,5 +229,5 @@ def test_commissionBatch_packs_of_a_later_batch_dispense(world, opened):
     commission(world, opened, 256, 256)
     case = world.pack_case(1, 300, 10, lot_id=opened)
     world.deliver([case], world.maker, world.pharmacy)
-    world.send(world.pt.functions.dispense(case, opened, pack_set([305]), NO_PROOF), world.pharmacy)
+    world.send(world.pt.functions.dispenseDay([(case, opened, pack_set([305]), NO_PROOF)], [], []), world.pharmacy)
     assert world.pt.functions.packState(opened, 305).call() == [True, True, False, False]

@@ -9,6 +9,17 @@ from tests.contracts.helpers import NO_PROOF, reverts
 X = b"\x05" * 32
 PACKS = (0, [1])
 
+
+def draw(w):
+    """A ToteDraw: unit, its listing, the packs taken per group."""
+    return (X, [(X, w.lot_id, PACKS)], [PACKS])
+
+
+def cage_draw(w):
+    """A CageDraw: cage, its totes and their hashes, the totes drawn from and their draws."""
+    return (X, [X], [X], [0], [draw(w)])
+
+
 # function name -> arguments (well-typed; the caller check comes before anything is looked at)
 ACTIONS = {
     "registerProduct": lambda w: [9506000000017, 0, 1],
@@ -25,19 +36,29 @@ ACTIONS = {
     "ship": lambda w: [[X], w.distributor],
     "receiveShipment": lambda w: [[X]],
     "refuseShipment": lambda w: [[X]],
-    "dispense": lambda w: [X, w.lot_id, PACKS, NO_PROOF],
     "destroy": lambda w: [X, w.lot_id, PACKS, NO_PROOF],
     "quarantinePacks": lambda w: [X, w.lot_id, PACKS, NO_PROOF],
     "clearPacksQuarantine": lambda w: [X, w.lot_id, PACKS, NO_PROOF],
     "quarantineUnit": lambda w: [X],
     "clearUnitQuarantine": lambda w: [X],
     "recordReadings": lambda w: [X, X, 1, 1, b"\x00\x01"],
-    "packTote": lambda w: [1, [(X, w.lot_id, PACKS, NO_PROOF)]],
-    "shipPacks": lambda w: [[(X, w.lot_id, PACKS, NO_PROOF)], w.distributor],
-    "returnPacks": lambda w: [[(X, w.lot_id, PACKS, NO_PROOF)], w.distributor],
     "acceptReturn": lambda w: [X],
     "reportStolen": lambda w: [[(X, w.lot_id, PACKS, NO_PROOF)]],
-    "undoDispense": lambda w: [1, [(1, w.lot_id, X, PACKS)], 0, PACKS],
+    "packCases": lambda w: [[1], w.lot_id, 0, 1],
+    "packToteListed": lambda w: [1, [(X, w.lot_id, PACKS)], []],
+    "packToteFromCase": lambda w: [1, (X, w.lot_id, PACKS, NO_PROOF)],
+    "returnFromCase": lambda w: [(X, w.lot_id, PACKS, NO_PROOF), w.distributor],
+    "packCageListed": lambda w: [(1, [2], [[(X, w.lot_id, PACKS)]], [])],
+    "shipListed": lambda w: [[(X, w.lot_id, PACKS)], [], w.distributor],
+    "returnListed": lambda w: [draw(w), w.distributor],
+    "returnCaged": lambda w: [cage_draw(w), w.distributor],
+    "dispenseDay": lambda w: [[(X, w.lot_id, PACKS, NO_PROOF)], [], []],
+    "undoDispenseDay": lambda w: [(0, 1, [], [draw(w)], []), [], X, w.lot_id, PACKS],
+    "detachTote": lambda w: [cage_draw(w)],
+    "destroyListed": lambda w: [draw(w)],
+    "reportStolenListed": lambda w: [[draw(w)]],
+    "quarantineListed": lambda w: [draw(w)],
+    "clearListedQuarantine": lambda w: [draw(w)],
 }
 
 

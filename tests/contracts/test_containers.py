@@ -383,5 +383,5 @@ def test_dispense_through_a_pallet_the_dispenser_holds(world):
     world.dispense(cases[1], [10, 19])
     assert [world.pack_state(i)[1] for i in (9, 10, 11, 19, 20)] == [False, True, False, True, False]
     assert world.unit(cases[1])["container"] == pallet
-    call = world.pt.functions.dispense(cases[0], world.lot_id, pack_set([1]), NO_PROOF)
+    call = world.pt.functions.dispenseDay([(cases[0], world.lot_id, pack_set([1]), NO_PROOF)], [], [])
     reverts(world.pt, call, world.pharmacy2, "UnitNotHeld", cases[0], world.pharmacy2)

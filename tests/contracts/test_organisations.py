@@ -147,7 +147,7 @@ def test_revokeRole_takes_the_role_away(world):
     receipt = world.send(pt.functions.revokeRole(role("DISPENSER_ROLE"), world.pharmacy), world.admin)
     assert not pt.functions.hasRole(role("DISPENSER_ROLE"), world.pharmacy).call()
     assert events(pt, receipt)[0][0] == "RoleRevoked"
-    call = pt.functions.dispense(case, world.lot_id, (0, [1]), NO_PROOF)
+    call = pt.functions.dispenseDay([(case, world.lot_id, (0, [1]), NO_PROOF)], [], [])
     reverts(pt, call, world.pharmacy, "OrganisationMissingRole", world.pharmacy, role("DISPENSER_ROLE"))
 
 

@@ -1,4 +1,4 @@
-"""The per-pack view `pack(lotId, index)` and the dispense accumulator view."""
+"""The per-pack view `pack(lotId, index)` and the dispense chain view."""
 
 from __future__ import annotations
 
@@ -40,37 +40,20 @@ def test_pack_in_its_case_names_no_container(world):
     assert (info["container"], info["custodian"], flags(info)) == (ZERO, NOBODY, {"allocated": True})
 
 
-def test_pack_moved_follows_its_container(world):
+def test_pack_moved_is_flagged_and_names_no_container(world):
+    """A moved pack's container is in the listings (the mirror's), not in the contract: `container` stays zero."""
     pt = world.pt
     stock = Stock(world)
     tote = stock.tote(0, [group(stock.a, stock.l1, [3, 4])])
     info = pack(world, 3)
-    assert (info["container"], info["custodian"], flags(info)) == (
-        tote,
-        world.distributor,
-        {"allocated": True, "moved": True},
-    )
+    assert (info["container"], info["custodian"], flags(info)) == (ZERO, NOBODY, {"allocated": True, "moved": True})
+    assert flags(pack(world, 5)) == {"allocated": True}
     world.send(pt.functions.packPallet(PALLET_SSCC, [tote]), world.distributor)
-    world.send(pt.functions.ship([sscc_id(PALLET_SSCC)], world.pharmacy), world.distributor)
-    assert pack(world, 3)["inTransit"] is True
-    world.send(pt.functions.receiveShipment([sscc_id(PALLET_SSCC)]), world.pharmacy)
-    info = pack(world, 3)
-    assert (info["custodian"], info["inTransit"]) == (world.pharmacy, False)
-    world.send(pt.functions.dispense(tote, stock.l1, pack_set([3]), NO_PROOF), world.pharmacy)
-    world.send(pt.functions.reportStolen([group(tote, stock.l1, [4])]), world.pharmacy)
+    world.deliver([sscc_id(PALLET_SSCC)], world.distributor, world.pharmacy)
+    stock.dispense(tote, stock.l1, [3])
+    world.send(pt.functions.reportStolenListed([stock.draw(tote, [(stock.l1, [4])])]), world.pharmacy)
     assert flags(pack(world, 3)) == {"allocated": True, "moved": True, "dispensed": True}
     assert flags(pack(world, 4)) == {"allocated": True, "moved": True, "stolen": True}
-
-
-def test_pack_in_a_pending_return(world):
-    stock = Stock(world)
-    tote = stock.tote(0, [group(stock.a, stock.l1, [3])])
-    world.deliver([tote], world.distributor, world.pharmacy)
-    world.send(world.pt.functions.unpack([tote]), world.pharmacy)
-    world.send(world.pt.functions.returnPacks([group(tote, stock.l1, [3])], world.distributor), world.pharmacy)
-    info = pack(world, 3)
-    assert (info["custodian"], info["inTransit"], info["returnPending"]) == (world.pharmacy, True, True)
-    assert info["container"] == world.pt.functions.consignmentIdOf(2).call()
 
 
 def test_pack_destroyed_and_quarantined(world):
@@ -81,25 +64,22 @@ def test_pack_destroyed_and_quarantined(world):
     assert flags(pack(world, 2)) == {"allocated": True, "quarantined": True}
 
 
-def fold(acc: int, record) -> int:
-    time, lot_id, container, (first_word, masks) = record
-    masks_hash = keccak(b"".join(m.to_bytes(32, "big") for m in masks))
-    data = encode(["uint256", "uint256", "bytes32", "bytes32", "uint32", "bytes32"],
-                  [acc, time, lot_id, container, first_word, masks_hash])  # fmt: skip
-    return int.from_bytes(keccak(data), "big") & ((1 << 224) - 1)
+def chained(word: int, time: int, call_hash: bytes) -> int:
+    """The dispense chain word after a dispenseDay call (IPharmaTrack: `day << 224 | uint224(keccak(...))`)."""
+    acc = int.from_bytes(keccak(encode(["uint256", "uint256", "bytes32"], [word, time, call_hash])), "big")
+    return (time // DAY) << 224 | acc & ((1 << 224) - 1)
 
 
-def test_dispenseAccumulator_is_the_fold_of_the_days_records(world):
+def test_dispenseChain_is_the_hash_chain_of_the_dispensers_calls(world):
     case = world.pack_case(1, 0, 600)
     world.deliver([case], world.maker, world.pharmacy)
     counter = Counter(world, world.pharmacy)
+    assert world.pt.functions.dispenseChain(world.pharmacy).call() == 0
     counter.dispense(case, world.lot_id, [1, 2])
-    day, _ = counter.dispense(case, world.lot_id, [300, 513])
-    acc = 0
-    for record in counter.days[day]:
-        acc = fold(acc, record)
-    assert world.pt.functions.dispenseAccumulator(world.pharmacy, day).call() == acc != 0
-    assert world.pt.functions.dispenseAccumulator(world.pharmacy, day - 1).call() == 0
-    assert world.pt.functions.dispenseAccumulator(world.pharmacy2, day).call() == 0
-    assert world.pt.functions.dispenseAccumulator(world.pharmacy, day + 16).call() == 0
-    assert DAY == 86400
+    counter.dispense(case, world.lot_id, [300, 513])
+    word = 0
+    for call in counter.calls:
+        assert call["before"] == word
+        word = chained(word, call["time"], call["hash"])
+    assert world.pt.functions.dispenseChain(world.pharmacy).call() == word != 0
+    assert world.pt.functions.dispenseChain(world.pharmacy2).call() == 0

@@ -21,7 +21,14 @@ def held(world):
 
 
 def case_call(world, fn: str, case: bytes, indexes, multiproof=NO_PROOF, lot_id=None):
-    return getattr(world.pt.functions, fn)(case, lot_id or world.lot_id, pack_set(indexes), multiproof)
+    return action(world, fn)(case, lot_id or world.lot_id, pack_set(indexes), multiproof)
+
+
+def action(world, fn: str):
+    """The function `fn` taking (container, lot, packs, multiproof); "dispense" is a dispenseDay of one CaseDraw."""
+    if fn == "dispense":
+        return lambda *args: world.pt.functions.dispenseDay([args], [], [])
+    return getattr(world.pt.functions, fn)
 
 
 # ---------------------------------------------------------------- dispense
@@ -34,25 +41,25 @@ def test_dispense_sets_one_bit_per_pack(world, held):
     for i in (201, 254, 257, 699, 701):
         assert world.pack_state(i) == (True, False, False, False)
     first_word, masks = pack_set([200, 255, 256, 700])
-    assert events(world.pt, receipt) == [
-        (
-            "Dispensed",
-            {
-                "lotId": world.lot_id,
-                "caseId": held,
-                "by": world.pharmacy,
-                "firstWord": first_word,
-                "masks": masks,
-            },
-        )
-    ]
+    logged = events(world.pt, receipt)
+    assert logged[0] == (
+        "Dispensed",
+        {"lotId": world.lot_id, "caseId": held, "by": world.pharmacy, "firstWord": first_word, "masks": masks},
+    )
+    word = world.pt.functions.dispenseChain(world.pharmacy).call()
+    assert [name for name, _ in logged] == ["Dispensed", "DispenseChained"]
+    assert (
+        logged[1][1]["word"] == word and word >> 224 == world.w3.eth.get_block(receipt.blockNumber).timestamp // 86400
+    )
 
 
 def test_dispense_from_a_tree_case_with_a_multiproof(world):
     case, tree = world.pack_tree(1, [3, 9, 17, 260, 261, 900])
     world.deliver([case], world.maker, world.pharmacy)
     packs, multiproof = tree.children_proof([9, 260, 900])
-    receipt = world.send(world.pt.functions.dispense(case, world.lot_id, packs, multiproof), world.pharmacy)
+    receipt = world.send(
+        world.pt.functions.dispenseDay([(case, world.lot_id, packs, multiproof)], [], []), world.pharmacy
+    )
     assert [world.pack_state(i)[1] for i in (3, 9, 17, 260, 261, 900)] == [False, True, False, True, False, True]
     assert only(world.pt, receipt, "Dispensed")[0]["masks"] == packs[1]
 
@@ -147,7 +154,7 @@ def test_case_action_not_held_reverts(world, held, fn):
 
 @pytest.mark.parametrize("fn", CASE_ACTIONS)
 def test_case_action_empty_set_reverts(world, held, fn):
-    call = getattr(world.pt.functions, fn)(held, world.lot_id, (0, []), NO_PROOF)
+    call = action(world, fn)(held, world.lot_id, (0, []), NO_PROOF)
     reverts(world.pt, call, world.pharmacy, "PackSetEmpty", world.lot_id)
 
 
@@ -174,7 +181,7 @@ def test_case_action_tampered_multiproof_reverts(world, fn):
     packs, (proof, flags) = tree.children_proof([3, 30])
     assert proof, "the subset must need sibling hashes"
     tampered = [bytes([proof[0][0] ^ 1]) + proof[0][1:], *proof[1:]]
-    call = getattr(world.pt.functions, fn)(case, world.lot_id, packs, (tampered, flags))
+    call = action(world, fn)(case, world.lot_id, packs, (tampered, flags))
     reverts(world.pt, call, world.pharmacy, "PackProofInvalid", case, world.lot_id)
 
 
@@ -183,7 +190,7 @@ def test_case_action_pack_not_in_tree_reverts(world, fn):
     case, tree = world.pack_tree(1, [1, 2, 3, 4])
     world.deliver([case], world.maker, world.pharmacy)
     _, multiproof = tree.children_proof([2])
-    call = getattr(world.pt.functions, fn)(case, world.lot_id, pack_set([5]), multiproof)
+    call = action(world, fn)(case, world.lot_id, pack_set([5]), multiproof)
     reverts(world.pt, call, world.pharmacy, "PackProofInvalid", case, world.lot_id)
 
 
@@ -192,7 +199,7 @@ def test_case_action_malformed_multiproof_reverts(world, fn):
     case, tree = world.pack_tree(1, [1, 2, 3, 4, 5])
     world.deliver([case], world.maker, world.pharmacy)
     packs, (proof, flags) = tree.children_proof([2, 3])
-    call = getattr(world.pt.functions, fn)(case, world.lot_id, packs, (proof, [*flags, True]))
+    call = action(world, fn)(case, world.lot_id, packs, (proof, [*flags, True]))
     reverts(world.pt, call, world.pharmacy, "MerkleProofInvalidMultiproof")
 
 
@@ -373,31 +380,31 @@ def test_pack_quarantine_tampered_multiproof_reverts(world, fn):
     case, tree = world.pack_tree(1, [1, 2, 3, 4, 5, 6])
     packs, (proof, flags) = tree.children_proof([2])
     tampered = [b"\x07" * 32, *proof[1:]]
-    call = getattr(world.pt.functions, fn)(case, world.lot_id, packs, (tampered, flags))
+    call = action(world, fn)(case, world.lot_id, packs, (tampered, flags))
     reverts(world.pt, call, world.maker, "PackProofInvalid", case, world.lot_id)
 
 
 @pytest.mark.parametrize("fn", QUARANTINE_ACTIONS)
 def test_pack_quarantine_loose_stock_by_other_party_reverts(world, fn):
-    call = getattr(world.pt.functions, fn)(ZERO, world.lot_id, pack_set([1]), NO_PROOF)
+    call = action(world, fn)(ZERO, world.lot_id, pack_set([1]), NO_PROOF)
     reverts(world.pt, call, world.pharmacy, "LotNotManufacturer", world.lot_id, world.pharmacy)
 
 
 @pytest.mark.parametrize("fn", QUARANTINE_ACTIONS)
 def test_pack_quarantine_loose_stock_already_packed_reverts(world, held, fn):
-    call = getattr(world.pt.functions, fn)(ZERO, world.lot_id, pack_set([300]), NO_PROOF)
+    call = action(world, fn)(ZERO, world.lot_id, pack_set([300]), NO_PROOF)
     reverts(world.pt, call, world.maker, "PackAlreadyAllocated", world.lot_id, 300)
 
 
 @pytest.mark.parametrize("fn", QUARANTINE_ACTIONS)
 def test_pack_quarantine_beyond_the_lot_reverts(world, fn):
-    call = getattr(world.pt.functions, fn)(ZERO, world.lot_id, pack_set([SERIALS + 1]), NO_PROOF)
+    call = action(world, fn)(ZERO, world.lot_id, pack_set([SERIALS + 1]), NO_PROOF)
     reverts(world.pt, call, world.regulator, "PackIndexOutOfRange", world.lot_id, SERIALS + 1, SERIALS)
 
 
 @pytest.mark.parametrize("fn", QUARANTINE_ACTIONS)
 def test_pack_quarantine_empty_set_reverts(world, fn):
-    call = getattr(world.pt.functions, fn)(ZERO, world.lot_id, (0, []), NO_PROOF)
+    call = action(world, fn)(ZERO, world.lot_id, (0, []), NO_PROOF)
     reverts(world.pt, call, world.regulator, "PackSetEmpty", world.lot_id)
 
 

@@ -157,7 +157,7 @@ def test_recallLot_by_manufacturer_blocks_dispensing(world):
     receipt = world.send(pt.functions.recallLot(world.lot_id), world.maker)
     assert pt.functions.lot(world.lot_id).call()[6] is True
     assert events(pt, receipt) == [("LotRecalled", {"lotId": world.lot_id, "by": world.maker})]
-    call = pt.functions.dispense(case, world.lot_id, pack_set([0]), NO_PROOF)
+    call = pt.functions.dispenseDay([(case, world.lot_id, pack_set([0]), NO_PROOF)], [], [])
     reverts(pt, call, world.pharmacy, "LotIsRecalled", world.lot_id)
 
 
@@ -196,7 +196,7 @@ def test_quarantineLot_blocks_dispensing_and_packing(world):
     receipt = world.send(pt.functions.quarantineLot(world.lot_id), world.regulator)
     assert pt.functions.lot(world.lot_id).call()[7] is True
     assert events(pt, receipt) == [("LotQuarantined", {"lotId": world.lot_id, "by": world.regulator})]
-    call = pt.functions.dispense(case, world.lot_id, pack_set([0]), NO_PROOF)
+    call = pt.functions.dispenseDay([(case, world.lot_id, pack_set([0]), NO_PROOF)], [], [])
     reverts(pt, call, world.pharmacy, "LotIsQuarantined", world.lot_id)
     reverts(pt, pt.functions.packCase(2, world.lot_id, 10, 10), world.maker, "LotIsQuarantined", world.lot_id)
 
@@ -255,5 +255,5 @@ def test_dispense_after_expiry_reverts(world):
     world.deliver([case], world.maker, world.pharmacy)
     now = world.w3.eth.get_block("latest").timestamp
     advance_time(world.w3, world.expiry - now + 1)
-    call = world.pt.functions.dispense(case, world.lot_id, pack_set([0]), NO_PROOF)
+    call = world.pt.functions.dispenseDay([(case, world.lot_id, pack_set([0]), NO_PROOF)], [], [])
     reverts(world.pt, call, world.pharmacy, "LotIsExpired", world.lot_id, world.expiry)

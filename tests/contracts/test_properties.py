@@ -53,7 +53,7 @@ def test_dispense_sets_each_bit_exactly_once_and_nothing_else(world, run_case, b
             assert not destroyed and not quarantined
         # Dispensing any of them again reverts, naming the lowest one already dispensed.
         repeat = again | {min(dispensed)}
-        call = world.pt.functions.dispense(run_case, world.lot_id, pack_set(repeat), NO_PROOF)
+        call = world.pt.functions.dispenseDay([(run_case, world.lot_id, pack_set(repeat), NO_PROOF)], [], [])
         reverts(world.pt, call, world.pharmacy, "PackIsInactive", world.lot_id, min(repeat & dispensed))
 
 
@@ -79,13 +79,15 @@ def test_dispense_from_tree_case_accepts_the_python_multiproof_and_rejects_a_tam
             bad = bytearray(proof[k])
             bad[byte] ^= 1 << (flip % 8)
             tampered = [*proof[:k], bytes(bad), *proof[k + 1 :]]
-            call = world.pt.functions.dispense(case_id, world.lot_id, packs, (tampered, flags))
+            call = world.pt.functions.dispenseDay([(case_id, world.lot_id, packs, (tampered, flags))], [], [])
             reverts(world.pt, call, world.pharmacy, "PackProofInvalid", case_id, world.lot_id)
         outsider = next(i for i in range(SERIALS) if i not in children)  # children has at most 120 packs
         # The same proof does not cover a pack the case does not hold.
         swapped = sorted({*chosen[1:], outsider})
-        call = world.pt.functions.dispense(case_id, world.lot_id, pack_set(swapped), (proof, flags))
+        call = world.pt.functions.dispenseDay([(case_id, world.lot_id, pack_set(swapped), (proof, flags))], [], [])
         reverts(world.pt, call, world.pharmacy, "PackProofInvalid", case_id, world.lot_id)
-        world.send(world.pt.functions.dispense(case_id, world.lot_id, packs, (proof, flags)), world.pharmacy)
+        world.send(
+            world.pt.functions.dispenseDay([(case_id, world.lot_id, packs, (proof, flags))], [], []), world.pharmacy
+        )
         for i in children:
             assert world.pack_state(i)[1] == (i in chosen)

@@ -1,4 +1,4 @@
-"""Stolen packs (reportStolen) and undoing a dispense within 10 days (undoDispense, EU FMD)."""
+"""Stolen packs (reportStolen) and undoing a dispense within 10 days (undoDispenseDay, EU FMD)."""
 
 from __future__ import annotations
 
@@ -27,12 +27,12 @@ def dispensed(world, index, lot_id=None) -> bool:
     return world.pack_state(index, lot_id)[1]
 
 
-# ---------------------------------------------------------------- undoDispense
+# ---------------------------------------------------------------- undoDispenseDay
 
 
 def test_undoDispense_reactivates_the_packs(world, counter):
-    day, which = counter.dispense(counter.case, world.lot_id, [3, 4, 50])
-    receipt = counter.undo(day, which, [3])
+    which = counter.dispense(counter.case, world.lot_id, [3, 4, 50])
+    receipt = counter.undo(which, counter.case, world.lot_id, [3])
     first_word, masks = pack_set([3])
     assert events(world.pt, receipt) == [
         (
@@ -46,27 +46,27 @@ def test_undoDispense_reactivates_the_packs(world, counter):
     assert dispensed(world, 3)
 
 
-def test_undoDispense_names_one_of_the_days_records(world, counter):
+def test_undoDispense_names_one_of_the_dispensers_calls(world, counter):
     counter.dispense(counter.case, world.lot_id, [1])
     counter.dispense(counter.case, world.lot_id, [2])
-    day, which = counter.dispense(counter.case, world.lot_id, [10])
+    which = counter.dispense(counter.case, world.lot_id, [10])
     assert which == 2
-    counter.undo(day, 1, [2])
+    counter.undo(1, counter.case, world.lot_id, [2])  # proved through the later call's link
     assert [dispensed(world, i) for i in (1, 2, 10)] == [True, False, True]
 
 
 def test_undoDispense_within_ten_days(world, counter):
-    day, which = counter.dispense(counter.case, world.lot_id, [3])
+    which = counter.dispense(counter.case, world.lot_id, [3])
     advance_time(world.w3, 10 * DAY - 60)
-    counter.undo(day, which, [3])
+    counter.undo(which, counter.case, world.lot_id, [3])
     assert not dispensed(world, 3)
 
 
 def test_undoDispense_after_ten_days_reverts(world, counter):
-    day, which = counter.dispense(counter.case, world.lot_id, [3])
-    time = counter.days[day][which][0]
+    which = counter.dispense(counter.case, world.lot_id, [3])
+    time = counter.calls[which]["time"]
     advance_time(world.w3, 10 * DAY + 1)
-    call = counter.undo_call(day, which, [3])
+    call = counter.undo_call(which, counter.case, world.lot_id, [3])
     reverts(world.pt, call, world.pharmacy, "UndoWindowClosed", time, time + 10 * DAY)
 
 
@@ -74,114 +74,110 @@ def test_undoDispense_from_a_tote(world):
     stock = Stock(world)
     tote = stock.tote(0, [group(stock.a, stock.l1, [5, 6]), group(stock.b, stock.l2, [7])])
     world.deliver([tote], world.distributor, world.pharmacy)
-    c = Counter(world, world.pharmacy)
-    day, which = c.dispense(tote, stock.l2, [7])
-    c.undo(day, which, [7])
+    c = Counter(world, world.pharmacy, stock)
+    which = c.dispense(tote, stock.l2, [7])
+    c.undo(which, tote, stock.l2, [7])
     assert not dispensed(world, 7, stock.l2)
+    c.dispense(tote, stock.l2, [7])  # still listed in the tote: sold again
 
 
 def test_undoDispense_a_used_record_cannot_undo_another_partys_later_dispense(world):
     """Review 14-15 #4: P dispenses X from tote T and undoes it, ships T to Q, Q dispenses X, T comes back to P.
-    P's record of its own (undone) dispense must not undo Q's: a record undoes each of its packs once."""
+    P's proof of its own (undone) dispense must not undo Q's: a call undoes each of its packs once."""
     stock = Stock(world)
     tote = stock.tote(0, [group(stock.a, stock.l1, [5, 6]), group(stock.b, stock.l2, [7])])
     world.deliver([tote], world.distributor, world.pharmacy)
-    p, q = Counter(world, world.pharmacy), Counter(world, world.pharmacy2)
-    day, which = p.dispense(tote, stock.l2, [7])
-    p.undo(day, which, [7])
+    p, q = Counter(world, world.pharmacy, stock), Counter(world, world.pharmacy2, stock)
+    which = p.dispense(tote, stock.l2, [7])
+    p.undo(which, tote, stock.l2, [7])
     world.deliver([tote], world.pharmacy, world.pharmacy2)
     q.dispense(tote, stock.l2, [7])
     world.deliver([tote], world.pharmacy2, world.pharmacy)
-    reverts(world.pt, p.undo_call(day, which, [7]), world.pharmacy, "UndoRecordUsed", stock.l2, 7)
+    call = p.undo_call(which, tote, stock.l2, [7])
+    reverts(world.pt, call, world.pharmacy, "UndoRecordUsed", stock.l2, 7)
     assert dispensed(world, 7, stock.l2)
 
 
-@pytest.mark.parametrize("tamper", ["missing", "extra", "reordered", "altered", "which", "other day"])
-def test_undoDispense_records_not_the_days_reverts(world, counter, tamper):
-    counter.dispense(counter.case, world.lot_id, [1])
-    day, _ = counter.dispense(counter.case, world.lot_id, [2])
-    records = list(counter.days[day])
-    which = 1
-    if tamper == "missing":
-        records = records[1:]
-        which = 0
-    elif tamper == "extra":
-        records.append(records[0])
-    elif tamper == "reordered":
-        records.reverse()
-    elif tamper == "altered":
-        records[1] = (records[1][0], world.lot_id, counter.case, pack_set([2, 3]))
-    elif tamper == "which":
-        which = 2
+@pytest.mark.parametrize("tamper", ["missing link", "extra link", "altered args", "before", "time", "link time"])
+def test_undoDispense_proof_not_the_chain_reverts(world, counter, tamper):
+    counter.dispense(counter.case, world.lot_id, [1, 2])
+    counter.dispense(counter.case, world.lot_id, [3])
+    (before, time, cases, totes, caged), later = counter.proof(0)
+    if tamper == "missing link":
+        later = []
+    elif tamper == "extra link":
+        later = [*later, later[0]]
+    elif tamper == "altered args":
+        cases = [(counter.case, world.lot_id, pack_set([1, 2, 4]), NO_PROOF)]
+    elif tamper == "before":
+        before += 1
+    elif tamper == "time":
+        time += 1
     else:
-        records[0] = (records[0][0] - DAY, *records[0][1:])
-    call = counter.undo_call(day, which, [2], records=records)
-    reverts(world.pt, call, world.pharmacy, "UndoRecordsInvalid", world.pharmacy, day)
-
-
-def test_undoDispense_a_day_without_dispenses_reverts(world, counter):
-    day, _ = counter.dispense(counter.case, world.lot_id, [1])
-    call = counter.undo_call(day - 1, 0, [1], records=counter.days[day])
-    reverts(world.pt, call, world.pharmacy, "UndoRecordsInvalid", world.pharmacy, day - 1)
-
-
-def test_undoDispense_a_day_no_longer_kept_reverts(world, counter):
-    day, _ = counter.dispense(counter.case, world.lot_id, [1])
-    advance_time(world.w3, 16 * DAY)
-    counter.dispense(counter.case, world.lot_id, [2])  # reuses the ring slot of `day`
-    call = counter.undo_call(day, 0, [1])
-    reverts(world.pt, call, world.pharmacy, "UndoRecordsInvalid", world.pharmacy, day)
+        later = [(later[0][0] + 1, later[0][1])]
+    proof = ((before, time, cases, totes, caged), later)
+    call = counter.undo_call(0, counter.case, world.lot_id, [2], proof=proof)
+    reverts(world.pt, call, world.pharmacy, "UndoProofInvalid", world.pharmacy)
 
 
 def test_undoDispense_by_another_dispenser_reverts(world, counter):
-    day, which = counter.dispense(counter.case, world.lot_id, [1])
-    call = counter.undo_call(day, which, [1])
-    reverts(world.pt, call, world.pharmacy2, "UndoRecordsInvalid", world.pharmacy2, day)
+    which = counter.dispense(counter.case, world.lot_id, [1])
+    call = counter.undo_call(which, counter.case, world.lot_id, [1])
+    reverts(world.pt, call, world.pharmacy2, "UndoProofInvalid", world.pharmacy2)
 
 
 def test_undoDispense_without_dispenser_role_reverts(world, counter):
-    day, which = counter.dispense(counter.case, world.lot_id, [1])
-    call = counter.undo_call(day, which, [1])
+    which = counter.dispense(counter.case, world.lot_id, [1])
+    call = counter.undo_call(which, counter.case, world.lot_id, [1])
     reverts(world.pt, call, world.distributor, "OrganisationMissingRole", world.distributor, role("DISPENSER_ROLE"))
 
 
 def test_undoDispense_pack_not_in_the_record_reverts(world, counter):
     counter.dispense(counter.case, world.lot_id, [1])
-    day, which = counter.dispense(counter.case, world.lot_id, [2])
-    reverts(world.pt, counter.undo_call(day, which, [1, 2]), world.pharmacy, "UndoPackNotInRecord", world.lot_id, 1)
-    reverts(world.pt, counter.undo_call(day, which, [600]), world.pharmacy, "UndoPackNotInRecord", world.lot_id, 600)
+    which = counter.dispense(counter.case, world.lot_id, [2])
+    call = counter.undo_call(which, counter.case, world.lot_id, [1, 2])
+    reverts(world.pt, call, world.pharmacy, "UndoPackNotInRecord", world.lot_id, 1)
+    call = counter.undo_call(which, counter.case, world.lot_id, [600])
+    reverts(world.pt, call, world.pharmacy, "UndoPackNotInRecord", world.lot_id, 600)
+    call = counter.undo_call(which, UNKNOWN, world.lot_id, [2])
+    reverts(world.pt, call, world.pharmacy, "UndoPackNotInRecord", world.lot_id, 2)
 
 
 def test_undoDispense_empty_pack_set_reverts(world, counter):
-    day, which = counter.dispense(counter.case, world.lot_id, [1])
-    call = world.pt.functions.undoDispense(day, counter.days[day], which, (0, [0]))
-    reverts(world.pt, call, world.pharmacy, "PackSetEmpty", world.lot_id)
+    which = counter.dispense(counter.case, world.lot_id, [1])
+    call, later = counter.proof(which)
+    undo = world.pt.functions.undoDispenseDay(call, later, counter.case, world.lot_id, (0, [0]))
+    reverts(world.pt, undo, world.pharmacy, "PackSetEmpty", world.lot_id)
 
 
 def test_undoDispense_twice_reverts(world, counter):
-    day, which = counter.dispense(counter.case, world.lot_id, [1, 2])
-    counter.undo(day, which, [1])
-    reverts(world.pt, counter.undo_call(day, which, [2, 1]), world.pharmacy, "PackNotDispensed", world.lot_id, 1)
+    which = counter.dispense(counter.case, world.lot_id, [1, 2])
+    counter.undo(which, counter.case, world.lot_id, [1])
+    call = counter.undo_call(which, counter.case, world.lot_id, [2, 1])
+    reverts(world.pt, call, world.pharmacy, "PackNotDispensed", world.lot_id, 1)
 
 
 def test_undoDispense_destroyed_since_reverts(world, counter):
-    day, which = counter.dispense(counter.case, world.lot_id, [1])
-    counter.undo(day, which, [1])
+    which = counter.dispense(counter.case, world.lot_id, [1])
+    counter.undo(which, counter.case, world.lot_id, [1])
     world.send(world.pt.functions.destroy(counter.case, world.lot_id, pack_set([1]), NO_PROOF), world.pharmacy)
-    reverts(world.pt, counter.undo_call(day, which, [1]), world.pharmacy, "PackIsDestroyed", world.lot_id, 1)
+    call = counter.undo_call(which, counter.case, world.lot_id, [1])
+    reverts(world.pt, call, world.pharmacy, "PackIsDestroyed", world.lot_id, 1)
 
 
 def test_undoDispense_stolen_since_reverts(world, counter):
-    day, which = counter.dispense(counter.case, world.lot_id, [1])
-    counter.undo(day, which, [1])
+    which = counter.dispense(counter.case, world.lot_id, [1])
+    counter.undo(which, counter.case, world.lot_id, [1])
     world.send(world.pt.functions.reportStolen([group(counter.case, world.lot_id, [1])]), world.pharmacy)
-    reverts(world.pt, counter.undo_call(day, which, [1]), world.pharmacy, "PackIsStolen", world.lot_id, 1)
+    call = counter.undo_call(which, counter.case, world.lot_id, [1])
+    reverts(world.pt, call, world.pharmacy, "PackIsStolen", world.lot_id, 1)
 
 
 def test_undoDispense_recalled_lot_reverts(world, counter):
-    day, which = counter.dispense(counter.case, world.lot_id, [1])
+    which = counter.dispense(counter.case, world.lot_id, [1])
     world.send(world.pt.functions.recallLot(world.lot_id), world.regulator)
-    reverts(world.pt, counter.undo_call(day, which, [1]), world.pharmacy, "LotIsRecalled", world.lot_id)
+    call = counter.undo_call(which, counter.case, world.lot_id, [1])
+    reverts(world.pt, call, world.pharmacy, "LotIsRecalled", world.lot_id)
 
 
 def test_undoDispense_expired_pack_reverts(world):
@@ -191,37 +187,43 @@ def test_undoDispense_expired_pack_reverts(world):
     case = world.pack_case(1, 0, 10, lot_id=lot_id)
     world.deliver([case], world.maker, world.pharmacy)
     c = Counter(world, world.pharmacy)
-    day, which = c.dispense(case, lot_id, [1])
+    which = c.dispense(case, lot_id, [1])
     advance_time(world.w3, 3 * DAY)
-    reverts(world.pt, c.undo_call(day, which, [1]), world.pharmacy, "LotIsExpired", lot_id, expiry)
+    reverts(world.pt, c.undo_call(which, case, lot_id, [1]), world.pharmacy, "LotIsExpired", lot_id, expiry)
 
 
 def test_undoDispense_container_no_longer_held_reverts(world, counter):
     case = world.pack_case(2, 200, 10)
     world.deliver([case], world.maker, world.pharmacy)
-    day, which = counter.dispense(case, world.lot_id, [201])
-    counter.undo(day, which, [201])
+    which = counter.dispense(case, world.lot_id, [201])
+    counter.undo(which, case, world.lot_id, [201])
     world.deliver([case], world.pharmacy, world.pharmacy2)
-    world.send(world.pt.functions.dispense(case, world.lot_id, pack_set([201]), NO_PROOF), world.pharmacy2)
-    reverts(world.pt, counter.undo_call(day, which, [201]), world.pharmacy, "UnitNotHeld", case, world.pharmacy)
+    world.dispense(case, [201], by=world.pharmacy2)
+    call = counter.undo_call(which, case, world.lot_id, [201])
+    reverts(world.pt, call, world.pharmacy, "UnitNotHeld", case, world.pharmacy)
 
 
 def test_undoDispense_container_in_transit_reverts(world, counter):
     case = world.pack_case(2, 200, 10)
     world.deliver([case], world.maker, world.pharmacy)
-    day, which = counter.dispense(case, world.lot_id, [201])
+    which = counter.dispense(case, world.lot_id, [201])
     world.send(world.pt.functions.ship([case], world.pharmacy2), world.pharmacy)
-    reverts(world.pt, counter.undo_call(day, which, [201]), world.pharmacy, "UnitIsInTransit", case)
+    call = counter.undo_call(which, case, world.lot_id, [201])
+    reverts(world.pt, call, world.pharmacy, "UnitIsInTransit", case)
 
 
 def test_undoDispense_pack_moved_since_reverts(world, counter):
+    """An undone pack may move (here re-picked into a tote and sold from it): the old call's proof cannot undo the
+    new dispense, since a call undoes each pack once."""
     pt = world.pt
-    day, which = counter.dispense(counter.case, world.lot_id, [1])
-    counter.undo(day, which, [1])
-    world.send(pt.functions.packTote(TOTE_SSCC, [group(counter.case, world.lot_id, [1])]), world.pharmacy)
+    which = counter.dispense(counter.case, world.lot_id, [1])
+    counter.undo(which, counter.case, world.lot_id, [1])
+    picks = [(counter.case, world.lot_id, pack_set([1]))]
+    world.send(pt.functions.packToteListed(TOTE_SSCC, picks, []), world.pharmacy)
     tote = pt.functions.ssccIdOf(TOTE_SSCC).call()
-    counter.dispense(tote, world.lot_id, [1])
-    reverts(pt, counter.undo_call(day, which, [1]), world.pharmacy, "PackMoved", world.lot_id, 1, tote)
+    counter.send([], [(tote, picks, [pack_set([1])])], [])
+    call = counter.undo_call(which, counter.case, world.lot_id, [1])
+    reverts(pt, call, world.pharmacy, "UndoRecordUsed", world.lot_id, 1)
 
 
 # ---------------------------------------------------------------- reportStolen
@@ -239,18 +241,21 @@ def test_reportStolen_makes_the_packs_inactive_for_good(world, counter):
         )
     ]  # fmt: skip
     assert world.pack_state(3) == (True, False, False, False)  # neither dispensed nor destroyed: stolen
-    call = pt.functions.dispense(counter.case, world.lot_id, pack_set([3]), NO_PROOF)
+    call = pt.functions.dispenseDay([(counter.case, world.lot_id, pack_set([3]), NO_PROOF)], [], [])
     reverts(pt, call, world.pharmacy, "PackIsInactive", world.lot_id, 3)
 
 
 def test_reportStolen_from_loose_stock_and_from_a_tote(world):
     stock = Stock(world)
     tote = stock.tote(0, [group(stock.a, stock.l1, [5, 6])])
-    world.send(world.pt.functions.reportStolen([group(tote, stock.l1, [5])]), world.distributor)
+    call = world.pt.functions.reportStolen([group(tote, stock.l1, [5])])
+    reverts(world.pt, call, world.distributor, "UnitWrongKind", tote, 3)
+    world.send(world.pt.functions.reportStolenListed([stock.draw(tote, [(stock.l1, [5])])]), world.distributor)
+    assert world.pack_state(5) == (True, False, False, False)
     receipt = world.send(world.pt.functions.reportStolen([group(ZERO, stock.l1, [900])]), world.maker)
     assert only(world.pt, receipt, "PacksStolen")[0]["containerId"] == ZERO
     assert world.pack_state(900) == (False, False, False, False)
-    call = world.pt.functions.packTote(TOTE_SSCC + 1, [group(ZERO, stock.l1, [900])])
+    call = world.pt.functions.packCase(TOTE_SSCC + 1, stock.l1, 900, 1)
     reverts(world.pt, call, world.maker, "PackIsInactive", stock.l1, 900)
 
 

@@ -9,9 +9,11 @@ from pathlib import Path
 
 import pytest
 
+from app.db.indexer import DERIVED_TABLES
+
 APP = Path(__file__).resolve().parents[2] / "app"
 ROOT = APP.parent
-# Every table the migrations create, but the chain mirror's (one per contract event, and pack_events:
+# Every table the migrations create, but the chain mirror's (one per contract event, and the derived ones:
 # written only by app/db/indexer.py with generated identifiers, tests/db/test_write_side_writers.py)
 WRITERS = {
     "alerts": "db/alerts.py",
@@ -39,10 +41,8 @@ WRITERS = {
     "verifications": "db/verifications.py",
 }
 # Tables no module of app/ writes: derived by triggers of the migrations from the mirror's event tables
-DERIVED = {
-    "lot_state",
-    "lot_batch_state",
-}  # lot_status's and lot_batches' rows (migrations/0021): tests/db/test_lot_state.py
+# (lot_status's and lot_batches' rows, migrations/0021: tests/db/test_lot_state.py)
+DERIVED = {"lot_state", "lot_batch_state"}
 CREATE_TABLE = re.compile(r"\bcreate\s+(?:unlogged\s+)?table\s+(?:if\s+not\s+exists\s+)?(\w+)", re.IGNORECASE)
 
 
@@ -51,7 +51,7 @@ def test_every_table_has_its_writer_named():
     tables = {
         m.group(1) for path in (ROOT / "migrations").glob("*.sql") for m in CREATE_TABLE.finditer(path.read_text())
     }
-    assert tables - {"pack_events"} - DERIVED - {t for t in tables if t.startswith("ev_")} == set(WRITERS)
+    assert tables - set(DERIVED_TABLES) - DERIVED - {t for t in tables if t.startswith("ev_")} == set(WRITERS)
 
 
 @pytest.mark.parametrize("table", sorted(DERIVED))

@@ -19,7 +19,7 @@ def test_moves_returns_and_stolen_packs(world: World, stock):
     world.deliver([tote], "distributor", "pharmacy")
     loose = world.consign("distributor", [group(case_b, lot_id, [41, 42])], "pharmacy2")
     world.act("pharmacy2", world.pt.functions.receiveShipment([loose]))
-    world.act("pharmacy", world.pt.functions.reportStolen([group(tote, lot_id, [2])]))
+    world.act("pharmacy", world.pt.functions.reportStolenListed([world.draw(tote, lot_id, [2])]))
 
     assert "not_received_by_requester" not in [r["code"] for r in ask(world, "pharmacy", code(stock, 1))["reasons"]]
     assert "not_received_by_requester" not in [r["code"] for r in ask(world, "pharmacy2", code(stock, 41))["reasons"]]

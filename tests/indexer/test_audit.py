@@ -74,15 +74,21 @@ NEVER_EMITTED = {"ev_role_admin_changed"}
 @pytest.fixture
 def every_event(w3, anvil, deployment, pharmatrack, settings):
     """The demo supply chain, then every other kind of event the contract emits, mined and indexed."""
+    from web3.logs import DISCARD
+
     from app import demo
+    from app.chain import dispenses
     from app.ids import lgtin_id, pack_readings, pack_set, sscc_id
+    from app.listings import Group, clear, listing_hash, taken_sets
 
     demo.seed(settings)
     maker, distributor, pharmacy, _, regulator = demo.parties(w3)
     admin = w3.eth.accounts[0]
 
     def send(call, sender):
-        assert w3.eth.wait_for_transaction_receipt(call.transact({"from": sender})).status == 1
+        receipt = w3.eth.wait_for_transaction_receipt(call.transact({"from": sender}))
+        assert receipt.status == 1
+        return receipt
 
     expiry = w3.eth.get_block("latest")["timestamp"] + 365 * 86400
     send(pharmatrack.functions.commissionLot(int(demo.GTIN), "VERIFY-L2", expiry, 20, b"\x01" * 32), maker.account)
@@ -114,30 +120,45 @@ def every_event(w3, anvil, deployment, pharmatrack, settings):
     send(f.receiveShipment([case3]), distributor.account)
     send(f.unpack([case3]), distributor.account)
     tote_sscc = int(demo.with_check_digit("10950600000002003"))
-    send(f.packTote(tote_sscc, [(case3, lot3, pack_set([0, 1, 2]), ([], []))]), distributor.account)
+    send(f.packToteListed(tote_sscc, [(case3, lot3, pack_set([0, 1, 2]))], []), distributor.account)
     tote = sscc_id(tote_sscc)
+    listing = [Group(case3, lot3, *pack_set([0, 1, 2]))]
     send(f.ship([tote], pharmacy.account), distributor.account)
     send(f.receiveShipment([tote]), pharmacy.account)
     send(f.unpack([tote]), pharmacy.account)
-    loose = f.shipPacks([(case3, lot3, pack_set([3]), ([], []))], pharmacy.account)
+    loose = f.shipListed([(case3, lot3, pack_set([3]))], [], pharmacy.account)
     consignment = loose.call({"from": distributor.account})
     send(loose, distributor.account)
     send(f.receiveShipment([consignment]), pharmacy.account)
-    back = f.returnPacks([(tote, lot3, pack_set([0]), ([], []))], distributor.account)
+
+    def draw(indexes):
+        return (tote, [g.as_abi() for g in listing], taken_sets(listing, lot3, indexes))
+
+    back = f.returnListed(draw([0]), distributor.account)
     consignment = back.call({"from": pharmacy.account})
     send(back, pharmacy.account)
+    listing = list(clear(listing, lot3, *pack_set([0])))
     send(f.acceptReturn(consignment), distributor.account)
-    send(f.reportStolen([(tote, lot3, pack_set([1]), ([], []))]), pharmacy.account)
-    packs = pack_set([2])
-    dispensed = w3.eth.wait_for_transaction_receipt(f.dispense(tote, lot3, packs, ([], [])).transact(
-        {"from": pharmacy.account}))  # fmt: skip
-    day = w3.eth.get_block(dispensed.blockNumber)["timestamp"] // 86400
-    records = []  # the pharmacy's dispenses of that day, in chain order, as undoDispense takes them
-    for log in pharmatrack.events.Dispensed().get_logs(from_block=0, argument_filters={"by": pharmacy.account}):
-        when = w3.eth.get_block(log.blockNumber)["timestamp"]
-        if when // 86400 == day:
-            records.append((when, log.args.lotId, log.args.caseId, (log.args.firstWord, log.args.masks)))
-    send(f.undoDispense(day, records, len(records) - 1, packs), pharmacy.account)
+    send(f.reportStolenListed([draw([1])]), pharmacy.account)
+    dispensed = send(f.dispenseDay([], [draw([2])], []), pharmacy.account)
+    links = dispenses.chain_links(w3, pharmatrack, bytes.fromhex(pharmacy.account[2:]))
+    event = pharmatrack.events.Dispensed().process_receipt(dispensed, errors=DISCARD)[0]
+    proof = dispenses.undo_proof(links, (event.blockNumber, event.logIndex),
+                                 lambda h: bytes(w3.eth.get_transaction(h)["input"]), pharmatrack)  # fmt: skip
+    send(f.undoDispenseDay(*proof, tote, lot3, pack_set([2])), pharmacy.account)
+    # the gas redesign: run cases in one call, two of them opened and picked onto a roll cage, a tote detached
+    runs = [int(demo.with_check_digit(f"1095060000000201{k}")) for k in range(3)]
+    send(f.packCases(runs, lot3, 10, 3), maker.account)
+    send(f.unpack([sscc_id(runs[0])]), maker.account)
+    cage_sscc, totes = int(demo.with_check_digit("10950600000002020")), [
+        int(demo.with_check_digit("10950600000002021")), int(demo.with_check_digit("10950600000002022"))]  # fmt: skip
+    picks = [[(sscc_id(runs[0]), lot3, pack_set([10]))], [(sscc_id(runs[0]), lot3, pack_set([11, 12]))]]
+    send(f.packCageListed((cage_sscc, totes, picks, [sscc_id(runs[1])])), maker.account)
+    caged = [[Group(*p[0][:2], *p[0][2])] for p in picks]
+    hashes = [listing_hash(g) for g in caged]
+    detach = (sscc_id(cage_sscc), [sscc_id(t) for t in totes], hashes, [1],
+              [(sscc_id(totes[1]), [g.as_abi() for g in caged[1]], [(0, [])])])  # fmt: skip
+    send(f.detachTote(detach), maker.account)
     send(pharmatrack.functions.suspendOrganisation(distributor.account), admin)
     send(pharmatrack.functions.reinstateOrganisation(distributor.account), admin)
     send(pharmatrack.functions.revokeRole(pharmatrack.functions.REGULATOR_ROLE().call(), regulator.account), admin)

@@ -29,8 +29,10 @@ from web3.exceptions import ContractCustomError, ContractLogicError
 
 from app.chain.client import ChainClient
 from app.db import Database, mirror
-from app.ids import lgtin_id, pack_readings, pack_set, sscc_id, unpack_set
+from app.db import listings as listings_db
+from app.ids import lgtin_id, pack_readings, pack_set, sscc_id
 from app.indexer.core import Indexer
+from app.listings import Group, clear, decode_cage, decode_listing, listing_hash, taken_sets
 from app.services import custody
 from tests.contracts.helpers import error_data
 
@@ -48,7 +50,9 @@ MASK = st.integers(1, 2**8 - 1)  # which of a container's packs (modulo how many
 OPS = st.one_of(
     st.tuples(st.just("case"), st.integers(1, 6), st.integers(0, 1)),
     st.tuples(st.just("tote"), UNIT, st.one_of(st.none(), UNIT), MASK),
-    st.tuples(st.just("tote_loose"), st.integers(0, 1), st.integers(1, 4)),
+    st.tuples(st.just("cases"), st.integers(1, 4), st.integers(0, 1), st.integers(1, 3)),
+    st.tuples(st.just("cage"), UNIT, MASK, st.integers(0, 3)),
+    st.tuples(st.just("detach"), UNIT),
     st.tuples(st.just("loose"), UNIT, MASK, st.integers(0, 3)),
     st.tuples(st.just("return"), UNIT, MASK, st.booleans()),
     st.tuples(st.just("accept"), UNIT),
@@ -120,6 +124,10 @@ class Chain:
         self.applied += 1
         return receipt
 
+    def holder(self, made: Program, unit: bytes) -> str:
+        """A unit's custodian; a caged tote's is its cage's."""
+        return self.info(made.cage_of.get(unit, unit))["custodian"]
+
     def new_lot(self) -> bytes:
         number = f"P{next(RUNNING)}"
         expiry = self.w3.eth.get_block("latest").timestamp + 365 * 86400
@@ -149,7 +157,8 @@ class Chain:
 
 class Program:
     """What the test knows of the example as it plays: its units, each case's leaves, where each pack is
-    (lot, index) -> container, and each dispenser's dispense records per day (for undoDispense)."""
+    (lot, index) -> container, each listed unit's listing (docs/gas-redesign.md: what every draw out of it passes),
+    which totes ride on which roll cage, and each dispenser's chain of dispenseDay calls (for undoDispenseDay)."""
 
     def __init__(self, lots: list[bytes]):
         self.lots = lots
@@ -158,22 +167,65 @@ class Program:
         self.leaves: dict[bytes, list[int]] = {}
         self.where: dict[tuple[bytes, int], bytes] = {}
         self.next_leaf = {lot: 0 for lot in lots}
-        self.top = {lot: SERIALS for lot in lots}  # the maker's loose stock picked into totes from the top down
-        self.days: dict[str, dict[int, list]] = {}
-        self.records: list[tuple[str, int, int]] = []  # (dispenser, day, which) of every dispense
+        self.listing: dict[bytes, list[Group]] = {}  # listed units (totes, consignments, caged totes)
+        self.cage_of: dict[bytes, bytes] = {}  # a tote riding on a roll cage -> the cage
+        self.cage_totes: dict[bytes, list[bytes]] = {}
+        self.calls: dict[str, list[dict]] = {}  # dispenser -> its dispenseDay calls {word, time, call_hash, args}
+        self.records: list[tuple[str, int, bytes, bytes, list[int]]] = []  # (dispenser, call, container, lot, packs)
         self.stolen: set[tuple[bytes, int]] = set()
+        self.dispensed: set[tuple[bytes, int]] = set()  # (not undone)
 
     def contents(self, container: bytes) -> list[tuple[bytes, int]]:
         return sorted(key for key, c in self.where.items() if c == container)
 
-    def groups(self, sources: list[bytes], mask: int) -> tuple[list, list[tuple[bytes, int]]]:
-        """PackGroups of the packs chosen by `mask` (bits over the sources' packs, in order), per source and lot."""
-        packs = [(s, key) for s in dict.fromkeys(sources) for key in self.contents(s) if key not in self.stolen]
-        chosen = [p for k, p in enumerate(packs) if mask >> (k % 8) & 1] or packs[:1]
-        by: dict[tuple[bytes, bytes], list[int]] = {}
+    def chosen(self, sources: list[bytes], mask: int) -> list[tuple[bytes, tuple[bytes, int]]]:
+        """The packs chosen by `mask` (bits over the sources' packs, in order), with their source."""
+        packs = [(s, key) for s in dict.fromkeys(sources) for key in self.contents(s)
+                 if key not in self.stolen and key not in self.dispensed]  # fmt: skip
+        return [p for k, p in enumerate(packs) if mask >> (k % 8) & 1] or packs[:1]
+
+    def split(self, chosen) -> tuple[list, dict, dict]:
+        """The chosen packs as picks out of cases (Listed), draws' packs per listed unit with a word of its own
+        ({unit: {lot: indexes}}) and per caged tote ({cage: {tote: {lot: indexes}}})."""
+        picks: dict[tuple[bytes, bytes], list[int]] = {}
+        listed: dict[bytes, dict[bytes, list[int]]] = {}
+        caged: dict[bytes, dict[bytes, dict[bytes, list[int]]]] = {}
         for source, (lot, index) in chosen:
-            by.setdefault((source, lot), []).append(index)
-        return [(src, lot, pack_set(ix), NO_PROOF) for (src, lot), ix in by.items()], [k for _, k in chosen]
+            if source in self.cage_of:
+                caged.setdefault(self.cage_of[source], {}).setdefault(source, {}).setdefault(lot, []).append(index)
+            elif source in self.listing:
+                listed.setdefault(source, {}).setdefault(lot, []).append(index)
+            else:
+                picks.setdefault((source, lot), []).append(index)
+        return [(s, lot, pack_set(ix)) for (s, lot), ix in picks.items()], listed, caged
+
+    def draw(self, unit: bytes, by_lot: dict[bytes, list[int]]) -> tuple:
+        groups = self.listing[unit]
+        taken = [(0, [])] * len(groups)
+        for lot, indexes in by_lot.items():
+            for j, packs in enumerate(taken_sets(groups, lot, indexes)):
+                if packs[1]:
+                    taken[j] = packs
+        return (unit, [g.as_abi() for g in groups], taken)
+
+    def hashes(self, cage: bytes) -> list[bytes]:
+        return [listing_hash(self.listing[t]) if self.cage_of.get(t) == cage else ZERO for t in self.cage_totes[cage]]
+
+    def cage_draw(self, cage: bytes, totes: list[tuple[bytes, dict]]) -> tuple:
+        ids = self.cage_totes[cage]
+        return (cage, ids, self.hashes(cage), [ids.index(t) for t, _ in totes], [self.draw(t, b) for t, b in totes])
+
+    def take(self, unit: bytes, by_lot: dict[bytes, list[int]]) -> None:
+        for lot, indexes in by_lot.items():
+            self.listing[unit] = list(clear(self.listing[unit], lot, *pack_set(indexes)))
+
+    def made_unit(self, unit: bytes, picks: list, draws: list) -> None:
+        """A new listed unit: the picks as given, then each draw's non-empty taken groups (source: the drawn unit)."""
+        groups = [Group(s, lot, first, tuple(masks)) for s, lot, (first, masks) in picks]
+        for unit_id, listing, taken in draws:
+            groups += [Group(unit_id, listing[j][1], first, tuple(masks))
+                       for j, (first, masks) in enumerate(taken) if masks]  # fmt: skip
+        self.listing[unit] = groups
 
     def moved(self, keys, container: bytes) -> None:
         for key in keys:
@@ -192,6 +244,145 @@ def _new_container(chain: Chain, receipt) -> bytes:
     raise AssertionError("no container made")
 
 
+def _event(chain: Chain, receipt, name: str):
+    for log in receipt.logs:
+        try:
+            return chain.pt.events[name]().process_log(log)
+        except Exception:
+            continue
+    return None
+
+
+def _made(chain: Chain, made: Program, receipt, keys, picks: list, draws: list) -> bytes:
+    """After a packToteListed/shipListed/returnListed/returnCaged: the new unit, its listing, the packs moved."""
+    unit = _new_container(chain, receipt)
+    made.units.append(unit)
+    made.made_unit(unit, picks, draws)
+    made.moved(keys, unit)
+    return unit
+
+
+def _dispensed(chain: Chain, made: Program, receipt, dispenser: str, args: tuple, draws: list) -> None:
+    """Record a dispenseDay call (its chain link) and its draws (container, lot, packs) for undoDispenseDay."""
+    event = _event(chain, receipt, "DispenseChained")
+    time = chain.w3.eth.get_block(receipt.blockNumber).timestamp
+    calls = made.calls.setdefault(dispenser, [])
+    calls.append({"word": event.args["word"], "time": time, "call_hash": bytes(event.args["callHash"]),
+                  "args": args})  # fmt: skip
+    for container, lot, indexes in draws:
+        made.records.append((dispenser, len(calls) - 1, container, lot, indexes))
+        made.dispensed |= {(lot, i) for i in indexes}
+
+
+def _undo(chain: Chain, made: Program, op) -> None:
+    dispenser, k, container, lot, indexes = made.records[op[1] % len(made.records)]
+    chosen = [i for n, i in enumerate(indexes) if op[2] >> (n % 8) & 1] or indexes[:1]
+    calls = made.calls[dispenser]
+    before = calls[k - 1]["word"] if k else 0
+    call = (before, calls[k]["time"], *calls[k]["args"])
+    later = [(c["time"], c["call_hash"]) for c in calls[k + 1 :]]
+    if chain.attempt(chain.pt.functions.undoDispenseDay(call, later, container, lot, pack_set(chosen)), dispenser):
+        made.dispensed -= {(lot, i) for i in chosen}
+
+
+def _loose_at(info: dict, custodian: str) -> bool:
+    """A closed case held by `custodian`, at rest, on no pallet: one that can go onto a roll cage."""
+    return (
+        info["custodian"] == custodian
+        and not info["unpacked"]
+        and not info["inTransit"]
+        and (bytes(info["container"]) == ZERO)
+    )
+
+
+def _cage(chain: Chain, made: Program, unit: bytes, op, custodian: str) -> None:
+    """A roll cage: the chosen packs of a run case picked into two totes riding on it, with a loose case."""
+    chosen = made.chosen([unit], op[2])
+    halves = [chosen[: (len(chosen) + 1) // 2], chosen[(len(chosen) + 1) // 2 :]]
+    totes = [(SSCC_BASE + next(RUNNING), half, made.split(half)[0]) for half in halves if half]
+    loose = [u for u in made.units if u in made.leaves and u != unit and _loose_at(chain.info(u), custodian)]
+    loose = loose[op[3] % 2 : op[3] % 2 + 1]
+    sscc = SSCC_BASE + next(RUNNING)
+    order = (sscc, [t[0] for t in totes], [t[2] for t in totes], loose)
+    if not totes or not chain.attempt(chain.pt.functions.packCageListed(order), custodian):
+        return
+    cage = sscc_id(sscc)
+    made.cage_totes[cage] = [sscc_id(t[0]) for t in totes]
+    for tote_sscc, half, picks in totes:
+        tote = sscc_id(tote_sscc)
+        made.units.append(tote)
+        made.made_unit(tote, picks, [])
+        made.moved([k for _, k in half], tote)
+        made.cage_of[tote] = cage
+    made.units.append(cage)
+    made.pallets.append(cage)
+
+
+def _pick_calls(chain: Chain, made: Program, kind: str, chosen, to: str | None):
+    """The call of a tote made, packs shipped loose or returned, with what it takes: (call, picks, draws, taken
+    {unit: {lot: indexes}}, the packs moved). A caged tote is no source of a tote or loose shipment (it needs
+    detachTote first); a return takes the packs of one unit."""
+    pt = chain.pt
+    if kind == "return":
+        first = chosen[0][0]
+        chosen = [(s, k) for s, k in chosen if s == first]
+    else:
+        chosen = [(s, k) for s, k in chosen if s not in made.cage_of]
+    if not chosen:
+        return None
+    keys = [k for _, k in chosen]
+    picks, listed, caged = made.split(chosen)
+    draws = [made.draw(u, b) for u, b in listed.items()]
+    if kind == "tote":
+        return pt.functions.packToteListed(SSCC_BASE + next(RUNNING), picks, draws), picks, draws, listed, keys
+    if kind == "loose":
+        return pt.functions.shipListed(picks, draws, to), picks, draws, listed, keys
+    if picks:  # a return of a case's packs: the contract takes a listed unit (refused: UnitWrongKind)
+        return pt.functions.returnListed((picks[0][0], [], []), to), [], [], {}, keys
+    if listed:
+        return pt.functions.returnListed(draws[0], to), [], draws, listed, keys
+    cage, totes = next(iter(caged.items()))
+    c = made.cage_draw(cage, list(totes.items()))
+    return pt.functions.returnCaged(c, to), [], c[4], totes, keys
+
+
+def _per_unit(chain: Chain, made: Program, kind: str, unit: bytes, op, custodian: str) -> None:
+    """Operations on the packs of one unit: dispense, quarantine or clear packs, report stolen."""
+    pt = chain.pt
+    lot_id = made.contents(unit)[0][0]
+    here = [i for lot, i in made.contents(unit) if lot == lot_id and (lot, i) not in made.stolen]
+    chosen = [i for k, i in enumerate(here) if op[2] >> k & 1] or here[:1]
+    if not chosen:
+        return
+    by_lot = {lot_id: chosen}
+    case = (unit, lot_id, pack_set(chosen), NO_PROOF)
+    if kind == "dispense":
+        if unit in made.cage_of:
+            args = ([], [], [made.cage_draw(made.cage_of[unit], [(unit, by_lot)])])
+        elif unit in made.listing:
+            args = ([], [made.draw(unit, by_lot)], [])
+        else:
+            args = ([case], [], [])
+        receipt = chain.attempt(pt.functions.dispenseDay(*args), custodian)
+        if receipt is not None:
+            _dispensed(chain, made, receipt, custodian, args, [(unit, lot_id, chosen)])
+        return
+    listed = unit in made.listing
+    if kind == "stolen":
+        call = (
+            pt.functions.reportStolenListed([made.draw(unit, by_lot)]) if listed else pt.functions.reportStolen([case])
+        )
+        if chain.attempt(call, custodian):
+            made.stolen |= {(lot_id, i) for i in chosen}
+        return
+    if listed:
+        fn = pt.functions.quarantineListed if kind == "quarantine_packs" else pt.functions.clearListedQuarantine
+        chain.attempt(fn(made.draw(unit, by_lot)), custodian)
+    else:
+        fn = pt.functions.quarantinePacks if kind == "quarantine_packs" else pt.functions.clearPacksQuarantine
+        chain.attempt(fn(*case), custodian)
+
+
 def play(chain: Chain, lots: list[bytes], program, made: Program | None = None) -> Program:
     """Apply the program (after what `made` already holds, when given); return what it made."""
     pt = chain.pt
@@ -199,40 +390,26 @@ def play(chain: Chain, lots: list[bytes], program, made: Program | None = None) 
     units, pallets, leaves = made.units, made.pallets, made.leaves
     for op in program:
         kind = op[0]
-        if kind == "case":
+        if kind in ("case", "cases"):
             lot_id = lots[op[2]]
             first = made.next_leaf[lot_id]
-            count = min(op[1], made.top[lot_id] - first)
-            if count <= 0:
+            per, n = (min(op[1], SERIALS - first), 1) if kind == "case" else (op[1], op[3])
+            n = min(n, (SERIALS - first) // per) if per > 0 else 0
+            if n <= 0:
                 continue
-            sscc = SSCC_BASE + next(RUNNING)
-            if chain.attempt(pt.functions.packCase(sscc, lot_id, first, count), chain.maker):
-                units.append(sscc_id(sscc))
-                leaves[units[-1]] = list(range(first, first + count))
-                made.moved([(lot_id, i) for i in leaves[units[-1]]], units[-1])
-                made.next_leaf[lot_id] += count
-            continue
-        if kind == "tote_loose":  # the maker picks loose stock of a lot into a tote
-            lot_id = lots[op[1]]
-            top = made.top[lot_id]
-            count = min(op[2], top - made.next_leaf[lot_id])
-            if count <= 0:
-                continue
-            indexes = list(range(top - count, top))
-            sscc = SSCC_BASE + next(RUNNING)
-            if chain.attempt(pt.functions.packTote(sscc, [(ZERO, lot_id, pack_set(indexes), NO_PROOF)]), chain.maker):
-                units.append(sscc_id(sscc))
-                made.moved([(lot_id, i) for i in indexes], units[-1])
-                made.top[lot_id] = top - count
+            ssccs = [SSCC_BASE + next(RUNNING) for _ in range(n)]
+            call = (pt.functions.packCase(ssccs[0], lot_id, first, per) if kind == "case"
+                    else pt.functions.packCases(ssccs, lot_id, first, per))  # fmt: skip
+            if chain.attempt(call, chain.maker):
+                for k, sscc in enumerate(ssccs):
+                    units.append(sscc_id(sscc))
+                    leaves[units[-1]] = list(range(first + k * per, first + (k + 1) * per))
+                    made.moved([(lot_id, i) for i in leaves[units[-1]]], units[-1])
+                made.next_leaf[lot_id] += n * per
             continue
         if kind == "undo":
             if made.records:
-                dispenser, day, which = made.records[op[1] % len(made.records)]
-                record = made.days[dispenser][day][which]
-                picked = unpack_set(*record[3])
-                chosen = [i for k, i in enumerate(picked) if op[2] >> (k % 8) & 1] or picked[:1]
-                chain.attempt(pt.functions.undoDispense(day, made.days[dispenser][day], which, pack_set(chosen)),
-                              dispenser)  # fmt: skip
+                _undo(chain, made, op)
             continue
         if not units:
             continue
@@ -244,13 +421,21 @@ def play(chain: Chain, lots: list[bytes], program, made: Program | None = None) 
                 units.append(sscc_id(sscc))
                 pallets.append(units[-1])
             continue
+        if kind == "detach":
+            if made.cage_of:
+                tote = sorted(made.cage_of)[op[1] % len(made.cage_of)]
+                cage = made.cage_of[tote]
+                custodian = chain.info(cage)["custodian"]
+                if chain.attempt(pt.functions.detachTote(made.cage_draw(cage, [(tote, {})])), custodian):
+                    del made.cage_of[tote]
+            continue
         pool = pallets if kind == "ship_pallet" and pallets else units
         unit = pool[op[1] % len(pool)]
         if kind in ("receive", "refuse", "accept") and not int(chain.info(unit)["recipient"], 16):
             # else among the units shipped on their own and not yet received
             pool = [u for u in units if int(chain.info(u)["recipient"], 16)] or units
             unit = pool[op[1] % len(pool)]
-        if kind in ("tote", "loose", "return", "stolen", "dispense") and not made.contents(unit):
+        if kind in ("tote", "loose", "return", "stolen", "dispense", "cage") and not made.contents(unit):
             pool = [u for u in units if made.contents(u)] or units  # else among the units that hold packs
             unit = pool[op[1] % len(pool)]
         if kind == "accept":  # a pending return, when there is one
@@ -258,9 +443,9 @@ def play(chain: Chain, lots: list[bytes], program, made: Program | None = None) 
             unit = pool[op[1] % len(pool)] if pool else unit
         if kind in ("return", "dispense"):  # a pharmacy's, when there is one
             pharmacies = {chain.pharmacy.lower(), chain.pharmacy2.lower()}
-            pool = [u for u in units if made.contents(u) and chain.info(u)["custodian"].lower() in pharmacies]
+            pool = [u for u in units if made.contents(u) and chain.holder(made, u).lower() in pharmacies]
             unit = pool[op[1] % len(pool)] if pool else unit
-        info = chain.info(unit)
+        info = chain.info(made.cage_of.get(unit, unit))  # a caged tote is reached through its cage
         custodian, recipient = info["custodian"], info["recipient"]
         if kind in ("ship", "ship_pallet"):
             chain.attempt(pt.functions.ship([unit], chain.recipients[op[2]]), custodian)
@@ -277,44 +462,34 @@ def play(chain: Chain, lots: list[bytes], program, made: Program | None = None) 
         elif kind in ("quarantine", "clear"):
             fn = pt.functions.quarantineUnit if kind == "quarantine" else pt.functions.clearUnitQuarantine
             chain.attempt(fn(unit), chain.regulator if op[2] else custodian)
-        elif kind in ("quarantine_packs", "clear_packs", "dispense") and made.contents(unit):
-            lot_id = made.contents(unit)[0][0]
-            here = [i for lot, i in made.contents(unit) if lot == lot_id]
-            chosen = [i for k, i in enumerate(here) if op[2] >> k & 1] or here[:1]
-            fn = {
-                "quarantine_packs": pt.functions.quarantinePacks,
-                "clear_packs": pt.functions.clearPacksQuarantine,
-                "dispense": pt.functions.dispense,
-            }[kind]
-            receipt = chain.attempt(fn(unit, lot_id, pack_set(chosen), NO_PROOF), custodian)
-            if receipt is not None and kind == "dispense":
-                time = chain.w3.eth.get_block(receipt.blockNumber).timestamp
-                day = made.days.setdefault(custodian, {}).setdefault(time // 86400, [])
-                day.append((time, lot_id, unit, pack_set(chosen)))
-                made.records.append((custodian, time // 86400, len(day) - 1))
-        elif kind == "tote":
-            second = units[op[2] % len(units)] if op[2] is not None else None
-            groups, keys = made.groups([unit] + ([second] if second else []), op[3])
-            if groups:
-                sscc = SSCC_BASE + next(RUNNING)
-                if chain.attempt(pt.functions.packTote(sscc, groups), custodian):
-                    units.append(sscc_id(sscc))
-                    made.moved(keys, units[-1])
-        elif kind in ("loose", "return"):
-            groups, keys = made.groups([unit], op[2])
+        elif kind in ("quarantine_packs", "clear_packs", "dispense", "stolen") and made.contents(unit):
+            _per_unit(chain, made, kind, unit, op, custodian)
+        elif kind == "cage" and made.contents(unit):
+            _cage(chain, made, unit, op, custodian)
+        elif kind in ("tote", "loose", "return"):
+            second = units[op[2] % len(units)] if kind == "tote" and op[2] is not None else None
+            mask = op[3] if kind == "tote" else op[2]
+            chosen = made.chosen([unit] + ([second] if second else []), mask)
+            if not chosen:
+                continue
+            # a return goes to the sender of the source (the contract's rule), or to the maker: refused unless
+            # it is the sender
+            to = None
             if kind == "loose":
-                call, to = pt.functions.shipPacks, chain.recipients[op[3]]
-            else:  # to the sender of the source (the contract's rule), or to the maker: refused unless it is the sender
-                call, to = pt.functions.returnPacks, info["sender"] if op[3] else chain.maker
-            if groups and int(to, 16):
-                receipt = chain.attempt(call(groups, to), custodian)
-                if receipt is not None:
-                    units.append(_new_container(chain, receipt))
-                    made.moved(keys, units[-1])
-        elif kind == "stolen" and made.contents(unit):
-            groups, keys = made.groups([unit], op[2])
-            if chain.attempt(pt.functions.reportStolen(groups), custodian):
-                made.stolen |= set(keys)
+                to = chain.recipients[op[3] % 4]
+            elif kind == "return":
+                to = info["sender"] if op[3] else chain.maker
+            if to is not None and not int(to, 16):
+                continue
+            built = _pick_calls(chain, made, kind, chosen, to)
+            if built is None:
+                continue
+            call, picks, draws, taken, keys = built
+            receipt = chain.attempt(call, custodian)
+            if receipt is not None:
+                for source, by_lot in taken.items():
+                    made.take(source, by_lot)
+                _made(chain, made, receipt, keys, picks, draws)
         elif kind == "readings":
             value = MAX_TEMP + 500 if op[2] else (MIN_TEMP + MAX_TEMP) // 2
             readings = pack_readings([value, value])
@@ -329,35 +504,74 @@ def _account(value: bytes | None) -> str:
 
 
 KINDS = {"case": 1, "pallet": 2, "tote": 3, "consignment": 4}
-NOT_THERE = ("PackNotInCase", "PackMoved", "UnitWrongKind")
 
 
 def _not_there(chain: Chain, data: str) -> bool:
-    """Whether revert data is one of the errors saying a pack is not in the container named."""
+    """Whether revert data is one of the errors saying a pack is not in the container named (or the listing given
+    is not the unit's)."""
     return any(data.startswith(error_data(chain.pt, name, *args)[:10])
                for name, args in (("PackNotInCase", (ZERO, ZERO, 0)), ("PackMoved", (ZERO, 0, ZERO)),
-                                  ("UnitWrongKind", (ZERO, 0))))  # fmt: skip
+                                  ("UnitWrongKind", (ZERO, 0)), ("ListingMismatch", (ZERO,)),
+                                  ("ListingShape", (ZERO,))))  # fmt: skip
 
 
-def _in_container(chain: Chain, container: bytes, lot_id: bytes, index: int, quarantined: bool) -> bool:
-    """The contract's own check that the pack is in `container` now: a regulator naming it through the
-    container (quarantine, or clear when it is quarantined) passes _requirePacksIn."""
-    fn = chain.pt.functions.clearPacksQuarantine if quarantined else chain.pt.functions.quarantinePacks
+def _in_container(conn, chain: Chain, container: bytes, lot_id: bytes, index: int, quarantined: bool) -> bool:
+    """The contract's own check that the pack is in `container` now: its holder naming it through the container
+    (quarantine, or clear when it is quarantined; a listed unit with the mirror's listing of it) passes the
+    contract's checks. A caged tote (no word of its own): the pack is in the mirror's listing of it."""
+    row = listings_db.current(conn, [container]).get(container)
+    if row is not None and row.cage_id is not None:
+        return any(g.lot_id == lot_id and index in g.indexes() for g in decode_listing(row.listing))
+    holder = chain.info(container)["custodian"]
+    if row is None:
+        fn = chain.pt.functions.clearPacksQuarantine if quarantined else chain.pt.functions.quarantinePacks
+        call = fn(container, lot_id, pack_set([index]), NO_PROOF)
+    else:
+        groups = decode_listing(row.listing)
+        draw = (container, [g.as_abi() for g in groups], taken_sets(groups, lot_id, [index]))
+        fn = chain.pt.functions.clearListedQuarantine if quarantined else chain.pt.functions.quarantineListed
+        call = fn(draw)
     try:
-        fn(container, lot_id, pack_set([index]), NO_PROOF).call({"from": chain.regulator})
+        call.call({"from": holder})
     except ContractCustomError as e:
         return not _not_there(chain, e.data)
     return True
+
+
+def _listings_match(conn, chain: Chain, made: Program) -> None:
+    """The mirror's listing of every listed unit and roll cage hashes to the contract's listingOf (a caged tote has
+    no word of its own: its hash is in its cage's), and is the listing the example's calls passed."""
+    ids = [*made.listing, *made.cage_totes]
+    mirrored = listings_db.current(conn, ids)
+    for unit in ids:
+        onchain = bytes(chain.pt.functions.listingOf(unit).call())
+        row = mirrored[unit]
+        if unit in made.cage_of:
+            assert row.cage_id == made.cage_of[unit] and onchain == ZERO, unit.hex()
+        else:
+            assert row.cage_id is None and row.listing_hash == onchain, unit.hex()
+        if unit in made.listing:
+            assert decode_listing(row.listing) == tuple(made.listing[unit]), unit.hex()
+        else:
+            assert decode_cage(row.listing) == (tuple(made.cage_totes[unit]), tuple(made.hashes(unit))), unit.hex()
 
 
 def compare(conn, chain: Chain, made: Program) -> set[tuple]:
     """Assert the fold equals the contract for every unit and pack; return the unit states seen."""
     seen = set()
     units = made.units
+    _listings_match(conn, chain, made)
     for unit_id in units:
-        onchain = chain.info(unit_id)
         mine = custody.unit_state(conn, unit_id)
         assert mine is not None, unit_id.hex()
+        if unit_id in made.cage_of:  # a caged tote: no word of its own, custodied and opened with its cage
+            cage = chain.info(made.cage_of[unit_id])
+            assert (mine.kind, _account(mine.custodian), mine.in_transit, mine.unpacked) == (
+                "tote", cage["custodian"].lower(), cage["inTransit"], cage["unpacked"]), unit_id.hex()  # fmt: skip
+            assert mine.container == (None if cage["unpacked"] else made.cage_of[unit_id])
+            seen.add(("caged", mine.in_transit, mine.quarantined, mine.unpacked, mine.container is not None, False))
+            continue
+        onchain = chain.info(unit_id)
         got = {
             "kind": KINDS[mine.kind],
             "custodian": _account(mine.custodian),
@@ -405,19 +619,15 @@ def compare(conn, chain: Chain, made: Program) -> set[tuple]:
             assert mine.container == made.where.get((lot_id, index)), f"pack {index}"
             if mine.container is None:
                 assert custody.pack_custody(conn, rows) is None
-                assert view["custodian"].lower() == _account(bytes.fromhex(chain.maker[2:]))
                 continue
-            if mine.moved:  # the contract's pack(): its tote or consignment, custodian, transit, pending return
-                followed = custody.pack_custody(conn, rows)
-                assert (mine.container, _account(followed.custodian), followed.in_transit,
-                        followed.return_pending) == (view["container"], view["custodian"].lower(),
-                                                     view["inTransit"], view["returnPending"]), f"pack {index}"  # fmt: skip
-            assert _in_container(chain, mine.container, lot_id, index, quarantined), f"pack {index}"
-            # the pack's custody is its container's, with the path of every container that carried it
+            assert _in_container(conn, chain, mine.container, lot_id, index, quarantined), f"pack {index}"
+            # the pack's custody is its container's (a caged tote's: its cage's), with the path of every container
+            # that carried it
             followed = custody.pack_custody(conn, rows)
             held = custody.unit_state(conn, mine.container)
             assert (followed.custodian, followed.in_transit, followed.return_pending, followed.unit_id) == (
                 held.custodian, held.in_transit, held.return_pending, mine.container)  # fmt: skip
+            assert _account(followed.custodian) == chain.holder(made, mine.container).lower(), f"pack {index}"
             route = custody.legs(rows)
             assert [leg.container for leg in route][-1] == mine.container
             assert {s.unit for s in followed.path} >= {leg.container for leg in route}
@@ -473,10 +683,12 @@ def test_the_random_chains_reach_the_interesting_states(rig):
 
 
 def test_the_random_chains_reach_the_distribution_states(rig):
-    """The same for issue 14's moves: a mixed tote of two lots from opened cases, on to a pharmacy; a dispense
-    undone; a return accepted; loose packs shipped; a return refused; a pack reported stolen; a tote of the
-    maker's loose stock on a pallet in transit; a return left pending. One return to a party that never
-    shipped the packs is refused by the contract (skipped)."""
+    """The same for issue 14's moves (docs/gas-redesign.md): a mixed tote of two lots from opened cases, on to a
+    pharmacy; a dispense (dispenseDay) undone (undoDispenseDay); a return accepted; loose packs shipped; a return
+    refused; a pack reported stolen; run cases packed in one call (packCases), one opened and picked into two totes
+    riding on a roll cage with the other (packCageListed), the cage at a pharmacy, a dispense and a return out of a
+    caged tote (returnCaged), a tote detached; a return left pending. One return to a party that never shipped
+    the packs is refused by the contract (skipped)."""
     chain, db, indexer = rig
     program = [
         ("case", 4, 0), ("case", 4, 1), ("pallet", [0, 1]), ("ship", 2, 1), ("receive", 2),  # 0 A, 1 B, 2 pallet
@@ -489,8 +701,13 @@ def test_the_random_chains_reach_the_distribution_states(rig):
         ("return", 5, 0b1, False),  # to the maker, who never shipped them: refused by the contract
         ("return", 5, 0b1, True), ("refuse", 6),  # 6: a return refused by the distributor
         ("stolen", 3, 0b1),
-        ("tote_loose", 0, 2), ("pallet", [7]), ("ship", 8, 1),  # 7: a tote of loose stock, 8: its pallet in transit
-        ("return", 3, 0b1, True),  # 9: a return left pending
+        ("cases", 4, 0, 2), ("unpack", 7),  # 7, 8: the maker's run cases of lot A in one call; 7 opened
+        ("cage", 7, 0b1111, 0),  # 9, 10: totes of case 7's packs on 11, a roll cage with case 8
+        ("ship", 11, 2), ("receive", 11), ("unpack", 11),  # the cage at the pharmacy, its totes opened
+        ("dispense", 9, 0b1),  # out of a caged tote
+        ("return", 9, 0b1, True),  # 12: out of a caged tote, to the maker (returnCaged)
+        ("detach", 1),  # a tote gets its own word
+        ("return", 3, 0b1, True),  # 13: a return left pending
     ]  # fmt: skip
     made = play(chain, [chain.new_lot(), chain.new_lot()], program)
     indexer.run_until_caught_up()
@@ -498,17 +715,18 @@ def test_the_random_chains_reach_the_distribution_states(rig):
         seen = compare(conn, chain, made)
         states = {(k, t, q, u, c) for k, t, q, u, c, _ in seen}
         assert ("tote", False, False, True, False) in states  # an opened tote at the pharmacy
-        assert ("tote", True, False, False, True) in states  # a tote on a pallet in transit
+        assert ("caged", False, False, True, False) in states  # a caged tote opened with its cage
         assert ("consignment", False, False, True, False) in states  # a received or accepted consignment
         assert ("consignment", True, False, False, False) in states  # a return in transit
         units = made.units
         assert [custody.unit_state(conn, u).kind for u in units] == [
-            "case", "case", "pallet", "tote", "consignment", "consignment", "consignment", "tote", "pallet",
-            "consignment"]  # fmt: skip
-        assert custody.unit_state(conn, units[9]).return_pending
+            "case", "case", "pallet", "tote", "consignment", "consignment", "consignment", "case", "case", "tote",
+            "tote", "pallet", "consignment", "consignment"]  # fmt: skip
+        assert custody.unit_state(conn, units[13]).return_pending
         assert made.stolen and chain.skipped == 1
         undone = [i for lot in made.lots for i in range(SERIALS)
                   if custody.pack_state(mirror.pack_events(conn, lot, i)).undone]  # fmt: skip
         assert undone
         accepted = custody.unit_state(conn, units[4])
         assert accepted.custodian == bytes.fromhex(chain.distributor[2:].lower()) and not accepted.return_pending
+        assert len(made.cage_of) == 1 and made.calls  # one tote detached; dispenseDay calls chained
