@@ -215,6 +215,9 @@ SELECT e.*, b.timestamp AS at FROM (
     UNION ALL SELECT tote_id, 'packed', block_number, log_index, tx_hash, packer, NULL, sscc, NULL, NULL,
            NULL, NULL, NULL, NULL, NULL, 'tote'
       FROM ev_tote_packed WHERE tote_id {is_one}
+    UNION ALL SELECT tote_id, 'detached', block_number, log_index, tx_hash, NULL, cage_id, NULL, NULL, NULL,
+           NULL, NULL, NULL, NULL, NULL, NULL
+      FROM ev_tote_detached WHERE tote_id {is_one}
     UNION ALL SELECT consignment_id, 'packed', block_number, log_index, tx_hash, from_org, to_org, NULL, NULL, NULL,
            NULL, NULL, NULL, NULL, NULL, CASE WHEN is_return THEN 'return' ELSE 'consignment' END
       FROM ev_consignment_created WHERE consignment_id {is_one}

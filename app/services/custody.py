@@ -83,6 +83,8 @@ Rules the contract applies, replayed here in chain order:
   cases lazily: they stay at the pallet's (now fixed) holder until they move themselves;
 - a roll cage (CagePacked, docs/gas-redesign.md) is a pallet whose totes ride on it: a caged tote's
   custodian is the cage's holder, and it is opened when the cage is unpacked (no unpack of its own);
+  `detached` (ToteDetached, no step of its own) gives a tote its own word on the cage: from then on it is
+  like a case on a pallet, released closed when the cage is unpacked (opened already if the cage was);
 - a case on a closed pallet is custodied, and in transit, with the pallet.
 """
 
@@ -206,6 +208,7 @@ class _Fold:
         self.own_in_transit = False
         self.slot: bytes | None = None  # the contract's recipient slot: where it goes, or who shipped it here
         self.pallet: _Pallet | None = None  # the pallet of `parent` (kept once unpacked: its holder is fixed)
+        self.detached = False  # a tote given its own word on its roll cage (ToteDetached): opened only by its own unpack
 
     def apply(self, row: dict) -> None:
         unit, kind = bytes(row["unit"]), row["kind"]
@@ -226,7 +229,7 @@ class _Fold:
             self._pallet_event(kind, row, actor, other)
         else:
             return  # a pallet's event from before or after the unit sat on it
-        if kind != "excursion":
+        if kind not in ("excursion", "detached"):
             self._step(kind, unit, row, actor, other)
 
     # -- events
@@ -283,6 +286,8 @@ class _Fold:
             state.holders.add(actor)
         elif kind in ("quarantined", "cleared"):
             state.quarantined = kind == "quarantined"
+        elif kind == "detached":
+            self.detached = True
         elif kind == "excursion":
             state.excursion = True
             state.excursions.append(_excursion(row))
@@ -302,7 +307,9 @@ class _Fold:
             state.recipients.add(actor)
         elif kind == "unpacked":
             pallet.holder, pallet.unpacked = actor, True
-            state.unpacked |= pallet.cage and state.kind == "tote"  # a caged tote is opened with its cage
+            # a tote riding on a roll cage is opened with it; one detached before (its own word, like a case on a
+            # pallet) is released closed (the contract's detachTote copies the cage's unpacked flag only then)
+            state.unpacked |= pallet.cage and state.kind == "tote" and not self.detached
             state.holders.add(actor)
             self._end_stay(row, "pallet_unpacked")
         elif kind in ("quarantined", "cleared"):

@@ -730,3 +730,26 @@ def test_the_random_chains_reach_the_distribution_states(rig):
         accepted = custody.unit_state(conn, units[4])
         assert accepted.custodian == bytes.fromhex(chain.distributor[2:].lower()) and not accepted.return_pending
         assert len(made.cage_of) == 1 and made.calls  # one tote detached; dispenseDay calls chained
+
+
+def test_a_tote_detached_from_its_closed_cage_stays_closed_when_the_cage_is_unpacked(rig):
+    """Found by the property test: a tote detached (its own word) while its roll cage is closed is, like a case on a
+    pallet, released closed when the cage is unpacked; the one still riding on the cage is opened with it."""
+    chain, db, indexer = rig
+    program = [
+        ("cases", 4, 0, 2), ("unpack", 0),  # 0, 1: the maker's run cases; 0 opened
+        ("cage", 0, 0b1111, 0),  # 2, 3: totes of case 0's packs on 4, a roll cage with case 1
+        ("detach", 0),  # one tote gets its own word while the cage is closed
+        ("ship", 4, 2), ("receive", 4), ("unpack", 4),  # the cage at the pharmacy, unpacked
+    ]  # fmt: skip
+    made = play(chain, [chain.new_lot()], program)
+    indexer.run_until_caught_up()
+    units = made.units
+    detached = [u for u in units[2:4] if u not in made.cage_of]
+    caged = [u for u in units[2:4] if u in made.cage_of]
+    assert len(detached) == 1 and len(caged) == 1 and chain.skipped == 0
+    assert not chain.info(detached[0])["unpacked"]  # the contract: released closed
+    with db.connection() as conn:
+        compare(conn, chain, made)
+        assert not custody.unit_state(conn, detached[0]).unpacked
+        assert custody.unit_state(conn, caged[0]).unpacked
