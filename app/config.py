@@ -134,7 +134,11 @@ SETTINGS: list[tuple[str, str, str]] = [
     ("DETECT_WINDOW_SECONDS", "600", "Window of DETECT_FAILED_VERIFICATIONS."),
     ("DETECT_POLL_SECONDS", "1.0", "How often the detector reads new verifications and events."),
     # the pages (issue 16): people's sessions and sign-in
-    ("SESSION_SECRET_FILE", "", "File holding the key that signs session cookies. Unset: DATA_DIR/session-secret (made once)."),
+    (
+        "SESSION_SECRET_FILE",
+        "",
+        "File holding the key that signs session cookies. Unset: DATA_DIR/session-secret (made once).",
+    ),
     ("SESSION_COOKIE_SECURE", "1", "1: session cookies only over HTTPS (production); 0 for plain-HTTP local use."),
     ("SESSION_HOURS", "12", "Hours a page session lasts from sign-in."),
     ("LOGIN_THROTTLE_WINDOW_SECONDS", "900", "Window of the two sign-in limits below (fixed windows)."),

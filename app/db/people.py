@@ -19,13 +19,15 @@ INSERT INTO people (organisation_id, email, name, role, password_hash) VALUES (%
 """
 BY_EMAIL = f"SELECT {_COLUMNS} {_FROM} WHERE p.email = %s"
 BY_ID = f"SELECT {_COLUMNS} {_FROM} WHERE p.id = %s"
-LIST = f"SELECT {_COLUMNS} {_FROM} WHERE (%s::bigint IS NULL OR p.organisation_id = %s::bigint) ORDER BY o.name, p.email"
+LIST = (
+    f"SELECT {_COLUMNS} {_FROM} WHERE (%s::bigint IS NULL OR p.organisation_id = %s::bigint) ORDER BY o.name, p.email"
+)
 DISABLE = """
 UPDATE people SET disabled_at = now(), session_generation = session_generation + 1
 WHERE email = %s AND disabled_at IS NULL RETURNING id
 """
 NEXT_GENERATION = "UPDATE people SET session_generation = session_generation + 1 WHERE id = %s"
-SET_PASSWORD_HASH = "UPDATE people SET password_hash = %s WHERE id = %s"
+REHASH = "UPDATE people SET password_hash = %s WHERE id = %s"
 
 ADD_FAILURES = """
 INSERT INTO login_failures (bucket, window_start, failures)
@@ -75,7 +77,7 @@ def next_generation(conn, person_id: int) -> None:
 def set_password_hash(conn, person_id: int, password_hash: str) -> None:
     """Replace the stored hash (argon2's parameters were raised since it was made)."""
     with conn.cursor() as cur:
-        cur.execute(SET_PASSWORD_HASH, (password_hash, person_id))
+        cur.execute(REHASH, (password_hash, person_id))
 
 
 def add_failures(conn, window_start: int, buckets: list[str]) -> None:

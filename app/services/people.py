@@ -150,7 +150,9 @@ def _buckets(email: str, address: str) -> tuple[str, str]:
     return f"email:{email}", f"ip:{address}"
 
 
-def sign_in(conn, email: str, password: str, address: str, throttle: Throttle, now: float | None = None) -> Person | None:
+def sign_in(
+    conn, email: str, password: str, address: str, throttle: Throttle, now: float | None = None
+) -> Person | None:
     """The person whose email and password these are, or None (unknown, wrong, disabled, suspended).
     Throttled when the account or the address has failed too often in the current window. The caller
     commits (the failure count is written either way)."""
@@ -201,4 +203,3 @@ def audit_page(conn, person: Person, before: int | None = None, limit: int = AUD
     if scope is None:
         return None
     return audit_db.page(conn, None if scope == access.ALL_ORGANISATIONS else scope, before, limit)
-

@@ -1,0 +1,279 @@
+"""The pages' routes: sign-in and sign-out, the pharmacist's verify-and-dispense page, the audit trail.
+
+Views are thin: they read the form, call the services the API calls (so a page shows exactly what the API
+shows the person's organisation: app/services/access.py), record the action in the audit trail and render.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+import uuid
+
+from flask import Response, current_app, g, redirect, render_template, request, stream_with_context
+from flask import session as flask_session
+
+from app import gs1
+from app.services import outbox, people, proofcheck, writes
+from app.services import verify as verify_service
+from app.web.session import address, blp, db, start_session, throttle
+
+# what a pharmacist reads for each reason, and what to do about it
+ADVICE = {
+    "unknown_product": (
+        "This product is not registered.",
+        "Do not dispense. Check the code was scanned right; "
+        "if it was, quarantine the pack and report it to the supplier.",
+    ),
+    "lot_not_on_chain": (
+        "The lot is not yet confirmed on the chain.",
+        "Do not dispense now; try again in a few minutes or ask the supplier.",
+    ),
+    "unknown_lot": ("No such lot was made for this product.", "Quarantine the pack and report it."),
+    "unknown_unit": ("No such case or pallet is known.", "Quarantine it and report it."),
+    "serials_not_held": (
+        "The serial list of this lot is held elsewhere.",
+        "Do not dispense; ask the manufacturer to verify the pack.",
+    ),
+    "unknown_serial": (
+        "This serial number was never made for this product: the pack may be counterfeit.",
+        "Do not dispense. Quarantine the pack and report it to the authority and the supplier.",
+    ),
+    "lot_mismatch": (
+        "The lot printed on the pack is not the lot of this serial: the pack may be counterfeit.",
+        "Do not dispense. Quarantine the pack and report it.",
+    ),
+    "expiry_mismatch": (
+        "The expiry printed on the pack is not the lot's expiry: the pack may be counterfeit.",
+        "Do not dispense. Quarantine the pack and report it.",
+    ),
+    "recalled": (
+        "This lot has been recalled.",
+        "Do not dispense. Put the pack aside and return it as the recall notice says.",
+    ),
+    "dispensed": (
+        "This pack was already dispensed: a second pack with this serial is a copy.",
+        "Do not dispense. Quarantine the pack and report it, unless you dispensed it just now by mistake "
+        "(then undo the dispense).",
+    ),
+    "destroyed": ("This pack was recorded as destroyed.", "Do not dispense. Quarantine the pack and report it."),
+    "stolen": ("This pack was reported stolen.", "Do not dispense. Quarantine the pack and report it."),
+    "not_received_by_requester": (
+        "The records do not show this pack reaching your pharmacy.",
+        "Do not dispense. Check your goods-in for this delivery; if it was not received, "
+        "quarantine the pack and report it.",
+    ),
+    "temperature_excursion": (
+        "The pack was kept outside its storage temperature on the way.",
+        "Do not dispense. Quarantine the pack and ask the supplier.",
+    ),
+    "quarantined": ("The pack, its case or its lot is quarantined.", "Do not dispense. Keep it aside."),
+    "expired": ("The pack has expired.", "Do not dispense. Put it with expired stock for destruction."),
+}
+# what a scanner may type for the GS separator when it cannot send the control character itself
+GS_STAND_INS = re.compile(r"<GS>|\{GS\}|\^\]|\u241d|\\x1d", re.IGNORECASE)
+CSV_BATCH = 1000
+
+
+def _audit(action: str, subject: str, outcome: str) -> None:
+    with db().connection() as conn:
+        people.record(conn, g.person, action, subject, address(), outcome)
+
+
+def _forbidden(what: str):
+    _audit("refused", request.path, f"forbidden: {what}")
+    return render_template("error.html", title="Not allowed",
+                           message=f"Your role ({g.person.role}) may not {what}."), 403  # fmt: skip
+
+
+# -- signing in and out -----------------------------------------------------------------------------------
+
+
+@blp.route("/login", methods=["GET", "POST"], endpoint="login")
+def login():
+    if request.method == "GET":
+        return render_template("login.html", email="", problem=None)
+    email = request.form.get("email", "")[:254]
+    password = request.form.get("password", "")
+    try:
+        with db().connection() as conn:
+            person = people.sign_in(conn, email, password, address(), throttle())
+            people.record(conn, person, "sign_in", "", address(), "ok" if person else "refused: wrong email or password",
+                          email=email)  # fmt: skip
+    except people.Throttled as exc:
+        with db().connection() as conn:
+            people.record(conn, None, "sign_in", "", address(), f"throttled for {exc.retry_after} s", email=email)
+        problem = f"Too many failed sign-ins. Try again in {(exc.retry_after + 59) // 60} minute(s)."
+        return render_template("login.html", email=email, problem=problem), 429, {"Retry-After": str(exc.retry_after)}
+    if person is None:
+        return render_template("login.html", email=email, problem="Email or password is wrong."), 401
+    start_session(person)
+    return redirect("/", code=303)
+
+
+@blp.route("/logout", methods=["POST"], endpoint="logout")
+def logout():
+    _audit("sign_out", "", "ok")
+    flask_session.clear()
+    return redirect("/login", code=303)
+
+
+@blp.route("/logout-everywhere", methods=["POST"], endpoint="logout_everywhere")
+def logout_everywhere():
+    with db().connection() as conn:
+        people.sign_out_everywhere(conn, g.person)
+        people.record(conn, g.person, "sign_out_everywhere", "", address(), "ok")
+    flask_session.clear()
+    return redirect("/login", code=303)
+
+
+@blp.route("/", endpoint="home")
+def home():
+    if g.person.may("verify"):
+        return redirect("/pharmacy", code=303)
+    if g.person.may("read_audit"):
+        return redirect("/audit", code=303)
+    return render_template("home.html")
+
+
+# -- the pharmacist: verify and dispense -------------------------------------------------------------------
+
+
+@blp.route("/pharmacy", endpoint="pharmacy")
+def pharmacy():
+    if not g.person.may("verify"):
+        return _forbidden("verify packs")
+    return render_template("pharmacy.html")
+
+
+def _requester() -> verify_service.Requester:
+    p = g.person
+    return verify_service.Requester(p.organisation_id, bytes.fromhex(p.account[2:]), p.gln, p.organisation_roles)
+
+
+def _scanned(text: str) -> str:
+    return GS_STAND_INS.sub(gs1.GS, text.strip())
+
+
+@blp.route("/pharmacy/check", methods=["POST"], endpoint="check")
+def check():
+    if not g.person.may("verify"):
+        return _forbidden("verify packs")
+    text = _scanned(request.form.get("code", ""))[: gs1.MAX_INPUT_LENGTH]
+    try:
+        pack = gs1.parse(text, expect=(gs1.Kind.PACK,))
+    except gs1.GS1Error as exc:
+        _audit("verify", text, f"unreadable: {exc.rule}")
+        return _partial("verdict.html", status=422, unreadable=f"{exc.message} ({exc.field}: {exc.rule})", code=text)
+    ext = current_app.extensions["pharmatrack"]
+    requester = _requester()
+    with db().connection(autocommit=True) as conn:
+        result = verify_service.verify(conn, pack, requester)
+        product = verify_service.product_details(conn, pack.gtin)
+    ext.verifications.append(verify_service.log_row(result, requester, "web", text))
+    body = result.body
+    proof = None
+    if body.get("proof"):
+        proof = proofcheck.check(ext.chain, ext.settings.deployment_path(ext.chain.chain_id()), body["proof"])
+    _audit(
+        "verify", gs1.to_element_string(pack), f"{result.verdict.verdict}: {', '.join(result.verdict.reasons) or 'ok'}"
+    )
+    return _partial("verdict.html", body=body, product=product, proof=proof, advice=ADVICE,
+                    code=gs1.to_element_string(pack), may_dispense=g.person.may("dispense") and
+                    "dispenser" in g.person.organisation_roles, idem=uuid.uuid4().hex)  # fmt: skip
+
+
+def _partial(template: str, status: int = 200, **context):
+    """The fragment for htmx, or the whole page around it for a browser without JavaScript."""
+    if request.headers.get("HX-Request"):
+        return render_template(template, **context), status
+    return render_template("pharmacy.html", fragment=template, **context), status
+
+
+@blp.route("/pharmacy/dispense", methods=["POST"], endpoint="dispense")
+def dispense():
+    if not (g.person.may("dispense") and "dispenser" in g.person.organisation_roles):
+        return _forbidden("dispense")
+    text = _scanned(request.form.get("code", ""))[: gs1.MAX_INPUT_LENGTH]
+    idem = re.sub(r"[^0-9a-f]", "", request.form.get("idem", ""))[:32] or uuid.uuid4().hex
+    try:
+        pack = gs1.parse(text, expect=(gs1.Kind.PACK,))
+    except gs1.GS1Error as exc:
+        _audit("dispense", text, f"unreadable: {exc.rule}")
+        return _partial("dispensed.html", status=422, problem=f"{exc.message} ({exc.field}: {exc.rule})")
+    subject = gs1.to_element_string(pack)
+    try:
+        with db().connection() as conn:
+            row, _ = writes.submit(conn, g.person.principal(), "dispense", {"packs": [pack]}, subject.encode(),
+                                   f"web-dispense-{idem}")  # fmt: skip
+            people.record(conn, g.person, "dispense", subject, address(), f"accepted: operation {row['id']}")
+    except writes.Rejected as exc:
+        _audit("dispense", subject, f"refused: {exc.rule}")
+        return _partial("dispensed.html", status=exc.status, problem=exc.message)
+    return _partial("dispensed.html", status=202, operation=row)
+
+
+@blp.route("/pharmacy/operations/<uuid:operation_id>", endpoint="operation")
+def operation(operation_id):
+    """An accepted dispense, until the chain has it (the fragment polls itself while it is pending)."""
+    with db().connection() as conn:
+        row = outbox.get(conn, str(operation_id), g.person.organisation_id)
+    if row is None:
+        return render_template("error.html", title="Not found", message="No such operation of yours."), 404
+    return _partial("dispensed.html", operation=row)
+
+
+# -- the audit trail ---------------------------------------------------------------------------------------
+
+
+@blp.route("/audit", endpoint="audit")
+def audit():
+    before = request.args.get("before", "")
+    if before and not before.isdigit():
+        return render_template("error.html", title="Bad request", message="before: must be a whole number"), 400
+    with db().connection() as conn:
+        rows = people.audit_page(conn, g.person, int(before) if before else None)
+    if rows is None:
+        return _forbidden("read the audit trail")
+    more = len(rows) == people.AUDIT_PAGE
+    return render_template("audit.html", rows=rows, next_before=rows[-1]["id"] if rows and more else None)
+
+
+AUDIT_COLUMNS = ("id", "at", "email", "organisation", "action", "subject", "address", "outcome")
+
+
+@blp.route("/audit.csv", endpoint="audit_csv")
+def audit_csv():
+    """Every entry the person may read, newest first, read a thousand at a time."""
+    with db().connection() as conn:
+        first = people.audit_page(conn, g.person, None, CSV_BATCH)
+        if first is None:
+            return _forbidden("read the audit trail")
+        people.record(conn, g.person, "audit_export", "audit.csv", address(), "ok")
+    person = g.person
+
+    def rows():
+        out = io.StringIO()
+        writer = csv.writer(out)
+        writer.writerow(AUDIT_COLUMNS)
+        batch = first
+        while batch:
+            for row in batch:
+                writer.writerow([_csv_cell(row[c]) for c in AUDIT_COLUMNS])
+            yield out.getvalue()
+            out.seek(0)
+            out.truncate()
+            if len(batch) < CSV_BATCH:
+                break
+            with db().connection() as conn:
+                batch = people.audit_page(conn, person, batch[-1]["id"], CSV_BATCH)
+
+    return Response(stream_with_context(rows()), mimetype="text/csv",
+                    headers={"Content-Disposition": 'attachment; filename="audit.csv"'})  # fmt: skip
+
+
+def _csv_cell(value) -> str:
+    """A cell as text; one a spreadsheet would run as a formula is quoted with a leading apostrophe."""
+    text = value.isoformat() if hasattr(value, "isoformat") else "" if value is None else str(value)
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
