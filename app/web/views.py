@@ -10,6 +10,7 @@ import csv
 import io
 import re
 import uuid
+from datetime import UTC
 
 from flask import Response, current_app, g, redirect, render_template, request, stream_with_context
 from flask import session as flask_session
@@ -130,10 +131,10 @@ def logout_everywhere():
 
 @blp.route("/", endpoint="home")
 def home():
+    if g.person.may("read_audit"):  # quality, inspectors and admins: their investigation pages
+        return redirect("/audit", code=303)
     if g.person.may("verify"):
         return redirect("/pharmacy", code=303)
-    if g.person.may("read_audit"):
-        return redirect("/audit", code=303)
     return render_template("home.html")
 
 
@@ -237,6 +238,8 @@ def audit():
     if rows is None:
         return _forbidden("read the audit trail")
     more = len(rows) == people.AUDIT_PAGE
+    for row in rows:
+        row["at"] = row["at"].astimezone(UTC)
     return render_template("audit.html", rows=rows, next_before=rows[-1]["id"] if rows and more else None)
 
 

@@ -18,3 +18,6 @@ def web_app(web_settings):
     ext = application.extensions["pharmatrack"]
     ext.verifications.close()
     ext.db.close()
+
+
+from tests.web.browser import driver  # noqa: E402, F401  (a fixture: the module's Chromium)
