@@ -128,68 +128,62 @@ def test_a_pharmacists_day_in_a_browser(driver, world, stock):
     database_url = world.settings.database_url
     pharmacist = add_person(database_url, p["pharmacy"].gln, "pharmacist")
     quality = add_person(database_url, p["pharmacy"].gln, "quality")
-    from app import create_app
-
-    app = create_app(world.settings.replace(session_cookie_secure=False))  # plain HTTP on 127.0.0.1
+    app = world.client.application  # SESSION_COOKIE_SECURE's default: Chromium keeps Secure cookies on loopback HTTP
     gs = Keys.CONTROL + "]" + Keys.NULL  # how a keyboard-wedge scanner types the DataMatrix's GS separator
-    try:
-        with serving(app) as base, pumping(world):
-            driver.set_window_size(*PHONE)
-            driver.delete_all_cookies()
-            _sign_in(driver, base, pharmacist)
-            _wait(driver, "#code")
-            check_page(driver, "pharmacy")
+    with serving(app) as base, pumping(world):
+        driver.set_window_size(*PHONE)
+        driver.delete_all_cookies()
+        _sign_in(driver, base, pharmacist)
+        _wait(driver, "#code")
+        check_page(driver, "pharmacy")
 
-            # a good pack, scanned as the DataMatrix's raw text: verified, with its name, lot and expiry
-            verdict = _scan(driver, f"]d201{gtin}21S0000000001", gs, f"10{lot}", gs, "17301231")
-            assert verdict == "verified"
-            result = driver.find_element(By.ID, "result").text
-            assert "Verified" in result and "Amoxicillin 500 mg" in result and "500 mg" in result
-            assert lot in result and "2030-12-31" in result
-            driver.find_element(By.CSS_SELECTOR, ".proof summary").click()  # check it yourself
-            assert _wait(driver, "[data-proof]").get_attribute("data-proof") == "match"
-            check_page(driver, "pharmacy-verified")
-            driver.find_element(By.CSS_SELECTOR, "form[action='/pharmacy/dispense'] button").click()
-            assert "Dispensed" in _wait(driver, "[data-operation='confirmed']", 60).text
-            check_page(driver, "pharmacy-dispensed")
-            # the same pack again: already dispensed
-            assert _scan(driver, f"(01){gtin}(21)S0000000001(10){lot}(17)301231") == "dispensed"
-            assert "Do not dispense" in driver.find_element(By.CSS_SELECTOR, ".verdict").text
+        # a good pack, scanned as the DataMatrix's raw text: verified, with its name, lot and expiry
+        verdict = _scan(driver, f"]d201{gtin}21S0000000001", gs, f"10{lot}", gs, "17301231")
+        assert verdict == "verified"
+        result = driver.find_element(By.ID, "result").text
+        assert "Verified" in result and "Amoxicillin 500 mg" in result and "500 mg" in result
+        assert lot in result and "2030-12-31" in result
+        driver.find_element(By.CSS_SELECTOR, ".proof summary").click()  # check it yourself
+        assert _wait(driver, "[data-proof]").get_attribute("data-proof") == "match"
+        check_page(driver, "pharmacy-verified")
+        driver.find_element(By.CSS_SELECTOR, "form[action='/pharmacy/dispense'] button").click()
+        assert "Dispensed" in _wait(driver, "[data-operation='confirmed']", 60).text
+        check_page(driver, "pharmacy-dispensed")
+        # the same pack again: already dispensed
+        assert _scan(driver, f"(01){gtin}(21)S0000000001(10){lot}(17)301231") == "dispensed"
+        assert "Do not dispense" in driver.find_element(By.CSS_SELECTOR, ".verdict").text
 
-            # a counterfeit: a serial the lot never had
-            assert _scan(driver, f"(01){gtin}(21)S9999999999(10){lot}(17)301231") == "counterfeit"
-            text = driver.find_element(By.ID, "result").text
-            assert "Do not dispense" in text and "never made" in text and "Quarantine the pack" in text
-            assert not driver.find_elements(By.CSS_SELECTOR, "form[action='/pharmacy/dispense']")
-            check_page(driver, "pharmacy-counterfeit")
+        # a counterfeit: a serial the lot never had
+        assert _scan(driver, f"(01){gtin}(21)S9999999999(10){lot}(17)301231") == "counterfeit"
+        text = driver.find_element(By.ID, "result").text
+        assert "Do not dispense" in text and "never made" in text and "Quarantine the pack" in text
+        assert not driver.find_elements(By.CSS_SELECTOR, "form[action='/pharmacy/dispense']")
+        check_page(driver, "pharmacy-counterfeit")
 
-            # the maker recalls the lot: the next pack of it is not to be dispensed
-            recall = world.post("maker", "/v1/lots/recalls", {"gtin": gtin, "lot": lot})
-            assert recall.status_code == 202, recall.get_json()
-            op = recall.get_json()["operation"]["id"]
-            deadline = time.monotonic() + 60
-            while world.operation("maker", op)["status"] != "confirmed":
-                assert time.monotonic() < deadline, world.operation("maker", op)
-                time.sleep(0.1)
-            assert _scan(driver, f"(01){gtin}(21)S0000000002(10){lot}(17)301231") == "recalled"
-            assert "recalled" in driver.find_element(By.ID, "result").text
-            check_page(driver, "pharmacy-recalled")
-            # an unreadable code is named, not a crash
-            assert _scan(driver, "(01)12345678901234(21)X") is None
-            assert "Code not readable" in driver.find_element(By.ID, "result").text
-            _sign_out(driver)
+        # the maker recalls the lot: the next pack of it is not to be dispensed
+        recall = world.post("maker", "/v1/lots/recalls", {"gtin": gtin, "lot": lot})
+        assert recall.status_code == 202, recall.get_json()
+        op = recall.get_json()["operation"]["id"]
+        deadline = time.monotonic() + 60
+        while world.operation("maker", op)["status"] != "confirmed":
+            assert time.monotonic() < deadline, world.operation("maker", op)
+            time.sleep(0.1)
+        assert _scan(driver, f"(01){gtin}(21)S0000000002(10){lot}(17)301231") == "recalled"
+        assert "recalled" in driver.find_element(By.ID, "result").text
+        check_page(driver, "pharmacy-recalled")
+        # an unreadable code is named, not a crash
+        assert _scan(driver, "(01)12345678901234(21)X") is None
+        assert "Code not readable" in driver.find_element(By.ID, "result").text
+        _sign_out(driver)
 
-            # the pharmacy's quality lead reads what was done, on a desktop
-            driver.set_window_size(1280, 900)
-            _sign_in(driver, base, quality)
-            _wait(driver, "table")
-            assert driver.current_url == base + "/audit"
-            trail = driver.find_element(By.TAG_NAME, "table").text
-            assert pharmacist in trail and "dispense" in trail and "accepted: operation" in trail
-            check_page(driver, "audit")
-    finally:
-        app.extensions["pharmatrack"].verifications.close()
-        app.extensions["pharmatrack"].db.close()
+        # the pharmacy's quality lead reads what was done, on a desktop
+        driver.set_window_size(1280, 900)
+        _sign_in(driver, base, quality)
+        _wait(driver, "table")
+        assert driver.current_url == base + "/audit"
+        trail = driver.find_element(By.TAG_NAME, "table").text
+        assert pharmacist in trail and "dispense" in trail and "accepted: operation" in trail
+        check_page(driver, "audit")
     conn = connect(database_url)
     try:
         rows = fetch_all(conn, "SELECT action, outcome FROM audit_trail WHERE email = %s ORDER BY id", (pharmacist,))
