@@ -194,6 +194,17 @@ def _partial(template: str, status: int = 200, **context):
 
 @blp.route("/pharmacy/dispense", methods=["POST"], endpoint="dispense")
 def dispense():
+    return _dispense_write("dispense")
+
+
+@blp.route("/pharmacy/undo-dispense", methods=["POST"], endpoint="undo_dispense")
+def undo_dispense():
+    """Undo a dispense made by mistake (EU FMD: the same pharmacy, within 10 days; the write path checks)."""
+    return _dispense_write("undo_dispense")
+
+
+def _dispense_write(action: str):
+    """A dispense or its undo through the API's write path (outbox, relayer, chain), on the audit trail."""
     if not (g.person.may("dispense") and "dispenser" in g.person.organisation_roles):
         return _forbidden("dispense")
     text = _scanned(request.form.get("code", ""))[: gs1.MAX_INPUT_LENGTH]
@@ -201,18 +212,18 @@ def dispense():
     try:
         pack = gs1.parse(text, expect=(gs1.Kind.PACK,))
     except gs1.GS1Error as exc:
-        _audit("dispense", text, f"unreadable: {exc.rule}")
+        _audit(action, text, f"unreadable: {exc.rule}")
         return _partial("dispensed.html", status=422, problem=f"{exc.message} ({exc.field}: {exc.rule})")
     subject = gs1.to_element_string(pack)
     try:
         with db().connection() as conn:
-            row, _ = writes.submit(conn, g.person.principal(), "dispense", {"packs": [pack]}, subject.encode(),
-                                   f"web-dispense-{idem}")  # fmt: skip
-            people.record(conn, g.person, "dispense", subject, address(), f"accepted: operation {row['id']}")
+            row, _ = writes.submit(conn, g.person.principal(), action, {"packs": [pack]}, subject.encode(),
+                                   f"web-{action}-{idem}")  # fmt: skip
+            people.record(conn, g.person, action, subject, address(), f"accepted: operation {row['id']}")
     except writes.Rejected as exc:
-        _audit("dispense", subject, f"refused: {exc.rule}")
-        return _partial("dispensed.html", status=exc.status, problem=exc.message)
-    return _partial("dispensed.html", status=202, operation=row)
+        _audit(action, subject, f"refused: {exc.rule}")
+        return _partial("dispensed.html", status=exc.status, problem=exc.message, action=action)
+    return _partial("dispensed.html", status=202, operation=row, code=subject, undo_idem=uuid.uuid4().hex)
 
 
 @blp.route("/pharmacy/operations/<uuid:operation_id>", endpoint="operation")
@@ -222,7 +233,8 @@ def operation(operation_id):
         row = outbox.get(conn, str(operation_id), g.person.organisation_id)
     if row is None:
         return render_template("error.html", title="Not found", message="No such operation of yours."), 404
-    return _partial("dispensed.html", operation=row)
+    code = request.args.get("code", "")[: gs1.MAX_INPUT_LENGTH]
+    return _partial("dispensed.html", operation=row, code=code, undo_idem=uuid.uuid4().hex)
 
 
 # -- the audit trail ---------------------------------------------------------------------------------------

@@ -28,6 +28,14 @@ def _wait(driver, css: str, timeout: float = 30.0):
     return WebDriverWait(driver, timeout).until(ec.visibility_of_element_located((By.CSS_SELECTOR, css)))
 
 
+def _wait_text(driver, css: str, text: str, timeout: float = 60.0) -> None:
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as ec
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    WebDriverWait(driver, timeout).until(ec.text_to_be_present_in_element((By.CSS_SELECTOR, css), text))
+
+
 def _sign_in(driver, base: str, email: str, password: str = PASSWORD) -> None:
     from selenium.webdriver.common.by import By
 
@@ -149,6 +157,12 @@ def test_a_pharmacists_day_in_a_browser(driver, world, stock):
         driver.find_element(By.CSS_SELECTOR, "form[action='/pharmacy/dispense'] button").click()
         assert "Dispensed" in _wait(driver, "[data-operation='confirmed']", 60).text
         check_page(driver, "pharmacy-dispensed")
+        # dispensed by mistake: undone (EU FMD), and the pack is verified again; then dispensed for good
+        driver.find_element(By.CSS_SELECTOR, "form[action='/pharmacy/undo-dispense'] button").click()
+        _wait_text(driver, "#dispense-result", "Dispense undone: the pack is back in stock")
+        assert _scan(driver, f"(01){gtin}(21)S0000000001(10){lot}(17)301231") == "verified"
+        driver.find_element(By.CSS_SELECTOR, "form[action='/pharmacy/dispense'] button").click()
+        assert "Dispensed" in _wait(driver, "[data-operation='confirmed']", 60).text
         # the same pack again: already dispensed
         assert _scan(driver, f"(01){gtin}(21)S0000000001(10){lot}(17)301231") == "dispensed"
         assert "Do not dispense" in driver.find_element(By.CSS_SELECTOR, ".verdict").text
@@ -190,8 +204,9 @@ def test_a_pharmacists_day_in_a_browser(driver, world, stock):
         logged = fetch_all(conn, "SELECT verdict FROM verifications WHERE channel = 'web' ORDER BY id")
     finally:
         conn.close()
-    assert [r["action"] for r in rows] == ["sign_in", "verify", "dispense", "verify", "verify", "verify", "verify",
-                                           "sign_out"]  # fmt: skip
-    assert [r["outcome"].split(":")[0] for r in rows[1:7]] == ["verified", "accepted", "dispensed", "counterfeit",
-                                                               "recalled", "unreadable"]  # fmt: skip
-    assert [r["verdict"] for r in logged] == ["verified", "dispensed", "counterfeit", "recalled"]
+    assert [(r["action"], r["outcome"].split(":")[0]) for r in rows] == [
+        ("sign_in", "ok"), ("verify", "verified"), ("dispense", "accepted"), ("undo_dispense", "accepted"),
+        ("verify", "verified"), ("dispense", "accepted"), ("verify", "dispensed"), ("verify", "counterfeit"),
+        ("verify", "recalled"), ("verify", "unreadable"), ("sign_out", "ok"),
+    ]  # fmt: skip
+    assert [r["verdict"] for r in logged] == ["verified", "verified", "dispensed", "counterfeit", "recalled"]
