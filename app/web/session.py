@@ -27,10 +27,14 @@ ASSETS = {
     "app.css": STATIC / "app.css",
     "app.js": STATIC / "app.js",
     "htmx.min.js": NODE_MODULES / "htmx.org" / "dist" / "htmx.min.js",
+    # the camera's DataMatrix reader: @zxing/library's browser build (@zxing/browser ships ES modules only, with
+    # bare imports no browser resolves without a bundler; the library's UMD build holds the same reader)
+    "zxing.min.js": NODE_MODULES / "@zxing" / "library" / "umd" / "index.min.js",
 }
 OPEN_ENDPOINTS = frozenset({"web.login", "web.asset"})  # reachable without a session
 PAGE_CSP = (
-    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; media-src 'self' blob:; "
+    "connect-src 'self'; "
     "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
 )
 

@@ -38,21 +38,48 @@ def require_browser() -> None:
     pytest.skip(message, allow_module_level=True)
 
 
-@pytest.fixture(scope="module")
-def driver():
+def chromium(*extra: str):
+    """A headless Chromium through Debian's chromedriver; `extra`: more command-line switches."""
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM
     for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu",
-                f"--window-size={DESKTOP[0]},{DESKTOP[1]}", "--lang=en-GB"):  # fmt: skip
+                f"--window-size={DESKTOP[0]},{DESKTOP[1]}", "--lang=en-GB", *extra):  # fmt: skip
         options.add_argument(arg)
     browser = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
     browser.set_page_load_timeout(30)
     browser.set_script_timeout(30)
+    return browser
+
+
+@pytest.fixture(scope="module")
+def driver():
+    browser = chromium()
     yield browser
     browser.quit()
+
+
+def camera_film(text: str, path: Path, size: tuple[int, int] = (640, 480), module_px: int = 8) -> Path:
+    """A Y4M video (Chromium's fake camera plays it in a loop) of a DataMatrix holding `text`, black on white,
+    centred: what a phone sees held over a pack."""
+    from pystrich.datamatrix import DataMatrixEncoder
+
+    rows = [[line[i : i + 2] == "XX" for i in range(0, len(line), 2)] for line in DataMatrixEncoder(text).get_ascii().splitlines()]  # fmt: skip
+    width, height = size
+    top, left = (height - len(rows) * module_px) // 2, (width - len(rows[0]) * module_px) // 2
+    luma = bytearray([235]) * (width * height)
+    for r, row in enumerate(rows):
+        for c, dark in enumerate(row):
+            if dark:
+                for y in range(top + r * module_px, top + (r + 1) * module_px):
+                    start = y * width + left + c * module_px
+                    luma[start : start + module_px] = bytes([16]) * module_px
+    chroma = bytes([128]) * (width // 2 * (height // 2) * 2)
+    frame = b"FRAME\n" + bytes(luma) + chroma
+    path.write_bytes(f"YUV4MPEG2 W{width} H{height} F10:1 Ip A1:1 C420jpeg\n".encode() + frame * 5)
+    return path
 
 
 @contextmanager

@@ -12,7 +12,7 @@ import pytest
 
 from app.db import connect, fetch_all
 from app.services import people
-from tests.web.browser import PHONE, check_page, require_browser, serving
+from tests.web.browser import PHONE, camera_film, check_page, chromium, require_browser, serving
 from tests.web.helpers import PASSWORD, add_org, add_person
 
 require_browser()
@@ -123,7 +123,7 @@ def _scan(driver, *keys) -> str:
     return _wait(driver, "#result .verdict").get_attribute("data-verdict")
 
 
-def test_a_pharmacists_day_in_a_browser(driver, world, stock):
+def test_a_pharmacists_day_in_a_browser(driver, world, stock, tmp_path):
     from selenium.webdriver.common.by import By
     from selenium.webdriver.common.keys import Keys
 
@@ -174,6 +174,21 @@ def test_a_pharmacists_day_in_a_browser(driver, world, stock):
         assert not driver.find_elements(By.CSS_SELECTOR, "form[action='/pharmacy/dispense']")
         check_page(driver, "pharmacy-counterfeit")
 
+        # the phone's camera: Chromium's fake camera films a pack's DataMatrix (GS separators inside)
+        film = camera_film(f"01{gtin}21S0000000003\x1d10{lot}\x1d17301231", tmp_path / "datamatrix.y4m")
+        phone = chromium("--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream",
+                         f"--use-file-for-fake-video-capture={film}")  # fmt: skip
+        try:
+            phone.set_window_size(*PHONE)
+            _sign_in(phone, base, pharmacist)
+            _wait(phone, "#camera-start").click()
+            assert _wait(phone, "#result .verdict").get_attribute("data-verdict") == "verified"
+            assert "S0000000003" in phone.find_element(By.ID, "result").text
+            assert phone.find_element(By.ID, "code").get_attribute("value").startswith(f"01{gtin}21S0000000003")
+            check_page(phone, "pharmacy-camera")
+        finally:
+            phone.quit()
+
         # the maker recalls the lot: the next pack of it is not to be dispensed
         recall = world.post("maker", "/v1/lots/recalls", {"gtin": gtin, "lot": lot})
         assert recall.status_code == 202, recall.get_json()
@@ -207,6 +222,14 @@ def test_a_pharmacists_day_in_a_browser(driver, world, stock):
     assert [(r["action"], r["outcome"].split(":")[0]) for r in rows] == [
         ("sign_in", "ok"), ("verify", "verified"), ("dispense", "accepted"), ("undo_dispense", "accepted"),
         ("verify", "verified"), ("dispense", "accepted"), ("verify", "dispensed"), ("verify", "counterfeit"),
+        ("sign_in", "ok"), ("verify", "verified"),  # the phone's camera
         ("verify", "recalled"), ("verify", "unreadable"), ("sign_out", "ok"),
     ]  # fmt: skip
-    assert [r["verdict"] for r in logged] == ["verified", "verified", "dispensed", "counterfeit", "recalled"]
+    assert [r["verdict"] for r in logged] == [
+        "verified",
+        "verified",
+        "dispensed",
+        "counterfeit",
+        "verified",
+        "recalled",
+    ]

@@ -13,6 +13,35 @@
     input.value = input.value.slice(0, start) + GS + input.value.slice(end);
     input.selectionStart = input.selectionEnd = start + 1;
   });
+  // The phone's camera (where the browser has one and the reader loaded): reads one DataMatrix, puts its text in
+  // the field and sends the form, as a scanner would.
+  document.addEventListener("DOMContentLoaded", function () {
+    var start = document.getElementById("camera-start");
+    if (!start || !window.ZXing || !navigator.mediaDevices || !navigator.mediaDevices.getUserMedia) {
+      return;
+    }
+    var video = document.getElementById("camera-preview");
+    var status = document.getElementById("camera-status");
+    var reader = new ZXing.BrowserDatamatrixCodeReader();
+    start.hidden = false;
+    start.addEventListener("click", function () {
+      start.disabled = true;
+      video.hidden = false;
+      status.textContent = "Hold the pack's DataMatrix in front of the camera.";
+      reader.decodeOnceFromVideoDevice(undefined, "camera-preview").then(function (result) {
+        var input = document.getElementById("code");
+        input.value = result.getText();
+        status.textContent = "Code read.";
+        document.getElementById("scan").requestSubmit();
+      }, function (error) {
+        status.textContent = "The camera could not read a code (" + error + ").";
+      }).finally(function () {
+        reader.reset();
+        video.hidden = true;
+        start.disabled = false;
+      });
+    });
+  });
   // Ready for the next scan after every answer: focused, its text selected (the next code replaces it).
   document.addEventListener("htmx:afterSwap", function (event) {
     if (event.detail.target && event.detail.target.id === "result") {
