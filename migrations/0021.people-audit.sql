@@ -10,6 +10,10 @@ CREATE TABLE people (
     role               text        NOT NULL CHECK (role IN ('pharmacist', 'warehouse', 'quality', 'inspector', 'admin')),
     password_hash      text        NOT NULL CHECK (password_hash LIKE '$argon2id$%'),
     session_generation integer     NOT NULL DEFAULT 1,
+    -- an invitation from the organisation's admin: SHA-256 of the one-time link's token, until the person sets a
+    -- password through it (meanwhile the hash above is of a random secret no one knows)
+    invite_sha256      bytea       UNIQUE,
+    invite_expires_at  timestamptz,
     created_at         timestamptz NOT NULL DEFAULT now(),
     disabled_at        timestamptz,
     CONSTRAINT people_email_key UNIQUE (email)

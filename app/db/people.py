@@ -10,7 +10,7 @@ from app.db import fetch_all, fetch_one
 
 _COLUMNS = """
 p.id, p.organisation_id, p.email, p.name, p.role, p.password_hash, p.session_generation, p.created_at,
-p.disabled_at, o.name AS organisation, o.gln, o.account, o.roles AS organisation_roles,
+p.disabled_at, p.invite_expires_at, o.name AS organisation, o.gln, o.account, o.roles AS organisation_roles,
 o.suspended_at AS organisation_suspended_at
 """
 _FROM = "FROM people p JOIN organisations o ON o.id = p.organisation_id"
@@ -25,6 +25,19 @@ LIST = (
 DISABLE = """
 UPDATE people SET disabled_at = now(), session_generation = session_generation + 1
 WHERE email = %s AND disabled_at IS NULL RETURNING id
+"""
+INSERT_INVITED = """
+INSERT INTO people (organisation_id, email, name, role, password_hash, invite_sha256, invite_expires_at)
+VALUES (%s, %s, %s, %s, %s, %s, now() + make_interval(secs => %s)) RETURNING id
+"""
+BY_INVITE = f"SELECT {_COLUMNS} {_FROM} WHERE p.invite_sha256 = %s AND p.invite_expires_at > now()"
+ACCEPT_INVITE = """
+UPDATE people SET password_hash = %s, invite_sha256 = NULL, invite_expires_at = NULL
+WHERE id = %s AND invite_sha256 IS NOT NULL
+"""
+DISABLE_IN_ORGANISATION = """
+UPDATE people SET disabled_at = now(), session_generation = session_generation + 1
+WHERE id = %s AND organisation_id = %s AND disabled_at IS NULL RETURNING email
 """
 NEXT_GENERATION = "UPDATE people SET session_generation = session_generation + 1 WHERE id = %s"
 REHASH = "UPDATE people SET password_hash = %s WHERE id = %s"
@@ -60,6 +73,31 @@ def by_id(conn, person_id: int) -> dict | None:
 def list_people(conn, organisation_id: int | None = None) -> list[dict]:
     """Everyone (or one organisation's people), by organisation name and email."""
     return fetch_all(conn, LIST, (organisation_id, organisation_id))
+
+
+def insert_invited(conn, organisation_id: int, email: str, name: str, role: str, password_hash: str,
+                   invite_sha256: bytes, valid_seconds: int) -> int:  # fmt: skip
+    """Add an invited person (a random password until it accepts); UniqueViolation if the email is taken."""
+    with conn.cursor() as cur:
+        cur.execute(INSERT_INVITED, (organisation_id, email, name, role, password_hash, invite_sha256, valid_seconds))
+        return cur.fetchone()[0]
+
+
+def by_invite(conn, invite_sha256: bytes) -> dict | None:
+    """The person with this pending, unexpired invitation."""
+    return fetch_one(conn, BY_INVITE, (invite_sha256,))
+
+
+def accept_invite(conn, person_id: int, password_hash: str) -> bool:
+    with conn.cursor() as cur:
+        cur.execute(ACCEPT_INVITE, (password_hash, person_id))
+        return cur.rowcount == 1
+
+
+def disable_in_organisation(conn, person_id: int, organisation_id: int) -> str | None:
+    """Disable one of the organisation's people (ending its sessions); its email, None if none was disabled."""
+    row = fetch_one(conn, DISABLE_IN_ORGANISATION, (person_id, organisation_id))
+    return None if row is None else row["email"]
 
 
 def disable(conn, email: str) -> int | None:

@@ -315,6 +315,7 @@ PERSON_ACTIONS = {
     "verify": frozenset({"pharmacist", "warehouse", "quality", "inspector"}),
     "dispense": frozenset({"pharmacist"}),
     "read_audit": frozenset({"quality", "inspector", "admin"}),
+    "admin_people": frozenset({"admin"}),  # invite and disable the organisation's people
 }
 ALL_ORGANISATIONS = -1  # audit_scope's answer for a regulator's inspector
 

@@ -11,7 +11,9 @@ audit trail of what they do (no Flask here; SQL in app/db/people.py and app/db/a
 
 from __future__ import annotations
 
+import hashlib
 import re
+import secrets
 import time
 from dataclasses import dataclass
 
@@ -29,6 +31,7 @@ EMAIL_RE = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$")
 MIN_PASSWORD = 12
 MAX_PASSWORD = 1024  # argon2 hashes anything; a megabyte "password" is only a way to burn CPU
 AUDIT_PAGE = 50
+INVITE_DAYS = 7
 
 _hasher = PasswordHasher()  # argon2id
 # checked against when the email is unknown, so an unknown account costs the same time as a wrong password
@@ -94,26 +97,69 @@ def check_password(password: str) -> None:
         raise PersonError("password", f"must be {MIN_PASSWORD} to {MAX_PASSWORD} characters")
 
 
-def add_person(conn, gln: str, email: str, name: str, role: str, password: str) -> int:
-    """Add a person to the organisation with this GLN; returns the id."""
+def _checked(email: str, name: str, role: str, org_name: str, org_roles) -> tuple[str, str]:
+    """The email and name as stored, once the person's fields and its role under the organisation are valid."""
     email = _email(email)
     name = (name or "").strip()
     if not 1 <= len(name) <= 200:
         raise PersonError("name", "must be 1 to 200 characters")
     if role not in access.PERSON_ROLES:
         raise PersonError("role", f"must be one of {', '.join(access.PERSON_ROLES)}")
+    needs = access.PERSON_ROLE_NEEDS[role]
+    if not set(needs) & set(org_roles):
+        raise PersonError("role", f"{role} is a role in an organisation with the role {' or '.join(needs)}; "
+                          f"{org_name} has {', '.join(org_roles)}")  # fmt: skip
+    return email, name
+
+
+def add_person(conn, gln: str, email: str, name: str, role: str, password: str) -> int:
+    """Add a person to the organisation with this GLN; returns the id."""
     check_password(password)
     org = organisation_by_gln(conn, gln)
     if org is None:
         raise PersonError("organisation", "no organisation has this GLN; add it first")
-    needs = access.PERSON_ROLE_NEEDS[role]
-    if not set(needs) & set(org["roles"]):
-        raise PersonError("role", f"a {role} works for an organisation with the role {' or '.join(needs)}; "
-                          f"{org['name']} has {', '.join(org['roles'])}")  # fmt: skip
+    email, name = _checked(email, name, role, org["name"], org["roles"])
     try:
         return people_db.insert_person(conn, org["id"], email, name, role, _hasher.hash(password))
     except psycopg2.errors.UniqueViolation:
         raise PersonError("email", "is already registered") from None
+
+
+def invite(conn, admin: Person, email: str, name: str, role: str) -> str:
+    """An organisation admin invites a person to its organisation; returns the one-time token of the link
+    (shown once to the admin, who hands it over; only its SHA-256 is stored) valid for INVITE_DAYS."""
+    if not admin.may("admin_people"):
+        raise PersonError("role", "only an organisation's admin invites people")
+    email, name = _checked(email, name, role, admin.organisation, admin.organisation_roles)
+    token = secrets.token_urlsafe(32)
+    try:
+        people_db.insert_invited(conn, admin.organisation_id, email, name, role, _hasher.hash(secrets.token_urlsafe(32)),
+                                 hashlib.sha256(token.encode()).digest(), INVITE_DAYS * 86400)  # fmt: skip
+    except psycopg2.errors.UniqueViolation:
+        raise PersonError("email", "is already registered") from None
+    return token
+
+
+def invited(conn, token: str) -> dict | None:
+    """The pending invitation of this token: {email, name, role, organisation}; None if unknown or expired."""
+    row = people_db.by_invite(conn, hashlib.sha256((token or "").encode()).digest())
+    return None if row is None or row["disabled_at"] is not None else row
+
+
+def accept_invite(conn, token: str, password: str) -> Person | None:
+    """Set the invited person's password; the link is spent. None if the invitation is unknown or expired."""
+    check_password(password)
+    row = invited(conn, token)
+    if row is None or not people_db.accept_invite(conn, row["id"], _hasher.hash(password)):
+        return None
+    return Person.of(row)
+
+
+def disable_colleague(conn, admin: Person, person_id: int) -> str | None:
+    """An admin disables one of its organisation's people (never itself); the email, None if none was."""
+    if not admin.may("admin_people") or person_id == admin.id:
+        return None
+    return people_db.disable_in_organisation(conn, person_id, admin.organisation_id)
 
 
 def list_people(conn, gln: str | None = None) -> list[dict]:

@@ -31,7 +31,7 @@ ASSETS = {
     # bare imports no browser resolves without a bundler; the library's UMD build holds the same reader)
     "zxing.min.js": NODE_MODULES / "@zxing" / "library" / "umd" / "index.min.js",
 }
-OPEN_ENDPOINTS = frozenset({"web.login", "web.asset"})  # reachable without a session
+OPEN_ENDPOINTS = frozenset({"web.login", "web.asset", "web.invite"})  # reachable without a session
 PAGE_CSP = (
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; media-src 'self' blob:; "
     "connect-src 'self'; "

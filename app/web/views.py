@@ -16,7 +16,7 @@ from flask import Response, current_app, g, redirect, render_template, request, 
 from flask import session as flask_session
 
 from app import gs1
-from app.services import outbox, people, proofcheck, writes
+from app.services import access, outbox, people, proofcheck, writes
 from app.services import verify as verify_service
 from app.web.session import address, blp, db, start_session, throttle
 
@@ -235,6 +235,67 @@ def operation(operation_id):
         return render_template("error.html", title="Not found", message="No such operation of yours."), 404
     code = request.args.get("code", "")[: gs1.MAX_INPUT_LENGTH]
     return _partial("dispensed.html", operation=row, code=code, undo_idem=uuid.uuid4().hex)
+
+
+# -- the organisation's admin: invite and disable people ------------------------------------------------------
+
+
+@blp.route("/admin/people", methods=["GET", "POST"], endpoint="admin_people")
+def admin_people():
+    if not g.person.may("admin_people"):
+        return _forbidden("manage the organisation's people")
+    link, problem, status = None, None, 200
+    if request.method == "POST":
+        form = request.form
+        email = form.get("email", "")[:254]
+        try:
+            with db().connection() as conn:
+                token = people.invite(conn, g.person, email, form.get("name", "")[:200], form.get("role", ""))
+                people.record(conn, g.person, "invite", email, address(), f"ok: {form.get('role', '')}")
+            link = f"{request.host_url}invite/{token}"
+        except people.PersonError as exc:
+            _audit("invite", email, f"refused: {exc.field}")
+            problem, status = f"{exc.field}: {exc.problem}", 422
+    with db().connection() as conn:
+        rows = people.list_people(conn, g.person.gln)
+    roles = [r for r in access.PERSON_ROLES if set(access.PERSON_ROLE_NEEDS[r]) & set(g.person.organisation_roles)]
+    return render_template("admin.html", rows=rows, roles=roles, link=link, problem=problem), status
+
+
+@blp.route("/admin/people/<int:person_id>/disable", methods=["POST"], endpoint="disable_person")
+def disable_person(person_id: int):
+    if not g.person.may("admin_people"):
+        return _forbidden("manage the organisation's people")
+    with db().connection() as conn:
+        email = people.disable_colleague(conn, g.person, person_id)
+        people.record(conn, g.person, "disable_person", email or str(person_id), address(),
+                      "ok" if email else "refused: not an enabled colleague")  # fmt: skip
+    return redirect("/admin/people", code=303)
+
+
+@blp.route("/invite/<token>", methods=["GET", "POST"], endpoint="invite")
+def accept_invite(token: str):
+    """The invited person sets a password through the admin's one-time link (no session needed)."""
+    with db().connection() as conn:
+        row = people.invited(conn, token[:64])
+    if row is None:
+        return render_template("error.html", title="Invitation not valid",
+                               message="This invitation link is unknown, used or expired. Ask your admin for a new one."), 404  # fmt: skip
+    if request.method == "GET":
+        return render_template("invite.html", invited=row, problem=None)
+    password = request.form.get("password", "")
+    if password != request.form.get("confirm", ""):
+        return render_template("invite.html", invited=row, problem="The two passwords differ."), 422
+    try:
+        with db().connection() as conn:
+            person = people.accept_invite(conn, token[:64], password)
+            people.record(conn, person, "accept_invite", "", address(), "ok" if person else "refused: spent")
+    except people.PersonError as exc:
+        return render_template("invite.html", invited=row, problem=f"Password {exc.problem}."), 422
+    if person is None:
+        return render_template("error.html", title="Invitation not valid", message="This invitation was used."), 404
+    start_session(person)
+    return redirect("/", code=303)
 
 
 # -- the audit trail ---------------------------------------------------------------------------------------

@@ -127,7 +127,7 @@ def check_page(driver, name: str) -> None:
     wide = driver.execute_script(
         "const w = document.documentElement.clientWidth;"
         "return [document.documentElement.scrollWidth, w, [...document.querySelectorAll('body *')]"
-        ".filter(e => e.getBoundingClientRect().right > w + 1 || e.scrollWidth > e.clientWidth + 1)"
-        ".map(e => e.tagName + '.' + e.className).slice(0, 5)];"
+        ".filter(e => !e.closest('.scroll') && (e.getBoundingClientRect().right > w + 1 || e.scrollWidth > e.clientWidth + 1))"
+        ".map(e => e.tagName + '.' + e.className + ':' + Math.round(e.getBoundingClientRect().width)).slice(0, 5)];"
     )
     assert wide[0] <= wide[1], f"{name}: wider than the screen: {wide}"  # a phone scrolls down, never sideways

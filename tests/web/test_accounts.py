@@ -4,6 +4,7 @@ throttle, disabling and signing out everywhere, sessions vs API keys, the CLI, a
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 
@@ -253,3 +254,64 @@ def test_who_reads_the_audit_trail(web_app, database_url, pharmacy):
     assert any(stranger in line and ",sign_in," in line for line in lines[1:])
     assert read(pharmacist, "/audit.csv").status_code == 403
     assert _audit(database_url)[-1]["action"] == "refused"  # the refusal is on the record too
+
+
+def test_an_admin_invites_and_disables_people(web_app, database_url, pharmacy):
+    gln, pharmacist = pharmacy
+    admin = add_person(database_url, gln, "admin")
+    other_admin = add_person(database_url, add_org(database_url, "Hilltop Pharmacy", ["dispenser"]), "admin")
+    client = web_app.test_client()
+    assert sign_in(client, admin).status_code == 303
+    page = client.get("/admin/people")
+    assert page.status_code == 200 and pharmacist in page.get_data(as_text=True)
+    assert 'value="inspector"' not in page.get_data(as_text=True)  # only roles that fit a dispenser are offered
+    form = {
+        "email": "New@Example.org",
+        "name": "Nia New",
+        "role": "pharmacist",
+        "csrf_token": token(client, "/admin/people"),
+    }
+    unfit = client.post("/admin/people", data={**form, "role": "inspector"})
+    assert (
+        unfit.status_code == 422
+        and "role: inspector is a role in an organisation with the role regulator" in unfit.get_data(as_text=True)
+    )
+    made = client.post("/admin/people", data=form)
+    assert made.status_code == 200
+    link = re.search(r'<code id="invite-link">http://localhost/(invite/[^<]+)</code>', made.get_data(as_text=True))
+    assert link, made.get_data(as_text=True)[:2000]
+    path = "/" + link.group(1)
+    assert client.post("/admin/people", data=form).status_code == 422  # the email is taken now
+
+    newcomer = web_app.test_client()
+    assert sign_in(newcomer, "new@example.org").status_code == 401  # no password of its own yet
+    opened = newcomer.get(path)
+    assert opened.status_code == 200 and "Nia New" in opened.get_data(as_text=True)
+    csrf = token(newcomer, path)
+    differ = newcomer.post(path, data={"password": PASSWORD, "confirm": PASSWORD + "!", "csrf_token": csrf})
+    assert differ.status_code == 422
+    short = newcomer.post(path, data={"password": "short", "confirm": "short", "csrf_token": csrf})
+    assert short.status_code == 422
+    assert newcomer.post(path, data={"password": PASSWORD, "confirm": PASSWORD, "csrf_token": csrf}).status_code == 303
+    assert newcomer.get("/pharmacy").status_code == 200  # signed in as the new pharmacist
+    assert web_app.test_client().get(path).status_code == 404  # the link is spent
+    assert sign_in(web_app.test_client(), "new@example.org").status_code == 303
+
+    conn = connect(database_url)
+    new_id = fetch_all(conn, "SELECT id FROM people WHERE email = 'new@example.org'")[0]["id"]
+    conn.close()
+    stranger = web_app.test_client()  # another organisation's admin cannot touch this one's people
+    assert sign_in(stranger, other_admin).status_code == 303
+    stranger.post(f"/admin/people/{new_id}/disable", data={"csrf_token": token(stranger, "/admin/people")})
+    assert newcomer.get("/pharmacy").status_code == 200
+    disabled = client.post(f"/admin/people/{new_id}/disable", data={"csrf_token": token(client, "/admin/people")})
+    assert disabled.status_code == 303
+    assert newcomer.get("/pharmacy").status_code == 303  # signed out on its next request
+    assert "disabled" in client.get("/admin/people").get_data(as_text=True)
+    # a pharmacist manages no one
+    mere = web_app.test_client()
+    assert sign_in(mere, pharmacist).status_code == 303 and mere.get("/admin/people").status_code == 403
+    actions = [(r["email"], r["action"], r["outcome"]) for r in _audit(database_url)]
+    assert (admin, "invite", "ok: pharmacist") in actions and ("new@example.org", "accept_invite", "ok") in actions
+    assert (other_admin, "disable_person", "refused: not an enabled colleague") in actions
+    assert (admin, "disable_person", "ok") in actions

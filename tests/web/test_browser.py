@@ -53,6 +53,8 @@ def _sign_out(driver) -> None:
 
 
 def test_sign_in_and_out_in_a_browser(driver, web_app, database_url):
+    from selenium.webdriver.common.by import By
+
     gln = add_org(database_url, "Riverside Pharmacy", ["dispenser"])
     email = add_person(database_url, gln, "pharmacist")
     driver.set_window_size(*PHONE)
@@ -70,6 +72,31 @@ def test_sign_in_and_out_in_a_browser(driver, web_app, database_url):
         assert driver.current_url == base + "/pharmacy"
         cookie = driver.get_cookie("pharmatrack_session")
         assert cookie["httpOnly"] is True and cookie["sameSite"] == "Lax"
+        # the pharmacy's admin invites a colleague, who sets a password through the link and is signed in
+        driver.delete_all_cookies()
+        _sign_in(driver, base, add_person(database_url, gln, "admin"))
+        _wait(driver, "table")  # an admin starts on the audit trail
+        driver.find_element(By.LINK_TEXT, "People").click()
+        _wait(driver, "#invite-email")
+        check_page(driver, "admin")
+        driver.find_element(By.ID, "invite-email").send_keys("nia@riverside.example")
+        driver.find_element(By.ID, "invite-name").send_keys("Nia New")
+        driver.find_element(By.CSS_SELECTOR, "form[action='/admin/people'] button").click()
+        link = _wait(driver, "#invite-link").text
+        assert link.startswith(base + "/invite/")
+        check_page(driver, "admin-invited")
+        driver.delete_all_cookies()
+        driver.get(link)
+        _wait(driver, "#confirm")
+        check_page(driver, "invite")
+        for field in ("password", "confirm"):
+            driver.find_element(By.ID, field).send_keys(PASSWORD)
+        driver.find_element(By.CSS_SELECTOR, "main form button").click()
+        _wait(driver, "#code")
+        assert "Nia New" in driver.find_element(By.CSS_SELECTOR, ".who").text
+        driver.delete_all_cookies()
+        _sign_in(driver, base, email)
+        _wait(driver, "#code")
         # disabled while signed in: the next request lands on the sign-in page
         conn = connect(database_url)
         with conn:
