@@ -255,6 +255,7 @@ def _print_demo(summary: dict) -> None:
         click.echo(f"  {party['name']:<38} GLN {party['gln']}  {party['account']}")
     if summary.get("api_keys"):
         click.echo("  demo API keys (one per party, by GLN) written to PHARMATRACK_DATA_DIR/demo-api-keys.json")
+        click.echo("  demo people for the pages (/login; email -> password) in PHARMATRACK_DATA_DIR/demo-people.json")
 
 
 @cli.command()
