@@ -176,7 +176,7 @@ def check():
     body = result.body
     proof = None
     if body.get("proof"):
-        proof = proofcheck.check(ext.chain, ext.settings.deployment_path(ext.chain.chain_id()), body["proof"])
+        proof = proofcheck.check(ext.chain, ext.settings, body["proof"])
     _audit(
         "verify", gs1.to_element_string(pack), f"{result.verdict.verdict}: {', '.join(result.verdict.reasons) or 'ok'}"
     )
