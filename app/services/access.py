@@ -316,6 +316,7 @@ PERSON_ACTIONS = {
     "dispense": frozenset({"pharmacist"}),
     "read_audit": frozenset({"quality", "inspector", "admin"}),
     "admin_people": frozenset({"admin"}),  # invite and disable the organisation's people
+    "investigate": frozenset({"quality", "inspector"}),  # provenance of any code, as the API shows it
 }
 ALL_ORGANISATIONS = -1  # audit_scope's answer for a regulator's inspector
 

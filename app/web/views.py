@@ -16,7 +16,8 @@ from flask import Response, current_app, g, redirect, render_template, request, 
 from flask import session as flask_session
 
 from app import gs1
-from app.services import access, outbox, people, proofcheck, writes
+from app.errors import NotFound
+from app.services import access, outbox, people, proofcheck, provenance, writes
 from app.services import verify as verify_service
 from app.web.session import address, blp, db, start_session, throttle
 
@@ -235,6 +236,44 @@ def operation(operation_id):
         return render_template("error.html", title="Not found", message="No such operation of yours."), 404
     code = request.args.get("code", "")[: gs1.MAX_INPUT_LENGTH]
     return _partial("dispensed.html", operation=row, code=code, undo_idem=uuid.uuid4().hex)
+
+
+# -- quality and inspectors: investigate a code -------------------------------------------------------------
+
+
+@blp.route("/investigate", endpoint="investigate")
+def investigate():
+    """A pack's, case's, pallet's or lot's provenance, as the API shows it to the person's organisation."""
+    if not g.person.may("investigate"):
+        return _forbidden("investigate provenance")
+    text = _scanned(request.args.get("code", ""))[: gs1.MAX_INPUT_LENGTH]
+    if not text:
+        return render_template("investigate.html", code="", prov=None, problem=None)
+    try:
+        item = gs1.parse(text, expect=(gs1.Kind.PACK, gs1.Kind.LOGISTIC_UNIT, gs1.Kind.LOT))
+    except gs1.GS1Error as exc:
+        _audit("investigate", text, f"unreadable: {exc.rule}")
+        return render_template("investigate.html", code=text, prov=None,
+                               problem=f"{exc.message} ({exc.field}: {exc.rule})"), 422  # fmt: skip
+    if isinstance(item, gs1.Pack):
+        build, args = provenance.pack_provenance, (item,)
+    elif isinstance(item, gs1.LogisticUnit):
+        build, args = provenance.unit_provenance, (item.sscc,)
+    else:
+        build, args = provenance.lot_provenance, (item.gtin, item.lot)
+    subject = gs1.to_element_string(item)
+    try:
+        with db().connection() as conn:
+            prov = provenance.seen_by(conn, g.person.principal(), build, *args).to_dict()
+    except provenance.NotOnPath as exc:
+        _audit("investigate", subject, "refused: not on path")
+        return render_template("investigate.html", code=text, prov=None, problem="Your organisation took no part in "
+                               f"the custody of this {exc.kind}: only its verdict may be shown to it."), 403  # fmt: skip
+    except NotFound as exc:
+        _audit("investigate", subject, "not found")
+        return render_template("investigate.html", code=text, prov=None, problem=f"Not known here: {exc}."), 404
+    _audit("investigate", subject, f"ok: {len(prov['timeline'])} events")
+    return render_template("investigate.html", code=text, prov=prov, problem=None)
 
 
 # -- the organisation's admin: invite and disable people ------------------------------------------------------

@@ -447,6 +447,23 @@ def test_the_pharmacist_page_says_the_same(mworld: World, chain, page_sessions, 
         assert not any(p.gln in html for p in mworld.parties.values())  # no party named on the page
 
 
+@pytest.mark.parametrize("who", PARTIES)
+def test_the_investigate_page_says_the_same(mworld: World, chain, page_sessions, who):
+    """GET /investigate?code= (a quality person of the party): the provenance timeline the API shows its
+    organisation, event for event, and the same refusal where it may see the verdict only."""
+    client, _ = page_sessions[who]
+    for what in OBJECTS:
+        api = get(mworld, who, provenance_url(chain, what))
+        code = chain["codes"][what] or f"(01){chain['gtin']}(10){chain['lot']}"
+        page = client.get("/investigate", query_string={"code": code}, base_url=HTTPS)
+        assert page.status_code == api.status_code, (who, what)
+        if api.status_code == 403:
+            assert MATRIX[who][what] == NONE and "took no part" in page.get_data(as_text=True)
+            continue
+        shown = re.findall(r'<tr data-event="([a-z_]+)">', page.get_data(as_text=True))
+        assert shown == [e["event"] for e in api.get_json()["timeline"]], (who, what)
+
+
 # The pages' routes (app/web: HTML for people, not in the OpenAPI document) that read anything, and the test that
 # drives them or why they show no object's record.
 PAGE_READS = {
@@ -456,6 +473,7 @@ PAGE_READS = {
     ("get", "/audit"): "people's actions, no object's record: audit_scope (tests/web/test_accounts.py)",
     ("get", "/audit.csv"): "the same rows as /audit, as CSV",
     ("get", "/admin/people"): "the person's organisation's own people (admins only: tests/web/test_accounts.py)",
+    ("get", "/investigate"): test_the_investigate_page_says_the_same,
 }
 
 

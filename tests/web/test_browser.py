@@ -28,6 +28,13 @@ def _wait(driver, css: str, timeout: float = 30.0):
     return WebDriverWait(driver, timeout).until(ec.visibility_of_element_located((By.CSS_SELECTOR, css)))
 
 
+def _wait_all(driver, css: str, timeout: float = 30.0) -> list:
+    _wait(driver, css, timeout)
+    from selenium.webdriver.common.by import By
+
+    return driver.find_elements(By.CSS_SELECTOR, css)
+
+
 def _wait_text(driver, css: str, text: str, timeout: float = 60.0) -> None:
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support import expected_conditions as ec
@@ -240,6 +247,13 @@ def test_a_pharmacists_day_in_a_browser(driver, world, stock, tmp_path):
         trail = driver.find_element(By.TAG_NAME, "table").text
         assert pharmacist in trail and "dispense" in trail and "accepted: operation" in trail
         check_page(driver, "audit")
+        # and the dispensed pack's provenance, as the API shows it to the pharmacy
+        driver.find_element(By.LINK_TEXT, "Investigate").click()
+        _wait(driver, "#code").send_keys(f"(01){gtin}(21)S0000000001", Keys.ENTER)
+        events = [row.get_attribute("data-event") for row in _wait_all(driver, "tr[data-event]")]
+        assert events[0] == "commissioned" and events[-1] == "recalled" and "dispensed" in events
+        assert "undone" in events and events.count("dispensed") == 2
+        check_page(driver, "investigate")
     conn = connect(database_url)
     try:
         rows = fetch_all(conn, "SELECT action, outcome FROM audit_trail WHERE email = %s ORDER BY id", (pharmacist,))
