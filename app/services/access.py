@@ -317,6 +317,7 @@ PERSON_ACTIONS = {
     "read_audit": frozenset({"quality", "inspector", "admin"}),
     "admin_people": frozenset({"admin"}),  # invite and disable the organisation's people
     "investigate": frozenset({"quality", "inspector"}),  # provenance of any code, as the API shows it
+    "alerts": frozenset({"quality", "inspector"}),  # the alerts inbox: read, acknowledge, close (alert rules decide)
 }
 ALL_ORGANISATIONS = -1  # audit_scope's answer for a regulator's inspector
 

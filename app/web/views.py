@@ -17,7 +17,7 @@ from flask import session as flask_session
 
 from app import gs1
 from app.errors import NotFound
-from app.services import access, outbox, people, proofcheck, provenance, writes
+from app.services import access, alerts, outbox, people, proofcheck, provenance, writes
 from app.services import verify as verify_service
 from app.web.session import address, blp, db, start_session, throttle
 
@@ -274,6 +274,58 @@ def investigate():
         return render_template("investigate.html", code=text, prov=None, problem=f"Not known here: {exc}."), 404
     _audit("investigate", subject, f"ok: {len(prov['timeline'])} events")
     return render_template("investigate.html", code=text, prov=prov, problem=None)
+
+
+# -- quality and inspectors: the alerts inbox -------------------------------------------------------------
+
+
+ALERTS_PAGE = 25
+
+
+@blp.route("/alerts", endpoint="alerts")
+def alerts_inbox():
+    """The alerts the person's organisation may see (as GET /v1/alerts), newest first, by status."""
+    if not g.person.may("alerts"):
+        return _forbidden("read alerts")
+    status, before = request.args.get("status", ""), request.args.get("before", "")
+    if (status and status not in alerts.STATUSES) or (before and not before.isdigit()):
+        return render_template("error.html", title="Bad request", message="status: one of "
+                               f"{', '.join(alerts.STATUSES)}; before: a whole number"), 400  # fmt: skip
+    organisation_id, account = access.alert_scope(access.Viewer.of(g.person.principal()))
+    with db().connection() as conn:
+        rows, next_id = alerts.list_alerts(conn, organisation_id, status=status or None,
+                                           before=int(before) if before else None, limit=ALERTS_PAGE,
+                                           account=account)  # fmt: skip
+        names = alerts.organisations(conn, [p for r in rows for p in r["parties"]])
+    return render_template("alerts.html", rows=rows, names=names, status=status, next_before=next_id,
+                           statuses=alerts.STATUSES)  # fmt: skip
+
+
+@blp.route("/alerts/<int:alert_id>/<any(acknowledge, close):step>", methods=["POST"], endpoint="alert_step")
+def alert_step(alert_id: int, step: str):
+    """Acknowledge an alert (with a note) or close it (with its resolution): the alert rules decide who may."""
+    if not g.person.may("alerts"):
+        return _forbidden("review alerts")
+    principal = g.person.principal()
+    regulator, account = principal.has_role("regulator"), access.alert_scope(access.Viewer.of(principal))[1]
+    text = request.form.get("text", "").strip()[:2000]
+    try:
+        with db().connection() as conn:
+            if step == "acknowledge":
+                alerts.acknowledge(conn, alert_id, principal.organisation_id, regulator, text or None, account)
+            else:
+                alerts.close(conn, alert_id, principal.organisation_id, regulator, text, account)
+            people.record(conn, g.person, f"alert_{step}", f"alert {alert_id}", address(), "ok")
+    except NotFound:
+        _audit(f"alert_{step}", f"alert {alert_id}", "refused: not found")
+        return render_template("error.html", title="Not found", message=f"No alert {alert_id} of yours."), 404
+    except (alerts.TransitionRefused, alerts.ClosureRefused) as exc:
+        _audit(f"alert_{step}", f"alert {alert_id}", f"refused: {type(exc).__name__}")
+        status = 409 if isinstance(exc, alerts.TransitionRefused) else 403
+        return render_template("error.html", title="Not done", message=exc.message), status
+    except ValueError as exc:
+        return render_template("error.html", title="Not done", message=f"resolution: {exc}"), 422
+    return redirect("/alerts", code=303)
 
 
 # -- the organisation's admin: invite and disable people ------------------------------------------------------

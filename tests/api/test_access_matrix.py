@@ -464,6 +464,17 @@ def test_the_investigate_page_says_the_same(mworld: World, chain, page_sessions,
         assert shown == [e["event"] for e in api.get_json()["timeline"]], (who, what)
 
 
+@pytest.mark.parametrize("who", PARTIES)
+def test_the_alerts_page_says_the_same(mworld: World, alert_ids, page_sessions, who):
+    """GET /alerts (a quality person of the party): the alerts GET /v1/alerts lists for its organisation."""
+    _, ids = alert_ids
+    client, _ = page_sessions[who]
+    page = client.get("/alerts", base_url=HTTPS)
+    listed = ok(get(mworld, who, "/v1/alerts"))["items"]
+    shown = [int(i) for i in re.findall(r'data-alert="(\d+)"', page.get_data(as_text=True))]
+    assert shown == [a["id"] for a in listed] and set(shown) == {ids[k] for k in ALERTS_SEEN[who]}, who
+
+
 # The pages' routes (app/web: HTML for people, not in the OpenAPI document) that read anything, and the test that
 # drives them or why they show no object's record.
 PAGE_READS = {
@@ -474,6 +485,7 @@ PAGE_READS = {
     ("get", "/audit.csv"): "the same rows as /audit, as CSV",
     ("get", "/admin/people"): "the person's organisation's own people (admins only: tests/web/test_accounts.py)",
     ("get", "/investigate"): test_the_investigate_page_says_the_same,
+    ("get", "/alerts"): test_the_alerts_page_says_the_same,
 }
 
 
@@ -489,7 +501,8 @@ def test_every_page_that_reads_is_listed(mworld: World):
     no_read = {("get", "/"), ("get", "/login"), ("post", "/login"), ("post", "/logout"), ("post", "/logout-everywhere"),
                ("get", "/pharmacy"), ("post", "/pharmacy/dispense"), ("post", "/pharmacy/undo-dispense"),
                ("post", "/admin/people"), ("post", "/admin/people/{person_id}/disable"), ("get", "/invite/{token}"),
-               ("post", "/invite/{token}"), ("get", "/assets/{name}")}  # fmt: skip
+               ("post", "/invite/{token}"), ("get", "/assets/{name}"),
+               ("post", "/alerts/{alert_id}/{step}")}  # fmt: skip
     assert pages - no_read == set(PAGE_READS)
 
 

@@ -315,3 +315,30 @@ def test_an_admin_invites_and_disables_people(web_app, database_url, pharmacy):
     assert (admin, "invite", "ok: pharmacist") in actions and ("new@example.org", "accept_invite", "ok") in actions
     assert (other_admin, "disable_person", "refused: not an enabled colleague") in actions
     assert (admin, "disable_person", "ok") in actions
+
+
+def test_the_alert_rules_decide_who_closes(web_app, database_url, pharmacy):
+    from app.services import alerts
+
+    gln, pharmacist = pharmacy
+    quality = add_person(database_url, gln, "quality")
+    conn = connect(database_url)
+    with conn:
+        org_id = fetch_all(conn, "SELECT id FROM organisations WHERE gln = %s", (gln,))[0]["id"]
+        alert = alerts.raise_alert(conn, alerts.RULES[0], "x", "about the pharmacy", {}, [org_id])["id"]
+    conn.close()
+    client = web_app.test_client()
+    assert sign_in(client, quality).status_code == 303
+    csrf = token(client, "/alerts")
+    refused = client.post(f"/alerts/{alert}/close", data={"text": "fine", "csrf_token": csrf})
+    assert refused.status_code == 403 and "acknowledge it" in refused.get_data(as_text=True)  # a dispenser
+    assert client.post(f"/alerts/{alert}/acknowledge", data={"csrf_token": csrf}).status_code == 303
+    again = client.post(f"/alerts/{alert}/acknowledge", data={"csrf_token": csrf})
+    assert again.status_code == 409 and "is acknowledged and cannot become acknowledged" in again.get_data(as_text=True)
+    assert client.post("/alerts/999999/acknowledge", data={"csrf_token": csrf}).status_code == 404
+    assert client.get("/alerts?status=bogus").status_code == 400
+    assert 'data-status="acknowledged"' in client.get("/alerts?status=acknowledged").get_data(as_text=True)
+    mere = web_app.test_client()
+    assert sign_in(mere, pharmacist).status_code == 303 and mere.get("/alerts").status_code == 403
+    outcomes = [(r["action"], r["outcome"]) for r in _audit(database_url) if r["email"] == quality]
+    assert ("alert_close", "refused: ClosureRefused") in outcomes and ("alert_acknowledge", "ok") in outcomes

@@ -11,7 +11,7 @@ from contextlib import contextmanager
 import pytest
 
 from app.db import connect, fetch_all
-from app.services import people
+from app.services import alerts, people
 from tests.web.browser import PHONE, camera_film, check_page, chromium, require_browser, serving
 from tests.web.helpers import PASSWORD, add_org, add_person
 
@@ -254,6 +254,29 @@ def test_a_pharmacists_day_in_a_browser(driver, world, stock, tmp_path):
         assert events[0] == "commissioned" and events[-1] == "recalled" and "dispensed" in events
         assert "undone" in events and events.count("dispensed") == 2
         check_page(driver, "investigate")
+
+        # an alert about the counterfeit naming the pharmacy: its quality lead acknowledges, an inspector closes it
+        with world.db.connection() as conn:
+            org_id = fetch_all(conn, "SELECT id FROM organisations WHERE gln = %s", (p["pharmacy"].gln,))[0]["id"]
+            alert = alerts.raise_alert(conn, alerts.RULES[0], f"{gtin}/S9999999999", "a serial not in its lot",
+                                       {"code": "S9999999999"}, [org_id], gtin=gtin)["id"]  # fmt: skip
+        driver.find_element(By.LINK_TEXT, "Alerts").click()
+        card = f"article[data-alert='{alert}']"
+        _wait(driver, card)
+        driver.find_element(By.ID, f"note-{alert}").send_keys("pack quarantined, supplier told")
+        driver.find_element(By.CSS_SELECTOR, f"{card} form[action$='/acknowledge'] button").click()
+        assert _wait(driver, card).get_attribute("data-status") == "acknowledged"
+        check_page(driver, "alerts")
+        _sign_out(driver)
+        inspector = add_person(database_url, p["regulator"].gln, "inspector")
+        _sign_in(driver, base, inspector)
+        _wait(driver, "table")
+        driver.find_element(By.LINK_TEXT, "Alerts").click()
+        driver.find_element(By.ID, f"resolution-{alert}").send_keys("counterfeit confirmed; FDA 3911 filed")
+        driver.find_element(By.CSS_SELECTOR, f"{card} form[action$='/close'] button").click()
+        assert _wait(driver, card).get_attribute("data-status") == "closed"
+        assert "FDA 3911 filed" in driver.find_element(By.CSS_SELECTOR, card).text
+        check_page(driver, "alerts-closed")
     conn = connect(database_url)
     try:
         rows = fetch_all(conn, "SELECT action, outcome FROM audit_trail WHERE email = %s ORDER BY id", (pharmacist,))
