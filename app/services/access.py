@@ -318,6 +318,7 @@ PERSON_ACTIONS = {
     "admin_people": frozenset({"admin"}),  # invite and disable the organisation's people
     "investigate": frozenset({"quality", "inspector"}),  # provenance of any code, as the API shows it
     "alerts": frozenset({"quality", "inspector"}),  # the alerts inbox: read, acknowledge, close (alert rules decide)
+    "recall": frozenset({"quality", "inspector"}),  # recall a lot (the write path: its manufacturer or a regulator)
 }
 ALL_ORGANISATIONS = -1  # audit_scope's answer for a regulator's inspector
 

@@ -17,7 +17,7 @@ from flask import session as flask_session
 
 from app import gs1
 from app.errors import NotFound
-from app.services import access, alerts, outbox, people, proofcheck, provenance, writes
+from app.services import access, alerts, outbox, people, proofcheck, provenance, queries, writes
 from app.services import verify as verify_service
 from app.web.session import address, blp, db, start_session, throttle
 
@@ -326,6 +326,57 @@ def alert_step(alert_id: int, step: str):
     except ValueError as exc:
         return render_template("error.html", title="Not done", message=f"resolution: {exc}"), 422
     return redirect("/alerts", code=303)
+
+
+# -- quality and inspectors: recalls ----------------------------------------------------------------------
+
+
+def _may_recall() -> bool:
+    return g.person.may("recall") and bool(set(writes.ACTIONS["recall"].roles) & set(g.person.organisation_roles))
+
+
+@blp.route("/recalls", methods=["GET", "POST"], endpoint="recalls")
+def recalls():
+    """Recalled lots the organisation may see (as GET /v1/recalls); a lot's manufacturer or a regulator recalls
+    one here, after a confirmation page (POST with `confirmed`)."""
+    if not g.person.may("recall"):
+        return _forbidden("see recalls")
+    if request.method == "POST":
+        return _recall(request.form.get("code", ""), request.form.get("confirmed") == "yes")
+    viewer = access.lot_scope(access.Viewer.of(g.person.principal()))
+    with db().connection() as conn:
+        rows = queries.recalls(conn, viewer, limit=50).rows
+        names = queries.parties(conn, [bytes(a) for r in rows for a in (r["manufacturer"], r["recalled_by"])])
+    for r in rows:
+        r["manufacturer_name"] = (names.get(bytes(r["manufacturer"])) or {}).get("name")
+        r["recalled_by_name"] = (names.get(bytes(r["recalled_by"])) or {}).get("name")
+        r["expiry_date"] = queries.expiry_date(r["expiry"])
+    return render_template("recalls.html", rows=rows, may_recall=_may_recall())
+
+
+def _recall(text: str, confirmed: bool):
+    if not _may_recall():
+        return _forbidden("recall lots")
+    text = _scanned(text)[: gs1.MAX_INPUT_LENGTH]
+    try:
+        lot = gs1.parse(text, expect=(gs1.Kind.LOT,))
+    except gs1.GS1Error as exc:
+        return render_template("error.html", title="Not a lot", message=f"{exc.message} ({exc.field}: {exc.rule})"), 422
+    subject = gs1.to_element_string(lot)
+    if not confirmed:  # the confirmation page: what would be recalled
+        with db().connection(autocommit=True) as conn:
+            body = verify_service.verify(conn, lot, _requester()).body
+            product = verify_service.product_details(conn, lot.gtin)
+        return render_template("recall_confirm.html", body=body, product=product, code=subject)
+    try:
+        with db().connection() as conn:
+            row, _ = writes.submit(conn, g.person.principal(), "recall", {"gtin": lot.gtin, "lot": lot.lot},
+                                   subject.encode(), f"web-recall-{uuid.uuid4().hex}")  # fmt: skip
+            people.record(conn, g.person, "recall", subject, address(), f"accepted: operation {row['id']}")
+    except writes.Rejected as exc:
+        _audit("recall", subject, f"refused: {exc.rule}")
+        return render_template("error.html", title="Not recalled", message=exc.message), exc.status
+    return render_template("recall_confirm.html", accepted=row, code=subject), 202
 
 
 # -- the organisation's admin: invite and disable people ------------------------------------------------------

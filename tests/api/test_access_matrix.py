@@ -475,6 +475,15 @@ def test_the_alerts_page_says_the_same(mworld: World, alert_ids, page_sessions, 
     assert shown == [a["id"] for a in listed] and set(shown) == {ids[k] for k in ALERTS_SEEN[who]}, who
 
 
+@pytest.mark.parametrize("who", PARTIES)
+def test_the_recalls_page_says_the_same(mworld: World, chain, page_sessions, who):
+    """GET /recalls (a quality person of the party): the recalled lots GET /v1/recalls lists for its organisation."""
+    client, _ = page_sessions[who]
+    shown = re.findall(r'<tr data-lot="([^"]+)">', client.get("/recalls", base_url=HTTPS).get_data(as_text=True))
+    assert shown == [r["lot"] for r in ok(get(mworld, who, "/v1/recalls"))["items"]], who
+    assert (chain["lot"] in shown) == (MATRIX[who]["lot"] != NONE), who
+
+
 # The pages' routes (app/web: HTML for people, not in the OpenAPI document) that read anything, and the test that
 # drives them or why they show no object's record.
 PAGE_READS = {
@@ -486,6 +495,9 @@ PAGE_READS = {
     ("get", "/admin/people"): "the person's organisation's own people (admins only: tests/web/test_accounts.py)",
     ("get", "/investigate"): test_the_investigate_page_says_the_same,
     ("get", "/alerts"): test_the_alerts_page_says_the_same,
+    ("get", "/recalls"): test_the_recalls_page_says_the_same,
+    ("post", "/recalls"): "the recall's confirmation page: the lot's verification, which shows no custody to anyone "
+    "(test_verification's lot column), then the recall write",
 }
 
 

@@ -342,3 +342,25 @@ def test_the_alert_rules_decide_who_closes(web_app, database_url, pharmacy):
     assert sign_in(mere, pharmacist).status_code == 303 and mere.get("/alerts").status_code == 403
     outcomes = [(r["action"], r["outcome"]) for r in _audit(database_url) if r["email"] == quality]
     assert ("alert_close", "refused: ClosureRefused") in outcomes and ("alert_acknowledge", "ok") in outcomes
+
+
+def test_only_a_manufacturer_or_a_regulator_recalls_from_the_page(web_app, database_url, pharmacy):
+    gln, pharmacist = pharmacy
+    quality = add_person(database_url, gln, "quality")
+    client = web_app.test_client()
+    assert sign_in(client, quality).status_code == 303
+    page = client.get("/recalls")
+    assert page.status_code == 200 and "recall-code" not in page.get_data(as_text=True)  # a dispenser's quality lead
+    code = {"code": "(01)09506000134352(10)L1", "csrf_token": token(client, "/recalls")}
+    assert client.post("/recalls", data=code).status_code == 403
+    maker = add_person(database_url, add_org(database_url, "Acme Pharma", ["manufacturer"]), "quality")
+    client = web_app.test_client()
+    assert sign_in(client, maker).status_code == 303
+    csrf = token(client, "/recalls")
+    assert client.post("/recalls", data={"code": "(01)09506000134352(21)S1", "csrf_token": csrf}).status_code == 422
+    review = client.post("/recalls", data={"code": "(01)09506000134352(10)L1", "csrf_token": csrf})
+    assert review.status_code == 200 and "Recall this lot?" in review.get_data(as_text=True)
+    unknown = client.post("/recalls", data={"code": "(01)09506000134352(10)L1", "confirmed": "yes", "csrf_token": csrf})
+    assert unknown.status_code in (409, 422) and "Not recalled" in unknown.get_data(as_text=True)  # no such lot
+    mere = web_app.test_client()
+    assert sign_in(mere, pharmacist).status_code == 303 and mere.get("/recalls").status_code == 403

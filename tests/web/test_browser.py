@@ -223,14 +223,27 @@ def test_a_pharmacists_day_in_a_browser(driver, world, stock, tmp_path):
         finally:
             phone.quit()
 
-        # the maker recalls the lot: the next pack of it is not to be dispensed
-        recall = world.post("maker", "/v1/lots/recalls", {"gtin": gtin, "lot": lot})
-        assert recall.status_code == 202, recall.get_json()
-        op = recall.get_json()["operation"]["id"]
-        deadline = time.monotonic() + 60
-        while world.operation("maker", op)["status"] != "confirmed":
-            assert time.monotonic() < deadline, world.operation("maker", op)
-            time.sleep(0.1)
+        # the maker's quality lead recalls the lot on the recalls page, after its confirmation page
+        recaller = chromium()
+        try:
+            recaller.set_window_size(*PHONE)
+            _sign_in(recaller, base, add_person(database_url, p["maker"].gln, "quality"))
+            _wait(recaller, "table")
+            recaller.get(base + "/recalls")
+            _wait(recaller, "#recall-code").send_keys(f"(01){gtin}(10){lot}", Keys.ENTER)
+            assert _wait(recaller, "dd[data-verdict]").get_attribute("data-verdict") == "verified"
+            assert "100" in recaller.find_element(By.CSS_SELECTOR, ".facts").text  # the lot's packs
+            check_page(recaller, "recall-confirm")
+            recaller.find_element(By.CSS_SELECTOR, "button.danger").click()
+            _wait(recaller, "[data-operation]")
+            deadline = time.monotonic() + 60
+            while not recaller.find_elements(By.CSS_SELECTOR, f"tr[data-lot='{lot}']"):
+                assert time.monotonic() < deadline, "the recall never showed"
+                time.sleep(0.2)
+                recaller.get(base + "/recalls")
+            check_page(recaller, "recalls")
+        finally:
+            recaller.quit()
         assert _scan(driver, f"(01){gtin}(21)S0000000002(10){lot}(17)301231") == "recalled"
         assert "recalled" in driver.find_element(By.ID, "result").text
         check_page(driver, "pharmacy-recalled")
