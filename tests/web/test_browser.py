@@ -35,6 +35,17 @@ def _wait_all(driver, css: str, timeout: float = 30.0) -> list:
     return driver.find_elements(By.CSS_SELECTOR, css)
 
 
+def _wait_attribute(driver, css: str, name: str, value: str, timeout: float = 30.0) -> None:
+    """Until the element (found anew each time: the page may be reloading) has the attribute's value."""
+    from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    WebDriverWait(driver, timeout, ignored_exceptions=(NoSuchElementException, StaleElementReferenceException)).until(
+        lambda d: d.find_element(By.CSS_SELECTOR, css).get_attribute(name) == value
+    )
+
+
 def _wait_text(driver, css: str, text: str, timeout: float = 60.0) -> None:
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support import expected_conditions as ec
@@ -278,16 +289,16 @@ def test_a_pharmacists_day_in_a_browser(driver, world, stock, tmp_path):
         _wait(driver, card)
         driver.find_element(By.ID, f"note-{alert}").send_keys("pack quarantined, supplier told")
         driver.find_element(By.CSS_SELECTOR, f"{card} form[action$='/acknowledge'] button").click()
-        assert _wait(driver, card).get_attribute("data-status") == "acknowledged"
+        _wait_attribute(driver, card, "data-status", "acknowledged")  # the page comes back (post, redirect, get)
         check_page(driver, "alerts")
         _sign_out(driver)
         inspector = add_person(database_url, p["regulator"].gln, "inspector")
         _sign_in(driver, base, inspector)
         _wait(driver, "table")
         driver.find_element(By.LINK_TEXT, "Alerts").click()
-        driver.find_element(By.ID, f"resolution-{alert}").send_keys("counterfeit confirmed; FDA 3911 filed")
+        _wait(driver, f"#resolution-{alert}").send_keys("counterfeit confirmed; FDA 3911 filed")
         driver.find_element(By.CSS_SELECTOR, f"{card} form[action$='/close'] button").click()
-        assert _wait(driver, card).get_attribute("data-status") == "closed"
+        _wait_attribute(driver, card, "data-status", "closed")
         assert "FDA 3911 filed" in driver.find_element(By.CSS_SELECTOR, card).text
         check_page(driver, "alerts-closed")
     conn = connect(database_url)
