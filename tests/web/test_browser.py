@@ -282,7 +282,7 @@ def test_a_pharmacists_day_in_a_browser(driver, world, stock, tmp_path):
         # an alert about the counterfeit naming the pharmacy: its quality lead acknowledges, an inspector closes it
         with world.db.connection() as conn:
             org_id = fetch_all(conn, "SELECT id FROM organisations WHERE gln = %s", (p["pharmacy"].gln,))[0]["id"]
-            alert = alerts.raise_alert(conn, alerts.RULES[0], f"{gtin}/S9999999999", "a serial not in its lot",
+            alert = alerts.raise_alert(conn, "serial_not_in_lot", f"{gtin}/S9999999999", "a serial not in its lot",
                                        {"code": "S9999999999"}, [org_id], gtin=gtin)["id"]  # fmt: skip
         driver.find_element(By.LINK_TEXT, "Alerts").click()
         card = f"article[data-alert='{alert}']"
