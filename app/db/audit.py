@@ -1,5 +1,5 @@
 """The audit trail of what people did through the pages: the one writer of `audit_trail`, which only ever
-inserts (the database refuses UPDATE, DELETE and TRUNCATE on it: migrations/0021)."""
+inserts (the database refuses UPDATE, DELETE and TRUNCATE on it: migrations/0023)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
--- depends: 0020.epcis-subscriptions
+-- depends: 0022.listed-units
 -- People who sign in to the pages (issue 16), each under one organisation with one role; API keys stay for
 -- machines. Passwords: argon2id hashes only. `session_generation` is in every session cookie: bumping it
 -- ("sign out everywhere", disabling) ends every session of the person on its next request.
