@@ -375,8 +375,10 @@ def _explain_digital_link(uri: str) -> None:
             _element(code, value)
 
 
+@functools.lru_cache(maxsize=65536)  # pure, its results immutable: an EPCIS document names each EPC in its hash too
 def _from_epc_uri(uri: str) -> Identifier:
-    """TDS: ``urn:epc:id:sgtin:CP.IR.S``, ``urn:epc:id:sscc:CP.SR``, ``urn:epc:class:lgtin:CP.IR.L``."""
+    """TDS: ``urn:epc:id:sgtin:CP.IR.S``, ``urn:epc:id:sscc:CP.SR``, ``urn:epc:class:lgtin:CP.IR.L``. An error is
+    raised again each time (lru_cache keeps only results)."""
     scheme = _EPC_SCHEME.match(uri)
     if not scheme:
         raise GS1Error("code", "format", "expected urn:epc:id:sgtin, urn:epc:id:sscc or urn:epc:class:lgtin")

@@ -78,10 +78,16 @@ def sgtin_id(gtin: int | str, serial: str) -> bytes:
     return keccak(encode(["string", "uint256", "string"], ["sgtin", gtin_number(gtin), _text(serial, "serial")]))
 
 
+# abi.encode("sscc", n) around n: the string's offset (0x40), then (after n) its length and padded bytes
+_SSCC_HEAD = (0x40).to_bytes(32, "big")
+_SSCC_TAIL = (4).to_bytes(32, "big") + b"sscc".ljust(32, b"\0")
+
+
 @functools.lru_cache(maxsize=65536)  # hot in every scan's pre-check; pure
 def sscc_id(sscc: int | str) -> bytes:
-    """Case or pallet id: ``keccak256(abi.encode("sscc", sscc))``."""
-    return keccak(encode(["string", "uint256"], ["sscc", sscc_number(sscc)]))
+    """Case or pallet id: ``keccak256(abi.encode("sscc", sscc))``, the encoding laid out here (eth_abi's answer,
+    tests/test_ids.py, at a tenth of its cost: an EPCIS document names a thousand units)."""
+    return keccak(_SSCC_HEAD + sscc_number(sscc).to_bytes(32, "big") + _SSCC_TAIL)
 
 
 def pack_set(indexes: Iterable[int]) -> tuple[int, list[int]]:

@@ -22,7 +22,9 @@ once ``--events`` cases are ready (or after 0.5 s with what is ready). The error
 
 Figures (last line ``epcis_events_per_s E confirmed_events_per_s C single_scan_per_s S ratio E/S gas_per_event G``):
 - E: events of the documents answered 202 whose capture was not refused / the posting window (from the start to
-  the last answer: a document sent before the deadline counts, so the window runs a little over ``--seconds``);
+  the last answer: a document sent before the deadline counts, so the window runs a little over ``--seconds``)
+  (capture is synchronous: the job's row is written, success or failed, before the 202, so the window runs from
+  the first post to the last such job's completion; E counts only events of jobs stored with success);
 - C: EPCIS operations confirmed / (last confirmation - first accept), as bench/ingest defines C;
 - S: bench/ingest's accepted_per_s of phase 1;
 - G: gas of the relayer's transactions carrying EPCIS operations / EPCIS operations confirmed.
@@ -473,13 +475,14 @@ def report(load: EpcisLoad, db_url: str, window: float, drained: float, cpu, sca
 # capture's stages, as functions of app/services/epcis/capture.py and what it calls (cumulative, inclusive)
 STAGES = [
     ("  schema validation", "app/services/epcis/capture.py", "schema_errors"),
-    ("  event identity (eventID or hash)", "app/services/epcis/capture.py", "event_identity"),
-    ("  already captured? (lookup)", "app/db/captures.py", "event_by_id"),
+    ("  identity and content hash (pre-hash)", "app/services/epcis/capture.py", "_identify"),
+    ("  already captured? (one lookup)", "app/db/captures.py", "events_by_ids"),
     ("  mapping (CBV, EPCs)", "app/services/epcis/capture.py", "map_event"),
-    ("  writes.submit (pre-check + outbox)", "app/services/writes.py", "submit"),
-    ("  savepoints", "app/db/captures.py", None),
-    ("  job and events rows", "app/db/captures.py", "insert_event"),
-    ("  content hash", "app/services/epcis/capture.py", "_content"),
+    ("  custody of the named units (one read)", "app/services/prechecks.py", "one_document"),
+    ("  pre-checks (writes.prepare)", "app/services/writes.py", "prepare"),
+    ("  outbox rows (one insert)", "app/services/outbox.py", "accept_many"),
+    ("  savepoints (per-event writes only)", "app/db/captures.py", None),
+    ("  job and events rows", "app/db/captures.py", "insert_events"),
 ]
 
 

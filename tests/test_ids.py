@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from eth_abi import encode
 from eth_utils import keccak
 from hypothesis import given
 from hypothesis import strategies as st
@@ -46,6 +47,11 @@ def test_sgtin_id_is_keccak_of_abi_encode_tag_gtin_serial():
 def test_sscc_id_is_keccak_of_abi_encode_tag_sscc():
     encoded = word(0x40) + word(106141411234567897) + abi_string("sscc")
     assert sscc_id("106141411234567897") == keccak(encoded)
+
+
+@pytest.mark.parametrize("sscc", ["000000000000000001", "106141411234567897", "999999999999999999", 376104250021234569])
+def test_sscc_id_lays_out_what_eth_abi_encodes(sscc):
+    assert sscc_id(sscc) == keccak(encode(["string", "uint256"], ["sscc", int(sscc)]))
 
 
 def test_ids_of_different_kinds_differ():

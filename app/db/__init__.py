@@ -74,6 +74,14 @@ def fetch_all_prepared(conn, name: str, sql: str, params: tuple) -> list[dict]:
     return fetch_all(conn, *_prepared(conn, name, sql, params))
 
 
+def fetch_rows_prepared(conn, name: str, sql: str, params: tuple) -> list[tuple]:
+    """fetch_all_prepared's rows as plain tuples, in the statement's column order (for a NamedTuple built
+    positionally: the hottest read, verification, skips the dict per row)."""
+    with conn.cursor() as cur:
+        cur.execute(*_prepared(conn, name, sql, params))
+        return cur.fetchall()
+
+
 SATURATED_SECONDS = 0.5  # every connection held longer than this: waiters give up at once (503)
 POOL_WAIT_SECONDS = 10.0  # default wait for a pooled connection, then 503 (the API passes DB_POOL_WAIT)
 

@@ -8,7 +8,7 @@ drop that event's writes alone.
 
 from __future__ import annotations
 
-from psycopg2.extras import Json
+from psycopg2.extras import Json, execute_values
 
 from app.db import fetch_all, fetch_one
 
@@ -18,14 +18,15 @@ VALUES (%s, %s, %s, %s, %s, %s, %s, CASE WHEN %s = 'running' THEN NULL ELSE now(
 RETURNING *
 """
 CAPTURE_BY_ID = "SELECT * FROM epcis_captures WHERE id = %s"
-INSERT_EVENT = """
+INSERT_EVENTS = """
 INSERT INTO epcis_captured_events (organisation_id, event_id, capture_id, event_index, operation_ids, content_sha256)
-VALUES (%s, %s, %s, %s, %s::uuid[], %s)
+VALUES %s
 ON CONFLICT (organisation_id, event_id) DO NOTHING
-RETURNING event_id
 """
-EVENT_BY_ID = """
-SELECT capture_id, event_index, operation_ids::text[] AS operation_ids, content_sha256 FROM epcis_captured_events WHERE organisation_id = %s AND event_id = %s
+EVENT_ROW = "(%s, %s, %s, %s, %s::uuid[], %s)"
+EVENTS_BY_IDS = """
+SELECT event_id, capture_id, event_index, operation_ids::text[] AS operation_ids, content_sha256
+FROM epcis_captured_events WHERE organisation_id = %s AND event_id = ANY(%s)
 """
 INSERT_RECORDED = """
 INSERT INTO epcis_recorded_events (organisation_id, event_id, capture_id, event_index, event_type, epcs, event,
@@ -53,11 +54,14 @@ def capture_by_id(conn, capture_id: str) -> dict | None:
     return fetch_one(conn, CAPTURE_BY_ID, (capture_id,))
 
 
-def insert_event(conn, organisation_id: int, event_id: str, capture_id: str, index: int, operation_ids: list,
-                 content_sha256: bytes) -> bool:  # fmt: skip
-    """False when the organisation captured this event before."""
-    row = fetch_one(conn, INSERT_EVENT, (organisation_id, event_id, capture_id, index, operation_ids, content_sha256))
-    return row is not None
+def insert_events(conn, organisation_id: int, capture_id: str, rows: list[tuple[str, int, list, bytes]]) -> None:
+    """A document's applied events in one statement: rows of (event_id, index, operation_ids, content_sha256); an
+    event the organisation captured before is left as it was."""
+    if not rows:
+        return
+    values = [(organisation_id, event_id, capture_id, index, ops, content) for event_id, index, ops, content in rows]
+    with conn.cursor() as cur:
+        execute_values(cur, INSERT_EVENTS, values, template=EVENT_ROW, page_size=1000)
 
 
 def insert_recorded(conn, organisation_id: int, event_id: str, capture_id: str, index: int, event_type: str,
@@ -72,8 +76,11 @@ def recorded_for(conn, epcs: list[str]) -> list[dict]:
     return fetch_all(conn, RECORDED_FOR, (epcs,))
 
 
-def event_by_id(conn, organisation_id: int, event_id: str) -> dict | None:
-    return fetch_one(conn, EVENT_BY_ID, (organisation_id, event_id))
+def events_by_ids(conn, organisation_id: int, event_ids: list[str]) -> dict[str, dict]:
+    """event_id -> {capture_id, event_index, operation_ids, content_sha256} of those the organisation captured."""
+    if not event_ids:
+        return {}
+    return {row["event_id"]: row for row in fetch_all(conn, EVENTS_BY_IDS, (organisation_id, list(event_ids)))}
 
 
 def savepoint(conn) -> None:

@@ -1,4 +1,4 @@
-"""Reads of the listed units' mirror (`unit_listings`, migration 0021): each tote's, consignment's and roll cage's
+"""Reads of the listed units' mirror (`unit_listings`, migration 0022): each tote's, consignment's and roll cage's
 current listing, as the contract commits it (app/listings.py says what a listing is).
 
 Reads only: the indexer writes `unit_listings` (app/db/indexer.copy_mirror_rows; app/indexer/listings.py derives

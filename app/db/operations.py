@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 
-from psycopg2.extras import Json
+from psycopg2.extras import Json, execute_values
 
 from app.db import fetch_all, fetch_one
 
@@ -26,8 +26,15 @@ VALUES (%s, %s, %s, %s, %s, %s)
 ON CONFLICT (organisation_id, idempotency_key) DO NOTHING
 RETURNING *
 """
+INSERT_MANY = """
+INSERT INTO operations (id, organisation_id, action, payload, idempotency_key, request_sha256)
+VALUES %s
+ON CONFLICT (organisation_id, idempotency_key) DO NOTHING
+RETURNING id::text
+"""
 BY_KEY = "SELECT * FROM operations WHERE organisation_id = %s AND idempotency_key = %s"
 BY_ID = "SELECT * FROM operations WHERE id = %s"
+BY_IDS = "SELECT * FROM operations WHERE id = ANY(%s::uuid[])"
 
 # Serialises status changes of one target (a lot or unit) for the caller's transaction.
 LOCK_TARGET = "SELECT pg_advisory_xact_lock(%s)"
@@ -82,17 +89,21 @@ UPDATE operations SET status = 'pending', transaction_id = NULL, tx_hash = NULL,
 WHERE id = %s
 """
 SET_TX_HASH = """
-UPDATE operations SET tx_hash = %s, updated_at = now() WHERE transaction_id = %s AND status = 'submitted'
+UPDATE operations SET tx_hash = %(h)s, updated_at = now()
+WHERE transaction_id = %(t)s AND status = 'submitted' AND tx_hash IS DISTINCT FROM %(h)s
 """
 # Confirmed: the mirror holds the very block (number and hash) the transaction was mined in.
 CONFIRM_MIRRORED = """
-UPDATE operations o SET status = 'confirmed', tx_hash = t.mined_hash, block_number = t.block_number,
+WITH settled AS MATERIALIZED (  -- each mined transaction checked once, not once per operation it carries
+    SELECT t.id, t.mined_hash, t.block_number FROM relay_transactions t
+    WHERE t.id IN (SELECT transaction_id FROM operations WHERE status = 'submitted') AND t.status = 'mined'
+      AND t.block_number <= (SELECT block_number FROM indexer_cursor WHERE name = 'main')
+      AND (t.block_hash IS NULL  -- mined before migration 0007 recorded block hashes
+           OR EXISTS (SELECT 1 FROM blocks b WHERE b.number = t.block_number AND b.hash = t.block_hash)))
+UPDATE operations o SET status = 'confirmed', tx_hash = s.mined_hash, block_number = s.block_number,
        updated_at = now()
-FROM relay_transactions t
-WHERE o.transaction_id = t.id AND o.status = 'submitted' AND t.status = 'mined'
-  AND t.block_number <= (SELECT block_number FROM indexer_cursor WHERE name = 'main')
-  AND (t.block_hash IS NULL  -- mined before migration 0007 recorded block hashes
-       OR EXISTS (SELECT 1 FROM blocks b WHERE b.number = t.block_number AND b.hash = t.block_hash))
+FROM settled s
+WHERE o.transaction_id = s.id AND o.status = 'submitted'
 """
 RESUBMIT_CONFIRMED = """
 UPDATE operations SET status = 'submitted', block_number = NULL, updated_at = now()
@@ -118,12 +129,31 @@ def insert_operation(
     )
 
 
+def insert_operations(conn, organisation_id: int, rows: list[tuple[str, str, dict, str, bytes]]) -> set[str]:
+    """Store pending operations in one statement: rows of (id, action, payload, idempotency_key, digest); returns
+    the ids stored (a row whose key this organisation already used is not)."""
+    if not rows:
+        return set()
+    values = [(op_id, organisation_id, action, json.dumps(payload), key, digest)
+              for op_id, action, payload, key, digest in rows]  # fmt: skip
+    with conn.cursor() as cur:
+        stored = execute_values(cur, INSERT_MANY, values, page_size=1000, fetch=True)
+    return {row[0] for row in stored}
+
+
 def by_key(conn, organisation_id: int, idempotency_key: str) -> dict | None:
     return fetch_one(conn, BY_KEY, (organisation_id, idempotency_key))
 
 
 def by_id(conn, operation_id: str) -> dict | None:
     return fetch_one(conn, BY_ID, (operation_id,))
+
+
+def by_ids(conn, operation_ids: list[str]) -> dict[str, dict]:
+    """id (text) -> row, of those that exist."""
+    if not operation_ids:
+        return {}
+    return {str(row["id"]): row for row in fetch_all(conn, BY_IDS, (list(operation_ids),))}
 
 
 def lock_status_target(conn, target: bytes) -> None:
@@ -178,7 +208,7 @@ def mark_pending(conn, operation_id: str) -> None:
 def set_tx_hash(conn, transaction_id: int, tx_hash: bytes) -> None:
     """The hash clients see for a transaction's submitted operations (a replacement, or the mined attempt)."""
     with conn.cursor() as cur:
-        cur.execute(SET_TX_HASH, (tx_hash, transaction_id))
+        cur.execute(SET_TX_HASH, {"h": tx_hash, "t": transaction_id})
 
 
 def confirm_mirrored(conn) -> int:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import date
 from typing import NamedTuple
 
-from app.db import fetch_all_prepared
+from app.db import fetch_all_prepared, fetch_rows_prepared
 
 # One round trip whatever the answer: the serial's lot and leaf, the lot's record and status (lot_status: the one
 # status source), the pack's own events and its proof; when the serial is unknown, whether its GTIN is (unknown
@@ -21,14 +21,16 @@ from app.db import fetch_all_prepared
 # that read every lot's commission and tree rows on each verification, found or not (issue 13: 60 -> 140 µs of
 # Postgres CPU for an unknown serial once lot_trees and lot_batches joined).
 PACK = """
-SELECT s.lot_id, s.leaf_index, c.lot, c.expiry, c.serial_count,
-       l.serials_root, l.block_number AS lot_block, l.tx_hash AS lot_tx, l.manufacturer, l.expiry AS chain_expiry,
+SELECT s.lot_id, s.leaf_index, c.lot, c.expiry,
+       l.serials_root IS NOT NULL AS on_chain, l.manufacturer, l.expiry AS chain_expiry,
        l.recalled, l.quarantined AS lot_quarantined,
        (SELECT json_agg(json_build_array(p.kind, encode(p.container_id, 'hex'), p.block_number, p.log_index,
                                          encode(p.actor, 'hex')) ORDER BY p.block_number, p.log_index)
         FROM pack_events p WHERE p.lot_id = s.lot_id AND p.leaf_index = s.leaf_index) AS pack_events,
        s.batch, t.first_index AS batch_first, t.n AS batch_count,
-       batch_proof(s.lot_id, s.batch, t.n, s.leaf_index - t.first_index) AS proof,
+       CASE WHEN pf.siblings IS NOT NULL
+            THEN COALESCE((SELECT string_agg(u.node, ''::bytea ORDER BY u.depth)
+                           FROM unnest(pf.siblings) WITH ORDINALITY AS u(node, depth)), ''::bytea) END AS proof,
        r.serials_root AS batch_root, r.block_number AS batch_block, r.tx_hash AS batch_tx,
        CASE WHEN s.lot_id IS NULL THEN EXISTS (SELECT 1 FROM ev_product_registered p WHERE p.gtin = $2) END AS product,
        CASE WHEN s.lot_id IS NULL THEN (EXISTS (SELECT 1 FROM ev_lot_commissioned u WHERE u.lot_id = $3)
@@ -43,6 +45,7 @@ LEFT JOIN LATERAL (SELECT t.first_index, (length(t.nodes) / 32 + 1) / 2 AS n
                    FROM lot_trees t WHERE t.lot_id = s.lot_id AND t.batch = s.batch) t ON true
 LEFT JOIN LATERAL (SELECT r.serials_root, r.block_number, r.tx_hash
                    FROM lot_batches r WHERE r.lot_id = s.lot_id AND r.batch = s.batch LIMIT 1) r ON true
+LEFT JOIN LATERAL (SELECT batch_proof(s.lot_id, s.batch, t.n, s.leaf_index - t.first_index) AS siblings) pf ON true
 """
 
 LOT = """
@@ -62,10 +65,7 @@ class PackRow(NamedTuple):
     leaf_index: int | None
     lot: str | None
     expiry: date | None
-    serial_count: int | None
-    serials_root: bytes | None  # None: the lot is not (yet) committed on chain
-    lot_block: int | None
-    lot_tx: bytes | None
+    on_chain: bool | None  # False: the lot is not (yet) committed on chain
     manufacturer: bytes | None
     chain_expiry: int | None  # seconds, as committed on chain
     recalled: bool | None
@@ -74,7 +74,7 @@ class PackRow(NamedTuple):
     batch: int | None  # the commissioning batch that holds the serial (0 for a lot commissioned in one go)
     batch_first: int | None  # its first leaf index
     batch_count: int | None  # its serials (leaves of its tree)
-    proof: list | None  # the siblings from the leaf up in the batch's tree (None: no stored tree)
+    proof: bytes | None  # the siblings from the leaf up in the batch's tree, 32 bytes each (None: no stored tree)
     batch_root: bytes | None  # the batch's root on chain (None: not (yet) committed)
     batch_block: int | None
     batch_tx: bytes | None
@@ -101,13 +101,12 @@ class LotRow(NamedTuple):
 
 def pack(conn, sgtin_id: bytes, gtin: int, printed_lot_id: bytes) -> PackRow:
     """The pack `sgtin_id` of `gtin`, printed with the lot `printed_lot_id` (any 32 bytes when none was printed)."""
-    row = fetch_all_prepared(conn, "verify_pack", PACK, (sgtin_id, gtin, printed_lot_id))[0]
-    row["pack_events"] = [
+    row = PackRow(*fetch_rows_prepared(conn, "verify_pack", PACK, (sgtin_id, gtin, printed_lot_id))[0])
+    return row._replace(pack_events=[
         {"kind": kind, "container_id": bytes.fromhex(container), "block_number": block, "log_index": index,
          "actor": bytes.fromhex(actor)}
-        for kind, container, block, index, actor in row["pack_events"] or ()
-    ]  # fmt: skip
-    return PackRow(**row)
+        for kind, container, block, index, actor in row.pack_events or ()
+    ])  # fmt: skip
 
 
 def lot(conn, lot_id: bytes, gtin: int) -> LotRow:

@@ -1,4 +1,4 @@
-"""The listed units' mirror (`unit_listings`, migration 0021), derived from the event rows of a window and the
+"""The listed units' mirror (`unit_listings`, migration 0022), derived from the event rows of a window and the
 mirror's current listings (docs/gas-redesign.md, "What the indexer ... must change"):
 
 - a tote or consignment's listing is the ordered list of the `PacksMoved` groups `(source, lotId, firstWord,

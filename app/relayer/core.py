@@ -31,6 +31,7 @@ from eth_utils import to_checksum_address
 from web3 import Web3
 
 from app.chain import dispenses
+from app.chain.calldata import Encoder
 from app.chain.client import describe
 from app.chain.compiler import load_artifacts
 from app.chain.deploy import load_checked
@@ -98,6 +99,7 @@ class Relayer:
         self.reset_on_new_chain = reset_on_new_chain
         self.address = to_checksum_address(address)
         self.contract = w3.eth.contract(address=self.address, abi=abi)
+        self.calldata = Encoder(abi, self.contract.encode_abi)  # selectors and input types looked up once
         self.decoder = RevertDecoder(abi)
         self.chain_id = w3.eth.chain_id
         self.blocked: dict[int, float] = {}  # organisation -> until (no signing key)
@@ -265,10 +267,10 @@ class Relayer:
 
     def _encode(self, conn, action: str, ops: list[dict]) -> str:
         built = calls_mod.build(conn, action, ops, lambda dispenser, at: self._undo_proof(conn, dispenser, at))
-        encoded = [self.contract.encode_abi(c.fn, c.args) for c in built]
+        encoded = [self.calldata.encode(c.fn, c.args) for c in built]
         if len(encoded) == 1:
             return encoded[0]
-        return self.contract.encode_abi("multicall", [[bytes.fromhex(e[2:]) for e in encoded]])
+        return self.calldata.encode("multicall", [[bytes.fromhex(e[2:]) for e in encoded]])
 
     def _undo_proof(self, conn, dispenser: bytes, dispensed_at: tuple[int, int]):
         """The dispenseDay call that dispensed at `dispensed_at` and the chain links after it: the links from the

@@ -62,6 +62,27 @@ def accept(
     return replay(by_key(conn, organisation_id, idempotency_key), digest), False
 
 
+def accept_many(
+    conn, organisation_id: int, rows: list[tuple[str, dict, str, bytes]]
+) -> list[str | IdempotencyConflict]:
+    """`accept` for several operations in one statement: rows of (action, payload, idempotency_key, digest); per
+    row, the id of its operation (stored now, or the first of its key, the same key twice among `rows`
+    included), or the IdempotencyConflict of a key used before for another request (nothing stored for it)."""
+    ids = [str(uuid.uuid4()) for _ in rows]
+    stored = operations.insert_operations(conn, organisation_id,
+                                          [(op_id, *row) for op_id, row in zip(ids, rows, strict=True)])  # fmt: skip
+    out: list[str | IdempotencyConflict] = []
+    for op_id, (_, _, key, digest) in zip(ids, rows, strict=True):
+        if op_id in stored:
+            out.append(op_id)
+            continue
+        try:
+            out.append(str(replay(by_key(conn, organisation_id, key), digest)["id"]))
+        except IdempotencyConflict as exc:
+            out.append(exc)
+    return out
+
+
 def by_key(conn, organisation_id: int, idempotency_key: str) -> dict | None:
     return operations.by_key(conn, organisation_id, idempotency_key)
 
@@ -81,6 +102,14 @@ def get(conn, operation_id: str, organisation_id: int, see_all: bool = False) ->
     if row is None or not access.may_see_operation(viewer, row["organisation_id"]):
         return None
     return with_result(conn, row)
+
+
+def rows_of(conn, operation_ids: list[str], organisation_id: int) -> dict[str, dict]:
+    """id -> the operation's row (without `get`'s consignment), of those that exist and the caller's organisation
+    may see (access.may_see_operation), in one statement: an EPCIS capture job lists a thousand."""
+    viewer = access.Viewer(None, organisation_id, False)
+    rows = operations.by_ids(conn, operation_ids)
+    return {k: row for k, row in rows.items() if access.may_see_operation(viewer, row["organisation_id"])}
 
 
 # Actions whose confirmed operation names what the chain made: a loose consignment (its id is the chain's

@@ -3,11 +3,20 @@ app/db/mirror.py's and app/db/distribution.py's, a unit's custody is app/service
 
 Each answers from the indexed events, so an accepted scan is checked against the chain as the
 indexer last saw it. Addresses and ids are bytes.
+
+`one_document(conn, unit_ids)`: while a document of many writes (an EPCIS capture) is pre-checked, the custody
+of the units it names is read in one statement and folded once (custody.fold_many), and an organisation's
+suspension is read once: `unit_state` and `suspended` answer from that memo. The writes of the document do not
+change the mirror (only the indexer does), so each write is checked against the chain as it was when the
+document's pre-checks began, as a scan sent at that moment would be.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import contextlib
+from collections.abc import Iterator
+from contextvars import ContextVar
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from app.db import distribution, mirror
@@ -49,9 +58,37 @@ def account_of_gln(conn, gln: str) -> bytes | None:
     return account
 
 
+@dataclass
+class _Memo:
+    """The mirror reads of one document's pre-checks (one_document)."""
+
+    units: dict[bytes, custody.Custody | None]
+    suspended: dict[bytes, bool] = field(default_factory=dict)
+
+
+_DOCUMENT: ContextVar[_Memo | None] = ContextVar("prechecks_document", default=None)
+
+
+@contextlib.contextmanager
+def one_document(conn, unit_ids) -> Iterator[None]:
+    """Pre-check a document's writes against one read of the units they name (module docstring)."""
+    ids = list(dict.fromkeys(bytes(u) for u in unit_ids))
+    memo = _Memo(custody.fold_many(ids, mirror.custody_events_of(conn, ids)) if ids else {})
+    token = _DOCUMENT.set(memo)
+    try:
+        yield
+    finally:
+        _DOCUMENT.reset(token)
+
+
 def suspended(conn, account: bytes) -> bool:
     """Whether the chain has the organisation suspended now (it can then neither act nor be shipped to)."""
-    return mirror.suspended(conn, account)
+    memo = _DOCUMENT.get()
+    if memo is None:
+        return mirror.suspended(conn, account)
+    if account not in memo.suspended:
+        memo.suspended[account] = mirror.suspended(conn, account)
+    return memo.suspended[account]
 
 
 def product(conn, gtin: str) -> dict | None:
@@ -126,7 +163,13 @@ UNDO_WINDOW = 10 * DAY  # EU FMD: a dispense may be undone by its dispenser with
 def unit_state(conn, unit_id: bytes) -> custody.Custody | None:
     """A logistic unit's custody now (case, pallet, tote or loose consignment): the one fold over the unit's
     events (app/services/custody.py over app/db/mirror.custody_events); None if unknown."""
-    return custody.unit_state(conn, unit_id)
+    memo = _DOCUMENT.get()
+    if memo is None:
+        return custody.unit_state(conn, unit_id)
+    unit_id = bytes(unit_id)
+    if unit_id not in memo.units:
+        memo.units[unit_id] = custody.unit_state(conn, unit_id)
+    return memo.units[unit_id]
 
 
 def consignment(conn, unit_id: bytes) -> dict | None:

@@ -279,7 +279,7 @@ def verify_pack(conn, pack: gs1.Pack, requester: Requester) -> Result:
 def _lot_reasons(pack: gs1.Pack, row: db.PackRow) -> list[str]:
     """What is wrong with the pack's lot, or with the lot and expiry printed beside its serial."""
     checks = [
-        ("lot_not_on_chain", row.serials_root is None),
+        ("lot_not_on_chain", not row.on_chain),
         ("lot_mismatch", pack.lot is not None and pack.lot != row.lot),
         ("expiry_mismatch", pack.expiry is not None and pack.expiry != row.expiry),
         ("recalled", row.recalled),
@@ -330,7 +330,8 @@ def _proof_body(row: db.PackRow, sgtin: bytes) -> dict | None:
     proof is checked here too: a stored tree that disagrees with the chain is never handed out as evidence."""
     if row.batch_root is None or row.proof is None:
         return None
-    index, siblings = int(row.leaf_index), [bytes(p) for p in row.proof]
+    index, proof = int(row.leaf_index), bytes(row.proof)
+    siblings = [proof[i : i + 32] for i in range(0, len(proof), 32)]
     leaf = serials.lot_leaf(index, sgtin)
     if serials.implied_root(leaf, siblings) != bytes(row.batch_root):
         return None

@@ -574,7 +574,7 @@ def _pack_holder(conn, principal, found: _Found, loose_ok: bool) -> dict:
         raise _conflict(field, "in_transit", "the pack's case is in transit")
     if not loose_ok and unit.quarantined:
         raise _conflict(field, "quarantined", "the pack's case is quarantined")
-    if not loose_ok and unit.container is not None and custody.unit_state(conn, unit.container).quarantined:
+    if not loose_ok and unit.container is not None and prechecks.unit_state(conn, unit.container).quarantined:
         raise _conflict(field, "quarantined", "the pack's case is on a quarantined pallet")
     return {"case": _hex(case_id), "tree": found.tree, "lot_id": _hex(state.lot_id), "index": found.index}
 
@@ -820,7 +820,7 @@ def prepare_clear_quarantine(conn, principal: Principal, body: dict) -> dict:
 def prepare_record_readings(conn, principal: Principal, body: dict) -> dict:
     state = _unit(conn, body["sscc"], "sscc")
     me = _me(principal)
-    moving = state if state.container is None else custody.unit_state(conn, state.container)
+    moving = state if state.container is None else prechecks.unit_state(conn, state.container)
     if state.custodian != me and not (moving.in_transit and moving.recipient == me):
         raise _conflict("sscc", "not_holder", "only the unit's holder, or its recipient in transit, records readings")
     readings = body["readings"]
@@ -906,6 +906,30 @@ def record_sighting(conn, principal: Principal, body: dict, refused: Rejected) -
     conn.commit()
 
 
+def stored_later(action: str) -> bool:
+    """Whether an accepted `action` may be stored in the outbox after the pre-checks of the writes that follow it
+    in one request (an EPCIS document's, then stored in one statement): it has no after-hook, and no pre-check
+    reads the outbox for it (a status change checks the one in flight)."""
+    return ACTIONS[action].after is None and action not in outbox.STATUS_CHANGES
+
+
+def prepare(conn, principal: Principal, action: str, body: dict, idempotency_key: str, digest: bytes,
+            sightings: bool = True) -> tuple[dict | None, dict | None]:  # fmt: skip
+    """The pre-check of one write: (the outbox payload to store, None), or (None, the first operation of the key)
+    when the pre-check now fails but the key was accepted before (a rescan after the first one took effect);
+    Rejected otherwise (a refused scan logged as a sighting if `sightings`)."""
+    try:
+        payload = ACTIONS[action].prepare(conn, principal, body)
+    except Rejected as refused:
+        existing = outbox.by_key(conn, principal.organisation_id, idempotency_key)
+        if existing is None:
+            if sightings:
+                record_sighting(conn, principal, body, refused)
+            raise
+        return None, outbox.replay(existing, digest)
+    return payload, None
+
+
 def submit(conn, principal: Principal, action: str, body: dict, raw: bytes, idempotency_key: str,
            digest: bytes | None = None, sightings: bool = True) -> tuple[dict, bool]:  # fmt: skip
     """Accept one write in the caller's transaction; returns (operation, created). `digest`: what the key is
@@ -913,16 +937,9 @@ def submit(conn, principal: Principal, action: str, body: dict, raw: bytes, idem
     (an EPCIS capture, whose transaction may still be rolled back as a whole)."""
     spec = ACTIONS[action]
     digest = digest or request_digest(action, raw)
-    try:
-        payload = spec.prepare(conn, principal, body)
-    except Rejected as refused:
-        # A rescan after the first one took effect: the pre-check now fails, the key answers.
-        existing = outbox.by_key(conn, principal.organisation_id, idempotency_key)
-        if existing is None:
-            if sightings:
-                record_sighting(conn, principal, body, refused)
-            raise
-        return outbox.replay(existing, digest), False
+    payload, replayed = prepare(conn, principal, action, body, idempotency_key, digest, sightings)
+    if replayed is not None:
+        return replayed, False
     stored = {k: v for k, v in payload.items() if not k.startswith("_")}
     row, created = outbox.accept(conn, principal.organisation_id, action, stored, idempotency_key, digest=digest)
     if created and spec.after is not None:

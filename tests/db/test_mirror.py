@@ -101,7 +101,9 @@ def test_unit_status_has_each_units_own_flags(conn):
 @pytest.mark.parametrize(
     ("view", "column", "tables"),
     [
-        ("lot_status", "lot_id", ["ev_lot_commissioned", "ev_lot_recalled", "ev_lot_quarantined"]),
+        # the rule, as lot_state's triggers recompute a lot's row (tests/db/test_lot_state.py)
+        ("lot_status_of_events", "lot_id", ["ev_lot_commissioned", "ev_lot_recalled", "ev_lot_quarantined"]),
+        ("lot_status", "lot_id", ["lot_state"]),  # what every reader asks: one primary-key lookup
         ("unit_status", "unit_id", ["ev_case_packed", "ev_pallet_packed", "ev_unit_quarantined", "ev_unpacked"]),
     ],
 )

@@ -27,3 +27,37 @@ def test_claims_skip_rows_another_relayer_holds(database_url):
     finally:
         first.close()
         second.close()
+
+
+def test_many_operations_in_one_statement_keep_idempotency(conn):
+    """outbox.accept_many: new keys stored; a key used before, or twice in the batch, answers its first operation
+    when the request is the same one, and an IdempotencyConflict when it is not."""
+    org_id = orgs.add_organisation(conn, "Riverside Pharmacy", "9506000000039", "0x" + "ab" * 20, ["dispenser"])
+    d0, d1, d2, other_digest = (bytes([n]) * 32 for n in range(4))  # request digests: SHA-256 wide
+    earlier, _ = outbox.accept(conn, org_id, "ship", {"n": 0}, "k0", digest=d0)
+    results = outbox.accept_many(conn, org_id, [("ship", {"n": 1}, "k1", d1), ("ship", {"n": 0}, "k0", d0),
+                                                ("ship", {"n": 1}, "k1", d1), ("ship", {"n": 9}, "k0", other_digest),
+                                                ("receive", {"n": 2}, "k2", d2)])  # fmt: skip
+    new, old, twice, conflict, other = results
+    assert old == str(earlier["id"]) and twice == new and new != old
+    assert isinstance(conflict, outbox.IdempotencyConflict) and conflict.operation_id == str(earlier["id"])
+    assert outbox.by_key(conn, org_id, "k1")["payload"] == {"n": 1}
+    assert str(outbox.by_key(conn, org_id, "k2")["id"]) == other
+    groups = {(g["action"], g["n"]) for g in operations.pending_groups(conn)}
+    assert groups == {("ship", 2), ("receive", 1)}
+
+
+def test_a_capture_job_reads_its_operations_in_one_statement(conn):
+    """outbox.rows_of: the rows of the ids that exist, of the caller's organisation only."""
+    mine = orgs.add_organisation(conn, "Riverside Pharmacy", "9506000000039", "0x" + "ab" * 20, ["dispenser"])
+    theirs = orgs.add_organisation(conn, "Northside Wholesale", "9506000000046", "0x" + "cd" * 20, ["distributor"])
+    own, _ = outbox.accept(conn, mine, "ship", {"n": 1}, "k1")
+    other, _ = outbox.accept(conn, theirs, "ship", {"n": 2}, "k1")
+    missing = "00000000-0000-4000-8000-000000000000"
+    found = outbox.rows_of(conn, [str(own["id"]), str(other["id"]), missing], mine)
+    assert list(found) == [str(own["id"])] and found[str(own["id"])]["payload"] == {"n": 1}
+    assert set(operations.by_ids(conn, [str(own["id"]), str(other["id"]), missing])) == {
+        str(own["id"]),
+        str(other["id"]),
+    }
+    assert operations.by_ids(conn, []) == {}

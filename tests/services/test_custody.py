@@ -6,10 +6,11 @@ import pytest
 
 from app import demo
 from app.chain.client import ChainClient
-from app.db import Database
+from app.db import Database, mirror
 from app.ids import lgtin_id, sgtin_id, sscc_id
 from app.indexer.core import Indexer
 from app.merkle import LotTree
+from app.services import prechecks
 from app.services.custody import unit_state
 
 ZERO = b"\0" * 32
@@ -88,3 +89,29 @@ def test_an_unknown_unit_has_no_state(supply_chain):
     conn = psycopg2.connect(supply_chain)
     assert unit_state(conn, b"\x42" * 32) is None
     conn.close()
+
+
+def test_one_document_answers_from_one_read_of_its_units(supply_chain, monkeypatch):
+    """prechecks.one_document: the units named up front are read in one statement and folded as unit_state folds
+    each alone; one not named up front (a pallet found on the way) is read when asked, once; outside, nothing is
+    kept."""
+    ids = _unit_ids(supply_chain)
+    conn = psycopg2.connect(supply_chain)
+    try:
+        alone = {u: unit_state(conn, u) for u in ids}
+        named, later = ids[:-1], ids[-1]
+        reads = []
+        for name in ("custody_events", "custody_events_of"):
+            real = getattr(mirror, name)
+            monkeypatch.setattr(mirror, name, lambda c, u, real=real, name=name: reads.append(name) or real(c, u))
+        with prechecks.one_document(conn, [*named, named[0]]):
+            assert reads == ["custody_events_of"]
+            assert {u: prechecks.unit_state(conn, u) for u in named} == {u: alone[u] for u in named}
+            assert reads == ["custody_events_of"]
+            assert prechecks.unit_state(conn, later) == alone[later]
+            assert prechecks.unit_state(conn, later) == alone[later]
+            assert reads == ["custody_events_of", "custody_events"]
+        assert prechecks.unit_state(conn, named[0]) == alone[named[0]]
+        assert reads == ["custody_events_of", "custody_events", "custody_events"]
+    finally:
+        conn.close()

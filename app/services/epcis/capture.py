@@ -36,7 +36,7 @@ from jsonschema.exceptions import best_match
 from app.db import captures as captures_db
 from app.errors import NotFound
 from app.gs1 import GS1Error, LogisticUnit, Lot, Pack, parse
-from app.ids import lgtin_id, sgtin_id
+from app.ids import lgtin_id, sgtin_id, sscc_id
 from app.services import outbox, prechecks, provenance, readings, writes
 from app.services.epcis import cbv, event_hash
 from app.services.orgs import Principal
@@ -689,70 +689,101 @@ def _event_field(write: Write, action_field: str) -> str:
     return f"{mapped}[{rest}" if sep and "[" not in mapped else mapped
 
 
-def _digest(action: str, event: dict, k: int) -> bytes:
-    canonical = json.dumps(event, sort_keys=True, separators=(",", ":"), default=str)
-    return writes.request_digest(action, f"epcis\0{k}\0{canonical}".encode())
+def _digest(action: str, content: bytes, k: int) -> bytes:
+    """What an operation's key (the event's identity and k) is bound to: the action and what the event says (its
+    content hash, as the eventID check compares it: recordTime and the form of its URIs and words aside)."""
+    return writes.request_digest(action, f"epcis\0{k}\0".encode() + content)
 
 
 def _content(event) -> bytes:
     """What an event says, canonically (its GS1 event hash: the same in JSON and XML, URN or bare CBV words): an
     eventID sent again must say the same."""
+    return _identify(event, 0)[1]
+
+
+def _identify(event, index: int) -> tuple[str, bytes]:
+    """(the event's identity, the SHA-256 of what it says): event_identity and _content from one pre-hash."""
+    if not isinstance(event, dict):
+        return f"index:{index}", _plain_sha256(event)
     try:
-        return hashlib.sha256(event_hash.pre_hash(event).encode()).digest()
-    except (KeyError, TypeError, ValueError, AttributeError):
-        content = {k: v for k, v in event.items() if k != "recordTime"} if isinstance(event, dict) else event
-        return hashlib.sha256(json.dumps(content, sort_keys=True, separators=(",", ":"), default=str).encode()).digest()
+        digest = hashlib.sha256(event_hash.pre_hash(event).encode()).digest()
+    except (KeyError, TypeError, ValueError, AttributeError):  # too broken to hash: refused by the mapping anyway
+        return event_identity(event), _plain_sha256({k: v for k, v in event.items() if k != "recordTime"})
+    given = event.get("eventID")
+    identity = given if isinstance(given, str) and given else f"ni:///sha-256;{digest.hex()}?ver=CBV2.0"
+    return identity, digest
+
+
+def _plain_sha256(content) -> bytes:
+    return hashlib.sha256(json.dumps(content, sort_keys=True, separators=(",", ":"), default=str).encode()).digest()
 
 
 def _key(identity: str, k: int) -> str:
     return f"epcis:{hashlib.sha256(identity.encode()).hexdigest()}:{k}"
 
 
+@dataclass
+class _Event:
+    """An event of the document on its way: mapped (or recorded), then pre-checked, then stored."""
+
+    index: int
+    identity: str
+    state: dict
+    writes: list[Write]
+    recorded: Recorded | None
+    event: dict
+    content: bytes  # the SHA-256 of what it says (_identify)
+
+
+class _Refused(Exception):
+    """An event refused at capture: its error entry (eventIndex, eventID, field, reason, detail, status)."""
+
+    def __init__(self, error: dict):
+        super().__init__(error["detail"])
+        self.error = error
+
+
+def _error(item: _Event, field: str, reason: str, detail: str, status: int) -> dict:
+    return {"eventIndex": item.index, "eventID": item.identity, "field": field, "reason": reason, "detail": detail,
+            "status": status}  # fmt: skip
+
+
 def capture(conn, principal: Principal, doc, behaviour: str, validate: bool = True) -> dict:
     """Run a capture in the caller's transaction; returns the job row. With rollback, a refused event leaves
     nothing but the failed job (the caller's transaction is rolled back to the start, then the job stored).
-    validate: check the document against the official JSON schema (not for a document read from XML)."""
+    validate: check the document against the official JSON schema (not for a document read from XML).
+
+    Set-based: the document's events are looked up among those captured before in one statement; each of the
+    others is mapped and pre-checked in turn, against one read of the logistic units the document names
+    (prechecks.one_document); the operations of the usual writes (those stored_later allows) are stored in one
+    statement at the end, so they take no savepoint; a write with side tables (commissioning) or a status change
+    is stored as it is pre-checked, inside a savepoint, as a scan is. The applied events are stored in one
+    statement."""
     events = check_document(doc)
     invalid = schema_errors(doc) if validate else {}
     capture_id = str(uuid.uuid4())
-    states, errors = [], []
-    applied: list[tuple[int, str, list[str], Recorded | None]] = []
+    identified = [_identify(event, index) for index, event in enumerate(events)]
+    states, errors, todo = _sort_out(conn, principal, events, identified)
+    later: list[tuple[_Event, tuple[str, dict, str, bytes]]] = []  # operations stored at the end
+    applied: list[_Event] = []
     checked: dict[str, bool] = {}  # objects recorded events name, checked against the caller's record
-    for index, event in enumerate(events):
-        identity = event_identity(event) if isinstance(event, dict) else f"index:{index}"
-        state = {"eventIndex": index, "eventID": identity, "state": "applied", "operations": []}
-        states.append(state)
-        seen = captures_db.event_by_id(conn, principal.organisation_id, identity)
-        if seen is not None and bytes(seen["content_sha256"]) != _content(event):
-            errors.append({"eventIndex": index, "eventID": identity, "field": "eventID", "reason": "event_id_conflict",
-                           "detail": f"event {identity} was captured before (capture {seen['capture_id']}) with "
-                           "other content", "status": 409})  # fmt: skip
-            state["state"] = "refused"
-            continue
-        if seen is not None:
-            state["state"], state["operations"] = "already_captured", [str(o) for o in seen["operation_ids"]]
-            state["capturedBy"] = str(seen["capture_id"])
-            continue
-        captures_db.savepoint(conn)
-        try:
-            ops, recorded = _apply(conn, principal, event, identity, invalid.get(index), checked)
-        except (Unmappable, writes.Rejected) as refused:
-            captures_db.rollback_to(conn)
-            errors.append({"eventIndex": index, "eventID": identity, "field": refused.field, "reason": refused.rule,
-                           "detail": refused.message, "status": refused.status})  # fmt: skip
-            state["state"] = "refused"
-            continue
-        except outbox.IdempotencyConflict as exc:
-            captures_db.rollback_to(conn)
-            errors.append({"eventIndex": index, "eventID": identity, "field": "eventID", "reason": "conflict",
-                           "detail": str(exc), "status": 409})  # fmt: skip
-            state["state"] = "refused"
-            continue
-        captures_db.release(conn)
-        state["operations"] = [str(op["id"]) for op in ops]
-        if recorded is not None:
-            state["state"] = "recorded"  # kept with the capture, no operation: no custody effect on chain
-        applied.append((index, identity, state["operations"], recorded))
+    with prechecks.one_document(conn, _units_in(todo)):
+        for item in todo:
+            try:
+                item.writes, item.recorded = _map(conn, principal, item.event, invalid.get(item.index), checked)
+                _apply(conn, principal, item, later)
+            except Unmappable as refused:
+                errors.append(_error(item, refused.field, refused.rule, refused.message, refused.status))
+                item.state["state"] = "refused"
+                continue
+            except _Refused as refused:
+                errors.append(refused.error)
+                item.state["state"], item.state["operations"] = "refused", []
+                continue
+            applied.append(item)
+    if later and not (errors and behaviour == "rollback"):
+        errors += _store_later(conn, principal, later, applied)
+    errors.sort(key=lambda e: e["eventIndex"])
     if errors and behaviour == "rollback":
         conn.rollback()
         for state in states:
@@ -762,41 +793,136 @@ def capture(conn, principal: Principal, doc, behaviour: str, validate: bool = Tr
     status = "failed" if errors else "success"
     row = captures_db.insert_capture(conn, capture_id, principal.organisation_id, status, behaviour, len(events),
                                      states, errors)  # fmt: skip
-    for index, identity, op_ids, recorded in applied:
-        captures_db.insert_event(conn, principal.organisation_id, identity, capture_id, index, op_ids,
-                                 _content(events[index]))  # fmt: skip
-        if recorded is not None:
-            captures_db.insert_recorded(conn, principal.organisation_id, identity, capture_id, index,
-                                        recorded.event["type"], recorded.epcs, recorded.event)  # fmt: skip
+    captures_db.insert_events(conn, principal.organisation_id, capture_id,
+                              [(item.identity, item.index, item.state["operations"], identified[item.index][1])
+                               for item in applied])  # fmt: skip
+    for item in applied:
+        if item.recorded is not None:
+            captures_db.insert_recorded(conn, principal.organisation_id, item.identity, capture_id, item.index,
+                                        item.recorded.event["type"], item.recorded.epcs, item.recorded.event)  # fmt: skip
     return row
 
 
-def _apply(conn, principal: Principal, event, identity: str, invalid: tuple[str, str] | None,
-           checked: dict[str, bool]) -> tuple[list[dict], Recorded | None]:  # fmt: skip
-    """The event's operations, or what is recorded of it (a TransactionEvent, an AssociationEvent); the mapping
-    names what it refuses first, then the official schema."""
+def _sort_out(conn, principal: Principal, events: list,
+              identified: list[tuple[str, bytes]]) -> tuple[list[dict], list[dict], list[_Event]]:  # fmt: skip
+    """(each event's state, the errors so far, the events to map and apply): an event captured before is not
+    applied again (refused if its eventID now says something else)."""
+    seen_rows = captures_db.events_by_ids(conn, principal.organisation_id, [i for i, _ in identified])
+    states, errors, todo = [], [], []
+    for index, event in enumerate(events):
+        identity, content = identified[index]
+        state = {"eventIndex": index, "eventID": identity, "state": "applied", "operations": []}
+        states.append(state)
+        item = _Event(index, identity, state, [], None, event, content)
+        seen = seen_rows.get(identity)
+        if seen is not None and bytes(seen["content_sha256"]) != content:
+            errors.append(_error(item, "eventID", "event_id_conflict", f"event {identity} was captured before "
+                                 f"(capture {seen['capture_id']}) with other content", 409))  # fmt: skip
+            state["state"] = "refused"
+        elif seen is not None:
+            state["state"], state["operations"] = "already_captured", [str(o) for o in seen["operation_ids"]]
+            state["capturedBy"] = str(seen["capture_id"])
+        else:
+            todo.append(item)
+    return states, errors, todo
+
+
+def _store_later(conn, principal: Principal, later: list, applied: list[_Event]) -> list[dict]:
+    """Store the queued operations in one statement; the errors of events whose key was taken meanwhile for
+    another request (the same event captured at the same moment), dropped from `applied`."""
+    errors = []
+    results = outbox.accept_many(conn, principal.organisation_id, [row for _, row in later])
+    for (item, _), result in zip(later, results, strict=True):
+        if isinstance(result, outbox.IdempotencyConflict):
+            errors.append(_error(item, "eventID", "conflict", str(result), 409))
+            item.state["state"], item.state["operations"] = "refused", []
+            applied.remove(item)
+        else:
+            item.state["operations"].append(result)
+    return errors
+
+
+def _map(conn, principal: Principal, event, invalid: tuple[str, str] | None,
+         checked: dict[str, bool]) -> tuple[list[Write], Recorded | None]:  # fmt: skip
+    """The event's writes, or what is recorded of it (a TransactionEvent, an AssociationEvent); the mapping names
+    what it refuses first, then the official schema."""
     if isinstance(event, dict) and event.get("type") in RECORDED_TYPES:
         recorded = record_event(conn, principal, event, checked)
         if invalid is not None:
             raise Unmappable(invalid[0], "schema", f"the EPCIS 2.0 JSON schema: {invalid[1]}")
         return [], recorded
-    mapped = map_event(conn, principal, event)
+    writes_ = map_event(conn, principal, event)
     if invalid is not None:
         raise Unmappable(invalid[0], "schema", f"the EPCIS 2.0 JSON schema: {invalid[1]}")
-    ops = []
-    for k, write in enumerate(mapped):
-        spec = writes.ACTIONS[write.action]
-        if not principal.has_role(*spec.roles):
-            raise Unmappable("bizStep", "forbidden", f"{write.action} needs the role {' or '.join(spec.roles)}",
-                             status=403)  # fmt: skip
-        try:
-            row, _ = writes.submit(conn, principal, write.action, write.body, b"", _key(identity, k),
-                                   digest=_digest(write.action, event, k), sightings=False)  # fmt: skip
-        except writes.Rejected as refused:
-            raise writes.Rejected(refused.status, _event_field(write, refused.field), refused.rule,
-                                  refused.message) from None  # fmt: skip
-        ops.append(row)
-    return ops, None
+    return writes_, None
+
+
+UNIT_FIELDS = ("epcList", "childEPCs", "parentID")  # where an event names logistic units (SSCC)
+
+
+def _units_in(items: list[_Event]) -> list[bytes]:
+    """The ids of the logistic units the events name (their custody is read once for the document); what is not
+    a well-formed SSCC is left to the mapping to refuse."""
+    out = []
+    for item in items:
+        event = item.event if isinstance(item.event, dict) else {}
+        for name in UNIT_FIELDS:
+            value = event.get(name)
+            for text in [value] if isinstance(value, str) else value if isinstance(value, list) else []:
+                try:
+                    unit = parse(text, expect=["logistic_unit"]) if isinstance(text, str) else None
+                except GS1Error:
+                    continue
+                if unit is not None:
+                    out.append(sscc_id(unit.sscc))
+    return out
+
+
+def _apply(conn, principal: Principal, item: _Event, later: list) -> None:
+    """Pre-check the event's writes: an operation stored later is queued on `later`, any other is stored now (in a
+    savepoint, dropped if the event is refused); _Refused naming the event's field otherwise."""
+    if item.recorded is not None:
+        item.state["state"] = "recorded"  # kept with the capture, no operation: no custody effect on chain
+        return
+    deferred = len(item.writes) == 1 and writes.stored_later(item.writes[0].action)
+    if not deferred:
+        captures_db.savepoint(conn)
+    try:
+        for k, write in enumerate(item.writes):
+            _write(conn, principal, item, k, write, later if deferred else None)
+    except (Unmappable, writes.Rejected) as refused:
+        if not deferred:
+            captures_db.rollback_to(conn)
+        raise _Refused(_error(item, refused.field, refused.rule, refused.message, refused.status)) from None
+    except outbox.IdempotencyConflict as exc:
+        if not deferred:
+            captures_db.rollback_to(conn)
+        raise _Refused(_error(item, "eventID", "conflict", str(exc), 409)) from None
+    if not deferred:
+        captures_db.release(conn)
+
+
+def _write(conn, principal: Principal, item: _Event, k: int, write: Write, later: list | None) -> None:
+    """One write of the event: pre-checked, its operation queued on `later` (or, None, stored now); a replayed key
+    answers its first operation. Rejected names the event's field."""
+    spec = writes.ACTIONS[write.action]
+    if not principal.has_role(*spec.roles):
+        raise Unmappable("bizStep", "forbidden", f"{write.action} needs the role {' or '.join(spec.roles)}",
+                         status=403)  # fmt: skip
+    key, digest = _key(item.identity, k), _digest(write.action, item.content, k)
+    try:
+        if later is None:
+            row, _ = writes.submit(conn, principal, write.action, write.body, b"", key, digest=digest,
+                                   sightings=False)  # fmt: skip
+        else:
+            payload, row = writes.prepare(conn, principal, write.action, write.body, key, digest, sightings=False)
+    except writes.Rejected as refused:
+        raise writes.Rejected(refused.status, _event_field(write, refused.field), refused.rule,
+                              refused.message) from None  # fmt: skip
+    if row is not None:
+        item.state["operations"].append(str(row["id"]))
+    else:
+        later.append((item, (write.action, {n: v for n, v in payload.items() if not n.startswith("_")}, key, digest)))
 
 
 def job(conn, capture_id: str, organisation_id: int) -> dict | None:
@@ -807,8 +933,9 @@ def job(conn, capture_id: str, organisation_id: int) -> dict | None:
     if row is None or row["organisation_id"] != organisation_id:
         return None
     running = False
+    found = outbox.rows_of(conn, [op for state in row["events"] for op in state["operations"]], organisation_id)
     for state in row["events"]:
-        state["operations"] = [_operation(conn, op, organisation_id) for op in state["operations"]]
+        state["operations"] = [_operation(found.get(op), op) for op in state["operations"]]
         if state["state"] != "applied":
             continue
         for op in state["operations"]:
@@ -825,8 +952,7 @@ def job(conn, capture_id: str, organisation_id: int) -> dict | None:
     return row
 
 
-def _operation(conn, op_id: str, organisation_id: int) -> dict:
-    row = outbox.get(conn, op_id, organisation_id)
+def _operation(row: dict | None, op_id: str) -> dict:
     if row is None:
         return {"id": op_id, "status": "unknown"}
     tx = "0x" + bytes(row["tx_hash"]).hex() if row["tx_hash"] is not None else None

@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import functools
 from datetime import datetime
 from typing import NamedTuple
 
@@ -191,6 +192,7 @@ def pgln(gln: str) -> str:
     return f"urn:epc:id:pgln:{company_prefix}.{reference}"
 
 
+@functools.lru_cache(maxsize=4096)  # pure; a document names the same few locations and parties in every event
 def gln_of_sgln(uri: str, field: str = "bizLocation") -> str:
     """The 13-digit GLN of an SGLN / PGLN EPC URI or a Digital Link /414/ or /417/; GS1Error otherwise."""
     for scheme in ("urn:epc:id:sgln:", "urn:epc:id:pgln:"):

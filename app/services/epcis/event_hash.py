@@ -9,6 +9,7 @@ sorted). It covers the fields our export writes; tests compare it with the refer
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -156,16 +157,19 @@ def _bare(value: str) -> str:
     return _id(value)
 
 
+@functools.lru_cache(maxsize=4096, typed=True)  # pure; readings repeat (typed: True is no 1)
 def _number(value) -> str:
     text = format(Decimal(str(value)).normalize(), "f")
     return text
 
 
+@functools.lru_cache(maxsize=16384)  # pure; a document's events and readings share their times
 def _time(text: str) -> str:
     moment = datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(UTC)
     return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
+@functools.lru_cache(maxsize=1024)  # pure; a document names a few steps, dispositions and types
 def _vocab(value: str, prefix: str) -> str:
     word = cbv.cbv_word(value)
     if word != value or ":" not in value:
@@ -173,6 +177,7 @@ def _vocab(value: str, prefix: str) -> str:
     return value
 
 
+@functools.lru_cache(maxsize=65536)  # pure; locations and parties repeat in every event of a document
 def _id(uri: str) -> str:
     """An EPC / class / SGLN / PGLN URN as its canonical GS1 Digital Link; other URIs as they are."""
     uri = uri.strip()

@@ -1,4 +1,4 @@
--- depends: 0020.epcis-subscriptions
+-- depends: 0021.lot-state
 -- Issue 14's gas redesign (docs/gas-redesign.md): listed units and run cases packed in one call.
 
 -- CasesPacked(bytes32,address,uint32,uint32,uint64[])
