@@ -8,7 +8,7 @@ ARG NODE_VERSION=20
 FROM node:${NODE_VERSION}-bookworm-slim AS node-deps
 WORKDIR /src
 COPY package.json package-lock.json ./
-# The image needs the OpenZeppelin sources and swagger-ui-dist (anvil and solcjs are dev tools).
+# The image needs the OpenZeppelin sources, swagger-ui-dist, htmx and @zxing/library (anvil and solcjs are dev tools).
 RUN npm ci --omit=optional --ignore-scripts --no-audit --no-fund
 
 FROM python:${PYTHON_VERSION}-slim-bookworm AS builder
@@ -40,6 +40,9 @@ COPY migrations ./migrations
 COPY --from=builder /src/node_modules ./node_modules
 # Swagger UI's assets, served at /docs/assets/ (app/api/security.py): /docs needs no CDN.
 COPY --from=node-deps /src/node_modules/swagger-ui-dist ./node_modules/swagger-ui-dist
+# htmx and the camera's DataMatrix reader for the pages, served at /assets/ (app/web/session.py)
+COPY --from=node-deps /src/node_modules/htmx.org/dist ./node_modules/htmx.org/dist
+COPY --from=node-deps /src/node_modules/@zxing/library/umd ./node_modules/@zxing/library/umd
 COPY --from=builder /src/build ./build
 USER pharmatrack
 EXPOSE 8000

@@ -25,7 +25,7 @@ class Extensions:
 
 def create_app(settings: Settings | None = None, config: dict | None = None) -> Flask:
     """Build the WSGI app. Settings come from the environment unless given (tests pass them)."""
-    from app import logs
+    from app import logs, web
     from app.api import (
         auth,
         epcis,
@@ -92,6 +92,7 @@ def create_app(settings: Settings | None = None, config: dict | None = None) -> 
         api.register_blueprint(blueprint)
     problems.register(app)
     security.register(app, settings.cors_origins)  # before auth: preflights are answered first
+    web.register(app, settings)  # the pages: sessions, not API keys (the key gate leaves them to it)
     auth.register(app)
     jsonbody.register(app, settings.max_body_bytes, settings.json_max_depth)  # after auth: strangers' bodies unread
     url_rules.register(app)

@@ -255,6 +255,7 @@ def _print_demo(summary: dict) -> None:
         click.echo(f"  {party['name']:<38} GLN {party['gln']}  {party['account']}")
     if summary.get("api_keys"):
         click.echo("  demo API keys (one per party, by GLN) written to PHARMATRACK_DATA_DIR/demo-api-keys.json")
+        click.echo("  demo people for the pages (/login; email -> password) in PHARMATRACK_DATA_DIR/demo-people.json")
 
 
 @cli.command()
@@ -484,6 +485,61 @@ def key_revoke(prefix: str):
     if not revoked:
         raise ConfigError("PREFIX", f"no active key with prefix {prefix!r}")
     click.echo(f"key {prefix} revoked")
+
+
+@cli.group()
+def user():
+    """People who sign in to the pages: each under one organisation, with one role."""
+
+
+def _read_password() -> str:
+    """From a hidden prompt (asked twice) on a terminal, else the first line of standard input; never echoed
+    nor logged."""
+    import sys
+
+    if sys.stdin.isatty():
+        return click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    return sys.stdin.readline().rstrip("\r\n")
+
+
+@user.command("add")
+@click.option("--gln", required=True, help="GLN of the person's organisation.")
+@click.option("--email", required=True, help="The person's email: what they sign in with.")
+@click.option("--name", required=True, help="The person's name, e.g. 'Ana Lopez'.")
+@click.option("--role", required=True, help="pharmacist, warehouse, quality, inspector or admin.")
+def user_add(gln: str, email: str, name: str, role: str):
+    """Add a person. The password is asked for (hidden) or read from standard input."""
+    from app.services import people
+
+    password = _read_password()
+    with _service_db() as conn:
+        person_id = people.add_person(conn, gln, email, name, role, password)
+    click.echo(f"person {person_id} added: {email.strip().lower()} ({role}, GLN {gln})")
+
+
+@user.command("list")
+@click.option("--gln", help="Only this organisation's people.")
+def user_list(gln: str | None):
+    """List people."""
+    from app.services import people
+
+    with _service_db() as conn:
+        rows = people.list_people(conn, gln)
+    for row in rows:
+        state = " (disabled)" if row["disabled_at"] else ""
+        click.echo(f"{row['email']:<40} {row['role']:<10} {row['gln']}  {row['name']} — {row['organisation']}{state}")
+
+
+@user.command("disable")
+@click.argument("email")
+def user_disable(email: str):
+    """Disable a person: signed out on their next request, and no sign-in again."""
+    from app.services import people
+
+    with _service_db() as conn:
+        if not people.disable(conn, email):
+            raise ConfigError("EMAIL", f"no enabled person with email {email!r}")
+    click.echo(f"{email.strip().lower()} disabled")
 
 
 @cli.command("settings")

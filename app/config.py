@@ -133,6 +133,17 @@ SETTINGS: list[tuple[str, str, str]] = [
     ),
     ("DETECT_WINDOW_SECONDS", "600", "Window of DETECT_FAILED_VERIFICATIONS."),
     ("DETECT_POLL_SECONDS", "1.0", "How often the detector reads new verifications and events."),
+    # the pages (issue 16): people's sessions and sign-in
+    (
+        "SESSION_SECRET_FILE",
+        "",
+        "File holding the key that signs session cookies. Unset: DATA_DIR/session-secret (made once).",
+    ),
+    ("SESSION_COOKIE_SECURE", "1", "1: session cookies only over HTTPS (production); 0 for plain-HTTP local use."),
+    ("SESSION_HOURS", "12", "Hours a page session lasts from sign-in."),
+    ("LOGIN_THROTTLE_WINDOW_SECONDS", "900", "Window of the two sign-in limits below (fixed windows)."),
+    ("LOGIN_THROTTLE_ACCOUNT", "5", "Failed sign-ins per account (email) and window; then sign-in is refused."),
+    ("LOGIN_THROTTLE_ADDRESS", "20", "Failed sign-ins per client address and window; then sign-in is refused."),
     ("LOG_LEVEL", "INFO", "Python log level (DEBUG, INFO, WARNING, ERROR)."),
     ("READINGS_MAX_CLOCK_SKEW_SECONDS", "300", "Seconds a logger's reading may lie ahead of the API's clock."),
 ]
@@ -241,6 +252,12 @@ class Settings:
     detect_window_seconds: float
     detect_poll_seconds: float
     log_level: str
+    session_secret_file: Path
+    session_cookie_secure: bool
+    session_hours: float
+    login_throttle_window_seconds: int
+    login_throttle_account: int
+    login_throttle_address: int
     readings_max_clock_skew_seconds: float = 300.0
 
     @classmethod
@@ -311,6 +328,12 @@ class Settings:
             detect_window_seconds=_float("DETECT_WINDOW_SECONDS", env, 1.0),
             detect_poll_seconds=_float("DETECT_POLL_SECONDS", env, 0.01),
             log_level=log_level,
+            session_secret_file=_path(_env("SESSION_SECRET_FILE", env) or str(data_dir / "session-secret")),
+            session_cookie_secure=_int("SESSION_COOKIE_SECURE", env) != 0,
+            session_hours=_float("SESSION_HOURS", env, 0.01),
+            login_throttle_window_seconds=_int("LOGIN_THROTTLE_WINDOW_SECONDS", env, 1),
+            login_throttle_account=_int("LOGIN_THROTTLE_ACCOUNT", env, 1),
+            login_throttle_address=_int("LOGIN_THROTTLE_ADDRESS", env, 1),
             readings_max_clock_skew_seconds=_float("READINGS_MAX_CLOCK_SKEW_SECONDS", env),
         )
 

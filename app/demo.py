@@ -165,7 +165,7 @@ def provision(settings: Settings, w3: Web3) -> dict[str, str]:
 
     ensure_password_file(settings.signer_password_file)
     store = KeyStore(settings.signer_keystore_dir, settings.signer_password_file)
-    keys = {}
+    keys, people_made = {}, {}
     conn = connect(settings.require_database_url())
     try:
         with conn:
@@ -178,14 +178,43 @@ def provision(settings: Settings, w3: Web3) -> dict[str, str]:
                     role = party.role.removesuffix("_ROLE").lower()
                     orgs.add_organisation(conn, party.name.split(" (")[0], party.gln, party.account, [role])
                     keys[party.gln] = orgs.create_key(conn, party.gln, "demo")
+                    people_made.update(_demo_people(conn, party.gln, role))
     finally:
         conn.close()
     if keys:
-        path = settings.data_dir / "demo-api-keys.json"
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as fh:
-            json.dump(keys, fh, indent=2)
+        _write_secret(settings.data_dir / "demo-api-keys.json", keys)
+        _write_secret(settings.data_dir / "demo-people.json", people_made)
     return keys
+
+
+# the people who sign in to the pages for each demo organisation, by its role: (person role, email local part)
+DEMO_PEOPLE = {
+    "manufacturer": [("warehouse", "warehouse"), ("admin", "admin")],
+    "distributor": [("warehouse", "warehouse")],
+    "dispenser": [("pharmacist", "pharmacist"), ("quality", "quality"), ("admin", "admin")],
+    "regulator": [("inspector", "inspector")],
+}
+
+
+def _demo_people(conn, gln: str, org_role: str) -> dict[str, str]:
+    """The demo organisation's people, each with a random password: email -> password."""
+    import secrets
+
+    from app.services import people
+
+    made = {}
+    for role, local in DEMO_PEOPLE[org_role]:
+        email = f"{local}@{gln}.demo.example"
+        password = secrets.token_urlsafe(12)
+        people.add_person(conn, gln, email, f"Demo {role.title()}", role, password)
+        made[email] = password
+    return made
+
+
+def _write_secret(path: Path, data: dict) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        json.dump(data, fh, indent=2)
 
 
 def store_serials(settings: Settings, maker_gln: str, lot_id: bytes, expiry: int, serials: list[str], root: bytes):

@@ -44,6 +44,7 @@ def _repo_data_state() -> dict[str, tuple[int, int]]:
         *REPO_DATA_DIR.glob("keystores/*"),
         REPO_DATA_DIR / "keystore-password",
         REPO_DATA_DIR / "demo-api-keys.json",
+        REPO_DATA_DIR / "demo-people.json",
     ]
     return {str(p.relative_to(REPO_DATA_DIR)): (p.stat().st_size, p.stat().st_mtime_ns) for p in paths if p.is_file()}
 

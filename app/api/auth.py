@@ -3,6 +3,9 @@
 Callers authenticate with an organisation API key, ``Authorization: Bearer pt_<prefix>_<secret>``
 (created with ``pharmatrack key create``). The principal (organisation, GLN, roles) is put on
 ``flask.g.principal``; views restrict further with ``@requires_roles(...)``.
+
+The pages (app/web, the blueprints in ``SESSION_BLUEPRINTS``) are not behind this gate: people sign in with
+sessions there, and a session cookie is no credential here.
 """
 
 from __future__ import annotations
@@ -127,8 +130,10 @@ def register(app: Flask) -> None:
     @app.before_request
     def _require_credentials():
         header = request.headers.get("Authorization", "")
-        if is_public(current_app, request.endpoint) and not (
-            header and request.endpoint and _view_attr(current_app, request.endpoint, KEY_CHECKED_ATTR)
+        # a page (app/web) is its session gate's to decide: an API key is no credential there
+        if request.blueprint in current_app.config.get("SESSION_BLUEPRINTS", ()) or (
+            is_public(current_app, request.endpoint)
+            and not (header and request.endpoint and _view_attr(current_app, request.endpoint, KEY_CHECKED_ATTR))
         ):
             return None
         scheme, _, key = header.partition(" ")

@@ -212,18 +212,15 @@ class ProvenanceSchema(Schema):
 
 def _answer(build, *args):
     db = current_app.extensions["pharmatrack"].db
-    with db.connection() as conn:
-        provenance.read_snapshot(conn)
-        prov = build(conn, *args)
-        vis = provenance.visibility(conn, g.principal, prov)  # the access policy (app/services/access.py)
-        if not vis.verdict_only:
-            provenance.restrict(conn, prov, vis)
-    if vis.verdict_only:
+    try:
+        with db.connection() as conn:
+            prov = provenance.seen_by(conn, g.principal, build, *args)  # the access policy (app/services/access.py)
+    except provenance.NotOnPath as exc:
         return problem(
             403,
             "Forbidden",
             "only a regulator, the lot's manufacturer or an organisation that took part in the custody of "
-            f"this {prov.subject['kind']} may see its provenance",
+            f"this {exc.kind} may see its provenance",
             code="not_on_path",
         )
     return prov.to_dict()

@@ -55,3 +55,11 @@ def delete_product_details_of(conn, operation_id: str) -> int:
     with conn.cursor() as cur:
         cur.execute(DELETE_PRODUCT_DETAILS_OF, (operation_id,))
         return cur.rowcount
+
+
+DETAILS = "SELECT name, strength, dosage_form FROM product_details WHERE gtin = %s"
+
+
+def details(conn, gtin: int) -> dict | None:
+    """{name, strength, dosage_form} given with the product's registration; None if none were."""
+    return fetch_one(conn, DETAILS, (gtin,))

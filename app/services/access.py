@@ -293,3 +293,44 @@ def may_see_recorded_event(viewer: Viewer, captured_by: int) -> bool:
     """An EPCIS event recorded without a custody effect (TransactionEvent, AssociationEvent): the organisation
     that captured it, and regulators (module docstring)."""
     return may_see_operation(viewer, captured_by)
+
+
+# -- people (issue 16): what a signed-in person may do through the pages -----------------------------------
+# A person acts for its organisation: everything it is shown is what the API shows that organisation (the
+# rules above, through the same services). Its role narrows what it may do on top of the organisation's roles.
+# The audit trail of the pages: the organisation's compliance (quality) people and its admins read their
+# organisation's entries; a regulator's inspectors read every organisation's.
+PERSON_ROLES = ("pharmacist", "warehouse", "quality", "inspector", "admin")
+# person role -> the organisation roles it may be given under (an inspector works for a regulator)
+PERSON_ROLE_NEEDS = {
+    "pharmacist": ("dispenser",),
+    "warehouse": ("manufacturer", "distributor", "dispenser"),
+    "quality": ("manufacturer", "distributor", "dispenser", "regulator"),
+    "inspector": ("regulator",),
+    "admin": ("manufacturer", "distributor", "dispenser", "regulator"),
+}
+# page action -> the person roles that may take it (the organisation's roles are then checked by the
+# services, as for an API key: dispensing needs a dispenser)
+PERSON_ACTIONS = {
+    "verify": frozenset({"pharmacist", "warehouse", "quality", "inspector"}),
+    "dispense": frozenset({"pharmacist"}),
+    "read_audit": frozenset({"quality", "inspector", "admin"}),
+    "admin_people": frozenset({"admin"}),  # invite and disable the organisation's people
+    "investigate": frozenset({"quality", "inspector"}),  # provenance of any code, as the API shows it
+    "alerts": frozenset({"quality", "inspector"}),  # the alerts inbox: read, acknowledge, close (alert rules decide)
+    "recall": frozenset({"quality", "inspector"}),  # recall a lot (the write path: its manufacturer or a regulator)
+}
+ALL_ORGANISATIONS = -1  # audit_scope's answer for a regulator's inspector
+
+
+def may_act(person_role: str, action: str) -> bool:
+    return person_role in PERSON_ACTIONS[action]
+
+
+def audit_scope(person_role: str, organisation_id: int, organisation_roles: Iterable[str]) -> int | None:
+    """Whose audit entries the person may read: ALL_ORGANISATIONS, its organisation's id, or None (none)."""
+    if not may_act(person_role, "read_audit"):
+        return None
+    if person_role == "inspector" and "regulator" in organisation_roles:
+        return ALL_ORGANISATIONS
+    return organisation_id

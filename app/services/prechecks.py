@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from app.db import distribution, mirror
+from app.db import listings as listings_db
 from app.ids import unpack_set
 from app.services import custody
 
@@ -206,3 +207,10 @@ def dispense_of(conn, lot_id: bytes, index: int) -> dict | None:
         if index in set(unpack_set(int(row["first_word"]), [int(m) for m in row["masks"]])):
             return row
     return None
+
+
+def cage_of(conn, unit_id: bytes) -> bytes | None:
+    """The roll cage a tote rides on (its listing in the cage's word, no word of its own on chain: docs/gas-redesign.md),
+    else None."""
+    row = listings_db.current(conn, [unit_id]).get(unit_id)
+    return None if row is None else row.cage_id

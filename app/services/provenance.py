@@ -44,7 +44,7 @@ from app import gs1
 from app.db import access as access_db
 from app.db import mirror
 from app.db import provenance as reads
-from app.errors import NotFound
+from app.errors import NotFound, PharmatrackError
 from app.ids import lgtin_id, sgtin_id, sscc_id, unpack_readings
 from app.services import access, custody, mkt
 from app.services.orgs import Principal
@@ -193,6 +193,27 @@ def restrict(conn, prov: Provenance, vis: access.Visibility) -> Provenance:
 
 
 # --------------------------------------------------------------------------------------------- the three views
+
+
+class NotOnPath(PharmatrackError):
+    """The caller may see the object's verdict only, not its provenance."""
+
+    def __init__(self, kind: str):
+        super().__init__(f"not on the custody path of this {kind}")
+        self.kind = kind
+
+
+def seen_by(conn, principal: Principal, build, *args) -> Provenance:
+    """The object's provenance (`build(conn, *args)`: pack_provenance, unit_provenance or lot_provenance) cut to
+    what `principal` may see of it (app/services/access.py), in one snapshot. NotOnPath when it may see the
+    verdict only; NotFound for an object the mirror does not have."""
+    read_snapshot(conn)
+    prov = build(conn, *args)
+    vis = visibility(conn, principal, prov)
+    if vis.verdict_only:
+        raise NotOnPath(prov.subject["kind"])
+    restrict(conn, prov, vis)
+    return prov
 
 
 def pack_provenance(conn, pack: gs1.Pack) -> Provenance:

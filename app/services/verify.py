@@ -28,6 +28,7 @@ from datetime import UTC, date, datetime
 from app import gs1
 from app.db import access as access_db
 from app.db import mirror
+from app.db import products as products_db
 from app.db import verify as db
 from app.db.mirror import Party
 from app.ids import lgtin_id, sscc_id
@@ -450,3 +451,9 @@ def log_row(result: Result, requester: Requester, channel: str, code: str, corr_
         "corr_uuid": corr_uuid,
         "context": context,
     }
+
+
+def product_details(conn, gtin: str) -> dict | None:
+    """The name, strength and form printed on the product's packs (public master data, given with its
+    registration), for a page to show beside the verdict; None if none were given."""
+    return products_db.details(conn, int(gtin))

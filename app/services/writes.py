@@ -283,6 +283,11 @@ def _unit(conn, sscc: str, field: str) -> custody.UnitState:
     state = prechecks.unit_state(conn, sscc_id(sscc))
     if state is None:
         raise _invalid(field, "unknown_unit", f"SSCC {sscc} is not a packed case, tote or pallet")
+    cage = prechecks.cage_of(conn, state.unit_id) if state.kind == "tote" else None
+    if cage is not None:
+        raise _conflict(
+            field, "on_roll_cage", f"SSCC {sscc} is a tote riding on roll cage 0x{cage.hex()}: act on the cage"
+        )
     return state
 
 

@@ -31,6 +31,7 @@ case leaves it only when it is unpacked, which ends it): tests/services/test_acc
 
 from __future__ import annotations
 
+import re
 import uuid
 from urllib.parse import quote
 
@@ -412,6 +413,109 @@ def test_named_query_events(mworld: World, chain, who, what):
 
 
 # --------------------------------------------------------------------------------------------- meta
+
+
+HTTPS = "https://localhost"  # the session cookie is Secure by default
+
+
+@pytest.fixture(scope="module")
+def page_sessions(mworld: World):
+    """A signed-in page session of a quality person at each party (quality may verify in any organisation)."""
+    from tests.web.helpers import add_person, sign_in, token
+
+    sessions = {}
+    for who in PARTIES:
+        email = add_person(mworld.settings.database_url, mworld.parties[who].gln, "quality")
+        client = mworld.client.application.test_client()
+        assert sign_in(client, email, base_url=HTTPS).status_code == 303
+        sessions[who] = (client, token(client, "/pharmacy", base_url=HTTPS))
+    return sessions
+
+
+@pytest.mark.parametrize("who", PARTIES)
+def test_the_pharmacist_page_says_the_same(mworld: World, chain, page_sessions, who):
+    """POST /pharmacy/check (a person of the party, app/web): the verdict and reasons of /v1/verify for its
+    organisation, never more (the page shows no custody)."""
+    client, csrf = page_sessions[who]
+    for what in ("pack1", "pack50"):
+        api = verify(mworld, who, chain["codes"][what])
+        page = client.post("/pharmacy/check", data={"code": chain["codes"][what], "csrf_token": csrf},
+                           headers={"HX-Request": "true"}, base_url=HTTPS)  # fmt: skip
+        html = page.get_data(as_text=True)
+        assert page.status_code == 200 and f'data-verdict="{api["verdict"]}"' in html, (who, what)
+        assert re.findall(r'data-reason="([a-z_]+)"', html) == [r["code"] for r in api["reasons"]], (who, what)
+        assert not any(p.gln in html for p in mworld.parties.values())  # no party named on the page
+
+
+@pytest.mark.parametrize("who", PARTIES)
+def test_the_investigate_page_says_the_same(mworld: World, chain, page_sessions, who):
+    """GET /investigate?code= (a quality person of the party): the provenance timeline the API shows its
+    organisation, event for event, and the same refusal where it may see the verdict only."""
+    client, _ = page_sessions[who]
+    for what in OBJECTS:
+        api = get(mworld, who, provenance_url(chain, what))
+        code = chain["codes"][what] or f"(01){chain['gtin']}(10){chain['lot']}"
+        page = client.get("/investigate", query_string={"code": code}, base_url=HTTPS)
+        assert page.status_code == api.status_code, (who, what)
+        if api.status_code == 403:
+            assert MATRIX[who][what] == NONE and "took no part" in page.get_data(as_text=True)
+            continue
+        shown = re.findall(r'<tr data-event="([a-z_]+)">', page.get_data(as_text=True))
+        assert shown == [e["event"] for e in api.get_json()["timeline"]], (who, what)
+
+
+@pytest.mark.parametrize("who", PARTIES)
+def test_the_alerts_page_says_the_same(mworld: World, alert_ids, page_sessions, who):
+    """GET /alerts (a quality person of the party): the alerts GET /v1/alerts lists for its organisation."""
+    _, ids = alert_ids
+    client, _ = page_sessions[who]
+    page = client.get("/alerts", base_url=HTTPS)
+    listed = ok(get(mworld, who, "/v1/alerts"))["items"]
+    shown = [int(i) for i in re.findall(r'data-alert="(\d+)"', page.get_data(as_text=True))]
+    assert shown == [a["id"] for a in listed] and set(shown) == {ids[k] for k in ALERTS_SEEN[who]}, who
+
+
+@pytest.mark.parametrize("who", PARTIES)
+def test_the_recalls_page_says_the_same(mworld: World, chain, page_sessions, who):
+    """GET /recalls (a quality person of the party): the recalled lots GET /v1/recalls lists for its organisation."""
+    client, _ = page_sessions[who]
+    shown = re.findall(r'<tr data-lot="([^"]+)">', client.get("/recalls", base_url=HTTPS).get_data(as_text=True))
+    assert shown == [r["lot"] for r in ok(get(mworld, who, "/v1/recalls"))["items"]], who
+    assert (chain["lot"] in shown) == (MATRIX[who]["lot"] != NONE), who
+
+
+# The pages' routes (app/web: HTML for people, not in the OpenAPI document) that read anything, and the test that
+# drives them or why they show no object's record.
+PAGE_READS = {
+    ("post", "/pharmacy/check"): test_the_pharmacist_page_says_the_same,
+    ("get", "/pharmacy/operations/{operation_id}"): "the person's organisation's own operation (outbox.get: "
+    "may_see_operation), as /v1/operations/{operation_id}",
+    ("get", "/audit"): "people's actions, no object's record: audit_scope (tests/web/test_accounts.py)",
+    ("get", "/audit.csv"): "the same rows as /audit, as CSV",
+    ("get", "/admin/people"): "the person's organisation's own people (admins only: tests/web/test_accounts.py)",
+    ("get", "/investigate"): test_the_investigate_page_says_the_same,
+    ("get", "/alerts"): test_the_alerts_page_says_the_same,
+    ("get", "/recalls"): test_the_recalls_page_says_the_same,
+    ("post", "/recalls"): "the recall's confirmation page: the lot's verification, which shows no custody to anyone "
+    "(test_verification's lot column), then the recall write",
+}
+
+
+def test_every_page_that_reads_is_listed(mworld: World):
+    app = mworld.client.application
+    pages = {
+        (method.lower(), re.sub(r"<(?:[^:>]+:)?([^>]+)>", r"{\1}", rule.rule))
+        for rule in app.url_map.iter_rules()
+        if rule.endpoint.partition(".")[0] in app.config["SESSION_BLUEPRINTS"]
+        for method in rule.methods - {"HEAD", "OPTIONS"}
+    }
+    # sign-in, sign-out, invitations, writes and assets: no read of any object or record
+    no_read = {("get", "/"), ("get", "/login"), ("post", "/login"), ("post", "/logout"), ("post", "/logout-everywhere"),
+               ("get", "/pharmacy"), ("post", "/pharmacy/dispense"), ("post", "/pharmacy/undo-dispense"),
+               ("post", "/admin/people"), ("post", "/admin/people/{person_id}/disable"), ("get", "/invite/{token}"),
+               ("post", "/invite/{token}"), ("get", "/assets/{name}"),
+               ("post", "/alerts/{alert_id}/{step}")}  # fmt: skip
+    assert pages - no_read == set(PAGE_READS)
 
 
 # Read routes that show no object's record, and why.

@@ -66,8 +66,39 @@ def test_every_api_route_is_in_the_openapi_spec(client, app):
     spec = client.get("/openapi.json").get_json()
     documented = set(spec["paths"])
     internal = {"/openapi.json", "/docs", "/docs/<path:filename>", "/docs/assets/<name>", "/static/<path:filename>"}
-    routes = {_openapi_path(r.rule) for r in app.url_map.iter_rules() if r.rule not in internal}
+    pages = app.config["SESSION_BLUEPRINTS"]  # people's pages (app/web): HTML, not API operations
+    routes = {
+        _openapi_path(r.rule)
+        for r in app.url_map.iter_rules()
+        if r.rule not in internal and r.endpoint.partition(".")[0] not in pages
+    }
     assert routes - documented == set()
+    assert not any(path.startswith(("/pharmacy", "/login", "/audit")) for path in documented)
+
+
+def _sample_argument(match: re.Match) -> str:
+    """A value of a route's argument its converter accepts."""
+    converter = match.group(1) or ""
+    if converter.startswith("any("):
+        return converter[4:].split(",")[0].strip()
+    return {"int": "1", "uuid": "00000000-0000-0000-0000-000000000000"}.get(converter, "x")
+
+
+def test_every_page_but_sign_in_and_its_assets_demands_a_session(app):
+    """The pages' session gate (app/web) is the only way in: no page opens to a stranger, nor to an API key."""
+    from app.web.session import OPEN_ENDPOINTS
+
+    client = app.test_client()
+    pages = [r for r in app.url_map.iter_rules() if r.endpoint.partition(".")[0] in app.config["SESSION_BLUEPRINTS"]]
+    assert {r.endpoint for r in pages} >= OPEN_ENDPOINTS | {"web.pharmacy", "web.audit"}
+    for rule in pages:
+        if rule.endpoint in OPEN_ENDPOINTS:
+            continue
+        path = re.sub(r"<(?:([^:>]+):)?[^>]+>", _sample_argument, rule.rule)
+        resp = client.get(path, headers={"Authorization": "Bearer pt_abcdefghij_" + "x" * 43})
+        if "GET" in rule.methods:
+            assert resp.status_code == 303 and resp.headers["Location"] == "/login", rule.rule
+        assert client.post(path).status_code in (303, 400, 405), rule.rule  # POST: no CSRF token, no session
 
 
 def test_openapi_document_describes_the_service(client):

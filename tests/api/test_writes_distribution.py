@@ -267,6 +267,10 @@ def test_a_roll_cage_of_totes_and_a_case_through_the_api(world: World, wholesale
     assert unit_view(world, sscc_id(cage))["kind"] == 2 and unit_view(world, sscc_id(t1))["kind"] == 0  # no word
     assert pack_view(world, w["a_lot_id"], 21)["container"] == sscc_id(t1)
     assert unit_view(world, sscc_id(w["cases"][1]))["container"] == sscc_id(cage)
+    # a caged tote has no word of its own: unit-level writes name the cage instead
+    refused(world.post("distributor", "/v1/quarantines", {"sscc": t1}), 409, "sscc", "on_roll_cage")
+    refused(world.post("distributor", "/v1/shipments", {"units": [t2], "to": p["pharmacy"].gln}), 409, "units[0]",
+            "on_roll_cage")  # fmt: skip
     world.done("distributor", world.post("distributor", "/v1/shipments", {"units": [cage], "to": p["pharmacy"].gln}))
     world.done("pharmacy", world.post("pharmacy", "/v1/receipts", {"units": [cage]}))
     world.done("pharmacy", world.post("pharmacy", "/v1/unpackings", {"units": [cage]}))
