@@ -208,7 +208,7 @@ class _Fold:
         self.own_in_transit = False
         self.slot: bytes | None = None  # the contract's recipient slot: where it goes, or who shipped it here
         self.pallet: _Pallet | None = None  # the pallet of `parent` (kept once unpacked: its holder is fixed)
-        self.detached = False  # a tote given its own word on its roll cage (ToteDetached): opened only by its own unpack
+        self.detached = False  # a tote with its own word on its roll cage (ToteDetached)
 
     def apply(self, row: dict) -> None:
         unit, kind = bytes(row["unit"]), row["kind"]
