@@ -102,8 +102,20 @@ def to_sign_in():
     return redirect("/login", code=303)
 
 
+def _nul_field() -> str | None:
+    """The first query or form field whose name or value holds a NUL (Postgres text cannot, and no scanner sends one)."""
+    for source in (request.args, request.form) if request.method == "POST" else (request.args,):
+        for name, value in source.items(multi=True):
+            if "\x00" in name or "\x00" in value:
+                return name.replace("\x00", "\ufffd")
+    return None
+
+
 @blp.before_request
 def _gate():
+    if (field := _nul_field()) is not None:
+        return render_template("error.html", title="Input refused",
+                               message=f"{field}: no_nul: a NUL character is not allowed."), 400  # fmt: skip
     if request.method == "POST":
         csrf.protect()  # a form without a valid token: CSRFError, 400 below
     if request.endpoint in OPEN_ENDPOINTS:

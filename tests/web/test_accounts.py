@@ -364,3 +364,20 @@ def test_only_a_manufacturer_or_a_regulator_recalls_from_the_page(web_app, datab
     assert unknown.status_code in (409, 422) and "Not recalled" in unknown.get_data(as_text=True)  # no such lot
     mere = web_app.test_client()
     assert sign_in(mere, pharmacist).status_code == 303 and mere.get("/recalls").status_code == 403
+
+
+def test_a_nul_in_any_field_of_a_page_is_refused_naming_the_field(web_app, pharmacy):
+    """Postgres text cannot hold NUL and no scanner sends one: a 400 naming the field, never a 500 (found by probing
+    the pages with the API's bad-input cases)."""
+    client = web_app.test_client()
+    resp = client.post("/login", data={"email": "a\x00b@example.org", "password": "x", "csrf_token": token(client)})
+    assert resp.status_code == 400 and "email: no_nul" in resp.get_data(as_text=True)
+    sign_in(client, pharmacy[1])
+    csrf = token(client, "/pharmacy")
+    for code in ("\x00\x00", "(01)09506000134352(21)ABC\x00(10)L"):
+        resp = client.post("/pharmacy/check", data={"code": code, "csrf_token": csrf})
+        assert resp.status_code == 400 and "code: no_nul" in resp.get_data(as_text=True)
+    resp = client.get("/investigate?code=%00")
+    assert resp.status_code == 400 and "code: no_nul" in resp.get_data(as_text=True)
+    resp = client.post("/pharmacy/check", data={"code": "0" * 100_000, "csrf_token": csrf})
+    assert resp.status_code == 422  # far too long: refused by the code's own rules
